@@ -1,0 +1,111 @@
+//! `orch`: the command line. Parses, calls the backend through `orch::api::Orchestrator`,
+//! prints. Errors are printed once, here.
+#![forbid(unsafe_code)]
+
+mod args;
+mod exit;
+mod print;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
+use orch::api::{Local, Orchestrator};
+use orch::paths::{Environment, Paths};
+use orch::wire::{Format, ModelsQuery, ResolveQuery, Scope};
+
+use args::{Cli, Command, FormatArg, ScopeArg};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("orch: {e:#}");
+            if let Some(api) = e.downcast_ref::<orch::Error>() {
+                if !api.suggestions.is_empty() && !api.message.contains(&api.suggestions[0]) {
+                    eprintln!("suggestions: {}", api.suggestions.join(", "));
+                }
+            }
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+fn format(cli: &Cli) -> Format {
+    match cli.format {
+        Some(FormatArg::Json) => Format::Json,
+        Some(FormatArg::Markdown) => Format::Markdown,
+        Some(FormatArg::Table) | None => Format::Table,
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    if let Command::Completions { shell } = &cli.command {
+        let mut out = Vec::new();
+        clap_complete::generate(*shell, &mut Cli::command(), "orch", &mut out);
+        print::bytes(&out)?;
+        return Ok(exit::OK);
+    }
+    let env = Environment::capture();
+    let project = match &cli.project {
+        Some(p) => p.clone(),
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    let paths = Paths::resolve(&env, project);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let backend = match &cli.opencode_url {
+        Some(url) => rt.block_on(Local::load_live(url, &paths, &env))?,
+        None => Local::load(&paths, &env)?,
+    };
+    rt.block_on(dispatch(&backend, &cli))
+}
+
+async fn dispatch(backend: &impl Orchestrator, cli: &Cli) -> anyhow::Result<u8> {
+    let fmt = format(cli);
+    match &cli.command {
+        Command::Models(a) => {
+            let q = ModelsQuery {
+                scope: match a.scope {
+                    ScopeArg::Configured => Scope::Configured,
+                    ScopeArg::All => Scope::All,
+                },
+                providers: a.providers.clone(),
+                query: a.query.clone(),
+                vision_only: a.vision,
+                limit: a.limit,
+            };
+            let view = backend.models(&q).await?;
+            print::view(&view, fmt, orch::render::models)?;
+        }
+        Command::Resolve(a) => {
+            let q = ResolveQuery {
+                reference: a.reference.clone(),
+                worker: a.worker.clone(),
+                policy: Default::default(),
+            };
+            let view = backend.resolve(&q).await?;
+            print::view(&view, fmt, orch::render::resolve)?;
+        }
+        Command::Profiles => {
+            let view = backend.profiles().await?;
+            print::view(&view, fmt, orch::render::profiles)?;
+        }
+        Command::Completions { .. } => {}
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,254 @@
+//! The interface every client uses: the CLI and the TUI call [`Orchestrator`], which the
+//! in-process [`Local`] implements today and the socket client implements too, so moving a
+//! client onto the backend does not rewrite it. The views are computed here, once, for
+//! every implementation.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::catalog::Model;
+use crate::error::{Error, ErrorKind};
+use crate::paths::{Environment, Paths};
+use crate::profiles::{Profiles, load_orchestrator};
+use crate::resolve::{Request, Resolver};
+use crate::sources::ProviderEntry;
+use crate::sources::local::LocalSource;
+use crate::wire::{
+    ModelRow, ModelsQuery, ModelsView, ProfileRow, ProfilesView, ResolveQuery, ResolveView, Scope,
+    TagRow,
+};
+
+/// What clients can ask of orch.
+pub trait Orchestrator {
+    /// Lists models.
+    fn models(&self, q: &ModelsQuery) -> impl Future<Output = Result<ModelsView, Error>> + Send;
+    /// Resolves a reference, with the reason and ranked candidates.
+    fn resolve(&self, q: &ResolveQuery) -> impl Future<Output = Result<ResolveView, Error>> + Send;
+    /// Lists profiles with what each resolves to now.
+    fn profiles(&self) -> impl Future<Output = Result<ProfilesView, Error>> + Send;
+}
+
+/// Everything needed to answer model questions: a resolver and the profiles.
+#[derive(Debug, Clone)]
+pub struct Knowledge {
+    /// The resolver over the current provider set.
+    pub resolver: Arc<Resolver>,
+    /// Profiles and user tags.
+    pub profiles: Arc<Profiles>,
+}
+
+impl Knowledge {
+    /// Reads OpenCode's files, the environment, the catalog and `orchestrator.json`.
+    pub fn load_local(paths: &Paths, env: &Environment) -> Result<Self, Error> {
+        let set = LocalSource::new(paths.clone(), env.clone()).load_now()?;
+        let profiles = load_orchestrator(paths, env)?;
+        Ok(Self::new(set, profiles))
+    }
+
+    /// From an already loaded provider set and profiles.
+    pub fn new(set: crate::sources::ProviderSet, profiles: Profiles) -> Self {
+        let resolver = Resolver::new(Arc::new(set), profiles.tags.clone());
+        Self {
+            resolver: Arc::new(resolver),
+            profiles: Arc::new(profiles),
+        }
+    }
+
+    /// The models view.
+    pub fn models_view(&self, q: &ModelsQuery) -> ModelsView {
+        models_view(&self.resolver, q)
+    }
+
+    /// The resolve view.
+    pub fn resolve_view(&self, q: &ResolveQuery) -> Result<ResolveView, Error> {
+        let worker = match q.worker.as_deref() {
+            Some(id) => Some(
+                self.profiles
+                    .get(id)
+                    .ok_or_else(|| unknown_worker(id, &self.profiles))?,
+            ),
+            None => None,
+        };
+        let resolution = self.resolver.resolve(
+            &Request::new(&q.reference)
+                .for_worker(worker)
+                .with_policy(q.policy),
+        )?;
+        Ok(ResolveView {
+            worker: worker.map(|w| w.id.clone()),
+            resolution,
+        })
+    }
+
+    /// The profiles view.
+    pub fn profiles_view(&self) -> ProfilesView {
+        let profiles = self
+            .profiles
+            .list
+            .iter()
+            .map(|p| {
+                let (resolved_model, reason) =
+                    match self.resolver.resolve_profile(p, Default::default()) {
+                        Ok(r) => (Some(r.resolved_model), r.reason),
+                        Err(e) => (None, e.to_string()),
+                    };
+                ProfileRow {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    purpose: p.purpose.clone(),
+                    when_to_use: p.when_to_use.clone(),
+                    model_ref: p.model.display(),
+                    resolved_model,
+                    reason,
+                    backend: match p.backend {
+                        crate::profiles::BackendKind::Server => "server".into(),
+                        crate::profiles::BackendKind::Agent => "agent".into(),
+                    },
+                    vision: p.vision,
+                    web: p.web,
+                    tools: p.tools.clone(),
+                    defined_in: p.defined_in.clone(),
+                }
+            })
+            .collect();
+        ProfilesView {
+            profiles,
+            tags: self
+                .profiles
+                .tags
+                .iter()
+                .map(|(tag, refs)| TagRow {
+                    tag: tag.clone(),
+                    refs: refs.clone(),
+                })
+                .collect(),
+            files: self
+                .profiles
+                .files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect(),
+        }
+    }
+}
+
+/// An error for a worker id nobody defined, with the known ids.
+pub fn unknown_worker(id: &str, profiles: &Profiles) -> Error {
+    Error::new(
+        ErrorKind::NotFound,
+        format!(
+            "unknown worker \"{}\"; known workers: {}",
+            crate::resolve::shown(id),
+            profiles.ids().join(", ")
+        ),
+    )
+    .with_suggestions(profiles.ids().into_iter().map(str::to_owned).collect())
+}
+
+fn row(entry: &ProviderEntry, m: &Model) -> ModelRow {
+    ModelRow {
+        model: format!("{}/{}", entry.provider.id, m.id),
+        provider: entry.provider.id.clone(),
+        name: m.name.clone(),
+        source: entry.access.label().to_owned(),
+        usable: entry.access.is_usable(),
+        image: m.capabilities.input.image,
+        tool_call: m.capabilities.tool_call,
+        reasoning: m.capabilities.reasoning,
+        attachment: m.capabilities.attachment,
+        context: m.limit.context,
+        output: m.limit.output,
+        cost_input: m.cost.input,
+        cost_output: m.cost.output,
+        status: m.status.as_str().to_owned(),
+        release_date: m.release_date.clone(),
+        default: entry.default_model.as_deref() == Some(m.id.as_str()),
+    }
+}
+
+/// Lists models: usable (or all) providers, filtered by provider, text and vision; sorted
+/// by provider then id, or best match first when there is a query.
+pub fn models_view(resolver: &Resolver, q: &ModelsQuery) -> ModelsView {
+    let set = resolver.set();
+    let found: Vec<(usize, usize)> =
+        match q.query.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(text) => resolver.search(text),
+            None => set
+                .providers
+                .iter()
+                .enumerate()
+                .flat_map(|(pi, e)| (0..e.provider.models.len()).map(move |mi| (pi, mi)))
+                .collect(),
+        };
+    let mut rows = Vec::new();
+    for (pi, mi) in found {
+        let entry = &set.providers[pi];
+        let m = &entry.provider.models[mi];
+        if (q.scope == Scope::Configured && !entry.access.is_usable())
+            || (!q.providers.is_empty()
+                && !q
+                    .providers
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(&entry.provider.id)))
+            || (q.vision_only && !m.has_image_input())
+        {
+            continue;
+        }
+        rows.push(row(entry, m));
+    }
+    let total = rows.len();
+    rows.truncate(q.limit.unwrap_or(usize::MAX));
+    ModelsView {
+        source: set.origin.kind.clone(),
+        catalog: set.origin.catalog.clone(),
+        scope: q.scope,
+        usable_providers: set.usable_ids().into_iter().map(str::to_owned).collect(),
+        total,
+        models: rows,
+        warnings: set.warnings.clone(),
+    }
+}
+
+/// The in-process implementation: loads everything locally, once.
+#[derive(Debug, Clone)]
+pub struct Local {
+    knowledge: Knowledge,
+}
+
+impl Local {
+    /// Loads from OpenCode's files and the environment.
+    pub fn load(paths: &Paths, env: &Environment) -> Result<Self, Error> {
+        Ok(Self {
+            knowledge: Knowledge::load_local(paths, env)?,
+        })
+    }
+
+    /// Loads providers from a running OpenCode server; profiles still come from the files.
+    pub async fn load_live(url: &str, paths: &Paths, env: &Environment) -> Result<Self, Error> {
+        use crate::sources::ProviderSource;
+        let set = crate::sources::live::LiveSource::new(url)?.load().await?;
+        let profiles = load_orchestrator(paths, env)?;
+        Ok(Self {
+            knowledge: Knowledge::new(set, profiles),
+        })
+    }
+
+    /// From existing knowledge.
+    pub fn new(knowledge: Knowledge) -> Self {
+        Self { knowledge }
+    }
+}
+
+impl Orchestrator for Local {
+    async fn models(&self, q: &ModelsQuery) -> Result<ModelsView, Error> {
+        Ok(self.knowledge.models_view(q))
+    }
+
+    async fn resolve(&self, q: &ResolveQuery) -> Result<ResolveView, Error> {
+        self.knowledge.resolve_view(q)
+    }
+
+    async fn profiles(&self) -> Result<ProfilesView, Error> {
+        Ok(self.knowledge.profiles_view())
+    }
+}

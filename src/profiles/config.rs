@@ -1,0 +1,353 @@
+//! `orchestrator.json`: user profiles, overrides of built-in ones, and model tags.
+//!
+//! Read from `~/.config/opencode/orchestrator.json`, then every `.opencode/orchestrator.json`
+//! from the worktree root down to the project directory; later files win field by field.
+//! JSONC is accepted. Unknown keys are errors, so a typo is reported, not ignored.
+//!
+//! ```jsonc
+//! {
+//!   "profiles": {
+//!     "docs": { "model": "node:fast" },                     // override a built-in
+//!     "reviewer": { "name": "Reviewer", "model": ["anthropic/claude-sonnet-4-5", "node"] }
+//!   },
+//!   "tags": { "cheap": ["groq/llama-3.1-8b-instant", "node:fast"] }
+//! }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{BackendKind, ModelSpec, Profile, Profiles};
+use crate::paths::{Environment, Paths};
+use crate::sources::config::{parse_config_text, project_dirs};
+use crate::sources::redact;
+
+/// Longest model reference accepted anywhere.
+pub const MAX_REF_LEN: usize = 512;
+
+/// Failures to read `orchestrator.json`.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The file exists but cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is malformed or says something invalid.
+    #[error("invalid {}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// The shape of one `orchestrator.json`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrchestratorConfig {
+    #[serde(default, rename = "$schema")]
+    _schema: Option<String>,
+    /// Profiles by id: new ones, or fields that override a built-in.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfilePatch>,
+    /// Tags by name.
+    #[serde(default)]
+    pub tags: BTreeMap<String, ModelSpec>,
+}
+
+/// Fields of a profile in `orchestrator.json`; absent fields keep the built-in's value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProfilePatch {
+    name: Option<String>,
+    purpose: Option<String>,
+    when_to_use: Option<String>,
+    model: Option<ModelSpec>,
+    backend: Option<BackendKind>,
+    agent: Option<String>,
+    vision: Option<bool>,
+    web: Option<bool>,
+    tools: Option<BTreeMap<String, bool>>,
+    prompt: Option<String>,
+}
+
+/// Built-in profiles overlaid with the user's `orchestrator.json` files.
+pub fn load_orchestrator(paths: &Paths, env: &Environment) -> Result<Profiles, ProfileError> {
+    let mut files = vec![paths.global_orchestrator_file()];
+    files.extend(
+        project_dirs(&paths.project_dir)
+            .into_iter()
+            .map(|d| d.join(".opencode").join("orchestrator.json")),
+    );
+    let mut profiles = Profiles::builtin();
+    for path in files {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(ProfileError::Read { path, source: e }),
+        };
+        let config = parse_file(&text, &path, env)?;
+        apply(&mut profiles, config, &path)?;
+        profiles.files.push(path);
+    }
+    Ok(profiles)
+}
+
+/// Parses one file's text.
+pub fn parse_file(
+    text: &str,
+    path: &Path,
+    env: &Environment,
+) -> Result<OrchestratorConfig, ProfileError> {
+    let invalid = |message: String| ProfileError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let value = parse_config_text(text, path.parent(), env).map_err(invalid)?;
+    OrchestratorConfig::deserialize(&value).map_err(|e| invalid(redact(&e.to_string())))
+}
+
+fn check_ref(r: &str, what: &str) -> Result<(), String> {
+    if r.trim().is_empty() {
+        return Err(format!("{what} has an empty model reference"));
+    }
+    if r.len() > MAX_REF_LEN {
+        return Err(format!(
+            "{what} has a model reference longer than {MAX_REF_LEN} bytes"
+        ));
+    }
+    if r.chars().any(char::is_control) {
+        return Err(format!(
+            "{what} has a model reference with control characters"
+        ));
+    }
+    Ok(())
+}
+
+fn check_spec(spec: &ModelSpec, what: &str) -> Result<(), String> {
+    if spec.refs().is_empty() {
+        return Err(format!(
+            "{what} has an empty fallback chain; give at least one reference"
+        ));
+    }
+    spec.refs().iter().try_for_each(|r| check_ref(r, what))
+}
+
+/// Whether `id` can name a worker: 1–64 of `a-z 0-9 - _`, starting with a letter or digit.
+pub fn valid_worker_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Applies one file to the profiles in effect.
+pub fn apply(
+    profiles: &mut Profiles,
+    config: OrchestratorConfig,
+    path: &Path,
+) -> Result<(), ProfileError> {
+    let invalid = |message: String| ProfileError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    for (name, spec) in config.tags {
+        if name.trim().is_empty()
+            || name.chars().any(|c| c.is_whitespace() || c.is_control())
+            || name.contains('/')
+        {
+            return Err(invalid(format!(
+                "tag name {:?} must be a single word without spaces or '/' (for example \"cheap\" or \"team:review\")",
+                name.chars().take(40).collect::<String>()
+            )));
+        }
+        check_spec(&spec, &format!("tag {name}")).map_err(invalid)?;
+        profiles.tags.insert(name, spec.refs().to_vec());
+    }
+    for (id, patch) in config.profiles {
+        if !valid_worker_id(&id) {
+            return Err(invalid(format!(
+                "profile id {:?} must be 1-64 characters of a-z, 0-9, '-' or '_'",
+                id.chars().take(70).collect::<String>()
+            )));
+        }
+        if let Some(spec) = &patch.model {
+            check_spec(spec, &format!("profile {id}")).map_err(invalid)?;
+        }
+        let defined_in = path.display().to_string();
+        let profile = match profiles.list.iter_mut().find(|p| p.id == id) {
+            Some(p) => p,
+            None => {
+                profiles.list.push(Profile {
+                    id: id.clone(),
+                    name: id.clone(),
+                    purpose: String::new(),
+                    when_to_use: String::new(),
+                    model: ModelSpec::One("node".into()),
+                    backend: BackendKind::Server,
+                    agent: None,
+                    vision: false,
+                    web: false,
+                    tools: BTreeMap::new(),
+                    prompt: None,
+                    defined_in: defined_in.clone(),
+                });
+                profiles.list.sort_by(|a, b| a.id.cmp(&b.id));
+                match profiles.list.iter_mut().find(|p| p.id == id) {
+                    Some(p) => p,
+                    None => continue,
+                }
+            }
+        };
+        let ProfilePatch {
+            name,
+            purpose,
+            when_to_use,
+            model,
+            backend,
+            agent,
+            vision,
+            web,
+            tools,
+            prompt,
+        } = patch;
+        if let Some(v) = name {
+            profile.name = v;
+        }
+        if let Some(v) = purpose {
+            profile.purpose = v;
+        }
+        if let Some(v) = when_to_use {
+            profile.when_to_use = v;
+        }
+        if let Some(v) = model {
+            profile.model = v;
+        }
+        if let Some(v) = backend {
+            profile.backend = v;
+        }
+        if agent.is_some() {
+            profile.agent = agent;
+        }
+        if let Some(v) = vision {
+            profile.vision = v;
+        }
+        if let Some(v) = web {
+            profile.web = v;
+        }
+        if let Some(v) = tools {
+            profile.tools.extend(v);
+        }
+        if prompt.is_some() {
+            profile.prompt = prompt;
+        }
+        profile.defined_in = defined_in;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Profiles, String> {
+        let path = Path::new("/x/orchestrator.json");
+        let env = Environment::default();
+        let mut p = Profiles::builtin();
+        let c = parse_file(text, path, &env).map_err(|e| e.to_string())?;
+        apply(&mut p, c, path).map_err(|e| e.to_string())?;
+        Ok(p)
+    }
+
+    #[test]
+    fn overrides_add_profiles_and_tags() {
+        let p = parse(
+            r#"{ // comment
+              "profiles": {"docs": {"model": "node:fast", "tools": {"bash": true}},
+                           "reviewer": {"name": "Reviewer", "model": ["a/b", "node"]}},
+              "tags": {"cheap": ["groq/x", "node:fast"], "one": "a/b"},
+            }"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let docs = p.get("docs").cloned().unwrap_or_else(|| panic!("docs"));
+        assert_eq!(docs.model, ModelSpec::One("node:fast".into()));
+        assert_eq!(docs.name, "Documentation Librarian");
+        assert_eq!(docs.tools.get("bash"), Some(&true));
+        assert_eq!(docs.tools.get("write"), Some(&false));
+        assert!(docs.defined_in.ends_with("orchestrator.json"));
+        let r = p
+            .get("reviewer")
+            .map(|r| r.model.display())
+            .unwrap_or_default();
+        assert_eq!(r, "a/b > node");
+        assert_eq!(p.tags.get("one").map(Vec::len), Some(1));
+        assert_eq!(
+            p.ids(),
+            [
+                "architect",
+                "coder",
+                "docs",
+                "explorer",
+                "memory",
+                "reviewer",
+                "vision"
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_files_are_clear_errors_naming_the_file() {
+        let cases = [
+            (r#"{"profile": {}}"#, "unknown field"),
+            (r#"{"profiles": {"Bad Id": {}}}"#, "profile id"),
+            (
+                r#"{"profiles": {"x": {"model": []}}}"#,
+                "empty fallback chain",
+            ),
+            (
+                r#"{"profiles": {"x": {"model": "  "}}}"#,
+                "empty model reference",
+            ),
+            (r#"{"profiles": {"x": {"vision": "yes"}}}"#, "invalid type"),
+            (r#"{"tags": {"a b": "x/y"}}"#, "tag name"),
+            (r#"{"profiles": "#, "invalid JSON"),
+            ("[1]", "invalid type"),
+        ];
+        for (text, want) in cases {
+            let err = parse(text).err().unwrap_or_default();
+            assert!(
+                err.contains("/x/orchestrator.json") && err.contains(want),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn worker_ids() {
+        for ok in ["docs", "a", "w-1_x", "9"] {
+            assert!(valid_worker_id(ok), "{ok}");
+        }
+        for bad in ["", "-a", "A", "a b", "a/b", &"x".repeat(65)] {
+            assert!(!valid_worker_id(bad), "{bad}");
+        }
+    }
+}

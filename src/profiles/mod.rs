@@ -1,0 +1,167 @@
+//! Worker profiles (built-in and from `orchestrator.json`) and user-defined model tags.
+
+mod config;
+
+pub use config::{
+    MAX_REF_LEN, OrchestratorConfig, ProfileError, ProfilePatch, load_orchestrator, valid_worker_id,
+};
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The built-in profiles, as data.
+const BUILTIN: &str = include_str!("../../assets/profiles.json");
+
+/// A model reference or an ordered fallback chain of references.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ModelSpec {
+    /// One reference: `provider/model`, a fuzzy id, or a tag.
+    One(String),
+    /// Tried in order; the first that resolves wins.
+    Chain(Vec<String>),
+}
+
+impl ModelSpec {
+    /// The references in order.
+    pub fn refs(&self) -> &[String] {
+        match self {
+            Self::One(r) => std::slice::from_ref(r),
+            Self::Chain(v) => v,
+        }
+    }
+
+    /// How a user would write it: the ref, or the chain joined by ` > `.
+    pub fn display(&self) -> String {
+        self.refs().join(" > ")
+    }
+}
+
+/// Which OpenCode a worker runs in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Its own `opencode serve` process.
+    #[default]
+    Server,
+    /// A session on an existing OpenCode server.
+    Agent,
+}
+
+/// One kind of worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// Worker id (`docs`).
+    pub id: String,
+    /// Display name (`Documentation Librarian`).
+    pub name: String,
+    /// What it is for.
+    #[serde(default)]
+    pub purpose: String,
+    /// When the orchestrator should hand it work.
+    #[serde(default)]
+    pub when_to_use: String,
+    /// Its configured model: a tag by default.
+    pub model: ModelSpec,
+    /// Server or agent backend.
+    #[serde(default)]
+    pub backend: BackendKind,
+    /// The OpenCode agent to prompt (agent backend); OpenCode's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// Needs image input: never gets a model without it.
+    #[serde(default)]
+    pub vision: bool,
+    /// May use the web.
+    #[serde(default)]
+    pub web: bool,
+    /// Tool switches passed to OpenCode (`{"write": false}`); absent tools keep OpenCode's default.
+    #[serde(default)]
+    pub tools: BTreeMap<String, bool>,
+    /// Extra system prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// Where the profile was defined (`built-in` or a file path).
+    #[serde(default, skip_deserializing)]
+    pub defined_in: String,
+}
+
+#[derive(Deserialize)]
+struct BuiltinFile {
+    profiles: Vec<Profile>,
+}
+
+/// The built-in profiles.
+pub fn builtin_profiles() -> Vec<Profile> {
+    // The asset is part of the binary and checked by a test; an error here is a build defect,
+    // reported as an empty list rather than a crash.
+    serde_json::from_str::<BuiltinFile>(BUILTIN)
+        .map(|f| f.profiles)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut p| {
+            p.defined_in = "built-in".into();
+            p
+        })
+        .collect()
+}
+
+/// The profiles and tags in effect: built-ins overlaid by the user's files.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profiles {
+    /// Profiles sorted by id.
+    pub list: Vec<Profile>,
+    /// User-defined tags: name → ordered references.
+    pub tags: BTreeMap<String, Vec<String>>,
+    /// Files read, in merge order.
+    pub files: Vec<std::path::PathBuf>,
+}
+
+impl Profiles {
+    /// The built-in profiles alone.
+    pub fn builtin() -> Self {
+        let mut list = builtin_profiles();
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        Self {
+            list,
+            ..Self::default()
+        }
+    }
+
+    /// The profile with this id.
+    pub fn get(&self, id: &str) -> Option<&Profile> {
+        self.list.iter().find(|p| p.id == id)
+    }
+
+    /// Profile ids, sorted.
+    pub fn ids(&self) -> Vec<&str> {
+        self.list.iter().map(|p| p.id.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_use_tags() {
+        let p = Profiles::builtin();
+        let model = |id: &str| p.get(id).map(|p| p.model.display()).unwrap_or_default();
+        assert_eq!(model("vision"), "node:vision");
+        assert_eq!(model("docs"), "node:docs");
+        assert_eq!(model("explorer"), "node:fast");
+        for id in ["coder", "architect", "memory"] {
+            assert_eq!(model(id), "node", "{id}");
+        }
+        assert_eq!(p.list.len(), 6);
+        assert!(p.get("vision").is_some_and(|v| v.vision));
+        assert!(
+            p.list
+                .iter()
+                .all(|p| !p.purpose.is_empty() && !p.when_to_use.is_empty())
+        );
+        assert!(p.list.iter().all(|p| p.defined_in == "built-in"));
+    }
+}

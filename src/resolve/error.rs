@@ -1,0 +1,191 @@
+//! Why a reference did not resolve, with suggestions and the fix.
+
+use super::types::Skipped;
+
+/// Longest part of a user's reference repeated in a message.
+const SHOWN: usize = 80;
+
+/// A reference as it may appear in a message: control characters escaped, long ones cut.
+pub fn shown(reference: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in reference.chars().enumerate() {
+        if i == SHOWN {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn list(prefix: &str, items: &[String]) -> String {
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!("; {prefix}: {}", items.join(", "))
+    }
+}
+
+/// Failures to resolve a model reference.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ResolveError {
+    /// Nothing was given.
+    #[error(
+        "empty model reference; give provider/model, a model name, or a tag such as node or node:fast"
+    )]
+    Empty,
+    /// The reference cannot be a model reference.
+    #[error("invalid model reference \"{}\": {message}", shown(reference))]
+    Invalid {
+        /// The reference.
+        reference: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `provider/model` with a provider nobody knows.
+    #[error(
+        "unknown provider \"{}\" in \"{}\"{}",
+        shown(provider),
+        shown(reference),
+        list("known providers like it", suggestions)
+    )]
+    UnknownProvider {
+        /// The reference.
+        reference: String,
+        /// The provider part.
+        provider: String,
+        /// Provider ids that look alike.
+        suggestions: Vec<String>,
+    },
+    /// `provider/model` where the provider has no such model.
+    #[error(
+        "provider {provider} has no model \"{}\"{}",
+        shown(model),
+        list("did you mean", suggestions)
+    )]
+    UnknownModel {
+        /// The reference.
+        reference: String,
+        /// The provider.
+        provider: String,
+        /// The model part.
+        model: String,
+        /// Models of that provider that look alike.
+        suggestions: Vec<String>,
+    },
+    /// A partial name that matches no usable model.
+    #[error(
+        "no usable model matches \"{}\"{detail}{}",
+        shown(reference),
+        list("closest", suggestions)
+    )]
+    NoMatch {
+        /// The reference.
+        reference: String,
+        /// Extra explanation (matches in providers without credentials, ...).
+        detail: String,
+        /// The closest models.
+        suggestions: Vec<String>,
+    },
+    /// A partial name that matches several models equally well.
+    #[error(
+        "\"{}\" is ambiguous: {count} models match equally well; name one{}",
+        shown(reference),
+        list("candidates", suggestions)
+    )]
+    Ambiguous {
+        /// The reference.
+        reference: String,
+        /// How many tied.
+        count: usize,
+        /// The tied models (at most 20).
+        suggestions: Vec<String>,
+    },
+    /// `node:<something>` that is not a tag.
+    #[error(
+        "unknown tag \"{}\"{}",
+        shown(reference),
+        list("known tags", suggestions)
+    )]
+    UnknownTag {
+        /// The reference.
+        reference: String,
+        /// Known tags.
+        suggestions: Vec<String>,
+    },
+    /// A vision worker given a model without image input.
+    #[error(
+        "the {worker} worker needs a model with image input, but {model} has none{}",
+        list("usable models with image input", suggestions)
+    )]
+    NotVision {
+        /// Worker id.
+        worker: String,
+        /// The model it was given.
+        model: String,
+        /// Usable models with image input.
+        suggestions: Vec<String>,
+    },
+    /// No usable model accepts images.
+    #[error("{}: no usable model accepts image input{} ({checked} usable models checked); fix: connect a provider that has vision models (set its API key or run /connect in OpenCode), or declare one in opencode.json with \"modalities\": {{\"input\": [\"text\", \"image\"]}}, then point the worker at it with `orch worker-model-set {} <provider/model>`", shown(reference), for_worker(worker.as_deref()), worker.as_deref().unwrap_or("vision"))]
+    NoVisionModel {
+        /// The reference (`node:vision`).
+        reference: String,
+        /// The worker, when resolving for one.
+        worker: Option<String>,
+        /// How many usable models were checked.
+        checked: usize,
+    },
+    /// No usable model at all fits the tag.
+    #[error(
+        "{}: {detail}; fix: set a provider's API key or run /connect in OpenCode, or set \"model\" in opencode.json",
+        shown(reference)
+    )]
+    NoUsableModel {
+        /// The reference.
+        reference: String,
+        /// What was missing.
+        detail: String,
+    },
+    /// Every entry of a fallback chain failed.
+    #[error("\"{}\": no entry of the fallback chain resolved: {}", shown(reference), skipped.iter().map(|s| format!("{} ({})", shown(&s.reference), s.why)).collect::<Vec<_>>().join("; "))]
+    ChainExhausted {
+        /// The tag or profile.
+        reference: String,
+        /// Each entry and why it failed.
+        skipped: Vec<Skipped>,
+    },
+    /// A tag that refers to itself.
+    #[error("tag \"{}\" refers to itself ({path})", shown(reference))]
+    TagCycle {
+        /// The tag.
+        reference: String,
+        /// The cycle.
+        path: String,
+    },
+}
+
+fn for_worker(worker: Option<&str>) -> String {
+    worker
+        .map(|w| format!(" for the {w} worker"))
+        .unwrap_or_default()
+}
+
+impl ResolveError {
+    /// Suggested references, best first.
+    pub fn suggestions(&self) -> &[String] {
+        match self {
+            Self::UnknownProvider { suggestions, .. }
+            | Self::UnknownModel { suggestions, .. }
+            | Self::NoMatch { suggestions, .. }
+            | Self::Ambiguous { suggestions, .. }
+            | Self::UnknownTag { suggestions, .. }
+            | Self::NotVision { suggestions, .. } => suggestions,
+            _ => &[],
+        }
+    }
+}

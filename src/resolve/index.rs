@@ -1,0 +1,211 @@
+//! A search index over every model of a provider set, and fuzzy scoring.
+//!
+//! Scores (higher wins; see `docs/model-selection.md`):
+//! exact id 1000 · exact last segment of a `/` id 960 · exact display name 950 ·
+//! same id once version suffixes are dropped 900 · id prefix 700 · name prefix 650 ·
+//! id substring 500 · name substring 450 · every word present 300; the last five add
+//! up to 99 for tightness (how much of the id or name the query covers).
+
+use memchr::memmem;
+
+use crate::sources::{Access, ProviderSet};
+
+/// One model in the index.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Index into `ProviderSet::providers`.
+    pub provider: usize,
+    /// Index into that provider's models.
+    pub model: usize,
+    /// Lowercase id.
+    id: Box<str>,
+    /// Lowercase id without version suffixes.
+    base: Box<str>,
+    /// Lowercase display name.
+    name: Box<str>,
+    /// Lowercase last `/` segment of the id without version suffixes: the model's identity
+    /// across providers.
+    pub identity: Box<str>,
+    /// Provider access.
+    pub access: Access,
+}
+
+/// The index.
+#[derive(Debug, Clone, Default)]
+pub struct ModelIndex {
+    /// Every model, provider by provider.
+    pub entries: Vec<Entry>,
+}
+
+impl ModelIndex {
+    /// Builds the index of a provider set.
+    pub fn build(set: &ProviderSet) -> Self {
+        let mut entries =
+            Vec::with_capacity(set.providers.iter().map(|p| p.provider.models.len()).sum());
+        for (pi, p) in set.providers.iter().enumerate() {
+            for (mi, m) in p.provider.models.iter().enumerate() {
+                let id = m.id.to_lowercase();
+                let base = strip_version(&id).to_owned();
+                let tail = id.rsplit('/').next().unwrap_or(&id);
+                let identity = strip_version(tail).to_owned();
+                entries.push(Entry {
+                    provider: pi,
+                    model: mi,
+                    base: base.into(),
+                    identity: identity.into(),
+                    name: m.name.to_lowercase().into(),
+                    id: id.into(),
+                    access: p.access,
+                });
+            }
+        }
+        Self { entries }
+    }
+}
+
+/// A prepared query.
+pub struct Query {
+    q: String,
+    base: String,
+    words: Vec<String>,
+    finder: memmem::Finder<'static>,
+}
+
+impl Query {
+    /// Prepares a query (lowercased).
+    pub fn new(text: &str) -> Self {
+        let q = text.trim().to_lowercase();
+        let base = strip_version(&q).to_owned();
+        let words = q
+            .split(|c: char| c.is_whitespace() || matches!(c, '-' | '_' | '.' | '/' | ':'))
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let finder = memmem::Finder::new(q.as_bytes()).into_owned();
+        Self {
+            q,
+            base,
+            words,
+            finder,
+        }
+    }
+
+    /// Scores one entry; `None` when it does not match at all.
+    pub fn score(&self, e: &Entry) -> Option<(i64, &'static str)> {
+        let q = self.q.as_str();
+        if q.is_empty() {
+            return None;
+        }
+        if *e.id == *q {
+            return Some((1000, "exact id"));
+        }
+        if e.id.contains('/') && e.id.rsplit('/').next() == Some(q) {
+            return Some((960, "exact id after the /"));
+        }
+        if *e.name == *q {
+            return Some((950, "exact name"));
+        }
+        if !self.base.is_empty() && (*e.base == *self.base || *e.identity == *self.base) {
+            return Some((900, "same id, version suffix ignored"));
+        }
+        let tight = |target: &str| (q.len() * 99 / target.len().max(1)).min(99) as i64;
+        if e.id.starts_with(q) {
+            return Some((700 + tight(&e.id), "id prefix"));
+        }
+        if e.name.starts_with(q) {
+            return Some((650 + tight(&e.name), "name prefix"));
+        }
+        if self.finder.find(e.id.as_bytes()).is_some() {
+            return Some((500 + tight(&e.id), "id contains it"));
+        }
+        if self.finder.find(e.name.as_bytes()).is_some() {
+            return Some((450 + tight(&e.name), "name contains it"));
+        }
+        if self.words.len() > 1
+            && self
+                .words
+                .iter()
+                .all(|w| e.id.contains(w.as_str()) || e.name.contains(w.as_str()))
+        {
+            return Some((300 + tight(&e.id), "all words present"));
+        }
+        None
+    }
+}
+
+/// Drops version suffixes: dates (`-20250514`, `@20250514`, `-2024-11-20`), `-latest`,
+/// Bedrock's `-v1:0`, and short release numbers (`-0613`, `-001`).
+pub fn strip_version(id: &str) -> &str {
+    let mut s = id;
+    loop {
+        let before = s;
+        if let Some(rest) = s.strip_suffix("-latest") {
+            s = rest;
+        }
+        if let Some(pos) = s.rfind(['-', '@']) {
+            let tail = &s[pos + 1..];
+            let digits = !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit());
+            let date = digits && tail.len() == 8;
+            let release =
+                digits && (tail.len() == 3 || tail.len() == 4) && tail.starts_with(['0', '1']);
+            let bedrock = tail.len() >= 4
+                && tail.starts_with('v')
+                && tail[1..].split_once(':').is_some_and(|(a, b)| {
+                    !a.is_empty()
+                        && !b.is_empty()
+                        && a.bytes().all(|c| c.is_ascii_digit())
+                        && b.bytes().all(|c| c.is_ascii_digit())
+                });
+            if (date || release || bedrock) && pos > 0 {
+                s = &s[..pos];
+            }
+        }
+        // ISO date: -YYYY-MM-DD
+        if s.len() > 11 {
+            let (head, tail) = s.split_at(s.len() - 11);
+            let b = tail.as_bytes();
+            if !head.is_empty()
+                && b[0] == b'-'
+                && b[5] == b'-'
+                && b[8] == b'-'
+                && b[1..5]
+                    .iter()
+                    .chain(&b[6..8])
+                    .chain(&b[9..])
+                    .all(u8::is_ascii_digit)
+            {
+                s = head;
+            }
+        }
+        if s == before {
+            return s;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_suffixes() {
+        let cases = [
+            ("claude-sonnet-4-20250514", "claude-sonnet-4"),
+            ("claude-3-5-sonnet@20241022", "claude-3-5-sonnet"),
+            ("gpt-4o-2024-11-20", "gpt-4o"),
+            ("gpt-4-0613", "gpt-4"),
+            ("gemini-2.0-flash-001", "gemini-2.0-flash"),
+            ("claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5"),
+            ("kimi-latest", "kimi"),
+            ("deepseek-v3", "deepseek-v3"),
+            ("llama-3.1-8b", "llama-3.1-8b"),
+            ("qwen3-235b-a22b-2507", "qwen3-235b-a22b-2507"),
+            ("20250514", "20250514"),
+            ("", ""),
+            ("-", "-"),
+        ];
+        for (id, want) in cases {
+            assert_eq!(strip_version(id), want, "{id}");
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Model references → one model, with a reason. One resolver serves every code path.
+//!
+//! A reference is `provider/model` (explicit; the model id may contain `/`), a partial id
+//! or display name (fuzzy, scored), a built-in tag (`node`, `node:fast`, `node:vision`,
+//! `node:docs`, or the `auto:*` spellings), or a user tag / fallback chain from
+//! `orchestrator.json`. See `docs/model-selection.md`.
+
+mod error;
+mod index;
+mod resolver;
+pub mod tags;
+mod types;
+
+pub use error::{ResolveError, shown};
+pub use index::strip_version;
+pub use resolver::{Request, Resolver, TagPreview, validate};
+pub use types::{Candidate, Metadata, Policy, RefKind, Resolution, Skipped};

@@ -1,0 +1,863 @@
+//! The one resolver: every code path that turns a model reference into a model calls it.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::error::{ResolveError, shown};
+use super::index::{ModelIndex, Query, strip_version};
+use super::tags::{self, TAGS, Tag};
+use super::types::{Candidate, Metadata, Policy, RefKind, Resolution, Skipped};
+use crate::catalog::Model;
+use crate::profiles::{MAX_REF_LEN, ModelSpec, Profile};
+use crate::sources::{Access, ProviderEntry, ProviderSet};
+
+/// Most suggestions in one error.
+const MAX_SUGGESTIONS: usize = 20;
+/// Most candidates kept in a resolution.
+const MAX_CANDIDATES: usize = 10;
+/// Deepest nesting of user tags.
+const MAX_DEPTH: usize = 8;
+
+/// What to resolve, and for whom.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The reference as the user wrote it.
+    pub reference: &'a str,
+    /// The worker it is for, when there is one (a vision worker needs image input).
+    pub worker: Option<&'a Profile>,
+    /// The policy to record.
+    pub policy: Policy,
+}
+
+impl<'a> Request<'a> {
+    /// A request for a reference, with no worker and the default policy.
+    pub fn new(reference: &'a str) -> Self {
+        Self {
+            reference,
+            worker: None,
+            policy: Policy::default(),
+        }
+    }
+
+    /// For this worker.
+    pub fn for_worker(mut self, worker: Option<&'a Profile>) -> Self {
+        self.worker = worker;
+        self
+    }
+
+    /// With this policy.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+}
+
+/// A tag and what it resolves to right now.
+#[derive(Debug, Clone)]
+pub struct TagPreview {
+    /// The tag.
+    pub tag: String,
+    /// Whether it is user-defined.
+    pub user: bool,
+    /// Its resolution, or why it fails.
+    pub result: Result<Resolution, ResolveError>,
+}
+
+/// Resolves references against one provider set and one set of user tags.
+#[derive(Debug, Clone)]
+pub struct Resolver {
+    set: Arc<ProviderSet>,
+    index: ModelIndex,
+    tags: BTreeMap<String, Vec<String>>,
+}
+
+struct Pick {
+    provider: usize,
+    model: usize,
+    kind: RefKind,
+    reason: String,
+    considered: usize,
+    candidates: Vec<Candidate>,
+    skipped: Vec<Skipped>,
+}
+
+struct Ctx<'a> {
+    worker: Option<&'a Profile>,
+    stack: Vec<String>,
+}
+
+impl Ctx<'_> {
+    fn need_image(&self) -> bool {
+        self.worker.is_some_and(|w| w.vision)
+    }
+
+    fn worker_id(&self) -> String {
+        self.worker
+            .map_or_else(|| "vision".to_owned(), |w| w.id.clone())
+    }
+}
+
+fn access_rank(a: Access) -> u8 {
+    match a {
+        Access::Config => 0,
+        Access::Api => 1,
+        Access::Env => 2,
+        Access::Custom => 3,
+        Access::NoCredentials => 4,
+        Access::Disabled => 5,
+        Access::NotEnabled => 6,
+    }
+}
+
+fn describe_access(entry: &ProviderEntry) -> String {
+    let id = &entry.provider.id;
+    match entry.access {
+        Access::Config => format!("provider {id} is declared in the OpenCode config"),
+        Access::Api => format!("provider {id} has a key from /connect"),
+        Access::Env => format!("provider {id} has a key in the environment"),
+        Access::Custom => format!("provider {id} is loaded by OpenCode itself"),
+        other => other.why_unusable(&entry.provider).unwrap_or_default(),
+    }
+}
+
+impl Resolver {
+    /// A resolver over `set` with user tags `tags`.
+    pub fn new(set: Arc<ProviderSet>, tags: BTreeMap<String, Vec<String>>) -> Self {
+        let index = ModelIndex::build(&set);
+        Self { set, index, tags }
+    }
+
+    /// The provider set it resolves against.
+    pub fn set(&self) -> &ProviderSet {
+        &self.set
+    }
+
+    /// The shared provider set.
+    pub fn set_arc(&self) -> Arc<ProviderSet> {
+        Arc::clone(&self.set)
+    }
+
+    /// User-defined tags.
+    pub fn user_tags(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.tags
+    }
+
+    /// Resolves one reference.
+    pub fn resolve(&self, req: &Request<'_>) -> Result<Resolution, ResolveError> {
+        let reference = validate(req.reference)?;
+        let mut ctx = Ctx {
+            worker: req.worker,
+            stack: Vec::new(),
+        };
+        let pick = self.resolve_ref(reference, &mut ctx)?;
+        Ok(self.finish(reference, req.policy, pick))
+    }
+
+    /// Resolves a profile's configured model (one reference or a fallback chain) for it.
+    pub fn resolve_profile(
+        &self,
+        profile: &Profile,
+        policy: Policy,
+    ) -> Result<Resolution, ResolveError> {
+        match &profile.model {
+            ModelSpec::One(r) => self.resolve(
+                &Request::new(r)
+                    .for_worker(Some(profile))
+                    .with_policy(policy),
+            ),
+            ModelSpec::Chain(refs) => {
+                let label = format!("profile {}", profile.id);
+                let mut ctx = Ctx {
+                    worker: Some(profile),
+                    stack: Vec::new(),
+                };
+                for r in refs {
+                    validate(r)?;
+                }
+                let pick = self.chain(&label, refs, &mut ctx, RefKind::Chain)?;
+                Ok(self.finish(&profile.model.display(), policy, pick))
+            }
+        }
+    }
+
+    /// Every tag (built-in, then user-defined) and what it resolves to now for `worker`.
+    pub fn preview_tags(&self, worker: Option<&Profile>) -> Vec<TagPreview> {
+        let builtin = TAGS.iter().take(4).map(|t| ((*t).to_owned(), false));
+        let user = self
+            .tags
+            .keys()
+            .filter(|t| Tag::parse(t).is_none())
+            .map(|t| (t.clone(), true));
+        builtin
+            .chain(user)
+            .map(|(tag, user)| TagPreview {
+                result: self.resolve(&Request::new(&tag).for_worker(worker)),
+                tag,
+                user,
+            })
+            .collect()
+    }
+
+    /// Every model matching `text` by id or name, best first: (provider index, model index)
+    /// into the provider set.
+    pub fn search(&self, text: &str) -> Vec<(usize, usize)> {
+        let entries = &self.index.entries;
+        self.matches(&Query::new(text), |_| true)
+            .into_iter()
+            .map(|(_, _, i)| (entries[i].provider, entries[i].model))
+            .collect()
+    }
+
+    fn resolve_ref(&self, r: &str, ctx: &mut Ctx<'_>) -> Result<Pick, ResolveError> {
+        if let Some(chain) = self.tags.get(r) {
+            return self.user_tag(r, chain, ctx);
+        }
+        if let Some(tag) = Tag::parse(r) {
+            return self.tag(r, tag, ctx);
+        }
+        if Tag::looks_like_tag(r) {
+            let mut suggestions: Vec<String> = TAGS.iter().map(|t| (*t).to_owned()).collect();
+            suggestions.extend(self.tags.keys().cloned());
+            suggestions.truncate(MAX_SUGGESTIONS);
+            return Err(ResolveError::UnknownTag {
+                reference: r.to_owned(),
+                suggestions,
+            });
+        }
+        if let Some((p, m)) = r.split_once('/') {
+            let (p, m) = (p.trim(), m.trim());
+            if p.is_empty() || m.is_empty() {
+                let message = match (p.is_empty(), m.is_empty()) {
+                    (true, true) => "expected provider/model, like openai/gpt-5",
+                    (true, false) => {
+                        "the provider part before '/' is empty; expected provider/model"
+                    }
+                    _ => "the model part after '/' is empty; expected provider/model",
+                };
+                return Err(ResolveError::Invalid {
+                    reference: r.to_owned(),
+                    message: message.into(),
+                });
+            }
+            if let Some(pi) = self.provider_index(p) {
+                return self.explicit(r, pi, m, ctx);
+            }
+            // Not a provider: perhaps a model id that contains '/' (`meta-llama/llama-4`).
+            return match self.fuzzy(r, ctx) {
+                Err(ResolveError::NoMatch { .. }) => Err(ResolveError::UnknownProvider {
+                    reference: r.to_owned(),
+                    provider: p.to_owned(),
+                    suggestions: self.provider_suggestions(p),
+                }),
+                other => other,
+            };
+        }
+        self.fuzzy(r, ctx)
+    }
+
+    fn provider_index(&self, id: &str) -> Option<usize> {
+        let providers = &self.set.providers;
+        providers
+            .binary_search_by(|p| p.provider.id.as_str().cmp(id))
+            .ok()
+            .or_else(|| {
+                providers
+                    .iter()
+                    .position(|p| p.provider.id.eq_ignore_ascii_case(id))
+            })
+    }
+
+    fn entry(&self, pi: usize) -> &ProviderEntry {
+        &self.set.providers[pi]
+    }
+
+    fn model(&self, pi: usize, mi: usize) -> &Model {
+        &self.set.providers[pi].provider.models[mi]
+    }
+
+    fn model_ref(&self, pi: usize, mi: usize) -> String {
+        format!("{}/{}", self.entry(pi).provider.id, self.model(pi, mi).id)
+    }
+
+    fn explicit(
+        &self,
+        r: &str,
+        pi: usize,
+        model_id: &str,
+        ctx: &Ctx<'_>,
+    ) -> Result<Pick, ResolveError> {
+        let entry = self.entry(pi);
+        let models = &entry.provider.models;
+        let mut how = "";
+        let mi = match models.binary_search_by(|m| m.id.as_str().cmp(model_id)) {
+            Ok(i) => Some(i),
+            Err(_) => {
+                let lower = model_id.to_lowercase();
+                let by_case: Vec<usize> = (0..models.len())
+                    .filter(|&i| models[i].id.to_lowercase() == lower)
+                    .collect();
+                let base = strip_version(&lower);
+                let by_base: Vec<usize> = (0..models.len())
+                    .filter(|&i| strip_version(&models[i].id.to_lowercase()) == base)
+                    .collect();
+                if by_case.len() == 1 {
+                    how = " (case ignored)";
+                    by_case.first().copied()
+                } else if by_base.len() == 1 {
+                    how = " (version suffix ignored)";
+                    by_base.first().copied()
+                } else {
+                    None
+                }
+            }
+        };
+        let Some(mi) = mi else {
+            return Err(ResolveError::UnknownModel {
+                reference: r.to_owned(),
+                provider: entry.provider.id.clone(),
+                model: model_id.to_owned(),
+                suggestions: self.suggest_in_provider(pi, model_id),
+            });
+        };
+        let model = self.model(pi, mi);
+        let resolved = self.model_ref(pi, mi);
+        if ctx.need_image() && !model.has_image_input() {
+            return Err(ResolveError::NotVision {
+                worker: ctx.worker_id(),
+                model: resolved,
+                suggestions: self.vision_suggestions(),
+            });
+        }
+        let reason = if entry.access.is_usable() {
+            format!(
+                "explicit reference to {resolved}{how}; {}",
+                describe_access(entry)
+            )
+        } else {
+            format!(
+                "explicit reference to {resolved}{how}; {}, so OpenCode cannot call it until then",
+                describe_access(entry)
+            )
+        };
+        Ok(Pick {
+            provider: pi,
+            model: mi,
+            kind: RefKind::Explicit,
+            reason,
+            considered: 1,
+            candidates: vec![self.candidate(pi, mi, 1000, "explicit reference".into())],
+            skipped: Vec::new(),
+        })
+    }
+
+    fn candidate(&self, pi: usize, mi: usize, score: i64, notes: String) -> Candidate {
+        Candidate {
+            model: self.model_ref(pi, mi),
+            name: self.model(pi, mi).name.clone(),
+            score,
+            usable: self.entry(pi).access.is_usable(),
+            notes,
+        }
+    }
+
+    /// Matches of a query among index entries accepted by `keep`, best first.
+    fn matches(&self, q: &Query, keep: impl Fn(usize) -> bool) -> Vec<(i64, &'static str, usize)> {
+        let mut out: Vec<(i64, &'static str, usize)> = self
+            .index
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .filter_map(|(i, e)| q.score(e).map(|(s, note)| (s, note, i)))
+            .collect();
+        out.sort_by(|a, b| {
+            let (ea, eb) = (&self.index.entries[a.2], &self.index.entries[b.2]);
+            let (ma, mb) = (
+                self.model(ea.provider, ea.model),
+                self.model(eb.provider, eb.model),
+            );
+            b.0.cmp(&a.0)
+                .then(access_rank(ea.access).cmp(&access_rank(eb.access)))
+                .then(ma.status.cmp(&mb.status))
+                .then(mb.release_date.cmp(&ma.release_date))
+                .then(ea.provider.cmp(&eb.provider))
+                .then(ma.id.cmp(&mb.id))
+        });
+        out
+    }
+
+    fn fuzzy(&self, r: &str, ctx: &Ctx<'_>) -> Result<Pick, ResolveError> {
+        let q = Query::new(r);
+        let need_image = ctx.need_image();
+        let entries = &self.index.entries;
+        let usable = |i: usize| entries[i].access.is_usable();
+        let found = self.matches(&q, |i| {
+            usable(i)
+                && (!need_image
+                    || self
+                        .model(entries[i].provider, entries[i].model)
+                        .has_image_input())
+        });
+        if found.is_empty() {
+            return Err(self.no_match(r, &q, ctx));
+        }
+        let top = found[0].0;
+        let tied: Vec<&(i64, &str, usize)> = found.iter().take_while(|m| m.0 == top).collect();
+        let first_identity = &entries[found[0].2].identity;
+        if tied
+            .iter()
+            .any(|m| entries[m.2].identity != *first_identity)
+        {
+            return Err(ResolveError::Ambiguous {
+                reference: r.to_owned(),
+                count: tied.len(),
+                suggestions: tied
+                    .iter()
+                    .take(MAX_SUGGESTIONS)
+                    .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
+                    .collect(),
+            });
+        }
+        let (score, note, i) = found[0];
+        let (pi, mi) = (entries[i].provider, entries[i].model);
+        let resolved = self.model_ref(pi, mi);
+        let usable_count = self.set.usable_model_count();
+        let mut reason = format!(
+            "\"{}\" matched {resolved} by {note} (score {score}), best of {} matching among {usable_count} usable models",
+            shown(r),
+            found.len()
+        );
+        if tied.len() > 1 {
+            let others: Vec<String> = tied[1..]
+                .iter()
+                .take(3)
+                .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
+                .collect();
+            reason.push_str(&format!(
+                "; the same model is also offered as {}, {} was preferred (source {})",
+                others.join(", "),
+                self.entry(pi).provider.id,
+                self.entry(pi).access.label()
+            ));
+        }
+        Ok(Pick {
+            provider: pi,
+            model: mi,
+            kind: RefKind::Fuzzy,
+            reason,
+            considered: found.len(),
+            candidates: found
+                .iter()
+                .take(MAX_CANDIDATES)
+                .map(|&(s, n, i)| {
+                    self.candidate(entries[i].provider, entries[i].model, s, n.to_owned())
+                })
+                .collect(),
+            skipped: Vec::new(),
+        })
+    }
+
+    /// Explains a fuzzy reference that matched no usable model.
+    fn no_match(&self, r: &str, q: &Query, ctx: &Ctx<'_>) -> ResolveError {
+        let entries = &self.index.entries;
+        if ctx.need_image() {
+            let plain = self.matches(q, |i| entries[i].access.is_usable());
+            if let Some(&(_, _, i)) = plain.first() {
+                return ResolveError::NotVision {
+                    worker: ctx.worker_id(),
+                    model: self.model_ref(entries[i].provider, entries[i].model),
+                    suggestions: self.vision_suggestions(),
+                };
+            }
+        }
+        let elsewhere = self.matches(q, |i| !entries[i].access.is_usable());
+        if !elsewhere.is_empty() {
+            let mut providers: Vec<&ProviderEntry> = elsewhere
+                .iter()
+                .map(|m| self.entry(entries[m.2].provider))
+                .collect();
+            providers.dedup_by(|a, b| a.provider.id == b.provider.id);
+            let hint = providers
+                .first()
+                .and_then(|p| p.access.why_unusable(&p.provider))
+                .unwrap_or_default();
+            return ResolveError::NoMatch {
+                reference: r.to_owned(),
+                detail: format!(
+                    "; {} models match in providers you cannot use yet ({hint}); name one as provider/model to use it anyway",
+                    elsewhere.len()
+                ),
+                suggestions: elsewhere
+                    .iter()
+                    .take(MAX_SUGGESTIONS)
+                    .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
+                    .collect(),
+            };
+        }
+        // Nothing matches as a whole: offer models matching its longest word.
+        let text = r.to_lowercase();
+        let mut words: Vec<&str> = text
+            .split(|c: char| c.is_whitespace() || matches!(c, '-' | '_' | '.' | '/' | ':'))
+            .filter(|w| w.len() >= 2)
+            .collect();
+        words.sort_by_key(|w| Reverse(w.len()));
+        let suggestions = words
+            .first()
+            .map(|w| {
+                self.matches(&Query::new(w), |i| entries[i].access.is_usable())
+                    .iter()
+                    .take(MAX_SUGGESTIONS)
+                    .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ResolveError::NoMatch {
+            reference: r.to_owned(),
+            detail: String::new(),
+            suggestions,
+        }
+    }
+
+    fn suggest_in_provider(&self, pi: usize, model_id: &str) -> Vec<String> {
+        let entries = &self.index.entries;
+        let mut q = self.matches(&Query::new(model_id), |i| entries[i].provider == pi);
+        if q.is_empty() {
+            let word = model_id
+                .to_lowercase()
+                .split(['-', '_', '.', '/', ':'])
+                .max_by_key(|w| w.len())
+                .unwrap_or_default()
+                .to_owned();
+            q = self.matches(&Query::new(&word), |i| entries[i].provider == pi);
+        }
+        let mut out: Vec<String> = q
+            .iter()
+            .take(MAX_SUGGESTIONS)
+            .map(|m| self.model_ref(pi, entries[m.2].model))
+            .collect();
+        if out.is_empty() {
+            let entry = self.entry(pi);
+            out.extend(
+                entry
+                    .default_model
+                    .iter()
+                    .map(|m| format!("{}/{m}", entry.provider.id)),
+            );
+        }
+        out
+    }
+
+    fn provider_suggestions(&self, p: &str) -> Vec<String> {
+        let p = p.to_lowercase();
+        let head: String = p.chars().take(3).collect();
+        let mut out: Vec<(u8, &str)> = self
+            .set
+            .providers
+            .iter()
+            .map(|e| e.provider.id.as_str())
+            .filter_map(|id| {
+                if id.contains(&p) || (!id.is_empty() && p.contains(id)) {
+                    Some((0, id))
+                } else if !head.is_empty() && id.starts_with(&head) {
+                    Some((1, id))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        out.sort();
+        out.into_iter()
+            .take(MAX_SUGGESTIONS)
+            .map(|(_, id)| id.to_owned())
+            .collect()
+    }
+
+    fn vision_suggestions(&self) -> Vec<String> {
+        let ranked = self.rank_tag(Tag::Vision, true);
+        ranked
+            .into_iter()
+            .take(MAX_SUGGESTIONS)
+            .map(|(_, _, pi, mi)| self.model_ref(pi, mi))
+            .collect()
+    }
+
+    /// Usable models that qualify for a tag, best first: (score, notes, provider, model).
+    fn rank_tag(&self, tag: Tag, need_image: bool) -> Vec<(i64, String, usize, usize)> {
+        let config_model = self.set.model.as_deref();
+        let mut out = Vec::new();
+        for (pi, entry) in self.set.providers.iter().enumerate() {
+            if !entry.access.is_usable() {
+                continue;
+            }
+            for (mi, m) in entry.provider.models.iter().enumerate() {
+                let is_config_model = config_model.is_some_and(|c| {
+                    c.split_once('/')
+                        .is_some_and(|(p, id)| p == entry.provider.id && id == m.id)
+                });
+                let cx = tags::Context {
+                    provider: entry,
+                    is_config_model,
+                    is_default: entry.default_model.as_deref() == Some(m.id.as_str()),
+                    need_image,
+                };
+                if let Some((s, notes)) = tags::score(tag, m, &cx) {
+                    out.push((s, notes, pi, mi));
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            let (ma, mb) = (self.model(a.2, a.3), self.model(b.2, b.3));
+            b.0.cmp(&a.0)
+                .then(mb.release_date.cmp(&ma.release_date))
+                .then(a.2.cmp(&b.2))
+                .then(ma.id.cmp(&mb.id))
+        });
+        out
+    }
+
+    /// OpenCode's `model` or `small_model`, which must name a usable model (with image
+    /// input when needed).
+    fn configured(&self, value: &str, need_image: bool) -> Result<(usize, usize), String> {
+        let Some((p, m)) = value.split_once('/') else {
+            return Err(format!("{} is not provider/model", shown(value)));
+        };
+        let Some(pi) = self.provider_index(p) else {
+            return Err(format!("unknown provider {}", shown(p)));
+        };
+        let entry = self.entry(pi);
+        let Ok(mi) = entry
+            .provider
+            .models
+            .binary_search_by(|x| x.id.as_str().cmp(m))
+        else {
+            return Err(format!(
+                "provider {} has no model {}",
+                entry.provider.id,
+                shown(m)
+            ));
+        };
+        if !entry.access.is_usable() {
+            return Err(entry
+                .access
+                .why_unusable(&entry.provider)
+                .unwrap_or_default());
+        }
+        if need_image && !self.model(pi, mi).has_image_input() {
+            return Err(format!("{} has no image input", self.model_ref(pi, mi)));
+        }
+        Ok((pi, mi))
+    }
+
+    fn tag(&self, r: &str, tag: Tag, ctx: &Ctx<'_>) -> Result<Pick, ResolveError> {
+        let need_image = tag == Tag::Vision || ctx.need_image();
+        let spelled = if r == tag.name() {
+            tag.name().to_owned()
+        } else {
+            format!("{r} (= {})", tag.name())
+        };
+        let (configured, label) = match tag {
+            Tag::Node => (self.set.model.as_deref(), "model"),
+            Tag::Fast => (self.set.small_model.as_deref(), "small_model"),
+            _ => (None, ""),
+        };
+        let mut skipped = Vec::new();
+        let mut why_not_configured = String::new();
+        if !label.is_empty() {
+            match configured {
+                Some(value) => match self.configured(value, need_image) {
+                    Ok((pi, mi)) => {
+                        let resolved = self.model_ref(pi, mi);
+                        return Ok(Pick {
+                            provider: pi,
+                            model: mi,
+                            kind: RefKind::Tag,
+                            reason: format!(
+                                "{spelled} → {resolved}: {label} from the OpenCode config"
+                            ),
+                            considered: 1,
+                            candidates: vec![self.candidate(
+                                pi,
+                                mi,
+                                1000,
+                                format!("{label} from the OpenCode config"),
+                            )],
+                            skipped,
+                        });
+                    }
+                    Err(why) => {
+                        why_not_configured = format!("{label} {} skipped ({why})", shown(value));
+                        skipped.push(Skipped {
+                            reference: value.to_owned(),
+                            why,
+                        });
+                    }
+                },
+                None => why_not_configured = format!("{label} is not set in the OpenCode config"),
+            }
+        }
+        let ranked = self.rank_tag(tag, need_image);
+        let Some((score, notes, pi, mi)) = ranked.first().cloned() else {
+            let usable = self.set.usable_model_count();
+            if need_image {
+                return Err(ResolveError::NoVisionModel {
+                    reference: r.to_owned(),
+                    worker: ctx.worker.map(|w| w.id.clone()),
+                    checked: usable,
+                });
+            }
+            let detail = if usable == 0 {
+                "no provider is usable".to_owned()
+            } else {
+                format!("none of {usable} usable models takes text in and gives text out")
+            };
+            return Err(ResolveError::NoUsableModel {
+                reference: r.to_owned(),
+                detail,
+            });
+        };
+        let resolved = self.model_ref(pi, mi);
+        let mut reason = format!("{spelled} → {resolved}: ");
+        if !why_not_configured.is_empty() {
+            reason.push_str(&why_not_configured);
+            reason.push_str("; ");
+        }
+        let need = if need_image && tag != Tag::Vision {
+            " with image input"
+        } else {
+            ""
+        };
+        reason.push_str(&format!(
+            "best of {} usable models{need} for {} (score {score}: {notes})",
+            ranked.len(),
+            tag.purpose()
+        ));
+        Ok(Pick {
+            provider: pi,
+            model: mi,
+            kind: RefKind::Tag,
+            reason,
+            considered: ranked.len(),
+            candidates: ranked
+                .into_iter()
+                .take(MAX_CANDIDATES)
+                .map(|(s, n, pi, mi)| self.candidate(pi, mi, s, n))
+                .collect(),
+            skipped,
+        })
+    }
+
+    fn user_tag(&self, r: &str, refs: &[String], ctx: &mut Ctx<'_>) -> Result<Pick, ResolveError> {
+        if ctx.stack.iter().any(|s| s == r) || ctx.stack.len() >= MAX_DEPTH {
+            let mut path = ctx.stack.clone();
+            path.push(r.to_owned());
+            return Err(ResolveError::TagCycle {
+                reference: r.to_owned(),
+                path: path.join(" → "),
+            });
+        }
+        ctx.stack.push(r.to_owned());
+        let result = self.chain(r, refs, ctx, RefKind::UserTag);
+        ctx.stack.pop();
+        result
+    }
+
+    fn chain(
+        &self,
+        label: &str,
+        refs: &[String],
+        ctx: &mut Ctx<'_>,
+        kind: RefKind,
+    ) -> Result<Pick, ResolveError> {
+        let mut skipped: Vec<Skipped> = Vec::new();
+        for (i, entry) in refs.iter().enumerate() {
+            let entry = entry.trim();
+            match self.resolve_ref(entry, ctx) {
+                Ok(mut pick) if self.entry(pick.provider).access.is_usable() => {
+                    let resolved = self.model_ref(pick.provider, pick.model);
+                    let mut reason = format!(
+                        "{} → {resolved}: entry {} of {} ({}): {}",
+                        shown(label),
+                        i + 1,
+                        refs.len(),
+                        shown(entry),
+                        pick.reason
+                    );
+                    if !skipped.is_empty() {
+                        let list: Vec<String> = skipped
+                            .iter()
+                            .map(|s| format!("{} ({})", shown(&s.reference), s.why))
+                            .collect();
+                        reason.push_str(&format!("; skipped {}", list.join("; ")));
+                    }
+                    skipped.append(&mut pick.skipped);
+                    pick.skipped = skipped;
+                    pick.reason = reason;
+                    pick.kind = kind;
+                    return Ok(pick);
+                }
+                Ok(pick) => skipped.push(Skipped {
+                    reference: entry.to_owned(),
+                    why: describe_access(self.entry(pick.provider)),
+                }),
+                Err(e @ ResolveError::TagCycle { .. }) => return Err(e),
+                Err(e) => skipped.push(Skipped {
+                    reference: entry.to_owned(),
+                    why: e.to_string(),
+                }),
+            }
+        }
+        Err(ResolveError::ChainExhausted {
+            reference: label.to_owned(),
+            skipped,
+        })
+    }
+
+    fn finish(&self, reference: &str, policy: Policy, pick: Pick) -> Resolution {
+        let entry = self.entry(pick.provider);
+        let m = self.model(pick.provider, pick.model);
+        Resolution {
+            resolved_model: self.model_ref(pick.provider, pick.model),
+            model_ref: reference.to_owned(),
+            reason: pick.reason,
+            policy,
+            metadata: Metadata {
+                kind: pick.kind,
+                provider: entry.provider.id.clone(),
+                model: m.id.clone(),
+                name: m.name.clone(),
+                provider_source: entry.access.label().to_owned(),
+                usable: entry.access.is_usable(),
+                capabilities: m.capabilities,
+                context: m.limit.context,
+                output: m.limit.output,
+                cost: m.cost,
+                status: m.status.as_str().to_owned(),
+                considered: pick.considered,
+                candidates: pick.candidates,
+                skipped: pick.skipped,
+            },
+        }
+    }
+}
+
+/// Trims and checks a reference before anything looks it up.
+pub fn validate(r: &str) -> Result<&str, ResolveError> {
+    let t = r.trim();
+    if t.is_empty() {
+        return Err(ResolveError::Empty);
+    }
+    if t.len() > MAX_REF_LEN {
+        return Err(ResolveError::Invalid {
+            reference: t.chars().take(100).collect(),
+            message: format!("it is {} bytes long; the limit is {MAX_REF_LEN}", t.len()),
+        });
+    }
+    if t.chars().any(char::is_control) {
+        return Err(ResolveError::Invalid {
+            reference: t.to_owned(),
+            message: "it contains control characters".into(),
+        });
+    }
+    Ok(t)
+}

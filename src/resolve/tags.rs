@@ -1,0 +1,262 @@
+//! Built-in tags and how each one scores a usable model.
+//!
+//! Every tag needs text in and text out; `node:vision` also needs image input. Points
+//! (see `docs/model-selection.md` for the table): provider access, tool calls 60,
+//! active status 10, and per tag — `node`: provider from config 300 / api 200 / env 150 /
+//! custom 100 and provider default 100, so OpenCode's own fallback (a configured
+//! provider's default) wins; `node:fast`: a fast-sounding name 40, low price up to 30,
+//! reasoning −10; `node:vision`: attachments 10, OpenCode's `model` 40; `node:docs`: large
+//! context counts double, OpenCode's `model` 60.
+
+use crate::catalog::Model;
+use crate::sources::{Access, ProviderEntry};
+
+/// A built-in tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    /// `node`: general work.
+    Node,
+    /// `node:fast`: quick, cheap work.
+    Fast,
+    /// `node:vision`: image input.
+    Vision,
+    /// `node:docs`: reading documentation; long context.
+    Docs,
+}
+
+/// The tags users can write, canonical spelling first.
+pub const TAGS: [&str; 8] = [
+    "node",
+    "node:fast",
+    "node:vision",
+    "node:docs",
+    "auto",
+    "auto:fast",
+    "auto:vision",
+    "auto:docs",
+];
+
+impl Tag {
+    /// Parses `node`, `node:fast`, ... and the `auto` spellings.
+    pub fn parse(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix("node").or_else(|| s.strip_prefix("auto"))?;
+        match rest {
+            "" => Some(Self::Node),
+            ":fast" => Some(Self::Fast),
+            ":vision" => Some(Self::Vision),
+            ":docs" => Some(Self::Docs),
+            _ => None,
+        }
+    }
+
+    /// Whether `s` is written like a tag (`node:*`, `auto:*`), known or not.
+    pub fn looks_like_tag(s: &str) -> bool {
+        s == "node" || s == "auto" || s.starts_with("node:") || s.starts_with("auto:")
+    }
+
+    /// Canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Node => "node",
+            Self::Fast => "node:fast",
+            Self::Vision => "node:vision",
+            Self::Docs => "node:docs",
+        }
+    }
+
+    /// What the tag is for, in words.
+    pub fn purpose(self) -> &'static str {
+        match self {
+            Self::Node => "general work",
+            Self::Fast => "fast work",
+            Self::Vision => "image input",
+            Self::Docs => "documentation work",
+        }
+    }
+}
+
+/// Words that mark a small, fast model.
+const FAST_WORDS: [&str; 9] = [
+    "fast", "mini", "flash", "haiku", "nano", "small", "lite", "turbo", "instant",
+];
+
+/// Points for a context window: 0 at 8k or less, 8 per doubling, at most 40 (256k).
+fn context_points(context: u64) -> i64 {
+    if context <= 8192 {
+        return 0;
+    }
+    let doublings = 63 - (context / 8192).leading_zeros() as i64;
+    (doublings * 8).min(40)
+}
+
+fn fmt_tokens(n: u64) -> String {
+    if n >= 1_000_000 {
+        format!("{}M", n / 1_000_000)
+    } else {
+        format!("{}k", n / 1000)
+    }
+}
+
+/// What a scorer knows about the model beyond the model itself.
+pub struct Context<'a> {
+    /// The provider.
+    pub provider: &'a ProviderEntry,
+    /// Whether it is OpenCode's `model`.
+    pub is_config_model: bool,
+    /// Whether it is its provider's default.
+    pub is_default: bool,
+    /// Whether the worker needs image input.
+    pub need_image: bool,
+}
+
+/// Scores a usable model for a tag; `None` when it does not qualify.
+pub fn score(tag: Tag, m: &Model, cx: &Context<'_>) -> Option<(i64, String)> {
+    let c = &m.capabilities;
+    let no_modalities =
+        |x: crate::catalog::Modalities| !(x.text || x.audio || x.image || x.video || x.pdf);
+    let text_in = c.input.text || no_modalities(c.input);
+    let text_out = c.output.text || no_modalities(c.output);
+    if !text_in || !text_out {
+        return None;
+    }
+    if (tag == Tag::Vision || cx.need_image) && !c.input.image {
+        return None;
+    }
+    let mut s = 0i64;
+    let mut notes: Vec<String> = Vec::new();
+    let access = cx.provider.access;
+    let (config, api, env, custom) = if tag == Tag::Node {
+        (300, 200, 150, 100)
+    } else {
+        (40, 30, 20, 10)
+    };
+    s += match access {
+        Access::Config => config,
+        Access::Api => api,
+        Access::Env => env,
+        Access::Custom => custom,
+        _ => 0,
+    };
+    notes.push(format!("provider source {}", access.label()));
+    if c.tool_call {
+        s += 60;
+        notes.push("tool calls".into());
+    } else {
+        notes.push("no tool calls".into());
+    }
+    if m.status == crate::catalog::ModelStatus::Active {
+        s += 10;
+    }
+    let ctx = context_points(m.limit.context);
+    if m.limit.context > 0 {
+        notes.push(format!("{} context", fmt_tokens(m.limit.context)));
+    }
+    match tag {
+        Tag::Node => {
+            if cx.is_default {
+                s += 100;
+                notes.push("provider default".into());
+            }
+            if c.reasoning {
+                s += 10;
+                notes.push("reasoning".into());
+            }
+            s += ctx;
+        }
+        Tag::Fast => {
+            let id = m.id.to_lowercase();
+            let name = m.name.to_lowercase();
+            if FAST_WORDS
+                .iter()
+                .any(|w| id.contains(w) || name.contains(w))
+            {
+                s += 40;
+                notes.push("fast-model name".into());
+            }
+            let price = m.cost.input;
+            let cheap = if price <= 0.0 {
+                30
+            } else if price <= 0.5 {
+                20
+            } else if price <= 2.0 {
+                10
+            } else {
+                0
+            };
+            if cheap > 0 {
+                s += cheap;
+                notes.push(if price <= 0.0 {
+                    "free".into()
+                } else {
+                    format!("${price}/M input")
+                });
+            }
+            if c.reasoning {
+                s -= 10;
+                notes.push("reasoning (slower)".into());
+            }
+            s += ctx / 4;
+        }
+        Tag::Vision => {
+            notes.push("image input".into());
+            if c.attachment {
+                s += 10;
+                notes.push("attachments".into());
+            }
+            if cx.is_config_model {
+                s += 40;
+                notes.push("OpenCode's model".into());
+            }
+            if cx.is_default {
+                s += 10;
+                notes.push("provider default".into());
+            }
+            s += ctx / 2;
+        }
+        Tag::Docs => {
+            if cx.is_config_model {
+                s += 60;
+                notes.push("OpenCode's model".into());
+            }
+            if cx.is_default {
+                s += 10;
+                notes.push("provider default".into());
+            }
+            if c.reasoning {
+                s += 5;
+                notes.push("reasoning".into());
+            }
+            s += ctx * 2;
+        }
+    }
+    Some((s, notes.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_tags_and_auto_spellings() {
+        assert_eq!(Tag::parse("node"), Some(Tag::Node));
+        assert_eq!(Tag::parse("auto:fast"), Some(Tag::Fast));
+        assert_eq!(Tag::parse("auto:vision"), Some(Tag::Vision));
+        assert_eq!(Tag::parse("node:docs"), Some(Tag::Docs));
+        assert_eq!(Tag::parse("node:slow"), None);
+        assert_eq!(Tag::parse("nodes"), None);
+        assert!(Tag::looks_like_tag("node:slow") && !Tag::looks_like_tag("nodejs"));
+        for t in TAGS {
+            assert!(Tag::parse(t).is_some(), "{t}");
+        }
+    }
+
+    #[test]
+    fn context_points_by_doubling() {
+        assert_eq!(context_points(0), 0);
+        assert_eq!(context_points(8192), 0);
+        assert_eq!(context_points(16384), 8);
+        assert_eq!(context_points(128_000), 24);
+        assert_eq!(context_points(131_072), 32);
+        assert_eq!(context_points(2_000_000), 40);
+    }
+}
