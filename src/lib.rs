@@ -15,6 +15,8 @@ pub mod profiles;
 pub mod render;
 pub mod resolve;
 pub mod sources;
+#[cfg(any(test, feature = "testutil"))]
+pub mod testutil;
 pub mod wire;
 
 pub use error::Error;

@@ -33,10 +33,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("orch: {e:#}");
-            if let Some(api) = e.downcast_ref::<orch::Error>() {
-                if !api.suggestions.is_empty() && !api.message.contains(&api.suggestions[0]) {
-                    eprintln!("suggestions: {}", api.suggestions.join(", "));
-                }
+            if let Some(api) = e.downcast_ref::<orch::Error>()
+                && let Some(first) = api.suggestions.first()
+                && !api.message.contains(first.as_str())
+            {
+                eprintln!("suggestions: {}", api.suggestions.join(", "));
             }
             ExitCode::from(exit::FAILURE)
         }

@@ -117,12 +117,13 @@ pub fn encode(catalog: &Catalog, about: &str) -> Vec<u8> {
                         .iter()
                         .map(|m| {
                             let c = &m.capabilities;
-                            let flags = u32::from(c.temperature) * Flag::Temperature as u32
-                                | u32::from(c.reasoning) * Flag::Reasoning as u32
-                                | u32::from(c.attachment) * Flag::Attachment as u32
-                                | u32::from(c.tool_call) * Flag::ToolCall as u32
-                                | modality_bits(c.input) * Flag::InputText as u32
-                                | modality_bits(c.output) * Flag::OutputText as u32;
+                            let bit = |on: bool, flag: Flag| if on { flag as u32 } else { 0 };
+                            let flags = bit(c.temperature, Flag::Temperature)
+                                | bit(c.reasoning, Flag::Reasoning)
+                                | bit(c.attachment, Flag::Attachment)
+                                | bit(c.tool_call, Flag::ToolCall)
+                                | (modality_bits(c.input) * Flag::InputText as u32)
+                                | (modality_bits(c.output) * Flag::OutputText as u32);
                             SnapModel(
                                 m.id.clone(),
                                 m.name.clone(),

@@ -203,20 +203,21 @@ pub fn classify(
 
     // OpenCode's own loader for its free provider: without a key only free models remain,
     // with the public key.
-    if let Some(p) = database.get_mut("opencode") {
-        if !disabled.contains("opencode") {
-            let has_key = p.env.iter().any(|var| env.get(var).is_some())
-                || creds.get("opencode").is_some()
-                || config
-                    .provider
-                    .get("opencode")
-                    .is_some_and(|c| c.has_api_key);
-            if !has_key {
-                p.models.retain(|m| m.cost.input == 0.0);
-            }
-            if !p.models.is_empty() {
-                loaded.entry("opencode".into()).or_insert(Access::Custom);
-            }
+    if let Some(p) = database
+        .get_mut("opencode")
+        .filter(|_| !disabled.contains("opencode"))
+    {
+        let has_key = p.env.iter().any(|var| env.get(var).is_some())
+            || creds.get("opencode").is_some()
+            || config
+                .provider
+                .get("opencode")
+                .is_some_and(|c| c.has_api_key);
+        if !has_key {
+            p.models.retain(|m| m.cost.input == 0.0);
+        }
+        if !p.models.is_empty() {
+            loaded.entry("opencode".into()).or_insert(Access::Custom);
         }
     }
 

@@ -1,0 +1,142 @@
+//! A fake OpenAI-compatible LLM (`POST /v1/chat/completions`, streamed or not) for tests
+//! that run the real OpenCode: it answers `echo from <model>` and logs which model each
+//! request asked for.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::http::{Req, Resp, Server};
+
+/// One request the fake LLM received.
+#[derive(Debug, Clone)]
+pub struct LlmRequest {
+    /// The `model` field.
+    pub model: String,
+    /// All message texts joined, to find a task in the log.
+    pub text: String,
+    /// Whether it asked for a stream.
+    pub stream: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    log: Vec<LlmRequest>,
+    delay: Duration,
+}
+
+/// The fake LLM server.
+#[derive(Debug)]
+pub struct FakeLlm {
+    server: Server,
+    state: Arc<Mutex<State>>,
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    match state.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn texts(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        Value::Array(a) => a.iter().for_each(|x| texts(x, out)),
+        Value::Object(o) => o.values().for_each(|x| texts(x, out)),
+        _ => {}
+    }
+}
+
+impl FakeLlm {
+    /// Starts the fake on `127.0.0.1:0`.
+    pub async fn start() -> std::io::Result<Self> {
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = Arc::clone(&state);
+        let server = Server::start(move |req| handle(Arc::clone(&shared), req)).await?;
+        Ok(Self { server, state })
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, the `baseURL` for `@ai-sdk/openai-compatible`.
+    pub fn base_url(&self) -> String {
+        format!("{}/v1", self.server.url())
+    }
+
+    /// Every request so far.
+    pub fn log(&self) -> Vec<LlmRequest> {
+        lock(&self.state).log.clone()
+    }
+
+    /// Models of the requests whose messages contain `needle`.
+    pub fn models_for(&self, needle: &str) -> Vec<String> {
+        self.log()
+            .into_iter()
+            .filter(|r| r.text.contains(needle))
+            .map(|r| r.model)
+            .collect()
+    }
+
+    /// Makes every answer wait this long.
+    pub fn set_delay(&self, delay: Duration) {
+        lock(&self.state).delay = delay;
+    }
+}
+
+async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
+    if req.method == "GET" && req.path.ends_with("/models") {
+        return Resp::json(&json!({"object": "list", "data": []}));
+    }
+    if !(req.method == "POST" && req.path.ends_with("/chat/completions")) {
+        return Resp::not_found();
+    }
+    let body = req.json();
+    let model = body["model"].as_str().unwrap_or("").to_owned();
+    let stream = body["stream"].as_bool().unwrap_or(false);
+    let mut text = String::new();
+    texts(&body["messages"], &mut text);
+    let delay = {
+        let mut s = lock(&state);
+        s.log.push(LlmRequest {
+            model: model.clone(),
+            text,
+            stream,
+        });
+        s.delay
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let answer = format!("echo from {model}");
+    let usage = json!({"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8});
+    if stream {
+        let chunk = |delta: Value, finish: Value, usage: Option<&Value>| {
+            let mut c = json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+            if let Some(u) = usage {
+                c["usage"] = u.clone();
+            }
+            format!("data: {c}\n\n")
+        };
+        let mut sse = chunk(
+            json!({"role": "assistant", "content": answer}),
+            Value::Null,
+            None,
+        );
+        sse.push_str(&chunk(json!({}), json!("stop"), Some(&usage)));
+        sse.push_str("data: [DONE]\n\n");
+        return Resp {
+            status: 200,
+            content_type: "text/event-stream",
+            body: sse.into(),
+        };
+    }
+    Resp::json(
+        &json!({"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+        "usage": usage}),
+    )
+}

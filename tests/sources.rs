@@ -1,0 +1,104 @@
+//! The live source over a fake OpenCode serving the real captures, and the local source
+//! given the same config, environment and credentials: they must agree.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use orch::paths::{Environment, Paths};
+use orch::sources::live::LiveSource;
+use orch::sources::local::LocalSource;
+use orch::sources::{Access, ProviderSet, ProviderSource};
+use orch::testutil::fake_opencode::FakeOpenCode;
+use orch::testutil::{assert_no_secret, fixture};
+
+fn usable_models(set: &ProviderSet) -> BTreeMap<String, Vec<String>> {
+    set.usable()
+        .map(|p| {
+            (
+                p.provider.id.clone(),
+                p.provider.models.iter().map(|m| m.id.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// A home with the capture's setup: project `opencode.json`, an `openai` api key in
+/// `auth.json`, `GROQ_API_KEY` in the environment.
+fn capture_home(root: &Path) -> (Paths, Environment) {
+    let home = root.join("home");
+    let project = root.join("project");
+    std::fs::create_dir_all(project.join(".git")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(home.join(".local/share/opencode")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        project.join("opencode.json"),
+        fixture("project-opencode.json"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        home.join(".local/share/opencode/auth.json"),
+        r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let env = Environment::from_pairs([
+        ("HOME".to_owned(), home.display().to_string()),
+        ("GROQ_API_KEY".to_owned(), "gsk-test-env".to_owned()),
+    ]);
+    (Paths::resolve(&env, project), env)
+}
+
+#[tokio::test]
+async fn live_usable_providers_are_exactly_connected() {
+    let fake = FakeOpenCode::start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let set = LiveSource::new(&fake.url())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .load()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.usable_ids(), ["fake", "groq", "openai", "opencode"]);
+    assert_eq!(set.providers.len(), 226);
+    let access = |id: &str| set.get(id).map(|p| p.access);
+    assert_eq!(access("fake"), Some(Access::Config));
+    assert_eq!(access("groq"), Some(Access::Env));
+    assert_eq!(access("openai"), Some(Access::Api));
+    assert_eq!(access("opencode"), Some(Access::Custom));
+    assert_eq!(access("anthropic"), Some(Access::NoCredentials));
+    assert!(set.get("groq").is_some_and(|p| p.key_present));
+    assert_eq!(set.model.as_deref(), Some("fake/big-pro"));
+    assert_eq!(set.small_model.as_deref(), Some("fake/fast-mini"));
+    assert_no_secret("live provider set", &format!("{set:?}"));
+}
+
+#[tokio::test]
+async fn local_agrees_with_live_on_the_capture_setup() {
+    let fake = FakeOpenCode::start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let live = LiveSource::new(&fake.url())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .load()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (paths, env) = capture_home(dir.path());
+    let local = LocalSource::new(paths, env)
+        .load_now()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(local.usable_ids(), live.usable_ids());
+    assert_eq!(usable_models(&local), usable_models(&live));
+    for p in live.usable() {
+        let l = local
+            .get(&p.provider.id)
+            .map(|l| (l.access, l.default_model.clone()));
+        assert_eq!(
+            l,
+            Some((p.access, p.default_model.clone())),
+            "{}",
+            p.provider.id
+        );
+    }
+    assert_eq!(local.model, live.model);
+    assert_eq!(local.small_model, live.small_model);
+    assert_no_secret("local provider set", &format!("{local:?}"));
+}
