@@ -18,5 +18,6 @@ pub mod sources;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
 pub mod wire;
+pub mod workers;
 
 pub use error::Error;
