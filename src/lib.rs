@@ -3,7 +3,8 @@
 //! The core library. It knows which providers and models a user can really use
 //! ([`sources`] over a [`catalog`]), turns a model reference into one model with a
 //! reason ([`resolve`]), and describes the workers that run on those models
-//! ([`profiles`]). Binaries and the TUI are thin clients of [`api::Orchestrator`].
+//! ([`profiles`]). Work for workers runs as background [`tasks`]. Binaries and the TUI are
+//! thin clients of [`api::Orchestrator`].
 #![deny(missing_docs)]
 
 pub mod api;
@@ -15,6 +16,7 @@ pub mod profiles;
 pub mod render;
 pub mod resolve;
 pub mod sources;
+pub mod tasks;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
 pub mod wire;

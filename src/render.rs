@@ -1,7 +1,11 @@
 //! Human renderings of the views: aligned tables for terminals, Markdown for the
 //! OpenCode TUI and for LLMs reading MCP results. JSON is the views themselves.
 
-use crate::wire::{Format, ModelRow, ModelsView, ProfilesView, ResolveView};
+use crate::wire::{
+    AwaitView, CancelOutcome, CancelView, Format, ModelRow, ModelsView, ProfilesView, ResolveView,
+    StatusView, TaskRow, TasksView,
+};
+use crate::workers::{WorkerRow, WorkerStatus, WorkersView};
 
 /// A table of text cells.
 #[derive(Debug, Clone, Default)]
@@ -279,6 +283,316 @@ pub fn profiles(view: &ProfilesView, format: Format) -> String {
     out
 }
 
+/// `850 ms`, `1.2 s`, `3 min 4 s`.
+pub fn duration_ms(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms} ms"),
+        1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+fn or_dash(s: Option<&str>) -> String {
+    s.filter(|s| !s.is_empty()).unwrap_or("-").to_owned()
+}
+
+fn worker_status(s: WorkerStatus) -> &'static str {
+    match s {
+        WorkerStatus::Idle => "idle",
+        WorkerStatus::Starting => "starting",
+        WorkerStatus::Ready => "ready",
+        WorkerStatus::Busy => "busy",
+        WorkerStatus::Failed => "failed",
+        WorkerStatus::Stopped => "stopped",
+    }
+}
+
+/// The workers view: each worker's model, why, and the model that really answered.
+pub fn workers(view: &WorkersView, format: Format) -> String {
+    let mut t = Table::new(&[
+        "WORKER",
+        "STATUS",
+        "MODEL REF",
+        "RESOLVED",
+        "POLICY",
+        "ANSWERED BY",
+        "VISION",
+        "PORT",
+        "REASON",
+    ]);
+    for w in &view.workers {
+        t.row(vec![
+            w.id.clone(),
+            worker_status(w.status).to_owned(),
+            if w.overridden {
+                format!("{} (set)", w.model_ref)
+            } else {
+                w.model_ref.clone()
+            },
+            w.resolved_model.clone().unwrap_or_else(|| "(none)".into()),
+            w.policy.to_string(),
+            or_dash(w.answered_by.as_deref()),
+            yes(w.vision),
+            w.port.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            match &w.error {
+                Some(e) => format!("{} (error: {e})", w.reason),
+                None => w.reason.clone(),
+            },
+        ]);
+    }
+    let mut out = t.render(format);
+    if view.workers.iter().any(|w| w.overridden) {
+        out.push_str("\n(set) = changed by worker.model.set; worker.model.reset restores the profile's model\n");
+    }
+    out
+}
+
+/// One worker after a model change: worker, reference, resolved model, policy, reason.
+pub fn worker(w: &WorkerRow, format: Format) -> String {
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    t.row(vec!["worker".into(), w.id.clone()]);
+    t.row(vec!["ref".into(), w.model_ref.clone()]);
+    t.row(vec![
+        "resolved".into(),
+        w.resolved_model.clone().unwrap_or_else(|| "(none)".into()),
+    ]);
+    t.row(vec!["policy".into(), w.policy.to_string()]);
+    t.row(vec!["reason".into(), w.reason.clone()]);
+    key_values(&t, format)
+}
+
+/// Key/value lines on a terminal, a two-column table in Markdown.
+fn key_values(t: &Table, format: Format) -> String {
+    match format {
+        Format::Markdown => t.to_markdown(),
+        _ => t
+            .to_text()
+            .lines()
+            .skip(1)
+            .map(|l| format!("{l}\n"))
+            .collect(),
+    }
+}
+
+fn model_cell(r: &TaskRow) -> String {
+    match (&r.requested_ref, &r.resolved_model) {
+        (Some(a), Some(b)) if a == b => a.clone(),
+        (Some(a), Some(b)) => format!("{a} → {b}"),
+        (Some(a), None) => a.clone(),
+        (None, Some(b)) => b.clone(),
+        (None, None) => "-".into(),
+    }
+}
+
+fn what(r: &TaskRow) -> String {
+    match (r.op, &r.task) {
+        (Some(op), _) => op.as_str().to_owned(),
+        (None, Some(t)) => t.replace('\n', " "),
+        (None, None) => "-".into(),
+    }
+}
+
+/// The tasks view, newest first.
+pub fn tasks(view: &TasksView, format: Format) -> String {
+    let mut t = Table::new(&[
+        "ID",
+        "KIND",
+        "STATUS",
+        "WORKER",
+        "MODEL",
+        "ANSWERED BY",
+        "DURATION",
+        "TASK",
+    ]);
+    for r in &view.tasks {
+        t.row(vec![
+            r.id.clone(),
+            r.kind.as_str().to_owned(),
+            r.status.as_str().to_owned(),
+            or_dash(r.worker.as_deref()),
+            model_cell(r),
+            or_dash(r.answered_by.as_deref()),
+            r.duration_ms.map_or_else(|| "-".to_owned(), duration_ms),
+            what(r),
+        ]);
+    }
+    let mut out = if view.tasks.is_empty() {
+        "no tasks\n".to_owned()
+    } else {
+        t.render(format)
+    };
+    out.push_str(&format!(
+        "\n{} shown of {} · {} active · the newest {} finished tasks are kept\n",
+        view.tasks.len(),
+        view.total,
+        view.active,
+        view.capacity
+    ));
+    out
+}
+
+/// One task in full: its facts, then its output.
+pub fn task(r: &TaskRow, format: Format) -> String {
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    let mut fact = |k: &str, v: String| t.row(vec![k.to_owned(), v]);
+    fact("task", r.id.clone());
+    fact("status", r.status.as_str().to_owned());
+    fact(
+        "worker",
+        format!(
+            "{} (kind {})",
+            or_dash(r.worker.as_deref()),
+            r.kind.as_str()
+        ),
+    );
+    if let Some(route) = &r.route {
+        fact("route", route.clone());
+    }
+    if let Some(op) = r.op {
+        fact("op", op.as_str().to_owned());
+    }
+    fact("model", model_cell(r));
+    if let Some(p) = r.policy {
+        fact("policy", p.to_string());
+    }
+    if let Some(reason) = &r.reason {
+        fact("reason", reason.clone());
+    }
+    if r.op.is_none() {
+        fact("answered by", or_dash(r.answered_by.as_deref()));
+    }
+    if let Some(d) = r.duration_ms {
+        fact("duration", duration_ms(d));
+    }
+    if let Some(e) = &r.error {
+        let mut msg = e.message.clone();
+        if !e.suggestions.is_empty() {
+            msg.push_str(&format!(" (suggestions: {})", e.suggestions.join(", ")));
+        }
+        fact("error", msg);
+    }
+    let mut out = match format {
+        Format::Markdown => format!(
+            "### Task {}: {}\n\n{}",
+            r.id,
+            r.status.as_str(),
+            t.to_markdown()
+        ),
+        _ => key_values(&t, format),
+    };
+    if let Some(text) = r.output.as_deref().filter(|_| r.op.is_none()) {
+        out.push_str("\noutput:\n");
+        out.push_str(text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+        if r.output_truncated {
+            out.push_str("(output cut at the stored limit)\n");
+        }
+    }
+    out
+}
+
+/// What `task_await` and `task_peek` show: every task in full.
+pub fn awaited(view: &AwaitView, format: Format) -> String {
+    let mut out = String::new();
+    for (i, r) in view.tasks.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&task(r, format));
+    }
+    if view.timed_out {
+        let running: Vec<&str> = view
+            .tasks
+            .iter()
+            .filter(|r| !r.status.is_finished())
+            .map(|r| r.id.as_str())
+            .collect();
+        out.push_str(&format!(
+            "\nstill running: {}; await again, or cancel\n",
+            running.join(", ")
+        ));
+    }
+    out
+}
+
+/// A task that was just started.
+pub fn started(r: &TaskRow, format: Format) -> String {
+    let model = model_cell(r);
+    match format {
+        Format::Markdown => format!(
+            "Started task **{}** (kind {}, worker {}, model {model}). Call task_await with {{\"taskId\": \"{}\"}} for the result.\n",
+            r.id,
+            r.kind.as_str(),
+            or_dash(r.worker.as_deref()),
+            r.id
+        ),
+        _ => format!(
+            "{}  {}  worker {}  model {model}\n",
+            r.id,
+            r.status.as_str(),
+            or_dash(r.worker.as_deref())
+        ),
+    }
+}
+
+/// What `task_cancel` did.
+pub fn cancelled(view: &CancelView, format: Format) -> String {
+    let mut t = Table::new(&["ID", "OUTCOME", "STATUS"]);
+    for r in &view.results {
+        t.row(vec![
+            r.id.clone(),
+            match r.outcome {
+                CancelOutcome::Cancelled => "cancelled (session aborted)",
+                CancelOutcome::AlreadyFinished => "already finished",
+                CancelOutcome::NotCancellable => "not cancellable (an operation being applied)",
+                CancelOutcome::NotFound => "not found",
+            }
+            .to_owned(),
+            r.status.map_or("-", |s| s.as_str()).to_owned(),
+        ]);
+    }
+    t.render(format)
+}
+
+/// The backend's status and paths.
+pub fn status(v: &StatusView, format: Format) -> String {
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    let mut fact = |k: &str, v: String| t.row(vec![k.to_owned(), v]);
+    fact("version", v.version.clone());
+    fact("pid", v.pid.to_string());
+    fact("socket", or_dash(v.socket.as_deref()));
+    fact("socket candidates", v.socket_candidates.join(", "));
+    fact("max message", format!("{} bytes", v.max_message_bytes));
+    fact("project", v.project_dir.clone());
+    fact("state dir", v.state_dir.clone());
+    fact("log file", v.log_file.clone());
+    fact("uptime", duration_ms(v.uptime_ms));
+    fact("connections", v.connections.to_string());
+    fact(
+        "tasks",
+        format!(
+            "{} active, {} kept (finished kept at most {})",
+            v.active_tasks, v.kept_tasks, v.task_capacity
+        ),
+    );
+    fact("workers", v.workers.to_string());
+    fact(
+        "providers",
+        format!("{} source, catalog {}", v.source, v.catalog),
+    );
+    fact(
+        "usable providers",
+        if v.usable_providers.is_empty() {
+            "none".into()
+        } else {
+            v.usable_providers.join(", ")
+        },
+    );
+    key_values(&t, format)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,5 +617,8 @@ mod tests {
         assert_eq!(price(0.0), "0");
         assert_eq!(price(0.15), "0.15");
         assert_eq!(price(3.0), "3");
+        assert_eq!(duration_ms(850), "850 ms");
+        assert_eq!(duration_ms(1250), "1.2 s");
+        assert_eq!(duration_ms(184_000), "3 min 4 s");
     }
 }

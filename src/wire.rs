@@ -197,3 +197,239 @@ pub enum Format {
     /// JSON (one of the views above).
     Json,
 }
+
+/// What a task does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// A task for a named worker.
+    Worker,
+    /// A task whose worker orch picks: `vision` for an image attachment, else the given
+    /// worker, else `coder`.
+    Auto,
+    /// An operation on a worker (`worker.model.set`, `worker.model.reset`).
+    Op,
+}
+
+impl TaskKind {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Worker => "worker",
+            Self::Auto => "auto",
+            Self::Op => "op",
+        }
+    }
+}
+
+/// The operations `task_start({kind: "op"})` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OpName {
+    /// Change a worker's model.
+    #[serde(rename = "worker.model.set")]
+    WorkerModelSet,
+    /// Restore a worker's configured model.
+    #[serde(rename = "worker.model.reset")]
+    WorkerModelReset,
+}
+
+impl OpName {
+    /// The dotted name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WorkerModelSet => "worker.model.set",
+            Self::WorkerModelReset => "worker.model.reset",
+        }
+    }
+}
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    /// Accepted, not started yet.
+    Queued,
+    /// Running.
+    Running,
+    /// Finished with a result.
+    Succeeded,
+    /// Finished with an error (including a timeout).
+    Failed,
+    /// Cancelled by a caller.
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the task is over (succeeded, failed or cancelled).
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// One task, as `task_start`, `task_await`, `task_peek` and the `tasks` view show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskRow {
+    /// Task id (`t1`, `t2`, ...), unique while the backend runs.
+    pub id: String,
+    /// `worker`, `auto` or `op`.
+    pub kind: TaskKind,
+    /// Where it is in its life.
+    pub status: TaskStatus,
+    /// The worker it runs on (for `auto`, the one picked).
+    pub worker: Option<String>,
+    /// For `op` tasks, the operation.
+    pub op: Option<OpName>,
+    /// Why this worker, for `auto` tasks.
+    pub route: Option<String>,
+    /// The task text (in lists, its first 200 characters).
+    pub task: Option<String>,
+    /// The model reference the task asked for (an override, the worker's current one, or an op's new one).
+    pub requested_ref: Option<String>,
+    /// What that reference resolved to.
+    pub resolved_model: Option<String>,
+    /// `dynamic` or `sticky`.
+    pub policy: Option<Policy>,
+    /// Why that model.
+    pub reason: Option<String>,
+    /// The model that really answered (from OpenCode's reply).
+    pub answered_by: Option<String>,
+    /// The OpenCode session that ran it.
+    pub session_id: Option<String>,
+    /// When it was accepted (Unix milliseconds).
+    pub created_at_ms: u64,
+    /// When it started running.
+    pub started_at_ms: Option<u64>,
+    /// When it finished.
+    pub finished_at_ms: Option<u64>,
+    /// How long it ran (or has been running), in milliseconds.
+    pub duration_ms: Option<u64>,
+    /// The answer (absent in lists: use `task_peek` or the `output` view).
+    pub output: Option<String>,
+    /// Whether `output` was cut at the stored limit.
+    pub output_truncated: bool,
+    /// Why it failed.
+    pub error: Option<crate::Error>,
+}
+
+/// A request for the tasks view.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TasksQuery {
+    /// Only tasks in these states (any when empty).
+    #[serde(default)]
+    pub status: Vec<TaskStatus>,
+    /// At most this many, newest first.
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// The tasks view: newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TasksView {
+    /// The tasks (without their output).
+    pub tasks: Vec<TaskRow>,
+    /// Tasks that matched before the limit.
+    pub total: usize,
+    /// Tasks queued or running.
+    pub active: usize,
+    /// Finished tasks kept; older ones are forgotten.
+    pub capacity: usize,
+}
+
+/// What `task_await` returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwaitView {
+    /// The tasks asked for, in the order asked, with their output.
+    pub tasks: Vec<TaskRow>,
+    /// Whether the wait ended because the timeout ran out.
+    pub timed_out: bool,
+}
+
+/// What happened to one task a caller asked to cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelOutcome {
+    /// It was queued or running and is now cancelled; its OpenCode session is aborted.
+    Cancelled,
+    /// It had already finished.
+    AlreadyFinished,
+    /// An operation that is already being applied finishes on its own.
+    NotCancellable,
+    /// No such task (or it finished long ago and was forgotten).
+    NotFound,
+}
+
+/// One entry of the cancel view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRow {
+    /// Task id.
+    pub id: String,
+    /// What happened.
+    pub outcome: CancelOutcome,
+    /// Its status afterwards (absent when not found).
+    pub status: Option<TaskStatus>,
+}
+
+/// What `task_cancel` returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelView {
+    /// One entry per id, in the order asked.
+    pub results: Vec<CancelRow>,
+}
+
+/// The backend's state and the paths it uses, so that a mismatch is visible.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusView {
+    /// orch's version.
+    pub version: String,
+    /// The backend's process id.
+    pub pid: u32,
+    /// The socket it listens on (absent when not on a socket).
+    pub socket: Option<String>,
+    /// Where clients look for the socket, in order.
+    pub socket_candidates: Vec<String>,
+    /// The largest message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// orch's state directory.
+    pub state_dir: String,
+    /// The backend's log file.
+    pub log_file: String,
+    /// The project directory whose OpenCode config the backend read.
+    pub project_dir: String,
+    /// When the backend started (Unix milliseconds).
+    pub started_at_ms: u64,
+    /// How long it has run.
+    pub uptime_ms: u64,
+    /// Open client connections.
+    pub connections: usize,
+    /// Tasks queued or running.
+    pub active_tasks: usize,
+    /// Tasks kept in total.
+    pub kept_tasks: usize,
+    /// Finished tasks kept at most.
+    pub task_capacity: usize,
+    /// Workers defined.
+    pub workers: usize,
+    /// `local` or `live`.
+    pub source: String,
+    /// The catalog used.
+    pub catalog: String,
+    /// Usable provider ids.
+    pub usable_providers: Vec<String>,
+}

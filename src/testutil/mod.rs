@@ -1,9 +1,11 @@
 //! Fakes shared by the tests of every crate of the workspace (feature `testutil`):
-//! a fake OpenCode HTTP server, a fake OpenAI-compatible LLM, and the helpers they use.
-//! They listen on loopback only and stop when dropped.
+//! a fake OpenCode HTTP server, a fake OpenAI-compatible LLM, a fake worker service, and
+//! the helpers they use. They listen on loopback only and stop when dropped.
 
 pub mod fake_llm;
 pub mod fake_opencode;
+pub mod fake_workers;
+pub mod home;
 pub mod http;
 pub mod real;
 

@@ -1,0 +1,9 @@
+//! Tasks: work handed to workers (or operations on them) that runs in the background,
+//! tracked by id. The MCP tools `task_start`, `task_await`, `task_peek`, `task_list` and
+//! `task_cancel` are a thin layer over [`Tasks`].
+
+mod registry;
+mod request;
+
+pub use registry::{Limits, Tasks};
+pub use request::{StartRequest, Work, route_auto};

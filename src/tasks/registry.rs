@@ -1,0 +1,639 @@
+//! The task registry: ids, records, background execution, waiting and cancelling.
+//!
+//! `start` validates, records the task as queued and returns at once; the work runs on a
+//! tokio task through [`WorkerService`]. Records are bounded: at most
+//! [`Limits::max_active`] tasks run at once, and only the newest
+//! [`Limits::finished_capacity`] finished tasks are kept (the oldest are forgotten first).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
+
+use super::request::{StartRequest, Work};
+use crate::api::unknown_worker;
+use crate::error::{Error, ErrorKind};
+use crate::resolve::Request;
+use crate::wire::{
+    AwaitView, CancelOutcome, CancelRow, CancelView, TaskKind, TaskRow, TaskStatus, TasksQuery,
+    TasksView,
+};
+use crate::workers::{CancellationToken, RunOutcome, WorkerRow, WorkerService};
+
+/// Bounds on what the registry keeps and how long work may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Finished tasks kept; older ones are forgotten first.
+    pub finished_capacity: usize,
+    /// Tasks queued or running at once; more are refused.
+    pub max_active: usize,
+    /// Bytes of a task's output kept (the rest is cut, and the row says so).
+    pub max_output_bytes: usize,
+    /// How long a worker task may run when the caller gives no `timeoutMs`.
+    pub default_timeout: Duration,
+    /// How long a cancelled or timed-out task gets to abort its OpenCode session.
+    pub cancel_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            finished_capacity: 1000,
+            max_active: 256,
+            max_output_bytes: 256 * 1024,
+            default_timeout: Duration::from_secs(30 * 60),
+            cancel_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Characters of the task text shown in lists.
+const LIST_TASK_CHARS: usize = 200;
+
+struct Entry {
+    row: TaskRow,
+    cancel: CancellationToken,
+}
+
+#[derive(Default)]
+struct State {
+    entries: BTreeMap<u64, Entry>,
+    finished: VecDeque<u64>,
+    active: usize,
+    last_id: u64,
+}
+
+struct Inner<W> {
+    workers: Arc<W>,
+    limits: Limits,
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+/// The task registry, shared by every connection (cheap to clone).
+pub struct Tasks<W> {
+    inner: Arc<Inner<W>>,
+}
+
+impl<W> Clone for Tasks<W> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<W> std::fmt::Debug for Tasks<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tasks")
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+fn task_id(n: u64) -> String {
+    format!("t{n}")
+}
+
+fn parse_id(id: &str) -> Option<u64> {
+    id.trim().strip_prefix('t')?.parse().ok()
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary.
+fn cut(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    true
+}
+
+fn preview(text: &str) -> String {
+    match text.char_indices().nth(LIST_TASK_CHARS) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+impl<W: WorkerService> Tasks<W> {
+    /// A registry running work through `workers`.
+    pub fn new(workers: Arc<W>, limits: Limits) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                workers,
+                limits,
+                state: Mutex::new(State::default()),
+                changed: Notify::new(),
+            }),
+        }
+    }
+
+    /// The worker service.
+    pub fn workers(&self) -> &Arc<W> {
+        &self.inner.workers
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    /// Validates a request, records it and starts it in the background; returns the
+    /// queued task at once. Must be called inside a tokio runtime.
+    ///
+    /// Errors that the caller can fix (an unknown worker, a reference that does not
+    /// resolve, an empty task) come back here, before any task exists.
+    pub async fn start(&self, req: StartRequest) -> Result<TaskRow, Error> {
+        let mut row = self.prepare(&req).await?;
+        let cancel = CancellationToken::new();
+        let id = {
+            let mut st = lock(&self.inner.state);
+            if st.active >= self.inner.limits.max_active {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "{} tasks are already queued or running (the limit); await or cancel some first",
+                        st.active
+                    ),
+                ));
+            }
+            st.last_id += 1;
+            let id = st.last_id;
+            row.id = task_id(id);
+            st.active += 1;
+            st.entries.insert(
+                id,
+                Entry {
+                    row: row.clone(),
+                    cancel: cancel.clone(),
+                },
+            );
+            id
+        };
+        let inner = Arc::clone(&self.inner);
+        tokio::spawn(run(inner, id, req.work, cancel));
+        Ok(row)
+    }
+
+    /// Checks the request against the profiles and the resolver, and builds the queued row.
+    async fn prepare(&self, req: &StartRequest) -> Result<TaskRow, Error> {
+        let knowledge = self.inner.workers.knowledge();
+        let worker = req.work.worker();
+        let profile = knowledge
+            .profiles
+            .get(worker)
+            .ok_or_else(|| unknown_worker(worker, &knowledge.profiles))?;
+        let mut row = TaskRow {
+            id: String::new(),
+            kind: req.kind,
+            status: TaskStatus::Queued,
+            worker: Some(worker.to_owned()),
+            op: req.work.op(),
+            route: req.route.clone(),
+            task: None,
+            requested_ref: None,
+            resolved_model: None,
+            policy: None,
+            reason: None,
+            answered_by: None,
+            session_id: None,
+            created_at_ms: now_ms(),
+            started_at_ms: None,
+            finished_at_ms: None,
+            duration_ms: None,
+            output: None,
+            output_truncated: false,
+            error: None,
+        };
+        let mut early = |reference: &str, policy| -> Result<(), Error> {
+            let r = knowledge.resolver.resolve(
+                &Request::new(reference)
+                    .for_worker(Some(profile))
+                    .with_policy(policy),
+            )?;
+            row.requested_ref = Some(r.model_ref);
+            row.resolved_model = Some(r.resolved_model);
+            row.policy = Some(r.policy);
+            row.reason = Some(r.reason);
+            Ok(())
+        };
+        match &req.work {
+            Work::Run(run) => {
+                if run.task.trim().is_empty() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        "the task text is empty; say what the worker should do in \"task\"",
+                    ));
+                }
+                match &run.model {
+                    Some(m) => early(m, run.policy.unwrap_or_default())?,
+                    None => {
+                        let view = self.inner.workers.workers().await;
+                        if let Some(w) = view.workers.iter().find(|w| w.id == worker) {
+                            row.requested_ref = Some(w.model_ref.clone());
+                            row.resolved_model = w.resolved_model.clone();
+                            row.policy = Some(w.policy);
+                            row.reason = Some(w.reason.clone());
+                        }
+                    }
+                }
+                row.task = Some(run.task.clone());
+            }
+            Work::SetModel(set) => early(&set.model, set.policy)?,
+            Work::ResetModel { .. } => {
+                row.requested_ref = Some(profile.model.display());
+            }
+        }
+        Ok(row)
+    }
+
+    /// The tasks with these ids, with their output, without waiting.
+    pub fn peek(&self, ids: &[String]) -> Result<Vec<TaskRow>, Error> {
+        let st = lock(&self.inner.state);
+        let now = now_ms();
+        let mut out = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match parse_id(id).and_then(|n| st.entries.get(&n)) {
+                Some(e) => out.push(with_live_duration(e.row.clone(), now)),
+                None => missing.push(id.clone()),
+            }
+        }
+        if missing.is_empty() {
+            Ok(out)
+        } else {
+            Err(unknown_tasks(&missing, &st))
+        }
+    }
+
+    /// Waits until every task (or, with `any`, one of them) has finished, or the timeout
+    /// runs out; either way returns the tasks as they are then.
+    pub async fn wait(
+        &self,
+        ids: &[String],
+        timeout: Duration,
+        any: bool,
+    ) -> Result<AwaitView, Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut notified = pin!(self.inner.changed.notified());
+            notified.as_mut().enable();
+            let rows = self.peek(ids)?;
+            let finished = rows.iter().filter(|r| r.status.is_finished()).count();
+            let done = if any {
+                finished > 0 || rows.is_empty()
+            } else {
+                finished == rows.len()
+            };
+            if done {
+                return Ok(AwaitView {
+                    tasks: rows,
+                    timed_out: false,
+                });
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(AwaitView {
+                    tasks: self.peek(ids)?,
+                    timed_out: true,
+                });
+            }
+        }
+    }
+
+    /// Cancels tasks: a queued or running worker task stops and its OpenCode session is
+    /// aborted; an operation already being applied finishes on its own.
+    pub fn cancel(&self, ids: &[String]) -> CancelView {
+        let mut results = Vec::with_capacity(ids.len());
+        let mut changed = false;
+        {
+            let mut st = lock(&self.inner.state);
+            let now = now_ms();
+            for id in ids {
+                let Some(n) = parse_id(id).filter(|n| st.entries.contains_key(n)) else {
+                    results.push(CancelRow {
+                        id: id.clone(),
+                        outcome: CancelOutcome::NotFound,
+                        status: None,
+                    });
+                    continue;
+                };
+                let (status, kind) = match st.entries.get(&n) {
+                    Some(e) => (e.row.status, e.row.kind),
+                    None => continue,
+                };
+                let outcome = if status.is_finished() {
+                    CancelOutcome::AlreadyFinished
+                } else if kind == TaskKind::Op && status == TaskStatus::Running {
+                    CancelOutcome::NotCancellable
+                } else {
+                    if let Some(e) = st.entries.get(&n) {
+                        e.cancel.cancel();
+                    }
+                    finish_locked(&mut st, &self.inner.limits, n, now, |row| {
+                        row.status = TaskStatus::Cancelled;
+                        row.error = Some(Error::new(
+                            ErrorKind::Failed,
+                            "cancelled by a caller; its OpenCode session was aborted",
+                        ));
+                    });
+                    changed = true;
+                    CancelOutcome::Cancelled
+                };
+                let status = st.entries.get(&n).map(|e| e.row.status);
+                results.push(CancelRow {
+                    id: task_id(n),
+                    outcome,
+                    status,
+                });
+            }
+        }
+        if changed {
+            self.inner.changed.notify_waiters();
+        }
+        CancelView { results }
+    }
+
+    /// The tasks view: newest first, without outputs.
+    pub fn list(&self, q: &TasksQuery) -> TasksView {
+        let st = lock(&self.inner.state);
+        let now = now_ms();
+        let matching = st
+            .entries
+            .values()
+            .rev()
+            .filter(|e| q.status.is_empty() || q.status.contains(&e.row.status));
+        let mut total = 0;
+        let mut tasks = Vec::new();
+        let limit = q.limit.unwrap_or(usize::MAX);
+        for e in matching {
+            total += 1;
+            if tasks.len() < limit {
+                let mut row = with_live_duration(e.row.clone(), now);
+                row.output = None;
+                row.task = row.task.as_deref().map(preview);
+                tasks.push(row);
+            }
+        }
+        TasksView {
+            tasks,
+            total,
+            active: st.active,
+            capacity: self.inner.limits.finished_capacity,
+        }
+    }
+
+    /// Tasks queued or running, and tasks kept in total.
+    pub fn counts(&self) -> (usize, usize) {
+        let st = lock(&self.inner.state);
+        (st.active, st.entries.len())
+    }
+}
+
+fn unknown_tasks(missing: &[String], st: &State) -> Error {
+    let recent: Vec<String> = st
+        .entries
+        .keys()
+        .rev()
+        .take(10)
+        .map(|n| task_id(*n))
+        .collect();
+    let known = if recent.is_empty() {
+        "no tasks are kept".to_owned()
+    } else {
+        format!("recent tasks: {}", recent.join(", "))
+    };
+    Error::new(
+        ErrorKind::NotFound,
+        format!(
+            "unknown task {} (finished tasks are forgotten oldest first); {known}",
+            missing.join(", ")
+        ),
+    )
+    .with_suggestions(recent)
+}
+
+fn with_live_duration(mut row: TaskRow, now: u64) -> TaskRow {
+    if row.finished_at_ms.is_none()
+        && let Some(started) = row.started_at_ms
+    {
+        row.duration_ms = Some(now.saturating_sub(started));
+    }
+    row
+}
+
+/// Marks a task finished (once), keeps the finished-task bound, and counts it out of the
+/// active ones. The caller notifies waiters.
+fn finish_locked(
+    st: &mut State,
+    limits: &Limits,
+    id: u64,
+    now: u64,
+    apply: impl FnOnce(&mut TaskRow),
+) -> bool {
+    let Some(e) = st.entries.get_mut(&id) else {
+        return false;
+    };
+    if e.row.status.is_finished() {
+        return false;
+    }
+    apply(&mut e.row);
+    if !e.row.status.is_finished() {
+        e.row.status = TaskStatus::Failed;
+    }
+    if let Some(out) = e.row.output.as_mut() {
+        e.row.output_truncated = cut(out, limits.max_output_bytes);
+    }
+    e.row.finished_at_ms = Some(now);
+    e.row.duration_ms =
+        Some(now.saturating_sub(e.row.started_at_ms.unwrap_or(e.row.created_at_ms)));
+    st.active = st.active.saturating_sub(1);
+    st.finished.push_back(id);
+    while st.finished.len() > limits.finished_capacity {
+        if let Some(old) = st.finished.pop_front() {
+            st.entries.remove(&old);
+        }
+    }
+    true
+}
+
+impl<W> Inner<W> {
+    fn finish(&self, id: u64, apply: impl FnOnce(&mut TaskRow)) {
+        let done = {
+            let mut st = lock(&self.state);
+            finish_locked(&mut st, &self.limits, id, now_ms(), apply)
+        };
+        if done {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Queued → running; false when the task was cancelled (or forgotten) meanwhile.
+    fn begin(&self, id: u64) -> bool {
+        let mut st = lock(&self.state);
+        match st.entries.get_mut(&id) {
+            Some(e) if e.row.status == TaskStatus::Queued => {
+                e.row.status = TaskStatus::Running;
+                e.row.started_at_ms = Some(now_ms());
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Marks the task failed if its runner stops without finishing it (a panic in a worker
+/// service, or the runtime shutting down), so no task stays "running" forever.
+struct Guard<W> {
+    inner: Arc<Inner<W>>,
+    id: u64,
+}
+
+impl<W> Drop for Guard<W> {
+    fn drop(&mut self) {
+        self.inner.finish(self.id, |row| {
+            row.status = TaskStatus::Failed;
+            row.error = Some(Error::new(
+                ErrorKind::Failed,
+                "the task stopped unexpectedly inside the backend; see the backend log",
+            ));
+        });
+    }
+}
+
+fn op_summary(w: &WorkerRow) -> String {
+    format!(
+        "worker {} now uses {} → {} ({}): {}",
+        w.id,
+        w.model_ref,
+        w.resolved_model.as_deref().unwrap_or("(unresolved)"),
+        w.policy,
+        w.reason
+    )
+}
+
+fn apply_outcome(row: &mut TaskRow, outcome: RunOutcome) {
+    row.status = TaskStatus::Succeeded;
+    row.worker = Some(outcome.worker);
+    row.requested_ref = Some(outcome.requested_ref);
+    row.resolved_model = Some(outcome.resolution.resolved_model);
+    row.policy = Some(outcome.resolution.policy);
+    row.reason = Some(outcome.resolution.reason);
+    row.answered_by = outcome.answered_by;
+    row.session_id = Some(outcome.session_id).filter(|s| !s.is_empty());
+    row.output = Some(outcome.output);
+}
+
+fn apply_worker_row(row: &mut TaskRow, w: WorkerRow) {
+    row.status = TaskStatus::Succeeded;
+    row.output = Some(op_summary(&w));
+    row.requested_ref = Some(w.model_ref);
+    row.resolved_model = w.resolved_model;
+    row.policy = Some(w.policy);
+    row.reason = Some(w.reason);
+}
+
+fn failed(row: &mut TaskRow, e: Error) {
+    row.status = TaskStatus::Failed;
+    row.error = Some(e);
+}
+
+async fn run<W: WorkerService>(
+    inner: Arc<Inner<W>>,
+    id: u64,
+    work: Work,
+    cancel: CancellationToken,
+) {
+    let _guard = Guard {
+        inner: Arc::clone(&inner),
+        id,
+    };
+    if !inner.begin(id) {
+        return;
+    }
+    match work {
+        Work::Run(mut req) => {
+            let timeout = req.timeout.unwrap_or(inner.limits.default_timeout);
+            req.timeout = Some(timeout);
+            let mut work = pin!(inner.workers.run(req, cancel.clone()));
+            let result = tokio::select! {
+                r = &mut work => Some(r),
+                () = tokio::time::sleep(timeout) => {
+                    cancel.cancel();
+                    inner.finish(id, |row| failed(row, Error::new(
+                        ErrorKind::Failed,
+                        format!(
+                            "timed out after {} ms; its OpenCode session was aborted (raise timeoutMs for longer tasks)",
+                            timeout.as_millis()
+                        ),
+                    )));
+                    None
+                }
+                () = cancel.cancelled() => None,
+            };
+            match result {
+                Some(Ok(outcome)) => inner.finish(id, |row| apply_outcome(row, outcome)),
+                Some(Err(e)) => inner.finish(id, |row| failed(row, e)),
+                // Give the worker service time to abort the session, then drop the work.
+                None => {
+                    let _ = tokio::time::timeout(inner.limits.cancel_grace, work).await;
+                }
+            }
+        }
+        Work::SetModel(req) => match inner.workers.set_model(req).await {
+            Ok(w) => inner.finish(id, |row| apply_worker_row(row, w)),
+            Err(e) => inner.finish(id, |row| failed(row, e)),
+        },
+        Work::ResetModel { worker } => match inner.workers.reset_model(&worker).await {
+            Ok(w) => inner.finish(id, |row| apply_worker_row(row, w)),
+            Err(e) => inner.finish(id, |row| failed(row, e)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_respects_char_boundaries() {
+        let mut s = "héllo".to_owned();
+        assert!(cut(&mut s, 2));
+        assert_eq!(s, "h");
+        let mut s = "abc".to_owned();
+        assert!(!cut(&mut s, 3));
+    }
+
+    #[test]
+    fn ids_round_trip() {
+        assert_eq!(parse_id(&task_id(42)), Some(42));
+        assert_eq!(parse_id("x1"), None);
+        assert_eq!(parse_id("t"), None);
+    }
+
+    #[test]
+    fn preview_cuts_long_tasks() {
+        let long = "a".repeat(300);
+        assert_eq!(preview(&long).chars().count(), LIST_TASK_CHARS + 1);
+        assert_eq!(preview("short"), "short");
+    }
+}

@@ -1,0 +1,247 @@
+//! A fake [`WorkerService`]: it keeps each worker's model the way the manager does
+//! (set, reset, sticky overrides), answers tasks like a worker whose answering model is
+//! the resolved one, records every call, and honours cancellation like a real session.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::api::{Knowledge, unknown_worker};
+use crate::error::{Error, ErrorKind};
+use crate::profiles::{BackendKind, Profile};
+use crate::resolve::{Policy, Request, Resolution};
+use crate::workers::{
+    CancellationToken, RunOutcome, RunRequest, SetModelRequest, WorkerRow, WorkerService,
+    WorkerStatus, WorkersView,
+};
+
+/// A call the fake received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// `run`.
+    Run(RunRequest),
+    /// `set_model`.
+    SetModel(SetModelRequest),
+    /// `reset_model`.
+    Reset(String),
+    /// `shutdown`.
+    Shutdown,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    overrides: BTreeMap<String, (String, Policy)>,
+    answered: BTreeMap<String, String>,
+    sessions: BTreeMap<String, String>,
+    calls: Vec<Call>,
+    aborted: Vec<String>,
+    delay: Duration,
+    hold: bool,
+    next_session: u64,
+}
+
+/// The fake worker service (cheap to clone; clones share state).
+#[derive(Debug, Clone)]
+pub struct FakeWorkers {
+    knowledge: Knowledge,
+    state: Arc<Mutex<State>>,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl FakeWorkers {
+    /// A fake over this knowledge, answering at once.
+    pub fn new(knowledge: Knowledge) -> Self {
+        Self {
+            knowledge,
+            state: Arc::new(Mutex::new(State::default())),
+        }
+    }
+
+    /// Each task takes this long (cancellation still stops it at once).
+    pub fn set_delay(&self, delay: Duration) {
+        lock(&self.state).delay = delay;
+    }
+
+    /// Tasks run until they are cancelled (or time out).
+    pub fn set_hold(&self, hold: bool) {
+        lock(&self.state).hold = hold;
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        lock(&self.state).calls.clone()
+    }
+
+    /// Sessions aborted because their task was cancelled.
+    pub fn aborted(&self) -> Vec<String> {
+        lock(&self.state).aborted.clone()
+    }
+
+    fn profile(&self, id: &str) -> Result<&Profile, Error> {
+        self.knowledge
+            .profiles
+            .get(id)
+            .ok_or_else(|| unknown_worker(id, &self.knowledge.profiles))
+    }
+
+    fn resolve(&self, p: &Profile, reference: &str, policy: Policy) -> Result<Resolution, Error> {
+        Ok(self.knowledge.resolver.resolve(
+            &Request::new(reference)
+                .for_worker(Some(p))
+                .with_policy(policy),
+        )?)
+    }
+
+    /// The worker's reference, policy and resolution now.
+    fn current(
+        &self,
+        p: &Profile,
+        st: &State,
+    ) -> (String, Policy, bool, Result<Resolution, Error>) {
+        match st.overrides.get(&p.id) {
+            Some((r, policy)) => (r.clone(), *policy, true, self.resolve(p, r, *policy)),
+            None => (
+                p.model.display(),
+                Policy::default(),
+                false,
+                self.knowledge
+                    .resolver
+                    .resolve_profile(p, Policy::default())
+                    .map_err(Error::from),
+            ),
+        }
+    }
+
+    fn row(&self, p: &Profile, st: &State) -> WorkerRow {
+        let (model_ref, policy, overridden, res) = self.current(p, st);
+        let (resolved_model, reason) = match res {
+            Ok(r) => (Some(r.resolved_model), r.reason),
+            Err(e) => (None, e.message),
+        };
+        let session_id = st.sessions.get(&p.id).cloned();
+        WorkerRow {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            status: if session_id.is_some() {
+                WorkerStatus::Ready
+            } else {
+                WorkerStatus::Idle
+            },
+            backend: match p.backend {
+                BackendKind::Server => "server".into(),
+                BackendKind::Agent => "agent".into(),
+            },
+            model_ref,
+            resolved_model,
+            policy,
+            reason,
+            overridden,
+            answered_by: st.answered.get(&p.id).cloned(),
+            vision: p.vision,
+            pid: None,
+            url: None,
+            port: None,
+            session_id,
+            error: None,
+        }
+    }
+}
+
+impl WorkerService for FakeWorkers {
+    async fn run(&self, req: RunRequest, cancel: CancellationToken) -> Result<RunOutcome, Error> {
+        let (p, reference, resolution, delay, hold, session) = {
+            let mut st = lock(&self.state);
+            st.calls.push(Call::Run(req.clone()));
+            let p = self.profile(&req.worker)?;
+            let (reference, resolution) = match &req.model {
+                Some(m) => {
+                    let policy = req.policy.unwrap_or_default();
+                    (m.clone(), self.resolve(p, m, policy)?)
+                }
+                None => {
+                    let (r, _, _, res) = self.current(p, &st);
+                    (r, res?)
+                }
+            };
+            if req.model.is_some() && req.policy == Some(Policy::Sticky) {
+                st.overrides
+                    .insert(p.id.clone(), (reference.clone(), Policy::Sticky));
+            }
+            st.next_session += 1;
+            let session = format!("ses_fake_{}", st.next_session);
+            st.sessions.insert(p.id.clone(), session.clone());
+            (p, reference, resolution, st.delay, st.hold, session)
+        };
+        let wait = async {
+            if hold {
+                std::future::pending::<()>().await;
+            } else {
+                tokio::time::sleep(delay).await;
+            }
+        };
+        tokio::select! {
+            () = wait => {}
+            () = cancel.cancelled() => {
+                lock(&self.state).aborted.push(session);
+                return Err(Error::new(ErrorKind::Failed, "the task was cancelled; its session was aborted"));
+            }
+        }
+        let answered = resolution.resolved_model.clone();
+        lock(&self.state)
+            .answered
+            .insert(p.id.clone(), answered.clone());
+        Ok(RunOutcome {
+            worker: p.id.clone(),
+            requested_ref: reference,
+            output: format!("fake answer from {answered}: {}", req.task),
+            answered_by: Some(answered),
+            resolution,
+            session_id: session,
+        })
+    }
+
+    async fn set_model(&self, req: SetModelRequest) -> Result<WorkerRow, Error> {
+        let mut st = lock(&self.state);
+        st.calls.push(Call::SetModel(req.clone()));
+        let p = self.profile(&req.worker)?;
+        self.resolve(p, &req.model, req.policy)?;
+        st.overrides
+            .insert(p.id.clone(), (req.model.clone(), req.policy));
+        Ok(self.row(p, &st))
+    }
+
+    async fn reset_model(&self, worker: &str) -> Result<WorkerRow, Error> {
+        let mut st = lock(&self.state);
+        st.calls.push(Call::Reset(worker.to_owned()));
+        let p = self.profile(worker)?;
+        st.overrides.remove(&p.id);
+        Ok(self.row(p, &st))
+    }
+
+    async fn workers(&self) -> WorkersView {
+        let st = lock(&self.state);
+        WorkersView {
+            workers: self
+                .knowledge
+                .profiles
+                .list
+                .iter()
+                .map(|p| self.row(p, &st))
+                .collect(),
+        }
+    }
+
+    fn knowledge(&self) -> Knowledge {
+        self.knowledge.clone()
+    }
+
+    async fn shutdown(&self) {
+        lock(&self.state).calls.push(Call::Shutdown);
+    }
+}
