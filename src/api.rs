@@ -14,9 +14,10 @@ use crate::resolve::{Request, Resolver};
 use crate::sources::ProviderEntry;
 use crate::sources::local::LocalSource;
 use crate::wire::{
-    ModelRow, ModelsQuery, ModelsView, ProfileRow, ProfilesView, ResolveQuery, ResolveView, Scope,
-    TagRow,
+    AwaitView, CancelView, ModelRow, ModelsQuery, ModelsView, ProfileRow, ProfilesView,
+    ResolveQuery, ResolveView, Scope, StatusView, TagRow, TaskRow, TasksQuery, TasksView,
 };
+use crate::workers::{RunRequest, SetModelRequest, WorkerRow, WorkerService, WorkersView};
 
 /// What clients can ask of orch.
 pub trait Orchestrator {
@@ -26,6 +27,41 @@ pub trait Orchestrator {
     fn resolve(&self, q: &ResolveQuery) -> impl Future<Output = Result<ResolveView, Error>> + Send;
     /// Lists profiles with what each resolves to now.
     fn profiles(&self) -> impl Future<Output = Result<ProfilesView, Error>> + Send;
+    /// Every worker with its model, policy, reason and the model that answered last
+    /// (`task_list` view `workers`).
+    fn workers(&self) -> impl Future<Output = Result<WorkersView, Error>> + Send;
+    /// Changes a worker's model and returns the worker afterwards
+    /// (`task_start` op `worker.model.set`, awaited).
+    fn set_model(
+        &self,
+        req: &SetModelRequest,
+    ) -> impl Future<Output = Result<WorkerRow, Error>> + Send;
+    /// Restores a worker's configured model (`task_start` op `worker.model.reset`, awaited).
+    fn reset_model(&self, worker: &str) -> impl Future<Output = Result<WorkerRow, Error>> + Send;
+    /// Starts a task on a worker and returns it at once, queued (`task_start` kind `worker`).
+    fn run(&self, req: &RunRequest) -> impl Future<Output = Result<TaskRow, Error>> + Send;
+    /// Waits for tasks, at most `timeout` (`task_await`).
+    fn await_tasks(
+        &self,
+        ids: &[String],
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<AwaitView, Error>> + Send;
+    /// Recent tasks (`task_list` view `tasks`).
+    fn tasks(&self, q: &TasksQuery) -> impl Future<Output = Result<TasksView, Error>> + Send;
+    /// Cancels tasks (`task_cancel`).
+    fn cancel(&self, ids: &[String]) -> impl Future<Output = Result<CancelView, Error>> + Send;
+    /// The backend's state and paths (`task_list` view `status`).
+    fn status(&self) -> impl Future<Output = Result<StatusView, Error>> + Send;
+}
+
+/// The error of what only the backend can do, for in-process clients.
+fn needs_backend(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!(
+            "{what} needs the orch backend; this client runs in-process (--opencode-url): drop that option to use the backend"
+        ),
+    )
 }
 
 /// Everything needed to answer model questions: a resolver and the profiles.
@@ -250,5 +286,43 @@ impl Orchestrator for Local {
 
     async fn profiles(&self) -> Result<ProfilesView, Error> {
         Ok(self.knowledge.profiles_view())
+    }
+
+    async fn workers(&self) -> Result<WorkersView, Error> {
+        Ok(crate::mcp::NoWorkerManager::new(self.knowledge.clone())
+            .workers()
+            .await)
+    }
+
+    async fn set_model(&self, _req: &SetModelRequest) -> Result<WorkerRow, Error> {
+        Err(needs_backend("worker.model.set"))
+    }
+
+    async fn reset_model(&self, _worker: &str) -> Result<WorkerRow, Error> {
+        Err(needs_backend("worker.model.reset"))
+    }
+
+    async fn run(&self, _req: &RunRequest) -> Result<TaskRow, Error> {
+        Err(needs_backend("running a task"))
+    }
+
+    async fn await_tasks(
+        &self,
+        _ids: &[String],
+        _timeout: std::time::Duration,
+    ) -> Result<AwaitView, Error> {
+        Err(needs_backend("awaiting tasks"))
+    }
+
+    async fn tasks(&self, _q: &TasksQuery) -> Result<TasksView, Error> {
+        Err(needs_backend("listing tasks"))
+    }
+
+    async fn cancel(&self, _ids: &[String]) -> Result<CancelView, Error> {
+        Err(needs_backend("cancelling tasks"))
+    }
+
+    async fn status(&self) -> Result<StatusView, Error> {
+        Err(needs_backend("the backend status"))
     }
 }

@@ -3,13 +3,16 @@
 //! The core library. It knows which providers and models a user can really use
 //! ([`sources`] over a [`catalog`]), turns a model reference into one model with a
 //! reason ([`resolve`]), and describes the workers that run on those models
-//! ([`profiles`]). Work for workers runs as background [`tasks`]. Binaries and the TUI are
-//! thin clients of [`api::Orchestrator`].
+//! ([`profiles`]). Work for workers runs as background [`tasks`], served to LLMs and to the
+//! CLI by the MCP backend ([`mcp`]: five tools over a Unix socket); binaries and the TUI are
+//! thin clients of [`api::Orchestrator`], in-process or over the socket ([`client`]).
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod catalog;
+pub mod client;
 pub mod error;
+pub mod mcp;
 pub mod opencode;
 pub mod paths;
 pub mod profiles;

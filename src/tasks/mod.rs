@@ -7,3 +7,5 @@ mod request;
 
 pub use registry::{Limits, Tasks};
 pub use request::{StartRequest, Work, route_auto};
+
+pub(crate) use registry::now_ms;

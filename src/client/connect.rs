@@ -1,0 +1,161 @@
+//! Finding the backend: the socket candidates in order, and starting `orch serve` as a
+//! detached process (its own process group, stdio to the log file) when none answers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tokio::net::UnixStream;
+
+use crate::error::{Error, ErrorKind};
+use crate::mcp::socket::{check_dir, log_file, prepare_dir};
+use crate::paths::Paths;
+
+/// The log is started afresh once it grows past this.
+const MAX_LOG_BYTES: u64 = 4 * 1024 * 1024;
+
+/// How to start the backend when none runs.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The `orch` executable.
+    pub exe: PathBuf,
+    /// Arguments placed before `serve` (e.g. `-C DIR`).
+    pub args: Vec<String>,
+    /// How long to wait for its socket.
+    pub wait: Duration,
+}
+
+/// Why no backend could be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No backend answers and none was to be started.
+    #[error("no orch backend answers on {}; start one with `orch serve`", socket.display())]
+    NotRunning {
+        /// The socket tried first.
+        socket: PathBuf,
+    },
+    /// The socket's directory is not private.
+    #[error(transparent)]
+    Unsafe(#[from] crate::mcp::SocketError),
+    /// The backend could not be started, or did not answer in time.
+    #[error("could not start the orch backend on {}: {why}; see its log {}", socket.display(), log.display())]
+    Start {
+        /// The socket.
+        socket: PathBuf,
+        /// Its log file.
+        log: PathBuf,
+        /// What happened.
+        why: String,
+    },
+}
+
+impl From<ConnectError> for Error {
+    fn from(e: ConnectError) -> Self {
+        Self::new(ErrorKind::Unavailable, e.to_string())
+    }
+}
+
+/// Connects to `socket` when its directory is private; `Ok(None)` when nothing answers.
+async fn try_socket(socket: &Path) -> Result<Option<UnixStream>, ConnectError> {
+    let dir = match socket.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if std::fs::symlink_metadata(socket).is_err() {
+        return Ok(None);
+    }
+    check_dir(dir)?;
+    Ok(UnixStream::connect(socket).await.ok())
+}
+
+/// Connects to the first socket candidate that answers.
+pub async fn connect(paths: &Paths) -> Result<(UnixStream, PathBuf), ConnectError> {
+    for socket in &paths.socket_candidates {
+        if let Some(stream) = try_socket(socket).await? {
+            return Ok((stream, socket.clone()));
+        }
+    }
+    Err(ConnectError::NotRunning {
+        socket: paths.socket().to_path_buf(),
+    })
+}
+
+/// Connects to a running backend, or starts one on the first socket candidate and waits
+/// (at most `launch.wait`) until it answers.
+pub async fn connect_or_start(
+    paths: &Paths,
+    launch: &Launch,
+) -> Result<(UnixStream, PathBuf), ConnectError> {
+    match connect(paths).await {
+        Ok(found) => return Ok(found),
+        Err(ConnectError::NotRunning { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let socket = paths.socket().to_path_buf();
+    let log = log_file(paths);
+    let fail = |why: String| ConnectError::Start {
+        socket: socket.clone(),
+        log: log.clone(),
+        why,
+    };
+    let mut child = spawn(paths, launch, &socket, &log).map_err(&fail)?;
+    let deadline = tokio::time::Instant::now() + launch.wait;
+    let mut exited = None;
+    loop {
+        if let Some(stream) = try_socket(&socket).await? {
+            // Reap the child whenever it ends, so it never lingers as a zombie.
+            std::thread::spawn(move || child.wait());
+            return Ok((stream, socket));
+        }
+        if exited.is_none()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            // It may have lost a race to another backend that is about to answer.
+            exited = Some(status);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let _ = child.try_wait();
+            return Err(fail(match exited {
+                Some(status) => format!("it exited ({status}) before answering"),
+                None => format!("it did not answer within {} ms", launch.wait.as_millis()),
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn spawn(
+    paths: &Paths,
+    launch: &Launch,
+    socket: &Path,
+    log: &Path,
+) -> Result<std::process::Child, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = log.parent().unwrap_or(&paths.state_dir);
+    prepare_dir(dir).map_err(|e| e.to_string())?;
+    if std::fs::metadata(log).is_ok_and(|m| m.len() > MAX_LOG_BYTES) {
+        let _ = std::fs::rename(log, log.with_extension("log.1"));
+    }
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(log)
+        .map_err(|e| format!("cannot open the log file: {e}"))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| format!("cannot open the log file: {e}"))?;
+    let mut cmd = Command::new(&launch.exe);
+    cmd.args(&launch.args)
+        .arg("serve")
+        .arg("--socket")
+        .arg(socket)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        // Its own process group: a Ctrl-C meant for the client does not stop it.
+        .process_group(0);
+    cmd.spawn()
+        .map_err(|e| format!("cannot run {}: {e}", launch.exe.display()))
+}

@@ -1,0 +1,11 @@
+//! Clients of the backend: find its socket (starting `orch serve` when none answers),
+//! talk to it through [`SocketClient`] (an [`crate::api::Orchestrator`] over the five
+//! tools), or bridge stdio to it for `orch mcp`.
+
+mod bridge;
+mod connect;
+mod socket_client;
+
+pub use bridge::bridge;
+pub use connect::{ConnectError, Launch, connect, connect_or_start};
+pub use socket_client::SocketClient;

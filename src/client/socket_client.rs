@@ -1,0 +1,316 @@
+//! [`Orchestrator`] over the backend's socket: every method is one or a few calls of the
+//! five tools with `format: "json"`, read back into the `wire` views.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, ContentBlock};
+use rmcp::service::{RoleClient, RunningService, ServiceError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::net::UnixStream;
+
+use crate::api::Orchestrator;
+use crate::error::{Error, ErrorKind};
+use crate::mcp::{
+    AwaitArgs, FormatArg, IdsArgs, KindArg, ListArgs, OpArg, PolicyArg, ScopeArg, StartArgs,
+    StatusArg, ViewArg, WorkerOpArgs,
+};
+use crate::wire::{
+    AwaitView, CancelView, ModelsQuery, ModelsView, ProfilesView, ResolveQuery, ResolveView, Scope,
+    StatusView, TaskRow, TaskStatus, TasksQuery, TasksView,
+};
+use crate::workers::{AttachmentKind, RunRequest, SetModelRequest, WorkerRow, WorkersView};
+
+/// How long `set_model` and `reset_model` wait for their operation.
+const OP_WAIT: Duration = Duration::from_secs(120);
+
+/// A connected MCP client of the backend.
+pub struct SocketClient {
+    service: RunningService<RoleClient, ()>,
+    socket: PathBuf,
+}
+
+impl std::fmt::Debug for SocketClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketClient")
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorReply {
+    error: Error,
+}
+
+fn status_arg(s: TaskStatus) -> StatusArg {
+    match s {
+        TaskStatus::Queued => StatusArg::Queued,
+        TaskStatus::Running => StatusArg::Running,
+        TaskStatus::Succeeded => StatusArg::Succeeded,
+        TaskStatus::Failed => StatusArg::Failed,
+        TaskStatus::Cancelled => StatusArg::Cancelled,
+    }
+}
+
+impl SocketClient {
+    /// Performs the MCP handshake on a connected stream; `socket` names it in errors.
+    pub async fn connect(stream: UnixStream, socket: &Path) -> Result<Self, Error> {
+        let service = ().serve(stream).await.map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "the orch backend on {} did not complete the MCP handshake: {e}",
+                    socket.display()
+                ),
+            )
+        })?;
+        Ok(Self {
+            service,
+            socket: socket.to_path_buf(),
+        })
+    }
+
+    /// The socket it talks to.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Closes the connection.
+    pub async fn close(self) {
+        let _ = self.service.cancel().await;
+    }
+
+    fn transport_error(&self, e: ServiceError) -> Error {
+        match e {
+            ServiceError::McpError(data) => Error::new(
+                ErrorKind::InvalidInput,
+                format!("the backend refused the call: {}", data.message),
+            ),
+            other => Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "lost the orch backend on {}: {other}",
+                    self.socket.display()
+                ),
+            ),
+        }
+    }
+
+    /// Calls a tool with `format: "json"` and reads the reply as `T`.
+    pub async fn call<A: Serialize, T: DeserializeOwned>(
+        &self,
+        tool: &'static str,
+        args: &A,
+    ) -> Result<T, Error> {
+        let bad = |why: String| {
+            Error::new(
+                ErrorKind::Failed,
+                format!(
+                    "the backend's reply to {tool} is not what this client expects ({why}); is it another orch version? see `orch status`"
+                ),
+            )
+        };
+        let args = match serde_json::to_value(args) {
+            Ok(serde_json::Value::Object(mut o)) => {
+                o.insert("format".into(), "json".into());
+                o
+            }
+            _ => return Err(bad("arguments".into())),
+        };
+        let result = self
+            .service
+            .call_tool(CallToolRequestParams::new(tool).with_arguments(args))
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let text = result
+            .content
+            .iter()
+            .find_map(|c| match c {
+                ContentBlock::Text(t) => Some(t.text.as_str()),
+                _ => None,
+            })
+            .ok_or_else(|| bad("no text".into()))?;
+        if result.is_error == Some(true) {
+            return Err(match serde_json::from_str::<ErrorReply>(text) {
+                Ok(r) => r.error,
+                Err(_) => Error::new(ErrorKind::Failed, text.to_owned()),
+            });
+        }
+        serde_json::from_str(text).map_err(|e| bad(e.to_string()))
+    }
+
+    fn list_args(view: ViewArg) -> ListArgs {
+        ListArgs {
+            view,
+            ..ListArgs::default()
+        }
+    }
+
+    async fn op(&self, args: StartArgs, worker: &str) -> Result<WorkerRow, Error> {
+        let row: TaskRow = self.call("task_start", &args).await?;
+        let done = self
+            .await_tasks(std::slice::from_ref(&row.id), OP_WAIT)
+            .await?;
+        let row = done
+            .tasks
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::new(ErrorKind::Failed, "the backend lost the operation"))?;
+        match row.status {
+            TaskStatus::Succeeded => {}
+            TaskStatus::Queued | TaskStatus::Running => {
+                return Err(Error::new(
+                    ErrorKind::Failed,
+                    format!(
+                        "{} is still being applied (task {}); check `orch workers`",
+                        args.op.map_or("the operation", |o| match o {
+                            OpArg::WorkerModelSet => "worker.model.set",
+                            OpArg::WorkerModelReset => "worker.model.reset",
+                        }),
+                        row.id
+                    ),
+                ));
+            }
+            _ => {
+                return Err(row.error.unwrap_or_else(|| {
+                    Error::new(ErrorKind::Failed, format!("task {} failed", row.id))
+                }));
+            }
+        }
+        let view = self.workers().await?;
+        view.workers
+            .into_iter()
+            .find(|w| w.id == worker)
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("worker {worker} vanished")))
+    }
+}
+
+impl Orchestrator for SocketClient {
+    async fn models(&self, q: &ModelsQuery) -> Result<ModelsView, Error> {
+        let args = ListArgs {
+            scope: Some(match q.scope {
+                Scope::Configured => ScopeArg::Configured,
+                Scope::All => ScopeArg::All,
+            }),
+            providers: q.providers.clone(),
+            query: q.query.clone(),
+            vision_only: q.vision_only,
+            limit: q.limit,
+            ..Self::list_args(ViewArg::Models)
+        };
+        self.call("task_list", &args).await
+    }
+
+    async fn resolve(&self, q: &ResolveQuery) -> Result<ResolveView, Error> {
+        let args = ListArgs {
+            model: Some(q.reference.clone()),
+            worker_id: q.worker.clone(),
+            ..Self::list_args(ViewArg::Resolve)
+        };
+        self.call("task_list", &args).await
+    }
+
+    async fn profiles(&self) -> Result<ProfilesView, Error> {
+        self.call("task_list", &Self::list_args(ViewArg::Profiles))
+            .await
+    }
+
+    async fn workers(&self) -> Result<WorkersView, Error> {
+        self.call("task_list", &Self::list_args(ViewArg::Workers))
+            .await
+    }
+
+    async fn set_model(&self, req: &SetModelRequest) -> Result<WorkerRow, Error> {
+        let args = StartArgs {
+            kind: KindArg::Op,
+            op: Some(OpArg::WorkerModelSet),
+            worker: Some(WorkerOpArgs {
+                worker_id: Some(req.worker.clone()),
+                model: Some(req.model.clone()),
+                model_policy: Some(PolicyArg::from(req.policy)),
+                respawn: req.respawn,
+            }),
+            ..StartArgs::default()
+        };
+        self.op(args, &req.worker).await
+    }
+
+    async fn reset_model(&self, worker: &str) -> Result<WorkerRow, Error> {
+        let args = StartArgs {
+            kind: KindArg::Op,
+            op: Some(OpArg::WorkerModelReset),
+            worker: Some(WorkerOpArgs {
+                worker_id: Some(worker.to_owned()),
+                ..WorkerOpArgs::default()
+            }),
+            ..StartArgs::default()
+        };
+        self.op(args, worker).await
+    }
+
+    async fn run(&self, req: &RunRequest) -> Result<TaskRow, Error> {
+        let args = StartArgs {
+            kind: KindArg::Worker,
+            task: Some(req.task.clone()),
+            worker_id: Some(req.worker.clone()),
+            model: req.model.clone(),
+            model_policy: req.policy.map(PolicyArg::from),
+            force_new: req.force_new,
+            auto_spawn: Some(req.auto_spawn),
+            timeout_ms: req
+                .timeout
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            attachments: req
+                .attachments
+                .iter()
+                .map(|a| crate::mcp::AttachmentArg {
+                    kind: Some(match a.kind {
+                        AttachmentKind::Image => crate::mcp::AttachmentKindArg::Image,
+                        AttachmentKind::File => crate::mcp::AttachmentKindArg::File,
+                    }),
+                    path: a.path.as_ref().map(|p| p.display().to_string()),
+                    base64: a.base64.clone(),
+                    mime: a.mime.clone(),
+                    name: a.name.clone(),
+                })
+                .collect(),
+            format: FormatArg::Json,
+            ..StartArgs::default()
+        };
+        self.call("task_start", &args).await
+    }
+
+    async fn await_tasks(&self, ids: &[String], timeout: Duration) -> Result<AwaitView, Error> {
+        let args = AwaitArgs {
+            task_ids: ids.to_vec(),
+            timeout_ms: Some(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
+            ..AwaitArgs::default()
+        };
+        self.call("task_await", &args).await
+    }
+
+    async fn tasks(&self, q: &TasksQuery) -> Result<TasksView, Error> {
+        let args = ListArgs {
+            status: q.status.iter().copied().map(status_arg).collect(),
+            limit: q.limit,
+            ..Self::list_args(ViewArg::Tasks)
+        };
+        self.call("task_list", &args).await
+    }
+
+    async fn cancel(&self, ids: &[String]) -> Result<CancelView, Error> {
+        let args = IdsArgs {
+            task_ids: ids.to_vec(),
+            ..IdsArgs::default()
+        };
+        self.call("task_cancel", &args).await
+    }
+
+    async fn status(&self) -> Result<StatusView, Error> {
+        self.call("task_list", &Self::list_args(ViewArg::Status))
+            .await
+    }
+}

@@ -1,0 +1,304 @@
+//! The backend's Unix socket: a private directory (0700, ours, not a symlink), a socket
+//! (0600), a lock file so that two backends never share one path, and the accept loop that
+//! serves each connection with its own rmcp service over the shared [`Backend`].
+//!
+//! A socket left by a dead backend is replaced; a live one is never taken over.
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::future::Future;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::fcntl::{Flock, FlockArg};
+use rmcp::ServiceExt;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::server::{Backend, McpServer};
+use super::transport::LineTransport;
+use crate::paths::Paths;
+use crate::workers::WorkerService;
+
+/// Longest socket path accepted (macOS allows 104 bytes with the terminator, Linux 108).
+pub const MAX_SOCKET_PATH: usize = 100;
+/// Connections served at once; more are closed at once.
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// Why the backend cannot listen (or a client cannot trust a socket's directory).
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    /// The directory is not private to this user.
+    #[error("socket directory {} is unsafe: {why}", path.display())]
+    UnsafeDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        why: String,
+    },
+    /// Another backend serves this path.
+    #[error(
+        "another orch backend is already serving on {} (stop it first, or pass --socket PATH / set ORCH_SOCKET to use another path)",
+        path.display()
+    )]
+    AlreadyRunning {
+        /// The socket.
+        path: PathBuf,
+    },
+    /// The path is too long for a Unix socket.
+    #[error("socket path {} is {len} bytes; Unix sockets allow about {MAX_SOCKET_PATH}: choose a shorter --socket PATH", path.display())]
+    PathTooLong {
+        /// The socket.
+        path: PathBuf,
+        /// Its length.
+        len: usize,
+    },
+    /// Something that is not a socket sits at the path.
+    #[error("{} exists and is not a socket; orch will not remove it", path.display())]
+    NotASocket {
+        /// The path.
+        path: PathBuf,
+    },
+    /// An I/O failure.
+    #[error("cannot {what} {}: {source}", path.display())]
+    Io {
+        /// What was attempted.
+        what: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SocketError {
+    let path = path.to_path_buf();
+    move |source| SocketError::Io { what, path, source }
+}
+
+/// The backend's log file (its stdout and stderr when a client starts it).
+pub fn log_file(paths: &Paths) -> PathBuf {
+    paths.state_dir.join("serve.log")
+}
+
+/// Checks that `dir` is a real directory owned by this user that nobody else can enter.
+pub fn check_dir(dir: &Path) -> Result<(), SocketError> {
+    let unsafe_dir = |why: String| SocketError::UnsafeDir {
+        path: dir.to_path_buf(),
+        why,
+    };
+    let meta = std::fs::symlink_metadata(dir).map_err(io("inspect", dir))?;
+    if meta.file_type().is_symlink() {
+        return Err(unsafe_dir(
+            "it is a symlink; remove it and let orch create the directory".into(),
+        ));
+    }
+    if !meta.is_dir() {
+        return Err(unsafe_dir("it is not a directory".into()));
+    }
+    let me = nix::unistd::getuid().as_raw();
+    if meta.uid() != me {
+        return Err(unsafe_dir(format!(
+            "it belongs to uid {}, not to you (uid {me}); choose another --socket PATH",
+            meta.uid()
+        )));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(unsafe_dir(format!(
+            "others can access it (mode {mode:o}); run chmod 700 {}",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Creates `dir` (and missing parents) with mode 0700 when missing, then checks it.
+pub fn prepare_dir(dir: &Path) -> Result<(), SocketError> {
+    if std::fs::symlink_metadata(dir).is_err() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io("create", dir))?;
+    }
+    check_dir(dir)
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// A bound socket, the lock that makes it ours, and its removal when dropped.
+#[derive(Debug)]
+pub struct Listener {
+    listener: UnixListener,
+    path: PathBuf,
+    ino: u64,
+    _lock: Flock<File>,
+}
+
+impl Listener {
+    /// Binds `path`: prepares its directory, takes the lock, replaces a stale socket,
+    /// refuses a live one, and makes the socket 0600. Must run inside a tokio runtime.
+    pub fn bind(path: &Path) -> Result<Self, SocketError> {
+        let len = path.as_os_str().len();
+        if len > MAX_SOCKET_PATH {
+            return Err(SocketError::PathTooLong {
+                path: path.to_path_buf(),
+                len,
+            });
+        }
+        prepare_dir(parent(path))?;
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock_path = PathBuf::from(lock_path);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io("open the lock file", &lock_path))?;
+        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|_| {
+            SocketError::AlreadyRunning {
+                path: path.to_path_buf(),
+            }
+        })?;
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                return Err(SocketError::NotASocket {
+                    path: path.to_path_buf(),
+                });
+            }
+            // We hold the lock, so a backend answering here predates locking: leave it be.
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(SocketError::AlreadyRunning {
+                    path: path.to_path_buf(),
+                });
+            }
+            tracing::info!(path = %path.display(), "replacing a stale socket");
+            std::fs::remove_file(path).map_err(io("remove the stale socket", path))?;
+        }
+        let listener = UnixListener::bind(path).map_err(io("listen on", path))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(io("set permissions of", path))?;
+        let ino = std::fs::metadata(path).map_err(io("inspect", path))?.ino();
+        Ok(Self {
+            listener,
+            path: path.to_path_buf(),
+            ino,
+            _lock: lock,
+        })
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        // Only remove the socket we created (never one that replaced it).
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Serves one connection until the peer leaves or `stop` fires.
+pub async fn serve_connection<W, S>(backend: Arc<Backend<W>>, stream: S, stop: CancellationToken)
+where
+    W: WorkerService,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let _counted = backend.connection();
+    let (read, write) = tokio::io::split(stream);
+    let transport = LineTransport::new(read, write);
+    let server = McpServer::new(backend);
+    match server.serve_with_ct(transport, stop).await {
+        Ok(running) => {
+            let _ = running.waiting().await;
+        }
+        Err(e) => tracing::debug!("connection ended before initialization: {e}"),
+    }
+}
+
+fn same_user(stream: &UnixStream) -> bool {
+    stream
+        .peer_cred()
+        .is_ok_and(|c| c.uid() == nix::unistd::getuid().as_raw())
+}
+
+/// Accepts connections until `shutdown` completes, then closes them, shuts the worker
+/// service down and removes the socket.
+pub async fn serve<W: WorkerService>(
+    backend: Arc<Backend<W>>,
+    listener: Listener,
+    shutdown: impl Future<Output = ()>,
+) {
+    let stop = CancellationToken::new();
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    tracing::info!(socket = %listener.path().display(), pid = std::process::id(), "orch backend listening");
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    if !same_user(&stream) {
+                        tracing::warn!("refused a connection from another user");
+                        continue;
+                    }
+                    if connections.len() >= MAX_CONNECTIONS {
+                        tracing::warn!(limit = MAX_CONNECTIONS, "too many connections; closing a new one");
+                        continue;
+                    }
+                    connections.spawn(serve_connection(Arc::clone(&backend), stream, stop.child_token()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    tracing::info!("shutting down");
+    stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    connections.abort_all();
+    backend.workers().shutdown().await;
+    drop(listener);
+    tracing::info!("stopped");
+}
+
+/// Completes on SIGINT or SIGTERM. SIGHUP is ignored from the start, so a backend started
+/// from a terminal survives the terminal closing.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    Ok(async move {
+        loop {
+            tokio::select! {
+                _ = int.recv() => return,
+                _ = term.recv() => return,
+                _ = hup.recv() => tracing::info!("ignoring SIGHUP"),
+            }
+        }
+    })
+}
