@@ -17,9 +17,14 @@ pub struct Cli {
     #[arg(short = 'C', long = "project", global = true, value_name = "DIR")]
     pub project: Option<PathBuf>,
 
-    /// Read providers from this running OpenCode server instead of its files.
+    /// Read providers from this running OpenCode server instead of its files, in-process
+    /// (models, resolve, profiles and workers only; everything else needs the backend).
     #[arg(long, global = true, value_name = "URL", env = "ORCH_OPENCODE_URL")]
     pub opencode_url: Option<String>,
+
+    /// The backend's socket (default: $ORCH_SOCKET, else $XDG_RUNTIME_DIR/orch/orch.sock, else $TMPDIR/orch-$UID/orch.sock).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -45,6 +50,32 @@ pub enum Command {
     Resolve(ResolveArgs),
     /// List worker profiles and what each one's model resolves to now.
     Profiles,
+    /// List workers: model ref, resolved model, policy, reason, and the model that answered last.
+    Workers,
+    /// Change a worker's model (a tag such as node:fast, or provider/model).
+    WorkerModelSet(SetArgs),
+    /// Restore a worker's configured model.
+    WorkerModelReset {
+        /// The worker (vision, docs, coder, architect, explorer, memory, or your own).
+        #[arg(value_name = "WORKER")]
+        worker: String,
+    },
+    /// Run a task on a worker and print its answer (Ctrl-C cancels it).
+    Run(RunArgs),
+    /// List recent tasks, newest first.
+    Tasks(TasksArgs),
+    /// Cancel tasks (their OpenCode sessions are aborted).
+    Cancel {
+        /// Task ids, as `orch run --no-wait` or `orch tasks` print them.
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<String>,
+    },
+    /// Show the backend: pid, socket, paths, log file, tasks.
+    Status,
+    /// Run the backend: the MCP server on the Unix socket (clients start it on demand).
+    Serve,
+    /// Speak MCP on stdin/stdout for OpenCode's `mcp` config, bridged to the backend.
+    Mcp,
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -93,6 +124,84 @@ pub struct ResolveArgs {
     pub worker: Option<String>,
 }
 
+/// How a model change applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyArg {
+    /// The model rides on each message; no restart.
+    Dynamic,
+    /// The model becomes the worker's default until reset.
+    Sticky,
+}
+
+/// `orch worker-model-set`.
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// The worker.
+    #[arg(value_name = "WORKER")]
+    pub worker: String,
+    /// The model: a tag (node, node:fast, node:vision, node:docs), provider/model, or a partial name.
+    #[arg(value_name = "MODEL", allow_hyphen_values = true)]
+    pub model: String,
+    /// dynamic (default) or sticky.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Dynamic)]
+    pub policy: PolicyArg,
+    /// Restart the worker's OpenCode process now.
+    #[arg(long)]
+    pub respawn: bool,
+}
+
+/// `orch run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The worker.
+    #[arg(value_name = "WORKER")]
+    pub worker: String,
+    /// What the worker should do.
+    #[arg(value_name = "TASK", allow_hyphen_values = true)]
+    pub task: String,
+    /// A model for this task (default: the worker's current one).
+    #[arg(long, short = 'm', value_name = "REF")]
+    pub model: Option<String>,
+    /// With --model: dynamic (this task only, the default) or sticky (also the worker's default).
+    #[arg(long, value_enum, requires = "model")]
+    pub policy: Option<PolicyArg>,
+    /// Start a fresh worker process even when a matching one runs.
+    #[arg(long)]
+    pub force_new: bool,
+    /// Print the task id and return at once; `orch tasks` and `orch cancel` take it.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up after this many seconds (default 1800).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
+}
+
+/// Task states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusArg {
+    /// Accepted, not started.
+    Queued,
+    /// Running.
+    Running,
+    /// Finished with a result.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+/// `orch tasks`.
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Only tasks in this state (repeatable).
+    #[arg(long, value_enum)]
+    pub status: Vec<StatusArg>,
+    /// At most N tasks (default 50).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +230,39 @@ mod tests {
             &["orch", "profiles", "--format", "markdown"],
             &["orch", "-C", "/tmp", "profiles"],
             &["orch", "completions", "bash"],
+            &["orch", "workers"],
+            &["orch", "worker-model-set", "docs", "node:fast"],
+            &[
+                "orch",
+                "worker-model-set",
+                "docs",
+                "openai/gpt-5-mini",
+                "--policy",
+                "sticky",
+                "--respawn",
+            ],
+            &["orch", "worker-model-reset", "docs"],
+            &["orch", "run", "docs", "summarise the README"],
+            &[
+                "orch",
+                "run",
+                "docs",
+                "x",
+                "--model",
+                "node:fast",
+                "--policy",
+                "sticky",
+                "--force-new",
+                "--no-wait",
+                "--timeout",
+                "60",
+            ],
+            &["orch", "tasks", "--status", "running", "--limit", "5"],
+            &["orch", "cancel", "t1", "t2"],
+            &["orch", "status", "--format", "json"],
+            &["orch", "serve", "--socket", "/tmp/x.sock"],
+            &["orch", "--socket", "/tmp/x.sock", "workers"],
+            &["orch", "mcp"],
         ];
         for args in ok {
             assert!(Cli::try_parse_from(*args).is_ok(), "{args:?}");
@@ -132,6 +274,22 @@ mod tests {
             &["orch", "resolve"],
             &["orch", "--format", "xml", "models"],
             &["orch", "nope"],
+            &["orch", "worker-model-set", "docs"],
+            &[
+                "orch",
+                "worker-model-set",
+                "docs",
+                "node",
+                "--policy",
+                "forever",
+            ],
+            &["orch", "worker-model-reset"],
+            &["orch", "run", "docs"],
+            &["orch", "run", "docs", "x", "--policy", "sticky"],
+            &["orch", "run", "docs", "x", "--timeout", "0"],
+            &["orch", "tasks", "--status", "done"],
+            &["orch", "cancel"],
+            &["orch", "mcp", "extra"],
         ];
         for args in bad {
             assert!(Cli::try_parse_from(*args).is_err(), "{args:?}");

@@ -1,20 +1,30 @@
-//! `orch`: the command line. Parses, calls the backend through `orch::api::Orchestrator`,
-//! prints. Errors are printed once, here.
+//! `orch`: the command line. Parses, calls the backend through `orch::api::Orchestrator`
+//! (over its Unix socket, starting it on demand), prints. Errors are printed once, here.
 #![forbid(unsafe_code)]
 
 mod args;
 mod exit;
 mod print;
+mod wait;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use orch::api::{Local, Orchestrator};
+use orch::client::{Launch, SocketClient, connect_or_start};
 use orch::paths::{Environment, Paths};
-use orch::wire::{Format, ModelsQuery, ResolveQuery, Scope};
+use orch::resolve::Policy;
+use orch::wire::{CancelOutcome, Format, ModelsQuery, ResolveQuery, Scope, TaskStatus, TasksQuery};
+use orch::workers::{RunRequest, SetModelRequest};
 
-use args::{Cli, Command, FormatArg, ScopeArg};
+use args::{Cli, Command, FormatArg, PolicyArg, ScopeArg, StatusArg};
+
+/// How long a client waits for a backend it started.
+const START_WAIT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -52,6 +62,13 @@ fn format(cli: &Cli) -> Format {
     }
 }
 
+fn policy(p: PolicyArg) -> Policy {
+    match p {
+        PolicyArg::Dynamic => Policy::Dynamic,
+        PolicyArg::Sticky => Policy::Sticky,
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<u8> {
     if let Command::Completions { shell } = &cli.command {
         let mut out = Vec::new();
@@ -64,16 +81,102 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(p) => p.clone(),
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
-    let paths = Paths::resolve(&env, project);
+    let mut paths = Paths::resolve(&env, &project);
+    if let Command::Serve = &cli.command {
+        // The backend keeps the candidates clients use, so `orch status` shows a mismatch.
+        let listen = cli
+            .socket
+            .clone()
+            .unwrap_or_else(|| paths.socket().to_path_buf());
+        return serve(&paths, &env, listen);
+    }
+    if let Some(socket) = &cli.socket {
+        paths.socket_candidates = vec![socket.clone()];
+    }
+    if let Command::Mcp = &cli.command {
+        return mcp(&paths, &project);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let backend = match &cli.opencode_url {
-        Some(url) => rt.block_on(Local::load_live(url, &paths, &env))?,
-        None => Local::load(&paths, &env)?,
-    };
-    rt.block_on(dispatch(&backend, &cli))
+    rt.block_on(async {
+        match &cli.opencode_url {
+            Some(url) => {
+                let backend = Local::load_live(url, &paths, &env).await?;
+                dispatch(&backend, &cli).await
+            }
+            None => {
+                let (stream, socket) = connect_or_start(&paths, &launch(&project)?).await?;
+                let backend = SocketClient::connect(stream, &socket).await?;
+                let code = dispatch(&backend, &cli).await;
+                backend.close().await;
+                code
+            }
+        }
+    })
+}
+
+/// Starting `orch serve` for this project with this very executable.
+fn launch(project: &std::path::Path) -> anyhow::Result<Launch> {
+    let exe = std::env::current_exe().context("cannot find the orch executable")?;
+    Ok(Launch {
+        exe,
+        args: vec!["-C".into(), project.display().to_string()],
+        wait: START_WAIT,
+    })
+}
+
+/// `orch serve`: logs to stderr (the log file when a client started it), stops on
+/// SIGINT/SIGTERM.
+fn serve(paths: &Paths, env: &Environment, socket: PathBuf) -> anyhow::Result<u8> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ORCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn")),
+        )
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let shutdown = orch::mcp::shutdown_signal().context("cannot watch for signals")?;
+        // Bind first so a second backend fails fast, before loading anything.
+        let listener = orch::mcp::Listener::bind(&socket)?;
+        let service = orch::mcp::default_service(paths, env)?;
+        let info = orch::mcp::ServeInfo {
+            paths: paths.clone(),
+            socket: Some(socket),
+            log_file: orch::mcp::log_file(paths),
+        };
+        let backend = Arc::new(orch::mcp::Backend::new(
+            Arc::new(service),
+            info,
+            orch::tasks::Limits::default(),
+        ));
+        orch::mcp::socket::serve(backend, listener, shutdown).await;
+        Ok(exit::OK)
+    })
+}
+
+/// `orch mcp`: stdout carries the protocol only; messages go to stderr.
+fn mcp(paths: &Paths, project: &std::path::Path) -> anyhow::Result<u8> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = rt.block_on(async {
+        let (stream, _) = connect_or_start(paths, &launch(project)?).await?;
+        orch::client::bridge(stream, tokio::io::stdin(), tokio::io::stdout())
+            .await
+            .context("the connection to the backend failed")
+    });
+    // Reading stdin blocks a thread that would keep the runtime from shutting down.
+    rt.shutdown_background();
+    result.map(|()| exit::OK)
 }
 
 async fn dispatch(backend: &impl Orchestrator, cli: &Cli) -> anyhow::Result<u8> {
@@ -106,7 +209,83 @@ async fn dispatch(backend: &impl Orchestrator, cli: &Cli) -> anyhow::Result<u8> 
             let view = backend.profiles().await?;
             print::view(&view, fmt, orch::render::profiles)?;
         }
-        Command::Completions { .. } => {}
+        Command::Workers => {
+            let view = backend.workers().await?;
+            print::view(&view, fmt, orch::render::workers)?;
+        }
+        Command::WorkerModelSet(a) => {
+            let row = backend
+                .set_model(&SetModelRequest {
+                    worker: a.worker.clone(),
+                    model: a.model.clone(),
+                    policy: policy(a.policy),
+                    respawn: a.respawn,
+                })
+                .await?;
+            print::view(&row, fmt, orch::render::worker)?;
+        }
+        Command::WorkerModelReset { worker } => {
+            let row = backend.reset_model(worker).await?;
+            print::view(&row, fmt, orch::render::worker)?;
+        }
+        Command::Run(a) => {
+            let req = RunRequest {
+                worker: a.worker.clone(),
+                task: a.task.clone(),
+                model: a.model.clone(),
+                policy: a.policy.map(policy),
+                force_new: a.force_new,
+                auto_spawn: true,
+                attachments: Vec::new(),
+                timeout: a.timeout.map(Duration::from_secs),
+            };
+            let started = backend.run(&req).await?;
+            if a.no_wait {
+                print::view(&started, fmt, orch::render::started)?;
+                return Ok(exit::OK);
+            }
+            let Some(done) = wait::for_task(backend, &started).await? else {
+                return Ok(exit::FAILURE);
+            };
+            print::view(&done, fmt, orch::render::task)?;
+            if done.status != TaskStatus::Succeeded {
+                return Ok(exit::FAILURE);
+            }
+        }
+        Command::Tasks(a) => {
+            let q = TasksQuery {
+                status: a
+                    .status
+                    .iter()
+                    .map(|s| match s {
+                        StatusArg::Queued => TaskStatus::Queued,
+                        StatusArg::Running => TaskStatus::Running,
+                        StatusArg::Succeeded => TaskStatus::Succeeded,
+                        StatusArg::Failed => TaskStatus::Failed,
+                        StatusArg::Cancelled => TaskStatus::Cancelled,
+                    })
+                    .collect(),
+                limit: Some(a.limit.unwrap_or(50)),
+            };
+            let view = backend.tasks(&q).await?;
+            print::view(&view, fmt, orch::render::tasks)?;
+        }
+        Command::Cancel { ids } => {
+            let view = backend.cancel(ids).await?;
+            print::view(&view, fmt, orch::render::cancelled)?;
+            if view
+                .results
+                .iter()
+                .any(|r| r.outcome == CancelOutcome::NotFound)
+            {
+                return Ok(exit::FAILURE);
+            }
+        }
+        Command::Status => {
+            let view = backend.status().await?;
+            print::view(&view, fmt, orch::render::status)?;
+        }
+        Command::Serve | Command::Mcp | Command::Completions { .. } => {}
     }
     Ok(exit::OK)
 }

@@ -11,6 +11,8 @@ use crate::error::{Error, ErrorKind};
 use crate::mcp::socket::{check_dir, log_file, prepare_dir};
 use crate::paths::Paths;
 
+/// How long to keep trying after the started backend exited.
+const EXITED_GRACE: Duration = Duration::from_millis(500);
 /// The log is started afresh once it grows past this.
 const MAX_LOG_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -99,7 +101,7 @@ pub async fn connect_or_start(
         why,
     };
     let mut child = spawn(paths, launch, &socket, &log).map_err(&fail)?;
-    let deadline = tokio::time::Instant::now() + launch.wait;
+    let mut deadline = tokio::time::Instant::now() + launch.wait;
     let mut exited = None;
     loop {
         if let Some(stream) = try_socket(&socket).await? {
@@ -110,8 +112,10 @@ pub async fn connect_or_start(
         if exited.is_none()
             && let Ok(Some(status)) = child.try_wait()
         {
-            // It may have lost a race to another backend that is about to answer.
+            // It may have lost a race to another backend that is about to answer: give
+            // that one a moment, not the whole wait.
             exited = Some(status);
+            deadline = deadline.min(tokio::time::Instant::now() + EXITED_GRACE);
         }
         if tokio::time::Instant::now() >= deadline {
             let _ = child.try_wait();

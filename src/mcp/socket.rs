@@ -40,12 +40,15 @@ pub enum SocketError {
     },
     /// Another backend serves this path.
     #[error(
-        "another orch backend is already serving on {} (stop it first, or pass --socket PATH / set ORCH_SOCKET to use another path)",
+        "another orch backend{} is already serving on {} (stop it first, or pass --socket PATH / set ORCH_SOCKET to use another path)",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
         path.display()
     )]
     AlreadyRunning {
         /// The socket.
         path: PathBuf,
+        /// The other backend's pid, when known.
+        pid: Option<u32>,
     },
     /// The path is too long for a Unix socket.
     #[error("socket path {} is {len} bytes; Unix sockets allow about {MAX_SOCKET_PATH}: choose a shorter --socket PATH", path.display())]
@@ -77,6 +80,22 @@ pub enum SocketError {
 fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SocketError {
     let path = path.to_path_buf();
     move |source| SocketError::Io { what, path, source }
+}
+
+/// The lock file next to a socket; it holds the pid of the backend serving there.
+pub fn lock_file(socket: &Path) -> PathBuf {
+    let mut p = socket.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+/// The pid written in the lock file of the socket at `socket`, if any.
+pub fn backend_pid(socket: &Path) -> Option<u32> {
+    std::fs::read_to_string(lock_file(socket))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The backend's log file (its stdout and stderr when a client starts it).
@@ -141,7 +160,7 @@ pub struct Listener {
     listener: UnixListener,
     path: PathBuf,
     ino: u64,
-    _lock: Flock<File>,
+    lock: Flock<File>,
 }
 
 impl Listener {
@@ -156,9 +175,7 @@ impl Listener {
             });
         }
         prepare_dir(parent(path))?;
-        let mut lock_path = path.as_os_str().to_owned();
-        lock_path.push(".lock");
-        let lock_path = PathBuf::from(lock_path);
+        let lock_path = lock_file(path);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -167,11 +184,20 @@ impl Listener {
             .mode(0o600)
             .open(&lock_path)
             .map_err(io("open the lock file", &lock_path))?;
-        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|_| {
+        let mut lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|_| {
             SocketError::AlreadyRunning {
                 path: path.to_path_buf(),
+                pid: backend_pid(path),
             }
         })?;
+        // The pid of the backend holding the lock, for people and tests that must stop it.
+        {
+            use std::io::{Seek, Write};
+            let f: &mut File = &mut lock;
+            let _ = f.set_len(0);
+            let _ = f.seek(std::io::SeekFrom::Start(0));
+            let _ = writeln!(f, "{}", std::process::id());
+        }
         if let Ok(meta) = std::fs::symlink_metadata(path) {
             if !meta.file_type().is_socket() {
                 return Err(SocketError::NotASocket {
@@ -182,6 +208,7 @@ impl Listener {
             if std::os::unix::net::UnixStream::connect(path).is_ok() {
                 return Err(SocketError::AlreadyRunning {
                     path: path.to_path_buf(),
+                    pid: None,
                 });
             }
             tracing::info!(path = %path.display(), "replacing a stale socket");
@@ -195,7 +222,7 @@ impl Listener {
             listener,
             path: path.to_path_buf(),
             ino,
-            _lock: lock,
+            lock,
         })
     }
 
@@ -211,6 +238,8 @@ impl Drop for Listener {
         if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
             let _ = std::fs::remove_file(&self.path);
         }
+        // No pid outlives its backend in the lock file.
+        let _ = self.lock.set_len(0);
     }
 }
 
