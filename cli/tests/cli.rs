@@ -375,3 +375,39 @@ fn views_over_the_socket_as_tables() {
     assert_eq!(bad.code(), 1);
     drop(b);
 }
+
+/// The official MCP Python SDK over `orch mcp` (stdio): exactly the five tools, each
+/// called. Needs `ORCH_PYTHON` (set by `scripts/test`); skipped with a notice otherwise.
+#[test]
+fn the_official_python_sdk_lists_and_calls_the_five_tools_over_orch_mcp() {
+    let Some(python) = orch::testutil::real::python_bin("python_sdk_over_orch_mcp") else {
+        return;
+    };
+    let h = home();
+    let _stop = Started { socket: h.socket() };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp_client.py");
+    // The same scrubbed environment the binary gets; the script hands it to `orch mcp`.
+    let env = h.cmd(&[]);
+    let out = ok(Command::new(python)
+        .arg(script)
+        .arg(BIN)
+        .env_clear()
+        .envs(
+            env.get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+        )
+        .current_dir(&h.paths.project_dir)
+        .output());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the Python client failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("ok: exactly the five tools"), "{stdout}");
+    assert!(stdout.contains("ok: all checks passed"), "{stdout}");
+    assert_no_secret("the Python client's output", &stdout);
+    // `orch mcp` started the backend; it is still there for the next client.
+    assert!(h.socket().exists());
+}
