@@ -1,0 +1,173 @@
+//! The MCP backend over its real Unix socket (fake workers, the capture's setup):
+//! `task_peek` round trips with 8 concurrent clients (target: at least 10,000 per second),
+//! and the client side of `orch models --format json` (connect, handshake, `task_list`
+//! view models as JSON, parse). The wall time of the real binary is measured by
+//! `cli/benches/cli.rs`.
+//!
+//! Run with `cargo bench --bench mcp`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use divan::Bencher;
+use divan::counter::ItemsCount;
+use orch::api::{Knowledge, Orchestrator};
+use orch::client::SocketClient;
+use orch::mcp::{Backend, Listener, ServeInfo};
+use orch::tasks::Limits;
+use orch::testutil::fake_workers::FakeWorkers;
+use orch::testutil::home::capture_home;
+use orch::wire::ModelsQuery;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::{RoleClient, RunningService};
+use tokio::net::UnixStream;
+
+const CLIENTS: usize = 8;
+const PEEKS_PER_CLIENT: usize = 250;
+
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    socket: PathBuf,
+    clients: Vec<RunningService<RoleClient, ()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+static FIXTURE: Mutex<Option<Arc<Fixture>>> = Mutex::new(None);
+
+fn fixture() -> Arc<Fixture> {
+    match FIXTURE.lock() {
+        Ok(g) => g.clone(),
+        Err(p) => p.into_inner().clone(),
+    }
+    .unwrap_or_else(|| panic!("no fixture"))
+}
+
+fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn setup() -> Fixture {
+    let dir = ok(tempfile::tempdir());
+    let (paths, env) = capture_home(dir.path());
+    let rt = ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build());
+    let fake = FakeWorkers::new(ok(Knowledge::load_local(&paths, &env)));
+    let socket = paths.socket().to_path_buf();
+    let listener = ok(rt.block_on(async { Listener::bind(&socket) }));
+    let info = ServeInfo {
+        paths: paths.clone(),
+        socket: Some(socket.clone()),
+        log_file: orch::mcp::log_file(&paths),
+    };
+    let backend = Arc::new(Backend::new(Arc::new(fake), info, Limits::default()));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = rt.spawn(orch::mcp::socket::serve(backend, listener, async {
+        let _ = rx.await;
+    }));
+    let clients = rt.block_on(async {
+        let mut clients = Vec::new();
+        for _ in 0..CLIENTS {
+            let stream = ok(UnixStream::connect(&socket).await);
+            clients.push(ok(().serve(stream).await));
+        }
+        // One finished task to peek at.
+        let args = serde_json::json!({"kind":"worker","workerId":"docs","task":"x"});
+        let serde_json::Value::Object(args) = args else {
+            unreachable!()
+        };
+        ok(clients[0]
+            .call_tool(CallToolRequestParams::new("task_start").with_arguments(args))
+            .await);
+        clients
+    });
+    Fixture {
+        rt,
+        socket,
+        clients,
+        stop: Some(tx),
+        served: Some(served),
+        _dir: dir,
+    }
+}
+
+fn main() {
+    if let Ok(mut g) = FIXTURE.lock() {
+        *g = Some(Arc::new(setup()));
+    }
+    divan::main();
+    let taken = FIXTURE.lock().ok().and_then(|mut g| g.take());
+    if let Some(f) = taken.and_then(|f| Arc::try_unwrap(f).ok()) {
+        let Fixture {
+            rt,
+            clients,
+            mut stop,
+            mut served,
+            ..
+        } = f;
+        rt.block_on(async {
+            for c in clients {
+                let _ = c.cancel().await;
+            }
+            if let Some(tx) = stop.take() {
+                let _ = tx.send(());
+            }
+            if let Some(h) = served.take() {
+                let _ = h.await;
+            }
+        });
+    }
+}
+
+/// 8 clients, each doing `PEEKS_PER_CLIENT` sequential `task_peek` calls, all at once.
+#[divan::bench(sample_count = 20)]
+fn task_peek_8_concurrent_clients(b: Bencher) {
+    let f = fixture();
+    let args = match serde_json::json!({"taskId": "t1", "format": "json"}) {
+        serde_json::Value::Object(o) => o,
+        _ => unreachable!(),
+    };
+    b.counter(ItemsCount::new(CLIENTS * PEEKS_PER_CLIENT))
+        .bench(|| {
+            f.rt.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for c in &f.clients {
+                    let peer = c.peer().clone();
+                    let args = args.clone();
+                    set.spawn(async move {
+                        for _ in 0..PEEKS_PER_CLIENT {
+                            let r = ok(peer
+                                .call_tool(
+                                    CallToolRequestParams::new("task_peek")
+                                        .with_arguments(args.clone()),
+                                )
+                                .await);
+                            assert_ne!(r.is_error, Some(true));
+                        }
+                    });
+                }
+                while let Some(r) = set.join_next().await {
+                    ok(r);
+                }
+            });
+        });
+}
+
+/// What `orch models --format json` does besides starting a process: connect, handshake,
+/// `task_list` view models (usable providers, the bundled catalog), parse the view.
+#[divan::bench(sample_count = 50)]
+fn models_json_new_connection(b: Bencher) {
+    let f = fixture();
+    b.bench(|| {
+        f.rt.block_on(async {
+            let stream = ok(UnixStream::connect(&f.socket).await);
+            let client = ok(SocketClient::connect(stream, &f.socket).await);
+            let view = ok(client.models(&ModelsQuery::default()).await);
+            assert!(view.total > 0);
+            client.close().await;
+        });
+    });
+}
