@@ -8,7 +8,9 @@
 
 pub mod api;
 pub mod catalog;
+pub mod clock;
 pub mod error;
+pub mod fsutil;
 pub mod opencode;
 pub mod paths;
 pub mod profiles;

@@ -402,23 +402,31 @@ impl Resolver {
         if found.is_empty() {
             return Err(self.no_match(r, &q, ctx));
         }
-        let top = found[0].0;
-        let tied: Vec<&(i64, &str, usize)> = found.iter().take_while(|m| m.0 == top).collect();
+        // A partial match (prefix, substring, words) is ambiguous when the best kind of
+        // match fits models of more than one identity; exact matches are not.
+        let (top, top_note) = (found[0].0, found[0].1);
+        let partial = top < 900;
+        let contenders: Vec<&(i64, &str, usize)> = if partial {
+            found.iter().filter(|m| m.1 == top_note).collect()
+        } else {
+            found.iter().take_while(|m| m.0 == top).collect()
+        };
         let first_identity = &entries[found[0].2].identity;
-        if tied
+        if contenders
             .iter()
             .any(|m| entries[m.2].identity != *first_identity)
         {
             return Err(ResolveError::Ambiguous {
                 reference: r.to_owned(),
-                count: tied.len(),
-                suggestions: tied
+                count: contenders.len(),
+                suggestions: contenders
                     .iter()
                     .take(MAX_SUGGESTIONS)
                     .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
                     .collect(),
             });
         }
+        let tied: Vec<&(i64, &str, usize)> = found.iter().take_while(|m| m.0 == top).collect();
         let (score, note, i) = found[0];
         let (pi, mi) = (entries[i].provider, entries[i].model);
         let resolved = self.model_ref(pi, mi);
@@ -495,23 +503,32 @@ impl Resolver {
                     .collect(),
             };
         }
-        // Nothing matches as a whole: offer models matching its longest word.
+        // Nothing matches as a whole: offer models matching its longest word, else the tags
+        // and each usable provider's default.
         let text = r.to_lowercase();
         let mut words: Vec<&str> = text
             .split(|c: char| c.is_whitespace() || matches!(c, '-' | '_' | '.' | '/' | ':'))
             .filter(|w| w.len() >= 2)
             .collect();
         words.sort_by_key(|w| Reverse(w.len()));
-        let suggestions = words
-            .first()
-            .map(|w| {
-                self.matches(&Query::new(w), |i| entries[i].access.is_usable())
-                    .iter()
-                    .take(MAX_SUGGESTIONS)
-                    .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut suggestions: Vec<String> = words
+            .iter()
+            .map(|w| self.matches(&Query::new(w), |i| entries[i].access.is_usable()))
+            .find(|m| !m.is_empty())
+            .unwrap_or_default()
+            .iter()
+            .take(MAX_SUGGESTIONS)
+            .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
+            .collect();
+        if suggestions.is_empty() {
+            suggestions.extend(TAGS.iter().take(4).map(|t| (*t).to_owned()));
+            suggestions.extend(self.set.usable().filter_map(|p| {
+                p.default_model
+                    .as_ref()
+                    .map(|m| format!("{}/{m}", p.provider.id))
+            }));
+            suggestions.truncate(MAX_SUGGESTIONS);
+        }
         ResolveError::NoMatch {
             reference: r.to_owned(),
             detail: String::new(),

@@ -1,9 +1,10 @@
 //! Built-in tags and how each one scores a usable model.
 //!
 //! Every tag needs text in and text out; `node:vision` also needs image input. Points
-//! (see `docs/model-selection.md` for the table): provider access, tool calls 60,
-//! active status 10, and per tag — `node`: provider from config 300 / api 200 / env 150 /
-//! custom 100 and provider default 100, so OpenCode's own fallback (a configured
+//! (see `docs/model-selection.md` for the table): provider access (config 100 / api 30 /
+//! env 20 / custom 10: a provider the user declared is preferred), tool calls 60, active
+//! status 10, and per tag — `node`: provider from config 300 / api 200 / env 150 /
+//! custom 100 instead, and provider default 100, so OpenCode's own fallback (a configured
 //! provider's default) wins; `node:fast`: a fast-sounding name 40, low price up to 30,
 //! reasoning −10; `node:vision`: attachments 10, OpenCode's `model` 40; `node:docs`: large
 //! context counts double, OpenCode's `model` 60.
@@ -128,7 +129,7 @@ pub fn score(tag: Tag, m: &Model, cx: &Context<'_>) -> Option<(i64, String)> {
     let (config, api, env, custom) = if tag == Tag::Node {
         (300, 200, 150, 100)
     } else {
-        (40, 30, 20, 10)
+        (100, 30, 20, 10)
     };
     s += match access {
         Access::Config => config,

@@ -3,6 +3,15 @@
 //! [`WorkerService`] is what the task layer (MCP tools, CLI, TUI) needs from workers;
 //! the manager implements it over real OpenCode processes, tests over fakes.
 
+mod error;
+mod manager;
+pub mod registry;
+pub mod settings;
+pub mod spawn;
+
+pub use error::WorkerError;
+pub use manager::{Manager, ManagerConfig};
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -163,10 +172,17 @@ pub struct WorkersView {
 pub trait WorkerService: Send + Sync + 'static {
     /// Runs one task (spawning or reusing the worker); stops early when `cancel` fires,
     /// aborting the OpenCode session.
-    fn run(&self, req: RunRequest, cancel: CancellationToken) -> impl Future<Output = Result<RunOutcome, Error>> + Send;
+    fn run(
+        &self,
+        req: RunRequest,
+        cancel: CancellationToken,
+    ) -> impl Future<Output = Result<RunOutcome, Error>> + Send;
 
     /// Changes a worker's model; nothing changes on error.
-    fn set_model(&self, req: SetModelRequest) -> impl Future<Output = Result<WorkerRow, Error>> + Send;
+    fn set_model(
+        &self,
+        req: SetModelRequest,
+    ) -> impl Future<Output = Result<WorkerRow, Error>> + Send;
 
     /// Restores the profile's configured model, re-resolved now.
     fn reset_model(&self, worker: &str) -> impl Future<Output = Result<WorkerRow, Error>> + Send;
