@@ -40,6 +40,11 @@ impl Environment {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every variable, sorted by name.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Sets a variable (tests and overrides).
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.vars.insert(name.into(), value.into());

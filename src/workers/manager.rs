@@ -94,6 +94,14 @@ struct Running {
 }
 
 impl Running {
+    /// The exit status, waiting up to `limit` for an exit to be noticed.
+    async fn wait_exited(&self, limit: Duration) -> Option<String> {
+        match &self.process {
+            Some(p) => tokio::time::timeout(limit, p.wait_exit()).await.ok(),
+            None => self.exited(),
+        }
+    }
+
     fn exited(&self) -> Option<String> {
         match &self.process {
             Some(p) => p.exit_status(),
@@ -463,13 +471,24 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 .map(str::to_owned)
                 .to_vec(),
             dir: cfg.paths.project_dir.clone(),
-            env: vec![
-                (
-                    "OPENCODE_CONFIG_CONTENT".into(),
-                    self.config_content(profile, &default.resolved_model),
-                ),
-                ("OPENCODE_DISABLE_AUTOUPDATE".into(), "1".into()),
-            ],
+            env: cfg
+                .env
+                .vars()
+                .filter(|(k, _)| {
+                    !matches!(
+                        *k,
+                        "OPENCODE_CONFIG_CONTENT" | "OPENCODE_DISABLE_AUTOUPDATE"
+                    )
+                })
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .chain([
+                    (
+                        "OPENCODE_CONFIG_CONTENT".to_owned(),
+                        self.config_content(profile, &default.resolved_model),
+                    ),
+                    ("OPENCODE_DISABLE_AUTOUPDATE".to_owned(), "1".to_owned()),
+                ])
+                .collect(),
             ready_timeout: cfg.ready_timeout,
             die_with_parent: !cfg.keep_workers,
             redact: self.secrets(knowledge),
@@ -761,7 +780,9 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         let result = tokio::select! {
             r = running.client.prompt(&running.session_id, &body).instrument(span) => match r {
                 Ok(reply) => Ok(reply),
-                Err(source) => match running.exited() {
+                // A dropped connection usually means the process died: give its exit a
+                // moment to be noticed so the error says so.
+                Err(source) => match running.wait_exited(Duration::from_secs(3)).await {
                     Some(status) => Err(self.exited(&profile.id, &running, status)),
                     None => Err(WorkerError::OpenCode { worker: profile.id.clone(), source }),
                 },

@@ -36,7 +36,7 @@ pub struct SpawnSpec {
     pub args: Vec<String>,
     /// Working directory.
     pub dir: PathBuf,
-    /// Variables added to the inherited environment.
+    /// The whole environment of the process (nothing else is inherited).
     pub env: Vec<(String, String)>,
     /// How long to wait for the "listening on" line.
     pub ready_timeout: Duration,
@@ -260,6 +260,7 @@ impl Spawner for OsSpawner {
             .arg(&program)
             .args(&spec.args)
             .current_dir(&spec.dir)
+            .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(if spec.die_with_parent {
                 Stdio::piped()
@@ -468,7 +469,10 @@ mod tests {
             program: prog,
             args: vec!["serve".into()],
             dir: dir.to_path_buf(),
-            env: vec![("SECRET_VALUE".into(), "gsk-test-env".into())],
+            env: vec![
+                ("SECRET_VALUE".into(), "gsk-test-env".into()),
+                ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+            ],
             ready_timeout: timeout,
             die_with_parent: true,
             redact: vec!["gsk-test-env".into()],
