@@ -836,6 +836,17 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         }
     }
 
+    /// Makes sure the worker's OpenCode is running (reusing one when it matches) and returns
+    /// its row; no task is sent.
+    pub async fn warm(&self, worker: &str) -> Result<WorkerRow, Error> {
+        let knowledge = self.inner.knowledge.get();
+        let profile = self.profile(&knowledge, worker)?;
+        let slot = self.slot(&profile.id);
+        self.ensure_running(&knowledge, &profile, &slot, false, true)
+            .await?;
+        Ok(self.row(&knowledge, &profile))
+    }
+
     fn exited(&self, worker: &str, running: &Running, status: String) -> WorkerError {
         WorkerError::Exited {
             worker: worker.to_owned(),
