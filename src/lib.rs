@@ -4,11 +4,13 @@
 //! ([`sources`] over a [`catalog`]), turns a model reference into one model with a
 //! reason ([`resolve`]), and describes the workers that run on those models
 //! ([`profiles`]). Binaries and the TUI are thin clients of [`api::Orchestrator`].
+//! [`install`] sets OpenCode up to use orch (command shortcuts, the `orch mcp` entry).
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod catalog;
 pub mod error;
+pub mod install;
 pub mod opencode;
 pub mod paths;
 pub mod profiles;
