@@ -225,18 +225,23 @@ fn refused(path: &Path, reason: impl Into<String>) -> InstallError {
 
 /// Where the command files and the config live for a scope.
 pub fn locations(paths: &Paths, scope: InstallScope) -> (PathBuf, PathBuf) {
-    let base = match scope {
-        InstallScope::Project => paths.project_dir.join(".opencode"),
-        InstallScope::Global => paths.opencode_config_dir.clone(),
-    };
-    let config_dir = match scope {
-        InstallScope::Project => paths.project_dir.clone(),
-        InstallScope::Global => paths.opencode_config_dir.clone(),
-    };
-    (base.join("commands"), config_dir)
+    match scope {
+        InstallScope::Project => (
+            paths.project_dir.join(".opencode").join("commands"),
+            paths.project_dir.clone(),
+        ),
+        InstallScope::Global => (
+            paths.opencode_config_dir.join("commands"),
+            paths.opencode_config_dir.clone(),
+        ),
+    }
 }
 
 /// Plans every file, then (unless `dry_run`) writes the ones that change.
+///
+/// A refusal comes before any write. An I/O failure while writing (a full disk, a
+/// read-only directory) stops at that file: files written before it stay written, each
+/// one whole, and running again completes the rest.
 pub fn install(paths: &Paths, opts: &InstallOptions) -> Result<InstallReport, InstallError> {
     let bin_word = shell_word(&opts.orch_bin)?;
     let bin = opts.orch_bin.to_str().ok_or_else(|| InstallError::Binary {
@@ -749,7 +754,7 @@ fn shell_word(path: &Path) -> Result<String, InstallError> {
 
 /// The first backup name that does not exist: `<file>.orch-backup`, then `.orch-backup.1`, ...
 fn free_backup_path(target: &Path) -> PathBuf {
-    (0..)
+    (0..1000)
         .map(|n| backup_path(target, n))
         .find(|p| fs::symlink_metadata(p).is_err())
         .unwrap_or_else(|| backup_path(target, 0))
