@@ -4,6 +4,7 @@
 //! ([`sources`] over a [`catalog`]), turns a model reference into one model with a
 //! reason ([`resolve`]), and describes the workers that run on those models
 //! ([`profiles`]). Binaries and the TUI are thin clients of [`api::Orchestrator`].
+//! [`install`] sets OpenCode up to use orch (command shortcuts, the `orch mcp` entry).
 #![deny(missing_docs)]
 
 pub mod api;
@@ -11,6 +12,7 @@ pub mod catalog;
 pub mod clock;
 pub mod error;
 pub mod fsutil;
+pub mod install;
 pub mod opencode;
 pub mod paths;
 pub mod profiles;

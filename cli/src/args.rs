@@ -13,8 +13,16 @@ pub struct Cli {
     #[arg(long, global = true, value_enum)]
     pub format: Option<FormatArg>,
 
-    /// Project directory whose OpenCode config applies (default: the current directory).
-    #[arg(short = 'C', long = "project", global = true, value_name = "DIR")]
+    /// Project directory whose OpenCode config applies (default, and without DIR: the
+    /// current directory). For `opencode install` it also selects the project scope.
+    #[arg(
+        short = 'C',
+        long = "project",
+        global = true,
+        value_name = "DIR",
+        num_args = 0..=1,
+        default_missing_value = "."
+    )]
     pub project: Option<PathBuf>,
 
     /// Read providers from this running OpenCode server instead of its files.
@@ -45,6 +53,8 @@ pub enum Command {
     Resolve(ResolveArgs),
     /// List worker profiles and what each one's model resolves to now.
     Profiles,
+    /// Set up OpenCode to use orch (command shortcuts, the `orch mcp` server).
+    Opencode(OpencodeArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -93,6 +103,34 @@ pub struct ResolveArgs {
     pub worker: Option<String>,
 }
 
+/// `orch opencode`.
+#[derive(Debug, Args)]
+pub struct OpencodeArgs {
+    #[command(subcommand)]
+    pub command: OpencodeCommand,
+}
+
+/// `orch opencode <command>`.
+#[derive(Debug, Subcommand)]
+pub enum OpencodeCommand {
+    /// Write the /orchestrator.* command shortcuts and add the `orch mcp` server to
+    /// OpenCode's config (project by default), keeping everything already there.
+    Install(InstallArgs),
+}
+
+/// `orch opencode install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Install into OpenCode's global config (~/.config/opencode) instead of the project.
+    /// `--project [DIR]` (the default) installs into the project's `.opencode/commands/`
+    /// and `opencode.json(c)`.
+    #[arg(long, conflicts_with = "project")]
+    pub global: bool,
+    /// Show what would change, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +159,16 @@ mod tests {
             &["orch", "profiles", "--format", "markdown"],
             &["orch", "-C", "/tmp", "profiles"],
             &["orch", "completions", "bash"],
+            &["orch", "opencode", "install"],
+            &["orch", "opencode", "install", "--project"],
+            &["orch", "opencode", "install", "--project", "--dry-run"],
+            &["orch", "opencode", "install", "--project", "/tmp/p"],
+            &["orch", "-C", "/tmp/p", "opencode", "install"],
+            &["orch", "opencode", "install", "--global", "--dry-run"],
+            &[
+                "orch", "--format", "json", "opencode", "install", "--global",
+            ],
+            &["orch", "models", "--project"],
         ];
         for args in ok {
             assert!(Cli::try_parse_from(*args).is_ok(), "{args:?}");
@@ -132,9 +180,44 @@ mod tests {
             &["orch", "resolve"],
             &["orch", "--format", "xml", "models"],
             &["orch", "nope"],
+            &["orch", "opencode"],
+            &["orch", "opencode", "install", "--global", "--project"],
+            &["orch", "opencode", "install", "--everywhere"],
         ];
         for args in bad {
             assert!(Cli::try_parse_from(*args).is_err(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn install_scope_flags() {
+        let parse = |args: &[&str]| match Cli::try_parse_from(args) {
+            Ok(Cli {
+                project,
+                command:
+                    Command::Opencode(OpencodeArgs {
+                        command: OpencodeCommand::Install(a),
+                    }),
+                ..
+            }) => (project, a.global, a.dry_run),
+            other => panic!("{args:?}: {other:?}"),
+        };
+        let dot = Some(PathBuf::from("."));
+        assert_eq!(
+            parse(&["orch", "opencode", "install"]),
+            (None, false, false)
+        );
+        assert_eq!(
+            parse(&["orch", "opencode", "install", "--project", "--dry-run"]),
+            (dot, false, true)
+        );
+        assert_eq!(
+            parse(&["orch", "opencode", "install", "--project", "/p"]),
+            (Some(PathBuf::from("/p")), false, false)
+        );
+        assert_eq!(
+            parse(&["orch", "opencode", "install", "--global"]),
+            (None, true, false)
+        );
     }
 }

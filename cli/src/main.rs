@@ -14,7 +14,7 @@ use orch::api::{Local, Orchestrator};
 use orch::paths::{Environment, Paths};
 use orch::wire::{Format, ModelsQuery, ResolveQuery, Scope};
 
-use args::{Cli, Command, FormatArg, ScopeArg};
+use args::{Cli, Command, FormatArg, InstallArgs, OpencodeCommand, ScopeArg};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -64,6 +64,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(p) => p.clone(),
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
+    if let Command::Opencode(o) = &cli.command {
+        let OpencodeCommand::Install(a) = &o.command;
+        let project = std::path::absolute(&project)
+            .with_context(|| format!("cannot resolve {}", project.display()))?;
+        return install(&cli, a, &Paths::resolve(&env, project));
+    }
     let paths = Paths::resolve(&env, project);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -106,7 +112,40 @@ async fn dispatch(backend: &impl Orchestrator, cli: &Cli) -> anyhow::Result<u8> 
             let view = backend.profiles().await?;
             print::view(&view, fmt, orch::render::profiles)?;
         }
-        Command::Completions { .. } => {}
+        Command::Completions { .. } | Command::Opencode(_) => {}
     }
+    Ok(exit::OK)
+}
+
+/// `orch opencode install`: a file operation, no backend.
+fn install(cli: &Cli, args: &InstallArgs, paths: &Paths) -> anyhow::Result<u8> {
+    if args.global && cli.project.is_some() {
+        // clap only sees the conflict when both follow `install`; `-C DIR` may come first.
+        let _ = Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--global installs into OpenCode's global config; it cannot be used with -C/--project",
+            )
+            .print();
+        return Ok(exit::USAGE);
+    }
+    let exe = std::env::current_exe().context("cannot find the path of this orch binary")?;
+    let orch_bin = std::fs::canonicalize(&exe).with_context(|| {
+        format!(
+            "cannot resolve the path of this orch binary {}",
+            exe.display()
+        )
+    })?;
+    let opts = orch::install::InstallOptions {
+        scope: if args.global {
+            orch::install::InstallScope::Global
+        } else {
+            orch::install::InstallScope::Project
+        },
+        dry_run: args.dry_run,
+        orch_bin,
+    };
+    let report = orch::install::install(paths, &opts)?;
+    print::view(&report, format(cli), |r, _| orch::install::render(r))?;
     Ok(exit::OK)
 }
