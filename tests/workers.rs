@@ -663,3 +663,38 @@ async fn no_secret_in_errors_rows_or_records() {
     text.push_str(&format!("{:?}", s.spawner.specs()));
     assert_no_secret("worker records", &text);
 }
+
+#[tokio::test]
+async fn a_lost_session_is_replaced_on_the_next_task() {
+    let s = Setup::new();
+    let server = FakeOpenCode::start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = s.paths.project_dir.join(".opencode");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.join("orchestrator.json"),
+        r#"{"profiles": {"docs": {"backend": "agent"}}}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut config = s.config();
+    config.agent_url = Some(server.url());
+    let m = s.manager_with(config);
+    let first = run(&m, task("docs", "one")).await;
+    // The agent server forgets the session.
+    let client = orch::opencode::OpenCodeClient::new(&server.url(), Duration::from_secs(1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        client
+            .delete_session(&first.session_id)
+            .await
+            .unwrap_or(false)
+    );
+    let err = m
+        .run(task("docs", "two"), CancellationToken::new())
+        .await
+        .err();
+    assert!(err.is_some_and(|e| e.message.contains("404")));
+    let third = run(&m, task("docs", "three")).await;
+    assert_ne!(third.session_id, first.session_id);
+}

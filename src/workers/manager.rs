@@ -827,6 +827,17 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                     if let Some(pid) = running.pid {
                         let _ = self.inner.registry.remove(&profile.id, pid);
                     }
+                } else if matches!(
+                    e,
+                    WorkerError::OpenCode {
+                        source: crate::opencode::OpenCodeError::Status { status: 404, .. },
+                        ..
+                    }
+                ) {
+                    // The session is gone (the server restarted or someone deleted it):
+                    // the next task opens a new one.
+                    st.status = WorkerStatus::Failed;
+                    st.running = None;
                 } else {
                     st.status = WorkerStatus::Ready;
                 }
