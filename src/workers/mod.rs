@@ -163,10 +163,17 @@ pub struct WorkersView {
 pub trait WorkerService: Send + Sync + 'static {
     /// Runs one task (spawning or reusing the worker); stops early when `cancel` fires,
     /// aborting the OpenCode session.
-    fn run(&self, req: RunRequest, cancel: CancellationToken) -> impl Future<Output = Result<RunOutcome, Error>> + Send;
+    fn run(
+        &self,
+        req: RunRequest,
+        cancel: CancellationToken,
+    ) -> impl Future<Output = Result<RunOutcome, Error>> + Send;
 
     /// Changes a worker's model; nothing changes on error.
-    fn set_model(&self, req: SetModelRequest) -> impl Future<Output = Result<WorkerRow, Error>> + Send;
+    fn set_model(
+        &self,
+        req: SetModelRequest,
+    ) -> impl Future<Output = Result<WorkerRow, Error>> + Send;
 
     /// Restores the profile's configured model, re-resolved now.
     fn reset_model(&self, worker: &str) -> impl Future<Output = Result<WorkerRow, Error>> + Send;
