@@ -160,8 +160,9 @@ pub fn strip_version(id: &str) -> &str {
                 s = &s[..pos];
             }
         }
-        // ISO date: -YYYY-MM-DD
-        if s.len() > 11 {
+        // ISO date: -YYYY-MM-DD. The cut must fall on a character boundary: when it does not,
+        // the tail holds a non-ASCII character and is no date.
+        if s.len() > 11 && s.is_char_boundary(s.len() - 11) {
             let (head, tail) = s.split_at(s.len() - 11);
             let b = tail.as_bytes();
             if !head.is_empty()
@@ -203,6 +204,12 @@ mod tests {
             ("20250514", "20250514"),
             ("", ""),
             ("-", "-"),
+            // Non-ASCII ids never split inside a character.
+            ("ééééééééééé", "ééééééééééé"),
+            ("modèle-2024-11-20", "modèle"),
+            ("x-2024-11-2é", "x-2024-11-2é"),
+            ("日本語モデル-20250514", "日本語モデル"),
+            ("é-vé:0", "é-vé:0"),
         ];
         for (id, want) in cases {
             assert_eq!(strip_version(id), want, "{id}");

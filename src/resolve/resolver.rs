@@ -244,12 +244,16 @@ impl Resolver {
                 return self.explicit(r, pi, m, ctx);
             }
             // Not a provider: perhaps a model id that contains '/' (`meta-llama/llama-4`).
+            // When only providers without credentials offer it, saying so (and naming them)
+            // helps more than "unknown provider".
             return match self.fuzzy(r, ctx) {
-                Err(ResolveError::NoMatch { .. }) => Err(ResolveError::UnknownProvider {
-                    reference: r.to_owned(),
-                    provider: p.to_owned(),
-                    suggestions: self.provider_suggestions(p),
-                }),
+                Err(ResolveError::NoMatch { detail, .. }) if detail.is_empty() => {
+                    Err(ResolveError::UnknownProvider {
+                        reference: r.to_owned(),
+                        provider: p.to_owned(),
+                        suggestions: self.provider_suggestions(p),
+                    })
+                }
                 other => other,
             };
         }
