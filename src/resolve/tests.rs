@@ -146,7 +146,9 @@ fn world_with(model_ref: Option<&str>, small: Option<&str>) -> ProviderSet {
                         .context(400_000)
                         .price(1.25),
                     model("gpt-5-mini").image().price(0.25),
-                    model("gpt-4o-2024-11-20").image().named("GPT-4o (2024-11-20)"),
+                    model("gpt-4o-2024-11-20")
+                        .image()
+                        .named("GPT-4o (2024-11-20)"),
                     model("o3-mini").reasoning().price(1.1),
                 ],
             ),
