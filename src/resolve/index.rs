@@ -263,6 +263,57 @@ pub fn strip_version(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::{Model, Provider};
+    use crate::sources::ProviderEntry;
+    use proptest::prelude::*;
+
+    /// The index of one model.
+    fn one(id: &str, name: &str) -> ModelIndex {
+        let set = ProviderSet {
+            providers: vec![ProviderEntry {
+                provider: Provider {
+                    id: "p".into(),
+                    name: "P".into(),
+                    models: vec![Model {
+                        id: id.into(),
+                        name: name.into(),
+                        ..Model::default()
+                    }],
+                    ..Provider::default()
+                },
+                access: Access::Api,
+                key_present: true,
+                default_model: None,
+            }],
+            ..ProviderSet::default()
+        };
+        ModelIndex::build(&set)
+    }
+
+    proptest! {
+        /// The quick rejection never rejects an entry the query would score.
+        #[test]
+        fn may_match_never_hides_a_match(
+            id in "[a-zA-Z0-9./:@_ -]{0,24}|\\PC{0,12}",
+            name in "[a-zA-Z0-9./ -]{0,24}|\\PC{0,12}",
+            cut in 0usize..30,
+            from in 0usize..30,
+            query in "[a-z0-9./: -]{0,12}|\\PC{0,6}",
+        ) {
+            let index = one(&id, &name);
+            let (entry, key) = (&index.entries[0], &index.keys[0]);
+            // Queries built from the id and the name hit every way of scoring.
+            let lower = id.to_lowercase();
+            let part: String = lower.chars().skip(from).take(cut).collect();
+            let head: String = name.to_lowercase().chars().take(cut).collect();
+            for text in [query.as_str(), &part, &head, &lower, &name, &format!("{part} {head}"), &format!("{lower}-20250101")] {
+                let q = Query::new(text);
+                if q.score(entry).is_some() {
+                    prop_assert!(q.may_match(key), "{text:?} scores {id:?}/{name:?} but is rejected");
+                }
+            }
+        }
+    }
 
     #[test]
     fn version_suffixes() {
