@@ -26,7 +26,14 @@ pub struct Cli {
     pub project: Option<PathBuf>,
 
     /// Read providers from this running OpenCode server instead of its files.
-    #[arg(long, global = true, value_name = "URL", env = "ORCH_OPENCODE_URL")]
+    // The URL may carry `user:password@`: help must not print the variable's value.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "ORCH_OPENCODE_URL",
+        hide_env_values = true
+    )]
     pub opencode_url: Option<String>,
 
     #[command(subcommand)]

@@ -1,0 +1,489 @@
+//! The real `orch` binary, end to end, in a scrubbed environment: `HOME`, `XDG_*` and
+//! `TMPDIR` point into a temp dir, only `PATH` is kept. Exit codes are asserted (0 ok,
+//! 1 failure, 2 usage), human output is snapshotted, JSON is read back into the `wire`
+//! types (which deny unknown fields), and no fake key of the captures is ever printed.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use orch::testutil::{assert_no_secret, fixture};
+use orch::wire::{ModelsView, ProfilesView, ResolveView};
+
+const BIN: &str = env!("CARGO_BIN_EXE_orch");
+
+/// Exit codes, as documented in `cli/src/exit.rs`.
+const OK: i32 = 0;
+const FAILURE: i32 = 1;
+const USAGE: i32 = 2;
+
+/// A machine in a temp dir: a home, a project (a git worktree root) and a tmp.
+struct Machine {
+    dir: tempfile::TempDir,
+    vars: Vec<(String, String)>,
+}
+
+impl Machine {
+    /// No OpenCode config, no keys, no credentials.
+    fn fresh() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("orch-cli-test")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let root = dir.path();
+        for d in ["home", "project/.git", "tmp", "run"] {
+            std::fs::create_dir_all(root.join(d)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let home = root.join("home");
+        let at = |p: &Path| p.display().to_string();
+        let vars = vec![
+            ("HOME".into(), at(&home)),
+            ("XDG_CONFIG_HOME".into(), at(&home.join(".config"))),
+            ("XDG_DATA_HOME".into(), at(&home.join(".local/share"))),
+            ("XDG_CACHE_HOME".into(), at(&home.join(".cache"))),
+            ("XDG_STATE_HOME".into(), at(&home.join(".local/state"))),
+            ("XDG_RUNTIME_DIR".into(), at(&root.join("run"))),
+            ("TMPDIR".into(), at(&root.join("tmp"))),
+        ];
+        Self { dir, vars }
+    }
+
+    /// The capture's setup: project `opencode.json` from the fixtures, `GROQ_API_KEY`,
+    /// and an `openai` api key in `auth.json`.
+    fn capture() -> Self {
+        let mut m = Self::fresh();
+        m.write("project/opencode.json", &fixture("project-opencode.json"));
+        m.write(
+            "home/.local/share/opencode/auth.json",
+            r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
+        );
+        m.vars.push(("GROQ_API_KEY".into(), "gsk-test-env".into()));
+        m
+    }
+
+    fn write(&self, path: &str, content: &str) {
+        let path = self.dir.path().join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(path, content).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn project(&self) -> PathBuf {
+        self.dir.path().join("project")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.project());
+        cmd
+    }
+
+    /// Runs orch; stdout and stderr never carry a fake key.
+    fn run(&self, args: &[&str]) -> Run {
+        let out = self
+            .command(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert_no_secret(&format!("stdout of orch {args:?}"), &run.stdout);
+        assert_no_secret(&format!("stderr of orch {args:?}"), &run.stderr);
+        assert!(
+            !run.stderr.contains("panicked"),
+            "orch {args:?} panicked: {}",
+            run.stderr
+        );
+        run
+    }
+
+    /// Runs orch and expects success with nothing on stderr.
+    fn ok(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(run.code, OK, "orch {args:?}: {}", run.stderr);
+        assert_eq!(run.stderr, "", "orch {args:?}");
+        run.stdout
+    }
+
+    /// Runs orch with `--format json` and reads the view back.
+    fn json<T: serde::de::DeserializeOwned>(&self, args: &[&str]) -> T {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("orch {args:?}: {e}\n{out}"))
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Snapshots with temp paths masked.
+fn snapshot(name: &str, text: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"(/[^\s:,]*)?/orch-cli-test[A-Za-z0-9_]+", "[TMP]");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(name, text));
+}
+
+#[test]
+fn help_and_version() {
+    let m = Machine::fresh();
+    snapshot("help", &m.ok(&["--help"]));
+    snapshot("models_help", &m.ok(&["models", "--help"]));
+    snapshot("resolve_help", &m.ok(&["resolve", "--help"]));
+    let version = m.ok(&["--version"]);
+    assert!(version.starts_with("orch "), "{version}");
+    // The server URL may carry a password: help never prints the variable's value.
+    let mut m = m;
+    m.vars.push((
+        "ORCH_OPENCODE_URL".into(),
+        "http://user:sk-test-123@127.0.0.1:9".into(),
+    ));
+    let help = m.ok(&["models", "--help"]);
+    assert!(help.contains("ORCH_OPENCODE_URL"), "{help}");
+    // An unreachable server is a failure naming it, without the password.
+    let run = m.run(&["models"]);
+    assert_eq!(run.code, FAILURE, "{}", run.stderr);
+    assert!(run.stderr.contains("127.0.0.1:9"), "{}", run.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let m = Machine::fresh();
+    let cases: &[&[&str]] = &[
+        &[],
+        &["nope"],
+        &["models", "--scope", "some"],
+        &["models", "--limit", "-1"],
+        &["models", "--limit", "many"],
+        &["resolve"],
+        &["--format", "xml", "models"],
+        &["profiles", "extra"],
+    ];
+    for args in cases {
+        let run = m.run(args);
+        assert_eq!(run.code, USAGE, "orch {args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("Usage:") || run.stderr.contains("--help"),
+            "orch {args:?}: {}",
+            run.stderr
+        );
+        assert_eq!(run.stdout, "", "orch {args:?}");
+    }
+}
+
+#[test]
+fn models_on_a_fresh_machine_lists_the_free_opencode_models() {
+    let m = Machine::fresh();
+    let table = m.ok(&["models"]);
+    snapshot("models_fresh", &table);
+    assert!(table.contains("opencode/big-pickle *"), "{table}");
+    let view: ModelsView = m.json(&["models"]);
+    assert_eq!(view.usable_providers, ["opencode"]);
+    assert_eq!(view.source, "local");
+    assert!(
+        view.catalog.contains("bundled snapshot"),
+        "{}",
+        view.catalog
+    );
+    assert!(!view.models.is_empty());
+    assert!(
+        view.models
+            .iter()
+            .all(|r| r.provider == "opencode" && r.usable && r.cost_input == 0.0),
+        "{view:?}"
+    );
+    assert!(view.warnings.is_empty(), "{:?}", view.warnings);
+    snapshot(
+        "models_fresh_markdown",
+        &m.ok(&["--format", "markdown", "models"]),
+    );
+    // The whole catalog is there too, marked unusable.
+    let all: ModelsView = m.json(&["models", "--scope", "all", "--limit", "5"]);
+    assert!(all.total > 8000, "{}", all.total);
+    assert_eq!(all.models.len(), 5);
+}
+
+#[test]
+fn models_on_the_capture_setup() {
+    let m = Machine::capture();
+    let table = m.ok(&["models"]);
+    snapshot("models_capture", &table);
+    let view: ModelsView = m.json(&["models"]);
+    assert_eq!(
+        view.usable_providers,
+        ["fake", "groq", "openai", "opencode"]
+    );
+    let sources: std::collections::BTreeMap<&str, &str> = view
+        .models
+        .iter()
+        .map(|r| (r.provider.as_str(), r.source.as_str()))
+        .collect();
+    assert_eq!(
+        sources.into_iter().collect::<Vec<_>>(),
+        [
+            ("fake", "config"),
+            ("groq", "env"),
+            ("openai", "api"),
+            ("opencode", "custom")
+        ]
+    );
+    assert_eq!(view.total, view.models.len());
+    // Filters.
+    let groq: ModelsView = m.json(&["models", "--provider", "groq"]);
+    assert!(!groq.models.is_empty() && groq.models.iter().all(|r| r.provider == "groq"));
+    let vision: ModelsView = m.json(&["models", "--vision"]);
+    assert!(vision.models.iter().all(|r| r.image));
+    assert!(vision.models.iter().any(|r| r.model == "fake/vision-pro"));
+    let q: ModelsView = m.json(&["models", "-q", "gpt-5-mini", "--limit", "3"]);
+    assert_eq!(
+        q.models.first().map(|r| r.model.as_str()),
+        Some("openai/gpt-5-mini")
+    );
+    assert!(q.models.len() <= 3);
+}
+
+#[test]
+fn resolve_a_tag_for_a_worker() {
+    let m = Machine::capture();
+    let out = m.ok(&["resolve", "node:fast", "--worker", "explorer"]);
+    snapshot("resolve_node_fast_explorer", &out);
+    let view: ResolveView = m.json(&["resolve", "node:fast", "--worker", "explorer"]);
+    assert_eq!(view.worker.as_deref(), Some("explorer"));
+    let r = &view.resolution;
+    assert_eq!(r.resolved_model, "fake/fast-mini");
+    assert_eq!(r.model_ref, "node:fast");
+    assert!(
+        r.reason.contains("small_model from the OpenCode config"),
+        "{}",
+        r.reason
+    );
+    // The same on a fresh machine: a scored pick, and the reason says why.
+    let fresh = Machine::fresh();
+    let view: ResolveView = fresh.json(&["resolve", "node:fast", "--worker", "explorer"]);
+    assert!(view.resolution.resolved_model.starts_with("opencode/"));
+    assert!(view.resolution.reason.contains("small_model is not set"));
+    assert!(view.resolution.metadata.candidates.len() > 1);
+    snapshot(
+        "resolve_explicit_unusable",
+        &m.ok(&["resolve", "openrouter/anthropic/claude-sonnet-4.5"]),
+    );
+    snapshot(
+        "resolve_vision_markdown",
+        &m.ok(&[
+            "--format",
+            "markdown",
+            "resolve",
+            "node:vision",
+            "-w",
+            "vision",
+        ]),
+    );
+}
+
+#[test]
+fn resolve_failures_exit_1_with_suggestions() {
+    let m = Machine::capture();
+    // (args, phrases on stderr)
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["resolve", "claude-sonnet"],
+            &[
+                "orch: no usable model matches \"claude-sonnet\"",
+                "closest:",
+                "anthropic/",
+            ],
+        ),
+        (
+            &["resolve", "openai/gpt-6"],
+            &[
+                "provider openai has no model \"gpt-6\"",
+                "did you mean",
+                "openai/gpt-5",
+            ],
+        ),
+        (&["resolve", "nope/x"], &["unknown provider \"nope\""]),
+        (&["resolve", "node:slow"], &["unknown tag", "node:fast"]),
+        (&["resolve", ""], &["empty model reference"]),
+        (&["resolve", "/"], &["invalid model reference \"/\""]),
+        (
+            &["resolve", "é€ü日本"],
+            &["no usable model matches \"é€ü日本\""],
+        ),
+        (
+            &["resolve", "fake/big-pro", "--worker", "vision"],
+            &[
+                "the vision worker needs a model with image input, but fake/big-pro has none",
+                "usable models with image input: fake/vision-pro",
+            ],
+        ),
+        (
+            &["resolve", "node", "--worker", "nobody"],
+            &["unknown worker \"nobody\"", "explorer"],
+        ),
+    ];
+    for (args, phrases) in cases {
+        let run = m.run(args);
+        assert_eq!(run.code, FAILURE, "orch {args:?}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "orch {args:?}");
+        for p in *phrases {
+            assert!(
+                run.stderr.contains(p),
+                "orch {args:?}: {p:?} not in {}",
+                run.stderr
+            );
+        }
+        assert_eq!(
+            run.stderr.lines().count(),
+            1,
+            "orch {args:?}: one line: {}",
+            run.stderr
+        );
+    }
+    let run = m.run(&["resolve", "claude-sonnet"]);
+    snapshot("resolve_no_match_stderr", &run.stderr);
+    // JSON output does not change how errors are reported.
+    let run = m.run(&["--format", "json", "resolve", "nope/x"]);
+    assert_eq!((run.code, run.stdout.as_str()), (FAILURE, ""));
+}
+
+#[test]
+fn profiles_show_what_each_worker_resolves_to() {
+    let m = Machine::capture();
+    snapshot("profiles_capture", &m.ok(&["profiles"]));
+    let view: ProfilesView = m.json(&["profiles"]);
+    let resolved: Vec<(&str, Option<&str>)> = view
+        .profiles
+        .iter()
+        .map(|p| (p.id.as_str(), p.resolved_model.as_deref()))
+        .collect();
+    assert_eq!(resolved.len(), 6);
+    for (id, model) in &resolved {
+        assert!(model.is_some(), "{id} does not resolve");
+    }
+    let get = |id: &str| {
+        resolved
+            .iter()
+            .find(|(i, _)| *i == id)
+            .and_then(|(_, m)| *m)
+    };
+    assert_eq!(get("coder"), Some("fake/big-pro"));
+    assert_eq!(get("explorer"), Some("fake/fast-mini"));
+    // User profiles and tags from orchestrator.json.
+    m.write(
+        "project/.opencode/orchestrator.json",
+        r#"{ // JSONC
+          "profiles": {"reviewer": {"name": "Reviewer", "model": ["nope/x", "node:fast"]}},
+          "tags": {"cheap": ["groq/llama-3.1-8b-instant", "node:fast"]},
+        }"#,
+    );
+    let out = m.ok(&["profiles"]);
+    snapshot("profiles_with_orchestrator_json", &out);
+    let view: ProfilesView = m.json(&["profiles"]);
+    assert!(view.files.iter().any(|f| f.ends_with("orchestrator.json")));
+    assert_eq!(view.tags.len(), 1);
+    let reviewer = view.profiles.iter().find(|p| p.id == "reviewer");
+    assert_eq!(
+        reviewer.and_then(|p| p.resolved_model.as_deref()),
+        Some("fake/fast-mini")
+    );
+    let view: ResolveView = m.json(&["resolve", "cheap"]);
+    assert_eq!(view.resolution.resolved_model, "groq/llama-3.1-8b-instant");
+    snapshot("profiles_fresh", &Machine::fresh().ok(&["profiles"]));
+}
+
+#[test]
+fn broken_files_exit_1_naming_the_file() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("project/opencode.json", "{\"model\": ", "opencode.json"),
+        (
+            "project/opencode.json",
+            "{\"model\": \"{env:GROQ_API_KEY}\", \"small_model\": 5}",
+            "expected a string",
+        ),
+        (
+            "project/.opencode/orchestrator.json",
+            "{\"profile\": {}}",
+            "unknown field",
+        ),
+        (
+            "home/.config/opencode/orchestrator.json",
+            "{\"tags\": {\"x\": []}}",
+            "empty fallback chain",
+        ),
+    ];
+    for (file, content, phrase) in cases {
+        let m = Machine::capture();
+        m.write(file, content);
+        for args in [&["models"][..], &["resolve", "node"], &["profiles"]] {
+            let run = m.run(args);
+            assert_eq!(run.code, FAILURE, "{file} orch {args:?}: {}", run.stderr);
+            let name = file.rsplit('/').next().unwrap_or(file);
+            assert!(
+                run.stderr.contains(name) && run.stderr.contains(phrase),
+                "{file}: {}",
+                run.stderr
+            );
+        }
+    }
+    // A broken auth.json or models cache is a warning: orch still answers.
+    let m = Machine::capture();
+    m.write(
+        "home/.local/share/opencode/auth.json",
+        "{\"openai\": sk-test-123",
+    );
+    m.write("home/.cache/opencode/models.json", "[]");
+    let out = m.ok(&["models"]);
+    assert!(
+        out.contains("warning: ignoring") && out.contains("auth.json"),
+        "{out}"
+    );
+    assert!(out.contains("models.json"), "{out}");
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let m = Machine::capture();
+    let mut child = m
+        .command(&["models", "--scope", "all"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.starts_with("MODEL"), "{first}");
+    // The reader is gone; orch finds the pipe closed and stops quietly.
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut stderr)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(status.code(), Some(OK), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn completions_print_a_script() {
+    let m = Machine::fresh();
+    let out = m.ok(&["completions", "bash"]);
+    assert!(
+        out.contains("_orch()") && out.contains("resolve"),
+        "{}",
+        &out[..200.min(out.len())]
+    );
+}
