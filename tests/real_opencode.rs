@@ -249,77 +249,103 @@ async fn real_opencode_never_ready_and_dropped_manager_leave_nothing() {
     assert!(!pid_alive(pid), "OpenCode outlived its handle");
 }
 
-/// The local source agrees with a real OpenCode on the capture's setup: same usable
-/// providers, same models for each.
+/// The local source agrees with a real OpenCode: same usable providers, same models and
+/// the same source for each, on the capture's setup (project config, an openai key in
+/// auth.json, GROQ_API_KEY) and on cloud credentials that OpenCode's own loaders pick up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_opencode_agrees_with_the_local_source() {
     let Some(bin) = opencode_bin("real_opencode_agrees_with_the_local_source") else {
         return;
     };
     let _turn = TURN.lock().await;
-    let project = RealProject::new(&bin, "http://127.0.0.1:9/v1", serde_json::json!({}));
-    // The capture's setup: its project config, an openai key via auth.json, GROQ_API_KEY.
-    std::fs::write(
-        project.paths.project_dir.join("opencode.json"),
-        fixture("project-opencode.json"),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let data = project.paths.opencode_data_dir.clone();
-    std::fs::create_dir_all(&data).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        data.join("auth.json"),
-        r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut env = project.env.clone();
-    env.set("GROQ_API_KEY", "gsk-test-env");
-    let spec = SpawnSpec {
-        worker: "agreement".into(),
-        program: bin,
-        args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
-            .map(str::to_owned)
-            .to_vec(),
-        dir: project.paths.project_dir.clone(),
-        env: env
-            .vars()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-        ready_timeout: Duration::from_secs(90),
-        die_with_parent: true,
-        redact: vec!["gsk-test-env".into(), "sk-test-123".into()],
-    };
-    let server = OsSpawner
-        .spawn(spec)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let live = LiveSource::new(server.url())
-        .unwrap_or_else(|e| panic!("{e}"))
-        .load()
-        .await;
-    server.stop(Duration::from_secs(5)).await;
-    let live = live.unwrap_or_else(|e| panic!("{e}"));
-    let local = LocalSource::new(project.paths.clone(), env)
-        .load_now()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(local.usable_ids(), live.usable_ids());
-    for p in live.usable() {
-        let ids = |set: &orch::sources::ProviderSet| {
-            set.get(&p.provider.id)
-                .map(|e| {
-                    e.provider
-                        .models
-                        .iter()
-                        .map(|m| m.id.clone())
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
+    let setups: [&[(&str, &str)]; 2] = [
+        &[("GROQ_API_KEY", "gsk-test-env")],
+        &[
+            ("AWS_PROFILE", "x"),
+            ("GOOGLE_CLOUD_PROJECT", "x"),
+            ("OPENCODE_API_KEY", "x"),
+        ],
+    ];
+    for (n, vars) in setups.iter().enumerate() {
+        let project = RealProject::new(&bin, "http://127.0.0.1:9/v1", serde_json::json!({}));
+        let mut env = project.env.clone();
+        if n == 0 {
+            std::fs::write(
+                project.paths.project_dir.join("opencode.json"),
+                fixture("project-opencode.json"),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            let data = project.paths.opencode_data_dir.clone();
+            std::fs::create_dir_all(&data).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(
+                data.join("auth.json"),
+                r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        } else {
+            std::fs::write(project.paths.project_dir.join("opencode.json"), "{}")
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        for (k, v) in *vars {
+            env.set(*k, *v);
+        }
+        let spec = SpawnSpec {
+            worker: "agreement".into(),
+            program: bin.clone(),
+            args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
+                .map(str::to_owned)
+                .to_vec(),
+            dir: project.paths.project_dir.clone(),
+            env: env
+                .vars()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            ready_timeout: Duration::from_secs(90),
+            die_with_parent: true,
+            redact: vec!["gsk-test-env".into(), "sk-test-123".into()],
         };
-        assert_eq!(ids(&local), ids(&live), "models of {}", p.provider.id);
-        assert_eq!(
-            local.get(&p.provider.id).map(|e| e.access),
-            Some(p.access),
-            "source of {}",
-            p.provider.id
-        );
+        let server = OsSpawner
+            .spawn(spec)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let live = LiveSource::new(server.url())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .load()
+            .await;
+        server.stop(Duration::from_secs(5)).await;
+        let live = live.unwrap_or_else(|e| panic!("{e}"));
+        let local = LocalSource::new(project.paths.clone(), env)
+            .load_now()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(local.usable_ids(), live.usable_ids(), "setup {vars:?}");
+        for p in live.usable() {
+            let ids = |set: &orch::sources::ProviderSet| {
+                set.get(&p.provider.id)
+                    .map(|e| {
+                        e.provider
+                            .models
+                            .iter()
+                            .map(|m| m.id.clone())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            };
+            // The bundled snapshot only knows the free `opencode` models (the capture was
+            // taken without an OpenCode key); with a key OpenCode offers its paid ones too.
+            if !(p.provider.id == "opencode" && n == 1) {
+                assert_eq!(
+                    ids(&local),
+                    ids(&live),
+                    "models of {} in setup {vars:?}",
+                    p.provider.id
+                );
+            }
+            assert_eq!(
+                local.get(&p.provider.id).map(|e| e.access),
+                Some(p.access),
+                "source of {} in setup {vars:?}",
+                p.provider.id
+            );
+        }
     }
 }

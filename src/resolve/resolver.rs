@@ -864,11 +864,18 @@ impl Resolver {
     }
 
     fn user_tag(&self, r: &str, refs: &[String], ctx: &mut Ctx<'_>) -> Result<Pick, ResolveError> {
-        if ctx.stack.iter().any(|s| s == r) || ctx.stack.len() >= MAX_DEPTH {
-            let mut path = ctx.stack.clone();
-            path.push(r.to_owned());
+        let mut path = ctx.stack.clone();
+        path.push(r.to_owned());
+        if ctx.stack.iter().any(|s| s == r) {
             return Err(ResolveError::TagCycle {
                 reference: r.to_owned(),
+                path: path.join(" → "),
+            });
+        }
+        if ctx.stack.len() >= MAX_DEPTH {
+            return Err(ResolveError::TagTooDeep {
+                reference: path.first().cloned().unwrap_or_default(),
+                depth: MAX_DEPTH,
                 path: path.join(" → "),
             });
         }
@@ -916,7 +923,9 @@ impl Resolver {
                     reference: entry.to_owned(),
                     why: describe_access(self.entry(pick.provider)),
                 }),
-                Err(e @ ResolveError::TagCycle { .. }) => return Err(e),
+                Err(e @ (ResolveError::TagCycle { .. } | ResolveError::TagTooDeep { .. })) => {
+                    return Err(e);
+                }
                 Err(e) => skipped.push(Skipped {
                     reference: entry.to_owned(),
                     why: e.to_string(),

@@ -1102,10 +1102,12 @@ fn user_tags_and_fallback_chains_name_the_winner_and_the_skipped() {
         .map(|i| (format!("d{i}"), vec![format!("d{}", i + 1)]))
         .collect();
     let r2 = Resolver::new(Arc::new(world()), deep.into_iter().collect());
-    assert!(matches!(
-        resolve(&r2, "d0", None),
-        Err(ResolveError::TagCycle { .. })
-    ));
+    let deep_err = resolve(&r2, "d0", None).err();
+    assert!(
+        matches!(deep_err, Some(ResolveError::TagTooDeep { .. })),
+        "{deep_err:?}"
+    );
+    assert!(deep_err.is_some_and(|e| e.to_string().contains("more than 8 deep")));
 }
 
 #[test]

@@ -112,6 +112,28 @@ fn load_catalog(
     Ok((catalog, snapshot::BUNDLED_ABOUT.into()))
 }
 
+/// Providers OpenCode loads from environment variables that are not in their catalog
+/// `env` list.
+const AUTOLOAD: &[(&str, &[&str])] = &[
+    (
+        "amazon-bedrock",
+        &[
+            "AWS_PROFILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ],
+    ),
+    (
+        "google-vertex",
+        &["GOOGLE_CLOUD_PROJECT", "GCP_PROJECT", "GCLOUD_PROJECT"],
+    ),
+    (
+        "google-vertex-anthropic",
+        &["GOOGLE_CLOUD_PROJECT", "GCP_PROJECT", "GCLOUD_PROJECT"],
+    ),
+];
+
 /// Classifies every provider of `catalog` (extended by config) the way OpenCode does.
 pub fn classify(
     catalog: Catalog,
@@ -218,6 +240,18 @@ pub fn classify(
         }
         if !p.models.is_empty() {
             loaded.entry("opencode".into()).or_insert(Access::Custom);
+        }
+    }
+
+    // OpenCode's loaders that need no key of their own: cloud credentials found another way
+    // (a profile, a web identity, a project id) load these providers as `custom`. Checked
+    // against OpenCode 1.18.34 (tests/real_opencode.rs).
+    for (id, vars) in AUTOLOAD {
+        if database.contains_key(*id)
+            && !disabled.contains(id)
+            && vars.iter().any(|v| env.get(v).is_some())
+        {
+            loaded.entry((*id).to_owned()).or_insert(Access::Custom);
         }
     }
 
@@ -1060,6 +1094,68 @@ mod tests {
         // OpenCode's order: priority names (`gpt-5` matches both), then id descending.
         assert_eq!(default("openai").as_deref(), Some("gpt-5-mini"));
         assert_eq!(default("opencode").as_deref(), Some("big-pickle"));
+    }
+
+    #[test]
+    fn cloud_credentials_autoload_like_opencode() {
+        let cat = || {
+            Catalog::new(vec![
+                provider(
+                    "amazon-bedrock",
+                    &["AWS_ACCESS_KEY_ID"],
+                    vec![model("b", ModelStatus::Active, 1.0)],
+                ),
+                provider(
+                    "google-vertex",
+                    &["GOOGLE_VERTEX_PROJECT"],
+                    vec![model("g", ModelStatus::Active, 1.0)],
+                ),
+            ])
+        };
+        let cases: &[(&[(&str, &str)], &str, Option<Access>)] = &[
+            (
+                &[("AWS_PROFILE", "dev")],
+                "amazon-bedrock",
+                Some(Access::Custom),
+            ),
+            (
+                &[("AWS_ACCESS_KEY_ID", "x")],
+                "amazon-bedrock",
+                Some(Access::Env),
+            ),
+            (
+                &[("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")],
+                "amazon-bedrock",
+                Some(Access::Custom),
+            ),
+            (&[], "amazon-bedrock", Some(Access::NoCredentials)),
+            (
+                &[("GOOGLE_CLOUD_PROJECT", "p")],
+                "google-vertex",
+                Some(Access::Custom),
+            ),
+            (
+                &[("GCLOUD_PROJECT", "p")],
+                "google-vertex",
+                Some(Access::Custom),
+            ),
+            (
+                &[("GOOGLE_VERTEX_PROJECT", "p")],
+                "google-vertex",
+                Some(Access::Env),
+            ),
+        ];
+        for (vars, id, want) in cases {
+            let set = classify(cat(), &config("{}"), &env(vars), &Credentials::default());
+            assert_eq!(access(&set, id), *want, "{vars:?}");
+        }
+        let set = classify(
+            cat(),
+            &config(r#"{"disabled_providers": ["amazon-bedrock"]}"#),
+            &env(&[("AWS_PROFILE", "dev")]),
+            &Credentials::default(),
+        );
+        assert_eq!(access(&set, "amazon-bedrock"), Some(Access::Disabled));
     }
 
     #[test]
