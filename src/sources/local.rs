@@ -1112,7 +1112,8 @@ mod tests {
                 ),
             ])
         };
-        let cases: &[(&[(&str, &str)], &str, Option<Access>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, Option<Access>);
+        let cases: &[Case] = &[
             (
                 &[("AWS_PROFILE", "dev")],
                 "amazon-bedrock",
