@@ -111,16 +111,7 @@ fn header(model: &Model, frame: &mut Frame, area: Rect) {
     if let Some(s) = step {
         crumbs.push(Span::styled(format!(" › {s}"), bold()));
     }
-    let mut right = Vec::new();
-    if let Some(b) = &model.busy {
-        right.push(Span::styled(
-            format!("{} {b}", SPINNER[model.spinner % SPINNER.len()]),
-            Style::new().fg(Color::Yellow),
-        ));
-        right.push(Span::raw("  "));
-    }
-    right.push(Span::styled("? help", dim()));
-    let right = Line::from(right);
+    let right = Line::from(Span::styled("? help", dim()));
     let right_w = u16::try_from(right.width())
         .unwrap_or(u16::MAX)
         .min(area.width);
@@ -150,6 +141,17 @@ fn hints(model: &Model) -> String {
 }
 
 fn notice_line(model: &Model, frame: &mut Frame, area: Rect) {
+    if let Some(b) = &model.busy {
+        let spin = SPINNER[model.spinner % SPINNER.len()];
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                format!("{spin} {b}"),
+                Style::new().fg(Color::Yellow),
+            )),
+            area,
+        );
+        return;
+    }
     let text = match &model.notice {
         None => return,
         Some(Notice::Info(s)) => Text::from(s.as_str()),
@@ -188,24 +190,27 @@ fn status_span(s: WorkerStatus) -> Span<'static> {
     Span::styled(text, style)
 }
 
-fn workers_table<'a>(rows: &'a [WorkerRow], title: &'a str) -> Table<'a> {
-    let header = Row::new([
+/// The workers table; the reason column only when `wide` (the detail panel shows it too).
+fn workers_table<'a>(rows: &'a [WorkerRow], title: &'a str, wide: bool) -> Table<'a> {
+    let mut head = vec![
         "WORKER",
         "STATUS",
         "MODEL REF",
         "RESOLVED",
         "POLICY",
         "ANSWERED BY",
-        "REASON",
-    ])
-    .style(bold());
+    ];
+    if wide {
+        head.push("REASON");
+    }
+    let header = Row::new(head).style(bold());
     let body = rows.iter().map(|w| {
         let model_ref = if w.overridden {
             format!("{}*", w.model_ref)
         } else {
             w.model_ref.clone()
         };
-        Row::new(vec![
+        let mut cells = vec![
             Cell::from(w.id.as_str()),
             Cell::from(status_span(w.status)),
             Cell::from(model_ref),
@@ -215,26 +220,30 @@ fn workers_table<'a>(rows: &'a [WorkerRow], title: &'a str) -> Table<'a> {
             },
             Cell::from(w.policy.as_str()),
             Cell::from(w.answered_by.as_deref().unwrap_or("-")),
-            Cell::from(w.reason.as_str()),
-        ])
+        ];
+        if wide {
+            cells.push(Cell::from(w.reason.as_str()));
+        }
+        Row::new(cells)
     });
-    Table::new(
-        body,
-        [
-            Constraint::Length(10),
-            Constraint::Length(8),
-            Constraint::Length(12),
-            Constraint::Length(16),
-            Constraint::Length(7),
-            Constraint::Length(15),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(header)
-    .block(Block::bordered().title(title))
-    .row_highlight_style(selected_style())
-    .highlight_symbol("› ")
-    .highlight_spacing(HighlightSpacing::Always)
+    let mut widths = vec![
+        Constraint::Length(10),
+        Constraint::Length(8),
+        Constraint::Length(12),
+        Constraint::Length(16),
+        Constraint::Length(7),
+        Constraint::Fill(1),
+    ];
+    if wide {
+        widths[5] = Constraint::Length(16);
+        widths.push(Constraint::Fill(1));
+    }
+    Table::new(body, widths)
+        .header(header)
+        .block(Block::bordered().title(title))
+        .row_highlight_style(selected_style())
+        .highlight_symbol("› ")
+        .highlight_spacing(HighlightSpacing::Always)
 }
 
 fn workers_screen(model: &Model, frame: &mut Frame, area: Rect) {
@@ -257,9 +266,12 @@ fn workers_screen(model: &Model, frame: &mut Frame, area: Rect) {
         }
         Load::Ready(rows) => rows,
     };
-    let detail_h = 5.min(area.height.saturating_sub(4));
+    let table_h = u16::try_from(rows.len() + 3)
+        .unwrap_or(u16::MAX)
+        .min(area.height.saturating_sub(4))
+        .max(area.height.saturating_sub(12));
     let [table_area, detail] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(detail_h)]).areas(area);
+        Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(area);
     let height = usize::from(table_area.height.saturating_sub(3));
     let offset = window(model.selected, height);
     let end = rows.len().min(offset + height.max(1));
@@ -267,7 +279,7 @@ fn workers_screen(model: &Model, frame: &mut Frame, area: Rect) {
     let mut state =
         TableState::default().with_selected(Some(model.selected - offset.min(model.selected)));
     frame.render_stateful_widget(
-        workers_table(shown, " Workers · * = set by you "),
+        workers_table(shown, " Workers · * = set by you ", area.width >= WIDE),
         table_area,
         &mut state,
     );
@@ -360,12 +372,12 @@ fn pick_screen(model: &Model, p: &Pick, frame: &mut Frame, area: Rect) {
         } else {
             Span::styled(format!("{}{cursor}", p.query), bold())
         },
-        Span::raw("   scope: "),
+        Span::raw("  scope: "),
         Span::styled(if p.all { "all" } else { "usable" }, bold()),
-        Span::raw("   vision only: "),
-        Span::styled(if p.vision_only { "on" } else { "off" }, bold()),
+        Span::raw("  vision: "),
+        Span::styled(if p.vision_only { "only" } else { "any" }, bold()),
         Span::raw(format!(
-            "   {} tags · {model_count} of {models_total} models",
+            "  tags {} · models {model_count}/{models_total}",
             p.tag_count
         )),
     ];
@@ -404,6 +416,7 @@ fn pick_screen(model: &Model, p: &Pick, frame: &mut Frame, area: Rect) {
                 if wide {
                     cells.push(Cell::from(Span::styled(label, bold())));
                     cells.push(Cell::from(target));
+                    cells.push(Cell::from(if t.user { "tag" } else { "built-in" }));
                 } else {
                     cells.push(Cell::from(Line::from(vec![
                         Span::styled(label, bold()),
@@ -423,6 +436,7 @@ fn pick_screen(model: &Model, p: &Pick, frame: &mut Frame, area: Rect) {
                 let mut cells = vec![Cell::from(mark), Cell::from(m.model.as_str())];
                 if wide {
                     cells.push(Cell::from(m.name.as_str()));
+                    cells.push(Cell::from(m.source.as_str()));
                 }
                 cells.extend([
                     yes(m.image, "img"),
@@ -436,11 +450,12 @@ fn pick_screen(model: &Model, p: &Pick, frame: &mut Frame, area: Rect) {
         };
         if blocked { row.style(dim()) } else { row }
     });
-    let mut widths = vec![Constraint::Length(1), Constraint::Fill(3)];
+    let mut widths = vec![Constraint::Length(1), Constraint::Fill(1)];
     let mut head = vec!["", "MODEL / TAG"];
     if wide {
-        widths.push(Constraint::Fill(2));
-        head.push("NAME / RESOLVES TO");
+        widths[1] = Constraint::Length(44);
+        widths.extend([Constraint::Fill(1), Constraint::Length(8)]);
+        head.extend(["NAME / RESOLVES TO", "SOURCE"]);
     }
     widths.extend([
         Constraint::Length(3),
@@ -551,14 +566,15 @@ fn apply_screen(a: &Apply, frame: &mut Frame, area: Rect) {
             vec![Span::styled(format!("{} → resolving…", a.reference), dim())],
         )),
         Some(Ok(r)) => {
-            lines.push(kv(
-                "new",
-                vec![
-                    Span::styled(a.reference.clone(), bold()),
-                    Span::raw(" → "),
-                    Span::styled(r.resolved_model.clone(), bold().fg(Color::Green)),
-                ],
-            ));
+            let mut new = vec![Span::styled(a.reference.clone(), bold())];
+            if r.resolved_model != a.reference {
+                new.push(Span::raw(" → "));
+                new.push(Span::styled(
+                    r.resolved_model.clone(),
+                    bold().fg(Color::Green),
+                ));
+            }
+            lines.push(kv("new", new));
             lines.push(kv("why", vec![Span::raw(r.reason.clone())]));
         }
         Some(Err(e)) => {
@@ -569,7 +585,7 @@ fn apply_screen(a: &Apply, frame: &mut Frame, area: Rect) {
                     Span::styled(" → cannot be used", red()),
                 ],
             ));
-            lines.push(kv("why", vec![Span::styled(e.message.clone(), red())]));
+            lines.push(kv("why", vec![Span::styled(short_message(e), red())]));
         }
     }
     lines.push(Line::default());
@@ -605,7 +621,7 @@ fn apply_screen(a: &Apply, frame: &mut Frame, area: Rect) {
     if a.running {
         lines.push(Line::styled("applying…", Style::new().fg(Color::Yellow)));
     } else if let Some(e) = &a.error {
-        lines.push(Line::styled(format!("✗ {}", e.message), red()));
+        lines.push(Line::styled(format!("✗ {}", short_message(e)), red()));
     } else if a.can_apply() {
         lines.push(Line::styled("Enter: apply", bold()));
     }
@@ -613,7 +629,9 @@ fn apply_screen(a: &Apply, frame: &mut Frame, area: Rect) {
     let list_h = if suggestions.is_empty() {
         0
     } else {
-        u16::try_from(suggestions.len() + 1).unwrap_or(u16::MAX)
+        u16::try_from(suggestions.len() + 1)
+            .unwrap_or(u16::MAX)
+            .min(inner.height / 2)
     };
     let [text_area, list_area] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(list_h)]).areas(inner);
@@ -639,6 +657,23 @@ fn apply_screen(a: &Apply, frame: &mut Frame, area: Rect) {
     }
 }
 
+/// An error's message without the list of suggestions it ends with (the apply screen lists
+/// them, selectable).
+pub fn short_message(e: &orch::Error) -> String {
+    let listed = match e.suggestions.as_slice() {
+        [] => None,
+        [one] => e.message.rfind(one.as_str()),
+        [a, b, ..] => e.message.find(&format!("{a}, {b}")),
+    };
+    match listed {
+        Some(pos) if pos > 0 => format!(
+            "{}: see the suggestions below",
+            e.message[..pos].trim_end_matches([' ', ':', '"'])
+        ),
+        _ => e.message.clone(),
+    }
+}
+
 fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
     let rows = model.workers.ready().map_or(&[][..], Vec::as_slice);
     let table_h = u16::try_from(rows.len() + 3)
@@ -652,7 +687,11 @@ fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
     let end = rows.len().min(offset + height.max(1));
     let mut state = TableState::default().with_selected(Some(sel - offset.min(sel)));
     frame.render_stateful_widget(
-        workers_table(&rows[offset.min(end)..end], " Workers (refreshed) "),
+        workers_table(
+            &rows[offset.min(end)..end],
+            " Workers (refreshed) ",
+            area.width >= WIDE,
+        ),
         table_area,
         &mut state,
     );
@@ -750,4 +789,46 @@ fn help_overlay(frame: &mut Frame, area: Rect) {
             .block(Block::bordered().title(" Keys · Esc or ? closes ")),
         popup,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orch::error::ErrorKind;
+
+    fn err(message: &str, suggestions: &[&str]) -> orch::Error {
+        orch::Error::new(ErrorKind::InvalidInput, message)
+            .with_suggestions(suggestions.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    #[test]
+    fn short_message_drops_the_listed_suggestions() {
+        assert_eq!(
+            short_message(&err(
+                "the vision worker needs a model with image input, but fake/big-pro has none; usable models with image input: fake/vision-pro, openai/x",
+                &["fake/vision-pro", "openai/x"]
+            )),
+            "the vision worker needs a model with image input, but fake/big-pro has none; usable models with image input: see the suggestions below"
+        );
+        assert_eq!(
+            short_message(&err(
+                "provider fake has no model \"bg\"; did you mean big-pro",
+                &["fake/big-pro"]
+            )),
+            "provider fake has no model \"bg\"; did you mean big-pro"
+        );
+        assert_eq!(short_message(&err("plain", &[])), "plain");
+        assert_eq!(
+            short_message(&err("unknown tag \"node:x\"; known tags: node", &["node"])),
+            "unknown tag \"node:x\"; known tags: see the suggestions below"
+        );
+    }
+
+    #[test]
+    fn window_keeps_the_selection_visible() {
+        assert_eq!(window(0, 10), 0);
+        assert_eq!(window(9, 10), 0);
+        assert_eq!(window(10, 10), 1);
+        assert_eq!(window(5, 0), 0);
+    }
 }
