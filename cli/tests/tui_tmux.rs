@@ -102,41 +102,68 @@ fn quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
 }
 
+/// A home and project with the capture's setup, and a script that runs `orch tui` there
+/// with only the capture's environment (HOME, the groq key, TMPDIR) plus PATH and TERM
+/// (ORCH_OPENCODE_BIN points nowhere: nothing can start a real OpenCode), writes its pid,
+/// then prints its exit code and waits.
+struct Setup {
+    dir: tempfile::TempDir,
+    paths: orch::paths::Paths,
+    log: PathBuf,
+    pid_file: PathBuf,
+    script: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Self {
+        assert!(Path::new(TMUX).exists(), "{TMUX} is needed for this test");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (paths, env) = capture_home(dir.path());
+        let log = dir.path().join("tui.log");
+        let pid_file = dir.path().join("orch.pid");
+        let mut vars: Vec<String> = env.vars().map(|(k, v)| format!("{k}={v}")).collect();
+        vars.push("PATH=/usr/bin:/bin".into());
+        vars.push("TERM=xterm-256color".into());
+        vars.push(format!(
+            "ORCH_OPENCODE_BIN={}",
+            dir.path().join("no-opencode").display()
+        ));
+        let vars: Vec<String> = vars
+            .iter()
+            .map(|v| format!("'{}'", v.replace('\'', "'\\''")))
+            .collect();
+        let script = dir.path().join("run.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "cd {} || exit 1\nsh -c 'echo $$ > \"$1\"; shift; exec \"$@\"' sh {} env -i {} {} tui --log {}\necho \"orch-exit=$?\"\nexec sleep 600\n",
+                quote(&paths.project_dir),
+                quote(&pid_file),
+                vars.join(" "),
+                quote(Path::new(env!("CARGO_BIN_EXE_orch"))),
+                quote(&log),
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            dir,
+            paths,
+            log,
+            pid_file,
+            script,
+        }
+    }
+
+    fn tmux(&self) -> Tmux {
+        Tmux::start(self.dir.path().join("tmux.sock"), &self.script)
+    }
+}
+
 #[test]
 fn tui_happy_path_in_tmux_exits_cleanly_and_restores_the_terminal() {
-    if !Path::new(TMUX).exists() {
-        panic!("{TMUX} is needed for this test");
-    }
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (paths, env) = capture_home(dir.path());
-    let log = dir.path().join("tui.log");
-    // The environment is only the capture's (HOME, the groq key, TMPDIR) plus PATH and TERM;
-    // ORCH_OPENCODE_BIN points nowhere, so nothing could start a real OpenCode.
-    let mut vars: Vec<String> = env.vars().map(|(k, v)| format!("{k}={v}")).collect();
-    vars.push("PATH=/usr/bin:/bin".into());
-    vars.push("TERM=xterm-256color".into());
-    vars.push(format!(
-        "ORCH_OPENCODE_BIN={}",
-        dir.path().join("no-opencode").display()
-    ));
-    let vars: Vec<String> = vars
-        .iter()
-        .map(|v| format!("'{}'", v.replace('\'', "'\\''")))
-        .collect();
-    let script = dir.path().join("run.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "cd {} || exit 1\nenv -i {} {} tui --log {}\necho \"orch-exit=$?\"\nexec sleep 600\n",
-            quote(&paths.project_dir),
-            vars.join(" "),
-            quote(Path::new(env!("CARGO_BIN_EXE_orch"))),
-            quote(&log),
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-
-    let mut t = Tmux::start(dir.path().join("tmux.sock"), &script);
+    let s = Setup::new();
+    let (paths, log) = (&s.paths, &s.log);
+    let mut t = s.tmux();
     t.wait_for(&["ANSWERED BY", "docs", "node:docs"]);
     assert_eq!(
         t.alternate_on(),
@@ -177,7 +204,7 @@ fn tui_happy_path_in_tmux_exits_cleanly_and_restores_the_terminal() {
     for s in &t.screens {
         assert_no_secret("a tmux screen", s);
     }
-    let logged = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    let logged = std::fs::read_to_string(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
     assert_no_secret("tui.log", &logged);
     // The change was made by the real manager: it is in orch's state.
     let state = std::fs::read_dir(&paths.state_dir)
@@ -186,4 +213,25 @@ fn tui_happy_path_in_tmux_exits_cleanly_and_restores_the_terminal() {
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .collect::<String>();
     assert!(state.contains("node:fast"), "{state}");
+}
+
+#[test]
+fn sigterm_quits_and_restores_the_terminal() {
+    let s = Setup::new();
+    let mut t = s.tmux();
+    t.wait_for(&["ANSWERED BY", "docs"]);
+    assert_eq!(t.alternate_on(), "1");
+    let pid: i32 = std::fs::read_to_string(&s.pid_file)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let screen = t.wait_for(&["orch-exit="]);
+    assert!(screen.contains("orch-exit=0"), "{screen}");
+    assert_eq!(t.alternate_on(), "0", "the alternate screen was left");
 }

@@ -395,10 +395,12 @@ fn applied(model: &mut Model, result: Result<WorkerRow, orch::Error>) -> Option<
             Some(Cmd::Workers)
         }
         Err(e) => {
-            a.error = Some(e.clone());
+            // The apply screen shows the error and its suggestions.
+            a.error = Some(e);
             a.suggestion = 0;
-            model.notice = Some(Notice::Error(e));
-            None
+            model.notice = None;
+            // Show the workers as they are now, whatever the failure left.
+            Some(Cmd::Workers)
         }
     }
 }

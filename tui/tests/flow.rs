@@ -415,6 +415,95 @@ async fn the_loop_runs_on_a_test_backend_until_q() {
     h.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_apply_shows_the_error_and_stays_on_apply() {
+    let mut h = Harness::new().await;
+    h.spawner.fail_with(Some("fake opencode: cannot start"));
+    select_worker(&mut h, "coder").await;
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Char('j')).await;
+    h.key(KeyCode::Enter).await;
+    assert_eq!(
+        h.model().apply.as_ref().map(|a| a.reference.as_str()),
+        Some("node:fast")
+    );
+    h.key(KeyCode::Char('r')).await;
+    h.key(KeyCode::Enter).await;
+    assert_eq!(h.model().screen, Screen::Apply);
+    let a = h
+        .model()
+        .apply
+        .clone()
+        .unwrap_or_else(|| panic!("no apply"));
+    let e = a.error.unwrap_or_else(|| panic!("no error"));
+    assert!(e.message.contains("coder"), "{}", e.message);
+    assert!(h.model().busy.is_none());
+    h.snap("23_apply_failed");
+    // Esc goes back to the pick list; the TUI keeps working.
+    h.key(KeyCode::Esc).await;
+    assert_eq!(h.model().screen, Screen::Pick);
+    h.close().await;
+}
+
+/// A backend whose `workers` panics, the others fail.
+struct Panicky;
+
+fn nope<T>() -> Result<T, orch::Error> {
+    Err(orch::Error::new(
+        orch::error::ErrorKind::Unavailable,
+        "no backend",
+    ))
+}
+
+impl Backend for Panicky {
+    async fn workers(&self) -> Result<orch::workers::WorkersView, orch::Error> {
+        panic!("a backend bug")
+    }
+    async fn profiles(&self) -> Result<orch::wire::ProfilesView, orch::Error> {
+        nope()
+    }
+    async fn models(
+        &self,
+        _: orch::wire::ModelsQuery,
+    ) -> Result<orch::wire::ModelsView, orch::Error> {
+        nope()
+    }
+    async fn resolve(
+        &self,
+        _: orch::wire::ResolveQuery,
+    ) -> Result<orch::wire::ResolveView, orch::Error> {
+        nope()
+    }
+    async fn set_model(
+        &self,
+        _: orch::workers::SetModelRequest,
+    ) -> Result<orch::workers::WorkerRow, orch::Error> {
+        nope()
+    }
+    async fn reset_model(&self, _: String) -> Result<orch::workers::WorkerRow, orch::Error> {
+        nope()
+    }
+    async fn probe(&self, _: String) -> Result<orch::workers::RunOutcome, orch::Error> {
+        nope()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_backend_task_stops_the_loop_with_the_reason() {
+    let mut app = App::new(Arc::new(Panicky));
+    app.start();
+    assert!(app.settle(SETTLE).await);
+    assert!(app.model.quit);
+    let why = app
+        .model
+        .fatal
+        .clone()
+        .unwrap_or_else(|| panic!("no reason"));
+    assert!(why.contains("a backend bug"), "{why}");
+    // The other failures are shown, not fatal.
+    assert!(matches!(app.model.catalog, orch_tui::app::Load::Failed(_)));
+}
+
 #[test]
 fn no_snapshot_holds_a_secret_or_a_temp_path() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
