@@ -62,6 +62,9 @@ pub enum Command {
     Profiles,
     /// Set up OpenCode to use orch (command shortcuts, the `orch mcp` server).
     Opencode(OpencodeArgs),
+    /// A terminal UI: list workers, pick a model (search, tags with previews), apply it,
+    /// verify which model answers.
+    Tui(TuiArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -138,6 +141,15 @@ pub struct InstallArgs {
     pub dry_run: bool,
 }
 
+/// `orch tui`.
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// Write logs here (default: tui.log in orch's state directory). Nothing is logged to
+    /// the terminal while the TUI runs; `ORCH_LOG` sets the level (default info).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +188,8 @@ mod tests {
                 "orch", "--format", "json", "opencode", "install", "--global",
             ],
             &["orch", "models", "--project"],
+            &["orch", "tui"],
+            &["orch", "-C", "/tmp/p", "tui", "--log", "/tmp/tui.log"],
         ];
         for args in ok {
             assert!(Cli::try_parse_from(*args).is_ok(), "{args:?}");
@@ -190,6 +204,7 @@ mod tests {
             &["orch", "opencode"],
             &["orch", "opencode", "install", "--global", "--project"],
             &["orch", "opencode", "install", "--everywhere"],
+            &["orch", "tui", "extra"],
         ];
         for args in bad {
             assert!(Cli::try_parse_from(*args).is_err(), "{args:?}");

@@ -14,7 +14,7 @@ use orch::api::{Local, Orchestrator};
 use orch::paths::{Environment, Paths};
 use orch::wire::{Format, ModelsQuery, ResolveQuery, Scope};
 
-use args::{Cli, Command, FormatArg, InstallArgs, OpencodeCommand, ScopeArg};
+use args::{Cli, Command, FormatArg, InstallArgs, OpencodeCommand, ScopeArg, TuiArgs};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -71,6 +71,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         return install(&cli, a, &Paths::resolve(&env, project));
     }
     let paths = Paths::resolve(&env, project);
+    if let Command::Tui(a) = &cli.command {
+        return tui(a, paths, env);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -112,9 +115,45 @@ async fn dispatch(backend: &impl Orchestrator, cli: &Cli) -> anyhow::Result<u8> 
             let view = backend.profiles().await?;
             print::view(&view, fmt, orch::render::profiles)?;
         }
-        Command::Completions { .. } | Command::Opencode(_) => {}
+        Command::Completions { .. } | Command::Opencode(_) | Command::Tui(_) => {}
     }
     Ok(exit::OK)
+}
+
+/// `orch tui`: the terminal UI over [`tui_backend`], logging to a file (never to the
+/// terminal it draws on). The terminal is restored on exit, error and panic.
+fn tui(args: &TuiArgs, paths: Paths, env: Environment) -> anyhow::Result<u8> {
+    let log = args
+        .log
+        .clone()
+        .unwrap_or_else(|| paths.state_dir.join("tui.log"));
+    orch_tui::log_to_file(&log, env.get("ORCH_LOG"))
+        .with_context(|| format!("cannot open the log file {}", log.display()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let backend = std::sync::Arc::new(tui_backend(paths, env)?);
+        orch_tui::run_terminal(backend)
+            .await
+            .context("the terminal UI failed")
+    })?;
+    Ok(exit::OK)
+}
+
+/// What the TUI talks to, chosen in this one place: today the worker manager in this
+/// process (it starts OpenCode only when a probe or a respawn needs one); with the backend
+/// socket, its client.
+fn tui_backend(
+    paths: Paths,
+    env: Environment,
+) -> anyhow::Result<orch_tui::InProcess<orch::workers::Manager>> {
+    let config = orch::workers::ManagerConfig::from_env(paths, env);
+    Ok(orch_tui::InProcess::new(orch::workers::Manager::start(
+        config,
+    )?))
 }
 
 /// `orch opencode install`: a file operation, no backend.
