@@ -698,3 +698,32 @@ async fn a_lost_session_is_replaced_on_the_next_task() {
     let third = run(&m, task("docs", "three")).await;
     assert_ne!(third.session_id, first.session_id);
 }
+
+#[tokio::test]
+async fn a_set_whose_respawn_fails_changes_nothing() {
+    let s = Setup::new();
+    let m = s.manager();
+    s.spawner.fail_with(Some("Error: port in use"));
+    let err = m
+        .set_model(SetModelRequest {
+            worker: "docs".into(),
+            model: "fake/fast-mini".into(),
+            policy: Policy::Sticky,
+            respawn: true,
+        })
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("the failed respawn was reported as success"));
+    assert!(err.message.contains("port in use"), "{}", err.message);
+    let docs = m
+        .workers()
+        .await
+        .workers
+        .into_iter()
+        .find(|w| w.id == "docs");
+    let docs = docs.unwrap_or_else(|| panic!("docs"));
+    assert_eq!(
+        (docs.model_ref.as_str(), docs.overridden),
+        ("node:docs", false)
+    );
+}

@@ -887,6 +887,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             &ModelSpec::One(model.clone()),
             req.policy,
         )?;
+        let previous = self.setting(&profile.id);
         self.save_setting(
             &profile.id,
             Some(WorkerSetting {
@@ -897,8 +898,14 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         )?;
         if req.respawn {
             let slot = self.slot(&profile.id);
-            self.ensure_running(&knowledge, &profile, &slot, true, true)
-                .await?;
+            if let Err(e) = self
+                .ensure_running(&knowledge, &profile, &slot, true, true)
+                .await
+            {
+                // The worker could not be restarted on the new model: keep the old one.
+                self.save_setting(&profile.id, previous)?;
+                return Err(e);
+            }
         }
         Ok(self.row(&knowledge, &profile))
     }
