@@ -168,6 +168,131 @@ impl Knowledge {
     }
 }
 
+/// How old the last check of the files may be before they are checked again.
+const RECHECK_AFTER: std::time::Duration = std::time::Duration::ZERO;
+
+/// Knowledge that reloads itself when OpenCode's or orch's files change: the files'
+/// modification times and sizes are compared on every use, so a long-running backend sees a
+/// user's edits without a restart. A reload that fails keeps the last good knowledge and
+/// reports why in [`KnowledgeSource::warning`].
+#[derive(Debug)]
+pub struct KnowledgeSource {
+    origin: Option<(Paths, Environment)>,
+    files: Vec<std::path::PathBuf>,
+    cached: std::sync::RwLock<Cached>,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    knowledge: Knowledge,
+    stamp: Vec<Option<(std::time::SystemTime, u64)>>,
+    checked: std::time::Instant,
+    warning: Option<String>,
+}
+
+fn stamp(files: &[std::path::PathBuf]) -> Vec<Option<(std::time::SystemTime, u64)>> {
+    files
+        .iter()
+        .map(|f| {
+            std::fs::metadata(f)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())))
+        })
+        .collect()
+}
+
+impl KnowledgeSource {
+    /// Loads from the files, and reloads when they change.
+    pub fn load(paths: &Paths, env: &Environment) -> Result<Self, Error> {
+        let mut files = crate::sources::config::ConfigLocations {
+            global_dir: paths.opencode_config_dir.clone(),
+            project_dir: paths.project_dir.clone(),
+        }
+        .candidates(env);
+        files.push(paths.auth_file());
+        files.push(paths.models_cache());
+        files.push(paths.global_orchestrator_file());
+        files.extend(
+            crate::sources::config::project_dirs(&paths.project_dir)
+                .into_iter()
+                .map(|d| d.join(".opencode").join("orchestrator.json")),
+        );
+        let stamp = stamp(&files);
+        let knowledge = Knowledge::load_local(paths, env)?;
+        Ok(Self {
+            origin: Some((paths.clone(), env.clone())),
+            files,
+            cached: std::sync::RwLock::new(Cached {
+                knowledge,
+                stamp,
+                checked: std::time::Instant::now(),
+                warning: None,
+            }),
+        })
+    }
+
+    /// Fixed knowledge that never reloads.
+    pub fn fixed(knowledge: Knowledge) -> Self {
+        Self {
+            origin: None,
+            files: Vec::new(),
+            cached: std::sync::RwLock::new(Cached {
+                knowledge,
+                stamp: Vec::new(),
+                checked: std::time::Instant::now(),
+                warning: None,
+            }),
+        }
+    }
+
+    fn read(&self) -> Cached {
+        match self.cached.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The current knowledge, reloaded first when a file changed.
+    pub fn get(&self) -> Knowledge {
+        let cached = self.read();
+        let Some((paths, env)) = &self.origin else {
+            return cached.knowledge;
+        };
+        // Checking is a few `stat` calls; a long-running backend does it on every use, so a
+        // command run right after an edit sees the edit.
+        if cached.checked.elapsed() < RECHECK_AFTER {
+            return cached.knowledge;
+        }
+        let now = stamp(&self.files);
+        let mut next = cached.clone();
+        next.checked = std::time::Instant::now();
+        if now != cached.stamp {
+            match Knowledge::load_local(paths, env) {
+                Ok(k) => {
+                    next.knowledge = k;
+                    next.warning = None;
+                }
+                Err(e) => {
+                    next.warning =
+                        Some(format!("keeping the previous configuration: {}", e.message))
+                }
+            }
+            next.stamp = now;
+        }
+        let knowledge = next.knowledge.clone();
+        match self.cached.write() {
+            Ok(mut c) => *c = next,
+            Err(p) => *p.into_inner() = next,
+        }
+        knowledge
+    }
+
+    /// Why the last reload failed, when it did.
+    pub fn warning(&self) -> Option<String> {
+        self.read().warning
+    }
+}
+
 /// An error for a worker id nobody defined, with the known ids.
 pub fn unknown_worker(id: &str, profiles: &Profiles) -> Error {
     Error::new(

@@ -64,7 +64,7 @@ impl From<ResolveError> for Error {
                 ErrorKind::InvalidInput
             }
             ResolveError::Ambiguous { .. } => ErrorKind::Ambiguous,
-            ResolveError::TagCycle { .. } => ErrorKind::Config,
+            ResolveError::TagCycle { .. } | ResolveError::TagTooDeep { .. } => ErrorKind::Config,
             _ => ErrorKind::NotFound,
         };
         let suggestions = e.suggestions().to_vec();

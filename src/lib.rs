@@ -6,12 +6,16 @@
 //! ([`profiles`]). Work for workers runs as background [`tasks`], served to LLMs and to the
 //! CLI by the MCP backend ([`mcp`]: five tools over a Unix socket); binaries and the TUI are
 //! thin clients of [`api::Orchestrator`], in-process or over the socket ([`client`]).
+//! [`install`] sets OpenCode up to use orch (command shortcuts, the `orch mcp` entry).
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod catalog;
 pub mod client;
+pub mod clock;
 pub mod error;
+pub mod fsutil;
+pub mod install;
 pub mod mcp;
 pub mod opencode;
 pub mod paths;

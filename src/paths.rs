@@ -11,9 +11,19 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A snapshot of the process environment, so that tests can hand in their own.
-#[derive(Debug, Clone, Default)]
+///
+/// Values may be keys (`GROQ_API_KEY`): `Debug` shows variable names only.
+#[derive(Clone, Default)]
 pub struct Environment {
     vars: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("names", &self.vars.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Environment {
@@ -38,6 +48,11 @@ impl Environment {
             .get(name)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
+    }
+
+    /// Every variable, sorted by name.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// Sets a variable (tests and overrides).
@@ -208,6 +223,17 @@ mod tests {
             "/",
         );
         assert_eq!(p.socket_candidates, vec![PathBuf::from("/x.sock")]);
+    }
+
+    #[test]
+    fn debug_shows_names_never_values() {
+        let e = env(&[("GROQ_API_KEY", "gsk-test-env"), ("HOME", "/h")]);
+        let shown = format!("{e:?}");
+        assert!(
+            shown.contains("GROQ_API_KEY") && !shown.contains("gsk-test-env"),
+            "{shown}"
+        );
+        assert!(!shown.contains("/h"), "{shown}");
     }
 
     #[test]

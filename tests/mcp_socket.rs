@@ -11,8 +11,8 @@ use orch::client::SocketClient;
 use orch::mcp::{Backend, Listener, ServeInfo, SocketError, TOOL_NAMES};
 use orch::resolve::Policy;
 use orch::tasks::Limits;
+use orch::testutil::capture_home;
 use orch::testutil::fake_workers::{Call, FakeWorkers};
-use orch::testutil::home::capture_home;
 use orch::testutil::{FAKE_SECRETS, assert_no_secret};
 use orch::wire::{AwaitView, CancelOutcome, TaskRow, TaskStatus, TasksQuery};
 use orch::workers::{RunRequest, SetModelRequest, WorkersView};
@@ -1061,7 +1061,7 @@ async fn no_secret_appears_in_any_tool_result() {
     let c = h.client().await;
     // Some history first, so every view has content.
     start_and_await(&c, json!({"kind":"worker","workerId":"docs","model":"node:fast","task":"hello","format":"json"})).await;
-    start_and_await(&c, json!({"kind":"op","op":"worker.model.set","worker":{"workerId":"coder","model":"groq"},"format":"json"})).await;
+    start_and_await(&c, json!({"kind":"op","op":"worker.model.set","worker":{"workerId":"coder","model":"groq/llama-3.1-8b-instant"},"format":"json"})).await;
     let mut checked = 0;
     for format in ["markdown", "json"] {
         let mut calls = vec![
@@ -1113,4 +1113,183 @@ async fn shutdown_stops_the_worker_service() {
     let fake = h.fake.clone();
     h.stop().await;
     assert!(fake.calls().contains(&Call::Shutdown));
+}
+
+/// A backend over the real worker manager (fake spawner: each "OpenCode" is a fake HTTP
+/// server; fake clock), on a socket in a temporary home; stopped when dropped.
+struct RealBackend {
+    _dir: tempfile::TempDir,
+    socket: PathBuf,
+    spawner: orch::testutil::fake_spawner::FakeSpawner,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RealBackend {
+    async fn start() -> Self {
+        use orch::api::KnowledgeSource;
+        use orch::clock::FakeClock;
+        use orch::workers::{Manager, ManagerConfig};
+        let dir = ok(tempfile::tempdir());
+        let (paths, env) = capture_home(dir.path());
+        let spawner = orch::testutil::fake_spawner::FakeSpawner::new();
+        let mut config = ManagerConfig::from_env(paths.clone(), env.clone());
+        config.stop_grace = Duration::from_millis(500);
+        let manager = Manager::new(
+            config,
+            KnowledgeSource::fixed(ok(Knowledge::load_local(&paths, &env))),
+            spawner.clone(),
+            FakeClock::at(1_800_000_000_000),
+        );
+        let socket = paths.socket().to_path_buf();
+        let listener = ok(Listener::bind(&socket));
+        let info = ServeInfo {
+            paths: paths.clone(),
+            socket: Some(socket.clone()),
+            log_file: orch::mcp::log_file(&paths),
+        };
+        let backend = Arc::new(Backend::new(Arc::new(manager), info, Limits::default()));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(orch::mcp::socket::serve(backend, listener, async {
+            let _ = rx.await;
+        }));
+        Self {
+            _dir: dir,
+            socket,
+            spawner,
+            stop: Some(tx),
+            served: Some(served),
+        }
+    }
+
+    async fn client(&self) -> RunningService<RoleClient, ()> {
+        ok(().serve(ok(UnixStream::connect(&self.socket).await)).await)
+    }
+
+    /// Stops the backend; the manager stops its workers.
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.served.take() {
+            ok(ok(tokio::time::timeout(Duration::from_secs(15), h).await));
+        }
+    }
+}
+
+impl Drop for RealBackend {
+    fn drop(&mut self) {
+        if let Some(h) = self.served.take() {
+            h.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_real_manager_tasks_report_the_model_that_answered_and_set_reset_apply() {
+    let b = RealBackend::start().await;
+    let c = b.client().await;
+    let t = start_and_await(
+        &c,
+        json!({"kind":"worker","workerId":"docs","model":"node:fast","task":"Summarise the README","format":"json"}),
+    )
+    .await;
+    assert_eq!(t.status, TaskStatus::Succeeded, "{t:?}");
+    assert_eq!(t.resolved_model.as_deref(), Some("fake/fast-mini"));
+    assert_eq!(t.answered_by.as_deref(), Some("fake/fast-mini"));
+    assert!(
+        t.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("small_model"))
+    );
+    assert!(t.session_id.is_some());
+    // The prompt OpenCode received carried the resolved model.
+    let sent = b.spawner.prompts();
+    assert_eq!(
+        sent.last().map(|p| p.body["model"]["modelID"].clone()),
+        Some(json!("fast-mini"))
+    );
+
+    let set = start_and_await(
+        &c,
+        json!({"kind":"op","op":"worker.model.set","format":"json",
+               "worker":{"workerId":"docs","model":"fake/vision-pro","modelPolicy":"dynamic"}}),
+    )
+    .await;
+    assert_eq!(set.status, TaskStatus::Succeeded, "{set:?}");
+    let w = worker_row(&c, "docs").await;
+    assert_eq!(w.model_ref, "fake/vision-pro");
+    assert_eq!(w.answered_by.as_deref(), Some("fake/fast-mini"));
+    let next = start_and_await(
+        &c,
+        json!({"kind":"worker","workerId":"docs","task":"again","format":"json"}),
+    )
+    .await;
+    assert_eq!(
+        next.answered_by.as_deref(),
+        Some("fake/vision-pro"),
+        "{next:?}"
+    );
+    let reset = start_and_await(
+        &c,
+        json!({"kind":"op","op":"worker.model.reset","worker":{"workerId":"docs"},"format":"json"}),
+    )
+    .await;
+    assert_eq!(reset.status, TaskStatus::Succeeded, "{reset:?}");
+    assert_eq!(worker_row(&c, "docs").await.model_ref, "node:docs");
+    ok(c.cancel().await);
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_real_manager_cancel_aborts_the_opencode_session() {
+    let b = RealBackend::start().await;
+    b.spawner.set_prompt_delay(Duration::from_secs(30));
+    let c = b.client().await;
+    let row: TaskRow = json_of(
+        &call(
+            &c,
+            "task_start",
+            json!({"kind":"worker","workerId":"coder","task":"slow","format":"json"}),
+        )
+        .await,
+    );
+    // Wait until the prompt reached OpenCode.
+    for _ in 0..500 {
+        if !b.spawner.prompts().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(b.spawner.prompts().len(), 1);
+    let v: orch::wire::CancelView = json_of(
+        &call(
+            &c,
+            "task_cancel",
+            json!({"taskId": row.id, "format":"json"}),
+        )
+        .await,
+    );
+    assert_eq!(v.results[0].outcome, CancelOutcome::Cancelled);
+    let mut aborted = 0;
+    for _ in 0..500 {
+        aborted = b.spawner.servers().iter().map(|s| s.aborted().len()).sum();
+        if aborted > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        aborted, 1,
+        "the OpenCode session was aborted, not only the bookkeeping"
+    );
+    ok(c.cancel().await);
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_real_manager_two_clients_changing_one_worker_leave_one_of_the_requested_states() {
+    let b = RealBackend::start().await;
+    concurrent_sets_leave_one_state(&b.socket).await;
+    b.stop().await;
 }

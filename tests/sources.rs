@@ -1,15 +1,12 @@
 //! The live source over a fake OpenCode serving the real captures, and the local source
 //! given the same config, environment and credentials: they must agree.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
-use orch::paths::{Environment, Paths};
 use orch::sources::live::LiveSource;
 use orch::sources::local::LocalSource;
 use orch::sources::{Access, ProviderSet, ProviderSource};
 use orch::testutil::fake_opencode::FakeOpenCode;
-use orch::testutil::{assert_no_secret, fixture};
+use orch::testutil::{assert_no_secret, capture_home};
+use std::collections::BTreeMap;
 
 fn usable_models(set: &ProviderSet) -> BTreeMap<String, Vec<String>> {
     set.usable()
@@ -20,30 +17,6 @@ fn usable_models(set: &ProviderSet) -> BTreeMap<String, Vec<String>> {
             )
         })
         .collect()
-}
-
-/// A home with the capture's setup: project `opencode.json`, an `openai` api key in
-/// `auth.json`, `GROQ_API_KEY` in the environment.
-fn capture_home(root: &Path) -> (Paths, Environment) {
-    let home = root.join("home");
-    let project = root.join("project");
-    std::fs::create_dir_all(project.join(".git")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::create_dir_all(home.join(".local/share/opencode")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        project.join("opencode.json"),
-        fixture("project-opencode.json"),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        home.join(".local/share/opencode/auth.json"),
-        r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let env = Environment::from_pairs([
-        ("HOME".to_owned(), home.display().to_string()),
-        ("GROQ_API_KEY".to_owned(), "gsk-test-env".to_owned()),
-    ]);
-    (Paths::resolve(&env, project), env)
 }
 
 #[tokio::test]

@@ -14,7 +14,8 @@ use divan::Bencher;
 const BIN: &str = env!("CARGO_BIN_EXE_orch");
 
 struct Home {
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+    env: orch::paths::Environment,
     project: PathBuf,
     socket: PathBuf,
 }
@@ -25,15 +26,12 @@ fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn orch(root: &Path, project: &Path, args: &[&str]) -> Command {
+fn orch(home: &Home, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.args(args)
         .env_clear()
-        .env("HOME", root.join("home"))
-        .env("GROQ_API_KEY", "gsk-test-env")
-        .env("XDG_RUNTIME_DIR", root.join("run"))
-        .env("TMPDIR", root.join("tmp"))
-        .current_dir(project);
+        .envs(home.env.vars())
+        .current_dir(&home.project);
     c
 }
 
@@ -47,14 +45,15 @@ fn with_home<T>(f: impl FnOnce(&Home) -> T) -> T {
 
 fn main() {
     let dir = ok(tempfile::tempdir());
-    let (paths, _) = orch::testutil::home::capture_home(dir.path());
+    let (paths, env) = orch::testutil::capture_home(dir.path());
     let home = Home {
         project: paths.project_dir.clone(),
         socket: paths.socket().to_path_buf(),
-        dir,
+        env,
+        _dir: dir,
     };
     // Start the backend (on demand) before measuring.
-    let first = ok(orch(home.dir.path(), &home.project, &["status"]).output());
+    let first = ok(orch(&home, &["status"]).output());
     assert!(
         first.status.success(),
         "{}",
@@ -88,12 +87,7 @@ fn stop(socket: &Path) {
 fn models_format_json(b: Bencher) {
     with_home(|home| {
         b.bench(|| {
-            let out = ok(orch(
-                home.dir.path(),
-                &home.project,
-                &["models", "--format", "json"],
-            )
-            .output());
+            let out = ok(orch(home, &["models", "--format", "json"]).output());
             assert!(out.status.success());
             out.stdout.len()
         });
@@ -104,12 +98,7 @@ fn models_format_json(b: Bencher) {
 fn models_all_scope_format_json(b: Bencher) {
     with_home(|home| {
         b.bench(|| {
-            let out = ok(orch(
-                home.dir.path(),
-                &home.project,
-                &["models", "--scope", "all", "--format", "json"],
-            )
-            .output());
+            let out = ok(orch(home, &["models", "--scope", "all", "--format", "json"]).output());
             assert!(out.status.success());
             out.stdout.len()
         });

@@ -13,13 +13,28 @@ pub struct Cli {
     #[arg(long, global = true, value_enum)]
     pub format: Option<FormatArg>,
 
-    /// Project directory whose OpenCode config applies (default: the current directory).
-    #[arg(short = 'C', long = "project", global = true, value_name = "DIR")]
+    /// Project directory whose OpenCode config applies (default, and without DIR: the
+    /// current directory). For `opencode install` it also selects the project scope.
+    #[arg(
+        short = 'C',
+        long = "project",
+        global = true,
+        value_name = "DIR",
+        num_args = 0..=1,
+        default_missing_value = "."
+    )]
     pub project: Option<PathBuf>,
 
     /// Read providers from this running OpenCode server instead of its files, in-process
     /// (models, resolve, profiles and workers only; everything else needs the backend).
-    #[arg(long, global = true, value_name = "URL", env = "ORCH_OPENCODE_URL")]
+    // The URL may carry `user:password@`: help must not print the variable's value.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "ORCH_OPENCODE_URL",
+        hide_env_values = true
+    )]
     pub opencode_url: Option<String>,
 
     /// The backend's socket (default: $ORCH_SOCKET, else $XDG_RUNTIME_DIR/orch/orch.sock, else $TMPDIR/orch-$UID/orch.sock).
@@ -76,6 +91,11 @@ pub enum Command {
     Serve,
     /// Speak MCP on stdin/stdout for OpenCode's `mcp` config, bridged to the backend.
     Mcp,
+    /// Set up OpenCode to use orch (command shortcuts, the `orch mcp` server).
+    Opencode(OpencodeArgs),
+    /// A terminal UI: list workers, pick a model (search, tags with previews), apply it,
+    /// verify which model answers.
+    Tui(TuiArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -202,6 +222,43 @@ pub struct TasksArgs {
     pub limit: Option<usize>,
 }
 
+/// `orch opencode`.
+#[derive(Debug, Args)]
+pub struct OpencodeArgs {
+    #[command(subcommand)]
+    pub command: OpencodeCommand,
+}
+
+/// `orch opencode <command>`.
+#[derive(Debug, Subcommand)]
+pub enum OpencodeCommand {
+    /// Write the /orchestrator.* command shortcuts and add the `orch mcp` server to
+    /// OpenCode's config (project by default), keeping everything already there.
+    Install(InstallArgs),
+}
+
+/// `orch opencode install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Install into OpenCode's global config (~/.config/opencode) instead of the project.
+    /// `--project [DIR]` (the default) installs into the project's `.opencode/commands/`
+    /// and `opencode.json(c)`.
+    #[arg(long, conflicts_with = "project")]
+    pub global: bool,
+    /// Show what would change, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `orch tui`.
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// Write logs here (default: tui.log in orch's state directory). Nothing is logged to
+    /// the terminal while the TUI runs; `ORCH_LOG` sets the level (default info).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +320,18 @@ mod tests {
             &["orch", "serve", "--socket", "/tmp/x.sock"],
             &["orch", "--socket", "/tmp/x.sock", "workers"],
             &["orch", "mcp"],
+            &["orch", "opencode", "install"],
+            &["orch", "opencode", "install", "--project"],
+            &["orch", "opencode", "install", "--project", "--dry-run"],
+            &["orch", "opencode", "install", "--project", "/tmp/p"],
+            &["orch", "-C", "/tmp/p", "opencode", "install"],
+            &["orch", "opencode", "install", "--global", "--dry-run"],
+            &[
+                "orch", "--format", "json", "opencode", "install", "--global",
+            ],
+            &["orch", "models", "--project"],
+            &["orch", "tui"],
+            &["orch", "-C", "/tmp/p", "tui", "--log", "/tmp/tui.log"],
         ];
         for args in ok {
             assert!(Cli::try_parse_from(*args).is_ok(), "{args:?}");
@@ -290,9 +359,45 @@ mod tests {
             &["orch", "tasks", "--status", "done"],
             &["orch", "cancel"],
             &["orch", "mcp", "extra"],
+            &["orch", "opencode"],
+            &["orch", "opencode", "install", "--global", "--project"],
+            &["orch", "opencode", "install", "--everywhere"],
+            &["orch", "tui", "extra"],
         ];
         for args in bad {
             assert!(Cli::try_parse_from(*args).is_err(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn install_scope_flags() {
+        let parse = |args: &[&str]| match Cli::try_parse_from(args) {
+            Ok(Cli {
+                project,
+                command:
+                    Command::Opencode(OpencodeArgs {
+                        command: OpencodeCommand::Install(a),
+                    }),
+                ..
+            }) => (project, a.global, a.dry_run),
+            other => panic!("{args:?}: {other:?}"),
+        };
+        let dot = Some(PathBuf::from("."));
+        assert_eq!(
+            parse(&["orch", "opencode", "install"]),
+            (None, false, false)
+        );
+        assert_eq!(
+            parse(&["orch", "opencode", "install", "--project", "--dry-run"]),
+            (dot, false, true)
+        );
+        assert_eq!(
+            parse(&["orch", "opencode", "install", "--project", "/p"]),
+            (Some(PathBuf::from("/p")), false, false)
+        );
+        assert_eq!(
+            parse(&["orch", "opencode", "install", "--global"]),
+            (None, true, false)
+        );
     }
 }

@@ -21,7 +21,9 @@ use orch::resolve::Policy;
 use orch::wire::{CancelOutcome, Format, ModelsQuery, ResolveQuery, Scope, TaskStatus, TasksQuery};
 use orch::workers::{RunRequest, SetModelRequest};
 
-use args::{Cli, Command, FormatArg, PolicyArg, ScopeArg, StatusArg};
+use args::{
+    Cli, Command, FormatArg, InstallArgs, OpencodeCommand, PolicyArg, ScopeArg, StatusArg, TuiArgs,
+};
 
 /// How long a client waits for a backend it started.
 const START_WAIT: Duration = Duration::from_secs(10);
@@ -81,7 +83,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(p) => p.clone(),
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
+    if let Command::Opencode(o) = &cli.command {
+        let OpencodeCommand::Install(a) = &o.command;
+        let project = std::path::absolute(&project)
+            .with_context(|| format!("cannot resolve {}", project.display()))?;
+        return install(&cli, a, &Paths::resolve(&env, project));
+    }
     let mut paths = Paths::resolve(&env, &project);
+    if let Command::Tui(a) = &cli.command {
+        return tui(a, paths, env);
+    }
     if let Command::Serve = &cli.command {
         // The backend keeps the candidates clients use, so `orch status` shows a mismatch.
         let listen = cli
@@ -120,6 +131,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 /// Starting `orch serve` for this project with this very executable.
 fn launch(project: &std::path::Path) -> anyhow::Result<Launch> {
     let exe = std::env::current_exe().context("cannot find the orch executable")?;
+    let project = std::path::absolute(project)
+        .with_context(|| format!("cannot resolve {}", project.display()))?;
     Ok(Launch {
         exe,
         args: vec!["-C".into(), project.display().to_string()],
@@ -144,9 +157,11 @@ fn serve(paths: &Paths, env: &Environment, socket: PathBuf) -> anyhow::Result<u8
         .context("cannot start the async runtime")?;
     rt.block_on(async {
         let shutdown = orch::mcp::shutdown_signal().context("cannot watch for signals")?;
-        // Bind first so a second backend fails fast, before loading anything.
-        let listener = orch::mcp::Listener::bind(&socket)?;
+        // Lock first so a second backend fails fast, before loading anything; listen only
+        // once the service is ready, so no client connects to a backend that then fails.
+        let lock = orch::mcp::SocketLock::acquire(&socket)?;
         let service = orch::mcp::default_service(paths, env)?;
+        let listener = lock.listen()?;
         let info = orch::mcp::ServeInfo {
             paths: paths.clone(),
             socket: Some(socket),
@@ -285,7 +300,80 @@ async fn dispatch(backend: &impl Orchestrator, cli: &Cli) -> anyhow::Result<u8> 
             let view = backend.status().await?;
             print::view(&view, fmt, orch::render::status)?;
         }
-        Command::Serve | Command::Mcp | Command::Completions { .. } => {}
+        Command::Serve
+        | Command::Mcp
+        | Command::Completions { .. }
+        | Command::Opencode(_)
+        | Command::Tui(_) => {}
     }
+    Ok(exit::OK)
+}
+
+/// `orch tui`: the terminal UI over [`tui_backend`], logging to a file (never to the
+/// terminal it draws on). The terminal is restored on exit, error and panic.
+fn tui(args: &TuiArgs, paths: Paths, env: Environment) -> anyhow::Result<u8> {
+    let log = args
+        .log
+        .clone()
+        .unwrap_or_else(|| paths.state_dir.join("tui.log"));
+    orch_tui::log_to_file(&log, env.get("ORCH_LOG"))
+        .with_context(|| format!("cannot open the log file {}", log.display()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let backend = std::sync::Arc::new(tui_backend(paths, env)?);
+        orch_tui::run_terminal(backend)
+            .await
+            .context("the terminal UI failed")
+    })?;
+    Ok(exit::OK)
+}
+
+/// What the TUI talks to, chosen in this one place: today the worker manager in this
+/// process (it starts OpenCode only when a probe or a respawn needs one); with the backend
+/// socket, its client.
+fn tui_backend(
+    paths: Paths,
+    env: Environment,
+) -> anyhow::Result<orch_tui::InProcess<orch::workers::Manager>> {
+    let config = orch::workers::ManagerConfig::from_env(paths, env);
+    Ok(orch_tui::InProcess::new(orch::workers::Manager::start(
+        config,
+    )?))
+}
+
+/// `orch opencode install`: a file operation, no backend.
+fn install(cli: &Cli, args: &InstallArgs, paths: &Paths) -> anyhow::Result<u8> {
+    if args.global && cli.project.is_some() {
+        // clap only sees the conflict when both follow `install`; `-C DIR` may come first.
+        let _ = Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--global installs into OpenCode's global config; it cannot be used with -C/--project",
+            )
+            .print();
+        return Ok(exit::USAGE);
+    }
+    let exe = std::env::current_exe().context("cannot find the path of this orch binary")?;
+    let orch_bin = std::fs::canonicalize(&exe).with_context(|| {
+        format!(
+            "cannot resolve the path of this orch binary {}",
+            exe.display()
+        )
+    })?;
+    let opts = orch::install::InstallOptions {
+        scope: if args.global {
+            orch::install::InstallScope::Global
+        } else {
+            orch::install::InstallScope::Project
+        },
+        dry_run: args.dry_run,
+        orch_bin,
+    };
+    let report = orch::install::install(paths, &opts)?;
+    print::view(&report, format(cli), |r, _| orch::install::render(r))?;
     Ok(exit::OK)
 }

@@ -1,413 +1,518 @@
-//! The real `orch` binary end to end, in a scrubbed environment (HOME, XDG_RUNTIME_DIR,
-//! TMPDIR inside a temporary directory): exit codes, table and JSON output, and the
-//! backend it starts on demand. Commands that need workers talk to a backend over the fake
-//! worker service, served in this test process on the socket the binary looks for.
-//! Every backend a test starts, it stops.
+//! The real `orch` binary, end to end, in a scrubbed environment: `HOME`, `XDG_*` and
+//! `TMPDIR` point into a temp dir, only `PATH` is kept. Exit codes are asserted (0 ok,
+//! 1 failure, 2 usage), human output is snapshotted, JSON is read back into the `wire`
+//! types (which deny unknown fields), and no fake key of the captures is ever printed.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-use orch::api::Knowledge;
-use orch::mcp::{Backend, Listener, ServeInfo};
-use orch::paths::{Environment, Paths};
-use orch::tasks::Limits;
-use orch::testutil::assert_no_secret;
-use orch::testutil::fake_workers::FakeWorkers;
-use orch::testutil::home::capture_home;
-use orch::wire::{ModelsView, StatusView, TaskRow, TaskStatus, TasksView};
-use orch::workers::{WorkerRow, WorkersView};
+use orch::testutil::{assert_no_secret, fixture};
+use orch::wire::{ModelsView, ProfilesView, ResolveView};
 
 const BIN: &str = env!("CARGO_BIN_EXE_orch");
 
-fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
-}
+/// Exit codes, as documented in `cli/src/exit.rs`.
+const OK: i32 = 0;
+const FAILURE: i32 = 1;
+const USAGE: i32 = 2;
 
-/// A temporary home with the capture's setup (see `capture_home`).
-struct Home {
+/// A machine in a temp dir: a home, a project (a git worktree root) and a tmp.
+struct Machine {
     dir: tempfile::TempDir,
-    paths: Paths,
-    env: Environment,
+    vars: Vec<(String, String)>,
 }
 
-fn home() -> Home {
-    let dir = ok(tempfile::tempdir());
-    let (paths, env) = capture_home(dir.path());
-    Home { dir, paths, env }
-}
-
-impl Home {
-    fn root(&self) -> &Path {
-        self.dir.path()
+impl Machine {
+    /// No OpenCode config, no keys, no credentials.
+    fn fresh() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("orch-cli-test")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let root = dir.path();
+        for d in ["home", "project/.git", "tmp", "run"] {
+            std::fs::create_dir_all(root.join(d)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let home = root.join("home");
+        let at = |p: &Path| p.display().to_string();
+        let vars = vec![
+            ("HOME".into(), at(&home)),
+            ("XDG_CONFIG_HOME".into(), at(&home.join(".config"))),
+            ("XDG_DATA_HOME".into(), at(&home.join(".local/share"))),
+            ("XDG_CACHE_HOME".into(), at(&home.join(".cache"))),
+            ("XDG_STATE_HOME".into(), at(&home.join(".local/state"))),
+            ("XDG_RUNTIME_DIR".into(), at(&root.join("run"))),
+            ("TMPDIR".into(), at(&root.join("tmp"))),
+        ];
+        Self { dir, vars }
     }
 
-    fn socket(&self) -> PathBuf {
-        self.paths.socket().to_path_buf()
+    /// The capture's setup: project `opencode.json` from the fixtures, `GROQ_API_KEY`,
+    /// and an `openai` api key in `auth.json`.
+    fn capture() -> Self {
+        let mut m = Self::fresh();
+        m.write("project/opencode.json", &fixture("project-opencode.json"));
+        m.write(
+            "home/.local/share/opencode/auth.json",
+            r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
+        );
+        m.vars.push(("GROQ_API_KEY".into(), "gsk-test-env".into()));
+        m
     }
 
-    /// The binary with only the variables `capture_home` sets (plus `extra`).
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
+    fn write(&self, path: &str, content: &str) {
+        let path = self.dir.path().join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(path, content).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn project(&self) -> PathBuf {
+        self.dir.path().join("project")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
             .env_clear()
-            .env("HOME", self.root().join("home"))
-            .env("GROQ_API_KEY", "gsk-test-env")
-            .env("XDG_RUNTIME_DIR", self.root().join("run"))
-            .env("TMPDIR", self.root().join("tmp"))
-            .env("NO_COLOR", "1")
-            .current_dir(&self.paths.project_dir);
-        c
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.project());
+        cmd
     }
 
-    fn run(&self, args: &[&str]) -> Out {
-        let o = ok(self.cmd(args).output());
-        let out = Out(o);
-        assert_no_secret(&format!("orch {args:?} stdout"), &out.stdout());
-        assert_no_secret(&format!("orch {args:?} stderr"), &out.stderr());
-        out
-    }
-}
-
-struct Out(Output);
-
-impl Out {
-    fn code(&self) -> i32 {
-        self.0.status.code().unwrap_or(-1)
-    }
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-    fn json<T: serde::de::DeserializeOwned>(&self) -> T {
-        assert_eq!(self.code(), 0, "stderr: {}", self.stderr());
-        ok(serde_json::from_str(&self.stdout()))
-    }
-}
-
-/// A backend over fake workers, served by this test process on the home's socket.
-struct FakeBackend {
-    rt: tokio::runtime::Runtime,
-    fake: FakeWorkers,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<()>>,
-}
-
-fn fake_backend(home: &Home) -> FakeBackend {
-    let rt = ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build());
-    let fake = FakeWorkers::new(ok(Knowledge::load_local(&home.paths, &home.env)));
-    let socket = home.socket();
-    let listener = ok(rt.block_on(async { Listener::bind(&socket) }));
-    let info = ServeInfo {
-        paths: home.paths.clone(),
-        socket: Some(socket),
-        log_file: orch::mcp::log_file(&home.paths),
-    };
-    let backend = Arc::new(Backend::new(
-        Arc::new(fake.clone()),
-        info,
-        Limits::default(),
-    ));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let served = rt.spawn(orch::mcp::socket::serve(backend, listener, async {
-        let _ = rx.await;
-    }));
-    FakeBackend {
-        rt,
-        fake,
-        stop: Some(tx),
-        served: Some(served),
-    }
-}
-
-impl Drop for FakeBackend {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.served.take() {
-            let _ = self
-                .rt
-                .block_on(async { tokio::time::timeout(Duration::from_secs(10), h).await });
-        }
-    }
-}
-
-/// Stops the backend a command started on `socket` (its pid is in the lock file).
-struct Started {
-    socket: PathBuf,
-}
-
-fn is_orch(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "orch")
-}
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        use nix::sys::signal::{Signal, kill};
-        use nix::unistd::Pid;
-        let Some(pid) = orch::mcp::socket::backend_pid(&self.socket).filter(|p| is_orch(*p)) else {
-            return;
+    /// Runs orch; stdout and stderr never carry a fake key.
+    fn run(&self, args: &[&str]) -> Run {
+        let out = self
+            .command(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
-        let target = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
-        let _ = kill(target, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while is_orch(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if is_orch(pid) {
-            let _ = kill(target, Signal::SIGKILL);
-        }
+        assert_no_secret(&format!("stdout of orch {args:?}"), &run.stdout);
+        assert_no_secret(&format!("stderr of orch {args:?}"), &run.stderr);
+        assert!(
+            !run.stderr.contains("panicked"),
+            "orch {args:?} panicked: {}",
+            run.stderr
+        );
+        run
+    }
+
+    /// Runs orch and expects success with nothing on stderr.
+    fn ok(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(run.code, OK, "orch {args:?}: {}", run.stderr);
+        assert_eq!(run.stderr, "", "orch {args:?}");
+        run.stdout
+    }
+
+    /// Runs orch with `--format json` and reads the view back.
+    fn json<T: serde::de::DeserializeOwned>(&self, args: &[&str]) -> T {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("orch {args:?}: {e}\n{out}"))
     }
 }
 
-fn settings(home: &Home) -> insta::Settings {
-    let mut s = insta::Settings::clone_current();
-    s.add_filter(&regex_escape(&home.root().display().to_string()), "[ROOT]");
-    // Durations vary, and so does the padding after them in a table.
-    s.add_filter(r"\b(\d+ min )?\d+(\.\d)? (ms|s)\b *", "[DURATION] ");
-    s
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if "\\.+*?()|[]{}^$".contains(c) {
-                vec!['\\', c]
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
-
-#[test]
-fn help_usage_and_completions() {
-    let h = home();
-    let help = h.run(&["--help"]);
-    assert_eq!(help.code(), 0);
-    insta::assert_snapshot!("help", help.stdout());
-    for args in [
-        &["nope"][..],
-        &["worker-model-set", "docs"],
-        &["run", "docs"],
-        &["cancel"],
-        &["models", "--scope", "some"],
-    ] {
-        let o = h.run(args);
-        assert_eq!(o.code(), 2, "{args:?}: {}", o.stderr());
+impl Drop for Machine {
+    /// Commands start the backend on demand, one per machine (its socket is under the
+    /// machine's `XDG_RUNTIME_DIR`): stop it.
+    fn drop(&mut self) {
+        stop_backend(&self.dir.path().join("run/orch/orch.sock"));
     }
-    let c = h.run(&["completions", "bash"]);
-    assert_eq!(c.code(), 0);
-    assert!(c.stdout().contains("worker-model-set"));
-    // Neither --help nor completions start a backend.
-    assert!(!h.socket().exists());
 }
 
-#[test]
-fn a_command_starts_the_backend_on_demand_and_a_second_serve_is_refused() {
-    let h = home();
-    let _stop = Started { socket: h.socket() };
-    let models: ModelsView = h.run(&["models", "--format", "json"]).json();
-    assert_eq!(
-        models.usable_providers,
-        ["fake", "groq", "openai", "opencode"]
-    );
-    assert!(models.models.iter().any(|m| m.model == "fake/big-pro"));
-    // It keeps running, private, and says where it is.
-    let status: StatusView = h.run(&["status", "--format", "json"]).json();
-    assert_eq!(
-        status.socket.as_deref().map(PathBuf::from),
-        Some(h.socket())
-    );
-    assert!(status.log_file.ends_with(".local/state/orch/serve.log"));
-    assert!(Path::new(&status.log_file).exists());
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = ok(std::fs::metadata(h.socket())).permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-    }
-    let again: StatusView = h.run(&["status", "--format", "json"]).json();
-    assert_eq!(again.pid, status.pid, "the same backend serves both");
-    // A second backend on the same socket exits 1 and says why.
-    let serve = h.run(&["serve"]);
-    assert_eq!(serve.code(), 1);
-    assert!(
-        serve.stderr().contains("already serving on")
-            && serve.stderr().contains(&h.socket().display().to_string())
-            && serve.stderr().contains(&format!("pid {}", status.pid)),
-        "{}",
-        serve.stderr()
-    );
-    // Workers are not wired into this build yet: a clear error, exit 1.
-    let set = h.run(&["worker-model-set", "docs", "node:fast"]);
-    assert_eq!(set.code(), 1);
-    assert!(
-        set.stderr().contains("not available yet"),
-        "{}",
-        set.stderr()
-    );
-}
-
-#[test]
-fn an_unreachable_backend_names_the_socket_and_the_log() {
-    let h = home();
-    // A socket path too long for Unix sockets: the backend cannot listen there.
-    let long = h.root().join("run").join("x".repeat(120));
-    let started = Instant::now();
-    let o = h.run(&["--socket", &long.display().to_string(), "workers"]);
-    assert_eq!(o.code(), 1);
-    let err = o.stderr();
-    assert!(err.contains(&long.display().to_string()), "{err}");
-    assert!(err.contains("serve.log"), "{err}");
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "it gave up in time"
-    );
-    let log = ok(std::fs::read_to_string(
-        h.root().join("home/.local/state/orch/serve.log"),
-    ));
-    assert!(log.contains("Unix sockets allow"), "{log}");
-}
-
-#[test]
-fn worker_model_set_prints_worker_ref_model_policy_and_reason() {
-    let h = home();
-    let b = fake_backend(&h);
-    let set = h.run(&[
-        "worker-model-set",
-        "docs",
-        "fake/vision-pro",
-        "--policy",
-        "sticky",
-    ]);
-    assert_eq!(set.code(), 0, "{}", set.stderr());
-    settings(&h).bind(|| insta::assert_snapshot!("worker_model_set", set.stdout()));
-    let row: WorkerRow = h
-        .run(&[
-            "worker-model-set",
-            "explorer",
-            "node:fast",
-            "--format",
-            "json",
-        ])
-        .json();
-    assert_eq!(row.model_ref, "node:fast");
-    assert_eq!(row.resolved_model.as_deref(), Some("fake/fast-mini"));
-    let workers: WorkersView = h.run(&["workers", "--format", "json"]).json();
-    let docs = workers.workers.iter().find(|w| w.id == "docs");
-    assert_eq!(docs.map(|w| w.model_ref.as_str()), Some("fake/vision-pro"));
-    let table = h.run(&["workers"]);
-    settings(&h).bind(|| insta::assert_snapshot!("workers_after_set", table.stdout()));
-    let reset = h.run(&["worker-model-reset", "docs"]);
-    assert_eq!(reset.code(), 0);
-    assert!(reset.stdout().contains("node:docs"), "{}", reset.stdout());
-    // Unknown worker: exit 1, with suggestions.
-    let bad = h.run(&["worker-model-set", "dcos", "node"]);
-    assert_eq!(bad.code(), 1);
-    assert!(bad.stderr().contains("unknown worker"), "{}", bad.stderr());
-    drop(b);
-}
-
-#[test]
-fn run_waits_prints_the_answer_and_tasks_and_cancel_follow() {
-    let h = home();
-    let b = fake_backend(&h);
-    let run = h.run(&[
-        "run",
-        "docs",
-        "Summarise the README",
-        "--model",
-        "node:fast",
-    ]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert!(
-        run.stderr().contains("waiting for task t1 on docs"),
-        "plain progress lines when stderr is not a terminal: {}",
-        run.stderr()
-    );
-    settings(&h).bind(|| insta::assert_snapshot!("run", run.stdout()));
-    let json: TaskRow = h.run(&["run", "coder", "hello", "--format", "json"]).json();
-    assert_eq!(json.status, TaskStatus::Succeeded);
-    assert_eq!(json.answered_by, json.resolved_model);
-    b.fake.set_hold(true);
-    let started = h.run(&["run", "coder", "forever", "--no-wait"]);
-    assert_eq!(started.code(), 0);
-    assert!(started.stdout().starts_with("t3"), "{}", started.stdout());
-    let tasks: TasksView = h.run(&["tasks", "--format", "json"]).json();
-    assert_eq!(tasks.total, 3);
-    let table = h.run(&["tasks", "--status", "succeeded"]);
-    settings(&h).bind(|| insta::assert_snapshot!("tasks", table.stdout()));
-    let cancel = h.run(&["cancel", "t3"]);
-    assert_eq!(cancel.code(), 0, "{}", cancel.stderr());
-    assert!(cancel.stdout().contains("cancelled"));
-    let missing = h.run(&["cancel", "t99"]);
-    assert_eq!(missing.code(), 1);
-    // A task that fails exits 1.
-    let timeout = h.run(&["run", "coder", "slow", "--timeout", "1"]);
-    assert_eq!(timeout.code(), 1);
-    assert!(
-        timeout.stdout().contains("timed out"),
-        "{}",
-        timeout.stdout()
-    );
-    drop(b);
-}
-
-#[test]
-fn views_over_the_socket_as_tables() {
-    let h = home();
-    let b = fake_backend(&h);
-    let resolve = h.run(&["resolve", "node:fast", "--worker", "explorer"]);
-    assert_eq!(resolve.code(), 0, "{}", resolve.stderr());
-    settings(&h).bind(|| insta::assert_snapshot!("resolve", resolve.stdout()));
-    let models = h.run(&["models", "--provider", "fake"]);
-    settings(&h).bind(|| insta::assert_snapshot!("models_fake", models.stdout()));
-    let profiles = h.run(&["profiles", "--format", "markdown"]);
-    assert!(profiles.stdout().starts_with("| WORKER |"));
-    let bad = h.run(&["resolve", "gpt-nonexistent-99"]);
-    assert_eq!(bad.code(), 1);
-    drop(b);
-}
-
-/// The official MCP Python SDK over `orch mcp` (stdio): exactly the five tools, each
-/// called. Needs `ORCH_PYTHON` (set by `scripts/test`); skipped with a notice otherwise.
-#[test]
-fn the_official_python_sdk_lists_and_calls_the_five_tools_over_orch_mcp() {
-    let Some(python) = orch::testutil::real::python_bin("python_sdk_over_orch_mcp") else {
+/// Stops the backend serving `socket` (its pid is in the lock file), if it is an orch.
+fn stop_backend(socket: &Path) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let is_orch = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "orch")
+    };
+    let Some(pid) = orch::mcp::socket::backend_pid(socket).filter(|p| is_orch(*p)) else {
         return;
     };
-    let h = home();
-    let _stop = Started { socket: h.socket() };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp_client.py");
-    // The same scrubbed environment the binary gets; the script hands it to `orch mcp`.
-    let env = h.cmd(&[]);
-    let out = ok(Command::new(python)
-        .arg(script)
-        .arg(BIN)
-        .env_clear()
-        .envs(
-            env.get_envs()
-                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
-        )
-        .current_dir(&h.paths.project_dir)
-        .output());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("{stdout}");
+    let target = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+    let _ = kill(target, Signal::SIGTERM);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while is_orch(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if is_orch(pid) {
+        let _ = kill(target, Signal::SIGKILL);
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Snapshots with temp paths masked.
+fn snapshot(name: &str, text: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"(/[^\s:,]*)?/orch-cli-test[A-Za-z0-9_]+", "[TMP]");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(name, text));
+}
+
+#[test]
+fn help_and_version() {
+    let m = Machine::fresh();
+    snapshot("help", &m.ok(&["--help"]));
+    snapshot("models_help", &m.ok(&["models", "--help"]));
+    snapshot("resolve_help", &m.ok(&["resolve", "--help"]));
+    let version = m.ok(&["--version"]);
+    assert!(version.starts_with("orch "), "{version}");
+    // The server URL may carry a password: help never prints the variable's value.
+    let mut m = m;
+    m.vars.push((
+        "ORCH_OPENCODE_URL".into(),
+        "http://user:sk-test-123@127.0.0.1:9".into(),
+    ));
+    let help = m.ok(&["models", "--help"]);
+    assert!(help.contains("ORCH_OPENCODE_URL"), "{help}");
+    // An unreachable server is a failure naming it, without the password.
+    let run = m.run(&["models"]);
+    assert_eq!(run.code, FAILURE, "{}", run.stderr);
+    assert!(run.stderr.contains("127.0.0.1:9"), "{}", run.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let m = Machine::fresh();
+    let cases: &[&[&str]] = &[
+        &[],
+        &["nope"],
+        &["models", "--scope", "some"],
+        &["models", "--limit", "-1"],
+        &["models", "--limit", "many"],
+        &["resolve"],
+        &["--format", "xml", "models"],
+        &["profiles", "extra"],
+    ];
+    for args in cases {
+        let run = m.run(args);
+        assert_eq!(run.code, USAGE, "orch {args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("Usage:") || run.stderr.contains("--help"),
+            "orch {args:?}: {}",
+            run.stderr
+        );
+        assert_eq!(run.stdout, "", "orch {args:?}");
+    }
+}
+
+#[test]
+fn models_on_a_fresh_machine_lists_the_free_opencode_models() {
+    let m = Machine::fresh();
+    let table = m.ok(&["models"]);
+    snapshot("models_fresh", &table);
+    assert!(table.contains("opencode/big-pickle *"), "{table}");
+    let view: ModelsView = m.json(&["models"]);
+    assert_eq!(view.usable_providers, ["opencode"]);
+    assert_eq!(view.source, "local");
     assert!(
-        out.status.success(),
-        "the Python client failed:\n{stdout}\n{stderr}"
+        view.catalog.contains("bundled snapshot"),
+        "{}",
+        view.catalog
     );
-    assert!(stdout.contains("ok: exactly the five tools"), "{stdout}");
-    assert!(stdout.contains("ok: all checks passed"), "{stdout}");
-    assert_no_secret("the Python client's output", &stdout);
-    // `orch mcp` started the backend; it is still there for the next client.
-    assert!(h.socket().exists());
+    assert!(!view.models.is_empty());
+    assert!(
+        view.models
+            .iter()
+            .all(|r| r.provider == "opencode" && r.usable && r.cost_input == 0.0),
+        "{view:?}"
+    );
+    assert!(view.warnings.is_empty(), "{:?}", view.warnings);
+    snapshot(
+        "models_fresh_markdown",
+        &m.ok(&["--format", "markdown", "models"]),
+    );
+    // The whole catalog is there too, marked unusable.
+    let all: ModelsView = m.json(&["models", "--scope", "all", "--limit", "5"]);
+    assert!(all.total > 8000, "{}", all.total);
+    assert_eq!(all.models.len(), 5);
+}
+
+#[test]
+fn models_on_the_capture_setup() {
+    let m = Machine::capture();
+    let table = m.ok(&["models"]);
+    snapshot("models_capture", &table);
+    let view: ModelsView = m.json(&["models"]);
+    assert_eq!(
+        view.usable_providers,
+        ["fake", "groq", "openai", "opencode"]
+    );
+    let sources: std::collections::BTreeMap<&str, &str> = view
+        .models
+        .iter()
+        .map(|r| (r.provider.as_str(), r.source.as_str()))
+        .collect();
+    assert_eq!(
+        sources.into_iter().collect::<Vec<_>>(),
+        [
+            ("fake", "config"),
+            ("groq", "env"),
+            ("openai", "api"),
+            ("opencode", "custom")
+        ]
+    );
+    assert_eq!(view.total, view.models.len());
+    // Filters.
+    let groq: ModelsView = m.json(&["models", "--provider", "groq"]);
+    assert!(!groq.models.is_empty() && groq.models.iter().all(|r| r.provider == "groq"));
+    let vision: ModelsView = m.json(&["models", "--vision"]);
+    assert!(vision.models.iter().all(|r| r.image));
+    assert!(vision.models.iter().any(|r| r.model == "fake/vision-pro"));
+    let q: ModelsView = m.json(&["models", "-q", "gpt-5-mini", "--limit", "3"]);
+    assert_eq!(
+        q.models.first().map(|r| r.model.as_str()),
+        Some("openai/gpt-5-mini")
+    );
+    assert!(q.models.len() <= 3);
+}
+
+#[test]
+fn resolve_a_tag_for_a_worker() {
+    let m = Machine::capture();
+    let out = m.ok(&["resolve", "node:fast", "--worker", "explorer"]);
+    snapshot("resolve_node_fast_explorer", &out);
+    let view: ResolveView = m.json(&["resolve", "node:fast", "--worker", "explorer"]);
+    assert_eq!(view.worker.as_deref(), Some("explorer"));
+    let r = &view.resolution;
+    assert_eq!(r.resolved_model, "fake/fast-mini");
+    assert_eq!(r.model_ref, "node:fast");
+    assert!(
+        r.reason.contains("small_model from the OpenCode config"),
+        "{}",
+        r.reason
+    );
+    // The same on a fresh machine: a scored pick, and the reason says why.
+    let fresh = Machine::fresh();
+    let view: ResolveView = fresh.json(&["resolve", "node:fast", "--worker", "explorer"]);
+    assert!(view.resolution.resolved_model.starts_with("opencode/"));
+    assert!(view.resolution.reason.contains("small_model is not set"));
+    assert!(view.resolution.metadata.candidates.len() > 1);
+    snapshot(
+        "resolve_explicit_unusable",
+        &m.ok(&["resolve", "openrouter/anthropic/claude-sonnet-4.5"]),
+    );
+    snapshot(
+        "resolve_vision_markdown",
+        &m.ok(&[
+            "--format",
+            "markdown",
+            "resolve",
+            "node:vision",
+            "-w",
+            "vision",
+        ]),
+    );
+}
+
+#[test]
+fn resolve_failures_exit_1_with_suggestions() {
+    let m = Machine::capture();
+    // (args, phrases on stderr)
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["resolve", "claude-sonnet"],
+            &[
+                "orch: no usable model matches \"claude-sonnet\"",
+                "closest:",
+                "anthropic/",
+            ],
+        ),
+        (
+            &["resolve", "openai/gpt-6"],
+            &[
+                "provider openai has no model \"gpt-6\"",
+                "did you mean",
+                "openai/gpt-5",
+            ],
+        ),
+        (&["resolve", "nope/x"], &["unknown provider \"nope\""]),
+        (&["resolve", "node:slow"], &["unknown tag", "node:fast"]),
+        (&["resolve", ""], &["empty model reference"]),
+        (&["resolve", "/"], &["invalid model reference \"/\""]),
+        (
+            &["resolve", "é€ü日本"],
+            &["no usable model matches \"é€ü日本\""],
+        ),
+        (
+            &["resolve", "fake/big-pro", "--worker", "vision"],
+            &[
+                "the vision worker needs a model with image input, but fake/big-pro has none",
+                "usable models with image input: fake/vision-pro",
+            ],
+        ),
+        (
+            &["resolve", "node", "--worker", "nobody"],
+            &["unknown worker \"nobody\"", "explorer"],
+        ),
+    ];
+    for (args, phrases) in cases {
+        let run = m.run(args);
+        assert_eq!(run.code, FAILURE, "orch {args:?}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "orch {args:?}");
+        for p in *phrases {
+            assert!(
+                run.stderr.contains(p),
+                "orch {args:?}: {p:?} not in {}",
+                run.stderr
+            );
+        }
+        assert_eq!(
+            run.stderr.lines().count(),
+            1,
+            "orch {args:?}: one line: {}",
+            run.stderr
+        );
+    }
+    let run = m.run(&["resolve", "claude-sonnet"]);
+    snapshot("resolve_no_match_stderr", &run.stderr);
+    // JSON output does not change how errors are reported.
+    let run = m.run(&["--format", "json", "resolve", "nope/x"]);
+    assert_eq!((run.code, run.stdout.as_str()), (FAILURE, ""));
+}
+
+#[test]
+fn profiles_show_what_each_worker_resolves_to() {
+    let m = Machine::capture();
+    snapshot("profiles_capture", &m.ok(&["profiles"]));
+    let view: ProfilesView = m.json(&["profiles"]);
+    let resolved: Vec<(&str, Option<&str>)> = view
+        .profiles
+        .iter()
+        .map(|p| (p.id.as_str(), p.resolved_model.as_deref()))
+        .collect();
+    assert_eq!(resolved.len(), 6);
+    for (id, model) in &resolved {
+        assert!(model.is_some(), "{id} does not resolve");
+    }
+    let get = |id: &str| {
+        resolved
+            .iter()
+            .find(|(i, _)| *i == id)
+            .and_then(|(_, m)| *m)
+    };
+    assert_eq!(get("coder"), Some("fake/big-pro"));
+    assert_eq!(get("explorer"), Some("fake/fast-mini"));
+    // User profiles and tags from orchestrator.json.
+    m.write(
+        "project/.opencode/orchestrator.json",
+        r#"{ // JSONC
+          "profiles": {"reviewer": {"name": "Reviewer", "model": ["nope/x", "node:fast"]}},
+          "tags": {"cheap": ["groq/llama-3.1-8b-instant", "node:fast"]},
+        }"#,
+    );
+    let out = m.ok(&["profiles"]);
+    snapshot("profiles_with_orchestrator_json", &out);
+    let view: ProfilesView = m.json(&["profiles"]);
+    assert!(view.files.iter().any(|f| f.ends_with("orchestrator.json")));
+    assert_eq!(view.tags.len(), 1);
+    let reviewer = view.profiles.iter().find(|p| p.id == "reviewer");
+    assert_eq!(
+        reviewer.and_then(|p| p.resolved_model.as_deref()),
+        Some("fake/fast-mini")
+    );
+    let view: ResolveView = m.json(&["resolve", "cheap"]);
+    assert_eq!(view.resolution.resolved_model, "groq/llama-3.1-8b-instant");
+    snapshot("profiles_fresh", &Machine::fresh().ok(&["profiles"]));
+}
+
+#[test]
+fn broken_files_exit_1_naming_the_file() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("project/opencode.json", "{\"model\": ", "opencode.json"),
+        (
+            "project/opencode.json",
+            "{\"model\": \"{env:GROQ_API_KEY}\", \"small_model\": 5}",
+            "expected a string",
+        ),
+        (
+            "project/.opencode/orchestrator.json",
+            "{\"profile\": {}}",
+            "unknown field",
+        ),
+        (
+            "home/.config/opencode/orchestrator.json",
+            "{\"tags\": {\"x\": []}}",
+            "empty fallback chain",
+        ),
+    ];
+    for (file, content, phrase) in cases {
+        let m = Machine::capture();
+        m.write(file, content);
+        for args in [&["models"][..], &["resolve", "node"], &["profiles"]] {
+            let run = m.run(args);
+            assert_eq!(run.code, FAILURE, "{file} orch {args:?}: {}", run.stderr);
+            let name = file.rsplit('/').next().unwrap_or(file);
+            assert!(
+                run.stderr.contains(name) && run.stderr.contains(phrase),
+                "{file}: {}",
+                run.stderr
+            );
+        }
+    }
+    // A broken auth.json or models cache is a warning: orch still answers.
+    let m = Machine::capture();
+    m.write(
+        "home/.local/share/opencode/auth.json",
+        "{\"openai\": sk-test-123",
+    );
+    m.write("home/.cache/opencode/models.json", "[]");
+    let out = m.ok(&["models"]);
+    assert!(
+        out.contains("warning: ignoring") && out.contains("auth.json"),
+        "{out}"
+    );
+    assert!(out.contains("models.json"), "{out}");
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let m = Machine::capture();
+    let mut child = m
+        .command(&["models", "--scope", "all"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.starts_with("MODEL"), "{first}");
+    // The reader is gone; orch finds the pipe closed and stops quietly.
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut stderr)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(status.code(), Some(OK), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn completions_print_a_script() {
+    let m = Machine::fresh();
+    let out = m.ok(&["completions", "bash"]);
+    assert!(
+        out.contains("_orch()") && out.contains("resolve"),
+        "{}",
+        &out[..200.min(out.len())]
+    );
 }

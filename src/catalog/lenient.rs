@@ -20,6 +20,13 @@ pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
     Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
 }
 
+/// A nested object, or `null` as its default (`"limit": null` must not reject a catalog).
+pub fn object<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// A boolean, or `null` as false.
 pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(Option::<bool>::deserialize(d)?.unwrap_or_default())
@@ -67,7 +74,7 @@ pub trait Keyed {
 }
 
 /// An object of values keyed by id (or `null`), as a list; a value without an
-/// `id` takes its key.
+/// `id` takes its key, a `null` value is skipped.
 pub fn map_values<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -90,15 +97,18 @@ where
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
             let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-            while let Some(v) = seq.next_element::<T>()? {
-                out.push(v);
+            while let Some(v) = seq.next_element::<Option<T>>()? {
+                out.extend(v);
             }
             Ok(out)
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
             let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0));
             while let Some(key) = map.next_key::<String>()? {
-                let mut v: T = map.next_value()?;
+                // `"id": null` is an absent entry, not a broken catalog.
+                let Some(mut v) = map.next_value::<Option<T>>()? else {
+                    continue;
+                };
                 let id = v.id_mut();
                 if id.is_empty() {
                     *id = key;

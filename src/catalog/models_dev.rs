@@ -41,11 +41,11 @@ pub struct DevModel {
     tool_call: bool,
     #[serde(default, deserialize_with = "lenient::boolean")]
     temperature: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::object")]
     modalities: DevModalities,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::object")]
     cost: DevCost,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::object")]
     limit: DevLimit,
     #[serde(default, deserialize_with = "lenient::string")]
     status: String,

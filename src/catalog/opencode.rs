@@ -70,13 +70,13 @@ pub struct WireModel {
     #[serde(default, deserialize_with = "lenient::string")]
     pub family: String,
     /// Capabilities.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::object")]
     pub capabilities: WireCapabilities,
     /// Prices.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::object")]
     pub cost: WireCost,
     /// Limits.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::object")]
     pub limit: WireLimit,
     /// Status.
     #[serde(default, deserialize_with = "lenient::string")]
@@ -85,7 +85,7 @@ pub struct WireModel {
     #[serde(default, deserialize_with = "lenient::string")]
     pub release_date: String,
     /// The SDK package, from `api.npm`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::object")]
     pub api: WireApi,
 }
 
@@ -108,9 +108,9 @@ pub struct WireCapabilities {
     attachment: bool,
     #[serde(default, deserialize_with = "lenient::boolean")]
     toolcall: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::object")]
     input: WireModalities,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::object")]
     output: WireModalities,
 }
 
@@ -136,7 +136,7 @@ pub struct WireCost {
     input: f64,
     #[serde(default, deserialize_with = "lenient::number")]
     output: f64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::object")]
     cache: WireCache,
 }
 

@@ -11,8 +11,6 @@ use crate::error::{Error, ErrorKind};
 use crate::mcp::socket::{check_dir, log_file, prepare_dir};
 use crate::paths::Paths;
 
-/// How long to keep trying after the started backend exited.
-const EXITED_GRACE: Duration = Duration::from_millis(500);
 /// The log is started afresh once it grows past this.
 const MAX_LOG_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -100,32 +98,52 @@ pub async fn connect_or_start(
         log: log.clone(),
         why,
     };
+    let log_start = std::fs::metadata(&log).map_or(0, |m| m.len());
     let mut child = spawn(paths, launch, &socket, &log).map_err(&fail)?;
-    let mut deadline = tokio::time::Instant::now() + launch.wait;
-    let mut exited = None;
+    let deadline = tokio::time::Instant::now() + launch.wait;
     loop {
         if let Some(stream) = try_socket(&socket).await? {
             // Reap the child whenever it ends, so it never lingers as a zombie.
             std::thread::spawn(move || child.wait());
             return Ok((stream, socket));
         }
-        if exited.is_none()
-            && let Ok(Some(status)) = child.try_wait()
+        if let Ok(Some(status)) = child.try_wait()
+            && !another_backend_starting(&socket, child.id())
         {
-            // It may have lost a race to another backend that is about to answer: give
-            // that one a moment, not the whole wait.
-            exited = Some(status);
-            deadline = deadline.min(tokio::time::Instant::now() + EXITED_GRACE);
+            let why =
+                last_error(&log, log_start).map_or_else(String::new, |line| format!(": {line}"));
+            return Err(fail(format!("it exited ({status}) before answering{why}")));
         }
         if tokio::time::Instant::now() >= deadline {
-            let _ = child.try_wait();
-            return Err(fail(match exited {
-                Some(status) => format!("it exited ({status}) before answering"),
-                None => format!("it did not answer within {} ms", launch.wait.as_millis()),
-            }));
+            return Err(fail(format!(
+                "it did not answer within {} ms",
+                launch.wait.as_millis()
+            )));
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Whether a live backend other than `ours` holds the socket's lock (ours lost a race to
+/// it, and it is about to answer).
+fn another_backend_starting(socket: &Path, ours: u32) -> bool {
+    crate::mcp::socket::backend_pid(socket)
+        .filter(|pid| *pid != ours)
+        .and_then(|pid| i32::try_from(pid).ok())
+        .is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok())
+}
+
+/// The last `orch: ...` line the backend wrote to its log after `from`: why it stopped.
+fn last_error(log: &Path, from: u64) -> Option<String> {
+    use std::io::{Read, Seek};
+    let mut f = std::fs::File::open(log).ok()?;
+    f.seek(std::io::SeekFrom::Start(from)).ok()?;
+    let mut text = String::new();
+    f.take(64 * 1024).read_to_string(&mut text).ok()?;
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("orch: "))
+        .map(str::to_owned)
 }
 
 fn spawn(

@@ -568,7 +568,8 @@ impl<W: WorkerService> McpServer<W> {
                 )
             }
             ViewArg::Resolve => {
-                let Some(reference) = a.model.filter(|m| !m.trim().is_empty()) else {
+                // An empty reference is the resolver's to refuse (with its own message).
+                let Some(reference) = a.model else {
                     return malformed("view \"resolve\" needs model: the reference to resolve");
                 };
                 let q = ResolveQuery {

@@ -154,19 +154,19 @@ fn parent(path: &Path) -> &Path {
     }
 }
 
-/// A bound socket, the lock that makes it ours, and its removal when dropped.
+/// The lock that makes a socket path ours, held for the backend's life; its file holds the
+/// backend's pid while it is held. Taken before anything is loaded, so a second backend
+/// fails at once; the socket itself appears only when the backend can serve ([`Self::listen`]).
 #[derive(Debug)]
-pub struct Listener {
-    listener: UnixListener,
+pub struct SocketLock {
     path: PathBuf,
-    ino: u64,
     lock: Flock<File>,
 }
 
-impl Listener {
-    /// Binds `path`: prepares its directory, takes the lock, replaces a stale socket,
-    /// refuses a live one, and makes the socket 0600. Must run inside a tokio runtime.
-    pub fn bind(path: &Path) -> Result<Self, SocketError> {
+impl SocketLock {
+    /// Prepares the socket's directory, takes the lock (or says which backend holds it),
+    /// and removes a stale socket; a live one is refused.
+    pub fn acquire(path: &Path) -> Result<Self, SocketError> {
         let len = path.as_os_str().len();
         if len > MAX_SOCKET_PATH {
             return Err(SocketError::PathTooLong {
@@ -184,16 +184,20 @@ impl Listener {
             .mode(0o600)
             .open(&lock_path)
             .map_err(io("open the lock file", &lock_path))?;
-        let mut lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|_| {
+        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|_| {
             SocketError::AlreadyRunning {
                 path: path.to_path_buf(),
                 pid: backend_pid(path),
             }
         })?;
+        let mut held = Self {
+            path: path.to_path_buf(),
+            lock,
+        };
         // The pid of the backend holding the lock, for people and tests that must stop it.
         {
             use std::io::{Seek, Write};
-            let f: &mut File = &mut lock;
+            let f: &mut File = &mut held.lock;
             let _ = f.set_len(0);
             let _ = f.seek(std::io::SeekFrom::Start(0));
             let _ = writeln!(f, "{}", std::process::id());
@@ -214,16 +218,48 @@ impl Listener {
             tracing::info!(path = %path.display(), "replacing a stale socket");
             std::fs::remove_file(path).map_err(io("remove the stale socket", path))?;
         }
-        let listener = UnixListener::bind(path).map_err(io("listen on", path))?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(io("set permissions of", path))?;
-        let ino = std::fs::metadata(path).map_err(io("inspect", path))?.ino();
-        Ok(Self {
+        Ok(held)
+    }
+
+    /// Creates the socket (mode 0600) and starts listening. Must run inside a tokio runtime.
+    pub fn listen(self) -> Result<Listener, SocketError> {
+        let path = self.path.clone();
+        let listener = UnixListener::bind(&path).map_err(io("listen on", &path))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(io("set permissions of", &path))?;
+        let ino = std::fs::metadata(&path)
+            .map_err(io("inspect", &path))?
+            .ino();
+        Ok(Listener {
             listener,
-            path: path.to_path_buf(),
+            path,
             ino,
-            lock,
+            _lock: self,
         })
+    }
+}
+
+impl Drop for SocketLock {
+    fn drop(&mut self) {
+        // No pid outlives its backend in the lock file.
+        let _ = self.lock.set_len(0);
+    }
+}
+
+/// A bound socket, the lock that makes it ours, and its removal when dropped.
+#[derive(Debug)]
+pub struct Listener {
+    listener: UnixListener,
+    path: PathBuf,
+    ino: u64,
+    _lock: SocketLock,
+}
+
+impl Listener {
+    /// Takes the lock and listens at once ([`SocketLock::acquire`], then
+    /// [`SocketLock::listen`]). Must run inside a tokio runtime.
+    pub fn bind(path: &Path) -> Result<Self, SocketError> {
+        SocketLock::acquire(path)?.listen()
     }
 
     /// The socket's path.
@@ -238,8 +274,6 @@ impl Drop for Listener {
         if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
             let _ = std::fs::remove_file(&self.path);
         }
-        // No pid outlives its backend in the lock file.
-        let _ = self.lock.set_len(0);
     }
 }
 

@@ -152,6 +152,17 @@ impl OpenCodeClient {
         self.send("POST", path, req).await
     }
 
+    /// `POST path` with a JSON body and its own timeout (for calls that wait on a model).
+    pub async fn post_waiting<B: serde::Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<T, OpenCodeError> {
+        let req = self.http.post(self.url(path)?).json(body).timeout(timeout);
+        self.send("POST", path, req).await
+    }
+
     /// `DELETE path`, decoded.
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, OpenCodeError> {
         let req = self.http.delete(self.url(path)?);

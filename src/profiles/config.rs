@@ -89,8 +89,11 @@ pub fn load_orchestrator(paths: &Paths, env: &Environment) -> Result<Profiles, P
     );
     let mut profiles = Profiles::builtin();
     for path in files {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
+        let text = match std::fs::read(&path) {
+            Ok(bytes) => String::from_utf8(bytes).map_err(|_| ProfileError::Invalid {
+                path: path.clone(),
+                message: "the file is not UTF-8 text".into(),
+            })?,
             Err(e)
                 if matches!(
                     e.kind(),

@@ -167,6 +167,19 @@ pub enum ResolveError {
         /// The cycle.
         path: String,
     },
+    /// Tags nested deeper than orch follows.
+    #[error(
+        "tag \"{}\" nests tags more than {depth} deep ({path}); point it at a model or a built-in tag sooner",
+        shown(reference)
+    )]
+    TagTooDeep {
+        /// The tag.
+        reference: String,
+        /// The limit.
+        depth: usize,
+        /// The chain of tags followed.
+        path: String,
+    },
 }
 
 fn for_worker(worker: Option<&str>) -> String {

@@ -30,36 +30,84 @@ pub struct Entry {
     pub access: Access,
 }
 
+/// What a scan reads of every entry before it looks further: the [`grams`] of the lowercase
+/// id and name, kept apart from the entries so that a scan of the whole catalog stays in cache.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    id_grams: [u64; 2],
+    name_grams: [u64; 2],
+}
+
+/// A 128-bit summary of the bytes (low half) and byte pairs (high half) of `s`, hashed.
+/// If `a` contains `b`, every bit of `grams(b)` is set in `grams(a)`: a query whose bits an
+/// entry lacks cannot be a substring of it, which rejects most of a large catalog with
+/// one AND instead of a substring search.
+pub fn grams(s: &str) -> [u64; 2] {
+    let b = s.as_bytes();
+    let mut m = [0u64; 2];
+    for &c in b {
+        m[0] |= 1 << (c % 64);
+    }
+    for pair in b.windows(2) {
+        let h = (u32::from(pair[0]) << 8 | u32::from(pair[1])).wrapping_mul(0x9E37_79B1) >> 26;
+        m[1] |= 1 << h;
+    }
+    m
+}
+
+/// Whether every bit of `query` is set in `entry`.
+#[inline]
+fn covers(entry: [u64; 2], query: [u64; 2]) -> bool {
+    entry[0] & query[0] == query[0] && entry[1] & query[1] == query[1]
+}
+
 /// The index.
 #[derive(Debug, Clone, Default)]
 pub struct ModelIndex {
     /// Every model, provider by provider.
     pub entries: Vec<Entry>,
+    /// The [`Key`] of each entry, same order.
+    pub keys: Vec<Key>,
+    /// The entries of each provider (by index into `ProviderSet::providers`).
+    pub ranges: Vec<std::ops::Range<usize>>,
 }
 
 impl ModelIndex {
     /// Builds the index of a provider set.
     pub fn build(set: &ProviderSet) -> Self {
-        let mut entries =
-            Vec::with_capacity(set.providers.iter().map(|p| p.provider.models.len()).sum());
+        let count = set.providers.iter().map(|p| p.provider.models.len()).sum();
+        let mut entries = Vec::with_capacity(count);
+        let mut keys = Vec::with_capacity(count);
+        let mut ranges = Vec::with_capacity(set.providers.len());
         for (pi, p) in set.providers.iter().enumerate() {
+            let start = entries.len();
             for (mi, m) in p.provider.models.iter().enumerate() {
                 let id = m.id.to_lowercase();
                 let base = strip_version(&id).to_owned();
                 let tail = id.rsplit('/').next().unwrap_or(&id);
                 let identity = strip_version(tail).to_owned();
+                let name = m.name.to_lowercase();
+                keys.push(Key {
+                    id_grams: grams(&id),
+                    name_grams: grams(&name),
+                });
                 entries.push(Entry {
                     provider: pi,
                     model: mi,
                     base: base.into(),
                     identity: identity.into(),
-                    name: m.name.to_lowercase().into(),
+                    name: name.into(),
                     id: id.into(),
                     access: p.access,
                 });
             }
+            ranges.push(start..entries.len());
         }
-        Self { entries }
+        Self {
+            entries,
+            keys,
+            ranges,
+        }
     }
 }
 
@@ -69,6 +117,10 @@ pub struct Query {
     base: String,
     words: Vec<String>,
     finder: memmem::Finder<'static>,
+    /// [`grams`] of `q`, of `base`, and of all words together.
+    q_grams: [u64; 2],
+    base_grams: [u64; 2],
+    words_grams: [u64; 2],
 }
 
 impl Query {
@@ -76,13 +128,20 @@ impl Query {
     pub fn new(text: &str) -> Self {
         let q = text.trim().to_lowercase();
         let base = strip_version(&q).to_owned();
-        let words = q
+        let words: Vec<String> = q
             .split(|c: char| c.is_whitespace() || matches!(c, '-' | '_' | '.' | '/' | ':'))
             .filter(|w| !w.is_empty())
             .map(str::to_owned)
             .collect();
         let finder = memmem::Finder::new(q.as_bytes()).into_owned();
+        let words_grams = words.iter().fold([0; 2], |m, w| {
+            let g = grams(w);
+            [m[0] | g[0], m[1] | g[1]]
+        });
         Self {
+            q_grams: grams(&q),
+            base_grams: grams(&base),
+            words_grams,
             q,
             base,
             words,
@@ -90,7 +149,24 @@ impl Query {
         }
     }
 
-    /// Scores one entry; `None` when it does not match at all.
+    /// Whether `e` can match at all. Every way to score needs the version-less query inside
+    /// the id (exact id, last segment, same base or identity, id prefix or substring), the
+    /// query inside the name (exact name, name prefix or substring), or every word inside
+    /// the id or the name; an entry missing the grams of all three is skipped unscored.
+    #[inline]
+    pub fn may_match(&self, k: &Key) -> bool {
+        let both = [
+            k.id_grams[0] | k.name_grams[0],
+            k.id_grams[1] | k.name_grams[1],
+        ];
+        !self.q.is_empty()
+            && (covers(k.id_grams, self.base_grams)
+                || covers(k.name_grams, self.q_grams)
+                || (self.words.len() > 1 && covers(both, self.words_grams)))
+    }
+
+    /// Scores one entry; `None` when it does not match at all. Callers scanning many
+    /// entries skip those [`Query::may_match`] rejects; the result is the same.
     pub fn score(&self, e: &Entry) -> Option<(i64, &'static str)> {
         let q = self.q.as_str();
         if q.is_empty() {
@@ -160,8 +236,9 @@ pub fn strip_version(id: &str) -> &str {
                 s = &s[..pos];
             }
         }
-        // ISO date: -YYYY-MM-DD
-        if s.len() > 11 {
+        // ISO date: -YYYY-MM-DD. The cut must fall on a character boundary: when it does not,
+        // the tail holds a non-ASCII character and is no date.
+        if s.len() > 11 && s.is_char_boundary(s.len() - 11) {
             let (head, tail) = s.split_at(s.len() - 11);
             let b = tail.as_bytes();
             if !head.is_empty()
@@ -186,6 +263,57 @@ pub fn strip_version(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::{Model, Provider};
+    use crate::sources::ProviderEntry;
+    use proptest::prelude::*;
+
+    /// The index of one model.
+    fn one(id: &str, name: &str) -> ModelIndex {
+        let set = ProviderSet {
+            providers: vec![ProviderEntry {
+                provider: Provider {
+                    id: "p".into(),
+                    name: "P".into(),
+                    models: vec![Model {
+                        id: id.into(),
+                        name: name.into(),
+                        ..Model::default()
+                    }],
+                    ..Provider::default()
+                },
+                access: Access::Api,
+                key_present: true,
+                default_model: None,
+            }],
+            ..ProviderSet::default()
+        };
+        ModelIndex::build(&set)
+    }
+
+    proptest! {
+        /// The quick rejection never rejects an entry the query would score.
+        #[test]
+        fn may_match_never_hides_a_match(
+            id in "[a-zA-Z0-9./:@_ -]{0,24}|\\PC{0,12}",
+            name in "[a-zA-Z0-9./ -]{0,24}|\\PC{0,12}",
+            cut in 0usize..30,
+            from in 0usize..30,
+            query in "[a-z0-9./: -]{0,12}|\\PC{0,6}",
+        ) {
+            let index = one(&id, &name);
+            let (entry, key) = (&index.entries[0], &index.keys[0]);
+            // Queries built from the id and the name hit every way of scoring.
+            let lower = id.to_lowercase();
+            let part: String = lower.chars().skip(from).take(cut).collect();
+            let head: String = name.to_lowercase().chars().take(cut).collect();
+            for text in [query.as_str(), &part, &head, &lower, &name, &format!("{part} {head}"), &format!("{lower}-20250101")] {
+                let q = Query::new(text);
+                if q.score(entry).is_some() {
+                    prop_assert!(q.may_match(key), "{text:?} scores {id:?}/{name:?} but is rejected");
+                }
+            }
+        }
+    }
 
     #[test]
     fn version_suffixes() {
@@ -203,6 +331,12 @@ mod tests {
             ("20250514", "20250514"),
             ("", ""),
             ("-", "-"),
+            // Non-ASCII ids never split inside a character.
+            ("ééééééééééé", "ééééééééééé"),
+            ("modèle-2024-11-20", "modèle"),
+            ("x-2024-11-2é", "x-2024-11-2é"),
+            ("日本語モデル-20250514", "日本語モデル"),
+            ("é-vé:0", "é-vé:0"),
         ];
         for (id, want) in cases {
             assert_eq!(strip_version(id), want, "{id}");

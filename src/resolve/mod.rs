@@ -9,6 +9,8 @@ mod error;
 mod index;
 mod resolver;
 pub mod tags;
+#[cfg(test)]
+mod tests;
 mod types;
 
 pub use error::{ResolveError, shown};

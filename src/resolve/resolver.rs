@@ -72,6 +72,19 @@ pub struct Resolver {
     tags: BTreeMap<String, Vec<String>>,
 }
 
+/// Which providers' models a scan looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Among {
+    /// Every provider.
+    All,
+    /// Usable providers only.
+    Usable,
+    /// Providers that are not usable.
+    Unusable,
+    /// One provider, by index.
+    Provider(usize),
+}
+
 struct Pick {
     provider: usize,
     model: usize,
@@ -203,7 +216,7 @@ impl Resolver {
     /// into the provider set.
     pub fn search(&self, text: &str) -> Vec<(usize, usize)> {
         let entries = &self.index.entries;
-        self.matches(&Query::new(text), |_| true)
+        self.matches(&Query::new(text), Among::All, |_| true)
             .into_iter()
             .map(|(_, _, i)| (entries[i].provider, entries[i].model))
             .collect()
@@ -244,12 +257,16 @@ impl Resolver {
                 return self.explicit(r, pi, m, ctx);
             }
             // Not a provider: perhaps a model id that contains '/' (`meta-llama/llama-4`).
+            // When only providers without credentials offer it, saying so (and naming them)
+            // helps more than "unknown provider".
             return match self.fuzzy(r, ctx) {
-                Err(ResolveError::NoMatch { .. }) => Err(ResolveError::UnknownProvider {
-                    reference: r.to_owned(),
-                    provider: p.to_owned(),
-                    suggestions: self.provider_suggestions(p),
-                }),
+                Err(ResolveError::NoMatch { detail, .. }) if detail.is_empty() => {
+                    Err(ResolveError::UnknownProvider {
+                        reference: r.to_owned(),
+                        provider: p.to_owned(),
+                        suggestions: self.provider_suggestions(p),
+                    })
+                }
                 other => other,
             };
         }
@@ -361,18 +378,56 @@ impl Resolver {
         }
     }
 
-    /// Matches of a query among index entries accepted by `keep`, best first.
-    fn matches(&self, q: &Query, keep: impl Fn(usize) -> bool) -> Vec<(i64, &'static str, usize)> {
-        let mut out: Vec<(i64, &'static str, usize)> = self
-            .index
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| keep(*i))
-            .filter_map(|(i, e)| q.score(e).map(|(s, note)| (s, note, i)))
-            .collect();
-        out.sort_by(|a, b| {
-            let (ea, eb) = (&self.index.entries[a.2], &self.index.entries[b.2]);
+    /// Matches of a query among the models of `among` accepted by `keep`, best first.
+    fn matches(
+        &self,
+        q: &Query,
+        among: Among,
+        keep: impl Fn(usize) -> bool,
+    ) -> Vec<(i64, &'static str, usize)> {
+        self.top_matches(q, among, keep, usize::MAX).0
+    }
+
+    /// The best `limit` matches, best first, and how many matched in all. Entries the query
+    /// cannot match are skipped on their [`Key`](super::index::Key) alone; `keep` sees the rest.
+    fn top_matches(
+        &self,
+        q: &Query,
+        among: Among,
+        keep: impl Fn(usize) -> bool,
+        limit: usize,
+    ) -> (Vec<(i64, &'static str, usize)>, usize) {
+        let entries = &self.index.entries;
+        let keys = &self.index.keys;
+        let providers = &self.set.providers;
+        let mut out: Vec<(i64, &'static str, usize)> = Vec::new();
+        // Plain loops: this is the one scan over the whole catalog, and it must stay tight.
+        for (pi, range) in self.index.ranges.iter().enumerate() {
+            let wanted = match among {
+                Among::All => true,
+                Among::Usable => providers[pi].access.is_usable(),
+                Among::Unusable => !providers[pi].access.is_usable(),
+                Among::Provider(p) => pi == p,
+            };
+            if !wanted {
+                continue;
+            }
+            let start = range.start;
+            for (offset, key) in keys[range.clone()].iter().enumerate() {
+                let i = start + offset;
+                if q.may_match(key)
+                    && keep(i)
+                    && let Some((score, note)) = q.score(&entries[i])
+                {
+                    out.push((score, note, i));
+                }
+            }
+        }
+        let total = out.len();
+        // A total order (provider and model id last), so the top `limit` are the same
+        // whether found by selection or by a full sort.
+        let order = |a: &(i64, &str, usize), b: &(i64, &str, usize)| {
+            let (ea, eb) = (&entries[a.2], &entries[b.2]);
             let (ma, mb) = (
                 self.model(ea.provider, ea.model),
                 self.model(eb.provider, eb.model),
@@ -383,42 +438,53 @@ impl Resolver {
                 .then(mb.release_date.cmp(&ma.release_date))
                 .then(ea.provider.cmp(&eb.provider))
                 .then(ma.id.cmp(&mb.id))
-        });
-        out
+        };
+        if limit < out.len() {
+            out.select_nth_unstable_by(limit, order);
+            out.truncate(limit);
+        }
+        out.sort_unstable_by(order);
+        (out, total)
     }
 
     fn fuzzy(&self, r: &str, ctx: &Ctx<'_>) -> Result<Pick, ResolveError> {
         let q = Query::new(r);
         let need_image = ctx.need_image();
         let entries = &self.index.entries;
-        let usable = |i: usize| entries[i].access.is_usable();
-        let found = self.matches(&q, |i| {
-            usable(i)
-                && (!need_image
-                    || self
-                        .model(entries[i].provider, entries[i].model)
-                        .has_image_input())
+        let found = self.matches(&q, Among::Usable, |i| {
+            !need_image
+                || self
+                    .model(entries[i].provider, entries[i].model)
+                    .has_image_input()
         });
         if found.is_empty() {
             return Err(self.no_match(r, &q, ctx));
         }
-        let top = found[0].0;
-        let tied: Vec<&(i64, &str, usize)> = found.iter().take_while(|m| m.0 == top).collect();
+        // A partial match (prefix, substring, words) is ambiguous when the best kind of
+        // match fits models of more than one identity; exact matches are not.
+        let (top, top_note) = (found[0].0, found[0].1);
+        let partial = top < 900;
+        let contenders: Vec<&(i64, &str, usize)> = if partial {
+            found.iter().filter(|m| m.1 == top_note).collect()
+        } else {
+            found.iter().take_while(|m| m.0 == top).collect()
+        };
         let first_identity = &entries[found[0].2].identity;
-        if tied
+        if contenders
             .iter()
             .any(|m| entries[m.2].identity != *first_identity)
         {
             return Err(ResolveError::Ambiguous {
                 reference: r.to_owned(),
-                count: tied.len(),
-                suggestions: tied
+                count: contenders.len(),
+                suggestions: contenders
                     .iter()
                     .take(MAX_SUGGESTIONS)
                     .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
                     .collect(),
             });
         }
+        let tied: Vec<&(i64, &str, usize)> = found.iter().take_while(|m| m.0 == top).collect();
         let (score, note, i) = found[0];
         let (pi, mi) = (entries[i].provider, entries[i].model);
         let resolved = self.model_ref(pi, mi);
@@ -462,7 +528,7 @@ impl Resolver {
     fn no_match(&self, r: &str, q: &Query, ctx: &Ctx<'_>) -> ResolveError {
         let entries = &self.index.entries;
         if ctx.need_image() {
-            let plain = self.matches(q, |i| entries[i].access.is_usable());
+            let (plain, _) = self.top_matches(q, Among::Usable, |_| true, 1);
             if let Some(&(_, _, i)) = plain.first() {
                 return ResolveError::NotVision {
                     worker: ctx.worker_id(),
@@ -471,7 +537,7 @@ impl Resolver {
                 };
             }
         }
-        let elsewhere = self.matches(q, |i| !entries[i].access.is_usable());
+        let (elsewhere, count) = self.top_matches(q, Among::Unusable, |_| true, MAX_SUGGESTIONS);
         if !elsewhere.is_empty() {
             let mut providers: Vec<&ProviderEntry> = elsewhere
                 .iter()
@@ -485,8 +551,7 @@ impl Resolver {
             return ResolveError::NoMatch {
                 reference: r.to_owned(),
                 detail: format!(
-                    "; {} models match in providers you cannot use yet ({hint}); name one as provider/model to use it anyway",
-                    elsewhere.len()
+                    "; {count} models match in providers you cannot use yet ({hint}); name one as provider/model to use it anyway"
                 ),
                 suggestions: elsewhere
                     .iter()
@@ -495,23 +560,34 @@ impl Resolver {
                     .collect(),
             };
         }
-        // Nothing matches as a whole: offer models matching its longest word.
+        // Nothing matches as a whole: offer models matching its longest word, else the tags
+        // and each usable provider's default.
         let text = r.to_lowercase();
         let mut words: Vec<&str> = text
             .split(|c: char| c.is_whitespace() || matches!(c, '-' | '_' | '.' | '/' | ':'))
             .filter(|w| w.len() >= 2)
             .collect();
         words.sort_by_key(|w| Reverse(w.len()));
-        let suggestions = words
-            .first()
+        let mut suggestions: Vec<String> = words
+            .iter()
             .map(|w| {
-                self.matches(&Query::new(w), |i| entries[i].access.is_usable())
-                    .iter()
-                    .take(MAX_SUGGESTIONS)
-                    .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
-                    .collect()
+                self.top_matches(&Query::new(w), Among::Usable, |_| true, MAX_SUGGESTIONS)
+                    .0
             })
-            .unwrap_or_default();
+            .find(|m| !m.is_empty())
+            .unwrap_or_default()
+            .iter()
+            .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
+            .collect();
+        if suggestions.is_empty() {
+            suggestions.extend(TAGS.iter().take(4).map(|t| (*t).to_owned()));
+            suggestions.extend(self.set.usable().filter_map(|p| {
+                p.default_model
+                    .as_ref()
+                    .map(|m| format!("{}/{m}", p.provider.id))
+            }));
+            suggestions.truncate(MAX_SUGGESTIONS);
+        }
         ResolveError::NoMatch {
             reference: r.to_owned(),
             detail: String::new(),
@@ -521,7 +597,15 @@ impl Resolver {
 
     fn suggest_in_provider(&self, pi: usize, model_id: &str) -> Vec<String> {
         let entries = &self.index.entries;
-        let mut q = self.matches(&Query::new(model_id), |i| entries[i].provider == pi);
+        let in_provider = Among::Provider(pi);
+        let mut q = self
+            .top_matches(
+                &Query::new(model_id),
+                in_provider,
+                |_| true,
+                MAX_SUGGESTIONS,
+            )
+            .0;
         if q.is_empty() {
             let word = model_id
                 .to_lowercase()
@@ -529,7 +613,9 @@ impl Resolver {
                 .max_by_key(|w| w.len())
                 .unwrap_or_default()
                 .to_owned();
-            q = self.matches(&Query::new(&word), |i| entries[i].provider == pi);
+            q = self
+                .top_matches(&Query::new(&word), in_provider, |_| true, MAX_SUGGESTIONS)
+                .0;
         }
         let mut out: Vec<String> = q
             .iter()
@@ -574,46 +660,75 @@ impl Resolver {
     }
 
     fn vision_suggestions(&self) -> Vec<String> {
-        let ranked = self.rank_tag(Tag::Vision, true);
+        let (ranked, _) = self.rank_tag(Tag::Vision, true, MAX_SUGGESTIONS);
         ranked
             .into_iter()
-            .take(MAX_SUGGESTIONS)
-            .map(|(_, _, pi, mi)| self.model_ref(pi, mi))
+            .map(|(_, pi, mi)| self.model_ref(pi, mi))
             .collect()
     }
 
-    /// Usable models that qualify for a tag, best first: (score, notes, provider, model).
-    fn rank_tag(&self, tag: Tag, need_image: bool) -> Vec<(i64, String, usize, usize)> {
-        let config_model = self.set.model.as_deref();
+    /// What the tag scorer knows about model `mi` of provider `pi` beyond the model itself.
+    fn tag_context(&self, pi: usize, mi: usize, need_image: bool) -> tags::Context<'_> {
+        let entry = self.entry(pi);
+        let m = self.model(pi, mi);
+        let is_config_model = self.set.model.as_deref().is_some_and(|c| {
+            c.split_once('/')
+                .is_some_and(|(p, id)| p == entry.provider.id && id == m.id)
+        });
+        tags::Context {
+            provider: entry,
+            is_config_model,
+            is_default: entry.default_model.as_deref() == Some(m.id.as_str()),
+            need_image,
+        }
+    }
+
+    /// The best `limit` usable models for a tag, best first: (score, provider, model); and
+    /// how many qualify in all.
+    fn rank_tag(
+        &self,
+        tag: Tag,
+        need_image: bool,
+        limit: usize,
+    ) -> (Vec<(i64, usize, usize)>, usize) {
         let mut out = Vec::new();
         for (pi, entry) in self.set.providers.iter().enumerate() {
             if !entry.access.is_usable() {
                 continue;
             }
             for (mi, m) in entry.provider.models.iter().enumerate() {
-                let is_config_model = config_model.is_some_and(|c| {
-                    c.split_once('/')
-                        .is_some_and(|(p, id)| p == entry.provider.id && id == m.id)
-                });
-                let cx = tags::Context {
-                    provider: entry,
-                    is_config_model,
-                    is_default: entry.default_model.as_deref() == Some(m.id.as_str()),
-                    need_image,
-                };
-                if let Some((s, notes)) = tags::score(tag, m, &cx) {
-                    out.push((s, notes, pi, mi));
+                if let Some(s) = tags::points(tag, m, &self.tag_context(pi, mi, need_image)) {
+                    out.push((s, pi, mi));
                 }
             }
         }
-        out.sort_by(|a, b| {
-            let (ma, mb) = (self.model(a.2, a.3), self.model(b.2, b.3));
+        let total = out.len();
+        // A total order (provider index and model id last): selection then sort gives the
+        // same top as a full sort, without sorting thousands of models.
+        let order = |a: &(i64, usize, usize), b: &(i64, usize, usize)| {
+            let (ma, mb) = (self.model(a.1, a.2), self.model(b.1, b.2));
             b.0.cmp(&a.0)
                 .then(mb.release_date.cmp(&ma.release_date))
-                .then(a.2.cmp(&b.2))
+                .then(a.1.cmp(&b.1))
                 .then(ma.id.cmp(&mb.id))
-        });
-        out
+        };
+        if limit < out.len() {
+            out.select_nth_unstable_by(limit, order);
+            out.truncate(limit);
+        }
+        out.sort_unstable_by(order);
+        (out, total)
+    }
+
+    /// Why a model scored what it did for a tag.
+    fn tag_notes(&self, tag: Tag, need_image: bool, pi: usize, mi: usize) -> String {
+        tags::score(
+            tag,
+            self.model(pi, mi),
+            &self.tag_context(pi, mi, need_image),
+        )
+        .map(|(_, notes)| notes)
+        .unwrap_or_default()
     }
 
     /// OpenCode's `model` or `small_model`, which must name a usable model (with image
@@ -696,8 +811,8 @@ impl Resolver {
                 None => why_not_configured = format!("{label} is not set in the OpenCode config"),
             }
         }
-        let ranked = self.rank_tag(tag, need_image);
-        let Some((score, notes, pi, mi)) = ranked.first().cloned() else {
+        let (ranked, qualified) = self.rank_tag(tag, need_image, MAX_CANDIDATES);
+        let Some(&(score, pi, mi)) = ranked.first() else {
             let usable = self.set.usable_model_count();
             if need_image {
                 return Err(ResolveError::NoVisionModel {
@@ -727,9 +842,9 @@ impl Resolver {
         } else {
             ""
         };
+        let notes = self.tag_notes(tag, need_image, pi, mi);
         reason.push_str(&format!(
-            "best of {} usable models{need} for {} (score {score}: {notes})",
-            ranked.len(),
+            "best of {qualified} usable models{need} for {} (score {score}: {notes})",
             tag.purpose()
         ));
         Ok(Pick {
@@ -737,22 +852,30 @@ impl Resolver {
             model: mi,
             kind: RefKind::Tag,
             reason,
-            considered: ranked.len(),
+            considered: qualified,
             candidates: ranked
                 .into_iter()
-                .take(MAX_CANDIDATES)
-                .map(|(s, n, pi, mi)| self.candidate(pi, mi, s, n))
+                .map(|(s, pi, mi)| {
+                    self.candidate(pi, mi, s, self.tag_notes(tag, need_image, pi, mi))
+                })
                 .collect(),
             skipped,
         })
     }
 
     fn user_tag(&self, r: &str, refs: &[String], ctx: &mut Ctx<'_>) -> Result<Pick, ResolveError> {
-        if ctx.stack.iter().any(|s| s == r) || ctx.stack.len() >= MAX_DEPTH {
-            let mut path = ctx.stack.clone();
-            path.push(r.to_owned());
+        let mut path = ctx.stack.clone();
+        path.push(r.to_owned());
+        if ctx.stack.iter().any(|s| s == r) {
             return Err(ResolveError::TagCycle {
                 reference: r.to_owned(),
+                path: path.join(" → "),
+            });
+        }
+        if ctx.stack.len() >= MAX_DEPTH {
+            return Err(ResolveError::TagTooDeep {
+                reference: path.first().cloned().unwrap_or_default(),
+                depth: MAX_DEPTH,
                 path: path.join(" → "),
             });
         }
@@ -800,7 +923,9 @@ impl Resolver {
                     reference: entry.to_owned(),
                     why: describe_access(self.entry(pick.provider)),
                 }),
-                Err(e @ ResolveError::TagCycle { .. }) => return Err(e),
+                Err(e @ (ResolveError::TagCycle { .. } | ResolveError::TagTooDeep { .. })) => {
+                    return Err(e);
+                }
                 Err(e) => skipped.push(Skipped {
                     reference: entry.to_owned(),
                     why: e.to_string(),

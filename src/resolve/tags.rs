@@ -1,9 +1,10 @@
 //! Built-in tags and how each one scores a usable model.
 //!
 //! Every tag needs text in and text out; `node:vision` also needs image input. Points
-//! (see `docs/model-selection.md` for the table): provider access, tool calls 60,
-//! active status 10, and per tag — `node`: provider from config 300 / api 200 / env 150 /
-//! custom 100 and provider default 100, so OpenCode's own fallback (a configured
+//! (see `docs/model-selection.md` for the table): provider access (config 100 / api 30 /
+//! env 20 / custom 10: a provider the user declared is preferred), tool calls 60, active
+//! status 10, and per tag — `node`: provider from config 300 / api 200 / env 150 /
+//! custom 100 instead, and provider default 100, so OpenCode's own fallback (a configured
 //! provider's default) wins; `node:fast`: a fast-sounding name 40, low price up to 30,
 //! reasoning −10; `node:vision`: attachments 10, OpenCode's `model` 40; `node:docs`: large
 //! context counts double, OpenCode's `model` 60.
@@ -109,8 +110,26 @@ pub struct Context<'a> {
     pub need_image: bool,
 }
 
-/// Scores a usable model for a tag; `None` when it does not qualify.
+/// Scores a usable model for a tag, with the notes that explain the score; `None` when it
+/// does not qualify.
 pub fn score(tag: Tag, m: &Model, cx: &Context<'_>) -> Option<(i64, String)> {
+    let mut notes = Vec::new();
+    let s = rate(tag, m, cx, Some(&mut notes))?;
+    Some((s, notes.join(", ")))
+}
+
+/// The score of [`score`] without its notes: ranking a large catalog builds no strings.
+pub fn points(tag: Tag, m: &Model, cx: &Context<'_>) -> Option<i64> {
+    rate(tag, m, cx, None)
+}
+
+/// One scoring for both: notes are written only when asked for.
+fn rate(tag: Tag, m: &Model, cx: &Context<'_>, mut notes: Option<&mut Vec<String>>) -> Option<i64> {
+    let mut note = |text: &dyn Fn() -> String| {
+        if let Some(n) = notes.as_deref_mut() {
+            n.push(text());
+        }
+    };
     let c = &m.capabilities;
     let no_modalities =
         |x: crate::catalog::Modalities| !(x.text || x.audio || x.image || x.video || x.pdf);
@@ -123,12 +142,11 @@ pub fn score(tag: Tag, m: &Model, cx: &Context<'_>) -> Option<(i64, String)> {
         return None;
     }
     let mut s = 0i64;
-    let mut notes: Vec<String> = Vec::new();
     let access = cx.provider.access;
     let (config, api, env, custom) = if tag == Tag::Node {
         (300, 200, 150, 100)
     } else {
-        (40, 30, 20, 10)
+        (100, 30, 20, 10)
     };
     s += match access {
         Access::Config => config,
@@ -137,41 +155,39 @@ pub fn score(tag: Tag, m: &Model, cx: &Context<'_>) -> Option<(i64, String)> {
         Access::Custom => custom,
         _ => 0,
     };
-    notes.push(format!("provider source {}", access.label()));
+    note(&|| format!("provider source {}", access.label()));
     if c.tool_call {
         s += 60;
-        notes.push("tool calls".into());
+        note(&|| "tool calls".into());
     } else {
-        notes.push("no tool calls".into());
+        note(&|| "no tool calls".into());
     }
     if m.status == crate::catalog::ModelStatus::Active {
         s += 10;
     }
     let ctx = context_points(m.limit.context);
     if m.limit.context > 0 {
-        notes.push(format!("{} context", fmt_tokens(m.limit.context)));
+        note(&|| format!("{} context", fmt_tokens(m.limit.context)));
     }
     match tag {
         Tag::Node => {
             if cx.is_default {
                 s += 100;
-                notes.push("provider default".into());
+                note(&|| "provider default".into());
             }
             if c.reasoning {
                 s += 10;
-                notes.push("reasoning".into());
+                note(&|| "reasoning".into());
             }
             s += ctx;
         }
         Tag::Fast => {
-            let id = m.id.to_lowercase();
-            let name = m.name.to_lowercase();
-            if FAST_WORDS
+            let fast_name = FAST_WORDS
                 .iter()
-                .any(|w| id.contains(w) || name.contains(w))
-            {
+                .any(|w| contains_ignore_case(&m.id, w) || contains_ignore_case(&m.name, w));
+            if fast_name {
                 s += 40;
-                notes.push("fast-model name".into());
+                note(&|| "fast-model name".into());
             }
             let price = m.cost.input;
             let cheap = if price <= 0.0 {
@@ -185,51 +201,60 @@ pub fn score(tag: Tag, m: &Model, cx: &Context<'_>) -> Option<(i64, String)> {
             };
             if cheap > 0 {
                 s += cheap;
-                notes.push(if price <= 0.0 {
-                    "free".into()
-                } else {
-                    format!("${price}/M input")
+                note(&|| {
+                    if price <= 0.0 {
+                        "free".into()
+                    } else {
+                        format!("${price}/M input")
+                    }
                 });
             }
             if c.reasoning {
                 s -= 10;
-                notes.push("reasoning (slower)".into());
+                note(&|| "reasoning (slower)".into());
             }
             s += ctx / 4;
         }
         Tag::Vision => {
-            notes.push("image input".into());
+            note(&|| "image input".into());
             if c.attachment {
                 s += 10;
-                notes.push("attachments".into());
+                note(&|| "attachments".into());
             }
             if cx.is_config_model {
                 s += 40;
-                notes.push("OpenCode's model".into());
+                note(&|| "OpenCode's model".into());
             }
             if cx.is_default {
                 s += 10;
-                notes.push("provider default".into());
+                note(&|| "provider default".into());
             }
             s += ctx / 2;
         }
         Tag::Docs => {
             if cx.is_config_model {
                 s += 60;
-                notes.push("OpenCode's model".into());
+                note(&|| "OpenCode's model".into());
             }
             if cx.is_default {
                 s += 10;
-                notes.push("provider default".into());
+                note(&|| "provider default".into());
             }
             if c.reasoning {
                 s += 5;
-                notes.push("reasoning".into());
+                note(&|| "reasoning".into());
             }
             s += ctx * 2;
         }
     }
-    Some((s, notes.join(", ")))
+    Some(s)
+}
+
+/// Whether `haystack` contains the lowercase ASCII `needle`, ignoring ASCII case, without
+/// allocating a lowercase copy.
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
 #[cfg(test)]
@@ -248,6 +273,13 @@ mod tests {
         for t in TAGS {
             assert!(Tag::parse(t).is_some(), "{t}");
         }
+    }
+
+    #[test]
+    fn fast_words_ignore_case() {
+        assert!(contains_ignore_case("Claude-HAIKU-4", "haiku"));
+        assert!(contains_ignore_case("x", ""));
+        assert!(!contains_ignore_case("mi", "mini"));
     }
 
     #[test]

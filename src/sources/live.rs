@@ -20,12 +20,15 @@ pub struct LiveSource {
     client: OpenCodeClient,
 }
 
+/// The part of `GET /config` that steers tags.
 #[derive(Debug, Default, Deserialize)]
-struct ConfigReply {
+pub struct ConfigReply {
+    /// OpenCode's `model`.
     #[serde(default)]
-    model: Option<String>,
+    pub model: Option<String>,
+    /// OpenCode's `small_model`.
     #[serde(default)]
-    small_model: Option<String>,
+    pub small_model: Option<String>,
 }
 
 impl LiveSource {
@@ -58,11 +61,13 @@ impl ProviderSource for LiveSource {
             self.client.get::<ProviderListReply>("provider"),
         )
         .map_err(server_error(&url))?;
-        Ok(build(config, usable, list, &url))
+        Ok(from_replies(config, usable, list, &url))
     }
 }
 
-fn build(
+/// Classifies the three replies of an OpenCode server (`url` names it in the set's origin).
+/// Public so that benchmarks and tests can classify captured replies without HTTP.
+pub fn from_replies(
     config: ConfigReply,
     usable: ConfigProvidersReply,
     list: ProviderListReply,

@@ -93,6 +93,11 @@ impl FakeOpenCode {
         lock(&self.state)
     }
 
+    /// Stops answering (connections are refused from now on).
+    pub fn shutdown(&self) {
+        self.server.stop();
+    }
+
     /// Every request so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.state().requests.clone()
@@ -154,9 +159,13 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
         ("GET", ["config", "providers"]) => Resp::json(&lock(&state).config_providers),
         ("GET", ["provider"]) => Resp::json(&lock(&state).provider_list),
         ("POST", ["session"]) => {
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
             let mut s = lock(&state);
             s.next += 1;
-            let id = format!("ses_fake{:06}", s.next);
+            let id = format!(
+                "ses_fake{:06}",
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
             let mut session = parse(&fixture("session-create.json"));
             session["id"] = json!(id);
             session["title"] = body.get("title").cloned().unwrap_or(json!("New session"));

@@ -136,6 +136,11 @@ impl Server {
         Ok(Self { addr, task })
     }
 
+    /// Stops serving: new connections are refused, like a dead process.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

@@ -4,8 +4,8 @@
 
 pub mod fake_llm;
 pub mod fake_opencode;
+pub mod fake_spawner;
 pub mod fake_workers;
-pub mod home;
 pub mod http;
 pub mod real;
 
@@ -41,4 +41,31 @@ pub fn assert_no_secret(what: &str, text: &str) {
     for s in FAKE_SECRETS {
         assert!(!text.contains(s), "{what} leaks the secret {s}");
     }
+}
+
+/// A home and project with the capture's setup: the project `opencode.json` of the
+/// captures, an `openai` api key in `auth.json`, `GROQ_API_KEY` in the environment, and
+/// everything else (config, data, cache, state) inside `root`.
+#[expect(clippy::expect_used, reason = "test set-up")]
+pub fn capture_home(root: &std::path::Path) -> (crate::paths::Paths, crate::paths::Environment) {
+    let home = root.join("home");
+    let project = root.join("project");
+    std::fs::create_dir_all(project.join(".git")).expect("project dir");
+    std::fs::create_dir_all(home.join(".local/share/opencode")).expect("data dir");
+    std::fs::write(
+        project.join("opencode.json"),
+        fixture("project-opencode.json"),
+    )
+    .expect("opencode.json");
+    std::fs::write(
+        home.join(".local/share/opencode/auth.json"),
+        r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
+    )
+    .expect("auth.json");
+    let env = crate::paths::Environment::from_pairs([
+        ("HOME".to_owned(), home.display().to_string()),
+        ("GROQ_API_KEY".to_owned(), "gsk-test-env".to_owned()),
+        ("TMPDIR".to_owned(), root.display().to_string()),
+    ]);
+    (crate::paths::Paths::resolve(&env, project), env)
 }

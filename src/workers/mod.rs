@@ -3,6 +3,15 @@
 //! [`WorkerService`] is what the task layer (MCP tools, CLI, TUI) needs from workers;
 //! the manager implements it over real OpenCode processes, tests over fakes.
 
+mod error;
+mod manager;
+pub mod registry;
+pub mod settings;
+pub mod spawn;
+
+pub use error::WorkerError;
+pub use manager::{Manager, ManagerConfig};
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;

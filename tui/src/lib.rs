@@ -1,2 +1,70 @@
 //! The orch terminal UI: list workers → pick a model → apply → verify.
+//!
+//! The Elm architecture: [`app::Model`] is the state, [`action::Msg`] what happens,
+//! [`update::update`] the only code that changes the state (returning an
+//! [`action::Cmd`] when it needs the backend), [`view::view`] a pure drawing of the state,
+//! [`keys::map`] the key bindings and [`event`] the input task. [`runtime::App`] is the loop,
+//! generic over ratatui's backend. The TUI talks to orch through [`backend::Backend`];
+//! [`backend::InProcess`] implements it over a [`orch::workers::WorkerService`].
 #![forbid(unsafe_code)]
+
+pub mod action;
+pub mod app;
+pub mod backend;
+pub mod event;
+pub mod filter;
+pub mod keys;
+pub mod runtime;
+pub mod update;
+pub mod view;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use backend::{Backend, InProcess};
+pub use runtime::App;
+
+/// Runs the TUI in this terminal until the user quits. The terminal is restored on exit,
+/// on error, and (by the panic hook `ratatui::try_init` installs) on panic; the backend is
+/// closed after the terminal is back.
+pub async fn run_terminal<B: Backend>(backend: Arc<B>) -> std::io::Result<()> {
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            ratatui::restore();
+            return Err(e);
+        }
+    };
+    let mut app = App::new(Arc::clone(&backend));
+    let input = event::spawn_input(app.sender());
+    app.start();
+    let result = app.run(&mut terminal).await;
+    input.abort();
+    ratatui::restore();
+    backend.close().await;
+    result?;
+    match app.model.fatal {
+        Some(why) => Err(std::io::Error::other(why)),
+        None => Ok(()),
+    }
+}
+
+/// Sends `tracing` output to `file` (appending; the directory is created), never to the
+/// terminal the TUI draws on. `ORCH_LOG` sets the filter (default `info`).
+pub fn log_to_file(file: &Path, filter: Option<&str>) -> std::io::Result<()> {
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)?;
+    let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or("info"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(out))
+        .try_init()
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}

@@ -1,0 +1,237 @@
+//! A smoke test of `orch tui` in a real terminal: the real binary runs in a private `tmux`
+//! server (its own socket in a temp dir, a fixed 100x30 window, a scrubbed environment
+//! with the capture's providers), driven with `send-keys` and read with `capture-pane`,
+//! through list → pick docs → search fast → node:fast → apply sticky → verify, then `q`.
+//! It checks the exit code, that the alternate screen was left, and that no secret was
+//! ever on screen. The tmux server is killed by a guard, whatever happens.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use orch::testutil::{assert_no_secret, capture_home};
+
+const TMUX: &str = "/usr/bin/tmux";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A private tmux server; killed on drop.
+struct Tmux {
+    socket: PathBuf,
+    screens: Vec<String>,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(TMUX)
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["-f", "/dev/null"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("tmux: {e}"))
+    }
+
+    fn start(socket: PathBuf, script: &Path) -> Self {
+        let t = Self {
+            socket,
+            screens: Vec::new(),
+        };
+        let out = t.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "orch",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &format!("sh {}", script.display()),
+        ]);
+        assert!(out.status.success(), "tmux new-session: {out:?}");
+        t
+    }
+
+    fn capture(&mut self) -> String {
+        let out = self.run(&["capture-pane", "-p", "-t", "orch"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        self.screens.push(text.clone());
+        text
+    }
+
+    fn alternate_on(&self) -> String {
+        let out = self.run(&["display-message", "-p", "-t", "orch", "#{alternate_on}"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "orch"];
+        args.extend_from_slice(keys);
+        let out = self.run(&args);
+        assert!(out.status.success(), "tmux send-keys {keys:?}: {out:?}");
+    }
+
+    fn literal(&self, text: &str) {
+        let out = self.run(&["send-keys", "-t", "orch", "-l", text]);
+        assert!(out.status.success(), "tmux send-keys -l {text}: {out:?}");
+    }
+
+    /// Waits until the pane shows every one of `needles`; returns the screen.
+    fn wait_for(&mut self, needles: &[&str]) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if needles.iter().all(|n| screen.contains(n)) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "waited {WAIT:?} for {needles:?}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+}
+
+/// A home and project with the capture's setup, and a script that runs `orch tui` there
+/// with only the capture's environment (HOME, the groq key, TMPDIR) plus PATH and TERM
+/// (ORCH_OPENCODE_BIN points nowhere: nothing can start a real OpenCode), writes its pid,
+/// then prints its exit code and waits.
+struct Setup {
+    dir: tempfile::TempDir,
+    paths: orch::paths::Paths,
+    log: PathBuf,
+    pid_file: PathBuf,
+    script: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Self {
+        assert!(Path::new(TMUX).exists(), "{TMUX} is needed for this test");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (paths, env) = capture_home(dir.path());
+        let log = dir.path().join("tui.log");
+        let pid_file = dir.path().join("orch.pid");
+        let mut vars: Vec<String> = env.vars().map(|(k, v)| format!("{k}={v}")).collect();
+        vars.push("PATH=/usr/bin:/bin".into());
+        vars.push("TERM=xterm-256color".into());
+        vars.push(format!(
+            "ORCH_OPENCODE_BIN={}",
+            dir.path().join("no-opencode").display()
+        ));
+        let vars: Vec<String> = vars
+            .iter()
+            .map(|v| format!("'{}'", v.replace('\'', "'\\''")))
+            .collect();
+        let script = dir.path().join("run.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "cd {} || exit 1\nsh -c 'echo $$ > \"$1\"; shift; exec \"$@\"' sh {} env -i {} {} tui --log {}\necho \"orch-exit=$?\"\nexec sleep 600\n",
+                quote(&paths.project_dir),
+                quote(&pid_file),
+                vars.join(" "),
+                quote(Path::new(env!("CARGO_BIN_EXE_orch"))),
+                quote(&log),
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            dir,
+            paths,
+            log,
+            pid_file,
+            script,
+        }
+    }
+
+    fn tmux(&self) -> Tmux {
+        Tmux::start(self.dir.path().join("tmux.sock"), &self.script)
+    }
+}
+
+#[test]
+fn tui_happy_path_in_tmux_exits_cleanly_and_restores_the_terminal() {
+    let s = Setup::new();
+    let (paths, log) = (&s.paths, &s.log);
+    let mut t = s.tmux();
+    t.wait_for(&["ANSWERED BY", "docs", "node:docs"]);
+    assert_eq!(
+        t.alternate_on(),
+        "1",
+        "the TUI runs on the alternate screen"
+    );
+
+    // docs is the third worker.
+    t.keys(&["j", "j"]);
+    t.wait_for(&["› docs"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["Pick a model for docs", "tags 4 · models 88/88"]);
+    t.literal("/fast");
+    t.wait_for(&["search: fast", "node:fast → fake/fast-mini"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["/ search"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["Apply node:fast to docs", "Enter: apply"]);
+    t.keys(&["s"]);
+    t.wait_for(&["(•) sticky", "Enter: apply"]);
+    t.keys(&["Enter"]);
+    let screen = t.wait_for(&["Verify", "docs now uses fake/fast-mini (sticky)"]);
+    assert!(screen.contains("node:fast*"), "{screen}");
+    assert!(screen.contains("dynamic → sticky"), "{screen}");
+    assert!(
+        screen.contains("node:fast → fake/fast-mini: small_model from the OpenCode config"),
+        "{screen}"
+    );
+
+    t.keys(&["q"]);
+    let screen = t.wait_for(&["orch-exit="]);
+    assert!(screen.contains("orch-exit=0"), "{screen}");
+    assert_eq!(t.alternate_on(), "0", "the alternate screen was left");
+    assert!(
+        !screen.contains("Workers"),
+        "the TUI is gone from the restored screen:\n{screen}"
+    );
+    for s in &t.screens {
+        assert_no_secret("a tmux screen", s);
+    }
+    let logged = std::fs::read_to_string(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    assert_no_secret("tui.log", &logged);
+    // The change was made by the real manager: it is in orch's state.
+    let state = std::fs::read_dir(&paths.state_dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect::<String>();
+    assert!(state.contains("node:fast"), "{state}");
+}
+
+#[test]
+fn sigterm_quits_and_restores_the_terminal() {
+    let s = Setup::new();
+    let mut t = s.tmux();
+    t.wait_for(&["ANSWERED BY", "docs"]);
+    assert_eq!(t.alternate_on(), "1");
+    let pid: i32 = std::fs::read_to_string(&s.pid_file)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let screen = t.wait_for(&["orch-exit="]);
+    assert!(screen.contains("orch-exit=0"), "{screen}");
+    assert_eq!(t.alternate_on(), "0", "the alternate screen was left");
+}

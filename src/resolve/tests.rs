@@ -1,0 +1,1301 @@
+//! Resolver tests, table-driven: explicit references, fuzzy scoring, tags, user tags and
+//! fallback chains, the vision rule, and the reasons every result carries.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::tags::TAGS;
+use super::{Policy, RefKind, Request, Resolution, ResolveError, Resolver};
+use crate::catalog::{
+    Capabilities, Cost, Limits, Modalities, Model, ModelStatus, Provider, opencode_default_model,
+};
+use crate::profiles::{ModelSpec, Profile, Profiles};
+use crate::sources::{Access, ProviderEntry, ProviderSet};
+
+/// A text model with tool calls, 128k context and $1/M input.
+fn model(id: &str) -> Model {
+    Model {
+        id: id.into(),
+        name: id.into(),
+        family: String::new(),
+        capabilities: Capabilities {
+            tool_call: true,
+            input: Modalities::TEXT,
+            output: Modalities::TEXT,
+            ..Capabilities::default()
+        },
+        limit: Limits {
+            context: 128_000,
+            output: 16_000,
+        },
+        cost: Cost {
+            input: 1.0,
+            output: 4.0,
+            ..Cost::default()
+        },
+        status: ModelStatus::Active,
+        release_date: "2025-01-01".into(),
+    }
+}
+
+/// Adjustments to a test model.
+trait Tweak {
+    fn image(self) -> Self;
+    fn named(self, name: &str) -> Self;
+    fn context(self, tokens: u64) -> Self;
+    fn price(self, input: f64) -> Self;
+    fn reasoning(self) -> Self;
+}
+
+impl Tweak for Model {
+    fn image(mut self) -> Self {
+        self.capabilities.input.image = true;
+        self.capabilities.attachment = true;
+        self
+    }
+    fn named(mut self, name: &str) -> Self {
+        self.name = name.into();
+        self
+    }
+    fn context(mut self, tokens: u64) -> Self {
+        self.limit.context = tokens;
+        self
+    }
+    fn price(mut self, input: f64) -> Self {
+        self.cost.input = input;
+        self
+    }
+    fn reasoning(mut self) -> Self {
+        self.capabilities.reasoning = true;
+        self
+    }
+}
+
+fn entry(id: &str, access: Access, models: Vec<Model>) -> ProviderEntry {
+    let mut provider = Provider {
+        id: id.into(),
+        name: id.into(),
+        env: vec![format!("{}_API_KEY", id.to_uppercase())],
+        npm: None,
+        models,
+    };
+    provider.sort_models();
+    ProviderEntry {
+        default_model: opencode_default_model(&provider).map(|m| m.id.clone()),
+        key_present: matches!(access, Access::Api | Access::Env),
+        provider,
+        access,
+    }
+}
+
+fn set(providers: Vec<ProviderEntry>, model: Option<&str>, small: Option<&str>) -> ProviderSet {
+    let mut set = ProviderSet {
+        providers,
+        model: model.map(str::to_owned),
+        small_model: small.map(str::to_owned),
+        ..ProviderSet::default()
+    };
+    set.sort();
+    set
+}
+
+/// Models that would win every tag if their providers were usable.
+fn too_good(prefix: &str) -> Vec<Model> {
+    vec![
+        model(&format!("{prefix}-flash-mini"))
+            .image()
+            .reasoning()
+            .price(0.0)
+            .context(2_000_000),
+        model(&format!("{prefix}-ultra"))
+            .image()
+            .reasoning()
+            .context(2_000_000),
+    ]
+}
+
+/// One provider of each kind of access. OpenCode's `model` and `small_model` are passed in.
+fn world_with(model_ref: Option<&str>, small: Option<&str>) -> ProviderSet {
+    use Access::*;
+    let mut anthropic = vec![
+        model("claude-sonnet-4-5-20250929")
+            .image()
+            .named("Claude Sonnet 4.5"),
+        model("claude-haiku-4-5").image().named("Claude Haiku 4.5"),
+    ];
+    anthropic.extend(too_good("claude"));
+    set(
+        vec![
+            entry(
+                "fake",
+                Config,
+                vec![
+                    model("big-pro").named("Big Pro").context(200_000),
+                    model("fast-mini").named("Fast Mini").price(0.1),
+                    model("vision-pro").named("Vision Pro").image(),
+                    model("shared-model"),
+                ],
+            ),
+            entry(
+                "openai",
+                Api,
+                vec![
+                    model("gpt-5")
+                        .image()
+                        .reasoning()
+                        .context(400_000)
+                        .price(1.25),
+                    model("gpt-5-mini").image().price(0.25),
+                    model("gpt-4o-2024-11-20")
+                        .image()
+                        .named("GPT-4o (2024-11-20)"),
+                    model("o3-mini").reasoning().price(1.1),
+                ],
+            ),
+            entry(
+                "groq",
+                Env,
+                vec![
+                    model("llama-3.1-8b-instant").price(0.05).context(131_072),
+                    model("meta-llama/llama-guard-4-12b").named("Llama Guard 4"),
+                    model("shared-model"),
+                ],
+            ),
+            entry(
+                "opencode",
+                Custom,
+                vec![model("big-pickle").price(0.0).context(200_000)],
+            ),
+            entry("anthropic", NoCredentials, anthropic),
+            entry(
+                "openrouter",
+                NoCredentials,
+                vec![
+                    model("anthropic/claude-sonnet-4.5").image(),
+                    model("meta-llama/llama-4-scout").image(),
+                ],
+            ),
+            entry("mistral", Disabled, too_good("mistral")),
+            entry("xai", NotEnabled, too_good("grok")),
+        ],
+        model_ref,
+        small,
+    )
+}
+
+fn world() -> ProviderSet {
+    world_with(Some("fake/big-pro"), Some("fake/fast-mini"))
+}
+
+fn tags(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.iter().map(|r| (*r).to_owned()).collect()))
+        .collect()
+}
+
+fn resolver(set: ProviderSet) -> Resolver {
+    Resolver::new(Arc::new(set), BTreeMap::new())
+}
+
+fn profile(id: &str) -> Profile {
+    Profiles::builtin()
+        .get(id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no built-in profile {id}"))
+}
+
+fn resolve(
+    r: &Resolver,
+    reference: &str,
+    worker: Option<&Profile>,
+) -> Result<Resolution, ResolveError> {
+    r.resolve(&Request::new(reference).for_worker(worker))
+}
+
+/// Checks what every successful resolution promises.
+fn check_ok(r: &Resolver, res: &Resolution, what: &str) {
+    assert!(!res.reason.trim().is_empty(), "{what}: empty reason");
+    let (p, m) = res.provider_and_model();
+    assert_eq!(res.resolved_model, format!("{p}/{m}"), "{what}");
+    let entry = r
+        .set()
+        .get(p)
+        .unwrap_or_else(|| panic!("{what}: provider {p} not in the set"));
+    assert!(entry.model(m).is_some(), "{what}: model {m} not in {p}");
+    assert_eq!(res.metadata.usable, entry.access.is_usable(), "{what}");
+    assert_eq!(res.metadata.provider_source, entry.access.label(), "{what}");
+    assert!(!res.metadata.candidates.is_empty(), "{what}: no candidates");
+    assert!(
+        res.metadata.candidates.len() <= 10,
+        "{what}: too many candidates"
+    );
+}
+
+/// (reference, worker, resolved model, kind, phrases the reason must contain)
+type OkCase<'a> = (&'a str, Option<&'a str>, &'a str, RefKind, &'a [&'a str]);
+
+#[test]
+fn references_resolve_with_reasons() {
+    use RefKind::*;
+    let cases: &[OkCase] = &[
+        // Explicit, to every kind of provider; usable or not, the reason says which.
+        (
+            "openai/gpt-5",
+            None,
+            "openai/gpt-5",
+            Explicit,
+            &[
+                "explicit reference to openai/gpt-5",
+                "has a key from /connect",
+            ],
+        ),
+        (
+            "fake/big-pro",
+            None,
+            "fake/big-pro",
+            Explicit,
+            &["declared in the OpenCode config"],
+        ),
+        (
+            "groq/llama-3.1-8b-instant",
+            None,
+            "groq/llama-3.1-8b-instant",
+            Explicit,
+            &["has a key in the environment"],
+        ),
+        (
+            "opencode/big-pickle",
+            None,
+            "opencode/big-pickle",
+            Explicit,
+            &["loaded by OpenCode itself"],
+        ),
+        (
+            "anthropic/claude-sonnet-4-5-20250929",
+            None,
+            "anthropic/claude-sonnet-4-5-20250929",
+            Explicit,
+            &[
+                "provider anthropic has no credentials",
+                "ANTHROPIC_API_KEY",
+                "cannot call it",
+            ],
+        ),
+        (
+            "mistral/mistral-ultra",
+            None,
+            "mistral/mistral-ultra",
+            Explicit,
+            &["disabled_providers"],
+        ),
+        (
+            "xai/grok-ultra",
+            None,
+            "xai/grok-ultra",
+            Explicit,
+            &["enabled_providers"],
+        ),
+        // Model ids that contain '/'.
+        (
+            "openrouter/anthropic/claude-sonnet-4.5",
+            None,
+            "openrouter/anthropic/claude-sonnet-4.5",
+            Explicit,
+            &[
+                "provider openrouter has no credentials",
+                "OPENROUTER_API_KEY",
+            ],
+        ),
+        (
+            "groq/meta-llama/llama-guard-4-12b",
+            None,
+            "groq/meta-llama/llama-guard-4-12b",
+            Explicit,
+            &["has a key in the environment"],
+        ),
+        // Case and version suffixes are forgiven when one model fits.
+        (
+            "OpenAI/GPT-5",
+            None,
+            "openai/gpt-5",
+            Explicit,
+            &["(case ignored)"],
+        ),
+        (
+            "anthropic/claude-sonnet-4-5",
+            None,
+            "anthropic/claude-sonnet-4-5-20250929",
+            Explicit,
+            &["(version suffix ignored)", "has no credentials"],
+        ),
+        (
+            "  openai/gpt-5\t",
+            None,
+            "openai/gpt-5",
+            Explicit,
+            &["explicit reference"],
+        ),
+        // Fuzzy: exact id, name, version suffix, prefix, substring, words.
+        (
+            "gpt-5",
+            None,
+            "openai/gpt-5",
+            Fuzzy,
+            &["by exact id", "score 1000"],
+        ),
+        (
+            "GPT-5-MINI",
+            None,
+            "openai/gpt-5-mini",
+            Fuzzy,
+            &["by exact id"],
+        ),
+        (
+            "llama-guard-4-12b",
+            None,
+            "groq/meta-llama/llama-guard-4-12b",
+            Fuzzy,
+            &["exact id after the /"],
+        ),
+        (
+            "meta-llama/llama-guard-4-12b",
+            None,
+            "groq/meta-llama/llama-guard-4-12b",
+            Fuzzy,
+            &["exact id"],
+        ),
+        ("fast mini", None, "fake/fast-mini", Fuzzy, &["exact name"]),
+        (
+            "gpt-4o",
+            None,
+            "openai/gpt-4o-2024-11-20",
+            Fuzzy,
+            &["version suffix ignored"],
+        ),
+        (
+            "gpt-4o-latest",
+            None,
+            "openai/gpt-4o-2024-11-20",
+            Fuzzy,
+            &["version suffix ignored"],
+        ),
+        (
+            "llama",
+            None,
+            "groq/llama-3.1-8b-instant",
+            Fuzzy,
+            &["id prefix"],
+        ),
+        (
+            "pickle",
+            None,
+            "opencode/big-pickle",
+            Fuzzy,
+            &["id contains it"],
+        ),
+        (
+            "guard 4",
+            None,
+            "groq/meta-llama/llama-guard-4-12b",
+            Fuzzy,
+            &["name contains it"],
+        ),
+        (
+            "instant 8b",
+            None,
+            "groq/llama-3.1-8b-instant",
+            Fuzzy,
+            &["all words present"],
+        ),
+        // One model offered by two usable providers: the configured one is preferred.
+        (
+            "shared-model",
+            None,
+            "fake/shared-model",
+            Fuzzy,
+            &[
+                "also offered as groq/shared-model",
+                "fake was preferred (source config)",
+            ],
+        ),
+        // Tags and their auto spellings.
+        (
+            "node",
+            None,
+            "fake/big-pro",
+            Tag,
+            &["node → fake/big-pro: model from the OpenCode config"],
+        ),
+        ("auto", None, "fake/big-pro", Tag, &["auto (= node)"]),
+        (
+            "node:fast",
+            Some("explorer"),
+            "fake/fast-mini",
+            Tag,
+            &["small_model from the OpenCode config"],
+        ),
+        (
+            "auto:fast",
+            None,
+            "fake/fast-mini",
+            Tag,
+            &["auto:fast (= node:fast)"],
+        ),
+        (
+            "node:vision",
+            None,
+            "fake/vision-pro",
+            Tag,
+            &["for image input", "score"],
+        ),
+        (
+            "auto:vision",
+            Some("vision"),
+            "fake/vision-pro",
+            Tag,
+            &["auto:vision (= node:vision)"],
+        ),
+        // A vision worker gets image input, whatever the reference.
+        (
+            "gpt-5-mini",
+            Some("vision"),
+            "openai/gpt-5-mini",
+            Fuzzy,
+            &["exact id"],
+        ),
+        (
+            "node",
+            Some("vision"),
+            "fake/vision-pro",
+            Tag,
+            &[
+                "model fake/big-pro skipped (fake/big-pro has no image input)",
+                "with image input",
+            ],
+        ),
+        (
+            "node:fast",
+            Some("vision"),
+            "fake/vision-pro",
+            Tag,
+            &["small_model fake/fast-mini skipped", "with image input"],
+        ),
+        (
+            "anthropic/claude-haiku-4-5",
+            Some("vision"),
+            "anthropic/claude-haiku-4-5",
+            Explicit,
+            &["has no credentials"],
+        ),
+    ];
+    let r = resolver(world());
+    for (reference, worker, want, kind, phrases) in cases {
+        let w = worker.map(profile);
+        let what = format!("{reference:?} for {worker:?}");
+        let res = resolve(&r, reference, w.as_ref()).unwrap_or_else(|e| panic!("{what}: {e}"));
+        check_ok(&r, &res, &what);
+        assert_eq!(res.resolved_model, *want, "{what}: {}", res.reason);
+        assert_eq!(res.metadata.kind, *kind, "{what}");
+        assert_eq!(res.model_ref, reference.trim(), "{what}");
+        for phrase in *phrases {
+            assert!(
+                res.reason.contains(phrase),
+                "{what}: {phrase:?} not in {:?}",
+                res.reason
+            );
+        }
+        if w.as_ref().is_some_and(|w| w.vision) {
+            assert!(
+                res.metadata.capabilities.input.image,
+                "{what}: vision without image input"
+            );
+        }
+    }
+}
+
+/// (reference, worker, the error, phrases its message must contain)
+type ErrCase<'a> = (
+    &'a str,
+    Option<&'a str>,
+    fn(&ResolveError) -> bool,
+    &'a [&'a str],
+);
+
+#[test]
+fn bad_references_fail_with_clear_messages_and_suggestions() {
+    let cases: &[ErrCase] = &[
+        (
+            "",
+            None,
+            |e| matches!(e, ResolveError::Empty),
+            &["empty model reference"],
+        ),
+        (
+            " \t\n ",
+            None,
+            |e| matches!(e, ResolveError::Empty),
+            &["empty model reference"],
+        ),
+        (
+            "/",
+            None,
+            |e| matches!(e, ResolveError::Invalid { .. }),
+            &["\"/\"", "expected provider/model"],
+        ),
+        (
+            "a/",
+            None,
+            |e| matches!(e, ResolveError::Invalid { .. }),
+            &["\"a/\"", "model part after '/' is empty"],
+        ),
+        (
+            "/b",
+            None,
+            |e| matches!(e, ResolveError::Invalid { .. }),
+            &["\"/b\"", "provider part before '/' is empty"],
+        ),
+        (
+            "node:slow",
+            None,
+            |e| matches!(e, ResolveError::UnknownTag { .. }),
+            &["unknown tag \"node:slow\"", "node:fast"],
+        ),
+        (
+            "auto:",
+            None,
+            |e| matches!(e, ResolveError::UnknownTag { .. }),
+            &["unknown tag"],
+        ),
+        (
+            "openai/gpt-6",
+            None,
+            |e| matches!(e, ResolveError::UnknownModel { .. }) && !e.suggestions().is_empty(),
+            &[
+                "provider openai has no model \"gpt-6\"",
+                "did you mean",
+                "openai/gpt-5",
+            ],
+        ),
+        (
+            "nope/x",
+            None,
+            |e| matches!(e, ResolveError::UnknownProvider { .. }),
+            &["unknown provider \"nope\" in \"nope/x\""],
+        ),
+        (
+            "opena/gpt-5",
+            None,
+            |e| {
+                matches!(e, ResolveError::UnknownProvider { .. })
+                    && e.suggestions().contains(&"openai".to_owned())
+            },
+            &["known providers like it: openai"],
+        ),
+        // A model id with '/' that only an unusable provider offers: say where it is.
+        (
+            "meta-llama/llama-4-scout",
+            None,
+            |e| {
+                matches!(e, ResolveError::NoMatch { .. })
+                    && e.suggestions() == ["openrouter/meta-llama/llama-4-scout"]
+            },
+            &[
+                "providers you cannot use yet",
+                "openrouter has no credentials",
+            ],
+        ),
+        (
+            "claude-sonnet",
+            None,
+            |e| {
+                matches!(e, ResolveError::NoMatch { .. })
+                    && e.suggestions()
+                        .iter()
+                        .all(|s| s.starts_with("anthropic/") || s.starts_with("openrouter/"))
+            },
+            &[
+                "no usable model matches \"claude-sonnet\"",
+                "providers you cannot use yet",
+                "name one as provider/model",
+            ],
+        ),
+        (
+            "zzz-nothing-like-it",
+            None,
+            |e| matches!(e, ResolveError::NoMatch { .. }),
+            &["no usable model matches \"zzz-nothing-like-it\""],
+        ),
+        // The vision rule.
+        (
+            "fake/big-pro",
+            Some("vision"),
+            |e| matches!(e, ResolveError::NotVision { .. }) && !e.suggestions().is_empty(),
+            &[
+                "the vision worker needs a model with image input, but fake/big-pro has none",
+                "fake/vision-pro",
+            ],
+        ),
+        (
+            "big-pro",
+            Some("vision"),
+            |e| matches!(e, ResolveError::NotVision { .. }),
+            &["but fake/big-pro has none"],
+        ),
+    ];
+    let r = resolver(world());
+    for (reference, worker, is, phrases) in cases {
+        let w = worker.map(profile);
+        let what = format!("{reference:?} for {worker:?}");
+        match resolve(&r, reference, w.as_ref()) {
+            Ok(res) => panic!(
+                "{what}: resolved to {} ({})",
+                res.resolved_model, res.reason
+            ),
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(is(&e), "{what}: unexpected {e:?}");
+                assert!(!msg.is_empty());
+                for phrase in *phrases {
+                    assert!(msg.contains(phrase), "{what}: {phrase:?} not in {msg:?}");
+                }
+                assert!(e.suggestions().len() <= 20, "{what}: too many suggestions");
+            }
+        }
+    }
+}
+
+#[test]
+fn fuzzy_scores_exact_over_prefix_over_substring() {
+    let r = resolver(set(
+        vec![entry(
+            "p",
+            Access::Api,
+            vec![
+                model("mini"),
+                model("mini-pro"),
+                model("gpt-mini"),
+                model("m").named("Mini Max"),
+                model("x").named("the mini one"),
+                model("claude-sonnet-4-20250514"),
+            ],
+        )],
+        None,
+        None,
+    ));
+    let res = resolve(&r, "mini", None).unwrap_or_else(|e| panic!("{e}"));
+    let ranked: Vec<(&str, &str)> = res
+        .metadata
+        .candidates
+        .iter()
+        .map(|c| (c.model.as_str(), c.notes.as_str()))
+        .collect();
+    assert_eq!(
+        ranked,
+        [
+            ("p/mini", "exact id"),
+            ("p/mini-pro", "id prefix"),
+            ("p/m", "name prefix"),
+            ("p/gpt-mini", "id contains it"),
+            ("p/x", "name contains it"),
+        ]
+    );
+    let scores: Vec<i64> = res.metadata.candidates.iter().map(|c| c.score).collect();
+    assert!(scores.windows(2).all(|w| w[0] > w[1]), "{scores:?}");
+    assert_eq!(scores[0], 1000);
+    assert!((700..800).contains(&scores[1]) && (500..600).contains(&scores[3]));
+    // A version suffix is ignored, and scores above any prefix match.
+    let res = resolve(&r, "claude-sonnet-4", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.resolved_model, "p/claude-sonnet-4-20250514");
+    assert_eq!(res.metadata.candidates[0].score, 900);
+    // The tighter prefix wins: "mini-p" covers more of "mini-pro" than of anything longer.
+    let res = resolve(&r, "mini-p", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.resolved_model, "p/mini-pro");
+}
+
+#[test]
+fn ties_prefer_configured_providers_then_are_ambiguous() {
+    use Access::*;
+    // The same model at every kind of usable provider: config, then api, env, custom.
+    let order = [(Config, "c"), (Api, "a"), (Env, "e"), (Custom, "u")];
+    for skip in 0..order.len() {
+        let providers = order[skip..]
+            .iter()
+            .map(|(access, id)| entry(id, *access, vec![model("same-model")]))
+            .collect();
+        let r = resolver(set(providers, None, None));
+        let res = resolve(&r, "same-model", None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.resolved_model, format!("{}/same-model", order[skip].1));
+    }
+    // Different models tied at the top: an error listing at most 20 of them.
+    let models = ('a'..='z')
+        .flat_map(|a| ['x', 'y'].map(move |b| model(&format!("model-{a}{b}"))))
+        .collect();
+    let r = resolver(set(vec![entry("many", Api, models)], None, None));
+    let err = resolve(&r, "model", None)
+        .err()
+        .unwrap_or_else(|| panic!("resolved"));
+    match &err {
+        ResolveError::Ambiguous {
+            count, suggestions, ..
+        } => {
+            assert_eq!(*count, 52);
+            assert_eq!(suggestions.len(), 20);
+            assert_eq!(suggestions[0], "many/model-ax");
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("\"model\" is ambiguous: 52 models match equally well"),
+        "{msg}"
+    );
+    // A suggestion from an error resolves.
+    let first = err.suggestions()[0].clone();
+    assert!(resolve(&r, &first, None).is_ok());
+}
+
+#[test]
+fn tags_never_pick_from_unusable_providers() {
+    let profiles = Profiles::builtin();
+    let workers: Vec<Option<&Profile>> = std::iter::once(None)
+        .chain(profiles.list.iter().map(Some))
+        .collect();
+    let worlds = [
+        world(),
+        world_with(None, None),
+        world_with(
+            Some("anthropic/claude-ultra"),
+            Some("anthropic/claude-flash-mini"),
+        ),
+        world_with(Some("mistral/mistral-ultra"), Some("xai/grok-flash-mini")),
+    ];
+    for set in worlds {
+        let r = resolver(set);
+        for tag in TAGS {
+            for worker in &workers {
+                let what = format!("{tag} for {:?}", worker.map(|w| &w.id));
+                let res = resolve(&r, tag, *worker).unwrap_or_else(|e| panic!("{what}: {e}"));
+                check_ok(&r, &res, &what);
+                assert!(res.metadata.usable, "{what}: picked {}", res.resolved_model);
+                assert!(
+                    res.metadata.candidates.iter().all(|c| c.usable),
+                    "{what}: an unusable candidate"
+                );
+            }
+        }
+    }
+    // No usable provider at all: tags fail, explicit references still resolve.
+    let r = resolver(set(
+        vec![entry(
+            "anthropic",
+            Access::NoCredentials,
+            too_good("claude"),
+        )],
+        None,
+        None,
+    ));
+    for tag in TAGS {
+        let err = resolve(&r, tag, None)
+            .err()
+            .unwrap_or_else(|| panic!("{tag} resolved"));
+        let msg = err.to_string();
+        assert!(
+            matches!(
+                err,
+                ResolveError::NoUsableModel { .. } | ResolveError::NoVisionModel { .. }
+            ),
+            "{tag}: {err:?}"
+        );
+        assert!(msg.contains("fix:"), "{tag}: {msg}");
+    }
+    assert!(resolve(&r, "anthropic/claude-ultra", None).is_ok());
+}
+
+#[test]
+fn node_fast_takes_small_model_first_and_says_why_not() {
+    // (small_model, resolved, phrases of the reason)
+    let cases: &[(Option<&str>, Option<&str>, &[&str])] = &[
+        (
+            Some("fake/fast-mini"),
+            Some("fake/fast-mini"),
+            &["node:fast → fake/fast-mini: small_model from the OpenCode config"],
+        ),
+        (
+            Some("groq/llama-3.1-8b-instant"),
+            Some("groq/llama-3.1-8b-instant"),
+            &["small_model from the OpenCode config"],
+        ),
+        (
+            None,
+            None,
+            &[
+                "small_model is not set in the OpenCode config",
+                "best of",
+                "for fast work",
+            ],
+        ),
+        (
+            Some("fake/nope"),
+            None,
+            &[
+                "small_model fake/nope skipped (provider fake has no model nope)",
+                "best of",
+            ],
+        ),
+        (
+            Some("nope/x"),
+            None,
+            &["small_model nope/x skipped (unknown provider nope)"],
+        ),
+        (
+            Some("anthropic/claude-flash-mini"),
+            None,
+            &[
+                "small_model anthropic/claude-flash-mini skipped (provider anthropic has no credentials",
+            ],
+        ),
+        (
+            Some("mistral/mistral-flash-mini"),
+            None,
+            &["skipped (provider mistral is in disabled_providers"],
+        ),
+        (
+            Some("fast-mini"),
+            None,
+            &["small_model fast-mini skipped (fast-mini is not provider/model)"],
+        ),
+    ];
+    for (small, want, phrases) in cases {
+        let r = resolver(world_with(Some("fake/big-pro"), *small));
+        let what = format!("small_model {small:?}");
+        let res = resolve(&r, "node:fast", Some(&profile("explorer")))
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        check_ok(&r, &res, &what);
+        match want {
+            Some(want) => {
+                assert_eq!(res.resolved_model, *want, "{what}");
+                assert!(res.metadata.skipped.is_empty(), "{what}");
+            }
+            None => {
+                assert!(res.metadata.usable, "{what}");
+                assert!(res.metadata.considered > 1, "{what}: not a scored pick");
+                assert_eq!(
+                    res.metadata.skipped.len(),
+                    usize::from(small.is_some()),
+                    "{what}"
+                );
+            }
+        }
+        for phrase in *phrases {
+            assert!(
+                res.reason.contains(phrase),
+                "{what}: {phrase:?} not in {:?}",
+                res.reason
+            );
+        }
+    }
+}
+
+#[test]
+fn node_takes_model_then_a_provider_default() {
+    let r = resolver(world_with(None, None));
+    let res = resolve(&r, "node", None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        res.reason
+            .contains("model is not set in the OpenCode config"),
+        "{}",
+        res.reason
+    );
+    assert!(res.reason.contains("provider default"), "{}", res.reason);
+    let (p, m) = res.provider_and_model();
+    assert_eq!(
+        r.set().get(p).and_then(|e| e.default_model.as_deref()),
+        Some(m)
+    );
+    // OpenCode's own order among configured providers: config first.
+    assert_eq!(p, "fake");
+
+    let r = resolver(world_with(Some("openai/o3-mini"), None));
+    let res = resolve(&r, "node", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.resolved_model, "openai/o3-mini");
+
+    let r = resolver(world_with(Some("anthropic/claude-ultra"), None));
+    let res = resolve(&r, "node", None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(res.metadata.usable);
+    assert!(
+        res.reason.contains(
+            "model anthropic/claude-ultra skipped (provider anthropic has no credentials"
+        ),
+        "{}",
+        res.reason
+    );
+    assert_eq!(res.metadata.skipped.len(), 1);
+}
+
+#[test]
+fn node_vision_without_a_usable_image_model_names_the_worker_and_the_fix() {
+    let r = resolver(set(
+        vec![
+            entry("groq", Access::Env, vec![model("llama-3.1-8b-instant")]),
+            entry("anthropic", Access::NoCredentials, too_good("claude")),
+        ],
+        Some("groq/llama-3.1-8b-instant"),
+        None,
+    ));
+    let cases: &[(&str, Option<&str>, &str)] = &[
+        (
+            "node:vision",
+            None,
+            "orch worker-model-set vision <provider/model>",
+        ),
+        ("node:vision", Some("vision"), "for the vision worker"),
+        (
+            "node:vision",
+            Some("docs"),
+            "orch worker-model-set docs <provider/model>",
+        ),
+        (
+            "auto:vision",
+            Some("vision"),
+            "auto:vision: no usable model accepts image input",
+        ),
+        ("node", Some("vision"), "for the vision worker"),
+        ("node:fast", Some("vision"), "for the vision worker"),
+    ];
+    for (reference, worker, phrase) in cases {
+        let w = worker.map(profile);
+        let err = resolve(&r, reference, w.as_ref())
+            .err()
+            .unwrap_or_else(|| panic!("{reference} for {worker:?} resolved"));
+        let msg = err.to_string();
+        assert!(matches!(err, ResolveError::NoVisionModel { .. }), "{err:?}");
+        for p in [
+            *phrase,
+            "no usable model accepts image input",
+            "fix:",
+            "/connect",
+            "modalities",
+        ] {
+            assert!(
+                msg.contains(p),
+                "{reference} for {worker:?}: {p:?} not in {msg:?}"
+            );
+        }
+    }
+    // The resolution of the vision profile itself fails the same way.
+    let err = r
+        .resolve_profile(&profile("vision"), Policy::Dynamic)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("for the vision worker"), "{err}");
+}
+
+#[test]
+fn user_tags_and_fallback_chains_name_the_winner_and_the_skipped() {
+    let user = tags(&[
+        (
+            "cheap",
+            &[
+                "nope/x",
+                "anthropic/claude-sonnet-4-5-20250929",
+                "groq/llama-3.1-8b-instant",
+                "openai/gpt-5",
+            ],
+        ),
+        ("team:fast", &["cheap"]),
+        ("first-wins", &["openai/gpt-5", "groq/llama-3.1-8b-instant"]),
+        ("see-vision", &["fake/big-pro", "node:vision"]),
+        ("dead", &["nope/x", "zzz-nothing-like-it", "xai/grok-ultra"]),
+        ("loop-a", &["loop-b"]),
+        ("loop-b", &["loop-a"]),
+        ("self", &["nope/x", "self"]),
+        ("node:fast", &["openai/gpt-5-mini"]),
+    ]);
+    let r = Resolver::new(Arc::new(world()), user);
+
+    let res = resolve(&r, "cheap", None).unwrap_or_else(|e| panic!("{e}"));
+    check_ok(&r, &res, "cheap");
+    assert_eq!(res.resolved_model, "groq/llama-3.1-8b-instant");
+    assert_eq!(res.metadata.kind, RefKind::UserTag);
+    for phrase in [
+        "cheap → groq/llama-3.1-8b-instant: entry 3 of 4 (groq/llama-3.1-8b-instant)",
+        "skipped nope/x (unknown provider \"nope\"",
+        "anthropic/claude-sonnet-4-5-20250929 (provider anthropic has no credentials",
+    ] {
+        assert!(
+            res.reason.contains(phrase),
+            "{phrase:?} not in {:?}",
+            res.reason
+        );
+    }
+    let skipped: Vec<&str> = res
+        .metadata
+        .skipped
+        .iter()
+        .map(|s| s.reference.as_str())
+        .collect();
+    assert_eq!(skipped, ["nope/x", "anthropic/claude-sonnet-4-5-20250929"]);
+
+    // Tags nest; the outer reason wraps the inner one.
+    let res = resolve(&r, "team:fast", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.resolved_model, "groq/llama-3.1-8b-instant");
+    assert!(
+        res.reason
+            .starts_with("team:fast → groq/llama-3.1-8b-instant: entry 1 of 1 (cheap): cheap →")
+    );
+
+    let res = resolve(&r, "first-wins", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.resolved_model, "openai/gpt-5");
+    assert!(res.metadata.skipped.is_empty() && !res.reason.contains("skipped"));
+
+    // For a vision worker, entries without image input are skipped with the reason.
+    let res = resolve(&r, "see-vision", Some(&profile("vision"))).unwrap_or_else(|e| panic!("{e}"));
+    assert!(res.metadata.capabilities.input.image);
+    assert!(
+        res.reason
+            .contains("skipped fake/big-pro (the vision worker needs a model with image input"),
+        "{}",
+        res.reason
+    );
+
+    // A user tag may shadow a built-in one.
+    let res = resolve(&r, "node:fast", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.resolved_model, "openai/gpt-5-mini");
+    assert_eq!(res.metadata.kind, RefKind::UserTag);
+
+    // Every entry fails: each is listed with why.
+    let err = resolve(&r, "dead", None)
+        .err()
+        .unwrap_or_else(|| panic!("dead resolved"));
+    let msg = err.to_string();
+    assert!(
+        matches!(err, ResolveError::ChainExhausted { .. }),
+        "{err:?}"
+    );
+    for phrase in [
+        "\"dead\": no entry of the fallback chain resolved",
+        "nope/x (unknown provider",
+        "zzz-nothing-like-it (no usable model matches",
+        "xai/grok-ultra (provider xai is not in enabled_providers",
+    ] {
+        assert!(msg.contains(phrase), "{phrase:?} not in {msg:?}");
+    }
+
+    // Cycles are errors, not stack overflows.
+    for (tag, path) in [
+        ("loop-a", "loop-a → loop-b → loop-a"),
+        ("loop-b", "loop-b → loop-a → loop-b"),
+        ("self", "self → self"),
+    ] {
+        let err = resolve(&r, tag, None)
+            .err()
+            .unwrap_or_else(|| panic!("{tag} resolved"));
+        assert!(
+            matches!(err, ResolveError::TagCycle { .. }),
+            "{tag}: {err:?}"
+        );
+        assert!(err.to_string().contains(path), "{tag}: {err}");
+    }
+    let deep: Vec<(String, Vec<String>)> = (0..20)
+        .map(|i| (format!("d{i}"), vec![format!("d{}", i + 1)]))
+        .collect();
+    let r2 = Resolver::new(Arc::new(world()), deep.into_iter().collect());
+    let deep_err = resolve(&r2, "d0", None).err();
+    assert!(
+        matches!(deep_err, Some(ResolveError::TagTooDeep { .. })),
+        "{deep_err:?}"
+    );
+    assert!(deep_err.is_some_and(|e| e.to_string().contains("more than 8 deep")));
+}
+
+#[test]
+fn profile_chains_resolve_in_order() {
+    let r = resolver(world());
+    let mut p = profile("coder");
+    p.id = "reviewer".into();
+    p.model = ModelSpec::Chain(vec![
+        "anthropic/claude-sonnet-4-5-20250929".into(),
+        "nope/x".into(),
+        "node:fast".into(),
+    ]);
+    let res = r
+        .resolve_profile(&p, Policy::Sticky)
+        .unwrap_or_else(|e| panic!("{e}"));
+    check_ok(&r, &res, "reviewer");
+    assert_eq!(res.resolved_model, "fake/fast-mini");
+    assert_eq!(res.policy, Policy::Sticky);
+    assert_eq!(res.metadata.kind, RefKind::Chain);
+    assert_eq!(
+        res.model_ref,
+        "anthropic/claude-sonnet-4-5-20250929 > nope/x > node:fast"
+    );
+    assert!(res.reason.starts_with("profile reviewer → fake/fast-mini: entry 3 of 3 (node:fast): node:fast → fake/fast-mini: small_model"), "{}", res.reason);
+    assert_eq!(res.metadata.skipped.len(), 2);
+
+    // Every built-in profile resolves on a machine with usable providers.
+    for p in &Profiles::builtin().list {
+        let res = r
+            .resolve_profile(p, Policy::Dynamic)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.id));
+        check_ok(&r, &res, &p.id);
+        assert_eq!(res.model_ref, p.model.display());
+        assert!(
+            !p.vision || res.metadata.capabilities.input.image,
+            "{}",
+            p.id
+        );
+    }
+}
+
+#[test]
+fn resolution_is_deterministic() {
+    let refs = [
+        "node",
+        "node:fast",
+        "node:vision",
+        "node:docs",
+        "auto",
+        "gpt",
+        "mini",
+        "shared-model",
+        "claude",
+        "openai/gpt-5",
+        "openrouter/anthropic/claude-sonnet-4.5",
+        "nope/x",
+        "llama",
+        "model",
+    ];
+    for set in [world(), world_with(None, None)] {
+        let a = resolver(set.clone());
+        let b = resolver(set);
+        for reference in refs {
+            for worker in [None, Some(profile("vision")), Some(profile("explorer"))] {
+                let first = resolve(&a, reference, worker.as_ref());
+                assert_eq!(
+                    first,
+                    resolve(&a, reference, worker.as_ref()),
+                    "{reference}"
+                );
+                assert_eq!(
+                    first,
+                    resolve(&b, reference, worker.as_ref()),
+                    "{reference}"
+                );
+            }
+        }
+        assert_eq!(
+            format!("{:?}", a.preview_tags(None)),
+            format!("{:?}", b.preview_tags(None))
+        );
+    }
+}
+
+#[test]
+fn tag_previews_cover_built_in_and_user_tags() {
+    let r = Resolver::new(
+        Arc::new(world()),
+        tags(&[("cheap", &["groq/llama-3.1-8b-instant"])]),
+    );
+    let previews = r.preview_tags(Some(&profile("vision")));
+    let names: Vec<(&str, bool)> = previews.iter().map(|p| (p.tag.as_str(), p.user)).collect();
+    assert_eq!(
+        names,
+        [
+            ("node", false),
+            ("node:fast", false),
+            ("node:vision", false),
+            ("node:docs", false),
+            ("cheap", true),
+        ]
+    );
+    for p in &previews[..4] {
+        let res = p
+            .result
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{}: {e}", p.tag));
+        assert!(res.metadata.capabilities.input.image, "{}", p.tag);
+    }
+    // The user tag's only entry has no image input: the vision worker cannot use it.
+    assert!(previews[4].result.is_err());
+}
+
+/// The capture: OpenCode's own replies, classified as the live source does.
+fn capture_set() -> ProviderSet {
+    use crate::catalog::opencode::{ConfigProvidersReply, ProviderListReply};
+    use crate::sources::live::{ConfigReply, from_replies};
+    use crate::testutil::fixture;
+    fn json<T: serde::de::DeserializeOwned>(name: &str) -> T {
+        serde_json::from_str(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+    let config: ConfigReply = json("config.json");
+    let usable: ConfigProvidersReply = json("config-providers.json");
+    let list: ProviderListReply = json("provider-list.json.gz");
+    from_replies(config, usable, list, "http://127.0.0.1:4096")
+}
+
+#[test]
+fn the_capture_resolves_as_its_config_says() {
+    let r = resolver(capture_set());
+    assert_eq!(r.set().usable_ids(), ["fake", "groq", "openai", "opencode"]);
+    let cases: &[OkCase] = &[
+        (
+            "node",
+            None,
+            "fake/big-pro",
+            RefKind::Tag,
+            &["model from the OpenCode config"],
+        ),
+        (
+            "node:fast",
+            Some("explorer"),
+            "fake/fast-mini",
+            RefKind::Tag,
+            &["small_model from the OpenCode config"],
+        ),
+        (
+            "gpt-5-mini",
+            None,
+            "openai/gpt-5-mini",
+            RefKind::Fuzzy,
+            &["exact id"],
+        ),
+        (
+            "openrouter/anthropic/claude-sonnet-4.5",
+            None,
+            "openrouter/anthropic/claude-sonnet-4.5",
+            RefKind::Explicit,
+            &[
+                "provider openrouter has no credentials (set OPENROUTER_API_KEY or run /connect in OpenCode)",
+            ],
+        ),
+    ];
+    for (reference, worker, want, kind, phrases) in cases {
+        let w = worker.map(profile);
+        let res = resolve(&r, reference, w.as_ref()).unwrap_or_else(|e| panic!("{reference}: {e}"));
+        check_ok(&r, &res, reference);
+        assert_eq!(
+            (res.resolved_model.as_str(), res.metadata.kind),
+            (*want, *kind),
+            "{reference}"
+        );
+        for phrase in *phrases {
+            assert!(
+                res.reason.contains(phrase),
+                "{reference}: {phrase:?} not in {:?}",
+                res.reason
+            );
+        }
+    }
+    for tag in TAGS {
+        for worker in [None, Some(profile("vision")), Some(profile("docs"))] {
+            let res = resolve(&r, tag, worker.as_ref()).unwrap_or_else(|e| panic!("{tag}: {e}"));
+            check_ok(&r, &res, tag);
+            assert!(res.metadata.usable, "{tag}: {}", res.resolved_model);
+        }
+    }
+    let vision =
+        resolve(&r, "node:vision", Some(&profile("vision"))).unwrap_or_else(|e| panic!("{e}"));
+    assert!(vision.metadata.capabilities.input.image);
+}

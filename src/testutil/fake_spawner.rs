@@ -1,0 +1,208 @@
+//! A fake process spawner: each "OpenCode" is a [`FakeOpenCode`] HTTP server in this
+//! process plus a real `sleep` process standing in for its pid, so liveness checks,
+//! process groups and kills behave as with the real thing.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::sync::watch;
+
+use super::fake_opencode::{FakeOpenCode, Recorded};
+use crate::workers::WorkerError;
+use crate::workers::spawn::{BoxFuture, Process, SpawnSpec, Spawner};
+
+#[derive(Debug, Default)]
+struct Log {
+    specs: Vec<SpawnSpec>,
+    servers: Vec<Arc<FakeOpenCode>>,
+    pgids: Vec<u32>,
+    spawn_delay: Duration,
+    prompt_delay: Duration,
+    fail: Option<String>,
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        // Every stand-in process a test started, stopped.
+        for pgid in &self.pgids {
+            if let Ok(raw) = i32::try_from(*pgid) {
+                let _ = killpg(Pid::from_raw(raw), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// The fake spawner; clones share their log.
+#[derive(Debug, Clone, Default)]
+pub struct FakeSpawner {
+    log: Arc<Mutex<Log>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl FakeSpawner {
+    /// A new fake spawner.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many processes were spawned.
+    pub fn spawn_count(&self) -> usize {
+        lock(&self.log).specs.len()
+    }
+
+    /// The specs of every spawn.
+    pub fn specs(&self) -> Vec<SpawnSpec> {
+        lock(&self.log).specs.clone()
+    }
+
+    /// The fake servers, in spawn order.
+    pub fn servers(&self) -> Vec<Arc<FakeOpenCode>> {
+        lock(&self.log).servers.clone()
+    }
+
+    /// Every prompt every fake server received, in spawn order.
+    pub fn prompts(&self) -> Vec<Recorded> {
+        self.servers().iter().flat_map(|s| s.prompts()).collect()
+    }
+
+    /// Makes each spawn take this long (to widen races).
+    pub fn set_spawn_delay(&self, d: Duration) {
+        lock(&self.log).spawn_delay = d;
+    }
+
+    /// Makes prompts on servers spawned from now on take this long.
+    pub fn set_prompt_delay(&self, d: Duration) {
+        lock(&self.log).prompt_delay = d;
+    }
+
+    /// Makes the next spawns fail with this message (as an exit before ready).
+    pub fn fail_with(&self, message: Option<&str>) {
+        lock(&self.log).fail = message.map(str::to_owned);
+    }
+}
+
+/// A fake worker process.
+#[derive(Debug)]
+pub struct FakeProcess {
+    fake: Arc<FakeOpenCode>,
+    url: String,
+    pid: u32,
+    exit: watch::Receiver<Option<String>>,
+    kill_on_drop: bool,
+}
+
+impl Spawner for FakeSpawner {
+    async fn spawn(&self, spec: SpawnSpec) -> Result<Arc<dyn Process>, WorkerError> {
+        let (delay, prompt_delay, fail) = {
+            let mut log = lock(&self.log);
+            log.specs.push(spec.clone());
+            (log.spawn_delay, log.prompt_delay, log.fail.clone())
+        };
+        tokio::time::sleep(delay).await;
+        if let Some(output) = fail {
+            return Err(WorkerError::Exited {
+                worker: spec.worker,
+                pid: None,
+                status: "exit status 1".into(),
+                output,
+            });
+        }
+        let spawn_err = |e: std::io::Error| WorkerError::Spawn {
+            worker: spec.worker.clone(),
+            message: e.to_string(),
+        };
+        let fake = Arc::new(FakeOpenCode::start().await.map_err(spawn_err)?);
+        fake.state().prompt_delay = prompt_delay;
+        let mut child = tokio::process::Command::new("sleep")
+            .arg("3600")
+            .process_group(0)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .map_err(spawn_err)?;
+        let pid = child.id().unwrap_or(0);
+        lock(&self.log).pgids.push(pid);
+        lock(&self.log).servers.push(Arc::clone(&fake));
+        let (tx, rx) = watch::channel(None);
+        let watched = Arc::clone(&fake);
+        tokio::spawn(async move {
+            let status = match child.wait().await {
+                Ok(s) => format!("{s}"),
+                Err(e) => e.to_string(),
+            };
+            watched.shutdown();
+            let _ = tx.send(Some(status));
+        });
+        Ok(Arc::new(FakeProcess {
+            url: fake.url(),
+            fake,
+            pid,
+            exit: rx,
+            kill_on_drop: spec.die_with_parent,
+        }))
+    }
+}
+
+impl FakeProcess {
+    fn kill(&self, signal: Signal) {
+        if let Ok(raw) = i32::try_from(self.pid) {
+            let _ = killpg(Pid::from_raw(raw), signal);
+        }
+    }
+}
+
+impl Process for FakeProcess {
+    fn pid(&self) -> Option<u32> {
+        Some(self.pid)
+    }
+
+    fn pgid(&self) -> Option<u32> {
+        Some(self.pid)
+    }
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn exit_status(&self) -> Option<String> {
+        self.exit.borrow().clone()
+    }
+
+    fn wait_exit(&self) -> BoxFuture<'_, String> {
+        let mut rx = self.exit.clone();
+        Box::pin(async move {
+            match rx.wait_for(Option::is_some).await {
+                Ok(s) => s.clone().unwrap_or_default(),
+                Err(_) => "exited".into(),
+            }
+        })
+    }
+
+    fn recent_output(&self) -> String {
+        format!("fake opencode server listening on {}", self.url)
+    }
+
+    fn stop(&self, grace: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.fake.shutdown();
+            self.kill(Signal::SIGTERM);
+            let _ = tokio::time::timeout(grace, self.wait_exit()).await;
+        })
+    }
+}
+
+impl Drop for FakeProcess {
+    fn drop(&mut self) {
+        if self.kill_on_drop {
+            self.fake.shutdown();
+            self.kill(Signal::SIGKILL);
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Why a worker operation failed. Every message names the worker and, where there is
+//! one, the fix.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind};
+use crate::opencode::OpenCodeError;
+use crate::resolve::ResolveError;
+
+/// Failures of worker operations.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// No profile has this id.
+    #[error("unknown worker \"{worker}\"; known workers: {}", known.join(", "))]
+    UnknownWorker {
+        /// The id asked for.
+        worker: String,
+        /// Known ids.
+        known: Vec<String>,
+    },
+    /// The model reference did not resolve.
+    #[error("worker {worker}: {source}")]
+    Resolve {
+        /// Worker id.
+        worker: String,
+        /// Why.
+        #[source]
+        source: ResolveError,
+    },
+    /// The OpenCode binary cannot be found or run.
+    #[error(
+        "cannot start OpenCode for worker {worker}: {message}; install OpenCode or set ORCH_OPENCODE_BIN to the opencode binary"
+    )]
+    OpenCodeMissing {
+        /// Worker id.
+        worker: String,
+        /// What was tried.
+        message: String,
+    },
+    /// Spawning failed.
+    #[error("cannot start OpenCode for worker {worker}: {message}")]
+    Spawn {
+        /// Worker id.
+        worker: String,
+        /// Why.
+        message: String,
+    },
+    /// The process never said it was listening.
+    #[error("worker {worker}: OpenCode did not print its \"listening on\" line within {}s; its output:\n{output}", after.as_secs())]
+    ReadyTimeout {
+        /// Worker id.
+        worker: String,
+        /// How long we waited.
+        after: Duration,
+        /// What it printed (secrets removed).
+        output: String,
+    },
+    /// The process exited.
+    #[error("worker {worker}: its OpenCode process{} exited ({status}){}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default(), if output.is_empty() { String::new() } else { format!("; its last output:\n{output}") })]
+    Exited {
+        /// Worker id.
+        worker: String,
+        /// Process id.
+        pid: Option<u32>,
+        /// Exit status in words.
+        status: String,
+        /// What it printed last (secrets removed).
+        output: String,
+    },
+    /// OpenCode answered badly or could not be reached.
+    #[error("worker {worker}: {source}")]
+    OpenCode {
+        /// Worker id.
+        worker: String,
+        /// The HTTP failure.
+        #[source]
+        source: OpenCodeError,
+    },
+    /// The reply carried an error (the provider failed, the message was aborted, ...).
+    #[error("worker {worker}: OpenCode reported {message}")]
+    Reply {
+        /// Worker id.
+        worker: String,
+        /// OpenCode's error.
+        message: String,
+    },
+    /// The task was cancelled.
+    #[error("worker {worker}: the task was cancelled")]
+    Cancelled {
+        /// Worker id.
+        worker: String,
+    },
+    /// The task took too long.
+    #[error("worker {worker}: the task did not finish within {}s", after.as_secs_f64())]
+    Timeout {
+        /// Worker id.
+        worker: String,
+        /// The limit.
+        after: Duration,
+    },
+    /// An agent-backend worker without a server to attach to.
+    #[error(
+        "worker {worker} uses the agent backend but no OpenCode server URL is configured; set ORCH_AGENT_URL (or --agent-url) to a running `opencode serve`"
+    )]
+    NoAgentUrl {
+        /// Worker id.
+        worker: String,
+    },
+    /// A task was started for a worker that is not running, with auto-spawn off.
+    #[error(
+        "worker {worker} is not running and autoSpawn is false; start it with a task that allows spawning"
+    )]
+    NotRunning {
+        /// Worker id.
+        worker: String,
+    },
+    /// orch's own state could not be written.
+    #[error("cannot write {}: {message}", path.display())]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// An attachment could not be used.
+    #[error("worker {worker}: attachment {name}: {message}")]
+    Attachment {
+        /// Worker id.
+        worker: String,
+        /// Which attachment.
+        name: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl From<WorkerError> for Error {
+    fn from(e: WorkerError) -> Self {
+        let (kind, suggestions) = match &e {
+            WorkerError::UnknownWorker { known, .. } => (ErrorKind::NotFound, known.clone()),
+            WorkerError::Resolve { source, .. } => (
+                Error::from(source.clone()).kind,
+                source.suggestions().to_vec(),
+            ),
+            WorkerError::Attachment { .. } | WorkerError::NotRunning { .. } => {
+                (ErrorKind::InvalidInput, Vec::new())
+            }
+            WorkerError::State { .. } | WorkerError::NoAgentUrl { .. } => {
+                (ErrorKind::Config, Vec::new())
+            }
+            WorkerError::Cancelled { .. }
+            | WorkerError::Timeout { .. }
+            | WorkerError::Reply { .. } => (ErrorKind::Failed, Vec::new()),
+            _ => (ErrorKind::Unavailable, Vec::new()),
+        };
+        Error::new(kind, e.to_string()).with_suggestions(suggestions)
+    }
+}

@@ -1,0 +1,985 @@
+//! The worker manager: resolves each worker's model, starts or reuses its OpenCode, sends
+//! every prompt with `body.model` set, and remembers what users set.
+//!
+//! Selection happens at two moments. At spawn time the worker's default model goes into
+//! `OPENCODE_CONFIG_CONTENT` (what OpenCode itself would use). At prompt time the model is
+//! resolved again and sent on the message, so a `dynamic` change reaches the next task with
+//! no respawn. A `sticky` change also becomes part of the worker's fingerprint, so its
+//! process is restarted with the new default on the next task.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use super::error::WorkerError;
+use super::registry::{Entry, Registry};
+use super::settings::{Settings, SettingsStore, WorkerSetting};
+use super::spawn::{OsSpawner, Process, SpawnSpec, Spawner, pid_alive, stop_group};
+use super::{
+    Attachment, AttachmentKind, CancellationToken, RunOutcome, RunRequest, SetModelRequest,
+    WorkerRow, WorkerService, WorkerStatus, WorkersView,
+};
+use crate::api::{Knowledge, KnowledgeSource};
+use crate::clock::{Clock, SystemClock};
+use crate::error::Error;
+use crate::opencode::{ModelChoice, OpenCodeClient, PartInput, PromptBody};
+use crate::paths::{Environment, Paths};
+use crate::profiles::{BackendKind, ModelSpec, Profile};
+use crate::resolve::{Policy, Request, Resolution};
+
+/// Largest attachment read from disk.
+const MAX_ATTACHMENT: u64 = 20 * 1024 * 1024;
+
+/// How the manager runs.
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    /// Paths (project, state).
+    pub paths: Paths,
+    /// The environment workers inherit and keys are detected in.
+    pub env: Environment,
+    /// The `opencode` program: `ORCH_OPENCODE_BIN`, else `opencode` on `PATH`.
+    pub opencode_bin: PathBuf,
+    /// The server agent-backend workers attach to (`ORCH_AGENT_URL`).
+    pub agent_url: Option<String>,
+    /// How long a worker may take to print its ready line.
+    pub ready_timeout: Duration,
+    /// How long a stopped worker gets between SIGTERM and SIGKILL.
+    pub stop_grace: Duration,
+    /// Default task timeout.
+    pub task_timeout: Duration,
+    /// Keep worker processes running after the manager stops, for reuse by the next one.
+    pub keep_workers: bool,
+}
+
+impl ManagerConfig {
+    /// Defaults, with `ORCH_OPENCODE_BIN`, `ORCH_AGENT_URL`, `ORCH_READY_TIMEOUT_MS` and
+    /// `ORCH_KEEP_WORKERS` read from `env`.
+    pub fn from_env(paths: Paths, env: Environment) -> Self {
+        let ms = |var: &str, default: u64| {
+            Duration::from_millis(env.get(var).and_then(|v| v.parse().ok()).unwrap_or(default))
+        };
+        Self {
+            opencode_bin: env
+                .get("ORCH_OPENCODE_BIN")
+                .map_or_else(|| PathBuf::from("opencode"), PathBuf::from),
+            agent_url: env.get("ORCH_AGENT_URL").map(str::to_owned),
+            ready_timeout: ms("ORCH_READY_TIMEOUT_MS", 60_000),
+            stop_grace: Duration::from_secs(5),
+            task_timeout: ms("ORCH_TASK_TIMEOUT_MS", 30 * 60_000),
+            keep_workers: env.flag("ORCH_KEEP_WORKERS"),
+            paths,
+            env,
+        }
+    }
+}
+
+/// A worker's OpenCode, ready for prompts.
+#[derive(Debug)]
+struct Running {
+    /// The process, when this manager started it.
+    process: Option<Arc<dyn Process>>,
+    /// The process group of an adopted process.
+    adopted_pgid: Option<u32>,
+    /// Control calls (short timeout).
+    client: OpenCodeClient,
+    session_id: String,
+    url: String,
+    pid: Option<u32>,
+    fingerprint: String,
+}
+
+impl Running {
+    /// The exit status, waiting up to `limit` for an exit to be noticed.
+    async fn wait_exited(&self, limit: Duration) -> Option<String> {
+        match &self.process {
+            Some(p) => tokio::time::timeout(limit, p.wait_exit()).await.ok(),
+            None => self.exited(),
+        }
+    }
+
+    fn exited(&self) -> Option<String> {
+        match &self.process {
+            Some(p) => p.exit_status(),
+            None => self.pid.filter(|p| !pid_alive(*p)).map(|_| "exited".into()),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SlotState {
+    status: WorkerStatus,
+    running: Option<Arc<Running>>,
+    answered_by: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    state: Mutex<SlotState>,
+    /// One spawn at a time per worker: concurrent requests share it.
+    spawn: tokio::sync::Mutex<()>,
+    /// One prompt at a time per session.
+    prompt: tokio::sync::Mutex<()>,
+}
+
+struct Inner<S, C> {
+    config: ManagerConfig,
+    spawner: S,
+    clock: C,
+    knowledge: KnowledgeSource,
+    store: SettingsStore,
+    settings: Mutex<Settings>,
+    registry: Registry,
+    slots: Mutex<BTreeMap<String, Arc<Slot>>>,
+    warnings: Mutex<Vec<String>>,
+}
+
+/// The worker manager.
+pub struct Manager<S: Spawner = OsSpawner, C: Clock = SystemClock> {
+    inner: Arc<Inner<S, C>>,
+}
+
+impl<S: Spawner, C: Clock> Clone for Manager<S, C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// FNV-1a, stable across builds: fingerprints outlive the process that wrote them.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl Manager<OsSpawner, SystemClock> {
+    /// A manager over real processes, with knowledge read from the files.
+    pub fn start(config: ManagerConfig) -> Result<Self, Error> {
+        let knowledge = KnowledgeSource::load(&config.paths, &config.env)?;
+        Ok(Self::new(config, knowledge, OsSpawner, SystemClock))
+    }
+}
+
+impl<S: Spawner, C: Clock> Manager<S, C> {
+    /// A manager with injected knowledge, spawner and clock.
+    pub fn new(config: ManagerConfig, knowledge: KnowledgeSource, spawner: S, clock: C) -> Self {
+        let store = SettingsStore::new(&config.paths.state_dir);
+        let (settings, warning) = store.load(clock.now_ms());
+        if let Some(w) = &warning {
+            tracing::warn!("{w}");
+        }
+        let registry = Registry::new(&config.paths.state_dir);
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                spawner,
+                clock,
+                knowledge,
+                store,
+                settings: Mutex::new(settings),
+                registry,
+                slots: Mutex::new(BTreeMap::new()),
+                warnings: Mutex::new(warning.into_iter().collect()),
+            }),
+        }
+    }
+
+    /// Problems found while starting (a corrupt state file moved aside, ...).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = lock(&self.inner.warnings).clone();
+        w.extend(self.inner.knowledge.warning());
+        w
+    }
+
+    fn profile(&self, knowledge: &Knowledge, worker: &str) -> Result<Profile, WorkerError> {
+        knowledge
+            .profiles
+            .get(worker)
+            .cloned()
+            .ok_or_else(|| WorkerError::UnknownWorker {
+                worker: crate::resolve::shown(worker),
+                known: knowledge
+                    .profiles
+                    .ids()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            })
+    }
+
+    fn slot(&self, worker: &str) -> Arc<Slot> {
+        let mut slots = lock(&self.inner.slots);
+        Arc::clone(slots.entry(worker.to_owned()).or_insert_with(|| {
+            Arc::new(Slot {
+                state: Mutex::new(SlotState {
+                    status: WorkerStatus::Idle,
+                    running: None,
+                    answered_by: None,
+                    error: None,
+                }),
+                spawn: tokio::sync::Mutex::new(()),
+                prompt: tokio::sync::Mutex::new(()),
+            })
+        }))
+    }
+
+    fn setting(&self, worker: &str) -> Option<WorkerSetting> {
+        lock(&self.inner.settings).workers.get(worker).cloned()
+    }
+
+    /// The worker's model in effect: what the user set, else the profile's.
+    fn current(&self, profile: &Profile) -> (ModelSpec, Policy, bool) {
+        match self.setting(&profile.id) {
+            Some(s) => (ModelSpec::One(s.model), s.policy, true),
+            None => (profile.model.clone(), Policy::Dynamic, false),
+        }
+    }
+
+    fn resolve_spec(
+        &self,
+        knowledge: &Knowledge,
+        profile: &Profile,
+        spec: &ModelSpec,
+        policy: Policy,
+    ) -> Result<Resolution, WorkerError> {
+        let span =
+            tracing::info_span!("resolve", worker = %profile.id, reference = %spec.display());
+        let _enter = span.enter();
+        let resolver = &knowledge.resolver;
+        let result = match spec {
+            ModelSpec::One(r) => resolver.resolve(
+                &Request::new(r)
+                    .for_worker(Some(profile))
+                    .with_policy(policy),
+            ),
+            ModelSpec::Chain(_) => {
+                let mut p = profile.clone();
+                p.model = spec.clone();
+                resolver.resolve_profile(&p, policy)
+            }
+        };
+        result.map_err(|source| WorkerError::Resolve {
+            worker: profile.id.clone(),
+            source,
+        })
+    }
+
+    /// What reuse must match: the worker, its profile's server-side settings, the policy,
+    /// and under `sticky` the default model (a dynamic model rides on each message instead).
+    fn fingerprint(&self, profile: &Profile, policy: Policy, default_model: &str) -> String {
+        let profile_bits = json!({
+            "tools": profile.tools,
+            "agent": profile.agent,
+            "prompt": profile.prompt,
+            "backend": profile.backend,
+        });
+        let model = if policy == Policy::Sticky {
+            default_model
+        } else {
+            "*"
+        };
+        format!(
+            "{}|{}|{}|{:016x}",
+            profile.id,
+            policy,
+            model,
+            fnv(profile_bits.to_string().as_bytes())
+        )
+    }
+
+    /// The environment values that must never be shown (provider keys).
+    fn secrets(&self, knowledge: &Knowledge) -> Vec<String> {
+        let env = &self.inner.config.env;
+        let mut out: Vec<String> = knowledge
+            .resolver
+            .set()
+            .providers
+            .iter()
+            .flat_map(|p| p.provider.env.iter())
+            .filter_map(|var| env.get(var).map(str::to_owned))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// `OPENCODE_CONFIG_CONTENT` for a worker: the user's own inline config, if any, with
+    /// the worker's default model and tool switches on top.
+    fn config_content(&self, profile: &Profile, default_model: &str) -> String {
+        let mut base = self
+            .inner
+            .config
+            .env
+            .get("OPENCODE_CONFIG_CONTENT")
+            .and_then(|s| serde_json::from_str::<Value>(s).ok())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        let mut ours = json!({ "model": default_model });
+        if !profile.tools.is_empty() {
+            ours["tools"] = json!(profile.tools);
+        }
+        crate::sources::config::merge(&mut base, ours);
+        base.to_string()
+    }
+
+    /// A healthy running OpenCode for the worker: the one it has, one from the registry,
+    /// or a new one. Concurrent callers share one spawn.
+    async fn ensure_running(
+        &self,
+        knowledge: &Knowledge,
+        profile: &Profile,
+        slot: &Slot,
+        force_new: bool,
+        auto_spawn: bool,
+    ) -> Result<Arc<Running>, WorkerError> {
+        let (spec, policy, _) = self.current(profile);
+        let default = self.resolve_spec(knowledge, profile, &spec, policy)?;
+        let fingerprint = self.fingerprint(profile, policy, &default.resolved_model);
+        let _one_at_a_time = slot.spawn.lock().await;
+
+        let existing = lock(&slot.state).running.clone();
+        if let Some(running) = existing {
+            let healthy = running.exited().is_none() && running.client.health().await.is_ok();
+            if healthy && !force_new && running.fingerprint == fingerprint {
+                tracing::debug!(worker = %profile.id, "reusing the running worker");
+                return Ok(running);
+            }
+            self.stop_running(&profile.id, &running).await;
+            lock(&slot.state).running = None;
+        }
+        if !force_new && let Some(running) = self.adopt(profile, &fingerprint).await {
+            let running = Arc::new(running);
+            let mut st = lock(&slot.state);
+            st.running = Some(Arc::clone(&running));
+            st.status = WorkerStatus::Ready;
+            st.error = None;
+            return Ok(running);
+        }
+        if !auto_spawn {
+            return Err(WorkerError::NotRunning {
+                worker: profile.id.clone(),
+            });
+        }
+        lock(&slot.state).status = WorkerStatus::Starting;
+        let started = match profile.backend {
+            BackendKind::Server => {
+                self.spawn_server(knowledge, profile, &default, &fingerprint, policy)
+                    .await
+            }
+            BackendKind::Agent => self.attach_agent(profile, &fingerprint).await,
+        };
+        let mut st = lock(&slot.state);
+        match started {
+            Ok(running) => {
+                let running = Arc::new(running);
+                st.running = Some(Arc::clone(&running));
+                st.status = WorkerStatus::Ready;
+                st.error = None;
+                Ok(running)
+            }
+            Err(e) => {
+                st.status = WorkerStatus::Failed;
+                st.error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes over a registered process that matches: same worker, live pid, healthy, same
+    /// fingerprint, session still there. Mismatched or broken entries whose owner is gone
+    /// (or is this manager) are stopped; those of another live manager are left alone.
+    async fn adopt(&self, profile: &Profile, fingerprint: &str) -> Option<Running> {
+        let me = std::process::id();
+        let entries: Vec<Entry> = self
+            .inner
+            .registry
+            .list()
+            .ok()?
+            .into_iter()
+            .filter(|e| e.worker == profile.id && !self.owns_pid(e.pid))
+            .collect();
+        for entry in entries {
+            let client = OpenCodeClient::new(&entry.url, Duration::from_secs(5)).ok();
+            let usable = match &client {
+                Some(c) if entry.fingerprint == fingerprint => {
+                    c.health().await.is_ok() && c.session(&entry.session_id).await.is_ok()
+                }
+                _ => false,
+            };
+            if let (true, Some(client)) = (usable, client) {
+                tracing::info!(worker = %profile.id, pid = entry.pid, "reusing a registered worker process");
+                let mut updated = entry.clone();
+                updated.updated_at = self.inner.clock.now_ms();
+                let _ = self.inner.registry.upsert(updated);
+                return Some(Running {
+                    process: None,
+                    adopted_pgid: Some(entry.pgid),
+                    client,
+                    session_id: entry.session_id,
+                    url: entry.url,
+                    pid: Some(entry.pid),
+                    fingerprint: entry.fingerprint,
+                });
+            }
+            let owner_gone = entry.owner_pid == me || !pid_alive(entry.owner_pid);
+            if owner_gone {
+                tracing::info!(worker = %profile.id, pid = entry.pid, "registered process does not match; stopping it");
+                stop_group(entry.pgid, self.inner.config.stop_grace).await;
+                let _ = self.inner.registry.remove(&entry.worker, entry.pid);
+            }
+        }
+        None
+    }
+
+    /// Whether one of this manager's slots runs `pid`.
+    fn owns_pid(&self, pid: u32) -> bool {
+        lock(&self.inner.slots).values().any(|s| {
+            lock(&s.state)
+                .running
+                .as_ref()
+                .is_some_and(|r| r.pid == Some(pid))
+        })
+    }
+
+    async fn spawn_server(
+        &self,
+        knowledge: &Knowledge,
+        profile: &Profile,
+        default: &Resolution,
+        fingerprint: &str,
+        policy: Policy,
+    ) -> Result<Running, WorkerError> {
+        let cfg = &self.inner.config;
+        let spec = SpawnSpec {
+            worker: profile.id.clone(),
+            program: cfg.opencode_bin.clone(),
+            args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
+                .map(str::to_owned)
+                .to_vec(),
+            dir: cfg.paths.project_dir.clone(),
+            env: cfg
+                .env
+                .vars()
+                .filter(|(k, _)| {
+                    !matches!(
+                        *k,
+                        "OPENCODE_CONFIG_CONTENT" | "OPENCODE_DISABLE_AUTOUPDATE"
+                    )
+                })
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .chain([
+                    (
+                        "OPENCODE_CONFIG_CONTENT".to_owned(),
+                        self.config_content(profile, &default.resolved_model),
+                    ),
+                    ("OPENCODE_DISABLE_AUTOUPDATE".to_owned(), "1".to_owned()),
+                ])
+                .collect(),
+            ready_timeout: cfg.ready_timeout,
+            die_with_parent: !cfg.keep_workers,
+            redact: self.secrets(knowledge),
+        };
+        let span =
+            tracing::info_span!("spawn", worker = %profile.id, model = %default.resolved_model);
+        let process = self
+            .inner
+            .spawner
+            .spawn(spec)
+            .instrument(span.clone())
+            .await?;
+        let fail = |source| WorkerError::OpenCode {
+            worker: profile.id.clone(),
+            source,
+        };
+        let client = match OpenCodeClient::new(process.url(), Duration::from_secs(10)) {
+            Ok(c) => c,
+            Err(e) => {
+                process.stop(cfg.stop_grace).await;
+                return Err(fail(e));
+            }
+        };
+        let session = match client
+            .create_session(&format!("Worker: {}", profile.name))
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                process.stop(cfg.stop_grace).await;
+                return Err(fail(e));
+            }
+        };
+        let now = self.inner.clock.now_ms();
+        if let (Some(pid), Some(pgid)) = (process.pid(), process.pgid()) {
+            let entry = Entry {
+                worker: profile.id.clone(),
+                pid,
+                pgid,
+                url: process.url().to_owned(),
+                session_id: session.id.clone(),
+                model: default.resolved_model.clone(),
+                policy,
+                fingerprint: fingerprint.to_owned(),
+                owner_pid: std::process::id(),
+                started_at: now,
+                updated_at: now,
+            };
+            if let Err(e) = self.inner.registry.upsert(entry) {
+                tracing::warn!("{e}");
+            }
+        }
+        span.in_scope(
+            || tracing::info!(pid = ?process.pid(), url = %process.url(), "worker ready"),
+        );
+        Ok(Running {
+            url: process.url().to_owned(),
+            pid: process.pid(),
+            process: Some(process),
+            adopted_pgid: None,
+            client,
+            session_id: session.id,
+            fingerprint: fingerprint.to_owned(),
+        })
+    }
+
+    async fn attach_agent(
+        &self,
+        profile: &Profile,
+        fingerprint: &str,
+    ) -> Result<Running, WorkerError> {
+        let url = self
+            .inner
+            .config
+            .agent_url
+            .clone()
+            .ok_or_else(|| WorkerError::NoAgentUrl {
+                worker: profile.id.clone(),
+            })?;
+        let fail = |source| WorkerError::OpenCode {
+            worker: profile.id.clone(),
+            source,
+        };
+        let client = OpenCodeClient::new(&url, Duration::from_secs(10)).map_err(fail)?;
+        client.health().await.map_err(fail)?;
+        let session = client
+            .create_session(&format!("Worker: {}", profile.name))
+            .await
+            .map_err(fail)?;
+        Ok(Running {
+            process: None,
+            adopted_pgid: None,
+            url: client.base_url().to_owned(),
+            client,
+            session_id: session.id,
+            pid: None,
+            fingerprint: fingerprint.to_owned(),
+        })
+    }
+
+    async fn stop_running(&self, worker: &str, running: &Running) {
+        let grace = self.inner.config.stop_grace;
+        if let Some(p) = &running.process {
+            p.stop(grace).await;
+        } else if let Some(pgid) = running.adopted_pgid {
+            stop_group(pgid, grace).await;
+        }
+        if let Some(pid) = running.pid {
+            let _ = self.inner.registry.remove(worker, pid);
+        }
+    }
+
+    fn parts(
+        &self,
+        worker: &str,
+        task: &str,
+        attachments: &[Attachment],
+    ) -> Result<Vec<PartInput>, WorkerError> {
+        let mut parts = vec![PartInput::Text {
+            text: task.to_owned(),
+        }];
+        for (i, a) in attachments.iter().enumerate() {
+            let name = a
+                .name
+                .clone()
+                .or_else(|| {
+                    a.path
+                        .as_ref()
+                        .and_then(|p| p.file_name())
+                        .map(|n| n.to_string_lossy().into_owned())
+                })
+                .unwrap_or_else(|| format!("attachment-{}", i + 1));
+            let bad = |message: String| WorkerError::Attachment {
+                worker: worker.to_owned(),
+                name: name.clone(),
+                message,
+            };
+            let data = match (&a.base64, &a.path) {
+                (Some(b64), _) => {
+                    let clean: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+                    base64::engine::general_purpose::STANDARD
+                        .decode(clean.as_bytes())
+                        .map_err(|e| bad(format!("invalid base64: {e}")))?;
+                    clean
+                }
+                (None, Some(path)) => {
+                    let meta = std::fs::metadata(path)
+                        .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+                    if meta.len() > MAX_ATTACHMENT {
+                        return Err(bad(format!(
+                            "{} bytes is over the {MAX_ATTACHMENT}-byte limit",
+                            meta.len()
+                        )));
+                    }
+                    let bytes = std::fs::read(path)
+                        .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+                    base64::engine::general_purpose::STANDARD.encode(bytes)
+                }
+                (None, None) => return Err(bad("give a path or base64 content".into())),
+            };
+            let mime = a
+                .mime
+                .clone()
+                .unwrap_or_else(|| guess_mime(&name, a.kind).to_owned());
+            parts.push(PartInput::File {
+                url: format!("data:{mime};base64,{data}"),
+                mime,
+                filename: Some(name),
+            });
+        }
+        Ok(parts)
+    }
+
+    fn row(&self, knowledge: &Knowledge, profile: &Profile) -> WorkerRow {
+        let (spec, policy, overridden) = self.current(profile);
+        let resolved = self.resolve_spec(knowledge, profile, &spec, policy);
+        let slot = self.slot(&profile.id);
+        let st = lock(&slot.state);
+        let running = st.running.clone();
+        let port = running.as_ref().and_then(|r| {
+            r.url
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.trim_end_matches('/').parse().ok())
+        });
+        WorkerRow {
+            id: profile.id.clone(),
+            name: profile.name.clone(),
+            status: st.status,
+            backend: match profile.backend {
+                BackendKind::Server => "server".into(),
+                BackendKind::Agent => "agent".into(),
+            },
+            model_ref: spec.display(),
+            resolved_model: resolved.as_ref().ok().map(|r| r.resolved_model.clone()),
+            policy,
+            reason: match &resolved {
+                Ok(r) => r.reason.clone(),
+                Err(e) => e.to_string(),
+            },
+            overridden,
+            answered_by: st.answered_by.clone(),
+            vision: profile.vision,
+            pid: running.as_ref().and_then(|r| r.pid),
+            url: running.as_ref().map(|r| r.url.clone()),
+            port,
+            session_id: running.as_ref().map(|r| r.session_id.clone()),
+            error: st.error.clone(),
+        }
+    }
+
+    fn save_setting(
+        &self,
+        worker: &str,
+        setting: Option<WorkerSetting>,
+    ) -> Result<(), WorkerError> {
+        let mut settings = lock(&self.inner.settings);
+        let mut next = settings.clone();
+        match setting {
+            Some(s) => {
+                next.workers.insert(worker.to_owned(), s);
+            }
+            None => {
+                next.workers.remove(worker);
+            }
+        }
+        self.inner.store.save(&next)?;
+        *settings = next;
+        Ok(())
+    }
+
+    async fn run_inner(
+        &self,
+        req: RunRequest,
+        cancel: CancellationToken,
+    ) -> Result<RunOutcome, WorkerError> {
+        let knowledge = self.inner.knowledge.get();
+        let profile = self.profile(&knowledge, &req.worker)?;
+        let (current, current_policy, _) = self.current(&profile);
+        let (spec, policy) = match &req.model {
+            Some(m) => (
+                ModelSpec::One(m.clone()),
+                req.policy.unwrap_or(Policy::Dynamic),
+            ),
+            None => (current, current_policy),
+        };
+        // Resolve and validate before anything is spawned or sent.
+        let resolution = self.resolve_spec(&knowledge, &profile, &spec, policy)?;
+        let parts = self.parts(&profile.id, &req.task, &req.attachments)?;
+        if let (Some(m), Policy::Sticky) = (&req.model, policy) {
+            self.save_setting(
+                &profile.id,
+                Some(WorkerSetting {
+                    model: m.clone(),
+                    policy,
+                    set_at: self.inner.clock.now_ms(),
+                }),
+            )?;
+        }
+        let slot = self.slot(&profile.id);
+        let running = tokio::select! {
+            r = self.ensure_running(&knowledge, &profile, &slot, req.force_new, req.auto_spawn) => r?,
+            () = cancel.cancelled() => return Err(WorkerError::Cancelled { worker: profile.id.clone() }),
+        };
+        let body = PromptBody {
+            parts,
+            model: Some(ModelChoice {
+                provider_id: resolution.metadata.provider.clone(),
+                model_id: resolution.metadata.model.clone(),
+            }),
+            agent: profile.agent.clone(),
+            tools: (!profile.tools.is_empty()).then(|| profile.tools.clone()),
+            system: profile.prompt.clone(),
+        };
+        let _turn = tokio::select! {
+            g = slot.prompt.lock() => g,
+            () = cancel.cancelled() => return Err(WorkerError::Cancelled { worker: profile.id.clone() }),
+        };
+        lock(&slot.state).status = WorkerStatus::Busy;
+        let timeout = req.timeout.unwrap_or(self.inner.config.task_timeout);
+        let span =
+            tracing::info_span!("prompt", worker = %profile.id, model = %resolution.resolved_model);
+        let exit = async {
+            match &running.process {
+                Some(p) => p.wait_exit().await,
+                None => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
+            r = running.client.prompt(&running.session_id, &body).instrument(span) => match r {
+                Ok(reply) => Ok(reply),
+                // A dropped connection usually means the process died: give its exit a
+                // moment to be noticed so the error says so.
+                Err(source) => match running.wait_exited(Duration::from_secs(3)).await {
+                    Some(status) => Err(self.exited(&profile.id, &running, status)),
+                    None => Err(WorkerError::OpenCode { worker: profile.id.clone(), source }),
+                },
+            },
+            status = exit => Err(self.exited(&profile.id, &running, status)),
+            () = cancel.cancelled() => {
+                let _ = running.client.abort(&running.session_id).await;
+                Err(WorkerError::Cancelled { worker: profile.id.clone() })
+            }
+            () = tokio::time::sleep(timeout) => {
+                let _ = running.client.abort(&running.session_id).await;
+                Err(WorkerError::Timeout { worker: profile.id.clone(), after: timeout })
+            }
+        };
+        let mut st = lock(&slot.state);
+        match result {
+            Ok(reply) => {
+                let answered_by = reply.answered_by();
+                st.answered_by.clone_from(&answered_by);
+                st.status = WorkerStatus::Ready;
+                if let Some(message) = reply.error() {
+                    st.error = Some(message.clone());
+                    return Err(WorkerError::Reply {
+                        worker: profile.id.clone(),
+                        message,
+                    });
+                }
+                st.error = None;
+                Ok(RunOutcome {
+                    worker: profile.id.clone(),
+                    requested_ref: spec.display(),
+                    resolution,
+                    answered_by,
+                    output: reply.text(),
+                    session_id: running.session_id.clone(),
+                })
+            }
+            Err(e) => {
+                if matches!(e, WorkerError::Exited { .. }) {
+                    st.status = WorkerStatus::Failed;
+                    st.running = None;
+                    if let Some(pid) = running.pid {
+                        let _ = self.inner.registry.remove(&profile.id, pid);
+                    }
+                } else if matches!(
+                    e,
+                    WorkerError::OpenCode {
+                        source: crate::opencode::OpenCodeError::Status { status: 404, .. },
+                        ..
+                    }
+                ) {
+                    // The session is gone (the server restarted or someone deleted it):
+                    // the next task opens a new one.
+                    st.status = WorkerStatus::Failed;
+                    st.running = None;
+                } else {
+                    st.status = WorkerStatus::Ready;
+                }
+                st.error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes sure the worker's OpenCode is running (reusing one when it matches) and returns
+    /// its row; no task is sent.
+    pub async fn warm(&self, worker: &str) -> Result<WorkerRow, Error> {
+        let knowledge = self.inner.knowledge.get();
+        let profile = self.profile(&knowledge, worker)?;
+        let slot = self.slot(&profile.id);
+        self.ensure_running(&knowledge, &profile, &slot, false, true)
+            .await?;
+        Ok(self.row(&knowledge, &profile))
+    }
+
+    fn exited(&self, worker: &str, running: &Running, status: String) -> WorkerError {
+        WorkerError::Exited {
+            worker: worker.to_owned(),
+            pid: running.pid,
+            status,
+            output: running
+                .process
+                .as_ref()
+                .map(|p| p.recent_output())
+                .unwrap_or_default(),
+        }
+    }
+
+    async fn set_inner(&self, req: SetModelRequest) -> Result<WorkerRow, WorkerError> {
+        let knowledge = self.inner.knowledge.get();
+        let profile = self.profile(&knowledge, &req.worker)?;
+        let model = crate::resolve::validate(&req.model)
+            .map_err(|source| WorkerError::Resolve {
+                worker: profile.id.clone(),
+                source,
+            })?
+            .to_owned();
+        // Validate first: on error nothing changes.
+        self.resolve_spec(
+            &knowledge,
+            &profile,
+            &ModelSpec::One(model.clone()),
+            req.policy,
+        )?;
+        let previous = self.setting(&profile.id);
+        self.save_setting(
+            &profile.id,
+            Some(WorkerSetting {
+                model,
+                policy: req.policy,
+                set_at: self.inner.clock.now_ms(),
+            }),
+        )?;
+        if req.respawn {
+            let slot = self.slot(&profile.id);
+            if let Err(e) = self
+                .ensure_running(&knowledge, &profile, &slot, true, true)
+                .await
+            {
+                // The worker could not be restarted on the new model: keep the old one.
+                self.save_setting(&profile.id, previous)?;
+                return Err(e);
+            }
+        }
+        Ok(self.row(&knowledge, &profile))
+    }
+
+    async fn reset_inner(&self, worker: &str) -> Result<WorkerRow, WorkerError> {
+        let knowledge = self.inner.knowledge.get();
+        let profile = self.profile(&knowledge, worker)?;
+        self.save_setting(&profile.id, None)?;
+        Ok(self.row(&knowledge, &profile))
+    }
+}
+
+fn guess_mime(name: &str, kind: AttachmentKind) -> &'static str {
+    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        "md" | "txt" | "rs" | "py" | "ts" | "js" | "json" | "toml" | "yaml" | "yml" => "text/plain",
+        _ if kind == AttachmentKind::Image => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+impl<S: Spawner, C: Clock> WorkerService for Manager<S, C> {
+    async fn run(&self, req: RunRequest, cancel: CancellationToken) -> Result<RunOutcome, Error> {
+        self.run_inner(req, cancel).await.map_err(Error::from)
+    }
+
+    async fn set_model(&self, req: SetModelRequest) -> Result<WorkerRow, Error> {
+        self.set_inner(req).await.map_err(Error::from)
+    }
+
+    async fn reset_model(&self, worker: &str) -> Result<WorkerRow, Error> {
+        self.reset_inner(worker).await.map_err(Error::from)
+    }
+
+    async fn workers(&self) -> WorkersView {
+        let knowledge = self.inner.knowledge.get();
+        WorkersView {
+            workers: knowledge
+                .profiles
+                .list
+                .iter()
+                .map(|p| self.row(&knowledge, p))
+                .collect(),
+        }
+    }
+
+    fn knowledge(&self) -> Knowledge {
+        self.inner.knowledge.get()
+    }
+
+    async fn shutdown(&self) {
+        let slots: Vec<(String, Arc<Slot>)> = lock(&self.inner.slots)
+            .iter()
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect();
+        for (worker, slot) in slots {
+            let running = {
+                let mut st = lock(&slot.state);
+                if !self.inner.config.keep_workers {
+                    st.status = WorkerStatus::Stopped;
+                    st.running.take()
+                } else {
+                    None
+                }
+            };
+            if let Some(r) = running {
+                self.stop_running(&worker, &r).await;
+            }
+        }
+    }
+}

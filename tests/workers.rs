@@ -1,0 +1,729 @@
+//! The worker manager over fakes: a fake spawner whose "OpenCode" is a fake HTTP server
+//! (recording every request) with a real stand-in process, the capture's providers, and a
+//! fake clock.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orch::api::{Knowledge, KnowledgeSource};
+use orch::clock::FakeClock;
+use orch::paths::{Environment, Paths};
+use orch::profiles::load_orchestrator;
+use orch::resolve::Policy;
+use orch::sources::local::LocalSource;
+use orch::testutil::fake_opencode::FakeOpenCode;
+use orch::testutil::fake_spawner::FakeSpawner;
+use orch::testutil::{assert_no_secret, capture_home};
+use orch::workers::{
+    CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
+    WorkerStatus,
+};
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    paths: Paths,
+    env: Environment,
+    spawner: FakeSpawner,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (paths, env) = capture_home(dir.path());
+        Self {
+            _dir: dir,
+            paths,
+            env,
+            spawner: FakeSpawner::new(),
+        }
+    }
+
+    fn knowledge(&self) -> Knowledge {
+        let set = LocalSource::new(self.paths.clone(), self.env.clone())
+            .load_now()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let profiles = load_orchestrator(&self.paths, &self.env).unwrap_or_else(|e| panic!("{e}"));
+        Knowledge::new(set, profiles)
+    }
+
+    fn config(&self) -> ManagerConfig {
+        let mut c = ManagerConfig::from_env(self.paths.clone(), self.env.clone());
+        c.stop_grace = Duration::from_millis(500);
+        c
+    }
+
+    fn manager(&self) -> Manager<FakeSpawner, FakeClock> {
+        self.manager_with(self.config())
+    }
+
+    fn manager_with(&self, config: ManagerConfig) -> Manager<FakeSpawner, FakeClock> {
+        Manager::new(
+            config,
+            KnowledgeSource::fixed(self.knowledge()),
+            self.spawner.clone(),
+            FakeClock::at(1_800_000_000_000),
+        )
+    }
+}
+
+fn task(worker: &str, text: &str) -> RunRequest {
+    RunRequest {
+        worker: worker.into(),
+        task: text.into(),
+        auto_spawn: true,
+        ..RunRequest::default()
+    }
+}
+
+fn models_sent(prompts: &[orch::testutil::fake_opencode::Recorded]) -> Vec<String> {
+    prompts
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p.body["model"]["providerID"].as_str().unwrap_or("?"),
+                p.body["model"]["modelID"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+async fn run(m: &Manager<FakeSpawner, FakeClock>, req: RunRequest) -> orch::workers::RunOutcome {
+    m.run(req, CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn every_prompt_carries_the_resolved_model_server_backend() {
+    let s = Setup::new();
+    let m = s.manager();
+    let out = run(&m, task("explorer", "find main")).await;
+    assert_eq!(out.resolution.resolved_model, "fake/fast-mini");
+    assert!(
+        out.resolution.reason.contains("small_model"),
+        "{}",
+        out.resolution.reason
+    );
+    assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
+    assert_eq!(out.output, "echo from fast-mini");
+    run(&m, task("coder", "write code")).await;
+    run(&m, task("vision", "look")).await;
+    assert_eq!(
+        models_sent(&s.spawner.prompts()),
+        ["fake/fast-mini", "fake/big-pro", "fake/vision-pro"]
+    );
+    // The session was created for the worker, titled with its name.
+    let first = &s.spawner.servers()[0];
+    let create = first
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/session" && r.method == "POST");
+    assert_eq!(
+        create.map(|r| r.body["title"].clone()),
+        Some(serde_json::json!("Worker: Explorer"))
+    );
+    // The spawn carried the default model in OPENCODE_CONFIG_CONTENT.
+    let spec = &s.spawner.specs()[0];
+    let content = spec
+        .env
+        .iter()
+        .find(|(k, _)| k == "OPENCODE_CONFIG_CONTENT")
+        .map(|(_, v)| v.clone());
+    let content: serde_json::Value =
+        serde_json::from_str(&content.unwrap_or_default()).unwrap_or_default();
+    assert_eq!(content["model"], "fake/fast-mini");
+    assert_eq!(content["tools"]["write"], false);
+    assert_eq!(
+        spec.args,
+        ["serve", "--hostname", "127.0.0.1", "--port", "0"]
+    );
+}
+
+#[tokio::test]
+async fn every_prompt_carries_the_resolved_model_agent_backend() {
+    let s = Setup::new();
+    let server = FakeOpenCode::start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = s.paths.project_dir.join(".opencode");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.join("orchestrator.json"),
+        r#"{"profiles": {"docs": {"backend": "agent", "agent": "plan"}}}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut config = s.config();
+    config.agent_url = Some(server.url());
+    let m = s.manager_with(config);
+    let out = run(&m, task("docs", "read the docs")).await;
+    let out2 = run(&m, task("docs", "again")).await;
+    assert_eq!(out.session_id, out2.session_id, "one session per worker");
+    let prompts = server.prompts();
+    assert_eq!(
+        models_sent(&prompts),
+        [
+            out.resolution.resolved_model.clone(),
+            out.resolution.resolved_model
+        ]
+    );
+    assert!(prompts.iter().all(|p| p.body["agent"] == "plan"));
+    assert_eq!(
+        s.spawner.spawn_count(),
+        0,
+        "the agent backend spawns nothing"
+    );
+}
+
+#[tokio::test]
+async fn dynamic_override_applies_to_one_task_only() {
+    let s = Setup::new();
+    let m = s.manager();
+    run(&m, task("coder", "one")).await;
+    let mut req = task("coder", "two");
+    req.model = Some("fake/fast-mini".into());
+    req.policy = Some(Policy::Dynamic);
+    let out = run(&m, req).await;
+    assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
+    run(&m, task("coder", "three")).await;
+    assert_eq!(
+        models_sent(&s.spawner.prompts()),
+        ["fake/big-pro", "fake/fast-mini", "fake/big-pro"]
+    );
+    assert_eq!(
+        s.spawner.spawn_count(),
+        1,
+        "no respawn for a dynamic override"
+    );
+}
+
+#[tokio::test]
+async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
+    let s = Setup::new();
+    let m = s.manager();
+    run(&m, task("coder", "one")).await;
+    let row = m
+        .set_model(SetModelRequest {
+            worker: "coder".into(),
+            model: "vision-pro".into(),
+            policy: Policy::Sticky,
+            respawn: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(row.resolved_model.as_deref(), Some("fake/vision-pro"));
+    assert_eq!(row.policy, Policy::Sticky);
+    assert!(
+        row.overridden && row.reason.contains("vision-pro"),
+        "{}",
+        row.reason
+    );
+    run(&m, task("coder", "two")).await;
+    run(&m, task("coder", "three")).await;
+    let row = m
+        .reset_model("coder")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(row.model_ref, "node");
+    assert!(!row.overridden);
+    run(&m, task("coder", "four")).await;
+    assert_eq!(
+        models_sent(&s.spawner.prompts()),
+        [
+            "fake/big-pro",
+            "fake/vision-pro",
+            "fake/vision-pro",
+            "fake/big-pro"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn dynamic_set_reaches_the_next_task_without_a_respawn() {
+    let s = Setup::new();
+    let m = s.manager();
+    let first = run(&m, task("docs", "one")).await;
+    m.set_model(SetModelRequest {
+        worker: "docs".into(),
+        model: "fake/fast-mini".into(),
+        policy: Policy::Dynamic,
+        respawn: false,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let second = run(&m, task("docs", "two")).await;
+    assert_eq!(second.answered_by.as_deref(), Some("fake/fast-mini"));
+    assert_eq!(first.session_id, second.session_id);
+    assert_eq!(s.spawner.spawn_count(), 1);
+}
+
+#[tokio::test]
+async fn bad_sets_change_nothing_and_suggest() {
+    let s = Setup::new();
+    let m = s.manager();
+    let before = m.workers().await;
+    let unknown_worker = m
+        .set_model(SetModelRequest {
+            worker: "doc".into(),
+            model: "node".into(),
+            policy: Policy::Sticky,
+            respawn: false,
+        })
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("unknown worker accepted"));
+    assert!(
+        unknown_worker.message.contains("unknown worker"),
+        "{}",
+        unknown_worker.message
+    );
+    assert!(unknown_worker.suggestions.contains(&"docs".to_owned()));
+    for (worker, model, want) in [
+        ("docs", "no-such-model-xyz", "no usable model"),
+        ("docs", "openai/gpt-nope", "has no model"),
+        ("docs", "gpt", "ambiguous"),
+        ("vision", "fake/big-pro", "needs a model with image input"),
+        ("docs", "", "empty model reference"),
+    ] {
+        let e = m
+            .set_model(SetModelRequest {
+                worker: worker.into(),
+                model: model.into(),
+                policy: Policy::Sticky,
+                respawn: true,
+            })
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{model} accepted"));
+        assert!(e.message.contains(want), "{model}: {}", e.message);
+        if !model.is_empty() {
+            assert!(!e.suggestions.is_empty(), "{model}: no suggestions");
+        }
+    }
+    assert_eq!(m.workers().await, before);
+    assert_eq!(s.spawner.spawn_count(), 0);
+    assert!(!s.paths.state_dir.join("state.json").exists());
+}
+
+#[tokio::test]
+async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
+    let s = Setup::new();
+    let mut config = s.config();
+    config.keep_workers = true;
+    // First manager spawns and keeps the worker.
+    let first = s.manager_with(config.clone());
+    let a = run(&first, task("docs", "one")).await;
+    first.shutdown().await;
+    drop(first);
+    // A new manager with the same settings reuses it: same session, no spawn.
+    let second = s.manager_with(config.clone());
+    let b = run(&second, task("docs", "two")).await;
+    assert_eq!(a.session_id, b.session_id);
+    assert_eq!(s.spawner.spawn_count(), 1);
+    // A sticky change alters the fingerprint: the next manager does not reuse it.
+    second
+        .set_model(SetModelRequest {
+            worker: "docs".into(),
+            model: "fake/fast-mini".into(),
+            policy: Policy::Sticky,
+            respawn: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(second);
+    let third = s.manager_with(config);
+    let c = run(&third, task("docs", "three")).await;
+    assert_ne!(c.session_id, b.session_id);
+    assert_eq!(s.spawner.spawn_count(), 2);
+    // The mismatched process was stopped, not leaked.
+    let old = &s.spawner.servers()[0];
+    assert!(!old.requests().is_empty());
+    let client = orch::opencode::OpenCodeClient::new(&old.url(), Duration::from_secs(1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        client.health().await.is_err(),
+        "the mismatched worker still answers"
+    );
+}
+
+#[tokio::test]
+async fn force_new_always_spawns() {
+    let s = Setup::new();
+    let m = s.manager();
+    run(&m, task("coder", "one")).await;
+    let mut req = task("coder", "two");
+    req.force_new = true;
+    run(&m, req.clone()).await;
+    run(&m, req).await;
+    assert_eq!(s.spawner.spawn_count(), 3);
+    // Replaced processes were stopped.
+    let servers = s.spawner.servers();
+    for old in &servers[..2] {
+        let c = orch::opencode::OpenCodeClient::new(&old.url(), Duration::from_secs(1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.health().await.is_err());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_requests_for_a_cold_worker_spawn_once() {
+    let s = Setup::new();
+    s.spawner.set_spawn_delay(Duration::from_millis(200));
+    let m = Arc::new(s.manager());
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let m = Arc::clone(&m);
+        tasks.spawn(async move {
+            m.run(
+                task("explorer", &format!("task {i}")),
+                CancellationToken::new(),
+            )
+            .await
+        });
+    }
+    let mut ok = 0;
+    while let Some(r) = tasks.join_next().await {
+        if matches!(r, Ok(Ok(_))) {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 50);
+    assert_eq!(s.spawner.spawn_count(), 1);
+    assert_eq!(s.spawner.prompts().len(), 50);
+}
+
+#[tokio::test]
+async fn settings_survive_a_manager_restart() {
+    let s = Setup::new();
+    let m = s.manager();
+    m.set_model(SetModelRequest {
+        worker: "docs".into(),
+        model: "fake/fast-mini".into(),
+        policy: Policy::Sticky,
+        respawn: false,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    drop(m);
+    let m = s.manager();
+    let docs = m
+        .workers()
+        .await
+        .workers
+        .into_iter()
+        .find(|w| w.id == "docs");
+    let docs = docs.unwrap_or_else(|| panic!("docs"));
+    assert_eq!(
+        (docs.model_ref.as_str(), docs.policy),
+        ("fake/fast-mini", Policy::Sticky)
+    );
+    assert_eq!(docs.resolved_model.as_deref(), Some("fake/fast-mini"));
+}
+
+#[tokio::test]
+async fn a_corrupt_state_file_is_kept_aside() {
+    let s = Setup::new();
+    std::fs::create_dir_all(&s.paths.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let state = s.paths.state_dir.join("state.json");
+    std::fs::write(&state, "{ not json").unwrap_or_else(|e| panic!("{e}"));
+    let m = s.manager();
+    let warnings = m.warnings().join("\n");
+    assert!(warnings.contains("state.json.corrupt-"), "{warnings}");
+    let kept: Vec<_> = std::fs::read_dir(&s.paths.state_dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("state.json.corrupt-")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(kept[0].path()).unwrap_or_default(),
+        "{ not json"
+    );
+    // The manager still works and writes a fresh file.
+    m.set_model(SetModelRequest {
+        worker: "docs".into(),
+        model: "node".into(),
+        policy: Policy::Dynamic,
+        respawn: false,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(state.exists());
+}
+
+#[tokio::test]
+async fn a_killed_worker_fails_its_task_fast_and_respawns_next_time() {
+    let s = Setup::new();
+    s.spawner.set_prompt_delay(Duration::from_secs(30));
+    let m = Arc::new(s.manager());
+    let runner = Arc::clone(&m);
+    let handle = tokio::spawn(async move {
+        runner
+            .run(task("coder", "long"), CancellationToken::new())
+            .await
+    });
+    // Wait for the prompt to arrive, then kill the worker's process.
+    let started = Instant::now();
+    while s.spawner.prompts().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = m
+        .workers()
+        .await
+        .workers
+        .into_iter()
+        .find(|w| w.id == "coder")
+        .and_then(|w| w.pid);
+    let pid = pid.unwrap_or_else(|| panic!("no pid"));
+    let killed = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = handle
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .err()
+        .unwrap_or_else(|| panic!("task succeeded"));
+    assert!(killed.elapsed() < Duration::from_secs(5));
+    assert!(
+        err.message.contains("worker coder") && err.message.contains("exited"),
+        "{}",
+        err.message
+    );
+    let row = m
+        .workers()
+        .await
+        .workers
+        .into_iter()
+        .find(|w| w.id == "coder")
+        .unwrap_or_else(|| panic!("coder"));
+    assert_eq!(row.status, WorkerStatus::Failed);
+    s.spawner.set_prompt_delay(Duration::ZERO);
+    let out = run(&m, task("coder", "again")).await;
+    assert_eq!(out.answered_by.as_deref(), Some("fake/big-pro"));
+    assert_eq!(s.spawner.spawn_count(), 2);
+}
+
+#[tokio::test]
+async fn cancel_aborts_the_session() {
+    let s = Setup::new();
+    s.spawner.set_prompt_delay(Duration::from_secs(30));
+    let m = Arc::new(s.manager());
+    let cancel = CancellationToken::new();
+    let runner = Arc::clone(&m);
+    let token = cancel.clone();
+    let handle = tokio::spawn(async move { runner.run(task("coder", "long"), token).await });
+    let started = Instant::now();
+    while s.spawner.prompts().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cancel.cancel();
+    let err = handle
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .err()
+        .unwrap_or_else(|| panic!("not cancelled"));
+    assert!(err.message.contains("cancelled"), "{}", err.message);
+    let server = &s.spawner.servers()[0];
+    assert_eq!(
+        server.aborted().len(),
+        1,
+        "the OpenCode session was aborted"
+    );
+}
+
+#[tokio::test]
+async fn a_vision_worker_without_vision_models_fails_before_spawning() {
+    let s = Setup::new();
+    // Only the fake provider, without its vision model.
+    let config = s.paths.project_dir.join("opencode.json");
+    let text = std::fs::read_to_string(&config).unwrap_or_default();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if let Some(models) = v["provider"]["fake"]["models"].as_object_mut() {
+        models.remove("vision-pro");
+    }
+    v["enabled_providers"] = serde_json::json!(["fake"]);
+    std::fs::write(&config, v.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let m = s.manager();
+    let err = m
+        .run(
+            task("vision", "what is in this picture"),
+            CancellationToken::new(),
+        )
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("vision worker ran without a vision model"));
+    assert!(
+        err.message.contains("vision") && err.message.contains("image input"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("fix"), "{}", err.message);
+    assert_eq!(s.spawner.spawn_count(), 0);
+}
+
+#[tokio::test]
+async fn spawn_failures_and_timeouts_name_the_worker() {
+    let s = Setup::new();
+    s.spawner.fail_with(Some("Error: cannot bind"));
+    let m = s.manager();
+    let err = m
+        .run(task("coder", "x"), CancellationToken::new())
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("ran"));
+    assert!(
+        err.message.contains("worker coder") && err.message.contains("cannot bind"),
+        "{}",
+        err.message
+    );
+    let row = m
+        .workers()
+        .await
+        .workers
+        .into_iter()
+        .find(|w| w.id == "coder")
+        .unwrap_or_else(|| panic!("coder"));
+    assert_eq!(row.status, WorkerStatus::Failed);
+    s.spawner.fail_with(None);
+    let mut req = task("coder", "slow");
+    req.timeout = Some(Duration::from_millis(200));
+    s.spawner.set_prompt_delay(Duration::from_secs(5));
+    let err = m
+        .run(req, CancellationToken::new())
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("ran"));
+    assert!(err.message.contains("did not finish"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn opencode_not_installed_names_the_variable() {
+    let s = Setup::new();
+    let mut config = s.config();
+    config.opencode_bin = s.paths.project_dir.join("no-opencode-here");
+    let m = Manager::new(
+        config,
+        KnowledgeSource::fixed(s.knowledge()),
+        orch::workers::spawn::OsSpawner,
+        FakeClock::at(0),
+    );
+    let err = m
+        .run(task("coder", "x"), CancellationToken::new())
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("ran"));
+    assert!(err.message.contains("ORCH_OPENCODE_BIN"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn no_secret_in_errors_rows_or_records() {
+    let s = Setup::new();
+    let m = s.manager();
+    let mut text = String::new();
+    let out = run(&m, task("explorer", "x")).await;
+    text.push_str(&format!("{out:?}"));
+    text.push_str(&format!("{:?}", m.workers().await));
+    for r in ["nope/nope", "", "groq/", "groq/nope"] {
+        if let Err(e) = m
+            .run(
+                RunRequest {
+                    model: Some(r.into()),
+                    ..task("docs", "x")
+                },
+                CancellationToken::new(),
+            )
+            .await
+        {
+            text.push_str(&format!("{e:?} {e}"));
+        }
+    }
+    s.spawner.fail_with(Some("boom"));
+    if let Err(e) = m
+        .run(
+            RunRequest {
+                force_new: true,
+                ..task("explorer", "x")
+            },
+            CancellationToken::new(),
+        )
+        .await
+    {
+        text.push_str(&e.to_string());
+    }
+    for f in ["state.json", "workers.json"] {
+        text.push_str(&std::fs::read_to_string(s.paths.state_dir.join(f)).unwrap_or_default());
+    }
+    text.push_str(&format!("{:?}", s.spawner.specs()));
+    assert_no_secret("worker records", &text);
+}
+
+#[tokio::test]
+async fn a_lost_session_is_replaced_on_the_next_task() {
+    let s = Setup::new();
+    let server = FakeOpenCode::start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = s.paths.project_dir.join(".opencode");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.join("orchestrator.json"),
+        r#"{"profiles": {"docs": {"backend": "agent"}}}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut config = s.config();
+    config.agent_url = Some(server.url());
+    let m = s.manager_with(config);
+    let first = run(&m, task("docs", "one")).await;
+    // The agent server forgets the session.
+    let client = orch::opencode::OpenCodeClient::new(&server.url(), Duration::from_secs(1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        client
+            .delete_session(&first.session_id)
+            .await
+            .unwrap_or(false)
+    );
+    let err = m
+        .run(task("docs", "two"), CancellationToken::new())
+        .await
+        .err();
+    assert!(err.is_some_and(|e| e.message.contains("404")));
+    let third = run(&m, task("docs", "three")).await;
+    assert_ne!(third.session_id, first.session_id);
+}
+
+#[tokio::test]
+async fn a_set_whose_respawn_fails_changes_nothing() {
+    let s = Setup::new();
+    let m = s.manager();
+    s.spawner.fail_with(Some("Error: port in use"));
+    let err = m
+        .set_model(SetModelRequest {
+            worker: "docs".into(),
+            model: "fake/fast-mini".into(),
+            policy: Policy::Sticky,
+            respawn: true,
+        })
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("the failed respawn was reported as success"));
+    assert!(err.message.contains("port in use"), "{}", err.message);
+    let docs = m
+        .workers()
+        .await
+        .workers
+        .into_iter()
+        .find(|w| w.id == "docs");
+    let docs = docs.unwrap_or_else(|| panic!("docs"));
+    assert_eq!(
+        (docs.model_ref.as_str(), docs.overridden),
+        ("node:docs", false)
+    );
+}

@@ -1,0 +1,105 @@
+//! Filtering the pick list per keystroke over the whole bundled catalog (`scope: all`
+//! over the capture's setup, about 8,300 models), as the TUI does it: the search text of
+//! every row is computed once when the models arrive; each keystroke re-scores every row
+//! and sorts the matches. The budget is 2 ms per keystroke.
+//!
+//! `cargo bench -p orch-tui --bench filter`
+
+use std::sync::LazyLock;
+
+use divan::Bencher;
+use orch::api::Knowledge;
+use orch::profiles::load_orchestrator;
+use orch::resolve::Policy;
+use orch::sources::local::LocalSource;
+use orch::testutil::capture_home;
+use orch::wire::{ModelsQuery, Scope};
+use orch::workers::{WorkerRow, WorkerStatus};
+use orch_tui::app::{Catalog, Pick};
+use orch_tui::filter::{Haystack, Matcher, filter};
+
+fn main() {
+    divan::main();
+}
+
+#[expect(clippy::expect_used, reason = "benchmark set-up")]
+static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (paths, env) = capture_home(dir.path());
+    let set = LocalSource::new(paths.clone(), env.clone())
+        .load_now()
+        .expect("providers");
+    let profiles = load_orchestrator(&paths, &env).expect("profiles");
+    let view = Knowledge::new(set, profiles).models_view(&ModelsQuery {
+        scope: Scope::All,
+        ..ModelsQuery::default()
+    });
+    assert!(view.models.len() > 8000, "{}", view.models.len());
+    Catalog::new(view)
+});
+
+fn pick(query: &str) -> Pick {
+    let mut p = Pick::new(WorkerRow {
+        id: "docs".into(),
+        name: "Documentation Librarian".into(),
+        status: WorkerStatus::Idle,
+        backend: "server".into(),
+        model_ref: "node:docs".into(),
+        resolved_model: Some("fake/big-pro".into()),
+        policy: Policy::Dynamic,
+        reason: String::new(),
+        overridden: false,
+        answered_by: None,
+        vision: false,
+        pid: None,
+        url: None,
+        port: None,
+        session_id: None,
+        error: None,
+    });
+    p.all = true;
+    p.query = query.into();
+    p
+}
+
+const QUERIES: [&str; 8] = [
+    "",
+    "f",
+    "fa",
+    "fast",
+    "gpt 4o",
+    "claude sonnet",
+    "gpt4omini",
+    "zzzz",
+];
+
+/// One keystroke: the pick list recomputed (query parsed, every row scored, sorted).
+#[divan::bench(args = QUERIES)]
+fn keystroke(bencher: Bencher, query: &str) {
+    let catalog = &*CATALOG;
+    bencher
+        .with_inputs(|| pick(query))
+        .bench_local_refs(|p| p.refilter(Some(catalog)));
+}
+
+/// Only the scoring and sorting, with a reused output buffer.
+#[divan::bench(args = QUERIES)]
+fn score_and_sort(bencher: Bencher, query: &str) {
+    let hays: &[Haystack] = &CATALOG.hays;
+    let mut out = Vec::with_capacity(hays.len());
+    bencher.bench_local(|| {
+        filter(hays, &Matcher::new(query), |_| true, &mut out);
+        out.len()
+    });
+}
+
+/// Building the search text once, when the models arrive.
+#[divan::bench]
+fn build_catalog(bencher: Bencher) {
+    let rows = CATALOG.rows.clone();
+    bencher.bench_local(|| {
+        rows.iter()
+            .map(|m| Haystack::new(&m.model, &[&m.name]))
+            .collect::<Vec<_>>()
+    });
+}

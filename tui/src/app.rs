@@ -1,0 +1,371 @@
+//! The model (Elm architecture): everything the screens show, and nothing else.
+
+use orch::Error;
+use orch::resolve::{Policy, Resolution};
+use orch::wire::{ModelRow, ModelsView};
+use orch::workers::{RunOutcome, WorkerRow};
+
+use crate::filter::{self, Haystack, Matcher};
+
+/// The built-in tags offered for every worker, before the user's tags.
+pub const BUILTIN_TAGS: [&str; 4] = ["node", "node:fast", "node:vision", "node:docs"];
+
+/// Which screen is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The workers table.
+    Workers,
+    /// Pick a model for one worker.
+    Pick,
+    /// Choose the policy and apply.
+    Apply,
+    /// The worker after the change, and the probe.
+    Verify,
+}
+
+/// Something loading, loaded, or failed.
+#[derive(Debug, Clone)]
+pub enum Load<T> {
+    /// Asked for, not here yet.
+    Loading,
+    /// Here.
+    Ready(T),
+    /// Failed.
+    Failed(Error),
+}
+
+impl<T> Load<T> {
+    /// The value, when loaded.
+    pub fn ready(&self) -> Option<&T> {
+        match self {
+            Self::Ready(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// A one-line message under the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// Information.
+    Info(String),
+    /// An error, with its suggestions.
+    Error(Error),
+}
+
+/// Every model of the catalog (`scope: all`), with its search text computed once.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    /// The rows, as the backend sent them.
+    pub rows: Vec<ModelRow>,
+    /// Their search text, same order.
+    pub hays: Vec<Haystack>,
+    /// How many rows are usable.
+    pub usable: usize,
+    /// `local` or `live`.
+    pub source: String,
+    /// The catalog's name.
+    pub catalog: String,
+}
+
+impl Catalog {
+    /// From the models view.
+    pub fn new(view: ModelsView) -> Self {
+        let hays = view
+            .models
+            .iter()
+            .map(|m| Haystack::new(&m.model, &[&m.name]))
+            .collect();
+        Self {
+            usable: view.models.iter().filter(|m| m.usable).count(),
+            rows: view.models,
+            hays,
+            source: view.source,
+            catalog: view.catalog,
+        }
+    }
+}
+
+/// A tag in the pick list, with what it resolves to now for the worker.
+#[derive(Debug, Clone)]
+pub struct TagItem {
+    /// The tag.
+    pub tag: String,
+    /// Defined in `orchestrator.json`.
+    pub user: bool,
+    /// Its resolution for the worker, or why it fails.
+    pub result: Result<Resolution, Error>,
+    /// Search text: the tag, then the model it resolves to.
+    pub hay: Haystack,
+}
+
+impl TagItem {
+    /// A tag and its resolution.
+    pub fn new(tag: String, user: bool, result: Result<Resolution, Error>) -> Self {
+        let hay = match &result {
+            Ok(r) => Haystack::new(&tag, &[&r.resolved_model, &r.metadata.name]),
+            Err(_) => Haystack::new(&tag, &[]),
+        };
+        Self {
+            tag,
+            user,
+            result,
+            hay,
+        }
+    }
+}
+
+/// One row of the pick list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    /// A tag (index into [`Pick::tags`]).
+    Tag(usize),
+    /// A model (index into [`Catalog::rows`]).
+    Model(usize),
+}
+
+/// The pick screen's state.
+#[derive(Debug, Clone)]
+pub struct Pick {
+    /// The worker being changed.
+    pub worker: WorkerRow,
+    /// The tags and their previews; `None` while they load.
+    pub tags: Option<Vec<TagItem>>,
+    /// The search text.
+    pub query: String,
+    /// Whether keys go into the search field.
+    pub editing: bool,
+    /// Every model, not only usable ones.
+    pub all: bool,
+    /// Only models with image input.
+    pub vision_only: bool,
+    /// The rows shown, tags first, each group best match first.
+    pub items: Vec<Item>,
+    /// How many of `items` are tags.
+    pub tag_count: usize,
+    /// The selected row (index into `items`).
+    pub selected: usize,
+    scratch: Vec<usize>,
+}
+
+impl Pick {
+    /// For `worker`, tags loading.
+    pub fn new(worker: WorkerRow) -> Self {
+        Self {
+            vision_only: false,
+            worker,
+            tags: None,
+            query: String::new(),
+            editing: false,
+            all: false,
+            items: Vec::new(),
+            tag_count: 0,
+            selected: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Recomputes the rows from the query and filters; the selection goes to the top.
+    pub fn refilter(&mut self, catalog: Option<&Catalog>) {
+        let m = Matcher::new(&self.query);
+        self.items.clear();
+        if let Some(tags) = &self.tags {
+            let hays: Vec<Haystack> = tags.iter().map(|t| t.hay.clone()).collect();
+            let vision_only = self.vision_only;
+            filter::filter(
+                &hays,
+                &m,
+                |i| !vision_only || tags[i].result.as_ref().is_ok_and(has_image),
+                &mut self.scratch,
+            );
+            self.items
+                .extend(self.scratch.iter().map(|&i| Item::Tag(i)));
+        }
+        self.tag_count = self.items.len();
+        if let Some(c) = catalog {
+            let (all, vision_only) = (self.all, self.vision_only);
+            filter::filter(
+                &c.hays,
+                &m,
+                |i| (all || c.rows[i].usable) && (!vision_only || c.rows[i].image),
+                &mut self.scratch,
+            );
+            self.items
+                .extend(self.scratch.iter().map(|&i| Item::Model(i)));
+        }
+        self.selected = 0;
+    }
+
+    /// The selected row.
+    pub fn current(&self) -> Option<Item> {
+        self.items.get(self.selected).copied()
+    }
+
+    /// The reference a row stands for.
+    pub fn reference(&self, item: Item, catalog: Option<&Catalog>) -> Option<String> {
+        match item {
+            Item::Tag(i) => self.tags.as_ref()?.get(i).map(|t| t.tag.clone()),
+            Item::Model(i) => catalog?.rows.get(i).map(|r| r.model.clone()),
+        }
+    }
+
+    /// Why a row cannot be given to this worker, when it cannot.
+    pub fn blocked(&self, item: Item, catalog: Option<&Catalog>) -> Option<String> {
+        match item {
+            Item::Tag(i) => match &self.tags.as_ref()?.get(i)?.result {
+                Ok(_) => None,
+                Err(e) => Some(e.message.clone()),
+            },
+            Item::Model(i) => {
+                let row = catalog?.rows.get(i)?;
+                if self.worker.vision && !row.image {
+                    Some(format!(
+                        "no image input: the {} worker needs one (pick a model marked img)",
+                        self.worker.id
+                    ))
+                } else if !row.usable {
+                    Some(format!(
+                        "provider {} is not usable here ({}): set its API key or run /connect in OpenCode",
+                        row.provider, row.source
+                    ))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Whether a resolution's model accepts images.
+pub fn has_image(r: &Resolution) -> bool {
+    r.metadata.capabilities.input.image
+}
+
+/// The apply screen's state.
+#[derive(Debug, Clone)]
+pub struct Apply {
+    /// The worker as it was when picked.
+    pub worker: WorkerRow,
+    /// The reference to apply.
+    pub reference: String,
+    /// `dynamic` or `sticky`.
+    pub policy: Policy,
+    /// Restart the worker's OpenCode now.
+    pub respawn: bool,
+    /// What the reference resolves to for the worker; `None` while it loads.
+    pub preview: Option<Result<Resolution, Error>>,
+    /// Why the last apply failed.
+    pub error: Option<Error>,
+    /// The selected suggestion.
+    pub suggestion: usize,
+    /// Whether the change is running.
+    pub running: bool,
+}
+
+impl Apply {
+    /// The suggestions on offer: the apply error's, else the failed preview's.
+    pub fn suggestions(&self) -> &[String] {
+        match (&self.error, &self.preview) {
+            (Some(e), _) if !e.suggestions.is_empty() => &e.suggestions,
+            (_, Some(Err(e))) => &e.suggestions,
+            _ => &[],
+        }
+    }
+
+    /// Whether Enter applies (the preview resolved and nothing runs).
+    pub fn can_apply(&self) -> bool {
+        !self.running && matches!(self.preview, Some(Ok(_)))
+    }
+}
+
+/// The verify screen's state.
+#[derive(Debug, Clone)]
+pub struct Verify {
+    /// The worker before the change.
+    pub before: WorkerRow,
+    /// The worker now (refreshed).
+    pub after: WorkerRow,
+    /// The probe's outcome.
+    pub probe: Option<Result<RunOutcome, Error>>,
+    /// Whether the probe runs.
+    pub probing: bool,
+}
+
+/// The whole state of the TUI.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The screen shown.
+    pub screen: Screen,
+    /// The workers.
+    pub workers: Load<Vec<WorkerRow>>,
+    /// The selected worker (index into the workers).
+    pub selected: usize,
+    /// User tags (from the profiles view).
+    pub user_tags: Vec<String>,
+    /// Every model.
+    pub catalog: Load<Catalog>,
+    /// The pick screen, once a worker was chosen.
+    pub pick: Option<Pick>,
+    /// The apply screen, once a model was chosen.
+    pub apply: Option<Apply>,
+    /// The verify screen, once a change was applied (or a probe asked for).
+    pub verify: Option<Verify>,
+    /// The help overlay is shown.
+    pub help: bool,
+    /// What runs, for the spinner.
+    pub busy: Option<String>,
+    /// The spinner's frame.
+    pub spinner: usize,
+    /// The message line.
+    pub notice: Option<Notice>,
+    /// Rows per page (from the terminal height).
+    pub page: usize,
+    /// The loop should stop.
+    pub quit: bool,
+    /// Why the TUI stopped on its own, when it did.
+    pub fatal: Option<String>,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Model {
+    /// The state at start: everything loading.
+    pub fn new() -> Self {
+        Self {
+            screen: Screen::Workers,
+            workers: Load::Loading,
+            selected: 0,
+            user_tags: Vec::new(),
+            catalog: Load::Loading,
+            pick: None,
+            apply: None,
+            verify: None,
+            help: false,
+            busy: None,
+            spinner: 0,
+            notice: None,
+            page: 10,
+            quit: false,
+            fatal: None,
+        }
+    }
+
+    /// The catalog, when loaded.
+    pub fn catalog(&self) -> Option<&Catalog> {
+        self.catalog.ready()
+    }
+
+    /// The selected worker.
+    pub fn selected_worker(&self) -> Option<&WorkerRow> {
+        self.workers.ready()?.get(self.selected)
+    }
+
+    /// Whether the search field has the keys.
+    pub fn editing(&self) -> bool {
+        self.screen == Screen::Pick && self.pick.as_ref().is_some_and(|p| p.editing)
+    }
+}

@@ -1,0 +1,508 @@
+//! `update(&mut Model, Msg) -> Option<Cmd>`: the only code that changes the model. It
+//! never waits: whatever needs the backend comes back as a [`Cmd`] for the loop to run.
+
+use orch::resolve::Policy;
+use orch::workers::{SetModelRequest, WorkerRow};
+
+use crate::action::{Cmd, Msg};
+use crate::app::{
+    Apply, BUILTIN_TAGS, Catalog, Item, Load, Model, Notice, Pick, Screen, TagItem, Verify,
+};
+use crate::keys;
+
+/// What the TUI asks for when it starts.
+pub fn init() -> Cmd {
+    Cmd::Batch(vec![Cmd::Workers, Cmd::Profiles, Cmd::Models])
+}
+
+/// Applies one message; returns the side effect to run, if any.
+pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
+    match msg {
+        Msg::Key(k) => keys::map(model, k).and_then(|m| update(model, m)),
+        Msg::Resize(_, h) => {
+            model.page = usize::from(h.saturating_sub(12)).max(1);
+            None
+        }
+        Msg::Tick => {
+            if model.busy.is_some() {
+                model.spinner = model.spinner.wrapping_add(1);
+            }
+            None
+        }
+        Msg::Quit => {
+            model.quit = true;
+            None
+        }
+        Msg::Help => {
+            model.help = !model.help;
+            None
+        }
+        Msg::Up => step(model, -1),
+        Msg::Down => step(model, 1),
+        Msg::PageUp => step(model, -(model.page as isize)),
+        Msg::PageDown => step(model, model.page as isize),
+        Msg::Top => step(model, isize::MIN / 2),
+        Msg::Bottom => step(model, isize::MAX / 2),
+        Msg::Enter => enter(model),
+        Msg::Back => back(model),
+        Msg::Refresh => {
+            model.notice = Some(Notice::Info("reloading".into()));
+            Some(init())
+        }
+        Msg::SearchStart | Msg::SearchChar(_) | Msg::SearchBackspace | Msg::SearchDone => {
+            search(model, msg)
+        }
+        Msg::ToggleScope | Msg::ToggleVision => {
+            let catalog = model.catalog.ready();
+            if let Some(p) = model.pick.as_mut() {
+                if matches!(msg, Msg::ToggleScope) {
+                    p.all = !p.all;
+                } else {
+                    p.vision_only = !p.vision_only;
+                }
+                p.refilter(catalog);
+            }
+            None
+        }
+        Msg::SetPolicy(policy) => set_policy(model, |_| policy),
+        Msg::TogglePolicy => set_policy(model, |p| match p {
+            Policy::Dynamic => Policy::Sticky,
+            Policy::Sticky => Policy::Dynamic,
+        }),
+        Msg::ToggleRespawn => {
+            if let Some(a) = model.apply.as_mut().filter(|a| !a.running) {
+                a.respawn = !a.respawn;
+            }
+            None
+        }
+        Msg::Probe => probe(model),
+        Msg::Reset => reset(model),
+
+        Msg::Workers(result) => {
+            match result {
+                Ok(view) => {
+                    if let Some(v) = model.verify.as_mut()
+                        && let Some(row) = view.workers.iter().find(|w| w.id == v.after.id)
+                    {
+                        v.after = row.clone();
+                    }
+                    model.selected = model.selected.min(view.workers.len().saturating_sub(1));
+                    model.workers = Load::Ready(view.workers);
+                    if model.notice == Some(Notice::Info("reloading".into())) {
+                        model.notice = None;
+                    }
+                }
+                Err(e) => model.workers = Load::Failed(e),
+            }
+            None
+        }
+        Msg::Profiles(result) => {
+            match result {
+                Ok(view) => {
+                    model.user_tags = view
+                        .tags
+                        .into_iter()
+                        .map(|t| t.tag)
+                        .filter(|t| !BUILTIN_TAGS.contains(&t.as_str()))
+                        .collect();
+                }
+                Err(e) => model.notice = Some(Notice::Error(e)),
+            }
+            None
+        }
+        Msg::Models(result) => {
+            match result {
+                Ok(view) => model.catalog = Load::Ready(Catalog::new(view)),
+                Err(e) => model.catalog = Load::Failed(e),
+            }
+            let catalog = model.catalog.ready();
+            if let Some(p) = model.pick.as_mut() {
+                p.refilter(catalog);
+            }
+            None
+        }
+        Msg::Tags { worker, tags } => {
+            let catalog = model.catalog.ready();
+            let user = &model.user_tags;
+            if let Some(p) = model.pick.as_mut().filter(|p| p.worker.id == worker) {
+                p.tags = Some(
+                    tags.into_iter()
+                        .map(|(tag, r)| {
+                            let is_user = user.contains(&tag);
+                            TagItem::new(tag, is_user, r.map(|v| v.resolution))
+                        })
+                        .collect(),
+                );
+                p.refilter(catalog);
+            }
+            None
+        }
+        Msg::Preview { reference, result } => {
+            if let Some(a) = model.apply.as_mut().filter(|a| a.reference == reference) {
+                a.preview = Some(result.map(|v| v.resolution));
+                a.suggestion = 0;
+            }
+            None
+        }
+        Msg::Applied(result) => applied(model, result),
+        Msg::ResetDone(result) => {
+            model.busy = None;
+            match result {
+                Ok(row) => {
+                    model.notice = Some(Notice::Info(format!(
+                        "{} reset to {}: {}",
+                        row.id,
+                        row.model_ref,
+                        row.resolved_model.as_deref().unwrap_or("unresolved")
+                    )));
+                    replace_row(model, &row);
+                    if let Some(v) = model.verify.as_mut().filter(|v| v.after.id == row.id) {
+                        v.after = row;
+                        v.probe = None;
+                    }
+                    Some(Cmd::Workers)
+                }
+                Err(e) => {
+                    model.notice = Some(Notice::Error(e));
+                    None
+                }
+            }
+        }
+        Msg::Probed { worker, result } => {
+            model.busy = None;
+            if let Some(v) = model.verify.as_mut().filter(|v| v.after.id == worker) {
+                v.probing = false;
+                v.probe = Some(result);
+            } else if let Err(e) = result {
+                model.notice = Some(Notice::Error(e));
+            }
+            Some(Cmd::Workers)
+        }
+        Msg::TaskFailed(why) => {
+            model.fatal = Some(why);
+            model.quit = true;
+            None
+        }
+    }
+}
+
+fn clamp_step(len: usize, at: usize, by: isize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    at.saturating_add_signed(by).min(len - 1)
+}
+
+fn step(model: &mut Model, by: isize) -> Option<Cmd> {
+    match model.screen {
+        Screen::Workers => {
+            let len = model.workers.ready().map_or(0, Vec::len);
+            model.selected = clamp_step(len, model.selected, by);
+        }
+        Screen::Pick => {
+            if let Some(p) = model.pick.as_mut() {
+                p.selected = clamp_step(p.items.len(), p.selected, by);
+            }
+        }
+        Screen::Apply => {
+            if let Some(a) = model.apply.as_mut() {
+                a.suggestion = clamp_step(a.suggestions().len(), a.suggestion, by);
+            }
+        }
+        Screen::Verify => {}
+    }
+    None
+}
+
+fn enter(model: &mut Model) -> Option<Cmd> {
+    match model.screen {
+        Screen::Workers => {
+            let worker = model.selected_worker()?.clone();
+            let mut pick = Pick::new(worker.clone());
+            pick.refilter(model.catalog.ready());
+            model.pick = Some(pick);
+            model.screen = Screen::Pick;
+            model.notice = None;
+            let tags = BUILTIN_TAGS
+                .iter()
+                .map(|t| (*t).to_owned())
+                .chain(model.user_tags.iter().cloned())
+                .collect();
+            let mut cmds = vec![Cmd::Tags {
+                worker: worker.id,
+                tags,
+            }];
+            if matches!(model.catalog, Load::Failed(_)) {
+                model.catalog = Load::Loading;
+                cmds.push(Cmd::Models);
+            }
+            Some(Cmd::Batch(cmds))
+        }
+        Screen::Pick => {
+            let catalog = model.catalog.ready();
+            let p = model.pick.as_ref()?;
+            let item = p.current()?;
+            let reference = p.reference(item, catalog)?;
+            if let (Item::Tag(_), Some(why)) = (item, p.blocked(item, catalog)) {
+                model.notice = Some(Notice::Info(format!("{reference} cannot be used: {why}")));
+                return None;
+            }
+            let worker = p.worker.clone();
+            Some(open_apply(model, worker, reference))
+        }
+        Screen::Apply => {
+            let a = model.apply.as_mut()?;
+            if a.running {
+                return None;
+            }
+            if let Some(s) = a.suggestions().get(a.suggestion).cloned() {
+                let worker = a.worker.clone();
+                return Some(open_apply(model, worker, s));
+            }
+            if !a.can_apply() {
+                model.notice = Some(Notice::Info(
+                    "this reference does not resolve for the worker; go back (Esc) and pick another"
+                        .into(),
+                ));
+                return None;
+            }
+            a.running = true;
+            a.error = None;
+            model.busy = Some(format!(
+                "applying {} to {} ({}{})",
+                a.reference,
+                a.worker.id,
+                a.policy,
+                if a.respawn { ", respawn" } else { "" }
+            ));
+            model.notice = None;
+            Some(Cmd::Apply(SetModelRequest {
+                worker: a.worker.id.clone(),
+                model: a.reference.clone(),
+                policy: a.policy,
+                respawn: a.respawn,
+            }))
+        }
+        Screen::Verify => {
+            model.screen = Screen::Workers;
+            None
+        }
+    }
+}
+
+/// The apply screen for `reference`, keeping the policy and respawn choices when it is
+/// already open for the worker.
+fn open_apply(model: &mut Model, worker: WorkerRow, reference: String) -> Cmd {
+    let (policy, respawn) = match &model.apply {
+        Some(a) if a.worker.id == worker.id && model.screen == Screen::Apply => {
+            (a.policy, a.respawn)
+        }
+        _ => (worker.policy, false),
+    };
+    model.apply = Some(Apply {
+        worker: worker.clone(),
+        reference: reference.clone(),
+        policy,
+        respawn,
+        preview: None,
+        error: None,
+        suggestion: 0,
+        running: false,
+    });
+    model.screen = Screen::Apply;
+    model.notice = None;
+    Cmd::Preview {
+        worker: worker.id,
+        reference,
+        policy,
+    }
+}
+
+fn back(model: &mut Model) -> Option<Cmd> {
+    if model.help {
+        model.help = false;
+        return None;
+    }
+    model.notice = None;
+    model.screen = match model.screen {
+        Screen::Workers | Screen::Verify => Screen::Workers,
+        Screen::Pick => Screen::Workers,
+        Screen::Apply if model.apply.as_ref().is_some_and(|a| a.running) => Screen::Apply,
+        Screen::Apply if model.pick.is_some() => Screen::Pick,
+        Screen::Apply => Screen::Workers,
+    };
+    None
+}
+
+fn search(model: &mut Model, msg: Msg) -> Option<Cmd> {
+    let catalog = model.catalog.ready();
+    let p = model
+        .pick
+        .as_mut()
+        .filter(|_| model.screen == Screen::Pick)?;
+    match msg {
+        Msg::SearchStart => p.editing = true,
+        Msg::SearchDone => p.editing = false,
+        Msg::SearchChar(c) => {
+            p.query.push(c);
+            p.refilter(catalog);
+        }
+        Msg::SearchBackspace => {
+            p.query.pop();
+            p.refilter(catalog);
+        }
+        _ => {}
+    }
+    None
+}
+
+fn set_policy(model: &mut Model, f: impl Fn(Policy) -> Policy) -> Option<Cmd> {
+    let a = model.apply.as_mut().filter(|a| !a.running)?;
+    let next = f(a.policy);
+    if next == a.policy {
+        return None;
+    }
+    a.policy = next;
+    a.error = None;
+    a.preview = None;
+    Some(Cmd::Preview {
+        worker: a.worker.id.clone(),
+        reference: a.reference.clone(),
+        policy: next,
+    })
+}
+
+fn applied(model: &mut Model, result: Result<WorkerRow, orch::Error>) -> Option<Cmd> {
+    model.busy = None;
+    let a = model.apply.as_mut()?;
+    a.running = false;
+    match result {
+        Ok(row) => {
+            model.verify = Some(Verify {
+                before: a.worker.clone(),
+                after: row.clone(),
+                probe: None,
+                probing: false,
+            });
+            replace_row(model, &row);
+            model.screen = Screen::Verify;
+            model.notice = Some(Notice::Info(format!(
+                "{} now uses {} ({})",
+                row.id,
+                row.resolved_model.as_deref().unwrap_or(&row.model_ref),
+                row.policy
+            )));
+            Some(Cmd::Workers)
+        }
+        Err(e) => {
+            // The apply screen shows the error and its suggestions.
+            a.error = Some(e);
+            a.suggestion = 0;
+            model.notice = None;
+            // Show the workers as they are now, whatever the failure left.
+            Some(Cmd::Workers)
+        }
+    }
+}
+
+fn replace_row(model: &mut Model, row: &WorkerRow) {
+    if let Load::Ready(rows) = &mut model.workers
+        && let Some(i) = rows.iter().position(|w| w.id == row.id)
+    {
+        rows[i] = row.clone();
+        model.selected = i;
+    }
+}
+
+fn probe(model: &mut Model) -> Option<Cmd> {
+    if model.busy.is_some() {
+        return None;
+    }
+    let worker = match model.screen {
+        Screen::Verify => model.verify.as_ref()?.after.clone(),
+        _ => model.selected_worker()?.clone(),
+    };
+    if model.screen != Screen::Verify
+        || model
+            .verify
+            .as_ref()
+            .is_none_or(|v| v.after.id != worker.id)
+    {
+        model.verify = Some(Verify {
+            before: worker.clone(),
+            after: worker.clone(),
+            probe: None,
+            probing: false,
+        });
+    }
+    model.screen = Screen::Verify;
+    if let Some(v) = model.verify.as_mut() {
+        v.probing = true;
+        v.probe = None;
+    }
+    model.busy = Some(format!("probing {}", worker.id));
+    model.notice = None;
+    Some(Cmd::Probe(worker.id))
+}
+
+fn reset(model: &mut Model) -> Option<Cmd> {
+    if model.busy.is_some() {
+        return None;
+    }
+    let worker = match model.screen {
+        Screen::Verify => model.verify.as_ref()?.after.id.clone(),
+        _ => model.selected_worker()?.id.clone(),
+    };
+    model.busy = Some(format!("resetting {worker}"));
+    Some(Cmd::Reset(worker))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_clamp() {
+        assert_eq!(clamp_step(0, 0, 1), 0);
+        assert_eq!(clamp_step(3, 0, -1), 0);
+        assert_eq!(clamp_step(3, 2, 1), 2);
+        assert_eq!(clamp_step(3, 1, isize::MAX / 2), 2);
+        assert_eq!(clamp_step(3, 1, isize::MIN / 2), 0);
+    }
+
+    #[test]
+    fn quit_help_and_back() {
+        let mut m = Model::new();
+        assert_eq!(update(&mut m, Msg::Help), None);
+        assert!(m.help);
+        update(&mut m, Msg::Back);
+        assert!(!m.help);
+        update(&mut m, Msg::Quit);
+        assert!(m.quit);
+    }
+
+    #[test]
+    fn enter_without_workers_does_nothing() {
+        let mut m = Model::new();
+        assert_eq!(update(&mut m, Msg::Enter), None);
+        assert_eq!(m.screen, Screen::Workers);
+    }
+
+    #[test]
+    fn ticks_move_the_spinner_only_when_busy() {
+        let mut m = Model::new();
+        update(&mut m, Msg::Tick);
+        assert_eq!(m.spinner, 0);
+        m.busy = Some("x".into());
+        update(&mut m, Msg::Tick);
+        assert_eq!(m.spinner, 1);
+    }
+
+    #[test]
+    fn a_panicked_task_stops_the_loop_with_the_reason() {
+        let mut m = Model::new();
+        update(&mut m, Msg::TaskFailed("boom".into()));
+        assert!(m.quit);
+        assert_eq!(m.fatal.as_deref(), Some("boom"));
+    }
+}

@@ -1,0 +1,525 @@
+//! The TUI driven by key events over the real worker manager (fake spawner, fake OpenCode,
+//! fake clock, the capture's providers), every screen snapshotted at 80x24 and 160x48.
+//!
+//! The flow: list → pick `docs` → search `fast` → choose `node:fast` → apply sticky →
+//! verify the row shows the new model and reason → probe (the fake OpenCode answers
+//! "echo from <model>" with the model that answered).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use orch::api::{Knowledge, KnowledgeSource};
+use orch::clock::FakeClock;
+use orch::profiles::load_orchestrator;
+use orch::resolve::Policy;
+use orch::sources::local::LocalSource;
+use orch::testutil::fake_spawner::FakeSpawner;
+use orch::testutil::{FAKE_SECRETS, assert_no_secret, capture_home};
+use orch::workers::{Manager, ManagerConfig, WorkerStatus};
+use orch_tui::action::Msg;
+use orch_tui::app::{Item, Model, Screen};
+use orch_tui::view::view;
+use orch_tui::{App, Backend, InProcess};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+type Real = InProcess<Manager<FakeSpawner, FakeClock>>;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+const SETTLE: Duration = Duration::from_secs(20);
+
+struct Harness {
+    dir: tempfile::TempDir,
+    backend: Arc<Real>,
+    app: App<Real>,
+    spawner: FakeSpawner,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (paths, env) = capture_home(dir.path());
+        let set = LocalSource::new(paths.clone(), env.clone())
+            .load_now()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let profiles = load_orchestrator(&paths, &env).unwrap_or_else(|e| panic!("{e}"));
+        let mut config = ManagerConfig::from_env(paths, env);
+        config.stop_grace = Duration::from_millis(500);
+        let spawner = FakeSpawner::new();
+        let manager = Manager::new(
+            config,
+            KnowledgeSource::fixed(Knowledge::new(set, profiles)),
+            spawner.clone(),
+            FakeClock::at(1_800_000_000_000),
+        );
+        let backend = Arc::new(InProcess::new(manager));
+        let mut app = App::new(Arc::clone(&backend));
+        app.start();
+        let mut h = Self {
+            dir,
+            backend,
+            app,
+            spawner,
+        };
+        h.settle().await;
+        h
+    }
+
+    async fn settle(&mut self) {
+        assert!(self.app.settle(SETTLE).await, "the backend did not answer");
+    }
+
+    /// Sends one key and waits for whatever it started.
+    async fn key(&mut self, code: KeyCode) {
+        self.app
+            .handle(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        self.settle().await;
+    }
+
+    async fn chars(&mut self, s: &str) {
+        for c in s.chars() {
+            self.key(KeyCode::Char(c)).await;
+        }
+    }
+
+    fn model(&self) -> &Model {
+        &self.app.model
+    }
+
+    /// The screen at one size, as text.
+    fn screen(&self, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap_or_else(|e| panic!("{e}"));
+        self.app.draw(&mut t).unwrap_or_else(|e| panic!("{e}"));
+        t.backend().to_string()
+    }
+
+    /// Snapshots the screen at both sizes.
+    fn snap(&self, name: &str) {
+        let tmp = regex_escape(&self.dir.path().display().to_string());
+        for (w, h) in SIZES {
+            let text = self.screen(w, h);
+            assert_no_secret(name, &text);
+            insta::with_settings!({filters => vec![(tmp.as_str(), "[TMP]")]}, {
+                insta::assert_snapshot!(format!("{name}_{w}x{h}"), text);
+            });
+        }
+    }
+
+    async fn close(self) {
+        self.backend.close().await;
+        drop(self.spawner);
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
+        })
+        .collect()
+}
+
+fn worker_index(m: &Model, id: &str) -> usize {
+    m.workers
+        .ready()
+        .and_then(|w| w.iter().position(|w| w.id == id))
+        .unwrap_or_else(|| panic!("no worker {id}"))
+}
+
+async fn select_worker(h: &mut Harness, id: &str) {
+    let target = worker_index(h.model(), id);
+    h.key(KeyCode::Char('g')).await;
+    for _ in 0..target {
+        h.key(KeyCode::Char('j')).await;
+    }
+    assert_eq!(h.model().selected, target);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_pick_search_apply_sticky_verify_probe() {
+    let mut h = Harness::new().await;
+    h.snap("01_workers");
+
+    select_worker(&mut h, "docs").await;
+    h.snap("02_workers_docs_selected");
+
+    h.key(KeyCode::Enter).await;
+    assert_eq!(h.model().screen, Screen::Pick);
+    h.snap("03_pick");
+
+    h.key(KeyCode::Char('/')).await;
+    h.chars("fast").await;
+    h.snap("04_search_fast");
+    h.key(KeyCode::Enter).await;
+    let pick = h.model().pick.clone().unwrap_or_else(|| panic!("no pick"));
+    assert!(!pick.editing);
+    assert_eq!(pick.query, "fast");
+    // node:fast is the first row: a tag, previewing what it resolves to for docs.
+    let first = pick.current().unwrap_or_else(|| panic!("no rows"));
+    assert!(matches!(first, Item::Tag(_)));
+    assert_eq!(
+        pick.reference(first, h.model().catalog()).as_deref(),
+        Some("node:fast")
+    );
+
+    h.key(KeyCode::Enter).await;
+    assert_eq!(h.model().screen, Screen::Apply);
+    h.snap("05_apply");
+
+    h.key(KeyCode::Char('s')).await;
+    h.key(KeyCode::Char('r')).await;
+    let apply = h
+        .model()
+        .apply
+        .clone()
+        .unwrap_or_else(|| panic!("no apply"));
+    assert_eq!(apply.policy, Policy::Sticky);
+    assert!(apply.respawn);
+    h.snap("06_apply_sticky");
+
+    // The spinner while the change runs (frame 0: no ticks in tests).
+    h.app
+        .handle(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    assert!(h.model().busy.is_some());
+    h.snap("07_applying");
+    h.settle().await;
+
+    assert_eq!(h.model().screen, Screen::Verify);
+    let row = h
+        .model()
+        .workers
+        .ready()
+        .and_then(|w| w.iter().find(|w| w.id == "docs"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no docs row"));
+    assert_eq!(row.model_ref, "node:fast");
+    assert_eq!(row.resolved_model.as_deref(), Some("fake/fast-mini"));
+    assert_eq!(row.policy, Policy::Sticky);
+    assert!(row.overridden);
+    assert_eq!(row.status, WorkerStatus::Ready, "respawned");
+    assert!(
+        row.reason.starts_with("node:fast → fake/fast-mini"),
+        "{}",
+        row.reason
+    );
+    assert_eq!(h.spawner.spawn_count(), 1, "one respawn");
+    h.snap("08_verify");
+
+    h.key(KeyCode::Char('p')).await;
+    let probe = h
+        .model()
+        .verify
+        .as_ref()
+        .and_then(|v| v.probe.clone())
+        .unwrap_or_else(|| panic!("no probe"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(probe.answered_by.as_deref(), Some("fake/fast-mini"));
+    assert_eq!(probe.output, "echo from fast-mini");
+    h.snap("09_verify_probed");
+
+    h.key(KeyCode::Esc).await;
+    assert_eq!(h.model().screen, Screen::Workers);
+    h.snap("10_workers_after");
+
+    h.key(KeyCode::Char('?')).await;
+    h.snap("11_help");
+    h.key(KeyCode::Esc).await;
+    assert!(!h.model().help);
+
+    // Reset puts the configured model back.
+    h.key(KeyCode::Char('R')).await;
+    let row = &h.model().workers.ready().unwrap_or_else(|| panic!("rows"))[h.model().selected];
+    assert_eq!(
+        (row.id.as_str(), row.model_ref.as_str()),
+        ("docs", "node:docs")
+    );
+    assert!(!row.overridden);
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vision_worker_shows_why_a_model_cannot_be_used_and_offers_suggestions() {
+    let mut h = Harness::new().await;
+    select_worker(&mut h, "vision").await;
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Char('/')).await;
+    h.chars("big").await;
+    h.key(KeyCode::Enter).await;
+    // fake/big-pro has no image input: marked, dimmed, and the detail line says why.
+    let p = h.model().pick.clone().unwrap_or_else(|| panic!("no pick"));
+    let item = p.current().unwrap_or_else(|| panic!("no row"));
+    assert_eq!(
+        p.reference(item, h.model().catalog()).as_deref(),
+        Some("fake/big-pro")
+    );
+    let why = p.blocked(item, h.model().catalog());
+    assert_eq!(
+        why.as_deref(),
+        Some("no image input: the vision worker needs one (pick a model marked img)")
+    );
+    h.snap("20_vision_blocked");
+
+    // Enter anyway: the apply screen shows the backend's refusal and its suggestions.
+    h.key(KeyCode::Enter).await;
+    let a = h
+        .model()
+        .apply
+        .clone()
+        .unwrap_or_else(|| panic!("no apply"));
+    assert!(!a.can_apply());
+    assert!(
+        a.suggestions().iter().any(|s| s == "fake/vision-pro"),
+        "{:?}",
+        a.suggestions()
+    );
+    h.snap("21_vision_suggestions");
+
+    // Enter on a suggestion uses it.
+    let idx = a
+        .suggestions()
+        .iter()
+        .position(|s| s == "fake/vision-pro")
+        .unwrap_or(0);
+    for _ in 0..idx {
+        h.key(KeyCode::Char('j')).await;
+    }
+    h.key(KeyCode::Enter).await;
+    let a = h
+        .model()
+        .apply
+        .clone()
+        .unwrap_or_else(|| panic!("no apply"));
+    assert_eq!(a.reference, "fake/vision-pro");
+    assert!(a.can_apply());
+    h.snap("22_vision_suggestion_used");
+    h.key(KeyCode::Enter).await;
+    assert_eq!(h.model().screen, Screen::Verify);
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_and_vision_filters() {
+    let mut h = Harness::new().await;
+    select_worker(&mut h, "coder").await;
+    h.key(KeyCode::Enter).await;
+    let count = |h: &Harness| {
+        let p = h.model().pick.as_ref().unwrap_or_else(|| panic!("no pick"));
+        (p.tag_count, p.items.len() - p.tag_count)
+    };
+    let catalog = h.model().catalog().unwrap_or_else(|| panic!("catalog"));
+    let (all, usable) = (catalog.rows.len(), catalog.usable);
+    assert!(all > 8000, "{all}");
+    assert_eq!(count(&h), (4, usable));
+    h.key(KeyCode::Char('a')).await;
+    assert_eq!(count(&h).1, all);
+    h.snap("30_pick_scope_all");
+    h.key(KeyCode::Char('v')).await;
+    let p = h.model().pick.clone().unwrap_or_else(|| panic!("no pick"));
+    let catalog = h.model().catalog().unwrap_or_else(|| panic!("catalog"));
+    assert!(p.items.iter().all(|i| match i {
+        Item::Model(m) => catalog.rows[*m].image,
+        Item::Tag(_) => true,
+    }));
+    assert!(count(&h).1 < all);
+    h.key(KeyCode::Char('a')).await;
+    h.snap("31_pick_vision_only");
+    // Navigation stays in bounds.
+    h.key(KeyCode::Char('G')).await;
+    h.key(KeyCode::PageDown).await;
+    h.key(KeyCode::Down).await;
+    let p = h.model().pick.clone().unwrap_or_else(|| panic!("no pick"));
+    assert_eq!(p.selected, p.items.len() - 1);
+    h.key(KeyCode::PageUp).await;
+    h.key(KeyCode::Home).await;
+    assert_eq!(h.model().pick.as_ref().map(|p| p.selected), Some(0));
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_draws_at_every_size_without_panicking() {
+    let mut h = Harness::new().await;
+    let mut states: Vec<Model> = vec![h.model().clone()];
+    select_worker(&mut h, "docs").await;
+    h.key(KeyCode::Enter).await;
+    states.push(h.model().clone());
+    h.key(KeyCode::Char('/')).await;
+    h.chars("fast").await;
+    states.push(h.model().clone());
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Enter).await;
+    states.push(h.model().clone());
+    h.key(KeyCode::Enter).await;
+    states.push(h.model().clone());
+    h.key(KeyCode::Char('?')).await;
+    states.push(h.model().clone());
+    let mut loading = Model::new();
+    loading.busy = Some("x".into());
+    states.push(loading);
+    let sizes = [
+        (0, 0),
+        (1, 1),
+        (2, 40),
+        (40, 2),
+        (10, 5),
+        (29, 9),
+        (30, 10),
+        (31, 11),
+        (45, 14),
+        (80, 24),
+        (109, 30),
+        (110, 30),
+        (250, 70),
+    ];
+    for m in &states {
+        for (w, hgt) in sizes {
+            let mut t = Terminal::new(TestBackend::new(w, hgt)).unwrap_or_else(|e| panic!("{e}"));
+            t.draw(|f| view(m, f)).unwrap_or_else(|e| panic!("{e}"));
+            // Resizing the same terminal keeps working too.
+            t.backend_mut().resize(hgt.max(1), w.max(1));
+            t.draw(|f| view(m, f)).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    let mut t = Terminal::new(TestBackend::new(20, 5)).unwrap_or_else(|e| panic!("{e}"));
+    t.draw(|f| view(&states[0], f))
+        .unwrap_or_else(|e| panic!("{e}"));
+    insta::assert_snapshot!("too_small_20x5", t.backend().to_string());
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_runs_on_a_test_backend_until_q() {
+    let mut h = Harness::new().await;
+    let tx = h.app.sender();
+    for code in [
+        KeyCode::Char('?'),
+        KeyCode::Esc,
+        KeyCode::Char('j'),
+        KeyCode::Char('q'),
+    ] {
+        tx.send(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::timeout(SETTLE, h.app.run(&mut t))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(h.model().quit);
+    assert_eq!(h.model().selected, 1);
+    assert!(h.model().fatal.is_none());
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_apply_shows_the_error_and_stays_on_apply() {
+    let mut h = Harness::new().await;
+    h.spawner.fail_with(Some("fake opencode: cannot start"));
+    select_worker(&mut h, "coder").await;
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Char('j')).await;
+    h.key(KeyCode::Enter).await;
+    assert_eq!(
+        h.model().apply.as_ref().map(|a| a.reference.as_str()),
+        Some("node:fast")
+    );
+    h.key(KeyCode::Char('r')).await;
+    h.key(KeyCode::Enter).await;
+    assert_eq!(h.model().screen, Screen::Apply);
+    let a = h
+        .model()
+        .apply
+        .clone()
+        .unwrap_or_else(|| panic!("no apply"));
+    let e = a.error.unwrap_or_else(|| panic!("no error"));
+    assert!(e.message.contains("coder"), "{}", e.message);
+    assert!(h.model().busy.is_none());
+    h.snap("23_apply_failed");
+    // Esc goes back to the pick list; the TUI keeps working.
+    h.key(KeyCode::Esc).await;
+    assert_eq!(h.model().screen, Screen::Pick);
+    h.close().await;
+}
+
+/// A backend whose `workers` panics, the others fail.
+struct Panicky;
+
+fn nope<T>() -> Result<T, orch::Error> {
+    Err(orch::Error::new(
+        orch::error::ErrorKind::Unavailable,
+        "no backend",
+    ))
+}
+
+impl Backend for Panicky {
+    async fn workers(&self) -> Result<orch::workers::WorkersView, orch::Error> {
+        panic!("a backend bug")
+    }
+    async fn profiles(&self) -> Result<orch::wire::ProfilesView, orch::Error> {
+        nope()
+    }
+    async fn models(
+        &self,
+        _: orch::wire::ModelsQuery,
+    ) -> Result<orch::wire::ModelsView, orch::Error> {
+        nope()
+    }
+    async fn resolve(
+        &self,
+        _: orch::wire::ResolveQuery,
+    ) -> Result<orch::wire::ResolveView, orch::Error> {
+        nope()
+    }
+    async fn set_model(
+        &self,
+        _: orch::workers::SetModelRequest,
+    ) -> Result<orch::workers::WorkerRow, orch::Error> {
+        nope()
+    }
+    async fn reset_model(&self, _: String) -> Result<orch::workers::WorkerRow, orch::Error> {
+        nope()
+    }
+    async fn probe(&self, _: String) -> Result<orch::workers::RunOutcome, orch::Error> {
+        nope()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_backend_task_stops_the_loop_with_the_reason() {
+    let mut app = App::new(Arc::new(Panicky));
+    app.start();
+    assert!(app.settle(SETTLE).await);
+    assert!(app.model.quit);
+    let why = app
+        .model
+        .fatal
+        .clone()
+        .unwrap_or_else(|| panic!("no reason"));
+    assert!(why.contains("a backend bug"), "{why}");
+    // The other failures are shown, not fatal.
+    assert!(matches!(app.model.catalog, orch_tui::app::Load::Failed(_)));
+}
+
+#[test]
+fn no_snapshot_holds_a_secret_or_a_temp_path() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+        for s in FAKE_SECRETS {
+            assert!(!text.contains(s), "{} holds {s}", path.display());
+        }
+        assert!(
+            !text.contains("/tmp/"),
+            "{} holds a temp path",
+            path.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 20, "only {n} snapshots");
+}
