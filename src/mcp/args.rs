@@ -149,7 +149,7 @@ pub(crate) struct StartArgs {
     /// Start the worker when it is not running. Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_spawn: Option<bool>,
-    /// Give up after this many milliseconds and abort the worker's session. Default 1800000 (30 minutes).
+    /// Give up after this many milliseconds and abort the worker's session. Default: the backend's ORCH_TASK_TIMEOUT_MS (30 minutes unless set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     /// Files for the worker, each by absolute `path` or inline `base64`. An image sends an "auto" task to the vision worker.

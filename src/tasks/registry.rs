@@ -31,8 +31,6 @@ pub struct Limits {
     pub max_active: usize,
     /// Bytes of a task's output kept (the rest is cut, and the row says so).
     pub max_output_bytes: usize,
-    /// How long a worker task may run when the caller gives no `timeoutMs`.
-    pub default_timeout: Duration,
     /// How long a cancelled or timed-out task gets to abort its OpenCode session.
     pub cancel_grace: Duration,
 }
@@ -43,7 +41,6 @@ impl Default for Limits {
             finished_capacity: 1000,
             max_active: 256,
             max_output_bytes: 256 * 1024,
-            default_timeout: Duration::from_secs(30 * 60),
             cancel_grace: Duration::from_secs(10),
         }
     }
@@ -571,13 +568,21 @@ async fn run<W: WorkerService>(
         return;
     }
     match work {
-        Work::Run(mut req) => {
-            let timeout = req.timeout.unwrap_or(inner.limits.default_timeout);
-            req.timeout = Some(timeout);
+        Work::Run(req) => {
+            // With no timeoutMs the worker service's own default applies (the manager's
+            // ORCH_TASK_TIMEOUT_MS); with one, the registry enforces it as well.
+            let timeout = req.timeout;
+            let expired = async {
+                match timeout {
+                    Some(t) => tokio::time::sleep(t).await,
+                    None => std::future::pending().await,
+                }
+            };
             let mut work = pin!(inner.workers.run(req, cancel.clone()));
             let result = tokio::select! {
                 r = &mut work => Some(r),
-                () = tokio::time::sleep(timeout) => {
+                () = expired => {
+                    let timeout = timeout.unwrap_or_default();
                     cancel.cancel();
                     inner.finish(id, |row| failed(row, Error::new(
                         ErrorKind::Failed,
