@@ -1293,3 +1293,15 @@ async fn over_the_real_manager_two_clients_changing_one_worker_leave_one_of_the_
     concurrent_sets_leave_one_state(&b.socket).await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_backend_whose_socket_is_removed_stops() {
+    let mut h = Harness::start().await;
+    ok(std::fs::remove_file(&h.socket));
+    let served = h.served.take().unwrap_or_else(|| panic!("not serving"));
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(6), served).await;
+    assert!(
+        stopped.is_ok(),
+        "the backend kept running without its socket"
+    );
+}

@@ -90,9 +90,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         return install(&cli, a, &Paths::resolve(&env, project));
     }
     let mut paths = Paths::resolve(&env, &project);
-    if let Command::Tui(a) = &cli.command {
-        return tui(a, paths, env);
-    }
     if let Command::Serve = &cli.command {
         // The backend keeps the candidates clients use, so `orch status` shows a mismatch.
         let listen = cli
@@ -106,6 +103,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     }
     if let Command::Mcp = &cli.command {
         return mcp(&paths, &project);
+    }
+    if let Command::Tui(a) = &cli.command {
+        return tui(a, &paths, &env, &project);
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -309,9 +309,15 @@ async fn dispatch(backend: &impl Orchestrator, cli: &Cli) -> anyhow::Result<u8> 
     Ok(exit::OK)
 }
 
-/// `orch tui`: the terminal UI over [`tui_backend`], logging to a file (never to the
-/// terminal it draws on). The terminal is restored on exit, error and panic.
-fn tui(args: &TuiArgs, paths: Paths, env: Environment) -> anyhow::Result<u8> {
+/// `orch tui`: the terminal UI, a client of the backend like every other command (started
+/// on demand), logging to a file (never to the terminal it draws on). The terminal is
+/// restored on exit, error and panic.
+fn tui(
+    args: &TuiArgs,
+    paths: &Paths,
+    env: &Environment,
+    project: &std::path::Path,
+) -> anyhow::Result<u8> {
     let log = args
         .log
         .clone()
@@ -324,25 +330,14 @@ fn tui(args: &TuiArgs, paths: Paths, env: Environment) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async {
-        let backend = std::sync::Arc::new(tui_backend(paths, env)?);
+        let (stream, socket) = connect_or_start(paths, &launch(project)?).await?;
+        let client = SocketClient::connect(stream, &socket).await?;
+        let backend = std::sync::Arc::new(orch_tui::Remote::new(client));
         orch_tui::run_terminal(backend)
             .await
             .context("the terminal UI failed")
     })?;
     Ok(exit::OK)
-}
-
-/// What the TUI talks to, chosen in this one place: today the worker manager in this
-/// process (it starts OpenCode only when a probe or a respawn needs one); with the backend
-/// socket, its client.
-fn tui_backend(
-    paths: Paths,
-    env: Environment,
-) -> anyhow::Result<orch_tui::InProcess<orch::workers::Manager>> {
-    let config = orch::workers::ManagerConfig::from_env(paths, env);
-    Ok(orch_tui::InProcess::new(orch::workers::Manager::start(
-        config,
-    )?))
 }
 
 /// `orch opencode install`: a file operation, no backend.

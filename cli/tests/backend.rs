@@ -141,26 +141,9 @@ struct Started {
     socket: PathBuf,
 }
 
-fn is_orch(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "orch")
-}
-
 impl Drop for Started {
     fn drop(&mut self) {
-        use nix::sys::signal::{Signal, kill};
-        use nix::unistd::Pid;
-        let Some(pid) = orch::mcp::socket::backend_pid(&self.socket).filter(|p| is_orch(*p)) else {
-            return;
-        };
-        let target = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
-        let _ = kill(target, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while is_orch(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if is_orch(pid) {
-            let _ = kill(target, Signal::SIGKILL);
-        }
+        orch::testutil::stop_backend(&self.socket);
     }
 }
 

@@ -125,28 +125,7 @@ impl Drop for Machine {
     /// Commands start the backend on demand, one per machine (its socket is under the
     /// machine's `XDG_RUNTIME_DIR`): stop it.
     fn drop(&mut self) {
-        stop_backend(&self.dir.path().join("run/orch/orch.sock"));
-    }
-}
-
-/// Stops the backend serving `socket` (its pid is in the lock file), if it is an orch.
-fn stop_backend(socket: &Path) {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
-    let is_orch = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "orch")
-    };
-    let Some(pid) = orch::mcp::socket::backend_pid(socket).filter(|p| is_orch(*p)) else {
-        return;
-    };
-    let target = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
-    let _ = kill(target, Signal::SIGTERM);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while is_orch(pid) && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    if is_orch(pid) {
-        let _ = kill(target, Signal::SIGKILL);
+        orch::testutil::stop_backend(&self.dir.path().join("run/orch/orch.sock"));
     }
 }
 

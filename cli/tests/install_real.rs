@@ -84,21 +84,7 @@ impl Sandbox {
         let socket = orch::paths::Paths::resolve(&env, &self.project)
             .socket()
             .to_path_buf();
-        let Some(pid) = orch::mcp::socket::backend_pid(&socket) else {
-            return;
-        };
-        let is_orch = || {
-            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "orch")
-        };
-        if !is_orch() {
-            return;
-        }
-        let target = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
-        let _ = nix::sys::signal::kill(target, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while is_orch() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        orch::testutil::stop_backend(&socket);
     }
 
     /// Processes still running with this sandbox's HOME (read from `/proc/*/environ`).

@@ -159,6 +159,13 @@ impl Setup {
     }
 }
 
+impl Drop for Setup {
+    /// `orch tui` starts the backend on demand; it outlives the TUI by design: stop it.
+    fn drop(&mut self) {
+        orch::testutil::stop_backend(self.paths.socket());
+    }
+}
+
 #[test]
 fn tui_happy_path_in_tmux_exits_cleanly_and_restores_the_terminal() {
     let s = Setup::new();

@@ -312,9 +312,21 @@ pub async fn serve<W: WorkerService>(
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     tracing::info!(socket = %listener.path().display(), pid = std::process::id(), "orch backend listening");
+    // A backend whose socket was removed or replaced can never be reached again: it stops
+    // instead of lingering (a cleaned temp dir, a user deleting the runtime dir).
+    let ours = Some(listener.ino);
+    let inode = |p: &Path| std::fs::symlink_metadata(p).ok().map(|m| m.ino());
+    let mut watch = tokio::time::interval(Duration::from_secs(2));
+    watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
+            _ = watch.tick() => {
+                if inode(listener.path()) != ours {
+                    tracing::warn!(socket = %listener.path().display(), "the socket was removed or replaced; stopping");
+                    break;
+                }
+            }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.listener.accept() => match accepted {
                 Ok((stream, _)) => {

@@ -69,3 +69,26 @@ pub fn capture_home(root: &std::path::Path) -> (crate::paths::Paths, crate::path
     ]);
     (crate::paths::Paths::resolve(&env, project), env)
 }
+
+/// Stops the orch backend serving `socket` (its pid is in the socket's lock file), if that
+/// pid is an orch process: SIGTERM, then SIGKILL after five seconds. Backends outlive the
+/// clients that start them on demand, so tests that start one stop it with this.
+pub fn stop_backend(socket: &std::path::Path) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let is_orch = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "orch")
+    };
+    let Some(pid) = crate::mcp::socket::backend_pid(socket).filter(|p| is_orch(*p)) else {
+        return;
+    };
+    let target = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+    let _ = kill(target, Signal::SIGTERM);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while is_orch(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if is_orch(pid) {
+        let _ = kill(target, Signal::SIGKILL);
+    }
+}

@@ -4,7 +4,9 @@ use crossterm::event::KeyEvent;
 use orch::Error;
 use orch::resolve::Policy;
 use orch::wire::{ModelsView, ProfilesView, ResolveView};
-use orch::workers::{RunOutcome, SetModelRequest, WorkerRow, WorkersView};
+use orch::workers::{SetModelRequest, WorkerRow, WorkersView};
+
+use crate::backend::Probe;
 
 /// Everything that can happen: input (already mapped by [`crate::keys`]), time, and
 /// backend results.
@@ -91,7 +93,7 @@ pub enum Msg {
         /// The worker.
         worker: String,
         /// What answered.
-        result: Result<RunOutcome, Error>,
+        result: Result<Probe, Error>,
     },
     /// A backend task panicked (the terminal has been restored by the panic hook).
     TaskFailed(String),

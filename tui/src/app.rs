@@ -3,7 +3,9 @@
 use orch::Error;
 use orch::resolve::{Policy, Resolution};
 use orch::wire::{ModelRow, ModelsView};
-use orch::workers::{RunOutcome, WorkerRow};
+use orch::workers::WorkerRow;
+
+use crate::backend::Probe;
 
 use crate::filter::{self, Haystack, Matcher};
 
@@ -286,7 +288,7 @@ pub struct Verify {
     /// The worker now (refreshed).
     pub after: WorkerRow,
     /// The probe's outcome.
-    pub probe: Option<Result<RunOutcome, Error>>,
+    pub probe: Option<Result<Probe, Error>>,
     /// Whether the probe runs.
     pub probing: bool,
 }

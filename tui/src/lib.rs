@@ -21,7 +21,7 @@ pub mod view;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use backend::{Backend, InProcess};
+pub use backend::{Backend, InProcess, Probe, Remote};
 pub use runtime::App;
 
 /// Runs the TUI in this terminal until the user quits. The terminal is restored on exit,

@@ -740,7 +740,7 @@ fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
         )),
         (Some(Ok(out)), false) => {
             let answered = out.answered_by.as_deref().unwrap_or("unknown");
-            let same = out.answered_by.as_deref() == Some(out.resolution.resolved_model.as_str());
+            let same = out.answered_by.as_deref() == Some(out.resolved_model.as_str());
             lines.push(kv(
                 "probe",
                 vec![
@@ -749,7 +749,7 @@ fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
                     if same {
                         Span::styled("  ✓ the resolved model", green())
                     } else {
-                        Span::styled(format!("  ✗ not {}", out.resolution.resolved_model), red())
+                        Span::styled(format!("  ✗ not {}", out.resolved_model), red())
                     },
                 ],
             ));

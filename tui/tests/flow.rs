@@ -483,7 +483,7 @@ impl Backend for Panicky {
     async fn reset_model(&self, _: String) -> Result<orch::workers::WorkerRow, orch::Error> {
         nope()
     }
-    async fn probe(&self, _: String) -> Result<orch::workers::RunOutcome, orch::Error> {
+    async fn probe(&self, _: String) -> Result<orch_tui::Probe, orch::Error> {
         nope()
     }
 }
