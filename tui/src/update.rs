@@ -260,10 +260,12 @@ fn enter(model: &mut Model) -> Option<Cmd> {
                 return Some(open_apply(model, worker, s));
             }
             if !a.can_apply() {
-                model.notice = Some(Notice::Info(
+                let why = if a.preview.is_none() {
+                    "still checking what this reference resolves to; press Enter again in a moment"
+                } else {
                     "this reference does not resolve for the worker; go back (Esc) and pick another"
-                        .into(),
-                ));
+                };
+                model.notice = Some(Notice::Info(why.into()));
                 return None;
             }
             a.running = true;

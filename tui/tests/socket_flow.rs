@@ -1,0 +1,128 @@
+//! The TUI's happy path against a real backend: the MCP server on a Unix socket over the
+//! real worker manager (fake spawner and fake OpenCode behind it), reached through the same
+//! socket client `orch tui` uses. list → pick `docs` → search `fast` → `node:fast` → apply
+//! sticky → verify → probe.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use orch::api::{Knowledge, KnowledgeSource};
+use orch::client::SocketClient;
+use orch::clock::FakeClock;
+use orch::mcp::{Backend as McpBackend, Listener, ServeInfo};
+use orch::profiles::load_orchestrator;
+use orch::resolve::Policy;
+use orch::sources::local::LocalSource;
+use orch::testutil::capture_home;
+use orch::testutil::fake_spawner::FakeSpawner;
+use orch::workers::{Manager, ManagerConfig};
+use orch_tui::action::Msg;
+use orch_tui::app::Screen;
+use orch_tui::{App, Remote};
+
+const SETTLE: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flow_runs_against_the_backend_over_its_socket() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (paths, env) = capture_home(dir.path());
+    let set = LocalSource::new(paths.clone(), env.clone())
+        .load_now()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let profiles = load_orchestrator(&paths, &env).unwrap_or_else(|e| panic!("{e}"));
+    let mut config = ManagerConfig::from_env(paths.clone(), env);
+    config.stop_grace = Duration::from_millis(500);
+    let spawner = FakeSpawner::new();
+    let manager = Manager::new(
+        config,
+        KnowledgeSource::fixed(Knowledge::new(set, profiles)),
+        spawner.clone(),
+        FakeClock::at(1_800_000_000_000),
+    );
+    let socket = paths.socket().to_path_buf();
+    let listener = Listener::bind(&socket).unwrap_or_else(|e| panic!("{e}"));
+    let info = ServeInfo {
+        paths: paths.clone(),
+        socket: Some(socket.clone()),
+        log_file: orch::mcp::log_file(&paths),
+    };
+    let backend = Arc::new(McpBackend::new(Arc::new(manager), info, Default::default()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(orch::mcp::socket::serve(backend, listener, async {
+        let _ = stopped.await;
+    }));
+
+    let stream = tokio::net::UnixStream::connect(&socket)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let client = SocketClient::connect(stream, &socket)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut app = App::new(Arc::new(Remote::new(client)));
+    app.start();
+    assert!(app.settle(SETTLE).await);
+    // One key, then wait for whatever it started (as a user waits for the screen).
+    async fn key(app: &mut App<Remote<SocketClient>>, code: KeyCode) {
+        app.handle(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        assert!(app.settle(SETTLE).await, "the backend did not answer");
+    }
+
+    let docs = app
+        .model
+        .workers
+        .ready()
+        .and_then(|w| w.iter().position(|w| w.id == "docs"))
+        .unwrap_or_else(|| panic!("no docs worker"));
+    key(&mut app, KeyCode::Char('g')).await;
+    for _ in 0..docs {
+        key(&mut app, KeyCode::Char('j')).await;
+    }
+    key(&mut app, KeyCode::Enter).await;
+    assert!(app.settle(SETTLE).await);
+    assert_eq!(app.model.screen, Screen::Pick);
+    key(&mut app, KeyCode::Char('/')).await;
+    for c in "fast".chars() {
+        key(&mut app, KeyCode::Char(c)).await;
+    }
+    assert!(app.settle(SETTLE).await);
+    key(&mut app, KeyCode::Enter).await;
+    key(&mut app, KeyCode::Enter).await;
+    assert!(app.settle(SETTLE).await);
+    assert_eq!(app.model.screen, Screen::Apply);
+    key(&mut app, KeyCode::Char('s')).await;
+    key(&mut app, KeyCode::Enter).await;
+    assert!(app.settle(SETTLE).await);
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30))
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.draw(&mut t).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(app.model.screen, Screen::Verify, "{}", t.backend());
+    let row = app
+        .model
+        .workers
+        .ready()
+        .and_then(|w| w.iter().find(|w| w.id == "docs"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no docs row"));
+    assert_eq!(row.model_ref, "node:fast");
+    assert_eq!(row.resolved_model.as_deref(), Some("fake/fast-mini"));
+    assert_eq!(row.policy, Policy::Sticky);
+    assert!(row.reason.contains("small_model"), "{}", row.reason);
+
+    key(&mut app, KeyCode::Char('p')).await;
+    assert!(app.settle(SETTLE).await);
+    let probe = app
+        .model
+        .verify
+        .as_ref()
+        .and_then(|v| v.probe.clone())
+        .unwrap_or_else(|| panic!("no probe"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(probe.resolved_model, "fake/fast-mini");
+    assert_eq!(probe.answered_by.as_deref(), Some("fake/fast-mini"));
+    assert_eq!(spawner.spawn_count(), 1);
+
+    drop(app);
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+}
