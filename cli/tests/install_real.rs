@@ -1,11 +1,13 @@
 //! `orch opencode install` against the real OpenCode (`ORCH_OPENCODE_BIN`, installed by
 //! `scripts/test`): in a temp project with its own HOME and XDG dirs, after
 //! `orch opencode install --project`, an `opencode serve` started there lists the four
-//! shortcuts (`GET /command`) and the `orch` MCP server (`GET /mcp`), accepts the edited
-//! config (comments and trailing commas included), and running `/orchestrator.models`
-//! (`POST /session/{id}/command`) puts orch's output into the prompt the model receives
-//! (a fake OpenAI-compatible LLM on loopback logs it). The server's whole process group is
-//! stopped at the end, also on panic, and no process of the sandbox is left behind.
+//! shortcuts (`GET /command`) and the `orch` MCP server as connected (`GET /mcp`), accepts
+//! the edited config (comments and trailing commas included); running `/orchestrator.models`
+//! (`POST /session/{id}/command`) puts orch's output into the prompt the model receives (a
+//! fake OpenAI-compatible LLM on loopback logs it), and `/orchestrator.worker-model-set` with
+//! `docs node:fast` changes the docs worker in the backend (its workers view shows it). The
+//! server's whole process group and the orch backend are stopped at the end, also on panic,
+//! and no process of the sandbox is left behind.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -234,11 +236,6 @@ fn project_config(llm_base: &str) -> String {
     )
 }
 
-/// Whether this orch binary has the `mcp` subcommand yet.
-fn orch_has_mcp(sandbox: &Sandbox) -> bool {
-    sandbox.orch(&["mcp", "--help"]).status.success()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_then_real_opencode_lists_commands_and_mcp() {
     let Some(bin) =
@@ -318,14 +315,7 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
         "no orch entry in GET /mcp: {mcp}\n{}",
         server.stderr()
     );
-    eprintln!("GET /mcp: orch is {status:?} ({})", mcp["orch"]);
-    // TODO(issue 4, the MCP backend): `orch mcp` is being written there. Until this binary
-    // has the subcommand, OpenCode reports the entry as failed; from then on it must connect.
-    if orch_has_mcp(&sandbox) {
-        assert_eq!(status, "connected", "GET /mcp: {mcp}");
-    } else {
-        eprintln!("NOTE: orch has no `mcp` subcommand yet; not requiring `connected` (issue 4)");
-    }
+    assert_eq!(status, "connected", "GET /mcp: {mcp}\n{}", server.stderr());
 
     // A shortcut really runs orch and hands its output to the model.
     let session: Value = client
@@ -363,9 +353,47 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
             .all(|t| !t.contains("--format markdown 2>&1")),
         "the command itself reached the model instead of its output: {prompts:#?}"
     );
-    // TODO(issue 5 acceptance): run /orchestrator.worker-model-set with `docs node:fast` here
-    // and check the backend's workers view, once `orch worker-model-set` and `orch workers`
-    // exist (issues 3 and 4).
+    // `/orchestrator.worker-model-set docs node:fast` from OpenCode changes the docs worker
+    // in the backend: its workers view shows the new model and reason.
+    let answer: Value = client
+        .post(
+            &format!("session/{id}/command"),
+            &json!({"command": "orchestrator.worker-model-set", "arguments": "docs node:fast"}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
+    assert_eq!(answer["info"]["providerID"], "fake", "{answer}");
+    let workers = sandbox.orch(&["workers", "--format", "json"]);
+    assert!(
+        workers.status.success(),
+        "{}",
+        String::from_utf8_lossy(&workers.stderr)
+    );
+    let view: orch::workers::WorkersView =
+        serde_json::from_slice(&workers.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let docs = view
+        .workers
+        .iter()
+        .find(|w| w.id == "docs")
+        .unwrap_or_else(|| panic!("no docs worker: {view:?}"));
+    assert_eq!(docs.model_ref, "node:fast", "{docs:?}");
+    assert_eq!(
+        docs.resolved_model.as_deref(),
+        Some("fake/fast-mini"),
+        "{docs:?}"
+    );
+    assert!(
+        docs.overridden && docs.reason.contains("small_model"),
+        "{docs:?}"
+    );
+    // The shortcut's own output (worker, ref, resolved model, policy, reason) reached the model.
+    let prompts: Vec<String> = llm.log().into_iter().map(|r| r.text).collect();
+    assert!(
+        prompts
+            .iter()
+            .any(|t| t.contains("fake/fast-mini") && t.contains("node:fast")),
+        "no prompt carries worker-model-set's output: {prompts:#?}"
+    );
 
     let stderr = server.stderr();
     orch::testutil::assert_no_secret("OpenCode's stderr", &stderr);
