@@ -399,3 +399,47 @@ fn the_official_python_sdk_lists_and_calls_the_five_tools_over_orch_mcp() {
     // `orch mcp` started the backend; it is still there for the next client.
     assert!(h.socket().exists());
 }
+
+/// The backend's log, at debug level, over commands that succeed and fail (a worker whose
+/// OpenCode cannot start, bad references, a broken model): no key in any line.
+#[test]
+fn the_backend_log_holds_no_secret() {
+    let h = home();
+    let _started = Started { socket: h.socket() };
+    let run = |args: &[&str]| {
+        let o = ok(h
+            .cmd(args)
+            .env("ORCH_LOG", "debug")
+            .env("ORCH_OPENCODE_BIN", h.root().join("no-opencode"))
+            .output());
+        assert_no_secret(
+            &format!("orch {args:?}"),
+            &String::from_utf8_lossy(&o.stdout),
+        );
+        assert_no_secret(
+            &format!("orch {args:?}"),
+            &String::from_utf8_lossy(&o.stderr),
+        );
+    };
+    run(&["models", "--scope", "all", "--limit", "5"]);
+    run(&["resolve", "node:vision", "--worker", "vision"]);
+    run(&["resolve", "groq/nope"]);
+    run(&[
+        "worker-model-set",
+        "docs",
+        "node:fast",
+        "--policy",
+        "sticky",
+    ]);
+    run(&["worker-model-set", "docs", "nope-provider/x"]);
+    run(&["run", "coder", "hello", "--timeout", "5"]);
+    run(&["workers"]);
+    run(&["status"]);
+    let log = orch::mcp::log_file(&h.paths);
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    assert!(
+        !text.is_empty(),
+        "the backend logged nothing at debug level"
+    );
+    assert_no_secret("the backend log", &text);
+}
