@@ -30,7 +30,6 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use jsonc_parser::ParseOptions;
 use jsonc_parser::cst::{CstInputValue, CstObject, CstRootNode};
 use jsonc_parser::errors::{ParseError, ParseErrorKind};
 use serde::{Deserialize, Serialize};
@@ -499,23 +498,6 @@ fn other_config_note(json: &Path, jsonc: &Path) -> String {
     note
 }
 
-/// The parse options OpenCode's configs need: comments and trailing commas, nothing looser
-/// (the same set `sources::config` reads them with).
-fn parse_options() -> ParseOptions {
-    ParseOptions {
-        allow_comments: true,
-        allow_trailing_commas: true,
-        allow_loose_object_property_names: false,
-        allow_missing_commas: false,
-        allow_single_quoted_strings: false,
-        allow_hexadecimal_numbers: false,
-        allow_unary_plus_numbers: false,
-        allow_bare_decimal_point_numbers: false,
-        allow_non_finite_numbers: false,
-        allow_extended_string_escapes: false,
-    }
-}
-
 /// A parse error as position and kind, without any text of the file.
 fn describe_parse_error(e: &ParseError) -> String {
     let kind = match e.kind() {
@@ -557,7 +539,8 @@ fn entry_line(bin: &str) -> String {
 
 /// The text of a new `opencode.json`.
 fn new_config_text(bin: &str) -> Result<String, String> {
-    let root = CstRootNode::parse("", &parse_options()).map_err(|e| describe_parse_error(&e))?;
+    let root = CstRootNode::parse("", &crate::sources::config::jsonc_options())
+        .map_err(|e| describe_parse_error(&e))?;
     root.set_value(CstInputValue::Object(vec![
         ("$schema".into(), SCHEMA_URL.into()),
         (
@@ -577,9 +560,12 @@ struct ConfigEdit {
 }
 
 fn parse_value(text: &str) -> Result<Value, String> {
-    jsonc_parser::parse_to_serde_value::<Option<Value>>(text, &parse_options())
-        .map(|v| v.unwrap_or_else(|| Value::Object(serde_json::Map::new())))
-        .map_err(|e| describe_parse_error(&e))
+    jsonc_parser::parse_to_serde_value::<Option<Value>>(
+        text,
+        &crate::sources::config::jsonc_options(),
+    )
+    .map(|v| v.unwrap_or_else(|| Value::Object(serde_json::Map::new())))
+    .map_err(|e| describe_parse_error(&e))
 }
 
 /// Fails when `name` appears more than once in `obj` (JSON parsers disagree on which wins).
@@ -601,7 +587,8 @@ fn check_unique(obj: &CstObject, name: &str, shown: &str) -> Result<(), String> 
 /// cannot be edited safely (a message with key paths, never values).
 fn edit_config(text: &str, bin: &str) -> Result<Option<ConfigEdit>, String> {
     let before = parse_value(text)?;
-    let root = CstRootNode::parse(text, &parse_options()).map_err(|e| describe_parse_error(&e))?;
+    let root = CstRootNode::parse(text, &crate::sources::config::jsonc_options())
+        .map_err(|e| describe_parse_error(&e))?;
     let top = match root.value() {
         None => root
             .object_value_or_create()

@@ -286,14 +286,10 @@ fn check_shape(value: &Value) -> Result<(), String> {
         .map_err(|e| redact(&e.to_string()))
 }
 
-/// Substitutes `{env:VAR}` and `{file:path}`, then parses JSONC.
-pub fn parse_config_text(
-    text: &str,
-    dir: Option<&Path>,
-    env: &Environment,
-) -> Result<Value, String> {
-    let text = substitute(text, dir, env)?;
-    let options = jsonc_parser::ParseOptions {
+/// The JSONC that OpenCode's config files may use: comments and trailing commas, nothing
+/// looser. Every reader and editor of those files parses with these options.
+pub fn jsonc_options() -> jsonc_parser::ParseOptions {
+    jsonc_parser::ParseOptions {
         allow_comments: true,
         allow_trailing_commas: true,
         allow_loose_object_property_names: false,
@@ -304,8 +300,17 @@ pub fn parse_config_text(
         allow_bare_decimal_point_numbers: false,
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
-    };
-    let value: Option<Value> = jsonc_parser::parse_to_serde_value(&text, &options)
+    }
+}
+
+/// Substitutes `{env:VAR}` and `{file:path}`, then parses JSONC.
+pub fn parse_config_text(
+    text: &str,
+    dir: Option<&Path>,
+    env: &Environment,
+) -> Result<Value, String> {
+    let text = substitute(text, dir, env)?;
+    let value: Option<Value> = jsonc_parser::parse_to_serde_value(&text, &jsonc_options())
         .map_err(|e| format!("invalid JSON: {}", redact(&e.to_string())))?;
     Ok(value.unwrap_or(Value::Object(Map::new())))
 }

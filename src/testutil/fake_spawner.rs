@@ -176,13 +176,7 @@ impl Process for FakeProcess {
     }
 
     fn wait_exit(&self) -> BoxFuture<'_, String> {
-        let mut rx = self.exit.clone();
-        Box::pin(async move {
-            match rx.wait_for(Option::is_some).await {
-                Ok(s) => s.clone().unwrap_or_default(),
-                Err(_) => "exited".into(),
-            }
-        })
+        crate::workers::spawn::wait_for_exit(&self.exit)
     }
 
     fn recent_output(&self) -> String {

@@ -375,13 +375,7 @@ impl Process for OsProcess {
     }
 
     fn wait_exit(&self) -> BoxFuture<'_, String> {
-        let mut rx = self.exit.clone();
-        Box::pin(async move {
-            match rx.wait_for(Option::is_some).await {
-                Ok(s) => s.clone().unwrap_or_default(),
-                Err(_) => "exited".into(),
-            }
-        })
+        wait_for_exit(&self.exit)
     }
 
     fn recent_output(&self) -> String {
@@ -416,6 +410,17 @@ impl Drop for OsProcess {
         // Closing the guard pipe makes the wrapper kill its group.
         lock(&self.guard).take();
     }
+}
+
+/// Resolves when an exit status is published on `exit`, with that status.
+pub fn wait_for_exit(exit: &watch::Receiver<Option<String>>) -> BoxFuture<'static, String> {
+    let mut rx = exit.clone();
+    Box::pin(async move {
+        match rx.wait_for(Option::is_some).await {
+            Ok(s) => s.clone().unwrap_or_default(),
+            Err(_) => "exited".into(),
+        }
+    })
 }
 
 /// Whether a process id is alive (a zombie waiting to be reaped is not).
