@@ -88,6 +88,24 @@ fn models_sent(prompts: &[orch::testutil::fake_opencode::Recorded]) -> Vec<Strin
         .collect()
 }
 
+/// A worker's row in the workers view.
+async fn row_of(m: &Manager<FakeSpawner, FakeClock>, id: &str) -> orch::workers::WorkerRow {
+    m.workers()
+        .await
+        .workers
+        .into_iter()
+        .find(|w| w.id == id)
+        .unwrap_or_else(|| panic!("no worker {id}"))
+}
+
+/// Waits (up to 10 s) until some fake OpenCode received a prompt.
+async fn wait_for_a_prompt(spawner: &FakeSpawner) {
+    let started = Instant::now();
+    while spawner.prompts().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn run(m: &Manager<FakeSpawner, FakeClock>, req: RunRequest) -> orch::workers::RunOutcome {
     m.run(req, CancellationToken::new())
         .await
@@ -467,17 +485,8 @@ async fn a_killed_worker_fails_its_task_fast_and_respawns_next_time() {
             .await
     });
     // Wait for the prompt to arrive, then kill the worker's process.
-    let started = Instant::now();
-    while s.spawner.prompts().is_empty() && started.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let pid = m
-        .workers()
-        .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == "coder")
-        .and_then(|w| w.pid);
+    wait_for_a_prompt(&s.spawner).await;
+    let pid = row_of(&m, "coder").await.pid;
     let pid = pid.unwrap_or_else(|| panic!("no pid"));
     let killed = Instant::now();
     nix::sys::signal::kill(
@@ -496,13 +505,7 @@ async fn a_killed_worker_fails_its_task_fast_and_respawns_next_time() {
         "{}",
         err.message
     );
-    let row = m
-        .workers()
-        .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == "coder")
-        .unwrap_or_else(|| panic!("coder"));
+    let row = row_of(&m, "coder").await;
     assert_eq!(row.status, WorkerStatus::Failed);
     s.spawner.set_prompt_delay(Duration::ZERO);
     let out = run(&m, task("coder", "again")).await;
@@ -519,10 +522,7 @@ async fn cancel_aborts_the_session() {
     let runner = Arc::clone(&m);
     let token = cancel.clone();
     let handle = tokio::spawn(async move { runner.run(task("coder", "long"), token).await });
-    let started = Instant::now();
-    while s.spawner.prompts().is_empty() && started.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_a_prompt(&s.spawner).await;
     cancel.cancel();
     let err = handle
         .await
@@ -583,13 +583,7 @@ async fn spawn_failures_and_timeouts_name_the_worker() {
         "{}",
         err.message
     );
-    let row = m
-        .workers()
-        .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == "coder")
-        .unwrap_or_else(|| panic!("coder"));
+    let row = row_of(&m, "coder").await;
     assert_eq!(row.status, WorkerStatus::Failed);
     s.spawner.fail_with(None);
     let mut req = task("coder", "slow");
