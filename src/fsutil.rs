@@ -329,4 +329,62 @@ mod tests {
         assert_eq!(std::fs::read_to_string(a).unwrap_or_default(), "a");
         assert_eq!(std::fs::read_to_string(b).unwrap_or_default(), "b");
     }
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_checked_replace_writes_only_over_what_was_read() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let p = dir.path().join("opencode.json");
+        replace_if_unchanged(&p, b"one", None, None).expect("a new file");
+        assert_eq!(std::fs::read(&p).unwrap_or_default(), b"one");
+        // It appeared since it was seen missing, or holds other bytes than were read: left alone.
+        for expected in [None, Some(&b"zero"[..])] {
+            let err = replace_if_unchanged(&p, b"two", expected, None);
+            assert!(
+                matches!(&err, Err(ReplaceError::Changed { path }) if *path == p),
+                "{err:?}"
+            );
+            assert_eq!(std::fs::read(&p).unwrap_or_default(), b"one");
+        }
+        replace_if_unchanged(&p, b"two", Some(b"one"), None).expect("the bytes read");
+        assert_eq!(std::fs::read(&p).unwrap_or_default(), b"two");
+        assert_eq!(
+            names(dir.path()),
+            ["opencode.json"],
+            "no temporary file left"
+        );
+    }
+
+    #[test]
+    fn backups_take_the_next_free_name_and_the_given_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let p = dir.path().join("x.md");
+        assert_eq!(free_backup_path(&p), dir.path().join("x.md.orch-backup"));
+        let perms = std::fs::Permissions::from_mode(0o640);
+        let first = write_backup(&p, b"a", Some(&perms)).expect("a backup");
+        assert_eq!(free_backup_path(&p), dir.path().join("x.md.orch-backup.1"));
+        let second = write_backup(&p, b"b", None).expect("a second backup");
+        assert_eq!(second, backup_path(&p, 1));
+        assert_eq!(std::fs::read(&first).unwrap_or_default(), b"a");
+        assert_eq!(std::fs::read(&second).unwrap_or_default(), b"b");
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0)
+        };
+        assert_eq!((mode(&first), mode(&second)), (0o640, 0o600));
+    }
 }

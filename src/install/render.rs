@@ -128,3 +128,70 @@ fn summary(report: &InstallReport) -> String {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::install::{FileKind, FileReport};
+
+    /// A dry run over a project with a config: one new command file, the config updated
+    /// with a backup, a note.
+    fn dry_run() -> InstallReport {
+        let file =
+            |path: &str, kind, action, changes: &[&str], backup: Option<&str>, diff| FileReport {
+                path: PathBuf::from(path),
+                kind,
+                action,
+                backup: backup.map(PathBuf::from),
+                changes: changes.iter().map(|c| (*c).to_owned()).collect(),
+                diff: Some(diff),
+            };
+        InstallReport {
+            scope: InstallScope::Project,
+            dry_run: true,
+            orch_bin: PathBuf::from("/opt/orch"),
+            commands_dir: PathBuf::from("/p/.opencode/commands"),
+            config_file: PathBuf::from("/p/opencode.jsonc"),
+            changed: true,
+            files: vec![
+                file(
+                    "/p/.opencode/commands/orchestrator.models.md",
+                    FileKind::Command,
+                    FileAction::Created,
+                    &["new command file"],
+                    None,
+                    "--- /dev/null\n+++ /p/.opencode/commands/orchestrator.models.md\n@@ -0,0 +1,1 @@\n+!`/opt/orch models`\n".into(),
+                ),
+                file(
+                    "/p/opencode.jsonc",
+                    FileKind::Config,
+                    FileAction::Updated,
+                    &["add mcp.orch"],
+                    Some("/p/opencode.jsonc.orch-backup"),
+                    "+ mcp.orch = {\"type\": \"local\"}\n".into(),
+                ),
+            ],
+            notes: vec!["/p/opencode.json also exists".into()],
+        }
+    }
+
+    #[test]
+    fn markdown_is_a_table_with_fenced_diffs_and_table_is_aligned_lines() {
+        let report = dry_run();
+        let markdown = render(&report, Format::Markdown);
+        insta::assert_snapshot!("install_dry_run_markdown", markdown);
+
+        let table = render(&report, Format::Table);
+        assert_ne!(table, markdown);
+        assert!(table.starts_with("orch opencode install (project; dry run, nothing written)\n"));
+        assert!(table.contains("  would update  /p/opencode.jsonc (add mcp.orch)\n"));
+        assert!(table.contains("would back up to /p/opencode.jsonc.orch-backup\n"));
+        assert!(!table.contains('|') && !table.contains("```"), "{table}");
+        // Both end with the same summary; JSON is the report itself, so `Json` renders as the table.
+        let summary = "2 file(s) would change, 0 unchanged. Run without --dry-run to write them.\n";
+        assert!(table.ends_with(summary) && markdown.ends_with(summary));
+        assert_eq!(render(&report, Format::Json), table);
+    }
+}
