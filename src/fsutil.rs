@@ -345,9 +345,9 @@ mod tests {
 
     #[test]
     fn a_checked_replace_writes_only_over_what_was_read() {
-        let dir = tempfile::tempdir().expect("a temp dir");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let p = dir.path().join("opencode.json");
-        replace_if_unchanged(&p, b"one", None, None).expect("a new file");
+        replace_if_unchanged(&p, b"one", None, None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(std::fs::read(&p).unwrap_or_default(), b"one");
         // It appeared since it was seen missing, or holds other bytes than were read: left alone.
         for expected in [None, Some(&b"zero"[..])] {
@@ -358,7 +358,7 @@ mod tests {
             );
             assert_eq!(std::fs::read(&p).unwrap_or_default(), b"one");
         }
-        replace_if_unchanged(&p, b"two", Some(b"one"), None).expect("the bytes read");
+        replace_if_unchanged(&p, b"two", Some(b"one"), None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(std::fs::read(&p).unwrap_or_default(), b"two");
         assert_eq!(
             names(dir.path()),
@@ -370,13 +370,13 @@ mod tests {
     #[test]
     fn backups_take_the_next_free_name_and_the_given_permissions() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().expect("a temp dir");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let p = dir.path().join("x.md");
         assert_eq!(free_backup_path(&p), dir.path().join("x.md.orch-backup"));
         let perms = std::fs::Permissions::from_mode(0o640);
-        let first = write_backup(&p, b"a", Some(&perms)).expect("a backup");
+        let first = write_backup(&p, b"a", Some(&perms)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(free_backup_path(&p), dir.path().join("x.md.orch-backup.1"));
-        let second = write_backup(&p, b"b", None).expect("a second backup");
+        let second = write_backup(&p, b"b", None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(second, backup_path(&p, 1));
         assert_eq!(std::fs::read(&first).unwrap_or_default(), b"a");
         assert_eq!(std::fs::read(&second).unwrap_or_default(), b"b");
