@@ -25,12 +25,11 @@
 //!   checking the file did not change since it was read.
 //! - Files whose content is already right are not touched: a second run changes nothing.
 //! - Messages name files and key paths, never a value read from a config (it may hold keys).
-
 //!
-//! The parts: [`plan`](self::plan) decides what to write where and writes it;
-//! [`jsonc`](self::jsonc) edits the config; [`templates`](self::templates) holds the command
-//! files; the checked replace and the backups are [`crate::fsutil`]'s; `render` prints the
-//! report in each `--format`.
+//! The parts: `plan` decides what to write where and writes it; `jsonc` edits the config;
+//! `templates` holds the command files; `render` prints the report in each `--format`;
+//! `report` and `error` are what comes back. The checked replace and the backups are
+//! [`crate::fsutil`]'s ([`crate::fsutil::replace_if_unchanged`], [`crate::fsutil::write_backup`]).
 
 mod diff;
 mod error;
