@@ -369,6 +369,6 @@ fn install(cli: &Cli, args: &InstallArgs, paths: &Paths) -> anyhow::Result<u8> {
         orch_bin,
     };
     let report = orch::install::install(paths, &opts)?;
-    print::view(&report, format(cli), |r, _| orch::install::render(r))?;
+    print::view(&report, format(cli), orch::install::render)?;
     Ok(exit::OK)
 }

@@ -266,3 +266,31 @@ fn help_lists_the_install_options() {
     let stdout = text(&out.stdout);
     insta::assert_snapshot!("install_help", stdout);
 }
+
+#[test]
+fn format_markdown_renders_a_table_and_fenced_diffs() {
+    let s = Sandbox::new();
+    let out = s.orch(&["opencode", "install", "--dry-run", "--format", "markdown"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let markdown = text(&out.stdout);
+    let table = text(&s.orch(&["opencode", "install", "--dry-run"]).stdout);
+    assert_ne!(markdown, table);
+    assert!(
+        markdown.starts_with(
+            "**orch opencode install** (project; dry run, nothing written)\n\n| ACTION | FILE | CHANGES | BACKUP |\n| --- | --- | --- | --- |\n"
+        ),
+        "{markdown}"
+    );
+    assert_eq!(markdown.matches("\n```diff\n--- /dev/null\n").count(), 5);
+    assert!(table.starts_with("orch opencode install (project; dry run"));
+    assert!(
+        !table.contains("```") && !table.contains("| ACTION |"),
+        "{table}"
+    );
+
+    let out = s.orch(&["--format", "markdown", "opencode", "install"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    s.settings()
+        .bind(|| insta::assert_snapshot!("first_install_markdown", stdout));
+}
