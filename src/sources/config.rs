@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{SourceError, redact};
+use super::{ConfigError, Redacted, SourceError};
 use crate::catalog::lenient;
 use crate::paths::Environment;
 
@@ -208,10 +208,7 @@ impl ConfigLocations {
         let mut files = Vec::new();
         for path in self.candidates(env) {
             let text = match std::fs::read(&path) {
-                Ok(bytes) => String::from_utf8(bytes).map_err(|_| SourceError::Config {
-                    path: path.clone(),
-                    message: "the file is not UTF-8 text".into(),
-                })?,
+                Ok(bytes) => String::from_utf8(bytes).map_err(ConfigError::NotUtf8),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => continue,
                 Err(e) => {
@@ -221,16 +218,12 @@ impl ConfigLocations {
                     });
                 }
             };
-            let value = parse_config_text(&text, path.parent(), env).map_err(|message| {
-                SourceError::Config {
+            let value = text
+                .and_then(|text| parse_checked(&text, path.parent(), env))
+                .map_err(|source| SourceError::Config {
                     path: path.clone(),
-                    message,
-                }
-            })?;
-            check_shape(&value).map_err(|message| SourceError::Config {
-                path: path.clone(),
-                message,
-            })?;
+                    source,
+                })?;
             merge(&mut merged, value);
             files.push(path);
         }
@@ -239,23 +232,18 @@ impl ConfigLocations {
             .filter(|s| !s.trim().is_empty())
         {
             let label = PathBuf::from("$OPENCODE_CONFIG_CONTENT");
-            let value =
-                parse_config_text(inline, Some(&self.project_dir), env).map_err(|message| {
-                    SourceError::Config {
-                        path: label.clone(),
-                        message,
-                    }
-                })?;
-            check_shape(&value).map_err(|message| SourceError::Config {
-                path: label.clone(),
-                message,
+            let value = parse_checked(inline, Some(&self.project_dir), env).map_err(|source| {
+                SourceError::Config {
+                    path: label.clone(),
+                    source,
+                }
             })?;
             merge(&mut merged, value);
             files.push(label);
         }
         let config = OpenCodeConfig::deserialize(&merged).map_err(|e| SourceError::Config {
             path: files.last().cloned().unwrap_or_default(),
-            message: redact(&e.to_string()),
+            source: ConfigError::Shape(Redacted(e)),
         })?;
         Ok(LoadedConfig { config, files })
     }
@@ -275,15 +263,15 @@ pub fn project_dirs(start: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// Checks one file's value against the typed view, so a wrong type is reported
-/// against the file that has it, not against the merge.
-fn check_shape(value: &Value) -> Result<(), String> {
+/// Parses one file's text and checks its value against the typed view, so a wrong type
+/// is reported against the file that has it, not against the merge.
+fn parse_checked(text: &str, dir: Option<&Path>, env: &Environment) -> Result<Value, ConfigError> {
+    let value = parse_config_text(text, dir, env)?;
     if !value.is_object() {
-        return Err("the top level must be a JSON object".into());
+        return Err(ConfigError::NotObject);
     }
-    OpenCodeConfig::deserialize(value)
-        .map(|_| ())
-        .map_err(|e| redact(&e.to_string()))
+    OpenCodeConfig::deserialize(&value).map_err(|e| ConfigError::Shape(Redacted(e)))?;
+    Ok(value)
 }
 
 /// The JSONC that OpenCode's config files may use: comments and trailing commas, nothing
@@ -308,17 +296,17 @@ pub fn parse_config_text(
     text: &str,
     dir: Option<&Path>,
     env: &Environment,
-) -> Result<Value, String> {
+) -> Result<Value, ConfigError> {
     let text = substitute(text, dir, env)?;
     let value: Option<Value> = jsonc_parser::parse_to_serde_value(&text, &jsonc_options())
-        .map_err(|e| format!("invalid JSON: {}", redact(&e.to_string())))?;
+        .map_err(|e| ConfigError::Syntax(Redacted(e)))?;
     Ok(value.unwrap_or(Value::Object(Map::new())))
 }
 
 /// OpenCode's text substitutions. `{env:VAR}` becomes the variable's value (empty when
 /// unset); `{file:path}` becomes the file's contents, JSON-escaped, with `~/` meaning home
 /// and relative paths relative to the config file. Lines that are `//` comments are left alone.
-fn substitute(text: &str, dir: Option<&Path>, env: &Environment) -> Result<String, String> {
+fn substitute(text: &str, dir: Option<&Path>, env: &Environment) -> Result<String, ConfigError> {
     if !text.contains("{env:") && !text.contains("{file:") {
         return Ok(text.to_owned());
     }
@@ -340,12 +328,12 @@ fn substitute(text: &str, dir: Option<&Path>, env: &Environment) -> Result<Strin
                 out.push_str(&json_escape(env.get(var.trim()).unwrap_or("")));
             } else if let Some(file) = token.strip_prefix("file:") {
                 let path = resolve_file(file.trim(), dir, env);
-                let content = std::fs::read_to_string(&path).map_err(|e| {
-                    format!(
-                        "cannot read {} named by {{file:{}}}: {e}",
-                        path.display(),
-                        file.trim()
-                    )
+                let content = std::fs::read_to_string(&path).map_err(|source| {
+                    ConfigError::SubstitutedFile {
+                        path: path.clone(),
+                        name: file.trim().to_owned(),
+                        source,
+                    }
                 })?;
                 out.push_str(&json_escape(content.trim_end()));
             }
@@ -437,7 +425,7 @@ mod tests {
             Some(Path::new("/nonexistent")),
             &env(&[]),
         );
-        let err = err.err().unwrap_or_default();
+        let err = err.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("/nonexistent/./nope.txt"), "{err}");
     }
 

@@ -105,9 +105,9 @@ fn load_catalog(
             cache.display()
         )),
     }
-    let catalog = snapshot::bundled().map_err(|message| SourceError::Catalog {
+    let catalog = snapshot::bundled().map_err(|source| SourceError::Catalog {
         what: snapshot::BUNDLED_ABOUT.into(),
-        message,
+        source,
     })?;
     Ok((catalog, snapshot::BUNDLED_ABOUT.into()))
 }

@@ -271,9 +271,10 @@ impl Spawner for OsSpawner {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(false);
-        let mut child = cmd.spawn().map_err(|e| WorkerError::Spawn {
+        let mut child = cmd.spawn().map_err(|source| WorkerError::Spawn {
             worker: spec.worker.clone(),
-            message: format!("cannot run /bin/sh for {}: {e}", program.display()),
+            program: Some(program.clone()),
+            source,
         })?;
         let pgid = child.id();
         let tail = Arc::new(Mutex::new(OutputTail::default()));
