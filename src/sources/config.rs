@@ -19,127 +19,108 @@ use crate::paths::Environment;
 
 /// The parts of OpenCode's merged configuration that decide model selection.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct OpenCodeConfig {
     /// `model`: the default model, `provider/model`.
-    #[serde(default)]
     pub model: Option<String>,
     /// `small_model`: the model for small, fast work.
-    #[serde(default)]
     pub small_model: Option<String>,
     /// `provider`: providers declared or adjusted in config.
-    #[serde(default)]
     pub provider: BTreeMap<String, ConfigProvider>,
     /// `disabled_providers`: ids never loaded.
-    #[serde(default)]
     pub disabled_providers: Vec<String>,
     /// `enabled_providers`: when set, only these ids are loaded.
-    #[serde(default)]
     pub enabled_providers: Option<Vec<String>>,
 }
 
 /// `provider.<id>` in OpenCode config.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ConfigProvider {
     /// Display name.
-    #[serde(default)]
     pub name: Option<String>,
     /// Environment variables for the key.
-    #[serde(default)]
     pub env: Option<Vec<String>>,
     /// AI SDK package.
-    #[serde(default)]
     pub npm: Option<String>,
     /// Whether `options.apiKey` is set; the value is never read.
-    #[serde(default, deserialize_with = "options_have_api_key", rename = "options")]
+    #[serde(deserialize_with = "options_have_api_key", rename = "options")]
     pub has_api_key: bool,
     /// Models added or adjusted.
-    #[serde(default)]
     pub models: BTreeMap<String, ConfigModel>,
     /// Only these model ids are kept.
-    #[serde(default)]
     pub whitelist: Option<Vec<String>>,
     /// These model ids are dropped.
-    #[serde(default)]
     pub blacklist: Option<Vec<String>>,
 }
 
 /// `provider.<id>.models.<id>` in OpenCode config: every field optional, merged over the catalog.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ConfigModel {
     /// The id sent to the API, when it differs from the key.
-    #[serde(default)]
     pub id: Option<String>,
     /// Display name.
-    #[serde(default)]
     pub name: Option<String>,
     /// Family.
-    #[serde(default)]
     pub family: Option<String>,
     /// Accepts attachments.
-    #[serde(default)]
     pub attachment: Option<bool>,
     /// Reasoning.
-    #[serde(default)]
     pub reasoning: Option<bool>,
     /// Tool calls.
-    #[serde(default)]
     pub tool_call: Option<bool>,
     /// Temperature.
-    #[serde(default)]
     pub temperature: Option<bool>,
     /// Modalities by name.
-    #[serde(default)]
     pub modalities: Option<ConfigModalities>,
     /// Prices.
-    #[serde(default)]
     pub cost: Option<ConfigCost>,
     /// Limits.
-    #[serde(default)]
     pub limit: Option<ConfigLimit>,
     /// Status.
-    #[serde(default)]
     pub status: Option<String>,
     /// Release date.
-    #[serde(default)]
     pub release_date: Option<String>,
 }
 
 /// Modalities in config.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ConfigModalities {
     /// Input modality names.
-    #[serde(default)]
     pub input: Option<Vec<String>>,
     /// Output modality names.
-    #[serde(default)]
     pub output: Option<Vec<String>>,
 }
 
 /// Prices in config.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ConfigCost {
     /// Input.
-    #[serde(default, deserialize_with = "opt_number")]
+    #[serde(deserialize_with = "opt_number")]
     pub input: Option<f64>,
     /// Output.
-    #[serde(default, deserialize_with = "opt_number")]
+    #[serde(deserialize_with = "opt_number")]
     pub output: Option<f64>,
     /// Cache read.
-    #[serde(default, deserialize_with = "opt_number")]
+    #[serde(deserialize_with = "opt_number")]
     pub cache_read: Option<f64>,
     /// Cache write.
-    #[serde(default, deserialize_with = "opt_number")]
+    #[serde(deserialize_with = "opt_number")]
     pub cache_write: Option<f64>,
 }
 
 /// Limits in config.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ConfigLimit {
     /// Context tokens.
-    #[serde(default, deserialize_with = "opt_count")]
+    #[serde(deserialize_with = "opt_count")]
     pub context: Option<u64>,
     /// Output tokens.
-    #[serde(default, deserialize_with = "opt_count")]
+    #[serde(deserialize_with = "opt_count")]
     pub output: Option<u64>,
 }
 
