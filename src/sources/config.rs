@@ -373,14 +373,6 @@ pub fn merge(base: &mut Value, overlay: Value) {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Environment {
-        Environment::from_pairs(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        )
-    }
-
     #[test]
     fn jsonc_comments_trailing_commas_and_substitutions() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -391,8 +383,12 @@ mod tests {
             "model": "{env:MODEL}", /* block */
             "provider": {"x": {"name": "{file:name.txt}", "options": {"apiKey": "{env:NOPE}"},},},
         }"#;
-        let v = parse_config_text(text, Some(dir.path()), &env(&[("MODEL", "a/b")]))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let v = parse_config_text(
+            text,
+            Some(dir.path()),
+            &Environment::from_pairs([("MODEL", "a/b")]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["model"], "a/b");
         assert_eq!(v["provider"]["x"]["name"], "Line \"one\"");
         let c = OpenCodeConfig::deserialize(&v).unwrap_or_else(|e| panic!("{e}"));
@@ -404,7 +400,7 @@ mod tests {
         let err = parse_config_text(
             r#"{"model": "{file:./nope.txt}"}"#,
             Some(Path::new("/nonexistent")),
-            &env(&[]),
+            &Environment::default(),
         );
         let err = err.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("/nonexistent/./nope.txt"), "{err}");
@@ -422,7 +418,7 @@ mod tests {
             project_dir: dir.path().to_path_buf(),
         };
         let err = loc
-            .load(&env(&[]))
+            .load(&Environment::default())
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -437,7 +433,7 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let err = loc
-            .load(&env(&[]))
+            .load(&Environment::default())
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -478,7 +474,7 @@ mod tests {
             project_dir: sub,
         };
         let loaded = loc
-            .load(&env(&[(
+            .load(&Environment::from_pairs([(
                 "OPENCODE_CONFIG_CONTENT",
                 r#"{"disabled_providers":["z"]}"#,
             )]))

@@ -502,20 +502,17 @@ mod tests {
         OpenCodeConfig::deserialize(&value).unwrap_or_else(|e| panic!("{json}: {e}"))
     }
 
-    fn env(pairs: &[(&str, &str)]) -> Environment {
-        Environment::from_pairs(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        )
-    }
-
     fn creds(json: &str) -> Credentials {
         Credentials::parse(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e}"))
     }
 
     fn run(cfg: &str, vars: &[(&str, &str)], auth: &str) -> ProviderSet {
-        classify(catalog(), &config(cfg), &env(vars), &creds(auth))
+        classify(
+            catalog(),
+            &config(cfg),
+            &Environment::from_pairs(vars.iter().copied()),
+            &creds(auth),
+        )
     }
 
     fn access(set: &ProviderSet, id: &str) -> Option<Access> {
@@ -1147,13 +1144,18 @@ mod tests {
             ),
         ];
         for (vars, id, want) in cases {
-            let set = classify(cat(), &config("{}"), &env(vars), &Credentials::default());
+            let set = classify(
+                cat(),
+                &config("{}"),
+                &Environment::from_pairs(vars.iter().copied()),
+                &Credentials::default(),
+            );
             assert_eq!(access(&set, id), *want, "{vars:?}");
         }
         let set = classify(
             cat(),
             &config(r#"{"disabled_providers": ["amazon-bedrock"]}"#),
-            &env(&[("AWS_PROFILE", "dev")]),
+            &Environment::from_pairs([("AWS_PROFILE", "dev")]),
             &Credentials::default(),
         );
         assert_eq!(access(&set, "amazon-bedrock"), Some(Access::Disabled));
