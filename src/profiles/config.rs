@@ -172,6 +172,13 @@ pub fn valid_worker_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// A field of a patch over the value in effect: an absent field keeps it.
+fn overlay<T>(field: &mut T, patch: Option<T>) {
+    if let Some(v) = patch {
+        *field = v;
+    }
+}
+
 /// Applies one file to the profiles in effect.
 pub fn apply(
     profiles: &mut Profiles,
@@ -242,36 +249,16 @@ pub fn apply(
             tools,
             prompt,
         } = patch;
-        if let Some(v) = name {
-            profile.name = v;
-        }
-        if let Some(v) = purpose {
-            profile.purpose = v;
-        }
-        if let Some(v) = when_to_use {
-            profile.when_to_use = v;
-        }
-        if let Some(v) = model {
-            profile.model = v;
-        }
-        if let Some(v) = backend {
-            profile.backend = v;
-        }
-        if agent.is_some() {
-            profile.agent = agent;
-        }
-        if let Some(v) = vision {
-            profile.vision = v;
-        }
-        if let Some(v) = web {
-            profile.web = v;
-        }
-        if let Some(v) = tools {
-            profile.tools.extend(v);
-        }
-        if prompt.is_some() {
-            profile.prompt = prompt;
-        }
+        overlay(&mut profile.name, name);
+        overlay(&mut profile.purpose, purpose);
+        overlay(&mut profile.when_to_use, when_to_use);
+        overlay(&mut profile.model, model);
+        overlay(&mut profile.backend, backend);
+        overlay(&mut profile.agent, agent.map(Some));
+        overlay(&mut profile.vision, vision);
+        overlay(&mut profile.web, web);
+        profile.tools.extend(tools.unwrap_or_default());
+        overlay(&mut profile.prompt, prompt.map(Some));
         profile.defined_in = defined_in;
     }
     Ok(())
