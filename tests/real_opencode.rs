@@ -30,6 +30,14 @@ fn task(worker: &str, text: &str) -> RunRequest {
     }
 }
 
+/// Runs a task and returns the model that answered it.
+async fn answered_by(m: &Manager, worker: &str, text: &str) -> Option<String> {
+    m.run(task(worker, text), CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .answered_by
+}
+
 async fn pid_of(m: &Manager, worker: &str) -> Option<u32> {
     m.workers()
         .await
@@ -75,11 +83,8 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let out = m
-        .run(task("explorer", "TASK-B again"), CancellationToken::new())
-        .await;
     assert_eq!(
-        out.unwrap_or_else(|e| panic!("{e}")).answered_by.as_deref(),
+        answered_by(&m, "explorer", "TASK-B again").await.as_deref(),
         Some("fake/big-pro")
     );
     assert_eq!(llm.models_for("TASK-B"), ["big-pro"]);
@@ -93,14 +98,10 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     m.reset_model("explorer")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let out = m
-        .run(
-            task("explorer", "TASK-C once more"),
-            CancellationToken::new(),
-        )
-        .await;
     assert_eq!(
-        out.unwrap_or_else(|e| panic!("{e}")).answered_by.as_deref(),
+        answered_by(&m, "explorer", "TASK-C once more")
+            .await
+            .as_deref(),
         Some("fake/fast-mini")
     );
     assert_eq!(llm.models_for("TASK-C"), ["fast-mini"]);
@@ -168,14 +169,10 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
         .find(|w| w.id == "coder");
     assert_eq!(row.map(|r| r.status), Some(WorkerStatus::Failed));
     llm.set_delay(Duration::ZERO);
-    let out = m
-        .run(
-            task("coder", "TASK-R after the crash"),
-            CancellationToken::new(),
-        )
-        .await;
     assert_eq!(
-        out.unwrap_or_else(|e| panic!("{e}")).answered_by.as_deref(),
+        answered_by(&m, "coder", "TASK-R after the crash")
+            .await
+            .as_deref(),
         Some("fake/big-pro")
     );
     let new_pid = pid_of(&m, "coder")
