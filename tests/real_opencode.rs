@@ -3,9 +3,11 @@
 //! test prints that it was skipped; with `ORCH_REQUIRE_REAL=1` a missing binary fails.
 //! The tests take turns: each OpenCode needs about 300 MiB and two cores are few.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use orch::paths::Environment;
 use orch::resolve::Policy;
 use orch::sources::ProviderSource;
 use orch::sources::live::LiveSource;
@@ -27,6 +29,31 @@ fn task(worker: &str, text: &str) -> RunRequest {
         task: text.into(),
         auto_spawn: true,
         ..RunRequest::default()
+    }
+}
+
+/// `opencode serve` on a free loopback port in the project, as the manager starts it.
+fn serve_spec(
+    worker: &str,
+    bin: &Path,
+    project: &RealProject,
+    env: &Environment,
+    ready_timeout: Duration,
+) -> SpawnSpec {
+    SpawnSpec {
+        worker: worker.into(),
+        program: bin.to_path_buf(),
+        args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
+            .map(str::to_owned)
+            .to_vec(),
+        dir: project.paths.project_dir.clone(),
+        env: env
+            .vars()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        ready_timeout,
+        die_with_parent: true,
+        redact: Vec::new(),
     }
 }
 
@@ -202,22 +229,13 @@ async fn real_opencode_never_ready_and_dropped_manager_leave_nothing() {
     let llm = FakeLlm::start().await.unwrap_or_else(|e| panic!("{e}"));
     let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
     // A ready timeout far too short for OpenCode: the error carries its output.
-    let spec = SpawnSpec {
-        worker: "docs".into(),
-        program: bin.clone(),
-        args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
-            .map(str::to_owned)
-            .to_vec(),
-        dir: project.paths.project_dir.clone(),
-        env: project
-            .env
-            .vars()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-        ready_timeout: Duration::from_millis(50),
-        die_with_parent: true,
-        redact: Vec::new(),
-    };
+    let spec = serve_spec(
+        "docs",
+        &bin,
+        &project,
+        &project.env,
+        Duration::from_millis(50),
+    );
     let err = OsSpawner
         .spawn(spec.clone())
         .await
@@ -287,19 +305,8 @@ async fn real_opencode_agrees_with_the_local_source() {
             env.set(*k, *v);
         }
         let spec = SpawnSpec {
-            worker: "agreement".into(),
-            program: bin.clone(),
-            args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
-                .map(str::to_owned)
-                .to_vec(),
-            dir: project.paths.project_dir.clone(),
-            env: env
-                .vars()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-            ready_timeout: Duration::from_secs(90),
-            die_with_parent: true,
             redact: vec!["gsk-test-env".into(), "sk-test-123".into()],
+            ..serve_spec("agreement", &bin, &project, &env, Duration::from_secs(90))
         };
         let server = OsSpawner
             .spawn(spec)

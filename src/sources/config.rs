@@ -417,11 +417,13 @@ mod tests {
             global_dir: global.clone(),
             project_dir: dir.path().to_path_buf(),
         };
-        let err = loc
-            .load(&Environment::default())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let load_error = || {
+            loc.load(&Environment::default())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let err = load_error();
         assert!(
             err.contains("opencode.json") && err.contains("line 1"),
             "{err}"
@@ -432,11 +434,7 @@ mod tests {
             r#"{"disabled_providers": "sk-secret-value"}"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let err = loc
-            .load(&Environment::default())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = load_error();
         assert!(
             err.contains("opencode.json") && !err.contains("sk-secret-value"),
             "{err}"
