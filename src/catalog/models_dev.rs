@@ -136,17 +136,14 @@ impl DevCatalog {
             self.0
                 .into_iter()
                 .filter(|p| !p.id.is_empty())
-                .map(|p| Provider {
-                    name: lenient::name_or_id(p.name, &p.id),
-                    id: p.id,
-                    env: p.env,
-                    npm: (!p.npm.is_empty()).then_some(p.npm),
-                    models: p
-                        .models
-                        .into_iter()
-                        .filter(|m| !m.id.is_empty())
-                        .map(DevModel::into_model)
-                        .collect(),
+                .map(|p| {
+                    Provider::from_catalog(
+                        p.id,
+                        p.name,
+                        p.env,
+                        (!p.npm.is_empty()).then_some(p.npm),
+                        p.models.into_iter().map(DevModel::into_model),
+                    )
                 })
                 .collect(),
         )

@@ -207,20 +207,13 @@ impl WireProvider {
             .iter()
             .find(|m| !m.api.npm.is_empty())
             .map(|m| m.api.npm.clone());
-        let mut provider = Provider {
-            name: lenient::name_or_id(self.name, &self.id),
-            id: self.id,
-            env: self.env,
+        Provider::from_catalog(
+            self.id,
+            self.name,
+            self.env,
             npm,
-            models: self
-                .models
-                .into_iter()
-                .filter(|m| !m.id.is_empty())
-                .map(WireModel::into_model)
-                .collect(),
-        };
-        provider.sort_models();
-        provider
+            self.models.into_iter().map(WireModel::into_model),
+        )
     }
 }
 
