@@ -1,7 +1,7 @@
 //! Why a worker operation failed. Every message names the worker and, where there is
 //! one, the fix.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
@@ -39,7 +39,7 @@ pub enum WorkerError {
         message: String,
     },
     /// Spawning failed.
-    #[error("cannot start OpenCode for worker {worker}: {}{source}", program.as_ref().map(|p| format!("cannot run /bin/sh for {}: ", p.display())).unwrap_or_default())]
+    #[error("cannot start OpenCode for worker {worker}: {}{source}", running(program.as_deref()))]
     Spawn {
         /// Worker id.
         worker: String,
@@ -137,6 +137,13 @@ pub enum WorkerError {
         /// Why.
         message: String,
     },
+}
+
+/// What was being run when a spawn failed, as a prefix of its cause.
+fn running(program: Option<&Path>) -> String {
+    program
+        .map(|p| format!("cannot run /bin/sh for {}: ", p.display()))
+        .unwrap_or_default()
 }
 
 impl WorkerError {
