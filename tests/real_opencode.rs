@@ -13,6 +13,7 @@ use orch::sources::ProviderSource;
 use orch::sources::live::LiveSource;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_llm::FakeLlm;
+use orch::testutil::faults::kill_mid_task;
 use orch::testutil::real::{RealProject, opencode_bin};
 use orch::testutil::{assert_no_secret, fixture};
 use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
@@ -153,35 +154,19 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     // the exit; the worker is marked failed; the next task respawns it.
     llm.set_delay(Duration::from_secs(60));
     let m = Arc::new(m);
-    let runner = Arc::clone(&m);
-    let handle = tokio::spawn(async move {
-        runner
-            .run(task("coder", "TASK-K long work"), CancellationToken::new())
-            .await
-    });
-    let waited = Instant::now();
-    while llm.models_for("TASK-K").is_empty() && waited.elapsed() < Duration::from_secs(90) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(llm.models_for("TASK-K"), ["big-pro"]);
-    let coder_pid = pid_of(&m, "coder")
-        .await
-        .unwrap_or_else(|| panic!("no coder pid"));
-    let killed = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(coder_pid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let err = handle
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .err()
-        .unwrap_or_else(|| panic!("task survived"));
+    let in_flight = async {
+        let waited = Instant::now();
+        while llm.models_for("TASK-K").is_empty() && waited.elapsed() < Duration::from_secs(90) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(llm.models_for("TASK-K"), ["big-pro"]);
+    };
+    let killed = kill_mid_task(&m, task("coder", "TASK-K long work"), in_flight).await;
+    let (err, coder_pid) = (killed.error, killed.pid);
     assert!(
-        killed.elapsed() < Duration::from_secs(5),
+        killed.after < Duration::from_secs(5),
         "took {:?}",
-        killed.elapsed()
+        killed.after
     );
     assert!(
         err.message.contains("worker coder") && err.message.contains("SIGKILL"),
