@@ -173,7 +173,7 @@ fn rate(tag: Tag, m: &Model, cx: &Context<'_>, notes: Option<&mut Vec<String>>) 
         Access::Api => api,
         Access::Env => env,
         Access::Custom => custom,
-        _ => 0,
+        Access::NoCredentials | Access::Disabled | Access::NotEnabled => 0,
     };
     t.note(|| format!("provider source {}", access.label()));
     if c.tool_call {
