@@ -59,16 +59,8 @@ impl Error {
 
 impl From<ResolveError> for Error {
     fn from(e: ResolveError) -> Self {
-        let kind = match &e {
-            ResolveError::Empty | ResolveError::Invalid { .. } | ResolveError::NotVision { .. } => {
-                ErrorKind::InvalidInput
-            }
-            ResolveError::Ambiguous { .. } => ErrorKind::Ambiguous,
-            ResolveError::TagCycle { .. } | ResolveError::TagTooDeep { .. } => ErrorKind::Config,
-            _ => ErrorKind::NotFound,
-        };
         let suggestions = e.suggestions().to_vec();
-        Self::new(kind, e.to_string()).with_suggestions(suggestions)
+        Self::new(e.kind(), e.to_string()).with_suggestions(suggestions)
     }
 }
 
@@ -76,7 +68,9 @@ impl From<SourceError> for Error {
     fn from(e: SourceError) -> Self {
         let kind = match e {
             SourceError::Server { .. } => ErrorKind::Unavailable,
-            _ => ErrorKind::Config,
+            SourceError::Read { .. } | SourceError::Config { .. } | SourceError::Catalog { .. } => {
+                ErrorKind::Config
+            }
         };
         Self::new(kind, e.to_string())
     }
@@ -84,6 +78,11 @@ impl From<SourceError> for Error {
 
 impl From<ProfileError> for Error {
     fn from(e: ProfileError) -> Self {
-        Self::new(ErrorKind::Config, e.to_string())
+        let kind = match e {
+            ProfileError::Read { .. }
+            | ProfileError::Parse { .. }
+            | ProfileError::Invalid { .. } => ErrorKind::Config,
+        };
+        Self::new(kind, e.to_string())
     }
 }

@@ -36,9 +36,14 @@ impl Environment {
     }
 
     /// An environment holding exactly these variables.
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Self {
-            vars: pairs.into_iter().collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
@@ -171,18 +176,10 @@ fn socket_candidates(env: &Environment) -> Vec<PathBuf> {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Environment {
-        Environment::from_pairs(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        )
-    }
-
     #[test]
     fn xdg_variables_win_and_relative_ones_are_ignored() {
         let p = Paths::resolve(
-            &env(&[
+            &Environment::from_pairs([
                 ("HOME", "/h"),
                 ("XDG_CONFIG_HOME", "/c"),
                 ("XDG_DATA_HOME", "rel"),
@@ -208,7 +205,7 @@ mod tests {
     #[test]
     fn socket_order_runtime_dir_then_tmp_and_override_wins() {
         let p = Paths::resolve(
-            &env(&[
+            &Environment::from_pairs([
                 ("HOME", "/h"),
                 ("XDG_RUNTIME_DIR", "/run/user/7"),
                 ("TMPDIR", "/t"),
@@ -219,7 +216,7 @@ mod tests {
         assert_eq!(p.socket_candidates.len(), 2);
         assert!(p.socket_candidates[1].starts_with("/t"));
         let p = Paths::resolve(
-            &env(&[("ORCH_SOCKET", "/x.sock"), ("XDG_RUNTIME_DIR", "/r")]),
+            &Environment::from_pairs([("ORCH_SOCKET", "/x.sock"), ("XDG_RUNTIME_DIR", "/r")]),
             "/",
         );
         assert_eq!(p.socket_candidates, vec![PathBuf::from("/x.sock")]);
@@ -227,7 +224,7 @@ mod tests {
 
     #[test]
     fn debug_shows_names_never_values() {
-        let e = env(&[("GROQ_API_KEY", "gsk-test-env"), ("HOME", "/h")]);
+        let e = Environment::from_pairs([("GROQ_API_KEY", "gsk-test-env"), ("HOME", "/h")]);
         let shown = format!("{e:?}");
         assert!(
             shown.contains("GROQ_API_KEY") && !shown.contains("gsk-test-env"),
@@ -238,7 +235,7 @@ mod tests {
 
     #[test]
     fn empty_variables_count_as_unset() {
-        let e = env(&[("A", ""), ("B", "1")]);
+        let e = Environment::from_pairs([("A", ""), ("B", "1")]);
         assert_eq!(e.get("A"), None);
         assert!(e.flag("B") && !e.flag("A"));
     }

@@ -3,14 +3,17 @@
 //! test prints that it was skipped; with `ORCH_REQUIRE_REAL=1` a missing binary fails.
 //! The tests take turns: each OpenCode needs about 300 MiB and two cores are few.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use orch::paths::Environment;
 use orch::resolve::Policy;
 use orch::sources::ProviderSource;
 use orch::sources::live::LiveSource;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_llm::FakeLlm;
+use orch::testutil::faults::kill_mid_task;
 use orch::testutil::real::{RealProject, opencode_bin};
 use orch::testutil::{assert_no_secret, fixture};
 use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
@@ -28,6 +31,39 @@ fn task(worker: &str, text: &str) -> RunRequest {
         auto_spawn: true,
         ..RunRequest::default()
     }
+}
+
+/// `opencode serve` on a free loopback port in the project, as the manager starts it.
+fn serve_spec(
+    worker: &str,
+    bin: &Path,
+    project: &RealProject,
+    env: &Environment,
+    ready_timeout: Duration,
+) -> SpawnSpec {
+    SpawnSpec {
+        worker: worker.into(),
+        program: bin.to_path_buf(),
+        args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
+            .map(str::to_owned)
+            .to_vec(),
+        dir: project.paths.project_dir.clone(),
+        env: env
+            .vars()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        ready_timeout,
+        die_with_parent: true,
+        redact: Vec::new(),
+    }
+}
+
+/// Runs a task and returns the model that answered it.
+async fn answered_by(m: &Manager, worker: &str, text: &str) -> Option<String> {
+    m.run(task(worker, text), CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .answered_by
 }
 
 async fn pid_of(m: &Manager, worker: &str) -> Option<u32> {
@@ -75,11 +111,8 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let out = m
-        .run(task("explorer", "TASK-B again"), CancellationToken::new())
-        .await;
     assert_eq!(
-        out.unwrap_or_else(|e| panic!("{e}")).answered_by.as_deref(),
+        answered_by(&m, "explorer", "TASK-B again").await.as_deref(),
         Some("fake/big-pro")
     );
     assert_eq!(llm.models_for("TASK-B"), ["big-pro"]);
@@ -93,14 +126,10 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     m.reset_model("explorer")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let out = m
-        .run(
-            task("explorer", "TASK-C once more"),
-            CancellationToken::new(),
-        )
-        .await;
     assert_eq!(
-        out.unwrap_or_else(|e| panic!("{e}")).answered_by.as_deref(),
+        answered_by(&m, "explorer", "TASK-C once more")
+            .await
+            .as_deref(),
         Some("fake/fast-mini")
     );
     assert_eq!(llm.models_for("TASK-C"), ["fast-mini"]);
@@ -125,35 +154,19 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     // the exit; the worker is marked failed; the next task respawns it.
     llm.set_delay(Duration::from_secs(60));
     let m = Arc::new(m);
-    let runner = Arc::clone(&m);
-    let handle = tokio::spawn(async move {
-        runner
-            .run(task("coder", "TASK-K long work"), CancellationToken::new())
-            .await
-    });
-    let waited = Instant::now();
-    while llm.models_for("TASK-K").is_empty() && waited.elapsed() < Duration::from_secs(90) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(llm.models_for("TASK-K"), ["big-pro"]);
-    let coder_pid = pid_of(&m, "coder")
-        .await
-        .unwrap_or_else(|| panic!("no coder pid"));
-    let killed = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(coder_pid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let err = handle
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .err()
-        .unwrap_or_else(|| panic!("task survived"));
+    let in_flight = async {
+        let waited = Instant::now();
+        while llm.models_for("TASK-K").is_empty() && waited.elapsed() < Duration::from_secs(90) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(llm.models_for("TASK-K"), ["big-pro"]);
+    };
+    let killed = kill_mid_task(&m, task("coder", "TASK-K long work"), in_flight).await;
+    let (err, coder_pid) = (killed.error, killed.pid);
     assert!(
-        killed.elapsed() < Duration::from_secs(5),
+        killed.after < Duration::from_secs(5),
         "took {:?}",
-        killed.elapsed()
+        killed.after
     );
     assert!(
         err.message.contains("worker coder") && err.message.contains("SIGKILL"),
@@ -168,14 +181,10 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
         .find(|w| w.id == "coder");
     assert_eq!(row.map(|r| r.status), Some(WorkerStatus::Failed));
     llm.set_delay(Duration::ZERO);
-    let out = m
-        .run(
-            task("coder", "TASK-R after the crash"),
-            CancellationToken::new(),
-        )
-        .await;
     assert_eq!(
-        out.unwrap_or_else(|e| panic!("{e}")).answered_by.as_deref(),
+        answered_by(&m, "coder", "TASK-R after the crash")
+            .await
+            .as_deref(),
         Some("fake/big-pro")
     );
     let new_pid = pid_of(&m, "coder")
@@ -205,22 +214,13 @@ async fn real_opencode_never_ready_and_dropped_manager_leave_nothing() {
     let llm = FakeLlm::start().await.unwrap_or_else(|e| panic!("{e}"));
     let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
     // A ready timeout far too short for OpenCode: the error carries its output.
-    let spec = SpawnSpec {
-        worker: "docs".into(),
-        program: bin.clone(),
-        args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
-            .map(str::to_owned)
-            .to_vec(),
-        dir: project.paths.project_dir.clone(),
-        env: project
-            .env
-            .vars()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-        ready_timeout: Duration::from_millis(50),
-        die_with_parent: true,
-        redact: Vec::new(),
-    };
+    let spec = serve_spec(
+        "docs",
+        &bin,
+        &project,
+        &project.env,
+        Duration::from_millis(50),
+    );
     let err = OsSpawner
         .spawn(spec.clone())
         .await
@@ -290,19 +290,8 @@ async fn real_opencode_agrees_with_the_local_source() {
             env.set(*k, *v);
         }
         let spec = SpawnSpec {
-            worker: "agreement".into(),
-            program: bin.clone(),
-            args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
-                .map(str::to_owned)
-                .to_vec(),
-            dir: project.paths.project_dir.clone(),
-            env: env
-                .vars()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-            ready_timeout: Duration::from_secs(90),
-            die_with_parent: true,
             redact: vec!["gsk-test-env".into(), "sk-test-123".into()],
+            ..serve_spec("agreement", &bin, &project, &env, Duration::from_secs(90))
         };
         let server = OsSpawner
             .spawn(spec)

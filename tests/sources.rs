@@ -19,16 +19,21 @@ fn usable_models(set: &ProviderSet) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-#[tokio::test]
-async fn live_usable_providers_are_exactly_connected() {
+/// What the live source reads from a fake OpenCode serving the captures.
+async fn live_set() -> ProviderSet {
     let fake = FakeOpenCode::start()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let set = LiveSource::new(&fake.url())
+    LiveSource::new(&fake.url())
         .unwrap_or_else(|e| panic!("{e}"))
         .load()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn live_usable_providers_are_exactly_connected() {
+    let set = live_set().await;
     assert_eq!(set.usable_ids(), ["fake", "groq", "openai", "opencode"]);
     assert_eq!(set.providers.len(), 226);
     let access = |id: &str| set.get(id).map(|p| p.access);
@@ -45,14 +50,7 @@ async fn live_usable_providers_are_exactly_connected() {
 
 #[tokio::test]
 async fn local_agrees_with_live_on_the_capture_setup() {
-    let fake = FakeOpenCode::start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let live = LiveSource::new(&fake.url())
-        .unwrap_or_else(|e| panic!("{e}"))
-        .load()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let live = live_set().await;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (paths, env) = capture_home(dir.path());
     let local = LocalSource::new(paths, env)

@@ -13,6 +13,7 @@ use orch::resolve::Policy;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_opencode::FakeOpenCode;
 use orch::testutil::fake_spawner::FakeSpawner;
+use orch::testutil::faults::kill_mid_task;
 use orch::testutil::{assert_no_secret, capture_home};
 use orch::workers::{
     CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
@@ -478,28 +479,10 @@ async fn a_killed_worker_fails_its_task_fast_and_respawns_next_time() {
     let s = Setup::new();
     s.spawner.set_prompt_delay(Duration::from_secs(30));
     let m = Arc::new(s.manager());
-    let runner = Arc::clone(&m);
-    let handle = tokio::spawn(async move {
-        runner
-            .run(task("coder", "long"), CancellationToken::new())
-            .await
-    });
     // Wait for the prompt to arrive, then kill the worker's process.
-    wait_for_a_prompt(&s.spawner).await;
-    let pid = row_of(&m, "coder").await.pid;
-    let pid = pid.unwrap_or_else(|| panic!("no pid"));
-    let killed = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let err = handle
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .err()
-        .unwrap_or_else(|| panic!("task succeeded"));
-    assert!(killed.elapsed() < Duration::from_secs(5));
+    let killed = kill_mid_task(&m, task("coder", "long"), wait_for_a_prompt(&s.spawner)).await;
+    let err = killed.error;
+    assert!(killed.after < Duration::from_secs(5));
     assert!(
         err.message.contains("worker coder") && err.message.contains("exited"),
         "{}",

@@ -10,6 +10,13 @@ use std::marker::PhantomData;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::model::Limits;
+
+/// A display name, or the id when the catalog gave none (or an empty one).
+pub fn name_or_id(name: String, id: &str) -> String {
+    if name.is_empty() { id.to_owned() } else { name }
+}
+
 /// A string, or `null` as empty.
 pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
@@ -43,6 +50,24 @@ pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let v = number(d)?;
     // Saturating float-to-int conversion is the intent: negative counts are nonsense.
     Ok(if v <= 0.0 { 0 } else { v as u64 })
+}
+
+/// A `limit` object as both OpenCode and models.dev write it (`context` and `output`
+/// read as [`count`]s), or `null` as unknown.
+pub fn limits<'de, D: Deserializer<'de>>(d: D) -> Result<Limits, D::Error> {
+    #[derive(Default, Deserialize)]
+    #[serde(default)]
+    struct Raw {
+        #[serde(deserialize_with = "count")]
+        context: u64,
+        #[serde(deserialize_with = "count")]
+        output: u64,
+    }
+    let raw: Raw = object(d)?;
+    Ok(Limits {
+        context: raw.context,
+        output: raw.output,
+    })
 }
 
 /// Whether a value is present and not `null`; the value itself is skipped unread.

@@ -55,6 +55,26 @@ pub struct Provider {
 }
 
 impl Provider {
+    /// A provider as a catalog describes it: named by its id when it has no name, its
+    /// models without an id dropped and the rest sorted.
+    pub fn from_catalog(
+        id: String,
+        name: String,
+        env: Vec<String>,
+        npm: Option<String>,
+        models: impl IntoIterator<Item = Model>,
+    ) -> Self {
+        let mut provider = Self {
+            name: super::lenient::name_or_id(name, &id),
+            id,
+            env,
+            npm,
+            models: models.into_iter().filter(|m| !m.id.is_empty()).collect(),
+        };
+        provider.sort_models();
+        provider
+    }
+
     /// The model with this id.
     pub fn model(&self, id: &str) -> Option<&Model> {
         self.models

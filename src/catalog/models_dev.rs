@@ -10,75 +10,71 @@ use super::lenient::{self, Keyed};
 use super::model::{Capabilities, Catalog, Cost, Limits, Modalities, Model, ModelStatus, Provider};
 
 /// One provider in models.dev format.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct DevProvider {
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     id: String,
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     name: String,
-    #[serde(default, deserialize_with = "lenient::strings")]
+    #[serde(deserialize_with = "lenient::strings")]
     env: Vec<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     npm: String,
-    #[serde(default, deserialize_with = "lenient::map_values")]
+    #[serde(deserialize_with = "lenient::map_values")]
     models: Vec<DevModel>,
 }
 
 /// One model in models.dev format (also the shape of `provider.<id>.models.<id>` in OpenCode config).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct DevModel {
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     id: String,
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     name: String,
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     family: String,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     attachment: bool,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     reasoning: bool,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     tool_call: bool,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     temperature: bool,
-    #[serde(default, deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "lenient::object")]
     modalities: DevModalities,
-    #[serde(default, deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "lenient::object")]
     cost: DevCost,
-    #[serde(default, deserialize_with = "lenient::object")]
-    limit: DevLimit,
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::limits")]
+    limit: Limits,
+    #[serde(deserialize_with = "lenient::string")]
     status: String,
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     release_date: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct DevModalities {
-    #[serde(default, deserialize_with = "lenient::strings")]
+    #[serde(deserialize_with = "lenient::strings")]
     input: Vec<String>,
-    #[serde(default, deserialize_with = "lenient::strings")]
+    #[serde(deserialize_with = "lenient::strings")]
     output: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct DevCost {
-    #[serde(default, deserialize_with = "lenient::number")]
+    #[serde(deserialize_with = "lenient::number")]
     input: f64,
-    #[serde(default, deserialize_with = "lenient::number")]
+    #[serde(deserialize_with = "lenient::number")]
     output: f64,
-    #[serde(default, deserialize_with = "lenient::number")]
+    #[serde(deserialize_with = "lenient::number")]
     cache_read: f64,
-    #[serde(default, deserialize_with = "lenient::number")]
+    #[serde(deserialize_with = "lenient::number")]
     cache_write: f64,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct DevLimit {
-    #[serde(default, deserialize_with = "lenient::count")]
-    context: u64,
-    #[serde(default, deserialize_with = "lenient::count")]
-    output: u64,
 }
 
 impl Keyed for DevProvider {
@@ -95,22 +91,16 @@ impl Keyed for DevModel {
 
 impl DevModel {
     fn into_model(self) -> Model {
-        let input = if self.modalities.input.is_empty() {
-            Modalities::TEXT
-        } else {
-            Modalities::from_names(self.modalities.input.iter().map(String::as_str))
-        };
-        let output = if self.modalities.output.is_empty() {
-            Modalities::TEXT
-        } else {
-            Modalities::from_names(self.modalities.output.iter().map(String::as_str))
+        // No modalities listed means text only.
+        let modalities = |names: &[String]| {
+            if names.is_empty() {
+                Modalities::TEXT
+            } else {
+                Modalities::from_names(names.iter().map(String::as_str))
+            }
         };
         Model {
-            name: if self.name.is_empty() {
-                self.id.clone()
-            } else {
-                self.name
-            },
+            name: lenient::name_or_id(self.name, &self.id),
             id: self.id,
             family: self.family,
             capabilities: Capabilities {
@@ -118,13 +108,10 @@ impl DevModel {
                 reasoning: self.reasoning,
                 attachment: self.attachment,
                 tool_call: self.tool_call,
-                input,
-                output,
+                input: modalities(&self.modalities.input),
+                output: modalities(&self.modalities.output),
             },
-            limit: Limits {
-                context: self.limit.context,
-                output: self.limit.output,
-            },
+            limit: self.limit,
             cost: Cost {
                 input: self.cost.input,
                 output: self.cost.output,
@@ -149,21 +136,14 @@ impl DevCatalog {
             self.0
                 .into_iter()
                 .filter(|p| !p.id.is_empty())
-                .map(|p| Provider {
-                    name: if p.name.is_empty() {
-                        p.id.clone()
-                    } else {
-                        p.name
-                    },
-                    id: p.id,
-                    env: p.env,
-                    npm: (!p.npm.is_empty()).then_some(p.npm),
-                    models: p
-                        .models
-                        .into_iter()
-                        .filter(|m| !m.id.is_empty())
-                        .map(DevModel::into_model)
-                        .collect(),
+                .map(|p| {
+                    Provider::from_catalog(
+                        p.id,
+                        p.name,
+                        p.env,
+                        (!p.npm.is_empty()).then_some(p.npm),
+                        p.models.into_iter().map(DevModel::into_model),
+                    )
                 })
                 .collect(),
         )

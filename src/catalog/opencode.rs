@@ -11,27 +11,24 @@ use super::lenient::{self, Keyed};
 use super::model::{Capabilities, Catalog, Cost, Limits, Modalities, Model, ModelStatus, Provider};
 
 /// `GET /provider`: the whole catalog, the ids of usable providers and each provider's default.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ProviderListReply {
     /// Every provider OpenCode knows.
-    #[serde(default)]
     pub all: Vec<WireProvider>,
     /// Ids of the providers the user can use.
-    #[serde(default)]
     pub connected: Vec<String>,
     /// Default model id per provider.
-    #[serde(default)]
     pub default: BTreeMap<String, String>,
 }
 
 /// `GET /config/providers`: only the usable providers, with their source.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ConfigProvidersReply {
     /// Usable providers.
-    #[serde(default)]
     pub providers: Vec<WireProvider>,
     /// Default model id per provider.
-    #[serde(default)]
     pub default: BTreeMap<String, String>,
 }
 
@@ -58,104 +55,101 @@ pub struct WireProvider {
 }
 
 /// One model as OpenCode serves it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct WireModel {
     /// Model id.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub id: String,
     /// Display name.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub name: String,
     /// Family.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub family: String,
     /// Capabilities.
-    #[serde(default, deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "lenient::object")]
     pub capabilities: WireCapabilities,
     /// Prices.
-    #[serde(default, deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "lenient::object")]
     pub cost: WireCost,
     /// Limits.
-    #[serde(default, deserialize_with = "lenient::object")]
-    pub limit: WireLimit,
+    #[serde(deserialize_with = "lenient::limits")]
+    pub limit: Limits,
     /// Status.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub status: String,
     /// Release date.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub release_date: String,
     /// The SDK package, from `api.npm`.
-    #[serde(default, deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "lenient::object")]
     pub api: WireApi,
 }
 
 /// `model.api` on the wire.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct WireApi {
     /// The AI SDK package.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub npm: String,
 }
 
 /// `model.capabilities` on the wire.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct WireCapabilities {
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     temperature: bool,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     reasoning: bool,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     attachment: bool,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     toolcall: bool,
-    #[serde(default, deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "lenient::object")]
     input: WireModalities,
-    #[serde(default, deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "lenient::object")]
     output: WireModalities,
 }
 
 /// A modality set on the wire (an object of booleans).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct WireModalities {
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     text: bool,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     audio: bool,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     image: bool,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     video: bool,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(deserialize_with = "lenient::boolean")]
     pdf: bool,
 }
 
 /// `model.cost` on the wire.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct WireCost {
-    #[serde(default, deserialize_with = "lenient::number")]
+    #[serde(deserialize_with = "lenient::number")]
     input: f64,
-    #[serde(default, deserialize_with = "lenient::number")]
+    #[serde(deserialize_with = "lenient::number")]
     output: f64,
-    #[serde(default, deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "lenient::object")]
     cache: WireCache,
 }
 
 /// `model.cost.cache` on the wire.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct WireCache {
-    #[serde(default, deserialize_with = "lenient::number")]
+    #[serde(deserialize_with = "lenient::number")]
     read: f64,
-    #[serde(default, deserialize_with = "lenient::number")]
+    #[serde(deserialize_with = "lenient::number")]
     write: f64,
-}
-
-/// `model.limit` on the wire.
-#[derive(Debug, Default, Deserialize)]
-pub struct WireLimit {
-    #[serde(default, deserialize_with = "lenient::count")]
-    context: u64,
-    #[serde(default, deserialize_with = "lenient::count")]
-    output: u64,
 }
 
 impl From<WireModalities> for Modalities {
@@ -177,12 +171,12 @@ impl Keyed for WireModel {
 }
 
 impl WireModel {
-    /// Converts to the internal model.
+    /// Converts to the internal model (a nameless model is named by its id).
     pub fn into_model(self) -> Model {
         let c = self.capabilities;
         Model {
+            name: lenient::name_or_id(self.name, &self.id),
             id: self.id,
-            name: self.name,
             family: self.family,
             capabilities: Capabilities {
                 temperature: c.temperature,
@@ -192,10 +186,7 @@ impl WireModel {
                 input: c.input.into(),
                 output: c.output.into(),
             },
-            limit: Limits {
-                context: self.limit.context,
-                output: self.limit.output,
-            },
+            limit: self.limit,
             cost: Cost {
                 input: self.cost.input,
                 output: self.cost.output,
@@ -216,30 +207,13 @@ impl WireProvider {
             .iter()
             .find(|m| !m.api.npm.is_empty())
             .map(|m| m.api.npm.clone());
-        let mut provider = Provider {
-            name: if self.name.is_empty() {
-                self.id.clone()
-            } else {
-                self.name
-            },
-            id: self.id,
-            env: self.env,
+        Provider::from_catalog(
+            self.id,
+            self.name,
+            self.env,
             npm,
-            models: self
-                .models
-                .into_iter()
-                .filter(|m| !m.id.is_empty())
-                .map(|m| {
-                    let mut m = m.into_model();
-                    if m.name.is_empty() {
-                        m.name.clone_from(&m.id);
-                    }
-                    m
-                })
-                .collect(),
-        };
-        provider.sort_models();
-        provider
+            self.models.into_iter().map(WireModel::into_model),
+        )
     }
 }
 

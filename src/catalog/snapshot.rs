@@ -151,15 +151,29 @@ pub fn encode(catalog: &Catalog, about: &str) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
+/// Why a snapshot could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The gzip layer is broken.
+    #[error("cannot decompress: {0}")]
+    Decompress(#[source] std::io::Error),
+    /// The JSON inside does not have the snapshot's shape.
+    #[error("invalid snapshot: {0}")]
+    Json(#[source] serde_json::Error),
+    /// A snapshot format this version of orch does not read.
+    #[error("unsupported snapshot version {0}")]
+    Version(u32),
+}
+
 /// Decodes a compressed snapshot.
-pub fn decode(bytes: &[u8]) -> Result<Catalog, String> {
+pub fn decode(bytes: &[u8]) -> Result<Catalog, SnapshotError> {
     let mut json = Vec::with_capacity(bytes.len() * 8);
     flate2::read::GzDecoder::new(bytes)
         .read_to_end(&mut json)
-        .map_err(|e| format!("cannot decompress: {e}"))?;
-    let snap: Snap = serde_json::from_slice(&json).map_err(|e| format!("invalid snapshot: {e}"))?;
+        .map_err(SnapshotError::Decompress)?;
+    let snap: Snap = serde_json::from_slice(&json).map_err(SnapshotError::Json)?;
     if snap.v != 1 {
-        return Err(format!("unsupported snapshot version {}", snap.v));
+        return Err(SnapshotError::Version(snap.v));
     }
     let providers = snap
         .providers
@@ -215,7 +229,7 @@ pub fn decode(bytes: &[u8]) -> Result<Catalog, String> {
 }
 
 /// The bundled catalog.
-pub fn bundled() -> Result<Catalog, String> {
+pub fn bundled() -> Result<Catalog, SnapshotError> {
     decode(BUNDLED)
 }
 

@@ -5,26 +5,30 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use crate::sources::Redacted;
+
 /// Failures talking to an OpenCode server.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenCodeError {
     /// The URL is not a usable `http(s)://host:port` base.
-    #[error("invalid OpenCode server URL {url:?}: {message}")]
+    #[error("invalid OpenCode server URL {url:?}: {source}")]
     Url {
         /// The URL as given (without credentials).
         url: String,
         /// What is wrong.
-        message: String,
+        #[source]
+        source: UrlError,
     },
     /// The request did not complete.
-    #[error("{method} {url} failed: {message}")]
+    #[error("{method} {url} failed: {}", transport_message(source))]
     Transport {
         /// HTTP method.
         method: &'static str,
         /// Full URL (without credentials).
         url: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: reqwest::Error,
     },
     /// The server answered with an error status.
     #[error("{method} {url} answered {status}: {message}")]
@@ -39,15 +43,30 @@ pub enum OpenCodeError {
         message: String,
     },
     /// The reply was not what this version of orch understands.
-    #[error("{method} {url}: unexpected reply: {message}")]
+    #[error("{method} {url}: unexpected reply: {source}")]
     Decode {
         /// HTTP method.
         method: &'static str,
         /// Full URL (without credentials).
         url: String,
-        /// What did not match.
-        message: String,
+        /// What did not match (values the server sent are not shown).
+        #[source]
+        source: Redacted<serde_json::Error>,
     },
+}
+
+/// Why a server URL is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    /// It does not parse, or a path does not join onto it.
+    #[error(transparent)]
+    Parse(#[from] url::ParseError),
+    /// It parses but is not `http(s)://host...`.
+    #[error("expected http://host:port")]
+    NotHttp,
+    /// The HTTP client cannot be built for it.
+    #[error(transparent)]
+    Client(#[from] reqwest::Error),
 }
 
 /// A client of one OpenCode server.
@@ -78,15 +97,13 @@ impl std::fmt::Debug for Login {
 impl OpenCodeClient {
     /// A client for the server at `base` (`http://127.0.0.1:4096`).
     pub fn new(base: &str, timeout: Duration) -> Result<Self, OpenCodeError> {
-        let mut url = reqwest::Url::parse(base.trim()).map_err(|e| OpenCodeError::Url {
+        let bad_url = |source: UrlError| OpenCodeError::Url {
             url: strip_credentials(base),
-            message: e.to_string(),
-        })?;
+            source,
+        };
+        let mut url = reqwest::Url::parse(base.trim()).map_err(|e| bad_url(e.into()))?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(OpenCodeError::Url {
-                url: strip_credentials(base),
-                message: "expected http://host:port".into(),
-            });
+            return Err(bad_url(UrlError::NotHttp));
         }
         let login = (!url.username().is_empty() || url.password().is_some()).then(|| Login {
             user: url.username().to_owned(),
@@ -105,10 +122,7 @@ impl OpenCodeClient {
             .connect_timeout(Duration::from_secs(5))
             .no_proxy()
             .build()
-            .map_err(|e| OpenCodeError::Url {
-                url: strip_credentials(base),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| bad_url(e.into()))?;
         let shown = url.as_str().trim_end_matches('/').to_owned();
         Ok(Self {
             http,
@@ -127,8 +141,8 @@ impl OpenCodeClient {
         self.base
             .join(path.trim_start_matches('/'))
             .map_err(|e| OpenCodeError::Url {
-                url: format!("{}/{}", self.shown, path.trim_start_matches('/')),
-                message: e.to_string(),
+                url: self.shown(path),
+                source: e.into(),
             })
     }
 
@@ -180,17 +194,14 @@ impl OpenCodeClient {
             Some(l) => req.basic_auth(&l.user, l.password.as_ref()),
             None => req,
         };
-        let resp = req.send().await.map_err(|e| OpenCodeError::Transport {
+        let transport = |source| OpenCodeError::Transport {
             method,
             url: url.clone(),
-            message: transport_message(&e),
-        })?;
+            source,
+        };
+        let resp = req.send().await.map_err(transport)?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| OpenCodeError::Transport {
-            method,
-            url: url.clone(),
-            message: transport_message(&e),
-        })?;
+        let bytes = resp.bytes().await.map_err(transport)?;
         if !status.is_success() {
             return Err(OpenCodeError::Status {
                 method,
@@ -202,7 +213,7 @@ impl OpenCodeClient {
         serde_json::from_slice(&bytes).map_err(|e| OpenCodeError::Decode {
             method,
             url,
-            message: crate::sources::redact(&e.to_string()),
+            source: Redacted(e),
         })
     }
 }

@@ -3,7 +3,7 @@
 mod client;
 mod session;
 
-pub use client::{OpenCodeClient, OpenCodeError, strip_credentials};
+pub use client::{OpenCodeClient, OpenCodeError, UrlError, strip_credentials};
 pub use session::{
     AssistantInfo, Health, ModelChoice, PartInput, PartOutput, PromptBody, PromptReply, Session,
 };

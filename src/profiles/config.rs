@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::{BackendKind, ModelSpec, Profile, Profiles};
 use crate::paths::{Environment, Paths};
 use crate::sources::config::{parse_config_text, project_dirs};
-use crate::sources::redact;
+use crate::sources::{ConfigError, Redacted};
 
 /// Longest model reference accepted anywhere.
 pub const MAX_REF_LEN: usize = 512;
@@ -39,7 +39,16 @@ pub enum ProfileError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is malformed or says something invalid.
+    /// The file is not UTF-8 JSONC of the expected shape.
+    #[error("invalid {}: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column where known.
+        #[source]
+        source: ConfigError,
+    },
+    /// The file parses but says something invalid.
     #[error("invalid {}: {message}", path.display())]
     Invalid {
         /// The file.
@@ -90,9 +99,9 @@ pub fn load_orchestrator(paths: &Paths, env: &Environment) -> Result<Profiles, P
     let mut profiles = Profiles::builtin();
     for path in files {
         let text = match std::fs::read(&path) {
-            Ok(bytes) => String::from_utf8(bytes).map_err(|_| ProfileError::Invalid {
+            Ok(bytes) => String::from_utf8(bytes).map_err(|e| ProfileError::Parse {
                 path: path.clone(),
-                message: "the file is not UTF-8 text".into(),
+                source: ConfigError::NotUtf8(e),
             })?,
             Err(e)
                 if matches!(
@@ -117,12 +126,12 @@ pub fn parse_file(
     path: &Path,
     env: &Environment,
 ) -> Result<OrchestratorConfig, ProfileError> {
-    let invalid = |message: String| ProfileError::Invalid {
+    let invalid = |source: ConfigError| ProfileError::Parse {
         path: path.to_path_buf(),
-        message,
+        source,
     };
     let value = parse_config_text(text, path.parent(), env).map_err(invalid)?;
-    OrchestratorConfig::deserialize(&value).map_err(|e| invalid(redact(&e.to_string())))
+    OrchestratorConfig::deserialize(&value).map_err(|e| invalid(ConfigError::Shape(Redacted(e))))
 }
 
 fn check_ref(r: &str, what: &str) -> Result<(), String> {
@@ -161,6 +170,13 @@ pub fn valid_worker_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// A field of a patch over the value in effect: an absent field keeps it.
+fn overlay<T>(field: &mut T, patch: Option<T>) {
+    if let Some(v) = patch {
+        *field = v;
+    }
 }
 
 /// Applies one file to the profiles in effect.
@@ -233,36 +249,16 @@ pub fn apply(
             tools,
             prompt,
         } = patch;
-        if let Some(v) = name {
-            profile.name = v;
-        }
-        if let Some(v) = purpose {
-            profile.purpose = v;
-        }
-        if let Some(v) = when_to_use {
-            profile.when_to_use = v;
-        }
-        if let Some(v) = model {
-            profile.model = v;
-        }
-        if let Some(v) = backend {
-            profile.backend = v;
-        }
-        if agent.is_some() {
-            profile.agent = agent;
-        }
-        if let Some(v) = vision {
-            profile.vision = v;
-        }
-        if let Some(v) = web {
-            profile.web = v;
-        }
-        if let Some(v) = tools {
-            profile.tools.extend(v);
-        }
-        if prompt.is_some() {
-            profile.prompt = prompt;
-        }
+        overlay(&mut profile.name, name);
+        overlay(&mut profile.purpose, purpose);
+        overlay(&mut profile.when_to_use, when_to_use);
+        overlay(&mut profile.model, model);
+        overlay(&mut profile.backend, backend);
+        overlay(&mut profile.agent, agent.map(Some));
+        overlay(&mut profile.vision, vision);
+        overlay(&mut profile.web, web);
+        profile.tools.extend(tools.unwrap_or_default());
+        overlay(&mut profile.prompt, prompt.map(Some));
         profile.defined_in = defined_in;
     }
     Ok(())

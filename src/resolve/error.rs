@@ -1,6 +1,7 @@
 //! Why a reference did not resolve, with suggestions and the fix.
 
 use super::types::Skipped;
+use crate::error::ErrorKind;
 
 /// Longest part of a user's reference repeated in a message.
 const SHOWN: usize = 80;
@@ -198,7 +199,30 @@ impl ResolveError {
             | Self::Ambiguous { suggestions, .. }
             | Self::UnknownTag { suggestions, .. }
             | Self::NotVision { suggestions, .. } => suggestions,
-            _ => &[],
+            Self::Empty
+            | Self::Invalid { .. }
+            | Self::NoVisionModel { .. }
+            | Self::NoUsableModel { .. }
+            | Self::ChainExhausted { .. }
+            | Self::TagCycle { .. }
+            | Self::TagTooDeep { .. } => &[],
+        }
+    }
+
+    /// The kind of failure, for exit codes and the MCP error. Exhaustive on purpose: a new
+    /// variant must choose its kind here.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Empty | Self::Invalid { .. } | Self::NotVision { .. } => ErrorKind::InvalidInput,
+            Self::Ambiguous { .. } => ErrorKind::Ambiguous,
+            Self::TagCycle { .. } | Self::TagTooDeep { .. } => ErrorKind::Config,
+            Self::UnknownProvider { .. }
+            | Self::UnknownModel { .. }
+            | Self::NoMatch { .. }
+            | Self::UnknownTag { .. }
+            | Self::NoVisionModel { .. }
+            | Self::NoUsableModel { .. }
+            | Self::ChainExhausted { .. } => ErrorKind::NotFound,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The one resolver: every code path that turns a model reference into a model calls it.
 
-use std::cmp::Reverse;
+use std::cmp::{Ordering, Reverse};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -109,6 +109,23 @@ impl Ctx<'_> {
         self.worker
             .map_or_else(|| "vision".to_owned(), |w| w.id.clone())
     }
+}
+
+/// The first `limit` of `items` under `order`, sorted, and how many items there were.
+/// `order` must be total, so that selecting then sorting gives the same top as a full sort
+/// (without sorting thousands of models).
+fn top<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    mut order: impl FnMut(&T, &T) -> Ordering,
+) -> (Vec<T>, usize) {
+    let total = items.len();
+    if limit < total {
+        items.select_nth_unstable_by(limit, &mut order);
+        items.truncate(limit);
+    }
+    items.sort_unstable_by(order);
+    (items, total)
 }
 
 fn access_rank(a: Access) -> u8 {
@@ -423,9 +440,7 @@ impl Resolver {
                 }
             }
         }
-        let total = out.len();
-        // A total order (provider and model id last), so the top `limit` are the same
-        // whether found by selection or by a full sort.
+        // Total: provider and model id last (see `top`).
         let order = |a: &(i64, &str, usize), b: &(i64, &str, usize)| {
             let (ea, eb) = (&entries[a.2], &entries[b.2]);
             let (ma, mb) = (
@@ -439,12 +454,7 @@ impl Resolver {
                 .then(ea.provider.cmp(&eb.provider))
                 .then(ma.id.cmp(&mb.id))
         };
-        if limit < out.len() {
-            out.select_nth_unstable_by(limit, order);
-            out.truncate(limit);
-        }
-        out.sort_unstable_by(order);
-        (out, total)
+        top(out, limit, order)
     }
 
     fn fuzzy(&self, r: &str, ctx: &Ctx<'_>) -> Result<Pick, ResolveError> {
@@ -702,9 +712,7 @@ impl Resolver {
                 }
             }
         }
-        let total = out.len();
-        // A total order (provider index and model id last): selection then sort gives the
-        // same top as a full sort, without sorting thousands of models.
+        // Total: provider index and model id last (see `top`).
         let order = |a: &(i64, usize, usize), b: &(i64, usize, usize)| {
             let (ma, mb) = (self.model(a.1, a.2), self.model(b.1, b.2));
             b.0.cmp(&a.0)
@@ -712,12 +720,7 @@ impl Resolver {
                 .then(a.1.cmp(&b.1))
                 .then(ma.id.cmp(&mb.id))
         };
-        if limit < out.len() {
-            out.select_nth_unstable_by(limit, order);
-            out.truncate(limit);
-        }
-        out.sort_unstable_by(order);
-        (out, total)
+        top(out, limit, order)
     }
 
     /// Why a model scored what it did for a tag.

@@ -123,13 +123,33 @@ pub fn points(tag: Tag, m: &Model, cx: &Context<'_>) -> Option<i64> {
     rate(tag, m, cx, None)
 }
 
-/// One scoring for both: notes are written only when asked for.
-fn rate(tag: Tag, m: &Model, cx: &Context<'_>, mut notes: Option<&mut Vec<String>>) -> Option<i64> {
-    let mut note = |text: &dyn Fn() -> String| {
-        if let Some(n) = notes.as_deref_mut() {
+/// A score being added up, with the notes that explain it when they are wanted.
+struct Tally<'a> {
+    points: i64,
+    notes: Option<&'a mut Vec<String>>,
+}
+
+impl Tally<'_> {
+    /// Writes a note; the text is built only when notes are wanted.
+    fn note(&mut self, text: impl FnOnce() -> String) {
+        if let Some(n) = self.notes.as_deref_mut() {
             n.push(text());
         }
-    };
+    }
+
+    /// For each row whose condition holds, in order: its points and its note.
+    fn bonuses(&mut self, rows: &[(bool, i64, &str)]) {
+        for &(holds, points, why) in rows {
+            if holds {
+                self.points += points;
+                self.note(|| why.to_owned());
+            }
+        }
+    }
+}
+
+/// One scoring for both: notes are written only when asked for.
+fn rate(tag: Tag, m: &Model, cx: &Context<'_>, notes: Option<&mut Vec<String>>) -> Option<i64> {
     let c = &m.capabilities;
     let no_modalities =
         |x: crate::catalog::Modalities| !(x.text || x.audio || x.image || x.video || x.pdf);
@@ -141,54 +161,47 @@ fn rate(tag: Tag, m: &Model, cx: &Context<'_>, mut notes: Option<&mut Vec<String
     if (tag == Tag::Vision || cx.need_image) && !c.input.image {
         return None;
     }
-    let mut s = 0i64;
+    let mut t = Tally { points: 0, notes };
     let access = cx.provider.access;
     let (config, api, env, custom) = if tag == Tag::Node {
         (300, 200, 150, 100)
     } else {
         (100, 30, 20, 10)
     };
-    s += match access {
+    t.points += match access {
         Access::Config => config,
         Access::Api => api,
         Access::Env => env,
         Access::Custom => custom,
-        _ => 0,
+        Access::NoCredentials | Access::Disabled | Access::NotEnabled => 0,
     };
-    note(&|| format!("provider source {}", access.label()));
+    t.note(|| format!("provider source {}", access.label()));
     if c.tool_call {
-        s += 60;
-        note(&|| "tool calls".into());
+        t.points += 60;
+        t.note(|| "tool calls".into());
     } else {
-        note(&|| "no tool calls".into());
+        t.note(|| "no tool calls".into());
     }
     if m.status == crate::catalog::ModelStatus::Active {
-        s += 10;
+        t.points += 10;
     }
     let ctx = context_points(m.limit.context);
     if m.limit.context > 0 {
-        note(&|| format!("{} context", fmt_tokens(m.limit.context)));
+        t.note(|| format!("{} context", fmt_tokens(m.limit.context)));
     }
     match tag {
         Tag::Node => {
-            if cx.is_default {
-                s += 100;
-                note(&|| "provider default".into());
-            }
-            if c.reasoning {
-                s += 10;
-                note(&|| "reasoning".into());
-            }
-            s += ctx;
+            t.bonuses(&[
+                (cx.is_default, 100, "provider default"),
+                (c.reasoning, 10, "reasoning"),
+            ]);
+            t.points += ctx;
         }
         Tag::Fast => {
             let fast_name = FAST_WORDS
                 .iter()
                 .any(|w| contains_ignore_case(&m.id, w) || contains_ignore_case(&m.name, w));
-            if fast_name {
-                s += 40;
-                note(&|| "fast-model name".into());
-            }
+            t.bonuses(&[(fast_name, 40, "fast-model name")]);
             let price = m.cost.input;
             let cheap = if price <= 0.0 {
                 30
@@ -200,8 +213,8 @@ fn rate(tag: Tag, m: &Model, cx: &Context<'_>, mut notes: Option<&mut Vec<String
                 0
             };
             if cheap > 0 {
-                s += cheap;
-                note(&|| {
+                t.points += cheap;
+                t.note(|| {
                     if price <= 0.0 {
                         "free".into()
                     } else {
@@ -209,45 +222,28 @@ fn rate(tag: Tag, m: &Model, cx: &Context<'_>, mut notes: Option<&mut Vec<String
                     }
                 });
             }
-            if c.reasoning {
-                s -= 10;
-                note(&|| "reasoning (slower)".into());
-            }
-            s += ctx / 4;
+            t.bonuses(&[(c.reasoning, -10, "reasoning (slower)")]);
+            t.points += ctx / 4;
         }
         Tag::Vision => {
-            note(&|| "image input".into());
-            if c.attachment {
-                s += 10;
-                note(&|| "attachments".into());
-            }
-            if cx.is_config_model {
-                s += 40;
-                note(&|| "OpenCode's model".into());
-            }
-            if cx.is_default {
-                s += 10;
-                note(&|| "provider default".into());
-            }
-            s += ctx / 2;
+            t.note(|| "image input".into());
+            t.bonuses(&[
+                (c.attachment, 10, "attachments"),
+                (cx.is_config_model, 40, "OpenCode's model"),
+                (cx.is_default, 10, "provider default"),
+            ]);
+            t.points += ctx / 2;
         }
         Tag::Docs => {
-            if cx.is_config_model {
-                s += 60;
-                note(&|| "OpenCode's model".into());
-            }
-            if cx.is_default {
-                s += 10;
-                note(&|| "provider default".into());
-            }
-            if c.reasoning {
-                s += 5;
-                note(&|| "reasoning".into());
-            }
-            s += ctx * 2;
+            t.bonuses(&[
+                (cx.is_config_model, 60, "OpenCode's model"),
+                (cx.is_default, 10, "provider default"),
+                (c.reasoning, 5, "reasoning"),
+            ]);
+            t.points += ctx * 2;
         }
     }
-    Some(s)
+    Some(t.points)
 }
 
 /// Whether `haystack` contains the lowercase ASCII `needle`, ignoring ASCII case, without

@@ -12,7 +12,12 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::redact;
+use super::Redacted;
+
+/// Why `auth.json` could not be parsed (values it holds are not shown).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid JSON: {0}")]
+pub struct AuthFileError(#[source] pub Redacted<serde_json::Error>);
 
 /// The kind of credential stored for one provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,9 +198,9 @@ impl Credentials {
     }
 
     /// Parses the contents of `auth.json`.
-    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let raw: BTreeMap<String, Entry> = serde_json::from_slice(bytes)
-            .map_err(|e| format!("invalid JSON: {}", redact(&e.to_string())))?;
+    pub fn parse(bytes: &[u8]) -> Result<Self, AuthFileError> {
+        let raw: BTreeMap<String, Entry> =
+            serde_json::from_slice(bytes).map_err(|e| AuthFileError(Redacted(e)))?;
         let entries = raw
             .into_iter()
             .map(|(id, Entry(kind))| (id, kind))
@@ -274,7 +279,10 @@ mod tests {
             "{\"a\": ",
             "{\"a\":{\"type\":\"api\",\"key\":\"sk-test-123\"},}",
         ] {
-            let err = Credentials::parse(bad.as_bytes()).err().unwrap_or_default();
+            let err = Credentials::parse(bad.as_bytes())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(
                 err.contains("invalid JSON") && !err.contains("sk-test-123"),
                 "{bad}: {err}"

@@ -13,133 +13,114 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{SourceError, redact};
+use super::{ConfigError, Redacted, SourceError};
 use crate::catalog::lenient;
 use crate::paths::Environment;
 
 /// The parts of OpenCode's merged configuration that decide model selection.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct OpenCodeConfig {
     /// `model`: the default model, `provider/model`.
-    #[serde(default)]
     pub model: Option<String>,
     /// `small_model`: the model for small, fast work.
-    #[serde(default)]
     pub small_model: Option<String>,
     /// `provider`: providers declared or adjusted in config.
-    #[serde(default)]
     pub provider: BTreeMap<String, ConfigProvider>,
     /// `disabled_providers`: ids never loaded.
-    #[serde(default)]
     pub disabled_providers: Vec<String>,
     /// `enabled_providers`: when set, only these ids are loaded.
-    #[serde(default)]
     pub enabled_providers: Option<Vec<String>>,
 }
 
 /// `provider.<id>` in OpenCode config.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ConfigProvider {
     /// Display name.
-    #[serde(default)]
     pub name: Option<String>,
     /// Environment variables for the key.
-    #[serde(default)]
     pub env: Option<Vec<String>>,
     /// AI SDK package.
-    #[serde(default)]
     pub npm: Option<String>,
     /// Whether `options.apiKey` is set; the value is never read.
-    #[serde(default, deserialize_with = "options_have_api_key", rename = "options")]
+    #[serde(deserialize_with = "options_have_api_key", rename = "options")]
     pub has_api_key: bool,
     /// Models added or adjusted.
-    #[serde(default)]
     pub models: BTreeMap<String, ConfigModel>,
     /// Only these model ids are kept.
-    #[serde(default)]
     pub whitelist: Option<Vec<String>>,
     /// These model ids are dropped.
-    #[serde(default)]
     pub blacklist: Option<Vec<String>>,
 }
 
 /// `provider.<id>.models.<id>` in OpenCode config: every field optional, merged over the catalog.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ConfigModel {
     /// The id sent to the API, when it differs from the key.
-    #[serde(default)]
     pub id: Option<String>,
     /// Display name.
-    #[serde(default)]
     pub name: Option<String>,
     /// Family.
-    #[serde(default)]
     pub family: Option<String>,
     /// Accepts attachments.
-    #[serde(default)]
     pub attachment: Option<bool>,
     /// Reasoning.
-    #[serde(default)]
     pub reasoning: Option<bool>,
     /// Tool calls.
-    #[serde(default)]
     pub tool_call: Option<bool>,
     /// Temperature.
-    #[serde(default)]
     pub temperature: Option<bool>,
     /// Modalities by name.
-    #[serde(default)]
     pub modalities: Option<ConfigModalities>,
     /// Prices.
-    #[serde(default)]
     pub cost: Option<ConfigCost>,
     /// Limits.
-    #[serde(default)]
     pub limit: Option<ConfigLimit>,
     /// Status.
-    #[serde(default)]
     pub status: Option<String>,
     /// Release date.
-    #[serde(default)]
     pub release_date: Option<String>,
 }
 
 /// Modalities in config.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ConfigModalities {
     /// Input modality names.
-    #[serde(default)]
     pub input: Option<Vec<String>>,
     /// Output modality names.
-    #[serde(default)]
     pub output: Option<Vec<String>>,
 }
 
 /// Prices in config.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ConfigCost {
     /// Input.
-    #[serde(default, deserialize_with = "opt_number")]
+    #[serde(deserialize_with = "opt_number")]
     pub input: Option<f64>,
     /// Output.
-    #[serde(default, deserialize_with = "opt_number")]
+    #[serde(deserialize_with = "opt_number")]
     pub output: Option<f64>,
     /// Cache read.
-    #[serde(default, deserialize_with = "opt_number")]
+    #[serde(deserialize_with = "opt_number")]
     pub cache_read: Option<f64>,
     /// Cache write.
-    #[serde(default, deserialize_with = "opt_number")]
+    #[serde(deserialize_with = "opt_number")]
     pub cache_write: Option<f64>,
 }
 
 /// Limits in config.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ConfigLimit {
     /// Context tokens.
-    #[serde(default, deserialize_with = "opt_count")]
+    #[serde(deserialize_with = "opt_count")]
     pub context: Option<u64>,
     /// Output tokens.
-    #[serde(default, deserialize_with = "opt_count")]
+    #[serde(deserialize_with = "opt_count")]
     pub output: Option<u64>,
 }
 
@@ -208,10 +189,7 @@ impl ConfigLocations {
         let mut files = Vec::new();
         for path in self.candidates(env) {
             let text = match std::fs::read(&path) {
-                Ok(bytes) => String::from_utf8(bytes).map_err(|_| SourceError::Config {
-                    path: path.clone(),
-                    message: "the file is not UTF-8 text".into(),
-                })?,
+                Ok(bytes) => String::from_utf8(bytes).map_err(ConfigError::NotUtf8),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => continue,
                 Err(e) => {
@@ -221,16 +199,12 @@ impl ConfigLocations {
                     });
                 }
             };
-            let value = parse_config_text(&text, path.parent(), env).map_err(|message| {
-                SourceError::Config {
+            let value = text
+                .and_then(|text| parse_checked(&text, path.parent(), env))
+                .map_err(|source| SourceError::Config {
                     path: path.clone(),
-                    message,
-                }
-            })?;
-            check_shape(&value).map_err(|message| SourceError::Config {
-                path: path.clone(),
-                message,
-            })?;
+                    source,
+                })?;
             merge(&mut merged, value);
             files.push(path);
         }
@@ -239,23 +213,18 @@ impl ConfigLocations {
             .filter(|s| !s.trim().is_empty())
         {
             let label = PathBuf::from("$OPENCODE_CONFIG_CONTENT");
-            let value =
-                parse_config_text(inline, Some(&self.project_dir), env).map_err(|message| {
-                    SourceError::Config {
-                        path: label.clone(),
-                        message,
-                    }
-                })?;
-            check_shape(&value).map_err(|message| SourceError::Config {
-                path: label.clone(),
-                message,
+            let value = parse_checked(inline, Some(&self.project_dir), env).map_err(|source| {
+                SourceError::Config {
+                    path: label.clone(),
+                    source,
+                }
             })?;
             merge(&mut merged, value);
             files.push(label);
         }
         let config = OpenCodeConfig::deserialize(&merged).map_err(|e| SourceError::Config {
             path: files.last().cloned().unwrap_or_default(),
-            message: redact(&e.to_string()),
+            source: ConfigError::Shape(Redacted(e)),
         })?;
         Ok(LoadedConfig { config, files })
     }
@@ -275,15 +244,15 @@ pub fn project_dirs(start: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// Checks one file's value against the typed view, so a wrong type is reported
-/// against the file that has it, not against the merge.
-fn check_shape(value: &Value) -> Result<(), String> {
+/// Parses one file's text and checks its value against the typed view, so a wrong type
+/// is reported against the file that has it, not against the merge.
+fn parse_checked(text: &str, dir: Option<&Path>, env: &Environment) -> Result<Value, ConfigError> {
+    let value = parse_config_text(text, dir, env)?;
     if !value.is_object() {
-        return Err("the top level must be a JSON object".into());
+        return Err(ConfigError::NotObject);
     }
-    OpenCodeConfig::deserialize(value)
-        .map(|_| ())
-        .map_err(|e| redact(&e.to_string()))
+    OpenCodeConfig::deserialize(&value).map_err(|e| ConfigError::Shape(Redacted(e)))?;
+    Ok(value)
 }
 
 /// The JSONC that OpenCode's config files may use: comments and trailing commas, nothing
@@ -308,17 +277,17 @@ pub fn parse_config_text(
     text: &str,
     dir: Option<&Path>,
     env: &Environment,
-) -> Result<Value, String> {
+) -> Result<Value, ConfigError> {
     let text = substitute(text, dir, env)?;
     let value: Option<Value> = jsonc_parser::parse_to_serde_value(&text, &jsonc_options())
-        .map_err(|e| format!("invalid JSON: {}", redact(&e.to_string())))?;
+        .map_err(|e| ConfigError::Syntax(Redacted(e)))?;
     Ok(value.unwrap_or(Value::Object(Map::new())))
 }
 
 /// OpenCode's text substitutions. `{env:VAR}` becomes the variable's value (empty when
 /// unset); `{file:path}` becomes the file's contents, JSON-escaped, with `~/` meaning home
 /// and relative paths relative to the config file. Lines that are `//` comments are left alone.
-fn substitute(text: &str, dir: Option<&Path>, env: &Environment) -> Result<String, String> {
+fn substitute(text: &str, dir: Option<&Path>, env: &Environment) -> Result<String, ConfigError> {
     if !text.contains("{env:") && !text.contains("{file:") {
         return Ok(text.to_owned());
     }
@@ -340,12 +309,12 @@ fn substitute(text: &str, dir: Option<&Path>, env: &Environment) -> Result<Strin
                 out.push_str(&json_escape(env.get(var.trim()).unwrap_or("")));
             } else if let Some(file) = token.strip_prefix("file:") {
                 let path = resolve_file(file.trim(), dir, env);
-                let content = std::fs::read_to_string(&path).map_err(|e| {
-                    format!(
-                        "cannot read {} named by {{file:{}}}: {e}",
-                        path.display(),
-                        file.trim()
-                    )
+                let content = std::fs::read_to_string(&path).map_err(|source| {
+                    ConfigError::SubstitutedFile {
+                        path: path.clone(),
+                        name: file.trim().to_owned(),
+                        source,
+                    }
                 })?;
                 out.push_str(&json_escape(content.trim_end()));
             }
@@ -404,14 +373,6 @@ pub fn merge(base: &mut Value, overlay: Value) {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Environment {
-        Environment::from_pairs(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        )
-    }
-
     #[test]
     fn jsonc_comments_trailing_commas_and_substitutions() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -422,8 +383,12 @@ mod tests {
             "model": "{env:MODEL}", /* block */
             "provider": {"x": {"name": "{file:name.txt}", "options": {"apiKey": "{env:NOPE}"},},},
         }"#;
-        let v = parse_config_text(text, Some(dir.path()), &env(&[("MODEL", "a/b")]))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let v = parse_config_text(
+            text,
+            Some(dir.path()),
+            &Environment::from_pairs([("MODEL", "a/b")]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["model"], "a/b");
         assert_eq!(v["provider"]["x"]["name"], "Line \"one\"");
         let c = OpenCodeConfig::deserialize(&v).unwrap_or_else(|e| panic!("{e}"));
@@ -435,9 +400,9 @@ mod tests {
         let err = parse_config_text(
             r#"{"model": "{file:./nope.txt}"}"#,
             Some(Path::new("/nonexistent")),
-            &env(&[]),
+            &Environment::default(),
         );
-        let err = err.err().unwrap_or_default();
+        let err = err.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("/nonexistent/./nope.txt"), "{err}");
     }
 
@@ -452,11 +417,13 @@ mod tests {
             global_dir: global.clone(),
             project_dir: dir.path().to_path_buf(),
         };
-        let err = loc
-            .load(&env(&[]))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let load_error = || {
+            loc.load(&Environment::default())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let err = load_error();
         assert!(
             err.contains("opencode.json") && err.contains("line 1"),
             "{err}"
@@ -467,11 +434,7 @@ mod tests {
             r#"{"disabled_providers": "sk-secret-value"}"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let err = loc
-            .load(&env(&[]))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = load_error();
         assert!(
             err.contains("opencode.json") && !err.contains("sk-secret-value"),
             "{err}"
@@ -509,7 +472,7 @@ mod tests {
             project_dir: sub,
         };
         let loaded = loc
-            .load(&env(&[(
+            .load(&Environment::from_pairs([(
                 "OPENCODE_CONFIG_CONTENT",
                 r#"{"disabled_providers":["z"]}"#,
             )]))

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::{Access, ProviderEntry, ProviderSet, ProviderSource, SetOrigin, SourceError};
 use crate::catalog::opencode::{ConfigProvidersReply, ProviderListReply, WireProvider};
 use crate::catalog::opencode_default_model;
-use crate::opencode::{OpenCodeClient, OpenCodeError};
+use crate::opencode::{OpenCodeClient, OpenCodeError, strip_credentials};
 
 /// Asks an OpenCode server which providers are usable.
 #[derive(Debug, Clone)]
@@ -46,9 +46,9 @@ impl LiveSource {
 }
 
 fn server_error(url: &str) -> impl Fn(OpenCodeError) -> SourceError + '_ {
-    move |e| SourceError::Server {
-        url: crate::opencode::strip_credentials(url),
-        message: e.to_string(),
+    move |source| SourceError::Server {
+        url: strip_credentials(url),
+        source,
     }
 }
 

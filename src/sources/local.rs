@@ -105,9 +105,9 @@ fn load_catalog(
             cache.display()
         )),
     }
-    let catalog = snapshot::bundled().map_err(|message| SourceError::Catalog {
+    let catalog = snapshot::bundled().map_err(|source| SourceError::Catalog {
         what: snapshot::BUNDLED_ABOUT.into(),
-        message,
+        source,
     })?;
     Ok((catalog, snapshot::BUNDLED_ABOUT.into()))
 }
@@ -502,20 +502,17 @@ mod tests {
         OpenCodeConfig::deserialize(&value).unwrap_or_else(|e| panic!("{json}: {e}"))
     }
 
-    fn env(pairs: &[(&str, &str)]) -> Environment {
-        Environment::from_pairs(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        )
-    }
-
     fn creds(json: &str) -> Credentials {
         Credentials::parse(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e}"))
     }
 
     fn run(cfg: &str, vars: &[(&str, &str)], auth: &str) -> ProviderSet {
-        classify(catalog(), &config(cfg), &env(vars), &creds(auth))
+        classify(
+            catalog(),
+            &config(cfg),
+            &Environment::from_pairs(vars.iter().copied()),
+            &creds(auth),
+        )
     }
 
     fn access(set: &ProviderSet, id: &str) -> Option<Access> {
@@ -551,313 +548,50 @@ mod tests {
     #[test]
     fn each_source_is_classified_as_opencode_does() {
         use Access::*;
+        #[rustfmt::skip]
         let cases: &[Case] = &[
             // Nothing configured: only OpenCode's free provider is usable.
-            (
-                "fresh machine",
-                "{}",
-                &[],
-                "{}",
-                "opencode",
-                Some(Custom),
-                false,
-            ),
-            (
-                "fresh machine",
-                "{}",
-                &[],
-                "{}",
-                "openai",
-                Some(NoCredentials),
-                false,
-            ),
-            (
-                "fresh machine",
-                "{}",
-                &[],
-                "{}",
-                "groq",
-                Some(NoCredentials),
-                false,
-            ),
+            ("fresh machine", "{}", &[], "{}", "opencode", Some(Custom), false),
+            ("fresh machine", "{}", &[], "{}", "openai", Some(NoCredentials), false),
+            ("fresh machine", "{}", &[], "{}", "groq", Some(NoCredentials), false),
             // config: declared in `provider`, new or known, with or without a key.
-            (
-                "config, new provider",
-                r#"{"provider":{"fake":{"models":{"m":{}}}}}"#,
-                &[],
-                "{}",
-                "fake",
-                Some(Config),
-                false,
-            ),
-            (
-                "config wins over env",
-                r#"{"provider":{"groq":{"name":"My Groq"}}}"#,
-                &[("GROQ_API_KEY", "k")],
-                "{}",
-                "groq",
-                Some(Config),
-                true,
-            ),
-            (
-                "config, known provider without a key",
-                r#"{"provider":{"anthropic":{"options":{"apiKey":"x"}}}}"#,
-                &[],
-                "{}",
-                "anthropic",
-                Some(Config),
-                false,
-            ),
-            (
-                "config without models and unknown to the catalog is dropped",
-                r#"{"provider":{"empty":{}}}"#,
-                &[],
-                "{}",
-                "empty",
-                None,
-                false,
-            ),
+            ("config, new provider", r#"{"provider":{"fake":{"models":{"m":{}}}}}"#, &[], "{}", "fake", Some(Config), false),
+            ("config wins over env", r#"{"provider":{"groq":{"name":"My Groq"}}}"#, &[("GROQ_API_KEY", "k")], "{}", "groq", Some(Config), true),
+            ("config, known provider without a key", r#"{"provider":{"anthropic":{"options":{"apiKey":"x"}}}}"#, &[], "{}", "anthropic", Some(Config), false),
+            ("config without models and unknown to the catalog is dropped", r#"{"provider":{"empty":{}}}"#, &[], "{}", "empty", None, false),
             // env: a key in one of the provider's variables.
-            (
-                "env",
-                "{}",
-                &[("GROQ_API_KEY", "k")],
-                "{}",
-                "groq",
-                Some(Env),
-                true,
-            ),
-            (
-                "env, second variable",
-                "{}",
-                &[("MULTI_TOKEN", "k")],
-                "{}",
-                "multi",
-                Some(Env),
-                true,
-            ),
-            (
-                "env, empty value counts as unset",
-                "{}",
-                &[("GROQ_API_KEY", "")],
-                "{}",
-                "groq",
-                Some(NoCredentials),
-                false,
-            ),
-            (
-                "env named by config",
-                r#"{"provider":{"groq":{"env":["MY_GROQ"]}}}"#,
-                &[("MY_GROQ", "k")],
-                "{}",
-                "groq",
-                Some(Config),
-                true,
-            ),
+            ("env", "{}", &[("GROQ_API_KEY", "k")], "{}", "groq", Some(Env), true),
+            ("env, second variable", "{}", &[("MULTI_TOKEN", "k")], "{}", "multi", Some(Env), true),
+            ("env, empty value counts as unset", "{}", &[("GROQ_API_KEY", "")], "{}", "groq", Some(NoCredentials), false),
+            ("env named by config", r#"{"provider":{"groq":{"env":["MY_GROQ"]}}}"#, &[("MY_GROQ", "k")], "{}", "groq", Some(Config), true),
             // api: a key stored by /connect.
-            (
-                "api with key",
-                "{}",
-                &[],
-                r#"{"openai":{"type":"api","key":"sk-x"}}"#,
-                "openai",
-                Some(Api),
-                true,
-            ),
-            (
-                "api wins over env",
-                "{}",
-                &[("OPENAI_API_KEY", "k")],
-                r#"{"openai":{"type":"api","key":"sk-x"}}"#,
-                "openai",
-                Some(Api),
-                true,
-            ),
-            (
-                "api without key: OpenCode drops the entry",
-                "{}",
-                &[],
-                r#"{"openai":{"type":"api"}}"#,
-                "openai",
-                Some(NoCredentials),
-                false,
-            ),
-            (
-                "api key that is not a string: dropped",
-                "{}",
-                &[],
-                r#"{"openai":{"type":"api","key":7}}"#,
-                "openai",
-                Some(NoCredentials),
-                false,
-            ),
-            (
-                "api for a provider the catalog does not know",
-                "{}",
-                &[],
-                r#"{"nobody":{"type":"api","key":"k"}}"#,
-                "nobody",
-                None,
-                false,
-            ),
-            (
-                "unknown credential type",
-                "{}",
-                &[],
-                r#"{"openai":{"type":"magic","key":"k"}}"#,
-                "openai",
-                Some(NoCredentials),
-                false,
-            ),
+            ("api with key", "{}", &[], r#"{"openai":{"type":"api","key":"sk-x"}}"#, "openai", Some(Api), true),
+            ("api wins over env", "{}", &[("OPENAI_API_KEY", "k")], r#"{"openai":{"type":"api","key":"sk-x"}}"#, "openai", Some(Api), true),
+            ("api without key: OpenCode drops the entry", "{}", &[], r#"{"openai":{"type":"api"}}"#, "openai", Some(NoCredentials), false),
+            ("api key that is not a string: dropped", "{}", &[], r#"{"openai":{"type":"api","key":7}}"#, "openai", Some(NoCredentials), false),
+            ("api for a provider the catalog does not know", "{}", &[], r#"{"nobody":{"type":"api","key":"k"}}"#, "nobody", None, false),
+            ("unknown credential type", "{}", &[], r#"{"openai":{"type":"magic","key":"k"}}"#, "openai", Some(NoCredentials), false),
             // custom: OpenCode's own loaders.
-            (
-                "custom, OAuth login",
-                "{}",
-                &[],
-                r#"{"anthropic":{"type":"oauth","refresh":"r","access":"a","expires":1}}"#,
-                "anthropic",
-                Some(Custom),
-                true,
-            ),
-            (
-                "custom, OAuth login missing its tokens: dropped",
-                "{}",
-                &[],
-                r#"{"anthropic":{"type":"oauth"}}"#,
-                "anthropic",
-                Some(NoCredentials),
-                false,
-            ),
-            (
-                "custom keeps an earlier env source",
-                "{}",
-                &[("ANTHROPIC_API_KEY", "k")],
-                r#"{"anthropic":{"type":"oauth","refresh":"r","access":"a","expires":1}}"#,
-                "anthropic",
-                Some(Env),
-                true,
-            ),
-            (
-                "custom, opencode with a key is env",
-                "{}",
-                &[("OPENCODE_API_KEY", "k")],
-                "{}",
-                "opencode",
-                Some(Env),
-                true,
-            ),
+            ("custom, OAuth login", "{}", &[], r#"{"anthropic":{"type":"oauth","refresh":"r","access":"a","expires":1}}"#, "anthropic", Some(Custom), true),
+            ("custom, OAuth login missing its tokens: dropped", "{}", &[], r#"{"anthropic":{"type":"oauth"}}"#, "anthropic", Some(NoCredentials), false),
+            ("custom keeps an earlier env source", "{}", &[("ANTHROPIC_API_KEY", "k")], r#"{"anthropic":{"type":"oauth","refresh":"r","access":"a","expires":1}}"#, "anthropic", Some(Env), true),
+            ("custom, opencode with a key is env", "{}", &[("OPENCODE_API_KEY", "k")], "{}", "opencode", Some(Env), true),
             // api without key: a catalog provider nobody gave credentials.
-            (
-                "no credentials",
-                "{}",
-                &[],
-                "{}",
-                "anthropic",
-                Some(NoCredentials),
-                false,
-            ),
+            ("no credentials", "{}", &[], "{}", "anthropic", Some(NoCredentials), false),
             // disabled_providers: never loaded, whatever the credentials.
-            (
-                "disabled with env key",
-                r#"{"disabled_providers":["groq"]}"#,
-                &[("GROQ_API_KEY", "k")],
-                "{}",
-                "groq",
-                Some(Disabled),
-                false,
-            ),
-            (
-                "disabled with api key",
-                r#"{"disabled_providers":["openai"]}"#,
-                &[],
-                r#"{"openai":{"type":"api","key":"sk-x"}}"#,
-                "openai",
-                Some(Disabled),
-                false,
-            ),
-            (
-                "disabled free provider",
-                r#"{"disabled_providers":["opencode"]}"#,
-                &[],
-                "{}",
-                "opencode",
-                Some(Disabled),
-                false,
-            ),
-            (
-                "disabled config provider",
-                r#"{"disabled_providers":["fake"],"provider":{"fake":{"models":{"m":{}}}}}"#,
-                &[],
-                "{}",
-                "fake",
-                Some(Disabled),
-                false,
-            ),
+            ("disabled with env key", r#"{"disabled_providers":["groq"]}"#, &[("GROQ_API_KEY", "k")], "{}", "groq", Some(Disabled), false),
+            ("disabled with api key", r#"{"disabled_providers":["openai"]}"#, &[], r#"{"openai":{"type":"api","key":"sk-x"}}"#, "openai", Some(Disabled), false),
+            ("disabled free provider", r#"{"disabled_providers":["opencode"]}"#, &[], "{}", "opencode", Some(Disabled), false),
+            ("disabled config provider", r#"{"disabled_providers":["fake"],"provider":{"fake":{"models":{"m":{}}}}}"#, &[], "{}", "fake", Some(Disabled), false),
             // enabled_providers: an allow-list.
-            (
-                "enabled, listed",
-                r#"{"enabled_providers":["groq"]}"#,
-                &[("GROQ_API_KEY", "k")],
-                "{}",
-                "groq",
-                Some(Env),
-                true,
-            ),
-            (
-                "enabled, not listed despite a key",
-                r#"{"enabled_providers":["groq"]}"#,
-                &[],
-                r#"{"openai":{"type":"api","key":"sk-x"}}"#,
-                "openai",
-                Some(NotEnabled),
-                true,
-            ),
-            (
-                "enabled, free provider not listed",
-                r#"{"enabled_providers":["groq"]}"#,
-                &[],
-                "{}",
-                "opencode",
-                Some(NotEnabled),
-                false,
-            ),
-            (
-                "enabled and disabled: disabled wins",
-                r#"{"enabled_providers":["groq"],"disabled_providers":["groq"]}"#,
-                &[("GROQ_API_KEY", "k")],
-                "{}",
-                "groq",
-                Some(Disabled),
-                false,
-            ),
-            (
-                "enabled, empty list",
-                r#"{"enabled_providers":[]}"#,
-                &[("GROQ_API_KEY", "k")],
-                "{}",
-                "groq",
-                Some(NotEnabled),
-                true,
-            ),
+            ("enabled, listed", r#"{"enabled_providers":["groq"]}"#, &[("GROQ_API_KEY", "k")], "{}", "groq", Some(Env), true),
+            ("enabled, not listed despite a key", r#"{"enabled_providers":["groq"]}"#, &[], r#"{"openai":{"type":"api","key":"sk-x"}}"#, "openai", Some(NotEnabled), true),
+            ("enabled, free provider not listed", r#"{"enabled_providers":["groq"]}"#, &[], "{}", "opencode", Some(NotEnabled), false),
+            ("enabled and disabled: disabled wins", r#"{"enabled_providers":["groq"],"disabled_providers":["groq"]}"#, &[("GROQ_API_KEY", "k")], "{}", "groq", Some(Disabled), false),
+            ("enabled, empty list", r#"{"enabled_providers":[]}"#, &[("GROQ_API_KEY", "k")], "{}", "groq", Some(NotEnabled), true),
             // A usable provider whose every model is deprecated has nothing to offer.
-            (
-                "all models deprecated",
-                "{}",
-                &[("GONE_KEY", "k")],
-                "{}",
-                "gone",
-                None,
-                false,
-            ),
-            (
-                "unusable keeps deprecated",
-                "{}",
-                &[],
-                "{}",
-                "gone",
-                Some(NoCredentials),
-                false,
-            ),
+            ("all models deprecated", "{}", &[("GONE_KEY", "k")], "{}", "gone", None, false),
+            ("unusable keeps deprecated", "{}", &[], "{}", "gone", Some(NoCredentials), false),
         ];
         for (case, cfg, vars, auth, id, want, key) in cases {
             let set = run(cfg, vars, auth);
@@ -915,29 +649,12 @@ mod tests {
 
     #[test]
     fn the_free_provider_offers_only_free_models_without_a_key() {
+        #[rustfmt::skip]
         let cases: &[ModelCase] = &[
             ("no key", "{}", &[], "{}", &["big-pickle", "free-mini"]),
-            (
-                "env key",
-                "{}",
-                &[("OPENCODE_API_KEY", "k")],
-                "{}",
-                &["big-pickle", "free-mini", "paid-pro"],
-            ),
-            (
-                "auth.json key",
-                "{}",
-                &[],
-                r#"{"opencode":{"type":"api","key":"k"}}"#,
-                &["big-pickle", "free-mini", "paid-pro"],
-            ),
-            (
-                "config apiKey",
-                r#"{"provider":{"opencode":{"options":{"apiKey":"k"}}}}"#,
-                &[],
-                "{}",
-                &["big-pickle", "free-mini", "paid-pro"],
-            ),
+            ("env key", "{}", &[("OPENCODE_API_KEY", "k")], "{}", &["big-pickle", "free-mini", "paid-pro"]),
+            ("auth.json key", "{}", &[], r#"{"opencode":{"type":"api","key":"k"}}"#, &["big-pickle", "free-mini", "paid-pro"]),
+            ("config apiKey", r#"{"provider":{"opencode":{"options":{"apiKey":"k"}}}}"#, &[], "{}", &["big-pickle", "free-mini", "paid-pro"]),
         ];
         for (case, cfg, vars, auth, want) in cases {
             let set = run(cfg, vars, auth);
@@ -953,66 +670,16 @@ mod tests {
     fn model_filters_apply_to_usable_providers_only() {
         let vars: &[(&str, &str)] = &[("OPENAI_API_KEY", "k"), ("GROQ_API_KEY", "k")];
         // (case, config, env, provider, expected model ids)
+        #[rustfmt::skip]
         let cases: &[ModelCase] = &[
-            (
-                "deprecated, alpha and OpenCode's hidden alias dropped from a usable provider",
-                "{}",
-                vars,
-                "openai",
-                &["gpt-5", "gpt-5-mini"],
-            ),
-            (
-                "alpha kept with experimental models enabled",
-                "{}",
-                &[
-                    ("OPENAI_API_KEY", "k"),
-                    ("OPENCODE_ENABLE_EXPERIMENTAL_MODELS", "true"),
-                ],
-                "openai",
-                &["gpt-5", "gpt-5-mini", "gpt-lab"],
-            ),
-            (
-                "beta stays",
-                "{}",
-                &[("ANTHROPIC_API_KEY", "k")],
-                "anthropic",
-                &["claude-beta", "claude-sonnet-4-5"],
-            ),
-            (
-                "an unusable provider lists every model",
-                "{}",
-                &[],
-                "anthropic",
-                &["claude-beta", "claude-old", "claude-sonnet-4-5"],
-            ),
-            (
-                "whitelist",
-                r#"{"provider":{"openai":{"whitelist":["gpt-5-mini","gpt-4"]}}}"#,
-                vars,
-                "openai",
-                &["gpt-5-mini"],
-            ),
-            (
-                "blacklist",
-                r#"{"provider":{"openai":{"blacklist":["gpt-5-mini"]}}}"#,
-                vars,
-                "openai",
-                &["gpt-5"],
-            ),
-            (
-                "whitelist and blacklist",
-                r#"{"provider":{"openai":{"whitelist":["gpt-5","gpt-5-mini"],"blacklist":["gpt-5"]}}}"#,
-                vars,
-                "openai",
-                &["gpt-5-mini"],
-            ),
-            (
-                "whitelist of another provider does not apply",
-                r#"{"provider":{"groq":{"whitelist":["nothing"]}}}"#,
-                vars,
-                "openai",
-                &["gpt-5", "gpt-5-mini"],
-            ),
+            ("deprecated, alpha and OpenCode's hidden alias dropped from a usable provider", "{}", vars, "openai", &["gpt-5", "gpt-5-mini"]),
+            ("alpha kept with experimental models enabled", "{}", &[("OPENAI_API_KEY", "k"), ("OPENCODE_ENABLE_EXPERIMENTAL_MODELS", "true")], "openai", &["gpt-5", "gpt-5-mini", "gpt-lab"]),
+            ("beta stays", "{}", &[("ANTHROPIC_API_KEY", "k")], "anthropic", &["claude-beta", "claude-sonnet-4-5"]),
+            ("an unusable provider lists every model", "{}", &[], "anthropic", &["claude-beta", "claude-old", "claude-sonnet-4-5"]),
+            ("whitelist", r#"{"provider":{"openai":{"whitelist":["gpt-5-mini","gpt-4"]}}}"#, vars, "openai", &["gpt-5-mini"]),
+            ("blacklist", r#"{"provider":{"openai":{"blacklist":["gpt-5-mini"]}}}"#, vars, "openai", &["gpt-5"]),
+            ("whitelist and blacklist", r#"{"provider":{"openai":{"whitelist":["gpt-5","gpt-5-mini"],"blacklist":["gpt-5"]}}}"#, vars, "openai", &["gpt-5-mini"]),
+            ("whitelist of another provider does not apply", r#"{"provider":{"groq":{"whitelist":["nothing"]}}}"#, vars, "openai", &["gpt-5", "gpt-5-mini"]),
         ];
         for (case, cfg, vars, id, want) in cases {
             let set = run(cfg, vars, "{}");
@@ -1113,47 +780,29 @@ mod tests {
             ])
         };
         type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, Option<Access>);
+        #[rustfmt::skip]
         let cases: &[Case] = &[
-            (
-                &[("AWS_PROFILE", "dev")],
-                "amazon-bedrock",
-                Some(Access::Custom),
-            ),
-            (
-                &[("AWS_ACCESS_KEY_ID", "x")],
-                "amazon-bedrock",
-                Some(Access::Env),
-            ),
-            (
-                &[("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")],
-                "amazon-bedrock",
-                Some(Access::Custom),
-            ),
+            (&[("AWS_PROFILE", "dev")], "amazon-bedrock", Some(Access::Custom)),
+            (&[("AWS_ACCESS_KEY_ID", "x")], "amazon-bedrock", Some(Access::Env)),
+            (&[("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")], "amazon-bedrock", Some(Access::Custom)),
             (&[], "amazon-bedrock", Some(Access::NoCredentials)),
-            (
-                &[("GOOGLE_CLOUD_PROJECT", "p")],
-                "google-vertex",
-                Some(Access::Custom),
-            ),
-            (
-                &[("GCLOUD_PROJECT", "p")],
-                "google-vertex",
-                Some(Access::Custom),
-            ),
-            (
-                &[("GOOGLE_VERTEX_PROJECT", "p")],
-                "google-vertex",
-                Some(Access::Env),
-            ),
+            (&[("GOOGLE_CLOUD_PROJECT", "p")], "google-vertex", Some(Access::Custom)),
+            (&[("GCLOUD_PROJECT", "p")], "google-vertex", Some(Access::Custom)),
+            (&[("GOOGLE_VERTEX_PROJECT", "p")], "google-vertex", Some(Access::Env)),
         ];
         for (vars, id, want) in cases {
-            let set = classify(cat(), &config("{}"), &env(vars), &Credentials::default());
+            let set = classify(
+                cat(),
+                &config("{}"),
+                &Environment::from_pairs(vars.iter().copied()),
+                &Credentials::default(),
+            );
             assert_eq!(access(&set, id), *want, "{vars:?}");
         }
         let set = classify(
             cat(),
             &config(r#"{"disabled_providers": ["amazon-bedrock"]}"#),
-            &env(&[("AWS_PROFILE", "dev")]),
+            &Environment::from_pairs([("AWS_PROFILE", "dev")]),
             &Credentials::default(),
         );
         assert_eq!(access(&set, "amazon-bedrock"), Some(Access::Disabled));

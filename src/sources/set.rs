@@ -76,7 +76,7 @@ impl Access {
                 "provider {} is not in enabled_providers of the OpenCode config",
                 provider.id
             )),
-            _ => None,
+            Self::Config | Self::Api | Self::Env | Self::Custom => None,
         }
     }
 }

@@ -115,9 +115,10 @@ impl Spawner for FakeSpawner {
                 output,
             });
         }
-        let spawn_err = |e: std::io::Error| WorkerError::Spawn {
+        let spawn_err = |source: std::io::Error| WorkerError::Spawn {
             worker: spec.worker.clone(),
-            message: e.to_string(),
+            program: None,
+            source,
         };
         let fake = Arc::new(FakeOpenCode::start().await.map_err(spawn_err)?);
         fake.state().prompt_delay = prompt_delay;

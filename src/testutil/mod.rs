@@ -6,6 +6,7 @@ pub mod fake_llm;
 pub mod fake_opencode;
 pub mod fake_spawner;
 pub mod fake_workers;
+pub mod faults;
 pub mod http;
 pub mod real;
 

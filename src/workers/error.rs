@@ -1,7 +1,7 @@
 //! Why a worker operation failed. Every message names the worker and, where there is
 //! one, the fix.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
@@ -39,12 +39,15 @@ pub enum WorkerError {
         message: String,
     },
     /// Spawning failed.
-    #[error("cannot start OpenCode for worker {worker}: {message}")]
+    #[error("cannot start OpenCode for worker {worker}: {}{source}", running(program.as_deref()))]
     Spawn {
         /// Worker id.
         worker: String,
-        /// Why.
-        message: String,
+        /// The OpenCode binary that `/bin/sh` was to run, when it got that far.
+        program: Option<PathBuf>,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
     },
     /// The process never said it was listening.
     #[error("worker {worker}: OpenCode did not print its \"listening on\" line within {}s; its output:\n{output}", after.as_secs())]
@@ -116,12 +119,13 @@ pub enum WorkerError {
         worker: String,
     },
     /// orch's own state could not be written.
-    #[error("cannot write {}: {message}", path.display())]
+    #[error("cannot write {}: {source}", path.display())]
     State {
         /// The file.
         path: PathBuf,
-        /// Why.
-        message: String,
+        /// Why (an encoding or locking failure is wrapped as `io::Error::other`).
+        #[source]
+        source: std::io::Error,
     },
     /// An attachment could not be used.
     #[error("worker {worker}: attachment {name}: {message}")]
@@ -135,25 +139,39 @@ pub enum WorkerError {
     },
 }
 
+/// What was being run when a spawn failed, as a prefix of its cause.
+fn running(program: Option<&Path>) -> String {
+    program
+        .map(|p| format!("cannot run /bin/sh for {}: ", p.display()))
+        .unwrap_or_default()
+}
+
+impl WorkerError {
+    /// The kind of failure, for exit codes and the MCP error. Exhaustive on purpose: a new
+    /// variant must choose its kind here.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::UnknownWorker { .. } => ErrorKind::NotFound,
+            Self::Resolve { source, .. } => source.kind(),
+            Self::Attachment { .. } | Self::NotRunning { .. } => ErrorKind::InvalidInput,
+            Self::State { .. } | Self::NoAgentUrl { .. } => ErrorKind::Config,
+            Self::Cancelled { .. } | Self::Timeout { .. } | Self::Reply { .. } => ErrorKind::Failed,
+            Self::OpenCodeMissing { .. }
+            | Self::Spawn { .. }
+            | Self::ReadyTimeout { .. }
+            | Self::Exited { .. }
+            | Self::OpenCode { .. } => ErrorKind::Unavailable,
+        }
+    }
+}
+
 impl From<WorkerError> for Error {
     fn from(e: WorkerError) -> Self {
-        let (kind, suggestions) = match &e {
-            WorkerError::UnknownWorker { known, .. } => (ErrorKind::NotFound, known.clone()),
-            WorkerError::Resolve { source, .. } => (
-                Error::from(source.clone()).kind,
-                source.suggestions().to_vec(),
-            ),
-            WorkerError::Attachment { .. } | WorkerError::NotRunning { .. } => {
-                (ErrorKind::InvalidInput, Vec::new())
-            }
-            WorkerError::State { .. } | WorkerError::NoAgentUrl { .. } => {
-                (ErrorKind::Config, Vec::new())
-            }
-            WorkerError::Cancelled { .. }
-            | WorkerError::Timeout { .. }
-            | WorkerError::Reply { .. } => (ErrorKind::Failed, Vec::new()),
-            _ => (ErrorKind::Unavailable, Vec::new()),
+        let suggestions = match &e {
+            WorkerError::UnknownWorker { known, .. } => known.clone(),
+            WorkerError::Resolve { source, .. } => source.suggestions().to_vec(),
+            _ => Vec::new(),
         };
-        Error::new(kind, e.to_string()).with_suggestions(suggestions)
+        Error::new(e.kind(), e.to_string()).with_suggestions(suggestions)
     }
 }

@@ -64,10 +64,10 @@ impl Registry {
         }
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> WorkerError {
+    fn err(&self, source: std::io::Error) -> WorkerError {
         WorkerError::State {
             path: self.path.clone(),
-            message: e.to_string(),
+            source,
         }
     }
 
@@ -82,7 +82,8 @@ impl Registry {
             .write(true)
             .open(&self.lock)
             .map_err(|e| self.err(e))?;
-        let _guard = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| self.err(e))?;
+        let _guard = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, e)| self.err(std::io::Error::other(e)))?;
         // An unreadable registry only loses reuse, never a user's choice: start over.
         let mut entries: Vec<Entry> = std::fs::read(&self.path)
             .ok()
@@ -97,7 +98,7 @@ impl Registry {
                 version: 1,
                 entries,
             })
-            .map_err(|e| self.err(e))?;
+            .map_err(|e| self.err(e.into()))?;
             write_atomic(&self.path, &bytes, 0o600).map_err(|e| self.err(e))?;
         }
         Ok(out)

@@ -103,16 +103,16 @@ impl SettingsStore {
 
     /// Saves the settings atomically.
     pub fn save(&self, settings: &Settings) -> Result<(), WorkerError> {
-        let err = |message: String| WorkerError::State {
+        let err = |source: std::io::Error| WorkerError::State {
             path: self.path.clone(),
-            message,
+            source,
         };
         if let Some(dir) = self.path.parent() {
-            private_dir(dir).map_err(|e| err(e.to_string()))?;
+            private_dir(dir).map_err(err)?;
         }
-        let mut bytes = serde_json::to_vec_pretty(settings).map_err(|e| err(e.to_string()))?;
+        let mut bytes = serde_json::to_vec_pretty(settings).map_err(|e| err(e.into()))?;
         bytes.push(b'\n');
-        write_atomic(&self.path, &bytes, 0o600).map_err(|e| err(e.to_string()))
+        write_atomic(&self.path, &bytes, 0o600).map_err(err)
     }
 
     fn empty() -> Settings {

@@ -271,9 +271,10 @@ impl Spawner for OsSpawner {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(false);
-        let mut child = cmd.spawn().map_err(|e| WorkerError::Spawn {
+        let mut child = cmd.spawn().map_err(|source| WorkerError::Spawn {
             worker: spec.worker.clone(),
-            message: format!("cannot run /bin/sh for {}: {e}", program.display()),
+            program: Some(program.clone()),
+            source,
         })?;
         let pgid = child.id();
         let tail = Arc::new(Mutex::new(OutputTail::default()));
@@ -484,15 +485,35 @@ mod tests {
         }
     }
 
+    /// The text of the error that spawning `script` returns; with `program`, the spec names
+    /// that file of the directory instead of the script.
+    async fn spawn_error(script: &str, timeout: Duration, program: Option<&str>) -> String {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut s = spec(dir.path(), script, timeout);
+        if let Some(name) = program {
+            s.program = dir.path().join(name);
+        }
+        OsSpawner
+            .spawn(s)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    /// A fake OpenCode running `script`, started and ready; the directory must outlive it.
+    async fn started(script: &str) -> (tempfile::TempDir, Arc<dyn Process>) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = spec(dir.path(), script, Duration::from_secs(5));
+        let p = OsSpawner.spawn(s).await.unwrap_or_else(|e| panic!("{e}"));
+        (dir, p)
+    }
+
     #[tokio::test]
     async fn ready_line_gives_the_url_and_stop_kills_the_group() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let s = spec(
-            dir.path(),
-            "echo \"opencode server listening on http://127.0.0.1:1234\"; sleep 30 & wait",
-            Duration::from_secs(5),
-        );
-        let p = OsSpawner.spawn(s).await.unwrap_or_else(|e| panic!("{e}"));
+        let (_dir, p) =
+            started("echo \"opencode server listening on http://127.0.0.1:1234\"; sleep 30 & wait")
+                .await;
         assert_eq!(p.url(), "http://127.0.0.1:1234");
         let pid = p.pid().unwrap_or(0);
         assert!(pid_alive(pid));
@@ -504,18 +525,12 @@ mod tests {
 
     #[tokio::test]
     async fn never_ready_times_out_with_its_output_and_no_secret() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let s = spec(
-            dir.path(),
+        let err = spawn_error(
             "echo \"starting with $SECRET_VALUE\"; sleep 30",
             Duration::from_millis(700),
-        );
-        let err = OsSpawner
-            .spawn(s)
-            .await
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+            None,
+        )
+        .await;
         assert!(
             err.contains("did not print") && err.contains("starting with"),
             "{err}"
@@ -525,14 +540,7 @@ mod tests {
 
     #[tokio::test]
     async fn early_exit_is_reported_with_status() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let s = spec(dir.path(), "echo boom >&2; exit 3", Duration::from_secs(5));
-        let err = OsSpawner
-            .spawn(s)
-            .await
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = spawn_error("echo boom >&2; exit 3", Duration::from_secs(5), None).await;
         assert!(
             err.contains("exit status 3") && err.contains("boom"),
             "{err}"
@@ -541,27 +549,15 @@ mod tests {
 
     #[tokio::test]
     async fn missing_program_names_the_variable() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let mut s = spec(dir.path(), "true", Duration::from_secs(1));
-        s.program = dir.path().join("nope");
-        let err = OsSpawner
-            .spawn(s)
-            .await
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = spawn_error("true", Duration::from_secs(1), Some("nope")).await;
         assert!(err.contains("ORCH_OPENCODE_BIN"), "{err}");
     }
 
     #[tokio::test]
     async fn a_killed_child_is_noticed() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let s = spec(
-            dir.path(),
-            "echo \"opencode server listening on http://127.0.0.1:9\"; exec sleep 30",
-            Duration::from_secs(5),
-        );
-        let p = OsSpawner.spawn(s).await.unwrap_or_else(|e| panic!("{e}"));
+        let (_dir, p) =
+            started("echo \"opencode server listening on http://127.0.0.1:9\"; exec sleep 30")
+                .await;
         let pid = p.pid().unwrap_or(0);
         let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
         let status = tokio::time::timeout(Duration::from_secs(5), p.wait_exit())
