@@ -333,7 +333,9 @@ socket.on("error", (e) => { console.error(e.message); process.exit(1); });
 /// One call of the MCP Inspector's command line, which converts each `--tool-arg` by the
 /// type the tool's schema gives the field; its result as JSON.
 async fn inspect(inspector: &Path, socket: &Path, tool: &str, args: &[&str]) -> CallToolResult {
-    let dir = socket.parent().expect("the socket's directory");
+    let Some(dir) = socket.parent() else {
+        panic!("the socket {} has no directory", socket.display())
+    };
     let bridge = dir.join("stdio-bridge.cjs");
     ok(std::fs::write(&bridge, STDIO_BRIDGE));
     let out = ok(tokio::process::Command::new(inspector)
@@ -436,7 +438,7 @@ async fn the_mcp_inspector_cli_drives_the_tools_from_their_schemas() {
             Call::Run(req) => Some(req),
             _ => None,
         })
-        .expect("the task ran");
+        .unwrap_or_else(|| panic!("the task ran"));
     assert_eq!(run_call.timeout, Some(Duration::from_millis(60_000)));
 
     let r = inspect(

@@ -814,11 +814,11 @@ mod tests {
             ("yml", File, "text/plain"),
             ("xyz", File, "application/octet-stream"),
         ];
-        let dir = tempfile::tempdir().expect("a temporary directory");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("a temporary directory: {e}"));
         for (ext, kind, mime) in cases {
             assert_eq!(mime.starts_with("image/"), kind == Image, "{ext}");
             let on_disk = dir.path().join(format!("f.{ext}"));
-            std::fs::write(&on_disk, b"x").expect("the attachment");
+            std::fs::write(&on_disk, b"x").unwrap_or_else(|e| panic!("the attachment: {e}"));
             let ways = [
                 serde_json::json!({ "path": on_disk }),
                 serde_json::json!({ "base64": "AA==", "name": format!("shot.{ext}") }),
@@ -845,10 +845,10 @@ mod tests {
         let serde_json::Value::Object(o) = v else {
             panic!("an object")
         };
-        parse_args::<T>("t", Some(&o))
-            .expect_err("a malformed call")
-            .message
-            .into_owned()
+        match parse_args::<T>("t", Some(&o)) {
+            Ok(parsed) => panic!("a malformed call, parsed as {parsed:?}"),
+            Err(e) => e.message.into_owned(),
+        }
     }
 
     #[test]
