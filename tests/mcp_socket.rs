@@ -614,6 +614,39 @@ async fn domain_failures_are_tool_errors_with_suggestions() {
     h.stop().await;
 }
 
+/// Some unknown ids do not hide the known tasks; the closest worker is suggested first.
+#[tokio::test]
+async fn peek_names_unknown_ids_beside_the_known_tasks_and_suggestions_are_ranked() {
+    let h = Harness::start().await;
+    let c = h.client().await;
+    let row = start_and_await(
+        &c,
+        json!({"kind":"worker","workerId":"coder","task":"x","format":"json"}),
+    )
+    .await;
+    let r = call(
+        &c,
+        "task_peek",
+        json!({"taskIds":[row.id, "t77"], "format":"json"}),
+    )
+    .await;
+    let view: AwaitView = json_of(&r);
+    assert_eq!(view.tasks.len(), 1);
+    assert_eq!(view.unknown, ["t77"]);
+    let md = text(&call(&c, "task_peek", json!({"taskIds":[row.id, "t77"]})).await);
+    assert!(md.contains("unknown tasks: t77"), "{md}");
+    let r = call(
+        &c,
+        "task_start",
+        json!({"kind":"worker","workerId":"dcos","task":"x","format":"json"}),
+    )
+    .await;
+    let v: Value = ok(serde_json::from_str(&text(&r)));
+    assert_eq!(v["error"]["suggestions"][0], "docs", "{v}");
+    ok(c.cancel().await);
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn auto_tasks_route_images_to_vision_else_worker_else_coder() {
     let h = Harness::start().await;
