@@ -303,7 +303,7 @@ pub fn unknown_worker(id: &str, profiles: &Profiles) -> Error {
             profiles.ids().join(", ")
         ),
     )
-    .with_suggestions(profiles.ids().into_iter().map(str::to_owned).collect())
+    .with_suggestions(crate::resolve::by_similarity(id, profiles.ids()))
 }
 
 fn row(entry: &ProviderEntry, m: &Model) -> ModelRow {

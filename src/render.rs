@@ -514,6 +514,12 @@ pub fn awaited(view: &AwaitView, format: Format) -> String {
             running.join(", ")
         ));
     }
+    if !view.unknown.is_empty() {
+        out.push_str(&format!(
+            "\nunknown tasks: {} (finished tasks are forgotten oldest first)\n",
+            view.unknown.join(", ")
+        ));
+    }
     out
 }
 

@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 use crate::resolve::{Policy, Resolution};
 
 /// Which models to list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum Scope {
     /// Models of usable providers.
     #[default]
@@ -198,14 +201,42 @@ pub enum Format {
     Json,
 }
 
-/// What a task does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The formats of an MCP tool's reply: an LLM reads Markdown or JSON, never aligned
+/// columns, so this is [`Format`] without `table`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
+pub enum ReplyFormat {
+    /// A Markdown table.
+    #[default]
+    Markdown,
+    /// JSON (one of the views above).
+    Json,
+}
+
+impl From<ReplyFormat> for Format {
+    fn from(f: ReplyFormat) -> Self {
+        match f {
+            ReplyFormat::Markdown => Self::Markdown,
+            ReplyFormat::Json => Self::Json,
+        }
+    }
+}
+
+/// What a task does.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum TaskKind {
     /// A task for a named worker.
     Worker,
     /// A task whose worker orch picks: `vision` for an image attachment, else the given
-    /// worker, else `coder`.
+    /// worker, else `coder`. What `task_start` does when not told.
+    #[default]
     Auto,
     /// An operation on a worker (`worker.model.set`, `worker.model.reset`).
     Op,
@@ -223,7 +254,8 @@ impl TaskKind {
 }
 
 /// The operations `task_start({kind: "op"})` knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(inline)]
 pub enum OpName {
     /// Change a worker's model.
     #[serde(rename = "worker.model.set")]
@@ -244,8 +276,9 @@ impl OpName {
 }
 
 /// Where a task is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum TaskStatus {
     /// Accepted, not started yet.
     Queued,
@@ -356,6 +389,9 @@ pub struct AwaitView {
     pub tasks: Vec<TaskRow>,
     /// Whether the wait ended because the timeout ran out.
     pub timed_out: bool,
+    /// Ids asked for that orch does not know (`task_peek` returns the known tasks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<String>,
 }
 
 /// What happened to one task a caller asked to cancel.

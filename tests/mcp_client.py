@@ -121,12 +121,46 @@ async def run(orch):
             r, body = await call(session, "task_peek", {"taskIds": [task_id], "format": "json"})
             check(json.loads(body)["tasks"][0]["id"] == task_id, "task_peek returns the task")
 
+            r, body = await call(session, "task_peek", {"taskIds": [task_id, "t999"], "format": "json"})
+            peeked = json.loads(body)
+            check(
+                [t["id"] for t in peeked["tasks"]] == [task_id] and peeked.get("unknown") == ["t999"],
+                "task_peek returns the known tasks and names the unknown ids",
+            )
+
+            r, body = await call(session, "task_list", {"view": "tasks", "limit": 1, "format": "json"})
+            listed = json.loads(body)
+            check(len(listed["tasks"]) == 1 and listed["total"] >= 1, "task_list takes an integer limit")
+
+            r, body = await call(
+                session,
+                "task_start",
+                {
+                    "kind": "op",
+                    "op": "worker.model.set",
+                    "worker": {"workerId": "docs", "model": "node:fast", "modelPolicy": "dynamic"},
+                    "format": "json",
+                },
+            )
+            check(not is_error(r), f"task_start takes a worker object for an op: {body[:200]}")
+            op = json.loads(body)
+            r, body = await call(session, "task_await", {"taskId": op["id"], "timeoutMs": 10000, "format": "json"})
+            check(json.loads(body)["tasks"][0]["status"] == "succeeded", "worker.model.set applies")
+
+            r, body = await call(
+                session,
+                "task_start",
+                {"kind": "worker", "workerId": "docs", "task": "Say hi", "timeoutMs": 60000, "format": "json"},
+            )
+            check(not is_error(r) and json.loads(body)["id"], "task_start takes an integer timeoutMs")
+
             r, body = await call(session, "task_cancel", {"taskId": task_id, "format": "json"})
             outcome = json.loads(body)["results"][0]["outcome"]
             check(outcome == "already_finished", "task_cancel of a finished task says so")
 
             r, body = await call(session, "task_start", {"kind": "worker", "workerId": "dcos", "task": "x"})
             check(is_error(r) and "suggestions" in body, "an unknown worker is a tool error with suggestions")
+            check(body.split("suggestions: ")[-1].startswith("docs"), "the closest worker is suggested first")
 
             try:
                 r = await session.call_tool("task_peek", {"taskIds": 5})

@@ -320,6 +320,142 @@ async fn start_and_await(c: &RunningService<RoleClient, ()>, args: Value) -> Tas
     view.tasks.remove(0)
 }
 
+/// Bridges the Inspector's stdio to the backend's socket, as `orch mcp` does.
+const STDIO_BRIDGE: &str = r#"
+const net = require("net");
+const socket = net.connect(process.argv[2]);
+process.stdin.pipe(socket);
+socket.pipe(process.stdout);
+socket.on("close", () => process.exit(0));
+socket.on("error", (e) => { console.error(e.message); process.exit(1); });
+"#;
+
+/// One call of the MCP Inspector's command line, which converts each `--tool-arg` by the
+/// type the tool's schema gives the field; its result as JSON.
+async fn inspect(inspector: &Path, socket: &Path, tool: &str, args: &[&str]) -> CallToolResult {
+    let Some(dir) = socket.parent() else {
+        panic!("the socket {} has no directory", socket.display())
+    };
+    let bridge = dir.join("stdio-bridge.cjs");
+    ok(std::fs::write(&bridge, STDIO_BRIDGE));
+    let out = ok(tokio::process::Command::new(inspector)
+        .args(["--cli", "node"])
+        .arg(&bridge)
+        .arg(socket)
+        .args(["--method", "tools/call", "--tool-name", tool, "--tool-arg"])
+        .args(args)
+        .kill_on_drop(true)
+        .output()
+        .await);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the Inspector failed on {tool} {args:?}:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// A generic client that knows nothing of orch, the MCP Inspector's command line, drives
+/// the tools from their schemas alone: an integer `limit`, an object `worker`, an integer
+/// `timeoutMs` and an array `taskIds`. Needs `ORCH_INSPECTOR` (set by `scripts/test`).
+#[tokio::test]
+async fn the_mcp_inspector_cli_drives_the_tools_from_their_schemas() {
+    let Some(inspector) = orch::testutil::real::inspector_bin("mcp_inspector_cli") else {
+        return;
+    };
+    let h = Harness::start().await;
+    let c = h.client().await;
+    for task in ["one", "two"] {
+        start_and_await(
+            &c,
+            json!({"kind":"worker","workerId":"coder","task":task,"format":"json"}),
+        )
+        .await;
+    }
+
+    let r = inspect(
+        &inspector,
+        &h.socket,
+        "task_list",
+        &["view=tasks", "limit=1", "format=json"],
+    )
+    .await;
+    let view: orch::wire::TasksView = json_of(&r);
+    assert_eq!(
+        (view.tasks.len(), view.total),
+        (1, 2),
+        "limit is an integer"
+    );
+
+    let r = inspect(
+        &inspector,
+        &h.socket,
+        "task_start",
+        &[
+            "kind=op",
+            "op=worker.model.set",
+            r#"worker={"workerId":"docs","model":"node:fast","modelPolicy":"sticky"}"#,
+            "format=json",
+        ],
+    )
+    .await;
+    let op: TaskRow = json_of(&r);
+    let mut done: AwaitView =
+        json_of(&call(&c, "task_await", json!({"taskId": op.id, "format":"json"})).await);
+    assert_eq!(done.tasks.remove(0).status, TaskStatus::Succeeded);
+    let docs = worker_row(&c, "docs").await;
+    assert_eq!(
+        (docs.model_ref.as_str(), docs.policy),
+        ("node:fast", Policy::Sticky)
+    );
+
+    let r = inspect(
+        &inspector,
+        &h.socket,
+        "task_start",
+        &[
+            "kind=worker",
+            "workerId=docs",
+            "task=hello",
+            "timeoutMs=60000",
+            "format=json",
+        ],
+    )
+    .await;
+    let run: TaskRow = json_of(&r);
+    let mut done: AwaitView =
+        json_of(&call(&c, "task_await", json!({"taskId": run.id, "format":"json"})).await);
+    let run = done.tasks.remove(0);
+    assert_eq!(run.status, TaskStatus::Succeeded);
+    assert_eq!(run.resolved_model.as_deref(), Some("fake/fast-mini"));
+    let run_call = h
+        .fake
+        .calls()
+        .into_iter()
+        .rev()
+        .find_map(|call| match call {
+            Call::Run(req) => Some(req),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("the task ran"));
+    assert_eq!(run_call.timeout, Some(Duration::from_millis(60_000)));
+
+    let r = inspect(
+        &inspector,
+        &h.socket,
+        "task_peek",
+        &[r#"taskIds=["t1","t99"]"#, "format=json"],
+    )
+    .await;
+    let peeked: AwaitView = json_of(&r);
+    assert_eq!(peeked.tasks.len(), 1);
+    assert_eq!(peeked.tasks[0].id, "t1");
+    assert_eq!(peeked.unknown, ["t99"]);
+    ok(c.cancel().await);
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn model_set_shows_in_workers_the_next_task_uses_it_and_reset_restores_it() {
     let h = Harness::start().await;
@@ -474,6 +610,39 @@ async fn domain_failures_are_tool_errors_with_suggestions() {
     )
     .await;
     assert_eq!(r.is_error, Some(true), "{}", text(&r));
+    ok(c.cancel().await);
+    h.stop().await;
+}
+
+/// Some unknown ids do not hide the known tasks; the closest worker is suggested first.
+#[tokio::test]
+async fn peek_names_unknown_ids_beside_the_known_tasks_and_suggestions_are_ranked() {
+    let h = Harness::start().await;
+    let c = h.client().await;
+    let row = start_and_await(
+        &c,
+        json!({"kind":"worker","workerId":"coder","task":"x","format":"json"}),
+    )
+    .await;
+    let r = call(
+        &c,
+        "task_peek",
+        json!({"taskIds":[row.id, "t77"], "format":"json"}),
+    )
+    .await;
+    let view: AwaitView = json_of(&r);
+    assert_eq!(view.tasks.len(), 1);
+    assert_eq!(view.unknown, ["t77"]);
+    let md = text(&call(&c, "task_peek", json!({"taskIds":[row.id, "t77"]})).await);
+    assert!(md.contains("unknown tasks: t77"), "{md}");
+    let r = call(
+        &c,
+        "task_start",
+        json!({"kind":"worker","workerId":"dcos","task":"x","format":"json"}),
+    )
+    .await;
+    let v: Value = ok(serde_json::from_str(&text(&r)));
+    assert_eq!(v["error"]["suggestions"][0], "docs", "{v}");
     ok(c.cancel().await);
     h.stop().await;
 }

@@ -13,15 +13,12 @@ use tokio::net::UnixStream;
 
 use crate::api::Orchestrator;
 use crate::error::{Error, ErrorKind};
-use crate::mcp::{
-    AwaitArgs, FormatArg, IdsArgs, KindArg, ListArgs, OpArg, PolicyArg, ScopeArg, StartArgs,
-    StatusArg, ViewArg, WorkerOpArgs,
-};
+use crate::mcp::{AttachmentArg, AwaitArgs, IdsArgs, ListArgs, StartArgs, ViewArg, WorkerOpArgs};
 use crate::wire::{
-    AwaitView, CancelView, ModelsQuery, ModelsView, ProfilesView, ResolveQuery, ResolveView, Scope,
-    StatusView, TaskRow, TaskStatus, TasksQuery, TasksView,
+    AwaitView, CancelView, ModelsQuery, ModelsView, OpName, ProfilesView, ReplyFormat,
+    ResolveQuery, ResolveView, StatusView, TaskKind, TaskRow, TaskStatus, TasksQuery, TasksView,
 };
-use crate::workers::{AttachmentKind, RunRequest, SetModelRequest, WorkerRow, WorkersView};
+use crate::workers::{RunRequest, SetModelRequest, WorkerRow, WorkersView};
 
 /// How long `set_model` and `reset_model` wait for their operation.
 const OP_WAIT: Duration = Duration::from_secs(120);
@@ -43,16 +40,6 @@ impl std::fmt::Debug for SocketClient {
 #[derive(serde::Deserialize)]
 struct ErrorReply {
     error: Error,
-}
-
-fn status_arg(s: TaskStatus) -> StatusArg {
-    match s {
-        TaskStatus::Queued => StatusArg::Queued,
-        TaskStatus::Running => StatusArg::Running,
-        TaskStatus::Succeeded => StatusArg::Succeeded,
-        TaskStatus::Failed => StatusArg::Failed,
-        TaskStatus::Cancelled => StatusArg::Cancelled,
-    }
 }
 
 impl SocketClient {
@@ -166,10 +153,7 @@ impl SocketClient {
                     ErrorKind::Failed,
                     format!(
                         "{} is still being applied (task {}); check `orch workers`",
-                        args.op.map_or("the operation", |o| match o {
-                            OpArg::WorkerModelSet => "worker.model.set",
-                            OpArg::WorkerModelReset => "worker.model.reset",
-                        }),
+                        args.op.map_or("the operation", OpName::as_str),
                         row.id
                     ),
                 ));
@@ -191,10 +175,7 @@ impl SocketClient {
 impl Orchestrator for SocketClient {
     async fn models(&self, q: &ModelsQuery) -> Result<ModelsView, Error> {
         let args = ListArgs {
-            scope: Some(match q.scope {
-                Scope::Configured => ScopeArg::Configured,
-                Scope::All => ScopeArg::All,
-            }),
+            scope: Some(q.scope),
             providers: q.providers.clone(),
             query: q.query.clone(),
             vision_only: q.vision_only,
@@ -225,12 +206,12 @@ impl Orchestrator for SocketClient {
 
     async fn set_model(&self, req: &SetModelRequest) -> Result<WorkerRow, Error> {
         let args = StartArgs {
-            kind: KindArg::Op,
-            op: Some(OpArg::WorkerModelSet),
+            kind: TaskKind::Op,
+            op: Some(OpName::WorkerModelSet),
             worker: Some(WorkerOpArgs {
                 worker_id: Some(req.worker.clone()),
                 model: Some(req.model.clone()),
-                model_policy: Some(PolicyArg::from(req.policy)),
+                model_policy: Some(req.policy),
                 respawn: req.respawn,
             }),
             ..StartArgs::default()
@@ -240,8 +221,8 @@ impl Orchestrator for SocketClient {
 
     async fn reset_model(&self, worker: &str) -> Result<WorkerRow, Error> {
         let args = StartArgs {
-            kind: KindArg::Op,
-            op: Some(OpArg::WorkerModelReset),
+            kind: TaskKind::Op,
+            op: Some(OpName::WorkerModelReset),
             worker: Some(WorkerOpArgs {
                 worker_id: Some(worker.to_owned()),
                 ..WorkerOpArgs::default()
@@ -253,31 +234,18 @@ impl Orchestrator for SocketClient {
 
     async fn run(&self, req: &RunRequest) -> Result<TaskRow, Error> {
         let args = StartArgs {
-            kind: KindArg::Worker,
+            kind: TaskKind::Worker,
             task: Some(req.task.clone()),
             worker_id: Some(req.worker.clone()),
             model: req.model.clone(),
-            model_policy: req.policy.map(PolicyArg::from),
+            model_policy: req.policy,
             force_new: req.force_new,
             auto_spawn: Some(req.auto_spawn),
             timeout_ms: req
                 .timeout
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            attachments: req
-                .attachments
-                .iter()
-                .map(|a| crate::mcp::AttachmentArg {
-                    kind: Some(match a.kind {
-                        AttachmentKind::Image => crate::mcp::AttachmentKindArg::Image,
-                        AttachmentKind::File => crate::mcp::AttachmentKindArg::File,
-                    }),
-                    path: a.path.as_ref().map(|p| p.display().to_string()),
-                    base64: a.base64.clone(),
-                    mime: a.mime.clone(),
-                    name: a.name.clone(),
-                })
-                .collect(),
-            format: FormatArg::Json,
+            attachments: req.attachments.iter().map(AttachmentArg::from).collect(),
+            format: ReplyFormat::Json,
             ..StartArgs::default()
         };
         self.call("task_start", &args).await
@@ -294,7 +262,7 @@ impl Orchestrator for SocketClient {
 
     async fn tasks(&self, q: &TasksQuery) -> Result<TasksView, Error> {
         let args = ListArgs {
-            status: q.status.iter().copied().map(status_arg).collect(),
+            status: q.status.clone(),
             limit: q.limit,
             ..Self::list_args(ViewArg::Tasks)
         };

@@ -1,96 +1,24 @@
-//! The arguments of the five tools, as JSON schemas an LLM can follow: names in
-//! `camelCase` (the MCP convention), every field described, enums inlined.
+//! The arguments of the five tools, as JSON schemas an LLM or a generic client can follow:
+//! names in `camelCase` (the MCP convention), every field described, enums inlined, the
+//! core enums (`TaskKind`, `OpName`, `Policy`, `Scope`, `TaskStatus`, `AttachmentKind`)
+//! used as they are. [`plain`] keeps the schemas to what generic clients understand.
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
-/// What `task_start` starts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[schemars(inline)]
-pub(crate) enum KindArg {
-    // orch picks the worker.
-    #[default]
-    Auto,
-    // The worker named by workerId.
-    Worker,
-    // An operation on a worker.
-    Op,
-}
-
-/// How a model choice applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[schemars(inline)]
-pub(crate) enum PolicyArg {
-    Dynamic,
-    Sticky,
-}
-
-impl From<PolicyArg> for crate::resolve::Policy {
-    fn from(p: PolicyArg) -> Self {
-        match p {
-            PolicyArg::Dynamic => Self::Dynamic,
-            PolicyArg::Sticky => Self::Sticky,
-        }
-    }
-}
-
-impl From<crate::resolve::Policy> for PolicyArg {
-    fn from(p: crate::resolve::Policy) -> Self {
-        match p {
-            crate::resolve::Policy::Dynamic => Self::Dynamic,
-            crate::resolve::Policy::Sticky => Self::Sticky,
-        }
-    }
-}
-
-/// The operations of kind "op".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(inline)]
-pub(crate) enum OpArg {
-    #[serde(rename = "worker.model.set")]
-    WorkerModelSet,
-    #[serde(rename = "worker.model.reset")]
-    WorkerModelReset,
-}
-
-/// The reply format.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[schemars(inline)]
-pub(crate) enum FormatArg {
-    #[default]
-    Markdown,
-    Json,
-}
-
-impl From<FormatArg> for crate::wire::Format {
-    fn from(f: FormatArg) -> Self {
-        match f {
-            FormatArg::Markdown => Self::Markdown,
-            FormatArg::Json => Self::Json,
-        }
-    }
-}
-
-/// Image or other file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[schemars(inline)]
-pub(crate) enum AttachmentKindArg {
-    Image,
-    File,
-}
+use crate::resolve::Policy;
+use crate::wire::{OpName, ReplyFormat, Scope, TaskKind, TaskStatus};
+use crate::workers::{Attachment, AttachmentKind};
 
 /// A file for the worker.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(inline)]
 pub(crate) struct AttachmentArg {
-    /// "image" or "file". Default: guessed from `mime` or the file name (png, jpg, jpeg, gif, webp, bmp are images).
+    /// "image" or "file". Default: guessed from `mime` or the file name (png, jpg, jpeg, gif, webp, bmp, tiff are images).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<AttachmentKindArg>,
+    pub kind: Option<AttachmentKind>,
     /// An absolute path on this machine. Give `path` or `base64`, not both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -118,7 +46,7 @@ pub(crate) struct WorkerOpArgs {
     pub model: Option<String>,
     /// For worker.model.set: "dynamic" (default; the model rides on each message, no restart) or "sticky" (the worker's default until reset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_policy: Option<PolicyArg>,
+    pub model_policy: Option<Policy>,
     /// For worker.model.set: restart the worker's OpenCode process now. Default false.
     #[serde(default)]
     pub respawn: bool,
@@ -127,10 +55,11 @@ pub(crate) struct WorkerOpArgs {
 /// Arguments of `task_start`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(transform = plain, transform = start_needs)]
 pub(crate) struct StartArgs {
     /// "auto" (default): orch picks the worker: the vision worker when an image is attached, else `workerId` when given, else "coder". "worker": run `task` on `workerId`. "op": change a worker's model (give `op` and `worker`).
     #[serde(default)]
-    pub kind: KindArg,
+    pub kind: TaskKind,
     /// What the worker should do, in plain language (kinds "auto" and "worker").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
@@ -142,28 +71,29 @@ pub(crate) struct StartArgs {
     pub model: Option<String>,
     /// With `model`: "dynamic" (default) uses it for this task only; "sticky" also makes it the worker's model until reset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_policy: Option<PolicyArg>,
+    pub model_policy: Option<Policy>,
     /// Start a fresh worker process even when a matching one is running. Default false.
     #[serde(default)]
     pub force_new: bool,
     /// Start the worker when it is not running. Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_spawn: Option<bool>,
-    /// Give up after this many milliseconds and abort the worker's session. Default: the backend's ORCH_TASK_TIMEOUT_MS (30 minutes unless set).
+    /// Give up after this many milliseconds and abort the worker's session (at least 1; more than 24 hours counts as 24 hours). Default: the backend's ORCH_TASK_TIMEOUT_MS (30 minutes unless set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub timeout_ms: Option<u64>,
     /// Files for the worker, each by absolute `path` or inline `base64`. An image sends an "auto" task to the vision worker.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<AttachmentArg>,
     /// For kind "op": "worker.model.set" (give worker.workerId and worker.model) or "worker.model.reset" (back to the profile's configured model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub op: Option<OpArg>,
+    pub op: Option<OpName>,
     /// For kind "op": the worker and its new model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<WorkerOpArgs>,
     /// Reply as "markdown" (default) or "json".
     #[serde(default)]
-    pub format: FormatArg,
+    pub format: ReplyFormat,
 }
 
 /// Wait for all tasks or the first one.
@@ -179,6 +109,7 @@ pub(crate) enum WaitForArg {
 /// Arguments of `task_await`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(transform = plain, transform = needs_task_ids)]
 pub(crate) struct AwaitArgs {
     /// One task id, as task_start returned it (e.g. "t3").
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,12 +125,13 @@ pub(crate) struct AwaitArgs {
     pub wait_for: WaitForArg,
     /// Reply as "markdown" (default) or "json".
     #[serde(default)]
-    pub format: FormatArg,
+    pub format: ReplyFormat,
 }
 
 /// Arguments of `task_peek` and `task_cancel`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(transform = plain, transform = needs_task_ids)]
 pub(crate) struct IdsArgs {
     /// One task id (e.g. "t3").
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -209,7 +141,7 @@ pub(crate) struct IdsArgs {
     pub task_ids: Vec<String>,
     /// Reply as "markdown" (default) or "json".
     #[serde(default)]
-    pub format: FormatArg,
+    pub format: ReplyFormat,
 }
 
 /// The views of `task_list`.
@@ -227,53 +159,20 @@ pub(crate) enum ViewArg {
     Output,
 }
 
-/// Which models to list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[schemars(inline)]
-pub(crate) enum ScopeArg {
-    #[default]
-    Configured,
-    All,
-}
-
-/// Task states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[schemars(inline)]
-pub(crate) enum StatusArg {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
-impl From<StatusArg> for crate::wire::TaskStatus {
-    fn from(s: StatusArg) -> Self {
-        match s {
-            StatusArg::Queued => Self::Queued,
-            StatusArg::Running => Self::Running,
-            StatusArg::Succeeded => Self::Succeeded,
-            StatusArg::Failed => Self::Failed,
-            StatusArg::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
 /// Arguments of `task_list`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(transform = plain, transform = list_needs)]
 pub(crate) struct ListArgs {
     /// "tasks" (default): recent tasks. "workers": each worker's model ref, resolved model, policy, reason and the model that answered its last task. "profiles": worker profiles and their tag-based defaults. "models": usable models (see scope, providers, query, visionOnly, limit). "resolve": what `model` resolves to (for `workerId`), why, and the ranked candidates. "status": the backend and its paths. "output": one task's full output (`taskId`).
     #[serde(default)]
     pub view: ViewArg,
     /// Reply as "markdown" (default) or "json".
     #[serde(default)]
-    pub format: FormatArg,
+    pub format: ReplyFormat,
     /// View "models": "configured" (default; providers you can use) or "all" (the whole catalog).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<ScopeArg>,
+    pub scope: Option<Scope>,
     /// View "models": only these provider ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<String>,
@@ -297,5 +196,126 @@ pub(crate) struct ListArgs {
     pub task_id: Option<String>,
     /// View "tasks": only tasks in these states.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub status: Vec<StatusArg>,
+    pub status: Vec<TaskStatus>,
+}
+
+impl From<&Attachment> for AttachmentArg {
+    fn from(a: &Attachment) -> Self {
+        Self {
+            kind: Some(a.kind),
+            path: a.path.as_ref().map(|p| p.display().to_string()),
+            base64: a.base64.clone(),
+            mime: a.mime.clone(),
+            name: a.name.clone(),
+        }
+    }
+}
+
+/// Rewrites a generated schema into the plain JSON Schema generic clients drive (the MCP
+/// Inspector converts a `--tool-arg` by the field's `type`, so `["integer","null"]` would
+/// send a string): an absent field is the null, so `Option<T>` is plain `T` and not
+/// required; an enum is one `enum` list of its names (schemars writes `oneOf` when the
+/// variants carry doc comments; the field's description says what each one means).
+pub(crate) fn plain(schema: &mut Schema) {
+    if let Some(object) = schema.as_object_mut() {
+        plain_object(object);
+    }
+}
+
+fn is_null(v: &Value) -> bool {
+    v.get("type") == Some(&json!("null")) || v.get("const") == Some(&Value::Null)
+}
+
+fn plain_object(map: &mut Map<String, Value>) {
+    // `Option<T>` of a schema without a `type`: anyOf [T, null] → T.
+    if let Some(Value::Array(alternatives)) = map.get_mut("anyOf") {
+        alternatives.retain(|a| !is_null(a));
+        if alternatives.len() == 1
+            && let Some(Value::Object(only)) = alternatives.pop()
+        {
+            map.remove("anyOf");
+            for (k, v) in only {
+                // The field's own description wins over the type's.
+                map.entry(k).or_insert(v);
+            }
+        }
+    }
+    if let Some(Value::Array(alternatives)) = map.get_mut("oneOf") {
+        alternatives.retain(|a| !is_null(a));
+        let names: Option<Vec<Value>> = alternatives
+            .iter()
+            .map(|a| a.get("const").cloned())
+            .collect();
+        if let Some(names) = names.filter(|n| n.iter().all(Value::is_string)) {
+            map.remove("oneOf");
+            map.insert("type".into(), json!("string"));
+            map.insert("enum".into(), Value::Array(names));
+        }
+    }
+    if let Some(Value::Array(types)) = map.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types.remove(0);
+            map.insert("type".into(), only);
+        }
+    }
+    if let Some(Value::Array(names)) = map.get_mut("enum") {
+        names.retain(|n| !n.is_null());
+    }
+    for (key, value) in map.iter_mut() {
+        // Values, not schemas.
+        if matches!(key.as_str(), "enum" | "const" | "default" | "examples") {
+            continue;
+        }
+        plain_value(value);
+    }
+}
+
+fn plain_value(value: &mut Value) {
+    match value {
+        Value::Object(map) => plain_object(map),
+        Value::Array(items) => items.iter_mut().for_each(plain_value),
+        _ => {}
+    }
+}
+
+/// `taskId` or `taskIds`. Written as `if`/`then`, not a root `anyOf`: the Anthropic
+/// Messages API refuses a tool whose `input_schema` has `anyOf`, `oneOf` or `allOf` at the
+/// top level, and one such tool fails every request of a client that lists it.
+fn needs_task_ids(schema: &mut Schema) {
+    schema.insert("if".into(), json!({"not": {"required": ["taskId"]}}));
+    schema.insert("then".into(), json!({"required": ["taskIds"]}));
+}
+
+/// Kind "op" needs `op`; kinds "auto" and "worker" need `task`, and "worker" `workerId`.
+fn start_needs(schema: &mut Schema) {
+    schema.insert(
+        "if".into(),
+        json!({"properties": {"kind": {"const": "op"}}, "required": ["kind"]}),
+    );
+    schema.insert("then".into(), json!({"required": ["op"]}));
+    schema.insert(
+        "else".into(),
+        json!({
+            "required": ["task"],
+            "if": {"properties": {"kind": {"const": "worker"}}, "required": ["kind"]},
+            "then": {"required": ["workerId"]}
+        }),
+    );
+}
+
+/// View "resolve" needs `model`; view "output" needs `taskId`.
+fn list_needs(schema: &mut Schema) {
+    schema.insert(
+        "if".into(),
+        json!({"properties": {"view": {"const": "resolve"}}, "required": ["view"]}),
+    );
+    schema.insert("then".into(), json!({"required": ["model"]}));
+    schema.insert(
+        "else".into(),
+        json!({
+            "if": {"properties": {"view": {"const": "output"}}, "required": ["view"]},
+            "then": {"required": ["taskId"]}
+        }),
+    );
 }

@@ -15,6 +15,5 @@ pub use socket::{Listener, SocketError, SocketLock, log_file, shutdown_signal};
 pub use transport::{LineTransport, MAX_MESSAGE_BYTES};
 
 pub(crate) use args::{
-    AttachmentArg, AttachmentKindArg, AwaitArgs, FormatArg, IdsArgs, KindArg, ListArgs, OpArg,
-    PolicyArg, ScopeArg, StartArgs, StatusArg, ViewArg, WorkerOpArgs,
+    AttachmentArg, AwaitArgs, IdsArgs, ListArgs, StartArgs, ViewArg, WorkerOpArgs,
 };

@@ -23,19 +23,18 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::args::{
-    AttachmentArg, AttachmentKindArg, AwaitArgs, IdsArgs, KindArg, ListArgs, OpArg, ScopeArg,
-    StartArgs, ViewArg, WaitForArg,
-};
+use super::args::{AttachmentArg, AwaitArgs, IdsArgs, ListArgs, StartArgs, ViewArg, WaitForArg};
 use super::transport::MAX_MESSAGE_BYTES;
 use crate::error::{Error, ErrorKind};
 use crate::paths::Paths;
 use crate::render;
 use crate::tasks::{Limits, StartRequest, Tasks, Work, route_auto};
 use crate::wire::{
-    AwaitView, Format, ModelsQuery, ResolveQuery, Scope, StatusView, TaskKind, TasksQuery,
+    AwaitView, Format, ModelsQuery, OpName, ReplyFormat, ResolveQuery, StatusView, TaskKind,
+    TasksQuery,
 };
-use crate::workers::{Attachment, AttachmentKind, RunRequest, SetModelRequest, WorkerService};
+use crate::workers::attachment::{file_name, guess_kind};
+use crate::workers::{Attachment, RunRequest, SetModelRequest, WorkerService};
 
 /// The five tool names, in the order they are listed.
 pub const TOOL_NAMES: [&str; 5] = [
@@ -182,9 +181,13 @@ fn malformed<T>(message: impl Into<String>) -> Result<T, Failure> {
 }
 
 /// The reply in the format asked for: a view as JSON, or rendered as Markdown.
-fn reply<V: Serialize>(view: &V, format: Format, md: fn(&V, Format) -> String) -> CallToolResult {
+fn reply<V: Serialize>(
+    view: &V,
+    format: ReplyFormat,
+    md: fn(&V, Format) -> String,
+) -> CallToolResult {
     let text = match format {
-        Format::Json => match serde_json::to_string(view) {
+        ReplyFormat::Json => match serde_json::to_string(view) {
             Ok(s) => s,
             Err(e) => {
                 return error_result(
@@ -193,16 +196,16 @@ fn reply<V: Serialize>(view: &V, format: Format, md: fn(&V, Format) -> String) -
                 );
             }
         },
-        _ => md(view, Format::Markdown),
+        ReplyFormat::Markdown => md(view, format.into()),
     };
     CallToolResult::success(vec![ContentBlock::text(text)])
 }
 
 /// A domain failure as a tool result: `{"error": {...}}` in JSON, readable text otherwise.
-fn error_result(e: &Error, format: Format) -> CallToolResult {
+fn error_result(e: &Error, format: ReplyFormat) -> CallToolResult {
     let text = match format {
-        Format::Json => serde_json::json!({ "error": e }).to_string(),
-        _ => {
+        ReplyFormat::Json => serde_json::json!({ "error": e }).to_string(),
+        ReplyFormat::Markdown => {
             let mut s = format!("error: {}", e.message);
             if !e.suggestions.is_empty() {
                 s.push_str(&format!("\nsuggestions: {}", e.suggestions.join(", ")));
@@ -213,7 +216,10 @@ fn error_result(e: &Error, format: Format) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(text)])
 }
 
-fn finish(r: Result<CallToolResult, Failure>, format: Format) -> Result<CallToolResult, ErrorData> {
+fn finish(
+    r: Result<CallToolResult, Failure>,
+    format: ReplyFormat,
+) -> Result<CallToolResult, ErrorData> {
     match r {
         Ok(ok) => Ok(ok),
         Err(Failure::Domain(e)) => Ok(error_result(&e, format)),
@@ -233,8 +239,6 @@ fn ids(one: Option<String>, many: Vec<String>) -> Result<Vec<String>, Failure> {
     }
     Ok(out)
 }
-
-const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "gif", "webp", "bmp", "tiff"];
 
 fn attachment(a: AttachmentArg) -> Result<Attachment, Failure> {
     let path = a.path.filter(|p| !p.trim().is_empty()).map(PathBuf::from);
@@ -256,24 +260,12 @@ fn attachment(a: AttachmentArg) -> Result<Attachment, Failure> {
             .into());
         }
     }
-    let kind = match a.kind {
-        Some(AttachmentKindArg::Image) => AttachmentKind::Image,
-        Some(AttachmentKindArg::File) => AttachmentKind::File,
-        None => {
-            let by_mime = a.mime.as_deref().is_some_and(|m| m.starts_with("image/"));
-            let by_name = path
-                .as_deref()
-                .or(a.name.as_deref().map(std::path::Path::new))
-                .and_then(|p| p.extension())
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-            if by_mime || by_name {
-                AttachmentKind::Image
-            } else {
-                AttachmentKind::File
-            }
-        }
-    };
+    let kind = a.kind.unwrap_or_else(|| {
+        guess_kind(
+            a.mime.as_deref(),
+            file_name(a.name.as_deref(), path.as_deref()).as_deref(),
+        )
+    });
     Ok(Attachment {
         kind,
         path,
@@ -291,7 +283,7 @@ fn start_request(
     let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
     let worker_id = non_empty(a.worker_id);
     let model = non_empty(a.model);
-    if a.kind == KindArg::Op {
+    if a.kind == TaskKind::Op {
         let Some(op) = a.op else {
             return malformed(
                 "kind \"op\" needs op: \"worker.model.set\" or \"worker.model.reset\"",
@@ -308,16 +300,10 @@ fn start_request(
             (a, b) => Ok(a.or(b)),
         };
         let Some(worker) = pick(w.worker_id, worker_id, "workerId")? else {
-            return malformed(format!(
-                "{} needs worker.workerId",
-                match op {
-                    OpArg::WorkerModelSet => "worker.model.set",
-                    OpArg::WorkerModelReset => "worker.model.reset",
-                }
-            ));
+            return malformed(format!("{} needs worker.workerId", op.as_str()));
         };
         let work = match op {
-            OpArg::WorkerModelSet => {
+            OpName::WorkerModelSet => {
                 let Some(model) = pick(w.model, model, "model")? else {
                     return malformed(
                         "worker.model.set needs worker.model (a tag such as node:fast, or provider/model)",
@@ -326,15 +312,11 @@ fn start_request(
                 Work::SetModel(SetModelRequest {
                     worker,
                     model,
-                    policy: w
-                        .model_policy
-                        .or(a.model_policy)
-                        .map(Into::into)
-                        .unwrap_or_default(),
+                    policy: w.model_policy.or(a.model_policy).unwrap_or_default(),
                     respawn: w.respawn,
                 })
             }
-            OpArg::WorkerModelReset => Work::ResetModel { worker },
+            OpName::WorkerModelReset => Work::ResetModel { worker },
         };
         return Ok(StartRequest {
             kind: TaskKind::Op,
@@ -354,13 +336,13 @@ fn start_request(
         .map(attachment)
         .collect::<Result<Vec<_>, _>>()?;
     let (kind, worker, route) = match a.kind {
-        KindArg::Worker => {
+        TaskKind::Worker => {
             let Some(w) = worker_id else {
                 return malformed("kind \"worker\" needs workerId (or use kind \"auto\")");
             };
             (TaskKind::Worker, w, None)
         }
-        _ => {
+        TaskKind::Auto | TaskKind::Op => {
             let (w, why) = route_auto(worker_id.as_deref(), &attachments, profiles)?;
             (TaskKind::Auto, w, Some(why))
         }
@@ -375,7 +357,7 @@ fn start_request(
         work: Work::Run(RunRequest {
             worker,
             task,
-            policy: model.as_ref().and(a.model_policy.map(Into::into)),
+            policy: model.as_ref().and(a.model_policy),
             model,
             force_new: a.force_new,
             auto_spawn: a.auto_spawn.unwrap_or(true),
@@ -386,18 +368,111 @@ fn start_request(
     })
 }
 
-/// Parses a tool's arguments strictly; a mismatch is a malformed call.
+/// Parses a tool's arguments strictly; a mismatch is a malformed call whose message
+/// names the field and never repeats the value (it may be a key).
 fn parse_args<T: DeserializeOwned>(tool: &str, args: Option<&JsonObject>) -> Result<T, ErrorData> {
     let value = serde_json::Value::Object(args.cloned().unwrap_or_default());
-    serde_json::from_value(value).map_err(|e| {
+    serde_path_to_error::deserialize(value).map_err(|e| {
         ErrorData::invalid_params(
             format!(
                 "invalid arguments for {tool}: {} (see the tool's input schema)",
-                crate::sources::redact(&e.to_string())
+                type_error(&e)
             ),
             None,
         )
     })
+}
+
+/// What serde says, without the value: serde writes it into the message (`invalid type:
+/// string "…"`, ``unknown variant `…` ``), quoted with escapes, so rather than cut it out
+/// this keeps only the words serde chose (the kind of value and what was expected, which
+/// come from the argument types) and the path, whose names come from them too.
+fn type_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    const KINDS: [&str; 16] = [
+        "string",
+        "integer",
+        "floating point",
+        "boolean",
+        "character",
+        "byte array",
+        "unit value",
+        "Option value",
+        "newtype struct",
+        "sequence",
+        "map",
+        "enum",
+        "unit variant",
+        "newtype variant",
+        "tuple variant",
+        "struct variant",
+    ];
+    let message = e.inner().to_string();
+    // What was expected comes last and is the types' text; the value comes before it.
+    let (got, expected) = match message.rsplit_once(", expected ") {
+        Some((got, expected)) => (got, Some(expected)),
+        None => (message.as_str(), None),
+    };
+    let expected = expected.map(|x| match x {
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
+            "an integer".to_owned()
+        }
+        x if x.starts_with("struct ") => "an object".to_owned(),
+        x => x.to_owned(),
+    });
+    let what = ["invalid type", "invalid value"]
+        .iter()
+        .find_map(|prefix| {
+            let unexpected = got.strip_prefix(prefix)?.strip_prefix(": ")?;
+            let kind = KINDS.iter().find(|k| unexpected.starts_with(*k))?;
+            Some(format!("{prefix}: {kind}"))
+        })
+        .or_else(|| {
+            [
+                "unknown field",
+                "unknown variant",
+                "missing field",
+                "duplicate field",
+                "invalid length",
+            ]
+            .iter()
+            .find(|p| got.starts_with(*p))
+            .map(|p| (*p).to_owned())
+        })
+        .unwrap_or_else(|| "invalid value".to_owned());
+    let what = match expected {
+        Some(x) => format!("{what}, expected {x}"),
+        None => what,
+    };
+    let path = field_path(e.path());
+    if path.is_empty() {
+        what
+    } else {
+        format!("{path}: {what}")
+    }
+}
+
+/// The path to the failing field, `attachments[0].kind`; a key the argument types do not
+/// declare (an unknown field) is the caller's text, so it stops the path there.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key }
+                if !key.is_empty()
+                    && key.len() <= 32
+                    && key.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Map { .. } | Segment::Enum { .. } | Segment::Unknown => break,
+        }
+    }
+    out
 }
 
 /// One connection's MCP server.
@@ -438,7 +513,7 @@ impl<W: WorkerService> McpServer<W> {
         &self,
         Parameters(a): Parameters<StartArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let format = a.format.into();
+        let format = a.format;
         let r = async {
             let knowledge = self.backend.workers().knowledge();
             let req = start_request(a, &knowledge.profiles)?;
@@ -450,14 +525,15 @@ impl<W: WorkerService> McpServer<W> {
     }
 
     #[tool(
-        description = "Wait until tasks finish (up to timeoutMs, default 2 minutes) and return each one's status, output, requested model, resolved model, the reason for it, and the model that really answered. If it times out, the tasks are still running: await again."
+        description = "Wait until tasks finish (up to timeoutMs, default 2 minutes) and return each one's status, output, requested model, resolved model, the reason for it, and the model that really answered. If it times out, the tasks are still running: await again.",
+        annotations(read_only_hint = true)
     )]
     async fn task_await(
         &self,
         Parameters(a): Parameters<AwaitArgs>,
         ct: tokio_util::sync::CancellationToken,
     ) -> Result<CallToolResult, ErrorData> {
-        let format = a.format.into();
+        let format = a.format;
         let r = async {
             let ids = ids(a.task_id, a.task_ids)?;
             let timeout = a
@@ -480,20 +556,23 @@ impl<W: WorkerService> McpServer<W> {
     }
 
     #[tool(
-        description = "Return tasks' current status and output without waiting (same fields as task_await)."
+        description = "Return tasks' current status and output without waiting (same fields as task_await). Ids orch does not know are named in `unknown`; the known tasks are still returned.",
+        annotations(read_only_hint = true)
     )]
     async fn task_peek(
         &self,
         Parameters(a): Parameters<IdsArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let format = a.format.into();
+        let format = a.format;
         let r = (|| {
             let ids = ids(a.task_id, a.task_ids)?;
-            let tasks = self.backend.tasks().peek(&ids)?;
+            // Some unknown ids do not hide the known tasks; only none known is an error.
+            let (tasks, unknown) = self.backend.tasks().peek_known(&ids)?;
             Ok(reply(
                 &AwaitView {
                     tasks,
                     timed_out: false,
+                    unknown,
                 },
                 format,
                 render::awaited,
@@ -503,25 +582,27 @@ impl<W: WorkerService> McpServer<W> {
     }
 
     #[tool(
-        description = "Read-only views. view \"tasks\" (default): recent tasks. \"workers\": each worker's status, model ref, resolved model, policy, reason, the model that answered its last task, vision, port. \"profiles\": worker profiles and their tag-based defaults. \"models\": usable models (scope, providers, query, visionOnly, limit). \"resolve\": what `model` resolves to (for workerId), why, and the ranked candidates. \"status\": the backend and its paths. \"output\": one task's full output (taskId). format \"markdown\" (default) or \"json\"."
+        description = "Read-only views. view \"tasks\" (default): recent tasks. \"workers\": each worker's status, model ref, resolved model, policy, reason, the model that answered its last task, vision, port. \"profiles\": worker profiles and their tag-based defaults. \"models\": usable models (scope, providers, query, visionOnly, limit). \"resolve\": what `model` resolves to (for workerId), why, and the ranked candidates. \"status\": the backend and its paths. \"output\": one task's full output (taskId). format \"markdown\" (default) or \"json\".",
+        annotations(read_only_hint = true)
     )]
     async fn task_list(
         &self,
         Parameters(a): Parameters<ListArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let format: Format = a.format.into();
+        let format = a.format;
         let r = self.list(a, format).await;
         finish(r, format)
     }
 
     #[tool(
-        description = "Cancel queued or running tasks (taskId or taskIds). A running worker task stops and its OpenCode session is aborted; an operation already being applied finishes on its own."
+        description = "Cancel queued or running tasks (taskId or taskIds). A running worker task stops and its OpenCode session is aborted; an operation already being applied finishes on its own.",
+        annotations(read_only_hint = false, destructive_hint = true)
     )]
     async fn task_cancel(
         &self,
         Parameters(a): Parameters<IdsArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let format = a.format.into();
+        let format = a.format;
         let r = ids(a.task_id, a.task_ids).map(|ids| {
             reply(
                 &self.backend.tasks().cancel(&ids),
@@ -534,12 +615,12 @@ impl<W: WorkerService> McpServer<W> {
 }
 
 impl<W: WorkerService> McpServer<W> {
-    async fn list(&self, a: ListArgs, format: Format) -> Result<CallToolResult, Failure> {
+    async fn list(&self, a: ListArgs, format: ReplyFormat) -> Result<CallToolResult, Failure> {
         let backend = &self.backend;
         Ok(match a.view {
             ViewArg::Tasks => {
                 let q = TasksQuery {
-                    status: a.status.into_iter().map(Into::into).collect(),
+                    status: a.status,
                     limit: Some(a.limit.unwrap_or(DEFAULT_TASK_ROWS)),
                 };
                 reply(&backend.tasks().list(&q), format, render::tasks)
@@ -552,10 +633,7 @@ impl<W: WorkerService> McpServer<W> {
             ),
             ViewArg::Models => {
                 let q = ModelsQuery {
-                    scope: match a.scope.unwrap_or_default() {
-                        ScopeArg::Configured => Scope::Configured,
-                        ScopeArg::All => Scope::All,
-                    },
+                    scope: a.scope.unwrap_or_default(),
                     providers: a.providers,
                     query: a.query,
                     vision_only: a.vision_only,
@@ -667,6 +745,143 @@ mod tests {
             "schemas are inlined for LLM clients"
         );
         insta::assert_json_snapshot!("tool_schemas", schemas);
+        // Generic clients pick a field's conversion by its `type`: one name, never a list.
+        assert!(!text.contains("\"null\""), "an absent field is the null");
+        for (name, schema) in &schemas {
+            for combinator in ["anyOf", "oneOf", "allOf"] {
+                assert!(
+                    schema.get(combinator).is_none(),
+                    "{name}: the Anthropic API refuses a top-level {combinator}"
+                );
+            }
+        }
+        let kind = &schemas["task_start"]["properties"]["attachments"]["items"]["properties"]["kind"]
+            ["description"];
+        let kind = kind.as_str().unwrap_or_default();
+        for ext in crate::workers::attachment::image_extensions() {
+            assert!(kind.contains(ext), "the kind's description names {ext}");
+        }
+        assert!(!kind.contains("svg"), "{kind}");
+        let mut hints: Vec<(&str, Option<bool>, Option<bool>)> = tools
+            .iter()
+            .map(|t| {
+                let a = t.annotations.as_ref();
+                (
+                    t.name.as_ref(),
+                    a.and_then(|a| a.read_only_hint),
+                    a.and_then(|a| a.destructive_hint),
+                )
+            })
+            .collect();
+        hints.sort_unstable();
+        assert_eq!(
+            hints,
+            [
+                ("task_await", Some(true), None),
+                ("task_cancel", Some(false), Some(true)),
+                ("task_list", Some(true), None),
+                ("task_peek", Some(true), None),
+                ("task_start", None, None),
+            ]
+        );
+    }
+
+    /// Every extension either of the old lists knew, and one nobody knows: the MCP
+    /// conversion (by path, by name), the auto routing and the MIME type the manager sends
+    /// agree on each one.
+    #[test]
+    fn every_path_treats_each_extension_the_same() {
+        use crate::workers::AttachmentKind::{File, Image};
+        let cases = [
+            ("png", Image, "image/png"),
+            ("jpg", Image, "image/jpeg"),
+            ("jpeg", Image, "image/jpeg"),
+            ("gif", Image, "image/gif"),
+            ("webp", Image, "image/webp"),
+            ("bmp", Image, "image/bmp"),
+            ("tiff", Image, "image/tiff"),
+            ("svg", File, "text/plain"),
+            ("pdf", File, "application/pdf"),
+            ("md", File, "text/plain"),
+            ("txt", File, "text/plain"),
+            ("rs", File, "text/plain"),
+            ("py", File, "text/plain"),
+            ("ts", File, "text/plain"),
+            ("js", File, "text/plain"),
+            ("json", File, "text/plain"),
+            ("toml", File, "text/plain"),
+            ("yaml", File, "text/plain"),
+            ("yml", File, "text/plain"),
+            ("xyz", File, "application/octet-stream"),
+        ];
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("a temporary directory: {e}"));
+        for (ext, kind, mime) in cases {
+            assert_eq!(mime.starts_with("image/"), kind == Image, "{ext}");
+            let on_disk = dir.path().join(format!("f.{ext}"));
+            std::fs::write(&on_disk, b"x").unwrap_or_else(|e| panic!("the attachment: {e}"));
+            let ways = [
+                serde_json::json!({ "path": on_disk }),
+                serde_json::json!({ "base64": "AA==", "name": format!("shot.{ext}") }),
+                serde_json::json!({ "base64": "AA==", "name": format!("SHOT.{}", ext.to_uppercase()) }),
+            ];
+            for way in ways {
+                let Ok(req) = start(serde_json::json!({ "task": "look", "attachments": [way] }))
+                else {
+                    panic!("{ext}: {way} is accepted")
+                };
+                let Work::Run(run) = req.work else {
+                    panic!("a run")
+                };
+                let a = &run.attachments[0];
+                assert_eq!(a.kind, kind, "{ext}: {way}");
+                let routed = if kind == Image { "vision" } else { "coder" };
+                assert_eq!(run.worker, routed, "{ext}: {way}");
+                assert_eq!(a.mime_type(), mime, "{ext}: {way}");
+            }
+        }
+    }
+
+    fn type_error_of<T: DeserializeOwned + std::fmt::Debug>(v: serde_json::Value) -> String {
+        let serde_json::Value::Object(o) = v else {
+            panic!("an object")
+        };
+        match parse_args::<T>("t", Some(&o)) {
+            Ok(parsed) => panic!("a malformed call, parsed as {parsed:?}"),
+            Err(e) => e.message.into_owned(),
+        }
+    }
+
+    #[test]
+    fn a_type_error_names_the_field_and_repeats_no_value() {
+        let m = type_error_of::<ListArgs>(serde_json::json!({"limit": "ten"}));
+        assert!(
+            m.contains("limit: invalid type: string, expected an integer"),
+            "{m}"
+        );
+        let m = type_error_of::<StartArgs>(
+            serde_json::json!({"task": "x", "attachments": [{"kind": "sk-\"test-123`"}]}),
+        );
+        assert!(m.contains("attachments[0].kind: unknown variant"), "{m}");
+        let m = type_error_of::<StartArgs>(serde_json::json!({"worker": {"respawn": "yes"}}));
+        assert!(
+            m.contains("worker.respawn: invalid type: string, expected a boolean"),
+            "{m}"
+        );
+        let secrets = [
+            serde_json::json!({"view": "sk-\"test-123"}),
+            serde_json::json!({"view": "sk-`test-123`"}),
+            serde_json::json!({"limit": "sk-test-123"}),
+            serde_json::json!({"limit": -5}),
+            serde_json::json!({"sk-test-123": 1}),
+            serde_json::json!({"sk\"test\"123": 1}),
+            serde_json::json!({"status": ["sk-test-123, expected x"]}),
+        ];
+        for v in secrets {
+            let m = type_error_of::<ListArgs>(v.clone());
+            for fragment in ["sk-", "test", "123", "-5", "expected x"] {
+                assert!(!m.contains(fragment), "{v} → {m}");
+            }
+        }
     }
 
     fn profiles() -> crate::profiles::Profiles {
@@ -725,7 +940,10 @@ mod tests {
         assert_eq!(run.worker, "vision");
         assert!(run.auto_spawn);
         assert_eq!(run.timeout, Some(Duration::from_millis(5)));
-        assert_eq!(run.attachments[0].kind, AttachmentKind::Image);
+        assert_eq!(
+            run.attachments[0].kind,
+            crate::workers::AttachmentKind::Image
+        );
         let missing =
             start(serde_json::json!({"task":"x","attachments":[{"path":"/nonexistent/a.txt"}]}));
         assert!(matches!(missing, Err(Failure::Domain(_))));

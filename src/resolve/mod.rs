@@ -8,6 +8,7 @@
 mod error;
 mod index;
 mod resolver;
+mod similar;
 pub mod tags;
 #[cfg(test)]
 mod tests;
@@ -16,4 +17,5 @@ mod types;
 pub use error::{ResolveError, shown};
 pub use index::strip_version;
 pub use resolver::{Request, Resolver, TagPreview, validate};
+pub use similar::by_similarity;
 pub use types::{Candidate, Metadata, Policy, RefKind, Resolution, Skipped};

@@ -5,8 +5,11 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{Capabilities, Cost};
 
 /// How a model change applies to a worker.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum Policy {
     /// The model rides on each message; a change applies to the next task without a respawn.
     #[default]

@@ -266,6 +266,15 @@ impl<W: WorkerService> Tasks<W> {
 
     /// The tasks with these ids, with their output, without waiting.
     pub fn peek(&self, ids: &[String]) -> Result<Vec<TaskRow>, Error> {
+        match self.peek_known(ids)? {
+            (out, missing) if missing.is_empty() => Ok(out),
+            (_, missing) => Err(unknown_tasks(&missing, &lock(&self.inner.state))),
+        }
+    }
+
+    /// The tasks with these ids that orch knows, and the ids it does not; an error only
+    /// when it knows none of them.
+    pub fn peek_known(&self, ids: &[String]) -> Result<(Vec<TaskRow>, Vec<String>), Error> {
         let st = lock(&self.inner.state);
         let now = now_ms();
         let mut out = Vec::with_capacity(ids.len());
@@ -276,11 +285,10 @@ impl<W: WorkerService> Tasks<W> {
                 None => missing.push(id.clone()),
             }
         }
-        if missing.is_empty() {
-            Ok(out)
-        } else {
-            Err(unknown_tasks(&missing, &st))
+        if out.is_empty() && !missing.is_empty() {
+            return Err(unknown_tasks(&missing, &st));
         }
+        Ok((out, missing))
     }
 
     /// Waits until every task (or, with `any`, one of them) has finished, or the timeout
@@ -306,12 +314,14 @@ impl<W: WorkerService> Tasks<W> {
                 return Ok(AwaitView {
                     tasks: rows,
                     timed_out: false,
+                    unknown: Vec::new(),
                 });
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Ok(AwaitView {
                     tasks: self.peek(ids)?,
                     timed_out: true,
+                    unknown: Vec::new(),
                 });
             }
         }

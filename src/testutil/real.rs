@@ -1,5 +1,6 @@
 //! Access to the real components for end-to-end tests: the OpenCode binary
-//! (`ORCH_OPENCODE_BIN`) and a Python with the official MCP SDK (`ORCH_PYTHON`).
+//! (`ORCH_OPENCODE_BIN`), a Python with the official MCP SDK (`ORCH_PYTHON`) and the MCP
+//! Inspector's command line (`ORCH_INSPECTOR`).
 //!
 //! Without the variable a test prints that it was skipped and why, and passes; with
 //! `ORCH_REQUIRE_REAL=1` (set by `scripts/test`) a missing component fails the test, so CI
@@ -47,6 +48,16 @@ pub fn opencode_bin(test: &str) -> Option<PathBuf> {
 /// A Python interpreter with the `mcp` package, or `None` (with a printed notice).
 pub fn python_bin(test: &str) -> Option<PathBuf> {
     component("ORCH_PYTHON", test, "a Python with the official MCP SDK")
+}
+
+/// The MCP Inspector (npm `@modelcontextprotocol/inspector`, its `mcp-inspector` script,
+/// run with `--cli`), or `None` (with a printed notice). It runs on Node.
+pub fn inspector_bin(test: &str) -> Option<PathBuf> {
+    component(
+        "ORCH_INSPECTOR",
+        test,
+        "the MCP Inspector CLI, npm @modelcontextprotocol/inspector",
+    )
 }
 
 /// A throwaway OpenCode project for end-to-end tests: its own home (config, data, cache,

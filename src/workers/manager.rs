@@ -21,8 +21,8 @@ use super::registry::{Entry, Registry};
 use super::settings::{Settings, SettingsStore, WorkerSetting};
 use super::spawn::{OsSpawner, Process, SpawnSpec, Spawner, pid_alive, stop_group};
 use super::{
-    Attachment, AttachmentKind, CancellationToken, RunOutcome, RunRequest, SetModelRequest,
-    WorkerRow, WorkerService, WorkerStatus, WorkersView,
+    Attachment, CancellationToken, RunOutcome, RunRequest, SetModelRequest, WorkerRow,
+    WorkerService, WorkerStatus, WorkersView,
 };
 use crate::api::{Knowledge, KnowledgeSource};
 use crate::clock::{Clock, SystemClock};
@@ -612,14 +612,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         }];
         for (i, a) in attachments.iter().enumerate() {
             let name = a
-                .name
-                .clone()
-                .or_else(|| {
-                    a.path
-                        .as_ref()
-                        .and_then(|p| p.file_name())
-                        .map(|n| n.to_string_lossy().into_owned())
-                })
+                .file_name()
                 .unwrap_or_else(|| format!("attachment-{}", i + 1));
             let bad = |message: String| WorkerError::Attachment {
                 worker: worker.to_owned(),
@@ -649,10 +642,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 }
                 (None, None) => return Err(bad("give a path or base64 content".into())),
             };
-            let mime = a
-                .mime
-                .clone()
-                .unwrap_or_else(|| guess_mime(&name, a.kind).to_owned());
+            let mime = a.mime_type();
             parts.push(PartInput::File {
                 url: format!("data:{mime};base64,{data}"),
                 mime,
@@ -915,21 +905,6 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         let profile = self.profile(&knowledge, worker)?;
         self.save_setting(&profile.id, None)?;
         Ok(self.row(&knowledge, &profile))
-    }
-}
-
-fn guess_mime(name: &str, kind: AttachmentKind) -> &'static str {
-    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "svg" => "image/svg+xml",
-        "pdf" => "application/pdf",
-        "md" | "txt" | "rs" | "py" | "ts" | "js" | "json" | "toml" | "yaml" | "yml" => "text/plain",
-        _ if kind == AttachmentKind::Image => "image/png",
-        _ => "application/octet-stream",
     }
 }
 

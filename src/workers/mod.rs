@@ -3,6 +3,7 @@
 //! [`WorkerService`] is what the task layer (MCP tools, CLI, TUI) needs from workers;
 //! the manager implements it over real OpenCode processes, tests over fakes.
 
+pub mod attachment;
 mod error;
 mod manager;
 pub mod registry;
@@ -25,8 +26,9 @@ use crate::resolve::{Policy, Resolution};
 pub use tokio_util::sync::CancellationToken;
 
 /// What a file attached to a task is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum AttachmentKind {
     /// An image: routes `auto` tasks to the vision worker.
     Image,
