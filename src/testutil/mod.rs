@@ -1,16 +1,23 @@
 //! Fakes shared by the tests of every crate of the workspace (feature `testutil`):
 //! a fake OpenCode HTTP server, a fake OpenAI-compatible LLM, a fake worker service, and
-//! the helpers they use. They listen on loopback only and stop when dropped.
+//! the helpers they use (waiting with [`eventually`], sandboxes, fixtures). They listen on
+//! loopback only and stop when dropped.
 
 pub mod fake_llm;
 pub mod fake_opencode;
 pub mod fake_spawner;
 pub mod fake_workers;
 pub mod http;
+pub mod poll;
 pub mod real;
+pub mod sandbox;
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::time::Duration;
+
+pub use poll::{Poll, eventually, eventually_blocking, wait_until, wait_until_blocking};
+pub use sandbox::{Run, Sandbox};
 
 /// The directory of OpenCode captures (`tests/fixtures/opencode`).
 pub fn fixtures_dir() -> PathBuf {
@@ -84,11 +91,8 @@ pub fn stop_backend(socket: &std::path::Path) {
     };
     let target = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
     let _ = kill(target, Signal::SIGTERM);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while is_orch(pid) && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    if is_orch(pid) {
+    let poll = Poll::within(Duration::from_secs(5)).every(Duration::from_millis(20));
+    if !wait_until_blocking(poll, || !is_orch(pid)) {
         let _ = kill(target, Signal::SIGKILL);
     }
 }
