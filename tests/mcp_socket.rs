@@ -14,6 +14,7 @@ use orch::tasks::Limits;
 use orch::testutil::capture_home;
 use orch::testutil::fake_workers::{Call, FakeWorkers};
 use orch::testutil::{FAKE_SECRETS, assert_no_secret};
+use orch::testutil::{Poll, eventually, wait_until};
 use orch::wire::{AwaitView, CancelOutcome, TaskRow, TaskStatus, TasksQuery};
 use orch::workers::{RunRequest, SetModelRequest, WorkersView};
 use rmcp::ServiceExt;
@@ -515,14 +516,12 @@ async fn cancel_stops_a_running_task_and_aborts_its_session() {
         .await,
     );
     // Wait until it runs.
-    for _ in 0..100 {
+    eventually("the task to run", Poll::default(), async || {
         let v: AwaitView =
             json_of(&call(&c, "task_peek", json!({"taskId": row.id, "format":"json"})).await);
-        if v.tasks[0].status == TaskStatus::Running {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        v.tasks[0].status == TaskStatus::Running
+    })
+    .await;
     let pending: AwaitView = json_of(
         &call(
             &c,
@@ -538,12 +537,7 @@ async fn cancel_stops_a_running_task_and_aborts_its_session() {
     let v: AwaitView =
         json_of(&call(&c, "task_await", json!({"taskId": row.id, "format":"json"})).await);
     assert_eq!(v.tasks[0].status, TaskStatus::Cancelled);
-    for _ in 0..100 {
-        if !h.fake.aborted().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Poll::default(), async || !h.fake.aborted().is_empty()).await;
     assert_eq!(h.fake.aborted().len(), 1, "the session was not aborted");
     let again = text(&call(&c, "task_cancel", json!({"taskId": row.id})).await);
     assert!(again.contains("already finished"), "{again}");
@@ -569,12 +563,7 @@ async fn a_task_over_its_timeout_fails_and_its_session_is_aborted() {
         "{:?}",
         done.error
     );
-    for _ in 0..100 {
-        if !h.fake.aborted().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Poll::default(), async || !h.fake.aborted().is_empty()).await;
     assert_eq!(h.fake.aborted().len(), 1);
     ok(c.cancel().await);
     h.stop().await;
@@ -730,12 +719,7 @@ async fn a_client_that_disconnects_mid_call_leaves_the_backend_serving() {
     }
     // The backend notices (rmcp drains a closed connection for up to 5 s, then cancels its
     // handlers, which ends the abandoned task_await), and the other client is served.
-    for _ in 0..1000 {
-        if h.backend.connections() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Poll::default(), async || h.backend.connections() == 1).await;
     assert_eq!(h.backend.connections(), 1);
     let v: AwaitView =
         json_of(&call(&c, "task_peek", json!({"taskId": row.id, "format":"json"})).await);
@@ -1255,12 +1239,7 @@ async fn over_the_real_manager_cancel_aborts_the_opencode_session() {
         .await,
     );
     // Wait until the prompt reached OpenCode.
-    for _ in 0..500 {
-        if !b.spawner.prompts().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Poll::default(), async || !b.spawner.prompts().is_empty()).await;
     assert_eq!(b.spawner.prompts().len(), 1);
     let v: orch::wire::CancelView = json_of(
         &call(
@@ -1272,13 +1251,11 @@ async fn over_the_real_manager_cancel_aborts_the_opencode_session() {
     );
     assert_eq!(v.results[0].outcome, CancelOutcome::Cancelled);
     let mut aborted = 0;
-    for _ in 0..500 {
+    wait_until(Poll::default(), async || {
         aborted = b.spawner.servers().iter().map(|s| s.aborted().len()).sum();
-        if aborted > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        aborted > 0
+    })
+    .await;
     assert_eq!(
         aborted, 1,
         "the OpenCode session was aborted, not only the bookkeeping"

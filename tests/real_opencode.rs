@@ -4,7 +4,7 @@
 //! The tests take turns: each OpenCode needs about 300 MiB and two cores are few.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use orch::resolve::Policy;
 use orch::sources::ProviderSource;
@@ -12,7 +12,7 @@ use orch::sources::live::LiveSource;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_llm::FakeLlm;
 use orch::testutil::real::{RealProject, opencode_bin};
-use orch::testutil::{assert_no_secret, fixture};
+use orch::testutil::{Poll, assert_no_secret, fixture, kill_during, wait_until};
 use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
 use orch::workers::{
     CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
@@ -131,30 +131,14 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
             .run(task("coder", "TASK-K long work"), CancellationToken::new())
             .await
     });
-    let waited = Instant::now();
-    while llm.models_for("TASK-K").is_empty() && waited.elapsed() < Duration::from_secs(90) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let poll = Poll::within(Duration::from_secs(90)).every(Duration::from_millis(50));
+    wait_until(poll, async || !llm.models_for("TASK-K").is_empty()).await;
     assert_eq!(llm.models_for("TASK-K"), ["big-pro"]);
     let coder_pid = pid_of(&m, "coder")
         .await
         .unwrap_or_else(|| panic!("no coder pid"));
-    let killed = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(coder_pid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let err = handle
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .err()
-        .unwrap_or_else(|| panic!("task survived"));
-    assert!(
-        killed.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        killed.elapsed()
-    );
+    let (err, took) = kill_during(coder_pid, handle).await;
+    assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(
         err.message.contains("worker coder") && err.message.contains("SIGKILL"),
         "{}",
@@ -242,10 +226,8 @@ async fn real_opencode_never_ready_and_dropped_manager_leave_nothing() {
     let pid = p.pid().unwrap_or(0);
     assert!(pid_alive(pid));
     drop(p);
-    let waited = Instant::now();
-    while pid_alive(pid) && waited.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let poll = Poll::within(Duration::from_secs(10)).every(Duration::from_millis(50));
+    wait_until(poll, async || !pid_alive(pid)).await;
     assert!(!pid_alive(pid), "OpenCode outlived its handle");
 }
 

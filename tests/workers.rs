@@ -3,7 +3,7 @@
 //! fake clock.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use orch::api::{Knowledge, KnowledgeSource};
 use orch::clock::FakeClock;
@@ -13,7 +13,7 @@ use orch::resolve::Policy;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_opencode::FakeOpenCode;
 use orch::testutil::fake_spawner::FakeSpawner;
-use orch::testutil::{assert_no_secret, capture_home};
+use orch::testutil::{Poll, assert_no_secret, capture_home, kill_during, wait_until};
 use orch::workers::{
     CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
     WorkerStatus,
@@ -100,10 +100,7 @@ async fn row_of(m: &Manager<FakeSpawner, FakeClock>, id: &str) -> orch::workers:
 
 /// Waits (up to 10 s) until some fake OpenCode received a prompt.
 async fn wait_for_a_prompt(spawner: &FakeSpawner) {
-    let started = Instant::now();
-    while spawner.prompts().is_empty() && started.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Poll::default(), async || !spawner.prompts().is_empty()).await;
 }
 
 async fn run(m: &Manager<FakeSpawner, FakeClock>, req: RunRequest) -> orch::workers::RunOutcome {
@@ -488,18 +485,8 @@ async fn a_killed_worker_fails_its_task_fast_and_respawns_next_time() {
     wait_for_a_prompt(&s.spawner).await;
     let pid = row_of(&m, "coder").await.pid;
     let pid = pid.unwrap_or_else(|| panic!("no pid"));
-    let killed = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let err = handle
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .err()
-        .unwrap_or_else(|| panic!("task succeeded"));
-    assert!(killed.elapsed() < Duration::from_secs(5));
+    let (err, took) = kill_during(pid, handle).await;
+    assert!(took < Duration::from_secs(5));
     assert!(
         err.message.contains("worker coder") && err.message.contains("exited"),
         "{}",

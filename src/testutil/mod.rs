@@ -96,3 +96,21 @@ pub fn stop_backend(socket: &std::path::Path) {
         let _ = kill(target, Signal::SIGKILL);
     }
 }
+
+/// Kills `pid` with SIGKILL while `task` runs on it, and waits for the task to fail: its
+/// error, and how long it took to fail after the kill. Panics when the task succeeds.
+#[expect(clippy::expect_used, reason = "test helper")]
+pub async fn kill_during<T, E>(
+    pid: u32,
+    task: tokio::task::JoinHandle<Result<T, E>>,
+) -> (E, Duration) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let killed = std::time::Instant::now();
+    let pid = i32::try_from(pid).expect("a pid fits in i32");
+    kill(Pid::from_raw(pid), Signal::SIGKILL).expect("the worker's process can be killed");
+    let Err(err) = task.await.expect("the task does not panic") else {
+        panic!("the task survived the kill of its process {pid}");
+    };
+    (err, killed.elapsed())
+}
