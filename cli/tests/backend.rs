@@ -32,6 +32,7 @@ struct FakeBackend {
     served: Option<tokio::task::JoinHandle<()>>,
 }
 
+#[expect(clippy::expect_used, reason = "test set-up")]
 fn fake_backend(home: &Sandbox) -> FakeBackend {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -384,19 +384,18 @@ fn a_closed_pipe_is_not_an_error() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        .expect("orch starts");
+    let stdout = child.stdout.take().expect("a piped stdout");
     let mut first = String::new();
     BufReader::new(stdout)
         .read_line(&mut first)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the first line of the table");
     assert!(first.starts_with("MODEL"), "{first}");
     // The reader is gone; orch finds the pipe closed and stops quietly.
-    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    let status = child.wait().expect("orch exits");
     let mut stderr = String::new();
     if let Some(mut e) = child.stderr.take() {
-        e.read_to_string(&mut stderr)
-            .unwrap_or_else(|e| panic!("{e}"));
+        e.read_to_string(&mut stderr).expect("orch's stderr");
     }
     assert_eq!(status.code(), Some(OK), "{stderr}");
     assert_eq!(stderr, "");

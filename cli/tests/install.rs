@@ -47,6 +47,7 @@ fn read(s: &Sandbox, name: &str) -> String {
 }
 
 /// The orch binary, canonical, as the install writes it into OpenCode's config.
+#[expect(clippy::expect_used, reason = "test set-up")]
 fn orch_bin() -> PathBuf {
     Path::new(BIN)
         .canonicalize()
@@ -64,7 +65,7 @@ fn settings(s: &Sandbox) -> insta::Settings {
 #[test]
 fn dry_run_then_install_then_nothing_to_change() {
     let s = Sandbox::new(BIN);
-    std::fs::write(s.project().join("opencode.jsonc"), COMMENTED).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(s.project().join("opencode.jsonc"), COMMENTED).expect("the project config");
     let settings = settings(&s);
 
     let before = tree(&s);
@@ -95,7 +96,7 @@ fn dry_run_then_install_then_nothing_to_change() {
             "!`{} models $ARGUMENTS --format markdown 2>&1`",
             Path::new(env!("CARGO_BIN_EXE_orch"))
                 .canonicalize()
-                .unwrap_or_else(|e| panic!("{e}"))
+                .expect("the orch binary's path")
                 .display()
         ))
     );
@@ -122,7 +123,7 @@ fn json_report_reads_back() {
     assert!(report.orch_bin.is_absolute());
 
     let out = s.run(&["opencode", "install", "--format", "json"]);
-    let report: InstallReport = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let report: InstallReport = serde_json::from_str(&out.stdout).expect("the JSON install report");
     assert!(!report.changed);
 }
 
@@ -134,7 +135,7 @@ fn a_refusal_exits_1_names_the_file_and_changes_nothing() {
         &config,
         r#"{"mcp": {"orch": {"type": "remote", "url": "http://127.0.0.1:1", "headers": {"Authorization": "Bearer sk-test-123"}}}}"#,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("the project config");
     let before = tree(&s);
     let out = s.run(&["opencode", "install"]);
     assert_eq!(out.code, 1);
@@ -144,7 +145,7 @@ fn a_refusal_exits_1_names_the_file_and_changes_nothing() {
     assert!(!stderr.contains("sk-test-123"), "{stderr}");
     settings(&s).bind(|| insta::assert_snapshot!("refusal_foreign_entry", stderr));
 
-    std::fs::write(&config, "{\"model\": \"a/b\",, }").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, "{\"model\": \"a/b\",, }").expect("the project config");
     let out = s.run(&["opencode", "install", "--dry-run"]);
     assert_eq!(out.code, 1);
     let stderr = out.stderr.clone();
@@ -169,7 +170,7 @@ fn global_scope_writes_into_the_opencode_config_dir() {
 fn project_dir_can_be_given_and_global_conflicts_with_it() {
     let s = Sandbox::new(BIN);
     let other = s.root().join("elsewhere");
-    std::fs::create_dir_all(&other).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&other).expect("another directory");
     let project = s.project().display().to_string();
     let out = Run::of(
         "orch opencode install --project",

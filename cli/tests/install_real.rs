@@ -41,6 +41,7 @@ fn sandbox() -> Sandbox {
 }
 
 /// Runs orch in the sandbox's project.
+#[expect(clippy::expect_used, reason = "test helper")]
 fn orch(s: &Sandbox, args: &[&str]) -> Output {
     s.orch(args).output().expect("orch runs")
 }
@@ -81,6 +82,7 @@ struct Server {
 }
 
 impl Server {
+    #[expect(clippy::expect_used, reason = "test set-up")]
     fn start(bin: &Path, sandbox: &Sandbox) -> Self {
         let stderr = sandbox.root().join("opencode.stderr");
         let err_file = std::fs::File::create(&stderr).expect("a file for OpenCode's stderr");
@@ -191,7 +193,7 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     let sandbox = sandbox();
     let config = sandbox.project().join("opencode.jsonc");
     let original = project_config(&llm.base_url());
-    std::fs::write(&config, &original).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, &original).expect("the project config");
 
     let out = orch(&sandbox, &["opencode", "install", "--project"]);
     assert!(
@@ -199,14 +201,14 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
         "install failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let edited = std::fs::read_to_string(&config).unwrap_or_else(|e| panic!("{e}"));
+    let edited = std::fs::read_to_string(&config).expect("the edited project config");
     for line in original.lines().filter(|l| !l.starts_with('}')) {
         assert!(edited.contains(line), "lost {line:?}:\n{edited}");
     }
 
     let mut server = tokio::task::block_in_place(|| Server::start(&bin, &sandbox));
     let client =
-        OpenCodeClient::new(&server.url, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
+        OpenCodeClient::new(&server.url, Duration::from_secs(60)).expect("a client of OpenCode");
 
     // The four shortcuts, with their descriptions.
     let commands: Value = client
@@ -312,7 +314,7 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
         String::from_utf8_lossy(&workers.stderr)
     );
     let view: orch::workers::WorkersView =
-        serde_json::from_slice(&workers.stdout).unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_slice(&workers.stdout).expect("the JSON workers view");
     let docs = view
         .workers
         .iter()

@@ -21,6 +21,7 @@ struct Tmux {
 }
 
 impl Tmux {
+    #[expect(clippy::expect_used, reason = "test helper")]
     fn run(&self, args: &[&str]) -> Output {
         Command::new(TMUX)
             .arg("-S")
@@ -28,7 +29,7 @@ impl Tmux {
             .args(["-f", "/dev/null"])
             .args(args)
             .output()
-            .unwrap_or_else(|e| panic!("tmux: {e}"))
+            .expect("tmux runs")
     }
 
     fn start(socket: PathBuf, script: &Path) -> Self {
@@ -111,6 +112,7 @@ struct Setup {
 }
 
 impl Setup {
+    #[expect(clippy::expect_used, reason = "test set-up")]
     fn new() -> Self {
         assert!(Path::new(TMUX).exists(), "{TMUX} is needed for this test");
         let mut sandbox = Sandbox::capture(env!("CARGO_BIN_EXE_orch"));
@@ -201,7 +203,7 @@ fn tui_happy_path_in_tmux_exits_cleanly_and_restores_the_terminal() {
     assert_no_secret("tui.log", &logged);
     // The change was made by the real manager: it is in orch's state.
     let state = std::fs::read_dir(&paths.state_dir)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("orch's state directory")
         .filter_map(Result::ok)
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .collect::<String>();
@@ -215,15 +217,15 @@ fn sigterm_quits_and_restores_the_terminal() {
     t.wait_for(&["ANSWERED BY", "docs"]);
     assert_eq!(t.alternate_on(), "1");
     let pid: i32 = std::fs::read_to_string(&s.pid_file)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("orch tui's pid file")
         .trim()
         .parse()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("a pid");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGTERM,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("orch tui can be signalled");
     let screen = t.wait_for(&["orch-exit="]);
     assert!(screen.contains("orch-exit=0"), "{screen}");
     assert_eq!(t.alternate_on(), "0", "the alternate screen was left");
