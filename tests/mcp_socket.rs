@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use orch::api::{Knowledge, Orchestrator};
 use orch::client::SocketClient;
-use orch::mcp::{Backend, Listener, ServeInfo, SocketError, TOOL_NAMES};
+use orch::mcp::{Backend, Listener, SocketError, TOOL_NAMES};
 use orch::resolve::Policy;
 use orch::tasks::Limits;
 use orch::testutil::capture_home;
 use orch::testutil::fake_workers::{Call, FakeWorkers};
+use orch::testutil::served::Served;
 use orch::testutil::{FAKE_SECRETS, assert_no_secret};
 use orch::testutil::{Poll, eventually, wait_until};
 use orch::wire::{AwaitView, CancelOutcome, TaskRow, TaskStatus, TasksQuery};
@@ -35,8 +36,7 @@ struct Harness {
     fake: FakeWorkers,
     socket: PathBuf,
     backend: Arc<Backend<FakeWorkers>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<()>>,
+    served: Served<FakeWorkers>,
 }
 
 impl Harness {
@@ -48,29 +48,13 @@ impl Harness {
         let dir = ok(tempfile::tempdir());
         let (paths, env) = capture_home(dir.path());
         let fake = FakeWorkers::new(ok(Knowledge::load_local(&paths, &env)));
-        let socket = paths.socket().to_path_buf();
-        let listener = ok(Listener::bind(&socket));
-        let info = ServeInfo {
-            paths: paths.clone(),
-            socket: Some(socket.clone()),
-            log_file: orch::mcp::log_file(&paths),
-        };
-        let backend = Arc::new(Backend::new(Arc::new(fake.clone()), info, limits));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(orch::mcp::socket::serve(
-            Arc::clone(&backend),
-            listener,
-            async {
-                let _ = rx.await;
-            },
-        ));
+        let served = Served::start(Arc::new(fake.clone()), &paths, limits);
         Self {
             _dir: dir,
             fake,
-            socket,
-            backend,
-            stop: Some(tx),
-            served: Some(served),
+            socket: served.socket.clone(),
+            backend: Arc::clone(&served.backend),
+            served,
         }
     }
 
@@ -88,22 +72,8 @@ impl Harness {
         Raw::connect(&self.socket).await
     }
 
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.served.take() {
-            ok(tokio::time::timeout(Duration::from_secs(10), h).await)
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Some(h) = self.served.take() {
-            h.abort();
-        }
+    async fn stop(self) {
+        self.served.stop().await;
     }
 }
 
@@ -314,8 +284,13 @@ async fn worker_row(c: &RunningService<RoleClient, ()>, id: &str) -> orch::worke
         .unwrap_or_else(|| panic!("no worker {id}"))
 }
 
+/// Starts a task (`args` asks for JSON) and returns its row.
+async fn start(c: &RunningService<RoleClient, ()>, args: Value) -> TaskRow {
+    json_of(&call(c, "task_start", args).await)
+}
+
 async fn start_and_await(c: &RunningService<RoleClient, ()>, args: Value) -> TaskRow {
-    let row: TaskRow = json_of(&call(c, "task_start", args).await);
+    let row = start(c, args).await;
     let mut view: AwaitView =
         json_of(&call(c, "task_await", json!({"taskId": row.id, "format":"json"})).await);
     view.tasks.remove(0)
@@ -507,14 +482,11 @@ async fn cancel_stops_a_running_task_and_aborts_its_session() {
     let h = Harness::start().await;
     h.fake.set_hold(true);
     let c = h.client().await;
-    let row: TaskRow = json_of(
-        &call(
-            &c,
-            "task_start",
-            json!({"kind":"worker","workerId":"coder","task":"forever","format":"json"}),
-        )
-        .await,
-    );
+    let row = start(
+        &c,
+        json!({"kind":"worker","workerId":"coder","task":"forever","format":"json"}),
+    )
+    .await;
     // Wait until it runs.
     eventually("the task to run", Poll::default(), async || {
         let v: AwaitView =
@@ -697,14 +669,11 @@ async fn a_client_that_disconnects_mid_call_leaves_the_backend_serving() {
     let h = Harness::start().await;
     h.fake.set_hold(true);
     let c = h.client().await;
-    let row: TaskRow = json_of(
-        &call(
-            &c,
-            "task_start",
-            json!({"kind":"worker","workerId":"coder","task":"long","format":"json"}),
-        )
-        .await,
-    );
+    let row = start(
+        &c,
+        json!({"kind":"worker","workerId":"coder","task":"long","format":"json"}),
+    )
+    .await;
     {
         let mut raw = h.raw().await;
         raw.init().await;
@@ -1105,8 +1074,9 @@ struct RealBackend {
     _dir: tempfile::TempDir,
     socket: PathBuf,
     spawner: orch::testutil::fake_spawner::FakeSpawner,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<()>>,
+    served: Served<
+        orch::workers::Manager<orch::testutil::fake_spawner::FakeSpawner, orch::clock::FakeClock>,
+    >,
 }
 
 impl RealBackend {
@@ -1125,24 +1095,12 @@ impl RealBackend {
             spawner.clone(),
             FakeClock::at(1_800_000_000_000),
         );
-        let socket = paths.socket().to_path_buf();
-        let listener = ok(Listener::bind(&socket));
-        let info = ServeInfo {
-            paths: paths.clone(),
-            socket: Some(socket.clone()),
-            log_file: orch::mcp::log_file(&paths),
-        };
-        let backend = Arc::new(Backend::new(Arc::new(manager), info, Limits::default()));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(orch::mcp::socket::serve(backend, listener, async {
-            let _ = rx.await;
-        }));
+        let served = Served::start(Arc::new(manager), &paths, Limits::default());
         Self {
             _dir: dir,
-            socket,
+            socket: served.socket.clone(),
             spawner,
-            stop: Some(tx),
-            served: Some(served),
+            served,
         }
     }
 
@@ -1151,21 +1109,8 @@ impl RealBackend {
     }
 
     /// Stops the backend; the manager stops its workers.
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.served.take() {
-            ok(ok(tokio::time::timeout(Duration::from_secs(15), h).await));
-        }
-    }
-}
-
-impl Drop for RealBackend {
-    fn drop(&mut self) {
-        if let Some(h) = self.served.take() {
-            h.abort();
-        }
+    async fn stop(self) {
+        self.served.stop().await;
     }
 }
 
@@ -1230,14 +1175,11 @@ async fn over_the_real_manager_cancel_aborts_the_opencode_session() {
     let b = RealBackend::start().await;
     b.spawner.set_prompt_delay(Duration::from_secs(30));
     let c = b.client().await;
-    let row: TaskRow = json_of(
-        &call(
-            &c,
-            "task_start",
-            json!({"kind":"worker","workerId":"coder","task":"slow","format":"json"}),
-        )
-        .await,
-    );
+    let row = start(
+        &c,
+        json!({"kind":"worker","workerId":"coder","task":"slow","format":"json"}),
+    )
+    .await;
     // Wait until the prompt reached OpenCode.
     wait_until(Poll::default(), async || !b.spawner.prompts().is_empty()).await;
     assert_eq!(b.spawner.prompts().len(), 1);
@@ -1273,12 +1215,8 @@ async fn over_the_real_manager_two_clients_changing_one_worker_leave_one_of_the_
 
 #[tokio::test]
 async fn a_backend_whose_socket_is_removed_stops() {
-    let mut h = Harness::start().await;
+    let h = Harness::start().await;
     ok(std::fs::remove_file(&h.socket));
-    let served = h.served.take().unwrap_or_else(|| panic!("not serving"));
-    let stopped = tokio::time::timeout(std::time::Duration::from_secs(6), served).await;
-    assert!(
-        stopped.is_ok(),
-        "the backend kept running without its socket"
-    );
+    let stopped = h.served.ends_within(Duration::from_secs(6)).await;
+    assert!(stopped, "the backend kept running without its socket");
 }

@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use orch::api::Knowledge;
-use orch::mcp::{Backend, Listener, ServeInfo};
 use orch::tasks::Limits;
 use orch::testutil::fake_workers::FakeWorkers;
-use orch::testutil::sandbox::regex_escape;
-use orch::testutil::{Run, Sandbox, assert_no_secret};
+use orch::testutil::served::Served;
+use orch::testutil::{Run, Sandbox, assert_no_secret, regex_escape};
 use orch::wire::{ModelsView, StatusView, TaskRow, TaskStatus, TasksView};
 use orch::workers::{WorkerRow, WorkersView};
 
@@ -28,8 +27,7 @@ fn home() -> Sandbox {
 struct FakeBackend {
     rt: tokio::runtime::Runtime,
     fake: FakeWorkers,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<()>>,
+    served: Option<Served<FakeWorkers>>,
 }
 
 #[expect(clippy::expect_used, reason = "test set-up")]
@@ -43,41 +41,21 @@ fn fake_backend(home: &Sandbox) -> FakeBackend {
     let fake = FakeWorkers::new(
         Knowledge::load_local(&paths, &home.env()).expect("the capture's knowledge"),
     );
-    let socket = home.socket();
-    let listener = rt
-        .block_on(async { Listener::bind(&socket) })
-        .expect("the fake backend listens on the sandbox's socket");
-    let info = ServeInfo {
-        log_file: orch::mcp::log_file(&paths),
-        paths,
-        socket: Some(socket),
-    };
-    let backend = Arc::new(Backend::new(
-        Arc::new(fake.clone()),
-        info,
-        Limits::default(),
-    ));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let served = rt.spawn(orch::mcp::socket::serve(backend, listener, async {
-        let _ = rx.await;
-    }));
+    let served =
+        rt.block_on(async { Served::start(Arc::new(fake.clone()), &paths, Limits::default()) });
     FakeBackend {
         rt,
         fake,
-        stop: Some(tx),
         served: Some(served),
     }
 }
 
 impl Drop for FakeBackend {
     fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.served.take() {
-            let _ = self
-                .rt
-                .block_on(async { tokio::time::timeout(Duration::from_secs(10), h).await });
+        if let Some(served) = self.served.take() {
+            let _ = self.rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), served.stop()).await
+            });
         }
     }
 }

@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use orch::install::{FileAction, InstallReport, InstallScope};
-use orch::testutil::sandbox::regex_escape;
-use orch::testutil::{Run, Sandbox};
+use orch::testutil::{Run, Sandbox, regex_escape};
 
 const BIN: &str = env!("CARGO_BIN_EXE_orch");
 

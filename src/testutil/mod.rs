@@ -11,6 +11,7 @@ pub mod http;
 pub mod poll;
 pub mod real;
 pub mod sandbox;
+pub mod served;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -38,6 +39,20 @@ pub fn fixture(name: &str) -> String {
     } else {
         String::from_utf8(bytes).expect("UTF-8 fixture")
     }
+}
+
+/// `s` as a regular expression matching itself (for insta snapshot filters that mask
+/// temp paths).
+pub fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
+        })
+        .collect()
 }
 
 /// The fake keys of the captures: they must never appear in anything orch prints.

@@ -194,16 +194,3 @@ impl Run {
             .unwrap_or_else(|e| panic!("not the JSON expected ({e}):\n{}", self.stdout))
     }
 }
-
-/// `s` as a regular expression matching itself (for snapshot filters).
-pub fn regex_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
-            special
-                .then_some('\\')
-                .into_iter()
-                .chain(std::iter::once(c))
-        })
-        .collect()
-}

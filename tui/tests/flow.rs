@@ -15,7 +15,7 @@ use orch::profiles::load_orchestrator;
 use orch::resolve::Policy;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_spawner::FakeSpawner;
-use orch::testutil::{FAKE_SECRETS, assert_no_secret, capture_home};
+use orch::testutil::{FAKE_SECRETS, assert_no_secret, capture_home, regex_escape};
 use orch::workers::{Manager, ManagerConfig, WorkerStatus};
 use orch_tui::action::Msg;
 use orch_tui::app::{Item, Model, Screen};
@@ -110,18 +110,6 @@ impl Harness {
         self.backend.close().await;
         drop(self.spawner);
     }
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
-            special
-                .then_some('\\')
-                .into_iter()
-                .chain(std::iter::once(c))
-        })
-        .collect()
 }
 
 fn worker_index(m: &Model, id: &str) -> usize {

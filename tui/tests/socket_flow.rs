@@ -10,12 +10,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use orch::api::{Knowledge, KnowledgeSource};
 use orch::client::SocketClient;
 use orch::clock::FakeClock;
-use orch::mcp::{Backend as McpBackend, Listener, ServeInfo};
 use orch::profiles::load_orchestrator;
 use orch::resolve::Policy;
 use orch::sources::local::LocalSource;
 use orch::testutil::capture_home;
 use orch::testutil::fake_spawner::FakeSpawner;
+use orch::testutil::served::Served;
 use orch::workers::{Manager, ManagerConfig};
 use orch_tui::action::Msg;
 use orch_tui::app::Screen;
@@ -40,18 +40,8 @@ async fn the_flow_runs_against_the_backend_over_its_socket() {
         spawner.clone(),
         FakeClock::at(1_800_000_000_000),
     );
-    let socket = paths.socket().to_path_buf();
-    let listener = Listener::bind(&socket).unwrap_or_else(|e| panic!("{e}"));
-    let info = ServeInfo {
-        paths: paths.clone(),
-        socket: Some(socket.clone()),
-        log_file: orch::mcp::log_file(&paths),
-    };
-    let backend = Arc::new(McpBackend::new(Arc::new(manager), info, Default::default()));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(orch::mcp::socket::serve(backend, listener, async {
-        let _ = stopped.await;
-    }));
+    let served = Served::start(Arc::new(manager), &paths, Default::default());
+    let socket = served.socket.clone();
 
     let stream = tokio::net::UnixStream::connect(&socket)
         .await
@@ -123,6 +113,5 @@ async fn the_flow_runs_against_the_backend_over_its_socket() {
     assert_eq!(spawner.spawn_count(), 1);
 
     drop(app);
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), served.stop()).await;
 }
