@@ -1081,20 +1081,10 @@ struct RealBackend {
 
 impl RealBackend {
     async fn start() -> Self {
-        use orch::api::KnowledgeSource;
-        use orch::clock::FakeClock;
-        use orch::workers::{Manager, ManagerConfig};
         let dir = ok(tempfile::tempdir());
         let (paths, env) = capture_home(dir.path());
         let spawner = orch::testutil::fake_spawner::FakeSpawner::new();
-        let mut config = ManagerConfig::from_env(paths.clone(), env.clone());
-        config.stop_grace = Duration::from_millis(500);
-        let manager = Manager::new(
-            config,
-            KnowledgeSource::fixed(ok(Knowledge::load_local(&paths, &env))),
-            spawner.clone(),
-            FakeClock::at(1_800_000_000_000),
-        );
+        let manager = spawner.manager(&paths, &env);
         let served = Served::start(Arc::new(manager), &paths, Limits::default());
         Self {
             _dir: dir,

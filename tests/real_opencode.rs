@@ -12,23 +12,11 @@ use orch::sources::live::LiveSource;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_llm::FakeLlm;
 use orch::testutil::real::{RealProject, opencode_bin};
-use orch::testutil::{Poll, assert_no_secret, fixture, kill_during, wait_until};
+use orch::testutil::{Poll, assert_no_secret, fixture, kill_during, set_model, task, wait_until};
 use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
-use orch::workers::{
-    CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
-    WorkerStatus,
-};
+use orch::workers::{CancellationToken, Manager, ManagerConfig, WorkerService, WorkerStatus};
 
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn task(worker: &str, text: &str) -> RunRequest {
-    RunRequest {
-        worker: worker.into(),
-        task: text.into(),
-        auto_spawn: true,
-        ..RunRequest::default()
-    }
-}
 
 async fn pid_of(m: &Manager, worker: &str) -> Option<u32> {
     m.workers()
@@ -67,14 +55,9 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
         .unwrap_or_else(|| panic!("no pid"));
 
     // A dynamic set reaches the next task on the same process.
-    m.set_model(SetModelRequest {
-        worker: "explorer".into(),
-        model: "fake/big-pro".into(),
-        policy: Policy::Dynamic,
-        respawn: false,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    m.set_model(set_model("explorer", "fake/big-pro", Policy::Dynamic))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let out = m
         .run(task("explorer", "TASK-B again"), CancellationToken::new())
         .await;

@@ -13,7 +13,9 @@ use orch::resolve::Policy;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_opencode::FakeOpenCode;
 use orch::testutil::fake_spawner::FakeSpawner;
-use orch::testutil::{Poll, assert_no_secret, capture_home, kill_during, wait_until};
+use orch::testutil::{
+    Poll, assert_no_secret, capture_home, kill_during, set_model, task, wait_until,
+};
 use orch::workers::{
     CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
     WorkerStatus,
@@ -63,15 +65,6 @@ impl Setup {
             self.spawner.clone(),
             FakeClock::at(1_800_000_000_000),
         )
-    }
-}
-
-fn task(worker: &str, text: &str) -> RunRequest {
-    RunRequest {
-        worker: worker.into(),
-        task: text.into(),
-        auto_spawn: true,
-        ..RunRequest::default()
     }
 }
 
@@ -218,12 +211,7 @@ async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
     let m = s.manager();
     run(&m, task("coder", "one")).await;
     let row = m
-        .set_model(SetModelRequest {
-            worker: "coder".into(),
-            model: "vision-pro".into(),
-            policy: Policy::Sticky,
-            respawn: false,
-        })
+        .set_model(set_model("coder", "vision-pro", Policy::Sticky))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(row.resolved_model.as_deref(), Some("fake/vision-pro"));
@@ -258,14 +246,9 @@ async fn dynamic_set_reaches_the_next_task_without_a_respawn() {
     let s = Setup::new();
     let m = s.manager();
     let first = run(&m, task("docs", "one")).await;
-    m.set_model(SetModelRequest {
-        worker: "docs".into(),
-        model: "fake/fast-mini".into(),
-        policy: Policy::Dynamic,
-        respawn: false,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    m.set_model(set_model("docs", "fake/fast-mini", Policy::Dynamic))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let second = run(&m, task("docs", "two")).await;
     assert_eq!(second.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(first.session_id, second.session_id);
@@ -278,12 +261,7 @@ async fn bad_sets_change_nothing_and_suggest() {
     let m = s.manager();
     let before = m.workers().await;
     let unknown_worker = m
-        .set_model(SetModelRequest {
-            worker: "doc".into(),
-            model: "node".into(),
-            policy: Policy::Sticky,
-            respawn: false,
-        })
+        .set_model(set_model("doc", "node", Policy::Sticky))
         .await
         .err()
         .unwrap_or_else(|| panic!("unknown worker accepted"));
@@ -337,12 +315,7 @@ async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
     assert_eq!(s.spawner.spawn_count(), 1);
     // A sticky change alters the fingerprint: the next manager does not reuse it.
     second
-        .set_model(SetModelRequest {
-            worker: "docs".into(),
-            model: "fake/fast-mini".into(),
-            policy: Policy::Sticky,
-            respawn: false,
-        })
+        .set_model(set_model("docs", "fake/fast-mini", Policy::Sticky))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     drop(second);
@@ -411,14 +384,9 @@ async fn fifty_concurrent_requests_for_a_cold_worker_spawn_once() {
 async fn settings_survive_a_manager_restart() {
     let s = Setup::new();
     let m = s.manager();
-    m.set_model(SetModelRequest {
-        worker: "docs".into(),
-        model: "fake/fast-mini".into(),
-        policy: Policy::Sticky,
-        respawn: false,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    m.set_model(set_model("docs", "fake/fast-mini", Policy::Sticky))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     drop(m);
     let m = s.manager();
     let docs = m
@@ -459,14 +427,9 @@ async fn a_corrupt_state_file_is_kept_aside() {
         "{ not json"
     );
     // The manager still works and writes a fresh file.
-    m.set_model(SetModelRequest {
-        worker: "docs".into(),
-        model: "node".into(),
-        policy: Policy::Dynamic,
-        respawn: false,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    m.set_model(set_model("docs", "node", Policy::Dynamic))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(state.exists());
 }
 

@@ -17,6 +17,9 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::resolve::Policy;
+use crate::workers::{RunRequest, SetModelRequest};
+
 pub use poll::{Poll, eventually, eventually_blocking, wait_until, wait_until_blocking};
 pub use sandbox::{Run, Sandbox};
 
@@ -53,6 +56,26 @@ pub fn regex_escape(s: &str) -> String {
                 .chain(std::iter::once(c))
         })
         .collect()
+}
+
+/// A task for `worker` that may start it, as the CLI and the MCP tools send it.
+pub fn task(worker: &str, text: &str) -> RunRequest {
+    RunRequest {
+        worker: worker.into(),
+        task: text.into(),
+        auto_spawn: true,
+        ..RunRequest::default()
+    }
+}
+
+/// A model change for `worker` that does not restart it.
+pub fn set_model(worker: &str, model: &str, policy: Policy) -> SetModelRequest {
+    SetModelRequest {
+        worker: worker.into(),
+        model: model.into(),
+        policy,
+        respawn: false,
+    }
 }
 
 /// The fake keys of the captures: they must never appear in anything orch prints.

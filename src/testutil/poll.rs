@@ -74,66 +74,62 @@ fn gave_up(what: &str, poll: Poll, seen: Option<String>) -> ! {
     }
 }
 
+/// Looks until `check` passes or `poll.timeout` is over: its value, or what it saw last.
+async fn poll_async<C: Check>(
+    poll: Poll,
+    mut check: impl AsyncFnMut() -> C,
+) -> Result<C::Value, Option<String>> {
+    let deadline = tokio::time::Instant::now() + poll.timeout;
+    loop {
+        match check().await.ready() {
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(poll.interval).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+/// [`poll_async`] sleeping the thread between looks.
+fn poll_blocking<C: Check>(
+    poll: Poll,
+    mut check: impl FnMut() -> C,
+) -> Result<C::Value, Option<String>> {
+    let deadline = std::time::Instant::now() + poll.timeout;
+    loop {
+        match check().ready() {
+            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(poll.interval),
+            done => return done,
+        }
+    }
+}
+
 /// Runs `check` every `poll.interval` until it passes, and returns its value; panics
 /// naming `what` (and the last thing seen) after `poll.timeout`.
 pub async fn eventually<C: Check>(
     what: &str,
     poll: Poll,
-    mut check: impl AsyncFnMut() -> C,
+    check: impl AsyncFnMut() -> C,
 ) -> C::Value {
-    let deadline = tokio::time::Instant::now() + poll.timeout;
-    loop {
-        match check().await.ready() {
-            Ok(v) => return v,
-            Err(seen) if tokio::time::Instant::now() >= deadline => gave_up(what, poll, seen),
-            Err(_) => tokio::time::sleep(poll.interval).await,
-        }
-    }
+    poll_async(poll, check)
+        .await
+        .unwrap_or_else(|seen| gave_up(what, poll, seen))
 }
 
 /// Like [`eventually`] without panicking: whether `check` passed within `poll.timeout`
 /// (for waits that fall back on something, or whose caller asserts with more context).
-pub async fn wait_until<C: Check>(poll: Poll, mut check: impl AsyncFnMut() -> C) -> bool {
-    let deadline = tokio::time::Instant::now() + poll.timeout;
-    loop {
-        if check().await.ready().is_ok() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(poll.interval).await;
-    }
+pub async fn wait_until<C: Check>(poll: Poll, check: impl AsyncFnMut() -> C) -> bool {
+    poll_async(poll, check).await.is_ok()
 }
 
 /// [`eventually`] for tests without a runtime: sleeps the thread between checks.
-pub fn eventually_blocking<C: Check>(
-    what: &str,
-    poll: Poll,
-    mut check: impl FnMut() -> C,
-) -> C::Value {
-    let deadline = std::time::Instant::now() + poll.timeout;
-    loop {
-        match check().ready() {
-            Ok(v) => return v,
-            Err(seen) if std::time::Instant::now() >= deadline => gave_up(what, poll, seen),
-            Err(_) => std::thread::sleep(poll.interval),
-        }
-    }
+pub fn eventually_blocking<C: Check>(what: &str, poll: Poll, check: impl FnMut() -> C) -> C::Value {
+    poll_blocking(poll, check).unwrap_or_else(|seen| gave_up(what, poll, seen))
 }
 
 /// [`wait_until`] for tests without a runtime.
-pub fn wait_until_blocking<C: Check>(poll: Poll, mut check: impl FnMut() -> C) -> bool {
-    let deadline = std::time::Instant::now() + poll.timeout;
-    loop {
-        if check().ready().is_ok() {
-            return true;
-        }
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(poll.interval);
-    }
+pub fn wait_until_blocking<C: Check>(poll: Poll, check: impl FnMut() -> C) -> bool {
+    poll_blocking(poll, check).is_ok()
 }
 
 #[cfg(test)]

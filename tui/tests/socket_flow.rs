@@ -7,16 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use orch::api::{Knowledge, KnowledgeSource};
 use orch::client::SocketClient;
-use orch::clock::FakeClock;
-use orch::profiles::load_orchestrator;
 use orch::resolve::Policy;
-use orch::sources::local::LocalSource;
 use orch::testutil::capture_home;
 use orch::testutil::fake_spawner::FakeSpawner;
 use orch::testutil::served::Served;
-use orch::workers::{Manager, ManagerConfig};
 use orch_tui::action::Msg;
 use orch_tui::app::Screen;
 use orch_tui::{App, Remote};
@@ -27,19 +22,8 @@ const SETTLE: Duration = Duration::from_secs(20);
 async fn the_flow_runs_against_the_backend_over_its_socket() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (paths, env) = capture_home(dir.path());
-    let set = LocalSource::new(paths.clone(), env.clone())
-        .load_now()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let profiles = load_orchestrator(&paths, &env).unwrap_or_else(|e| panic!("{e}"));
-    let mut config = ManagerConfig::from_env(paths.clone(), env);
-    config.stop_grace = Duration::from_millis(500);
     let spawner = FakeSpawner::new();
-    let manager = Manager::new(
-        config,
-        KnowledgeSource::fixed(Knowledge::new(set, profiles)),
-        spawner.clone(),
-        FakeClock::at(1_800_000_000_000),
-    );
+    let manager = spawner.manager(&paths, &env);
     let served = Served::start(Arc::new(manager), &paths, Default::default());
     let socket = served.socket.clone();
 
