@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -38,12 +38,6 @@ fn sandbox() -> Sandbox {
         s.set(off, "1");
     }
     s
-}
-
-/// Runs orch in the sandbox's project.
-#[expect(clippy::expect_used, reason = "test helper")]
-fn orch(s: &Sandbox, args: &[&str]) -> Output {
-    s.orch(args).output().expect("orch runs")
 }
 
 /// Processes still running with this sandbox's HOME (read from `/proc/*/environ`).
@@ -155,6 +149,34 @@ impl Drop for Server {
     }
 }
 
+/// Requests to OpenCode that must succeed; a failure shows OpenCode's stderr.
+struct Ask<'a> {
+    client: &'a OpenCodeClient,
+    server: &'a Server,
+}
+
+impl Ask<'_> {
+    async fn get(&self, path: &str) -> Value {
+        self.client
+            .get(path)
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.server.stderr()))
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Value {
+        self.client
+            .post(path, body)
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}\n{}", self.server.stderr()))
+    }
+
+    /// Runs the slash command `/name arguments` in session `id`; OpenCode's answer.
+    async fn command(&self, id: &str, name: &str, arguments: &str) -> Value {
+        let body = json!({"command": name, "arguments": arguments});
+        self.post(&format!("session/{id}/command"), &body).await
+    }
+}
+
 /// The project config the test starts from: comments, trailing commas, a fake provider
 /// on the fake LLM, and a key that must stay where it is.
 fn project_config(llm_base: &str) -> String {
@@ -195,12 +217,8 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     let original = project_config(&llm.base_url());
     std::fs::write(&config, &original).expect("the project config");
 
-    let out = orch(&sandbox, &["opencode", "install", "--project"]);
-    assert!(
-        out.status.success(),
-        "install failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = sandbox.run(&["opencode", "install", "--project"]);
+    assert_eq!(out.code, 0, "install failed: {}", out.stderr);
     let edited = std::fs::read_to_string(&config).expect("the edited project config");
     for line in original.lines().filter(|l| !l.starts_with('}')) {
         assert!(edited.contains(line), "lost {line:?}:\n{edited}");
@@ -209,12 +227,13 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     let mut server = tokio::task::block_in_place(|| Server::start(&bin, &sandbox));
     let client =
         OpenCodeClient::new(&server.url, Duration::from_secs(60)).expect("a client of OpenCode");
+    let ask = Ask {
+        client: &client,
+        server: &server,
+    };
 
     // The four shortcuts, with their descriptions.
-    let commands: Value = client
-        .get("command")
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
+    let commands = ask.get("command").await;
     let listed: Vec<&str> = commands
         .as_array()
         .into_iter()
@@ -246,10 +265,7 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     );
 
     // The MCP entry is loaded.
-    let mcp: Value = client
-        .get("mcp")
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
+    let mcp = ask.get("mcp").await;
     let status = mcp["orch"]["status"]
         .as_str()
         .unwrap_or_default()
@@ -262,26 +278,13 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     assert_eq!(status, "connected", "GET /mcp: {mcp}\n{}", server.stderr());
 
     // A shortcut really runs orch and hands its output to the model.
-    let session: Value = client
-        .post("session", &json!({"title": "install test"}))
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
+    let session = ask.post("session", &json!({"title": "install test"})).await;
     let id = session["id"].as_str().unwrap_or_default().to_owned();
-    let answer: Value = client
-        .post(
-            &format!("session/{id}/command"),
-            &json!({"command": "orchestrator.models", "arguments": ""}),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
+    let answer = ask.command(&id, "orchestrator.models", "").await;
     assert_eq!(answer["info"]["providerID"], "fake", "{answer}");
-    let direct = orch(&sandbox, &["models", "--format", "markdown"]);
-    assert!(
-        direct.status.success(),
-        "{}",
-        String::from_utf8_lossy(&direct.stderr)
-    );
-    let direct = String::from_utf8_lossy(&direct.stdout).into_owned();
+    let direct = sandbox.run(&["models", "--format", "markdown"]);
+    assert_eq!(direct.code, 0, "{}", direct.stderr);
+    let direct = direct.stdout;
     let first_row = direct
         .lines()
         .find(|l| l.contains("fake/big-pro"))
@@ -299,22 +302,11 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     );
     // `/orchestrator.worker-model-set docs node:fast` from OpenCode changes the docs worker
     // in the backend: its workers view shows the new model and reason.
-    let answer: Value = client
-        .post(
-            &format!("session/{id}/command"),
-            &json!({"command": "orchestrator.worker-model-set", "arguments": "docs node:fast"}),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
+    let answer = ask
+        .command(&id, "orchestrator.worker-model-set", "docs node:fast")
+        .await;
     assert_eq!(answer["info"]["providerID"], "fake", "{answer}");
-    let workers = orch(&sandbox, &["workers", "--format", "json"]);
-    assert!(
-        workers.status.success(),
-        "{}",
-        String::from_utf8_lossy(&workers.stderr)
-    );
-    let view: orch::workers::WorkersView =
-        serde_json::from_slice(&workers.stdout).expect("the JSON workers view");
+    let view: orch::workers::WorkersView = sandbox.run(&["workers", "--format", "json"]).json();
     let docs = view
         .workers
         .iter()

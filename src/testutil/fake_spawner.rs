@@ -2,7 +2,7 @@
 //! process plus a real `sleep` process standing in for its pid, so liveness checks,
 //! process groups and kills behave as with the real thing.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -10,6 +10,7 @@ use nix::unistd::Pid;
 use tokio::sync::watch;
 
 use super::fake_opencode::{FakeOpenCode, Recorded};
+use super::lock;
 use crate::api::{Knowledge, KnowledgeSource};
 use crate::clock::FakeClock;
 use crate::paths::{Environment, Paths};
@@ -42,13 +43,6 @@ impl Drop for Log {
 #[derive(Debug, Clone, Default)]
 pub struct FakeSpawner {
     log: Arc<Mutex<Log>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 impl FakeSpawner {

@@ -58,6 +58,15 @@ pub fn regex_escape(s: &str) -> String {
         .collect()
 }
 
+/// Locks a fake's state; a test that panicked while holding it does not hide the state
+/// from the next look (the panic is the failure worth reporting).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
 /// A task for `worker` that may start it, as the CLI and the MCP tools send it.
 pub fn task(worker: &str, text: &str) -> RunRequest {
     RunRequest {
