@@ -12,7 +12,9 @@ use orch::sources::live::LiveSource;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_llm::FakeLlm;
 use orch::testutil::real::{RealProject, opencode_bin};
-use orch::testutil::{Poll, assert_no_secret, fixture, kill_during, set_model, task, wait_until};
+use orch::testutil::{
+    Poll, assert_no_secret, fixture, kill_during, run_task, set_model, task, wait_until,
+};
 use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
 use orch::workers::{CancellationToken, Manager, ManagerConfig, WorkerService, WorkerStatus};
 
@@ -39,13 +41,7 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     let m = Manager::start(config).unwrap_or_else(|e| panic!("{e}"));
 
     // node:fast with small_model set: the task reaches the small model.
-    let out = m
-        .run(
-            task("explorer", "TASK-A list the files"),
-            CancellationToken::new(),
-        )
-        .await;
-    let out = out.unwrap_or_else(|e| panic!("{e}"));
+    let out = run_task(&m, task("explorer", "TASK-A list the files")).await;
     assert_eq!(out.resolution.resolved_model, "fake/fast-mini");
     assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(out.output.trim(), "echo from fast-mini");
@@ -58,13 +54,8 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     m.set_model(set_model("explorer", "fake/big-pro", Policy::Dynamic))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let out = m
-        .run(task("explorer", "TASK-B again"), CancellationToken::new())
-        .await;
-    assert_eq!(
-        out.unwrap_or_else(|e| panic!("{e}")).answered_by.as_deref(),
-        Some("fake/big-pro")
-    );
+    let out = run_task(&m, task("explorer", "TASK-B again")).await;
+    assert_eq!(out.answered_by.as_deref(), Some("fake/big-pro"));
     assert_eq!(llm.models_for("TASK-B"), ["big-pro"]);
     assert_eq!(
         pid_of(&m, "explorer").await,
@@ -76,16 +67,8 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     m.reset_model("explorer")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let out = m
-        .run(
-            task("explorer", "TASK-C once more"),
-            CancellationToken::new(),
-        )
-        .await;
-    assert_eq!(
-        out.unwrap_or_else(|e| panic!("{e}")).answered_by.as_deref(),
-        Some("fake/fast-mini")
-    );
+    let out = run_task(&m, task("explorer", "TASK-C once more")).await;
+    assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(llm.models_for("TASK-C"), ["fast-mini"]);
     assert_eq!(pid_of(&m, "explorer").await, Some(pid));
 
@@ -135,16 +118,8 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
         .find(|w| w.id == "coder");
     assert_eq!(row.map(|r| r.status), Some(WorkerStatus::Failed));
     llm.set_delay(Duration::ZERO);
-    let out = m
-        .run(
-            task("coder", "TASK-R after the crash"),
-            CancellationToken::new(),
-        )
-        .await;
-    assert_eq!(
-        out.unwrap_or_else(|e| panic!("{e}")).answered_by.as_deref(),
-        Some("fake/big-pro")
-    );
+    let out = run_task(&*m, task("coder", "TASK-R after the crash")).await;
+    assert_eq!(out.answered_by.as_deref(), Some("fake/big-pro"));
     let new_pid = pid_of(&m, "coder")
         .await
         .unwrap_or_else(|| panic!("no new pid"));

@@ -14,7 +14,7 @@ use orch::sources::local::LocalSource;
 use orch::testutil::fake_opencode::FakeOpenCode;
 use orch::testutil::fake_spawner::FakeSpawner;
 use orch::testutil::{
-    Poll, assert_no_secret, capture_home, kill_during, set_model, task, wait_until,
+    Poll, assert_no_secret, capture_home, kill_during, run_task, set_model, task, wait_until,
 };
 use orch::workers::{
     CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
@@ -96,17 +96,11 @@ async fn wait_for_a_prompt(spawner: &FakeSpawner) {
     wait_until(Poll::default(), async || !spawner.prompts().is_empty()).await;
 }
 
-async fn run(m: &Manager<FakeSpawner, FakeClock>, req: RunRequest) -> orch::workers::RunOutcome {
-    m.run(req, CancellationToken::new())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
 #[tokio::test]
 async fn every_prompt_carries_the_resolved_model_server_backend() {
     let s = Setup::new();
     let m = s.manager();
-    let out = run(&m, task("explorer", "find main")).await;
+    let out = run_task(&m, task("explorer", "find main")).await;
     assert_eq!(out.resolution.resolved_model, "fake/fast-mini");
     assert!(
         out.resolution.reason.contains("small_model"),
@@ -115,8 +109,8 @@ async fn every_prompt_carries_the_resolved_model_server_backend() {
     );
     assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(out.output, "echo from fast-mini");
-    run(&m, task("coder", "write code")).await;
-    run(&m, task("vision", "look")).await;
+    run_task(&m, task("coder", "write code")).await;
+    run_task(&m, task("vision", "look")).await;
     assert_eq!(
         models_sent(&s.spawner.prompts()),
         ["fake/fast-mini", "fake/big-pro", "fake/vision-pro"]
@@ -164,8 +158,8 @@ async fn every_prompt_carries_the_resolved_model_agent_backend() {
     let mut config = s.config();
     config.agent_url = Some(server.url());
     let m = s.manager_with(config);
-    let out = run(&m, task("docs", "read the docs")).await;
-    let out2 = run(&m, task("docs", "again")).await;
+    let out = run_task(&m, task("docs", "read the docs")).await;
+    let out2 = run_task(&m, task("docs", "again")).await;
     assert_eq!(out.session_id, out2.session_id, "one session per worker");
     let prompts = server.prompts();
     assert_eq!(
@@ -187,13 +181,13 @@ async fn every_prompt_carries_the_resolved_model_agent_backend() {
 async fn dynamic_override_applies_to_one_task_only() {
     let s = Setup::new();
     let m = s.manager();
-    run(&m, task("coder", "one")).await;
+    run_task(&m, task("coder", "one")).await;
     let mut req = task("coder", "two");
     req.model = Some("fake/fast-mini".into());
     req.policy = Some(Policy::Dynamic);
-    let out = run(&m, req).await;
+    let out = run_task(&m, req).await;
     assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
-    run(&m, task("coder", "three")).await;
+    run_task(&m, task("coder", "three")).await;
     assert_eq!(
         models_sent(&s.spawner.prompts()),
         ["fake/big-pro", "fake/fast-mini", "fake/big-pro"]
@@ -209,7 +203,7 @@ async fn dynamic_override_applies_to_one_task_only() {
 async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
     let s = Setup::new();
     let m = s.manager();
-    run(&m, task("coder", "one")).await;
+    run_task(&m, task("coder", "one")).await;
     let row = m
         .set_model(set_model("coder", "vision-pro", Policy::Sticky))
         .await
@@ -221,15 +215,15 @@ async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
         "{}",
         row.reason
     );
-    run(&m, task("coder", "two")).await;
-    run(&m, task("coder", "three")).await;
+    run_task(&m, task("coder", "two")).await;
+    run_task(&m, task("coder", "three")).await;
     let row = m
         .reset_model("coder")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(row.model_ref, "node");
     assert!(!row.overridden);
-    run(&m, task("coder", "four")).await;
+    run_task(&m, task("coder", "four")).await;
     assert_eq!(
         models_sent(&s.spawner.prompts()),
         [
@@ -245,11 +239,11 @@ async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
 async fn dynamic_set_reaches_the_next_task_without_a_respawn() {
     let s = Setup::new();
     let m = s.manager();
-    let first = run(&m, task("docs", "one")).await;
+    let first = run_task(&m, task("docs", "one")).await;
     m.set_model(set_model("docs", "fake/fast-mini", Policy::Dynamic))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let second = run(&m, task("docs", "two")).await;
+    let second = run_task(&m, task("docs", "two")).await;
     assert_eq!(second.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(first.session_id, second.session_id);
     assert_eq!(s.spawner.spawn_count(), 1);
@@ -305,12 +299,12 @@ async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
     config.keep_workers = true;
     // First manager spawns and keeps the worker.
     let first = s.manager_with(config.clone());
-    let a = run(&first, task("docs", "one")).await;
+    let a = run_task(&first, task("docs", "one")).await;
     first.shutdown().await;
     drop(first);
     // A new manager with the same settings reuses it: same session, no spawn.
     let second = s.manager_with(config.clone());
-    let b = run(&second, task("docs", "two")).await;
+    let b = run_task(&second, task("docs", "two")).await;
     assert_eq!(a.session_id, b.session_id);
     assert_eq!(s.spawner.spawn_count(), 1);
     // A sticky change alters the fingerprint: the next manager does not reuse it.
@@ -320,7 +314,7 @@ async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
         .unwrap_or_else(|e| panic!("{e}"));
     drop(second);
     let third = s.manager_with(config);
-    let c = run(&third, task("docs", "three")).await;
+    let c = run_task(&third, task("docs", "three")).await;
     assert_ne!(c.session_id, b.session_id);
     assert_eq!(s.spawner.spawn_count(), 2);
     // The mismatched process was stopped, not leaked.
@@ -338,11 +332,11 @@ async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
 async fn force_new_always_spawns() {
     let s = Setup::new();
     let m = s.manager();
-    run(&m, task("coder", "one")).await;
+    run_task(&m, task("coder", "one")).await;
     let mut req = task("coder", "two");
     req.force_new = true;
-    run(&m, req.clone()).await;
-    run(&m, req).await;
+    run_task(&m, req.clone()).await;
+    run_task(&m, req).await;
     assert_eq!(s.spawner.spawn_count(), 3);
     // Replaced processes were stopped.
     let servers = s.spawner.servers();
@@ -458,7 +452,7 @@ async fn a_killed_worker_fails_its_task_fast_and_respawns_next_time() {
     let row = row_of(&m, "coder").await;
     assert_eq!(row.status, WorkerStatus::Failed);
     s.spawner.set_prompt_delay(Duration::ZERO);
-    let out = run(&m, task("coder", "again")).await;
+    let out = run_task(&*m, task("coder", "again")).await;
     assert_eq!(out.answered_by.as_deref(), Some("fake/big-pro"));
     assert_eq!(s.spawner.spawn_count(), 2);
 }
@@ -571,7 +565,7 @@ async fn no_secret_in_errors_rows_or_records() {
     let s = Setup::new();
     let m = s.manager();
     let mut text = String::new();
-    let out = run(&m, task("explorer", "x")).await;
+    let out = run_task(&m, task("explorer", "x")).await;
     text.push_str(&format!("{out:?}"));
     text.push_str(&format!("{:?}", m.workers().await));
     for r in ["nope/nope", "", "groq/", "groq/nope"] {
@@ -624,7 +618,7 @@ async fn a_lost_session_is_replaced_on_the_next_task() {
     let mut config = s.config();
     config.agent_url = Some(server.url());
     let m = s.manager_with(config);
-    let first = run(&m, task("docs", "one")).await;
+    let first = run_task(&m, task("docs", "one")).await;
     // The agent server forgets the session.
     let client = orch::opencode::OpenCodeClient::new(&server.url(), Duration::from_secs(1))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -639,7 +633,7 @@ async fn a_lost_session_is_replaced_on_the_next_task() {
         .await
         .err();
     assert!(err.is_some_and(|e| e.message.contains("404")));
-    let third = run(&m, task("docs", "three")).await;
+    let third = run_task(&m, task("docs", "three")).await;
     assert_ne!(third.session_id, first.session_id);
 }
 

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::resolve::Policy;
-use crate::workers::{RunRequest, SetModelRequest};
+use crate::workers::{CancellationToken, RunOutcome, RunRequest, SetModelRequest, WorkerService};
 
 pub use poll::{Poll, eventually, eventually_blocking, wait_until, wait_until_blocking};
 pub use sandbox::{Run, Sandbox};
@@ -75,6 +75,14 @@ pub fn task(worker: &str, text: &str) -> RunRequest {
         auto_spawn: true,
         ..RunRequest::default()
     }
+}
+
+/// Runs `req` on `workers` to its end (nothing cancels it); panics when the task fails.
+pub async fn run_task<W: WorkerService>(workers: &W, req: RunRequest) -> RunOutcome {
+    workers
+        .run(req, CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("the task failed: {e}"))
 }
 
 /// A model change for `worker` that does not restart it.
