@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use orch::install::{FileAction, InstallReport, InstallScope};
-use orch::testutil::{Run, Sandbox, regex_escape};
+use orch::testutil::{Run, Sandbox, files_under, regex_escape};
 
 const BIN: &str = env!("CARGO_BIN_EXE_orch");
 
@@ -18,27 +18,6 @@ const COMMENTED: &str = r#"// My OpenCode config: keep every comment.
   "disabled_providers": ["groq",],
 }
 "#;
-
-/// Every file under the sandbox with its content.
-fn tree(s: &Sandbox) -> Vec<(PathBuf, Vec<u8>)> {
-    fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.push((path.clone(), std::fs::read(&path).unwrap_or_default()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(s.root(), &mut out);
-    out.sort();
-    out
-}
 
 /// A project file's text.
 fn read(s: &Sandbox, name: &str) -> String {
@@ -67,10 +46,10 @@ fn dry_run_then_install_then_nothing_to_change() {
     std::fs::write(s.project().join("opencode.jsonc"), COMMENTED).expect("the project config");
     let settings = settings(&s);
 
-    let before = tree(&s);
+    let before = files_under(s.root());
     let out = s.run(&["opencode", "install", "--dry-run"]);
     assert_eq!(out.code, 0, "{}", out.stderr.clone());
-    assert_eq!(tree(&s), before, "a dry run writes nothing");
+    assert_eq!(files_under(s.root()), before, "a dry run writes nothing");
     let stdout = out.stdout.clone();
     assert!(!stdout.contains("sk-test-123"), "{stdout}");
     settings.bind(|| insta::assert_snapshot!("dry_run", stdout));
@@ -100,10 +79,14 @@ fn dry_run_then_install_then_nothing_to_change() {
         ))
     );
 
-    let before = tree(&s);
+    let before = files_under(s.root());
     let out = s.run(&["opencode", "install"]);
     assert_eq!(out.code, 0, "{}", out.stderr.clone());
-    assert_eq!(tree(&s), before, "the second run changes nothing");
+    assert_eq!(
+        files_under(s.root()),
+        before,
+        "the second run changes nothing"
+    );
     let stdout = out.stdout.clone();
     settings.bind(|| insta::assert_snapshot!("second_install", stdout));
 }
@@ -135,10 +118,10 @@ fn a_refusal_exits_1_names_the_file_and_changes_nothing() {
         r#"{"mcp": {"orch": {"type": "remote", "url": "http://127.0.0.1:1", "headers": {"Authorization": "Bearer sk-test-123"}}}}"#,
     )
     .expect("the project config");
-    let before = tree(&s);
+    let before = files_under(s.root());
     let out = s.run(&["opencode", "install"]);
     assert_eq!(out.code, 1);
-    assert_eq!(tree(&s), before);
+    assert_eq!(files_under(s.root()), before);
     assert!(out.stdout.is_empty());
     let stderr = out.stderr.clone();
     assert!(!stderr.contains("sk-test-123"), "{stderr}");
@@ -185,7 +168,7 @@ fn project_dir_can_be_given_and_global_conflicts_with_it() {
     );
     assert!(!other.join(".opencode").exists());
 
-    let before = tree(&s);
+    let before = files_under(s.root());
     for args in [
         &["opencode", "install", "--global", "--project"][..],
         &["-C", project.as_str(), "opencode", "install", "--global"][..],
@@ -195,7 +178,7 @@ fn project_dir_can_be_given_and_global_conflicts_with_it() {
         let out = s.run(args);
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr.clone());
     }
-    assert_eq!(tree(&s), before);
+    assert_eq!(files_under(s.root()), before);
 }
 
 #[test]

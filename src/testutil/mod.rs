@@ -58,6 +58,28 @@ pub fn regex_escape(s: &str) -> String {
         .collect()
 }
 
+/// Every file under `dir`, recursively, with its bytes: what a test compares to show
+/// that nothing changed.
+pub fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(dir: &std::path::Path, out: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                out.insert(path, bytes);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, &mut out);
+    out
+}
+
 /// Locks a fake's state; a test that panicked while holding it does not hide the state
 /// from the next look (the panic is the failure worth reporting).
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
