@@ -13,7 +13,7 @@ use orch::sources::local::LocalSource;
 use orch::testutil::fake_llm::FakeLlm;
 use orch::testutil::real::{RealProject, opencode_bin};
 use orch::testutil::{
-    Poll, assert_no_secret, fixture, kill_during, run_task, set_model, task, wait_until,
+    Poll, assert_no_secret, fixture, kill_during, run_task, set_model, task, task_error, wait_until,
 };
 use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
 use orch::workers::{CancellationToken, Manager, ManagerConfig, WorkerService, WorkerStatus};
@@ -73,12 +73,7 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     assert_eq!(pid_of(&m, "explorer").await, Some(pid));
 
     // A vision worker with no usable vision model fails clearly, before anything starts.
-    let err = m
-        .run(task("vision", "TASK-V describe"), CancellationToken::new())
-        .await;
-    let err = err
-        .err()
-        .unwrap_or_else(|| panic!("vision ran without a vision model"));
+    let err = task_error(&m, task("vision", "TASK-V describe")).await;
     assert!(
         err.message.contains("image input") && err.message.contains("vision"),
         "{}",

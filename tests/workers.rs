@@ -14,7 +14,8 @@ use orch::sources::local::LocalSource;
 use orch::testutil::fake_opencode::FakeOpenCode;
 use orch::testutil::fake_spawner::FakeSpawner;
 use orch::testutil::{
-    Poll, assert_no_secret, capture_home, kill_during, run_task, set_model, task, wait_until,
+    Poll, assert_no_secret, capture_home, kill_during, run_task, set_model, task, task_error,
+    wait_until,
 };
 use orch::workers::{
     CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
@@ -495,14 +496,7 @@ async fn a_vision_worker_without_vision_models_fails_before_spawning() {
     v["enabled_providers"] = serde_json::json!(["fake"]);
     std::fs::write(&config, v.to_string()).unwrap_or_else(|e| panic!("{e}"));
     let m = s.manager();
-    let err = m
-        .run(
-            task("vision", "what is in this picture"),
-            CancellationToken::new(),
-        )
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("vision worker ran without a vision model"));
+    let err = task_error(&m, task("vision", "what is in this picture")).await;
     assert!(
         err.message.contains("vision") && err.message.contains("image input"),
         "{}",
@@ -517,11 +511,7 @@ async fn spawn_failures_and_timeouts_name_the_worker() {
     let s = Setup::new();
     s.spawner.fail_with(Some("Error: cannot bind"));
     let m = s.manager();
-    let err = m
-        .run(task("coder", "x"), CancellationToken::new())
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("ran"));
+    let err = task_error(&m, task("coder", "x")).await;
     assert!(
         err.message.contains("worker coder") && err.message.contains("cannot bind"),
         "{}",
@@ -533,11 +523,7 @@ async fn spawn_failures_and_timeouts_name_the_worker() {
     let mut req = task("coder", "slow");
     req.timeout = Some(Duration::from_millis(200));
     s.spawner.set_prompt_delay(Duration::from_secs(5));
-    let err = m
-        .run(req, CancellationToken::new())
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("ran"));
+    let err = task_error(&m, req).await;
     assert!(err.message.contains("did not finish"), "{}", err.message);
 }
 
@@ -552,11 +538,7 @@ async fn opencode_not_installed_names_the_variable() {
         orch::workers::spawn::OsSpawner,
         FakeClock::at(0),
     );
-    let err = m
-        .run(task("coder", "x"), CancellationToken::new())
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("ran"));
+    let err = task_error(&m, task("coder", "x")).await;
     assert!(err.message.contains("ORCH_OPENCODE_BIN"), "{}", err.message);
 }
 

@@ -107,6 +107,14 @@ pub async fn run_task<W: WorkerService>(workers: &W, req: RunRequest) -> RunOutc
         .unwrap_or_else(|e| panic!("the task failed: {e}"))
 }
 
+/// Runs `req` on `workers`, which must fail: its error. Panics when the task succeeds.
+pub async fn task_error<W: WorkerService>(workers: &W, req: RunRequest) -> crate::Error {
+    match workers.run(req, CancellationToken::new()).await {
+        Ok(out) => panic!("the task succeeded: {}", out.output),
+        Err(e) => e,
+    }
+}
+
 /// A model change for `worker` that does not restart it.
 pub fn set_model(worker: &str, model: &str, policy: Policy) -> SetModelRequest {
     SetModelRequest {
