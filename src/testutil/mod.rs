@@ -135,11 +135,10 @@ pub fn assert_no_secret(what: &str, text: &str) {
     }
 }
 
-/// A home and project with the capture's setup: the project `opencode.json` of the
-/// captures, an `openai` api key in `auth.json`, `GROQ_API_KEY` in the environment, and
-/// everything else (config, data, cache, state) inside `root`.
+/// The captures' files under `root`: the project `opencode.json` of the captures
+/// (`project/`, a git root) and an `openai` api key in `home/`'s `auth.json`.
 #[expect(clippy::expect_used, reason = "test set-up")]
-pub fn capture_home(root: &std::path::Path) -> (crate::paths::Paths, crate::paths::Environment) {
+pub fn write_capture_files(root: &std::path::Path) {
     let home = root.join("home");
     let project = root.join("project");
     std::fs::create_dir_all(project.join(".git")).expect("project dir");
@@ -154,12 +153,26 @@ pub fn capture_home(root: &std::path::Path) -> (crate::paths::Paths, crate::path
         r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
     )
     .expect("auth.json");
+}
+
+/// The key the captures' setup has in the environment.
+pub const CAPTURE_ENV_KEY: (&str, &str) = ("GROQ_API_KEY", "gsk-test-env");
+
+/// A home and project with the capture's setup ([`write_capture_files`]), `GROQ_API_KEY`
+/// in the environment, and everything else (config, data, cache, state) inside `root`.
+pub fn capture_home(root: &std::path::Path) -> (crate::paths::Paths, crate::paths::Environment) {
+    write_capture_files(root);
+    let home = root.join("home");
+    let (key, value) = CAPTURE_ENV_KEY;
     let env = crate::paths::Environment::from_pairs([
         ("HOME".to_owned(), home.display().to_string()),
-        ("GROQ_API_KEY".to_owned(), "gsk-test-env".to_owned()),
+        (key.to_owned(), value.to_owned()),
         ("TMPDIR".to_owned(), root.display().to_string()),
     ]);
-    (crate::paths::Paths::resolve(&env, project), env)
+    (
+        crate::paths::Paths::resolve(&env, root.join("project")),
+        env,
+    )
 }
 
 /// Stops the orch backend serving `socket` (its pid is in the socket's lock file), if that

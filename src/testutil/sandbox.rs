@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use crate::paths::{Environment, Paths};
 
-use super::{assert_no_secret, fixture, stop_backend};
+use super::{CAPTURE_ENV_KEY, assert_no_secret, stop_backend, write_capture_files};
 
 /// The prefix of every sandbox's directory, so snapshot filters can find its paths.
 pub const PREFIX: &str = "orch-cli-test";
@@ -60,12 +60,9 @@ impl Sandbox {
     /// the fixtures, an `openai` api key in `auth.json`, and `GROQ_API_KEY`.
     pub fn capture(bin: impl Into<PathBuf>) -> Self {
         let mut s = Self::new(bin);
-        s.write("project/opencode.json", &fixture("project-opencode.json"));
-        s.write(
-            "home/.local/share/opencode/auth.json",
-            r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
-        );
-        s.set("GROQ_API_KEY", "gsk-test-env");
+        write_capture_files(&s.root);
+        let (key, value) = CAPTURE_ENV_KEY;
+        s.set(key, value);
         s
     }
 
