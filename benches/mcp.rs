@@ -13,10 +13,10 @@ use divan::Bencher;
 use divan::counter::ItemsCount;
 use orch::api::{Knowledge, Orchestrator};
 use orch::client::SocketClient;
-use orch::mcp::{Backend, Listener, ServeInfo};
 use orch::tasks::Limits;
 use orch::testutil::capture_home;
 use orch::testutil::fake_workers::FakeWorkers;
+use orch::testutil::served::Served;
 use orch::wire::ModelsQuery;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -30,8 +30,7 @@ struct Fixture {
     rt: tokio::runtime::Runtime,
     socket: PathBuf,
     clients: Vec<RunningService<RoleClient, ()>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<()>>,
+    served: Served<FakeWorkers>,
     _dir: tempfile::TempDir,
 }
 
@@ -56,18 +55,8 @@ fn setup() -> Fixture {
         .enable_all()
         .build());
     let fake = FakeWorkers::new(ok(Knowledge::load_local(&paths, &env)));
-    let socket = paths.socket().to_path_buf();
-    let listener = ok(rt.block_on(async { Listener::bind(&socket) }));
-    let info = ServeInfo {
-        paths: paths.clone(),
-        socket: Some(socket.clone()),
-        log_file: orch::mcp::log_file(&paths),
-    };
-    let backend = Arc::new(Backend::new(Arc::new(fake), info, Limits::default()));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let served = rt.spawn(orch::mcp::socket::serve(backend, listener, async {
-        let _ = rx.await;
-    }));
+    let served = rt.block_on(async { Served::start(Arc::new(fake), &paths, Limits::default()) });
+    let socket = served.socket.clone();
     let clients = rt.block_on(async {
         let mut clients = Vec::new();
         for _ in 0..CLIENTS {
@@ -88,8 +77,7 @@ fn setup() -> Fixture {
         rt,
         socket,
         clients,
-        stop: Some(tx),
-        served: Some(served),
+        served,
         _dir: dir,
     }
 }
@@ -104,20 +92,14 @@ fn main() {
         let Fixture {
             rt,
             clients,
-            mut stop,
-            mut served,
+            served,
             ..
         } = f;
         rt.block_on(async {
             for c in clients {
                 let _ = c.cancel().await;
             }
-            if let Some(tx) = stop.take() {
-                let _ = tx.send(());
-            }
-            if let Some(h) = served.take() {
-                let _ = h.await;
-            }
+            served.stop().await;
         });
     }
 }

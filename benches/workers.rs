@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use orch::api::{Knowledge, KnowledgeSource};
 use orch::clock::FakeClock;
-use orch::profiles::load_orchestrator;
 use orch::resolve::Policy;
-use orch::sources::local::LocalSource;
 use orch::testutil::capture_home;
 use orch::testutil::fake_spawner::FakeSpawner;
 use orch::workers::{
@@ -32,17 +30,14 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let (paths, env) = capture_home(dir.path());
-    let set = LocalSource::new(paths.clone(), env.clone())
-        .load_now()
-        .expect("providers");
-    let profiles = load_orchestrator(&paths, &env).expect("profiles");
+    let knowledge = Knowledge::load_local(&paths, &env).expect("the capture's knowledge");
     let mut config = ManagerConfig::from_env(paths, env);
     config.keep_workers = true;
     config.stop_grace = Duration::from_millis(200);
     Fixture {
         _dir: dir,
         config,
-        knowledge: Knowledge::new(set, profiles),
+        knowledge,
         spawner: FakeSpawner::new(),
         rt: tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use orch::api::{Knowledge, Orchestrator};
 use orch::client::SocketClient;
-use orch::mcp::{Backend, Listener, ServeInfo, SocketError, TOOL_NAMES};
+use orch::mcp::{Backend, Listener, SocketError, TOOL_NAMES};
 use orch::resolve::Policy;
 use orch::tasks::Limits;
 use orch::testutil::capture_home;
 use orch::testutil::fake_workers::{Call, FakeWorkers};
+use orch::testutil::served::Served;
 use orch::testutil::{FAKE_SECRETS, assert_no_secret};
+use orch::testutil::{Poll, eventually, wait_until};
 use orch::wire::{AwaitView, CancelOutcome, TaskRow, TaskStatus, TasksQuery};
 use orch::workers::{RunRequest, SetModelRequest, WorkersView};
 use rmcp::ServiceExt;
@@ -34,8 +36,7 @@ struct Harness {
     fake: FakeWorkers,
     socket: PathBuf,
     backend: Arc<Backend<FakeWorkers>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<()>>,
+    served: Served<FakeWorkers>,
 }
 
 impl Harness {
@@ -47,29 +48,13 @@ impl Harness {
         let dir = ok(tempfile::tempdir());
         let (paths, env) = capture_home(dir.path());
         let fake = FakeWorkers::new(ok(Knowledge::load_local(&paths, &env)));
-        let socket = paths.socket().to_path_buf();
-        let listener = ok(Listener::bind(&socket));
-        let info = ServeInfo {
-            paths: paths.clone(),
-            socket: Some(socket.clone()),
-            log_file: orch::mcp::log_file(&paths),
-        };
-        let backend = Arc::new(Backend::new(Arc::new(fake.clone()), info, limits));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(orch::mcp::socket::serve(
-            Arc::clone(&backend),
-            listener,
-            async {
-                let _ = rx.await;
-            },
-        ));
+        let served = Served::start(Arc::new(fake.clone()), &paths, limits);
         Self {
             _dir: dir,
             fake,
-            socket,
-            backend,
-            stop: Some(tx),
-            served: Some(served),
+            socket: served.socket.clone(),
+            backend: Arc::clone(&served.backend),
+            served,
         }
     }
 
@@ -87,22 +72,8 @@ impl Harness {
         Raw::connect(&self.socket).await
     }
 
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.served.take() {
-            ok(tokio::time::timeout(Duration::from_secs(10), h).await)
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Some(h) = self.served.take() {
-            h.abort();
-        }
+    async fn stop(self) {
+        self.served.stop().await;
     }
 }
 
@@ -313,8 +284,13 @@ async fn worker_row(c: &RunningService<RoleClient, ()>, id: &str) -> orch::worke
         .unwrap_or_else(|| panic!("no worker {id}"))
 }
 
+/// Starts a task (`args` asks for JSON) and returns its row.
+async fn start(c: &RunningService<RoleClient, ()>, args: Value) -> TaskRow {
+    json_of(&call(c, "task_start", args).await)
+}
+
 async fn start_and_await(c: &RunningService<RoleClient, ()>, args: Value) -> TaskRow {
-    let row: TaskRow = json_of(&call(c, "task_start", args).await);
+    let row = start(c, args).await;
     let mut view: AwaitView =
         json_of(&call(c, "task_await", json!({"taskId": row.id, "format":"json"})).await);
     view.tasks.remove(0)
@@ -675,23 +651,18 @@ async fn cancel_stops_a_running_task_and_aborts_its_session() {
     let h = Harness::start().await;
     h.fake.set_hold(true);
     let c = h.client().await;
-    let row: TaskRow = json_of(
-        &call(
-            &c,
-            "task_start",
-            json!({"kind":"worker","workerId":"coder","task":"forever","format":"json"}),
-        )
-        .await,
-    );
+    let row = start(
+        &c,
+        json!({"kind":"worker","workerId":"coder","task":"forever","format":"json"}),
+    )
+    .await;
     // Wait until it runs.
-    for _ in 0..100 {
+    eventually("the task to run", Poll::default(), async || {
         let v: AwaitView =
             json_of(&call(&c, "task_peek", json!({"taskId": row.id, "format":"json"})).await);
-        if v.tasks[0].status == TaskStatus::Running {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        v.tasks[0].status == TaskStatus::Running
+    })
+    .await;
     let pending: AwaitView = json_of(
         &call(
             &c,
@@ -707,12 +678,7 @@ async fn cancel_stops_a_running_task_and_aborts_its_session() {
     let v: AwaitView =
         json_of(&call(&c, "task_await", json!({"taskId": row.id, "format":"json"})).await);
     assert_eq!(v.tasks[0].status, TaskStatus::Cancelled);
-    for _ in 0..100 {
-        if !h.fake.aborted().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Poll::default(), async || !h.fake.aborted().is_empty()).await;
     assert_eq!(h.fake.aborted().len(), 1, "the session was not aborted");
     let again = text(&call(&c, "task_cancel", json!({"taskId": row.id})).await);
     assert!(again.contains("already finished"), "{again}");
@@ -738,12 +704,7 @@ async fn a_task_over_its_timeout_fails_and_its_session_is_aborted() {
         "{:?}",
         done.error
     );
-    for _ in 0..100 {
-        if !h.fake.aborted().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Poll::default(), async || !h.fake.aborted().is_empty()).await;
     assert_eq!(h.fake.aborted().len(), 1);
     ok(c.cancel().await);
     h.stop().await;
@@ -877,14 +838,11 @@ async fn a_client_that_disconnects_mid_call_leaves_the_backend_serving() {
     let h = Harness::start().await;
     h.fake.set_hold(true);
     let c = h.client().await;
-    let row: TaskRow = json_of(
-        &call(
-            &c,
-            "task_start",
-            json!({"kind":"worker","workerId":"coder","task":"long","format":"json"}),
-        )
-        .await,
-    );
+    let row = start(
+        &c,
+        json!({"kind":"worker","workerId":"coder","task":"long","format":"json"}),
+    )
+    .await;
     {
         let mut raw = h.raw().await;
         raw.init().await;
@@ -899,12 +857,7 @@ async fn a_client_that_disconnects_mid_call_leaves_the_backend_serving() {
     }
     // The backend notices (rmcp drains a closed connection for up to 5 s, then cancels its
     // handlers, which ends the abandoned task_await), and the other client is served.
-    for _ in 0..1000 {
-        if h.backend.connections() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Poll::default(), async || h.backend.connections() == 1).await;
     assert_eq!(h.backend.connections(), 1);
     let v: AwaitView =
         json_of(&call(&c, "task_peek", json!({"taskId": row.id, "format":"json"})).await);
@@ -1290,44 +1243,23 @@ struct RealBackend {
     _dir: tempfile::TempDir,
     socket: PathBuf,
     spawner: orch::testutil::fake_spawner::FakeSpawner,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<()>>,
+    served: Served<
+        orch::workers::Manager<orch::testutil::fake_spawner::FakeSpawner, orch::clock::FakeClock>,
+    >,
 }
 
 impl RealBackend {
     async fn start() -> Self {
-        use orch::api::KnowledgeSource;
-        use orch::clock::FakeClock;
-        use orch::workers::{Manager, ManagerConfig};
         let dir = ok(tempfile::tempdir());
         let (paths, env) = capture_home(dir.path());
         let spawner = orch::testutil::fake_spawner::FakeSpawner::new();
-        let mut config = ManagerConfig::from_env(paths.clone(), env.clone());
-        config.stop_grace = Duration::from_millis(500);
-        let manager = Manager::new(
-            config,
-            KnowledgeSource::fixed(ok(Knowledge::load_local(&paths, &env))),
-            spawner.clone(),
-            FakeClock::at(1_800_000_000_000),
-        );
-        let socket = paths.socket().to_path_buf();
-        let listener = ok(Listener::bind(&socket));
-        let info = ServeInfo {
-            paths: paths.clone(),
-            socket: Some(socket.clone()),
-            log_file: orch::mcp::log_file(&paths),
-        };
-        let backend = Arc::new(Backend::new(Arc::new(manager), info, Limits::default()));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(orch::mcp::socket::serve(backend, listener, async {
-            let _ = rx.await;
-        }));
+        let manager = spawner.manager(&paths, &env);
+        let served = Served::start(Arc::new(manager), &paths, Limits::default());
         Self {
             _dir: dir,
-            socket,
+            socket: served.socket.clone(),
             spawner,
-            stop: Some(tx),
-            served: Some(served),
+            served,
         }
     }
 
@@ -1336,21 +1268,8 @@ impl RealBackend {
     }
 
     /// Stops the backend; the manager stops its workers.
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.served.take() {
-            ok(ok(tokio::time::timeout(Duration::from_secs(15), h).await));
-        }
-    }
-}
-
-impl Drop for RealBackend {
-    fn drop(&mut self) {
-        if let Some(h) = self.served.take() {
-            h.abort();
-        }
+    async fn stop(self) {
+        self.served.stop().await;
     }
 }
 
@@ -1415,21 +1334,13 @@ async fn over_the_real_manager_cancel_aborts_the_opencode_session() {
     let b = RealBackend::start().await;
     b.spawner.set_prompt_delay(Duration::from_secs(30));
     let c = b.client().await;
-    let row: TaskRow = json_of(
-        &call(
-            &c,
-            "task_start",
-            json!({"kind":"worker","workerId":"coder","task":"slow","format":"json"}),
-        )
-        .await,
-    );
+    let row = start(
+        &c,
+        json!({"kind":"worker","workerId":"coder","task":"slow","format":"json"}),
+    )
+    .await;
     // Wait until the prompt reached OpenCode.
-    for _ in 0..500 {
-        if !b.spawner.prompts().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Poll::default(), async || !b.spawner.prompts().is_empty()).await;
     assert_eq!(b.spawner.prompts().len(), 1);
     let v: orch::wire::CancelView = json_of(
         &call(
@@ -1441,13 +1352,11 @@ async fn over_the_real_manager_cancel_aborts_the_opencode_session() {
     );
     assert_eq!(v.results[0].outcome, CancelOutcome::Cancelled);
     let mut aborted = 0;
-    for _ in 0..500 {
+    wait_until(Poll::default(), async || {
         aborted = b.spawner.servers().iter().map(|s| s.aborted().len()).sum();
-        if aborted > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        aborted > 0
+    })
+    .await;
     assert_eq!(
         aborted, 1,
         "the OpenCode session was aborted, not only the bookkeeping"
@@ -1465,12 +1374,8 @@ async fn over_the_real_manager_two_clients_changing_one_worker_leave_one_of_the_
 
 #[tokio::test]
 async fn a_backend_whose_socket_is_removed_stops() {
-    let mut h = Harness::start().await;
+    let h = Harness::start().await;
     ok(std::fs::remove_file(&h.socket));
-    let served = h.served.take().unwrap_or_else(|| panic!("not serving"));
-    let stopped = tokio::time::timeout(std::time::Duration::from_secs(6), served).await;
-    assert!(
-        stopped.is_ok(),
-        "the backend kept running without its socket"
-    );
+    let stopped = h.served.ends_within(Duration::from_secs(6)).await;
+    assert!(stopped, "the backend kept running without its socket");
 }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use orch::paths::Environment;
 use orch::resolve::Policy;
@@ -13,25 +13,14 @@ use orch::sources::ProviderSource;
 use orch::sources::live::LiveSource;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_llm::FakeLlm;
-use orch::testutil::faults::kill_mid_task;
 use orch::testutil::real::{RealProject, opencode_bin};
-use orch::testutil::{assert_no_secret, fixture};
-use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
-use orch::workers::{
-    CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
-    WorkerStatus,
+use orch::testutil::{
+    Poll, assert_no_secret, fixture, kill_during, run_task, set_model, task, task_error, wait_until,
 };
+use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
+use orch::workers::{CancellationToken, Manager, ManagerConfig, WorkerService, WorkerStatus};
 
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn task(worker: &str, text: &str) -> RunRequest {
-    RunRequest {
-        worker: worker.into(),
-        task: text.into(),
-        auto_spawn: true,
-        ..RunRequest::default()
-    }
-}
 
 /// `opencode serve` on a free loopback port in the project, as the manager starts it.
 fn serve_spec(
@@ -58,14 +47,6 @@ fn serve_spec(
     }
 }
 
-/// Runs a task and returns the model that answered it.
-async fn answered_by(m: &Manager, worker: &str, text: &str) -> Option<String> {
-    m.run(task(worker, text), CancellationToken::new())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .answered_by
-}
-
 async fn pid_of(m: &Manager, worker: &str) -> Option<u32> {
     m.workers()
         .await
@@ -87,13 +68,7 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     let m = Manager::start(config).unwrap_or_else(|e| panic!("{e}"));
 
     // node:fast with small_model set: the task reaches the small model.
-    let out = m
-        .run(
-            task("explorer", "TASK-A list the files"),
-            CancellationToken::new(),
-        )
-        .await;
-    let out = out.unwrap_or_else(|e| panic!("{e}"));
+    let out = run_task(&m, task("explorer", "TASK-A list the files")).await;
     assert_eq!(out.resolution.resolved_model, "fake/fast-mini");
     assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(out.output.trim(), "echo from fast-mini");
@@ -103,18 +78,11 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
         .unwrap_or_else(|| panic!("no pid"));
 
     // A dynamic set reaches the next task on the same process.
-    m.set_model(SetModelRequest {
-        worker: "explorer".into(),
-        model: "fake/big-pro".into(),
-        policy: Policy::Dynamic,
-        respawn: false,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        answered_by(&m, "explorer", "TASK-B again").await.as_deref(),
-        Some("fake/big-pro")
-    );
+    m.set_model(set_model("explorer", "fake/big-pro", Policy::Dynamic))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = run_task(&m, task("explorer", "TASK-B again")).await;
+    assert_eq!(out.answered_by.as_deref(), Some("fake/big-pro"));
     assert_eq!(llm.models_for("TASK-B"), ["big-pro"]);
     assert_eq!(
         pid_of(&m, "explorer").await,
@@ -126,22 +94,13 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     m.reset_model("explorer")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        answered_by(&m, "explorer", "TASK-C once more")
-            .await
-            .as_deref(),
-        Some("fake/fast-mini")
-    );
+    let out = run_task(&m, task("explorer", "TASK-C once more")).await;
+    assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(llm.models_for("TASK-C"), ["fast-mini"]);
     assert_eq!(pid_of(&m, "explorer").await, Some(pid));
 
     // A vision worker with no usable vision model fails clearly, before anything starts.
-    let err = m
-        .run(task("vision", "TASK-V describe"), CancellationToken::new())
-        .await;
-    let err = err
-        .err()
-        .unwrap_or_else(|| panic!("vision ran without a vision model"));
+    let err = task_error(&m, task("vision", "TASK-V describe")).await;
     assert!(
         err.message.contains("image input") && err.message.contains("vision"),
         "{}",
@@ -154,20 +113,20 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     // the exit; the worker is marked failed; the next task respawns it.
     llm.set_delay(Duration::from_secs(60));
     let m = Arc::new(m);
-    let in_flight = async {
-        let waited = Instant::now();
-        while llm.models_for("TASK-K").is_empty() && waited.elapsed() < Duration::from_secs(90) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(llm.models_for("TASK-K"), ["big-pro"]);
-    };
-    let killed = kill_mid_task(&m, task("coder", "TASK-K long work"), in_flight).await;
-    let (err, coder_pid) = (killed.error, killed.pid);
-    assert!(
-        killed.after < Duration::from_secs(5),
-        "took {:?}",
-        killed.after
-    );
+    let runner = Arc::clone(&m);
+    let handle = tokio::spawn(async move {
+        runner
+            .run(task("coder", "TASK-K long work"), CancellationToken::new())
+            .await
+    });
+    let poll = Poll::within(Duration::from_secs(90)).every(Duration::from_millis(50));
+    wait_until(poll, async || !llm.models_for("TASK-K").is_empty()).await;
+    assert_eq!(llm.models_for("TASK-K"), ["big-pro"]);
+    let coder_pid = pid_of(&m, "coder")
+        .await
+        .unwrap_or_else(|| panic!("no coder pid"));
+    let (err, took) = kill_during(coder_pid, handle).await;
+    assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(
         err.message.contains("worker coder") && err.message.contains("SIGKILL"),
         "{}",
@@ -181,12 +140,8 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
         .find(|w| w.id == "coder");
     assert_eq!(row.map(|r| r.status), Some(WorkerStatus::Failed));
     llm.set_delay(Duration::ZERO);
-    assert_eq!(
-        answered_by(&m, "coder", "TASK-R after the crash")
-            .await
-            .as_deref(),
-        Some("fake/big-pro")
-    );
+    let out = run_task(&*m, task("coder", "TASK-R after the crash")).await;
+    assert_eq!(out.answered_by.as_deref(), Some("fake/big-pro"));
     let new_pid = pid_of(&m, "coder")
         .await
         .unwrap_or_else(|| panic!("no new pid"));
@@ -242,10 +197,8 @@ async fn real_opencode_never_ready_and_dropped_manager_leave_nothing() {
     let pid = p.pid().unwrap_or(0);
     assert!(pid_alive(pid));
     drop(p);
-    let waited = Instant::now();
-    while pid_alive(pid) && waited.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let poll = Poll::within(Duration::from_secs(10)).every(Duration::from_millis(50));
+    wait_until(poll, async || !pid_alive(pid)).await;
     assert!(!pid_alive(pid), "OpenCode outlived its handle");
 }
 

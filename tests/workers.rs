@@ -3,7 +3,7 @@
 //! fake clock.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use orch::api::{Knowledge, KnowledgeSource};
 use orch::clock::FakeClock;
@@ -13,8 +13,10 @@ use orch::resolve::Policy;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_opencode::FakeOpenCode;
 use orch::testutil::fake_spawner::FakeSpawner;
-use orch::testutil::faults::kill_mid_task;
-use orch::testutil::{assert_no_secret, capture_home};
+use orch::testutil::{
+    Poll, assert_no_secret, capture_home, kill_during, run_task, set_model, task, task_error,
+    wait_until,
+};
 use orch::workers::{
     CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
     WorkerStatus,
@@ -67,15 +69,6 @@ impl Setup {
     }
 }
 
-fn task(worker: &str, text: &str) -> RunRequest {
-    RunRequest {
-        worker: worker.into(),
-        task: text.into(),
-        auto_spawn: true,
-        ..RunRequest::default()
-    }
-}
-
 fn models_sent(prompts: &[orch::testutil::fake_opencode::Recorded]) -> Vec<String> {
     prompts
         .iter()
@@ -101,23 +94,14 @@ async fn row_of(m: &Manager<FakeSpawner, FakeClock>, id: &str) -> orch::workers:
 
 /// Waits (up to 10 s) until some fake OpenCode received a prompt.
 async fn wait_for_a_prompt(spawner: &FakeSpawner) {
-    let started = Instant::now();
-    while spawner.prompts().is_empty() && started.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn run(m: &Manager<FakeSpawner, FakeClock>, req: RunRequest) -> orch::workers::RunOutcome {
-    m.run(req, CancellationToken::new())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+    wait_until(Poll::default(), async || !spawner.prompts().is_empty()).await;
 }
 
 #[tokio::test]
 async fn every_prompt_carries_the_resolved_model_server_backend() {
     let s = Setup::new();
     let m = s.manager();
-    let out = run(&m, task("explorer", "find main")).await;
+    let out = run_task(&m, task("explorer", "find main")).await;
     assert_eq!(out.resolution.resolved_model, "fake/fast-mini");
     assert!(
         out.resolution.reason.contains("small_model"),
@@ -126,8 +110,8 @@ async fn every_prompt_carries_the_resolved_model_server_backend() {
     );
     assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(out.output, "echo from fast-mini");
-    run(&m, task("coder", "write code")).await;
-    run(&m, task("vision", "look")).await;
+    run_task(&m, task("coder", "write code")).await;
+    run_task(&m, task("vision", "look")).await;
     assert_eq!(
         models_sent(&s.spawner.prompts()),
         ["fake/fast-mini", "fake/big-pro", "fake/vision-pro"]
@@ -175,8 +159,8 @@ async fn every_prompt_carries_the_resolved_model_agent_backend() {
     let mut config = s.config();
     config.agent_url = Some(server.url());
     let m = s.manager_with(config);
-    let out = run(&m, task("docs", "read the docs")).await;
-    let out2 = run(&m, task("docs", "again")).await;
+    let out = run_task(&m, task("docs", "read the docs")).await;
+    let out2 = run_task(&m, task("docs", "again")).await;
     assert_eq!(out.session_id, out2.session_id, "one session per worker");
     let prompts = server.prompts();
     assert_eq!(
@@ -198,13 +182,13 @@ async fn every_prompt_carries_the_resolved_model_agent_backend() {
 async fn dynamic_override_applies_to_one_task_only() {
     let s = Setup::new();
     let m = s.manager();
-    run(&m, task("coder", "one")).await;
+    run_task(&m, task("coder", "one")).await;
     let mut req = task("coder", "two");
     req.model = Some("fake/fast-mini".into());
     req.policy = Some(Policy::Dynamic);
-    let out = run(&m, req).await;
+    let out = run_task(&m, req).await;
     assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
-    run(&m, task("coder", "three")).await;
+    run_task(&m, task("coder", "three")).await;
     assert_eq!(
         models_sent(&s.spawner.prompts()),
         ["fake/big-pro", "fake/fast-mini", "fake/big-pro"]
@@ -220,14 +204,9 @@ async fn dynamic_override_applies_to_one_task_only() {
 async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
     let s = Setup::new();
     let m = s.manager();
-    run(&m, task("coder", "one")).await;
+    run_task(&m, task("coder", "one")).await;
     let row = m
-        .set_model(SetModelRequest {
-            worker: "coder".into(),
-            model: "vision-pro".into(),
-            policy: Policy::Sticky,
-            respawn: false,
-        })
+        .set_model(set_model("coder", "vision-pro", Policy::Sticky))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(row.resolved_model.as_deref(), Some("fake/vision-pro"));
@@ -237,15 +216,15 @@ async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
         "{}",
         row.reason
     );
-    run(&m, task("coder", "two")).await;
-    run(&m, task("coder", "three")).await;
+    run_task(&m, task("coder", "two")).await;
+    run_task(&m, task("coder", "three")).await;
     let row = m
         .reset_model("coder")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(row.model_ref, "node");
     assert!(!row.overridden);
-    run(&m, task("coder", "four")).await;
+    run_task(&m, task("coder", "four")).await;
     assert_eq!(
         models_sent(&s.spawner.prompts()),
         [
@@ -261,16 +240,11 @@ async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
 async fn dynamic_set_reaches_the_next_task_without_a_respawn() {
     let s = Setup::new();
     let m = s.manager();
-    let first = run(&m, task("docs", "one")).await;
-    m.set_model(SetModelRequest {
-        worker: "docs".into(),
-        model: "fake/fast-mini".into(),
-        policy: Policy::Dynamic,
-        respawn: false,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let second = run(&m, task("docs", "two")).await;
+    let first = run_task(&m, task("docs", "one")).await;
+    m.set_model(set_model("docs", "fake/fast-mini", Policy::Dynamic))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let second = run_task(&m, task("docs", "two")).await;
     assert_eq!(second.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(first.session_id, second.session_id);
     assert_eq!(s.spawner.spawn_count(), 1);
@@ -282,12 +256,7 @@ async fn bad_sets_change_nothing_and_suggest() {
     let m = s.manager();
     let before = m.workers().await;
     let unknown_worker = m
-        .set_model(SetModelRequest {
-            worker: "doc".into(),
-            model: "node".into(),
-            policy: Policy::Sticky,
-            respawn: false,
-        })
+        .set_model(set_model("doc", "node", Policy::Sticky))
         .await
         .err()
         .unwrap_or_else(|| panic!("unknown worker accepted"));
@@ -331,27 +300,22 @@ async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
     config.keep_workers = true;
     // First manager spawns and keeps the worker.
     let first = s.manager_with(config.clone());
-    let a = run(&first, task("docs", "one")).await;
+    let a = run_task(&first, task("docs", "one")).await;
     first.shutdown().await;
     drop(first);
     // A new manager with the same settings reuses it: same session, no spawn.
     let second = s.manager_with(config.clone());
-    let b = run(&second, task("docs", "two")).await;
+    let b = run_task(&second, task("docs", "two")).await;
     assert_eq!(a.session_id, b.session_id);
     assert_eq!(s.spawner.spawn_count(), 1);
     // A sticky change alters the fingerprint: the next manager does not reuse it.
     second
-        .set_model(SetModelRequest {
-            worker: "docs".into(),
-            model: "fake/fast-mini".into(),
-            policy: Policy::Sticky,
-            respawn: false,
-        })
+        .set_model(set_model("docs", "fake/fast-mini", Policy::Sticky))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     drop(second);
     let third = s.manager_with(config);
-    let c = run(&third, task("docs", "three")).await;
+    let c = run_task(&third, task("docs", "three")).await;
     assert_ne!(c.session_id, b.session_id);
     assert_eq!(s.spawner.spawn_count(), 2);
     // The mismatched process was stopped, not leaked.
@@ -369,11 +333,11 @@ async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
 async fn force_new_always_spawns() {
     let s = Setup::new();
     let m = s.manager();
-    run(&m, task("coder", "one")).await;
+    run_task(&m, task("coder", "one")).await;
     let mut req = task("coder", "two");
     req.force_new = true;
-    run(&m, req.clone()).await;
-    run(&m, req).await;
+    run_task(&m, req.clone()).await;
+    run_task(&m, req).await;
     assert_eq!(s.spawner.spawn_count(), 3);
     // Replaced processes were stopped.
     let servers = s.spawner.servers();
@@ -415,14 +379,9 @@ async fn fifty_concurrent_requests_for_a_cold_worker_spawn_once() {
 async fn settings_survive_a_manager_restart() {
     let s = Setup::new();
     let m = s.manager();
-    m.set_model(SetModelRequest {
-        worker: "docs".into(),
-        model: "fake/fast-mini".into(),
-        policy: Policy::Sticky,
-        respawn: false,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    m.set_model(set_model("docs", "fake/fast-mini", Policy::Sticky))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     drop(m);
     let m = s.manager();
     let docs = m
@@ -463,14 +422,9 @@ async fn a_corrupt_state_file_is_kept_aside() {
         "{ not json"
     );
     // The manager still works and writes a fresh file.
-    m.set_model(SetModelRequest {
-        worker: "docs".into(),
-        model: "node".into(),
-        policy: Policy::Dynamic,
-        respawn: false,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    m.set_model(set_model("docs", "node", Policy::Dynamic))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(state.exists());
 }
 
@@ -479,10 +433,18 @@ async fn a_killed_worker_fails_its_task_fast_and_respawns_next_time() {
     let s = Setup::new();
     s.spawner.set_prompt_delay(Duration::from_secs(30));
     let m = Arc::new(s.manager());
+    let runner = Arc::clone(&m);
+    let handle = tokio::spawn(async move {
+        runner
+            .run(task("coder", "long"), CancellationToken::new())
+            .await
+    });
     // Wait for the prompt to arrive, then kill the worker's process.
-    let killed = kill_mid_task(&m, task("coder", "long"), wait_for_a_prompt(&s.spawner)).await;
-    let err = killed.error;
-    assert!(killed.after < Duration::from_secs(5));
+    wait_for_a_prompt(&s.spawner).await;
+    let pid = row_of(&m, "coder").await.pid;
+    let pid = pid.unwrap_or_else(|| panic!("no pid"));
+    let (err, took) = kill_during(pid, handle).await;
+    assert!(took < Duration::from_secs(5));
     assert!(
         err.message.contains("worker coder") && err.message.contains("exited"),
         "{}",
@@ -491,7 +453,7 @@ async fn a_killed_worker_fails_its_task_fast_and_respawns_next_time() {
     let row = row_of(&m, "coder").await;
     assert_eq!(row.status, WorkerStatus::Failed);
     s.spawner.set_prompt_delay(Duration::ZERO);
-    let out = run(&m, task("coder", "again")).await;
+    let out = run_task(&*m, task("coder", "again")).await;
     assert_eq!(out.answered_by.as_deref(), Some("fake/big-pro"));
     assert_eq!(s.spawner.spawn_count(), 2);
 }
@@ -534,14 +496,7 @@ async fn a_vision_worker_without_vision_models_fails_before_spawning() {
     v["enabled_providers"] = serde_json::json!(["fake"]);
     std::fs::write(&config, v.to_string()).unwrap_or_else(|e| panic!("{e}"));
     let m = s.manager();
-    let err = m
-        .run(
-            task("vision", "what is in this picture"),
-            CancellationToken::new(),
-        )
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("vision worker ran without a vision model"));
+    let err = task_error(&m, task("vision", "what is in this picture")).await;
     assert!(
         err.message.contains("vision") && err.message.contains("image input"),
         "{}",
@@ -556,11 +511,7 @@ async fn spawn_failures_and_timeouts_name_the_worker() {
     let s = Setup::new();
     s.spawner.fail_with(Some("Error: cannot bind"));
     let m = s.manager();
-    let err = m
-        .run(task("coder", "x"), CancellationToken::new())
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("ran"));
+    let err = task_error(&m, task("coder", "x")).await;
     assert!(
         err.message.contains("worker coder") && err.message.contains("cannot bind"),
         "{}",
@@ -572,11 +523,7 @@ async fn spawn_failures_and_timeouts_name_the_worker() {
     let mut req = task("coder", "slow");
     req.timeout = Some(Duration::from_millis(200));
     s.spawner.set_prompt_delay(Duration::from_secs(5));
-    let err = m
-        .run(req, CancellationToken::new())
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("ran"));
+    let err = task_error(&m, req).await;
     assert!(err.message.contains("did not finish"), "{}", err.message);
 }
 
@@ -591,11 +538,7 @@ async fn opencode_not_installed_names_the_variable() {
         orch::workers::spawn::OsSpawner,
         FakeClock::at(0),
     );
-    let err = m
-        .run(task("coder", "x"), CancellationToken::new())
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("ran"));
+    let err = task_error(&m, task("coder", "x")).await;
     assert!(err.message.contains("ORCH_OPENCODE_BIN"), "{}", err.message);
 }
 
@@ -604,7 +547,7 @@ async fn no_secret_in_errors_rows_or_records() {
     let s = Setup::new();
     let m = s.manager();
     let mut text = String::new();
-    let out = run(&m, task("explorer", "x")).await;
+    let out = run_task(&m, task("explorer", "x")).await;
     text.push_str(&format!("{out:?}"));
     text.push_str(&format!("{:?}", m.workers().await));
     for r in ["nope/nope", "", "groq/", "groq/nope"] {
@@ -657,7 +600,7 @@ async fn a_lost_session_is_replaced_on_the_next_task() {
     let mut config = s.config();
     config.agent_url = Some(server.url());
     let m = s.manager_with(config);
-    let first = run(&m, task("docs", "one")).await;
+    let first = run_task(&m, task("docs", "one")).await;
     // The agent server forgets the session.
     let client = orch::opencode::OpenCodeClient::new(&server.url(), Duration::from_secs(1))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -672,7 +615,7 @@ async fn a_lost_session_is_replaced_on_the_next_task() {
         .await
         .err();
     assert!(err.is_some_and(|e| e.message.contains("404")));
-    let third = run(&m, task("docs", "three")).await;
+    let third = run_task(&m, task("docs", "three")).await;
     assert_ne!(third.session_id, first.session_id);
 }
 

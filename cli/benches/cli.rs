@@ -4,38 +4,21 @@
 //!
 //! Run with `cargo bench -p orch-cli`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use divan::Bencher;
+use orch::testutil::Sandbox;
 
 const BIN: &str = env!("CARGO_BIN_EXE_orch");
 
-struct Home {
-    _dir: tempfile::TempDir,
-    env: orch::paths::Environment,
-    project: PathBuf,
-    socket: PathBuf,
-}
-
-static HOME: Mutex<Option<Home>> = Mutex::new(None);
+/// The capture's setup; dropping it stops the backend.
+static HOME: Mutex<Option<Sandbox>> = Mutex::new(None);
 
 fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn orch(home: &Home, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env_clear()
-        .envs(home.env.vars())
-        .current_dir(&home.project);
-    c
-}
-
-fn with_home<T>(f: impl FnOnce(&Home) -> T) -> T {
+fn with_home<T>(f: impl FnOnce(&Sandbox) -> T) -> T {
     let g = match HOME.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -44,16 +27,9 @@ fn with_home<T>(f: impl FnOnce(&Home) -> T) -> T {
 }
 
 fn main() {
-    let dir = ok(tempfile::tempdir());
-    let (paths, env) = orch::testutil::capture_home(dir.path());
-    let home = Home {
-        project: paths.project_dir.clone(),
-        socket: paths.socket().to_path_buf(),
-        env,
-        _dir: dir,
-    };
+    let home = Sandbox::capture(BIN);
     // Start the backend (on demand) before measuring.
-    let first = ok(orch(&home, &["status"]).output());
+    let first = ok(home.orch(&["status"]).output());
     assert!(
         first.status.success(),
         "{}",
@@ -63,31 +39,14 @@ fn main() {
         *g = Some(home);
     }
     divan::main();
-    let home = HOME.lock().ok().and_then(|mut g| g.take());
-    if let Some(home) = home {
-        stop(&home.socket);
-    }
-}
-
-fn stop(socket: &Path) {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
-    let Some(pid) = orch::mcp::socket::backend_pid(socket) else {
-        return;
-    };
-    let target = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
-    let _ = kill(target, Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while kill(target, None).is_ok() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    drop(HOME.lock().ok().and_then(|mut g| g.take()));
 }
 
 #[divan::bench(sample_count = 100)]
 fn models_format_json(b: Bencher) {
     with_home(|home| {
         b.bench(|| {
-            let out = ok(orch(home, &["models", "--format", "json"]).output());
+            let out = ok(home.orch(&["models", "--format", "json"]).output());
             assert!(out.status.success());
             out.stdout.len()
         });
@@ -98,7 +57,9 @@ fn models_format_json(b: Bencher) {
 fn models_all_scope_format_json(b: Bencher) {
     with_home(|home| {
         b.bench(|| {
-            let out = ok(orch(home, &["models", "--scope", "all", "--format", "json"]).output());
+            let out = ok(home
+                .orch(&["models", "--scope", "all", "--format", "json"])
+                .output());
             assert!(out.status.success());
             out.stdout.len()
         });

@@ -1,5 +1,5 @@
 //! Command-line arguments (clap derive). Only what the user typed is validated here;
-//! `main.rs` turns it into core types.
+//! `convert.rs` turns it into core types.
 
 use std::path::PathBuf;
 

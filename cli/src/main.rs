@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod commands;
+mod convert;
 mod exit;
 mod print;
 mod wait;
@@ -14,16 +16,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
-use orch::api::{Local, Orchestrator};
+use orch::api::Local;
 use orch::client::{Launch, SocketClient, connect_or_start};
 use orch::paths::{Environment, Paths};
-use orch::resolve::Policy;
-use orch::wire::{CancelOutcome, Format, ModelsQuery, ResolveQuery, Scope, TaskStatus, TasksQuery};
-use orch::workers::{RunRequest, SetModelRequest};
 
-use args::{
-    Cli, Command, FormatArg, InstallArgs, OpencodeCommand, PolicyArg, ScopeArg, StatusArg, TuiArgs,
-};
+use args::{Cli, Command, InstallArgs, OpencodeArgs, OpencodeCommand, TuiArgs};
+use commands::Ask;
 
 /// How long a client waits for a backend it started.
 const START_WAIT: Duration = Duration::from_secs(10);
@@ -41,7 +39,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match run(cli) {
+    match run(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("orch: {e:#}");
@@ -56,71 +54,107 @@ fn main() -> ExitCode {
     }
 }
 
-fn format(cli: &Cli) -> Format {
-    match cli.format {
-        Some(FormatArg::Json) => Format::Json,
-        Some(FormatArg::Markdown) => Format::Markdown,
-        Some(FormatArg::Table) | None => Format::Table,
+fn run(cli: &Cli) -> anyhow::Result<u8> {
+    match &cli.command {
+        Command::Completions { shell } => completions(*shell),
+        Command::Opencode(o) => opencode(cli, o),
+        Command::Serve => serve(cli),
+        Command::Mcp => mcp(cli),
+        Command::Tui(a) => tui(cli, a),
+        Command::Models(a) => ask(cli, a),
+        Command::Resolve(a) => ask(cli, a),
+        Command::Profiles => ask(cli, &commands::Profiles),
+        Command::Workers => ask(cli, &commands::Workers),
+        Command::WorkerModelSet(a) => ask(cli, a),
+        Command::WorkerModelReset { worker } => ask(cli, &commands::Reset(worker)),
+        Command::Run(a) => ask(cli, a),
+        Command::Tasks(a) => ask(cli, a),
+        Command::Cancel { ids } => ask(cli, &commands::Cancel(ids)),
+        Command::Status => ask(cli, &commands::Status),
     }
 }
 
-fn policy(p: PolicyArg) -> Policy {
-    match p {
-        PolicyArg::Dynamic => Policy::Dynamic,
-        PolicyArg::Sticky => Policy::Sticky,
-    }
+/// The runtime a command needs: one thread for a client, several for the backend and
+/// the TUI.
+enum Threads {
+    One,
+    Many(Option<usize>),
 }
 
-fn run(cli: Cli) -> anyhow::Result<u8> {
-    if let Command::Completions { shell } = &cli.command {
-        let mut out = Vec::new();
-        clap_complete::generate(*shell, &mut Cli::command(), "orch", &mut out);
-        print::bytes(&out)?;
-        return Ok(exit::OK);
-    }
-    let env = Environment::capture();
-    let project = match &cli.project {
-        Some(p) => p.clone(),
-        None => std::env::current_dir().context("cannot read the current directory")?,
+/// The one place a tokio runtime is built.
+fn runtime(threads: Threads) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = match threads {
+        Threads::One => tokio::runtime::Builder::new_current_thread(),
+        Threads::Many(workers) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = workers {
+                b.worker_threads(n);
+            }
+            b
+        }
     };
-    if let Command::Opencode(o) = &cli.command {
-        let OpencodeCommand::Install(a) = &o.command;
-        let project = std::path::absolute(&project)
-            .with_context(|| format!("cannot resolve {}", project.display()))?;
-        return install(&cli, a, &Paths::resolve(&env, project));
-    }
-    let mut paths = Paths::resolve(&env, &project);
-    if let Command::Serve = &cli.command {
-        // The backend keeps the candidates clients use, so `orch status` shows a mismatch.
-        let listen = cli
-            .socket
-            .clone()
-            .unwrap_or_else(|| paths.socket().to_path_buf());
-        return serve(&paths, &env, listen);
-    }
-    if let Some(socket) = &cli.socket {
-        paths.socket_candidates = vec![socket.clone()];
-    }
-    if let Command::Mcp = &cli.command {
-        return mcp(&paths, &project);
-    }
-    if let Command::Tui(a) = &cli.command {
-        return tui(a, &paths, &env, &project);
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
+    builder
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(async {
+        .context("cannot start the async runtime")
+}
+
+/// Where a command runs: the environment, the project directory (`-C`, else the current
+/// one), and the paths they give.
+struct Place {
+    env: Environment,
+    project: PathBuf,
+    paths: Paths,
+}
+
+impl Place {
+    fn of(cli: &Cli) -> anyhow::Result<Self> {
+        let env = Environment::capture();
+        let project = match &cli.project {
+            Some(p) => p.clone(),
+            None => std::env::current_dir().context("cannot read the current directory")?,
+        };
+        let paths = Paths::resolve(&env, &project);
+        Ok(Self {
+            env,
+            project,
+            paths,
+        })
+    }
+
+    /// The paths of a client: `--socket` is the only socket it tries.
+    fn for_client(mut self, cli: &Cli) -> Self {
+        if let Some(socket) = &cli.socket {
+            self.paths.socket_candidates = vec![socket.clone()];
+        }
+        self
+    }
+}
+
+/// `orch completions SHELL`: no backend, no files.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "orch", &mut out);
+    print::bytes(&out)?;
+    Ok(exit::OK)
+}
+
+/// A command the backend answers: over its socket (starting it on demand), or in-process
+/// from a running OpenCode with `--opencode-url`.
+fn ask(cli: &Cli, command: &impl Ask) -> anyhow::Result<u8> {
+    let place = Place::of(cli)?.for_client(cli);
+    let fmt = cli.output_format();
+    runtime(Threads::One)?.block_on(async {
         match &cli.opencode_url {
             Some(url) => {
-                let backend = Local::load_live(url, &paths, &env).await?;
-                dispatch(&backend, &cli).await
+                let backend = Local::load_live(url, &place.paths, &place.env).await?;
+                command.ask(&backend, fmt).await
             }
             None => {
-                let (stream, socket) = connect_or_start(&paths, &launch(&project)?).await?;
+                let (stream, socket) =
+                    connect_or_start(&place.paths, &launch(&place.project)?).await?;
                 let backend = SocketClient::connect(stream, &socket).await?;
-                let code = dispatch(&backend, &cli).await;
+                let code = command.ask(&backend, fmt).await;
                 backend.close().await;
                 code
             }
@@ -141,8 +175,14 @@ fn launch(project: &std::path::Path) -> anyhow::Result<Launch> {
 }
 
 /// `orch serve`: logs to stderr (the log file when a client started it), stops on
-/// SIGINT/SIGTERM.
-fn serve(paths: &Paths, env: &Environment, socket: PathBuf) -> anyhow::Result<u8> {
+/// SIGINT/SIGTERM. The backend keeps the socket candidates clients use, so `orch status`
+/// shows a mismatch with `--socket`.
+fn serve(cli: &Cli) -> anyhow::Result<u8> {
+    let Place { env, paths, .. } = Place::of(cli)?;
+    let socket = cli
+        .socket
+        .clone()
+        .unwrap_or_else(|| paths.socket().to_path_buf());
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
@@ -151,21 +191,17 @@ fn serve(paths: &Paths, env: &Environment, socket: PathBuf) -> anyhow::Result<u8
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn")),
         )
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(async {
+    runtime(Threads::Many(None))?.block_on(async {
         let shutdown = orch::mcp::shutdown_signal().context("cannot watch for signals")?;
         // Lock first so a second backend fails fast, before loading anything; listen only
         // once the service is ready, so no client connects to a backend that then fails.
         let lock = orch::mcp::SocketLock::acquire(&socket)?;
-        let service = orch::mcp::default_service(paths, env)?;
+        let service = orch::mcp::default_service(&paths, &env)?;
         let listener = lock.listen()?;
         let info = orch::mcp::ServeInfo {
             paths: paths.clone(),
             socket: Some(socket),
-            log_file: orch::mcp::log_file(paths),
+            log_file: orch::mcp::log_file(&paths),
         };
         let backend = Arc::new(orch::mcp::Backend::new(
             Arc::new(service),
@@ -178,13 +214,11 @@ fn serve(paths: &Paths, env: &Environment, socket: PathBuf) -> anyhow::Result<u8
 }
 
 /// `orch mcp`: stdout carries the protocol only; messages go to stderr.
-fn mcp(paths: &Paths, project: &std::path::Path) -> anyhow::Result<u8> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+fn mcp(cli: &Cli) -> anyhow::Result<u8> {
+    let place = Place::of(cli)?.for_client(cli);
+    let rt = runtime(Threads::One)?;
     let result = rt.block_on(async {
-        let (stream, _) = connect_or_start(paths, &launch(project)?).await?;
+        let (stream, _) = connect_or_start(&place.paths, &launch(&place.project)?).await?;
         orch::client::bridge(stream, tokio::io::stdin(), tokio::io::stdout())
             .await
             .context("the connection to the backend failed")
@@ -194,150 +228,40 @@ fn mcp(paths: &Paths, project: &std::path::Path) -> anyhow::Result<u8> {
     result.map(|()| exit::OK)
 }
 
-async fn dispatch(backend: &impl Orchestrator, cli: &Cli) -> anyhow::Result<u8> {
-    let fmt = format(cli);
-    match &cli.command {
-        Command::Models(a) => {
-            let q = ModelsQuery {
-                scope: match a.scope {
-                    ScopeArg::Configured => Scope::Configured,
-                    ScopeArg::All => Scope::All,
-                },
-                providers: a.providers.clone(),
-                query: a.query.clone(),
-                vision_only: a.vision,
-                limit: a.limit,
-            };
-            let view = backend.models(&q).await?;
-            print::view(&view, fmt, orch::render::models)?;
-        }
-        Command::Resolve(a) => {
-            let q = ResolveQuery {
-                reference: a.reference.clone(),
-                worker: a.worker.clone(),
-                policy: Default::default(),
-            };
-            let view = backend.resolve(&q).await?;
-            print::view(&view, fmt, orch::render::resolve)?;
-        }
-        Command::Profiles => {
-            let view = backend.profiles().await?;
-            print::view(&view, fmt, orch::render::profiles)?;
-        }
-        Command::Workers => {
-            let view = backend.workers().await?;
-            print::view(&view, fmt, orch::render::workers)?;
-        }
-        Command::WorkerModelSet(a) => {
-            let row = backend
-                .set_model(&SetModelRequest {
-                    worker: a.worker.clone(),
-                    model: a.model.clone(),
-                    policy: policy(a.policy),
-                    respawn: a.respawn,
-                })
-                .await?;
-            print::view(&row, fmt, orch::render::worker)?;
-        }
-        Command::WorkerModelReset { worker } => {
-            let row = backend.reset_model(worker).await?;
-            print::view(&row, fmt, orch::render::worker)?;
-        }
-        Command::Run(a) => {
-            let req = RunRequest {
-                worker: a.worker.clone(),
-                task: a.task.clone(),
-                model: a.model.clone(),
-                policy: a.policy.map(policy),
-                force_new: a.force_new,
-                auto_spawn: true,
-                attachments: Vec::new(),
-                timeout: a.timeout.map(Duration::from_secs),
-            };
-            let started = backend.run(&req).await?;
-            if a.no_wait {
-                print::view(&started, fmt, orch::render::started)?;
-                return Ok(exit::OK);
-            }
-            let Some(done) = wait::for_task(backend, &started).await? else {
-                return Ok(exit::FAILURE);
-            };
-            print::view(&done, fmt, orch::render::task)?;
-            if done.status != TaskStatus::Succeeded {
-                return Ok(exit::FAILURE);
-            }
-        }
-        Command::Tasks(a) => {
-            let q = TasksQuery {
-                status: a
-                    .status
-                    .iter()
-                    .map(|s| match s {
-                        StatusArg::Queued => TaskStatus::Queued,
-                        StatusArg::Running => TaskStatus::Running,
-                        StatusArg::Succeeded => TaskStatus::Succeeded,
-                        StatusArg::Failed => TaskStatus::Failed,
-                        StatusArg::Cancelled => TaskStatus::Cancelled,
-                    })
-                    .collect(),
-                limit: Some(a.limit.unwrap_or(50)),
-            };
-            let view = backend.tasks(&q).await?;
-            print::view(&view, fmt, orch::render::tasks)?;
-        }
-        Command::Cancel { ids } => {
-            let view = backend.cancel(ids).await?;
-            print::view(&view, fmt, orch::render::cancelled)?;
-            if view
-                .results
-                .iter()
-                .any(|r| r.outcome == CancelOutcome::NotFound)
-            {
-                return Ok(exit::FAILURE);
-            }
-        }
-        Command::Status => {
-            let view = backend.status().await?;
-            print::view(&view, fmt, orch::render::status)?;
-        }
-        Command::Serve
-        | Command::Mcp
-        | Command::Completions { .. }
-        | Command::Opencode(_)
-        | Command::Tui(_) => {}
-    }
-    Ok(exit::OK)
-}
-
 /// `orch tui`: the terminal UI, a client of the backend like every other command (started
 /// on demand), logging to a file (never to the terminal it draws on). The terminal is
 /// restored on exit, error and panic.
-fn tui(
-    args: &TuiArgs,
-    paths: &Paths,
-    env: &Environment,
-    project: &std::path::Path,
-) -> anyhow::Result<u8> {
+fn tui(cli: &Cli, args: &TuiArgs) -> anyhow::Result<u8> {
+    let Place {
+        env,
+        project,
+        paths,
+    } = Place::of(cli)?.for_client(cli);
     let log = args
         .log
         .clone()
         .unwrap_or_else(|| paths.state_dir.join("tui.log"));
     orch_tui::log_to_file(&log, env.get("ORCH_LOG"))
         .with_context(|| format!("cannot open the log file {}", log.display()))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(async {
-        let (stream, socket) = connect_or_start(paths, &launch(project)?).await?;
+    runtime(Threads::Many(Some(2)))?.block_on(async {
+        let (stream, socket) = connect_or_start(&paths, &launch(&project)?).await?;
         let client = SocketClient::connect(stream, &socket).await?;
-        let backend = std::sync::Arc::new(orch_tui::Remote::new(client));
+        let backend = Arc::new(orch_tui::Remote::new(client));
         orch_tui::run_terminal(backend)
             .await
             .context("the terminal UI failed")
     })?;
     Ok(exit::OK)
+}
+
+/// `orch opencode ...`: the install, in the project given with `-C` (made absolute, as
+/// the files it writes name it) or the current directory.
+fn opencode(cli: &Cli, args: &OpencodeArgs) -> anyhow::Result<u8> {
+    let OpencodeCommand::Install(a) = &args.command;
+    let Place { env, project, .. } = Place::of(cli)?;
+    let project = std::path::absolute(&project)
+        .with_context(|| format!("cannot resolve {}", project.display()))?;
+    install(cli, a, &Paths::resolve(&env, project))
 }
 
 /// `orch opencode install`: a file operation, no backend.
@@ -369,6 +293,6 @@ fn install(cli: &Cli, args: &InstallArgs, paths: &Paths) -> anyhow::Result<u8> {
         orch_bin,
     };
     let report = orch::install::install(paths, &opts)?;
-    print::view(&report, format(cli), orch::install::render)?;
+    print::view(&report, cli.output_format(), orch::install::render)?;
     Ok(exit::OK)
 }

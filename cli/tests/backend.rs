@@ -5,149 +5,62 @@
 //! Every backend a test starts, it stops.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use orch::api::Knowledge;
-use orch::mcp::{Backend, Listener, ServeInfo};
-use orch::paths::{Environment, Paths};
 use orch::tasks::Limits;
-use orch::testutil::assert_no_secret;
-use orch::testutil::capture_home;
 use orch::testutil::fake_workers::FakeWorkers;
+use orch::testutil::served::Served;
+use orch::testutil::{Run, Sandbox, assert_no_secret, regex_escape};
 use orch::wire::{ModelsView, StatusView, TaskRow, TaskStatus, TasksView};
 use orch::workers::{WorkerRow, WorkersView};
 
 const BIN: &str = env!("CARGO_BIN_EXE_orch");
 
-fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// A temporary home with the capture's setup (see `capture_home`).
-struct Home {
-    dir: tempfile::TempDir,
-    paths: Paths,
-    env: Environment,
-}
-
-fn home() -> Home {
-    let dir = ok(tempfile::tempdir());
-    let (paths, env) = capture_home(dir.path());
-    Home { dir, paths, env }
-}
-
-impl Home {
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.paths.socket().to_path_buf()
-    }
-
-    /// The binary with exactly the variables `capture_home` sets.
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env_clear()
-            .envs(self.env.vars())
-            .env("NO_COLOR", "1")
-            .current_dir(&self.paths.project_dir);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Out {
-        let o = ok(self.cmd(args).output());
-        let out = Out(o);
-        assert_no_secret(&format!("orch {args:?} stdout"), &out.stdout());
-        assert_no_secret(&format!("orch {args:?} stderr"), &out.stderr());
-        out
-    }
-}
-
-struct Out(Output);
-
-impl Out {
-    fn code(&self) -> i32 {
-        self.0.status.code().unwrap_or(-1)
-    }
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-    fn json<T: serde::de::DeserializeOwned>(&self) -> T {
-        assert_eq!(self.code(), 0, "stderr: {}", self.stderr());
-        ok(serde_json::from_str(&self.stdout()))
-    }
+/// A scrubbed home with the capture's setup (see `Sandbox::capture`).
+fn home() -> Sandbox {
+    Sandbox::capture(BIN)
 }
 
 /// A backend over fake workers, served by this test process on the home's socket.
 struct FakeBackend {
     rt: tokio::runtime::Runtime,
     fake: FakeWorkers,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<()>>,
+    served: Option<Served<FakeWorkers>>,
 }
 
-fn fake_backend(home: &Home) -> FakeBackend {
-    let rt = ok(tokio::runtime::Builder::new_multi_thread()
+#[expect(clippy::expect_used, reason = "test set-up")]
+fn fake_backend(home: &Sandbox) -> FakeBackend {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build());
-    let fake = FakeWorkers::new(ok(Knowledge::load_local(&home.paths, &home.env)));
-    let socket = home.socket();
-    let listener = ok(rt.block_on(async { Listener::bind(&socket) }));
-    let info = ServeInfo {
-        paths: home.paths.clone(),
-        socket: Some(socket),
-        log_file: orch::mcp::log_file(&home.paths),
-    };
-    let backend = Arc::new(Backend::new(
-        Arc::new(fake.clone()),
-        info,
-        Limits::default(),
-    ));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let served = rt.spawn(orch::mcp::socket::serve(backend, listener, async {
-        let _ = rx.await;
-    }));
+        .build()
+        .expect("a runtime for the fake backend");
+    let paths = home.paths();
+    let fake = FakeWorkers::new(
+        Knowledge::load_local(&paths, &home.env()).expect("the capture's knowledge"),
+    );
+    let served =
+        rt.block_on(async { Served::start(Arc::new(fake.clone()), &paths, Limits::default()) });
     FakeBackend {
         rt,
         fake,
-        stop: Some(tx),
         served: Some(served),
     }
 }
 
 impl Drop for FakeBackend {
     fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.served.take() {
-            let _ = self
-                .rt
-                .block_on(async { tokio::time::timeout(Duration::from_secs(10), h).await });
+        if let Some(served) = self.served.take() {
+            let _ = self.rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), served.stop()).await
+            });
         }
     }
 }
 
-/// Stops the backend a command started on `socket` (its pid is in the lock file).
-struct Started {
-    socket: PathBuf,
-}
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        orch::testutil::stop_backend(&self.socket);
-    }
-}
-
-fn settings(home: &Home) -> insta::Settings {
+fn settings(home: &Sandbox) -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.add_filter(&regex_escape(&home.root().display().to_string()), "[ROOT]");
     // Durations vary, and so does the padding after them in a table.
@@ -155,24 +68,12 @@ fn settings(home: &Home) -> insta::Settings {
     s
 }
 
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if "\\.+*?()|[]{}^$".contains(c) {
-                vec!['\\', c]
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn help_usage_and_completions() {
     let h = home();
     let help = h.run(&["--help"]);
-    assert_eq!(help.code(), 0);
-    insta::assert_snapshot!("help", help.stdout());
+    assert_eq!(help.code, 0);
+    insta::assert_snapshot!("help", help.stdout);
     for args in [
         &["nope"][..],
         &["worker-model-set", "docs"],
@@ -181,11 +82,11 @@ fn help_usage_and_completions() {
         &["models", "--scope", "some"],
     ] {
         let o = h.run(args);
-        assert_eq!(o.code(), 2, "{args:?}: {}", o.stderr());
+        assert_eq!(o.code, 2, "{args:?}: {}", o.stderr);
     }
     let c = h.run(&["completions", "bash"]);
-    assert_eq!(c.code(), 0);
-    assert!(c.stdout().contains("worker-model-set"));
+    assert_eq!(c.code, 0);
+    assert!(c.stdout.contains("worker-model-set"));
     // Neither --help nor completions start a backend.
     assert!(!h.socket().exists());
 }
@@ -193,7 +94,6 @@ fn help_usage_and_completions() {
 #[test]
 fn a_command_starts_the_backend_on_demand_and_a_second_serve_is_refused() {
     let h = home();
-    let _stop = Started { socket: h.socket() };
     let models: ModelsView = h.run(&["models", "--format", "json"]).json();
     assert_eq!(
         models.usable_providers,
@@ -210,37 +110,37 @@ fn a_command_starts_the_backend_on_demand_and_a_second_serve_is_refused() {
     assert!(Path::new(&status.log_file).exists());
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = ok(std::fs::metadata(h.socket())).permissions().mode() & 0o777;
+        let mode = std::fs::metadata(h.socket())
+            .expect("the socket exists")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
     }
     let again: StatusView = h.run(&["status", "--format", "json"]).json();
     assert_eq!(again.pid, status.pid, "the same backend serves both");
     // A second backend on the same socket exits 1 and says why.
     let serve = h.run(&["serve"]);
-    assert_eq!(serve.code(), 1);
+    assert_eq!(serve.code, 1);
     assert!(
-        serve.stderr().contains("already serving on")
-            && serve.stderr().contains(&h.socket().display().to_string())
-            && serve.stderr().contains(&format!("pid {}", status.pid)),
+        serve.stderr.contains("already serving on")
+            && serve.stderr.contains(&h.socket().display().to_string())
+            && serve.stderr.contains(&format!("pid {}", status.pid)),
         "{}",
-        serve.stderr()
+        serve.stderr
     );
     // The backend runs the worker manager: a model change needs no OpenCode process.
     let set = h.run(&["worker-model-set", "docs", "node:fast"]);
-    assert_eq!(set.code(), 0, "{}", set.stderr());
-    assert!(set.stdout().contains("fake/fast-mini"), "{}", set.stdout());
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert!(set.stdout.contains("fake/fast-mini"), "{}", set.stdout);
     let workers: WorkersView = h.run(&["workers", "--format", "json"]).json();
     let docs = workers.workers.iter().find(|w| w.id == "docs");
     assert_eq!(docs.map(|w| w.model_ref.as_str()), Some("node:fast"));
     // A task needs OpenCode, which this scrubbed environment lacks: the task fails, naming
     // the fix, and the command exits 1.
     let run = h.run(&["run", "docs", "hello"]);
-    assert_eq!(run.code(), 1, "{}", run.stderr());
-    assert!(
-        run.stdout().contains("ORCH_OPENCODE_BIN"),
-        "{}",
-        run.stdout()
-    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.contains("ORCH_OPENCODE_BIN"), "{}", run.stdout);
 }
 
 #[test]
@@ -250,17 +150,16 @@ fn an_unreachable_backend_names_the_socket_and_the_log() {
     let long = h.root().join("run").join("x".repeat(120));
     let started = Instant::now();
     let o = h.run(&["--socket", &long.display().to_string(), "workers"]);
-    assert_eq!(o.code(), 1);
-    let err = o.stderr();
+    assert_eq!(o.code, 1);
+    let err = o.stderr;
     assert!(err.contains(&long.display().to_string()), "{err}");
     assert!(err.contains("serve.log"), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "it gave up in time"
     );
-    let log = ok(std::fs::read_to_string(
-        h.root().join("home/.local/state/orch/serve.log"),
-    ));
+    let log = std::fs::read_to_string(h.root().join("home/.local/state/orch/serve.log"))
+        .expect("the backend's log");
     assert!(log.contains("Unix sockets allow"), "{log}");
 }
 
@@ -275,8 +174,8 @@ fn worker_model_set_prints_worker_ref_model_policy_and_reason() {
         "--policy",
         "sticky",
     ]);
-    assert_eq!(set.code(), 0, "{}", set.stderr());
-    settings(&h).bind(|| insta::assert_snapshot!("worker_model_set", set.stdout()));
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    settings(&h).bind(|| insta::assert_snapshot!("worker_model_set", set.stdout));
     let row: WorkerRow = h
         .run(&[
             "worker-model-set",
@@ -292,14 +191,14 @@ fn worker_model_set_prints_worker_ref_model_policy_and_reason() {
     let docs = workers.workers.iter().find(|w| w.id == "docs");
     assert_eq!(docs.map(|w| w.model_ref.as_str()), Some("fake/vision-pro"));
     let table = h.run(&["workers"]);
-    settings(&h).bind(|| insta::assert_snapshot!("workers_after_set", table.stdout()));
+    settings(&h).bind(|| insta::assert_snapshot!("workers_after_set", table.stdout));
     let reset = h.run(&["worker-model-reset", "docs"]);
-    assert_eq!(reset.code(), 0);
-    assert!(reset.stdout().contains("node:docs"), "{}", reset.stdout());
+    assert_eq!(reset.code, 0);
+    assert!(reset.stdout.contains("node:docs"), "{}", reset.stdout);
     // Unknown worker: exit 1, with suggestions.
     let bad = h.run(&["worker-model-set", "dcos", "node"]);
-    assert_eq!(bad.code(), 1);
-    assert!(bad.stderr().contains("unknown worker"), "{}", bad.stderr());
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("unknown worker"), "{}", bad.stderr);
     drop(b);
 }
 
@@ -314,37 +213,33 @@ fn run_waits_prints_the_answer_and_tasks_and_cancel_follow() {
         "--model",
         "node:fast",
     ]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stderr().contains("waiting for task t1 on docs"),
+        run.stderr.contains("waiting for task t1 on docs"),
         "plain progress lines when stderr is not a terminal: {}",
-        run.stderr()
+        run.stderr
     );
-    settings(&h).bind(|| insta::assert_snapshot!("run", run.stdout()));
+    settings(&h).bind(|| insta::assert_snapshot!("run", run.stdout));
     let json: TaskRow = h.run(&["run", "coder", "hello", "--format", "json"]).json();
     assert_eq!(json.status, TaskStatus::Succeeded);
     assert_eq!(json.answered_by, json.resolved_model);
     b.fake.set_hold(true);
     let started = h.run(&["run", "coder", "forever", "--no-wait"]);
-    assert_eq!(started.code(), 0);
-    assert!(started.stdout().starts_with("t3"), "{}", started.stdout());
+    assert_eq!(started.code, 0);
+    assert!(started.stdout.starts_with("t3"), "{}", started.stdout);
     let tasks: TasksView = h.run(&["tasks", "--format", "json"]).json();
     assert_eq!(tasks.total, 3);
     let table = h.run(&["tasks", "--status", "succeeded"]);
-    settings(&h).bind(|| insta::assert_snapshot!("tasks", table.stdout()));
+    settings(&h).bind(|| insta::assert_snapshot!("tasks", table.stdout));
     let cancel = h.run(&["cancel", "t3"]);
-    assert_eq!(cancel.code(), 0, "{}", cancel.stderr());
-    assert!(cancel.stdout().contains("cancelled"));
+    assert_eq!(cancel.code, 0, "{}", cancel.stderr);
+    assert!(cancel.stdout.contains("cancelled"));
     let missing = h.run(&["cancel", "t99"]);
-    assert_eq!(missing.code(), 1);
+    assert_eq!(missing.code, 1);
     // A task that fails exits 1.
     let timeout = h.run(&["run", "coder", "slow", "--timeout", "1"]);
-    assert_eq!(timeout.code(), 1);
-    assert!(
-        timeout.stdout().contains("timed out"),
-        "{}",
-        timeout.stdout()
-    );
+    assert_eq!(timeout.code, 1);
+    assert!(timeout.stdout.contains("timed out"), "{}", timeout.stdout);
     drop(b);
 }
 
@@ -353,14 +248,14 @@ fn views_over_the_socket_as_tables() {
     let h = home();
     let b = fake_backend(&h);
     let resolve = h.run(&["resolve", "node:fast", "--worker", "explorer"]);
-    assert_eq!(resolve.code(), 0, "{}", resolve.stderr());
-    settings(&h).bind(|| insta::assert_snapshot!("resolve", resolve.stdout()));
+    assert_eq!(resolve.code, 0, "{}", resolve.stderr);
+    settings(&h).bind(|| insta::assert_snapshot!("resolve", resolve.stdout));
     let models = h.run(&["models", "--provider", "fake"]);
-    settings(&h).bind(|| insta::assert_snapshot!("models_fake", models.stdout()));
+    settings(&h).bind(|| insta::assert_snapshot!("models_fake", models.stdout));
     let profiles = h.run(&["profiles", "--format", "markdown"]);
-    assert!(profiles.stdout().starts_with("| WORKER |"));
+    assert!(profiles.stdout.starts_with("| WORKER |"));
     let bad = h.run(&["resolve", "gpt-nonexistent-99"]);
-    assert_eq!(bad.code(), 1);
+    assert_eq!(bad.code, 1);
     drop(b);
 }
 
@@ -372,20 +267,14 @@ fn the_official_python_sdk_lists_and_calls_the_five_tools_over_orch_mcp() {
         return;
     };
     let h = home();
-    let _stop = Started { socket: h.socket() };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp_client.py");
     // The same scrubbed environment the binary gets; the script hands it to `orch mcp`.
-    let env = h.cmd(&[]);
-    let out = ok(Command::new(python)
+    let out = h
+        .command(python)
         .arg(script)
         .arg(BIN)
-        .env_clear()
-        .envs(
-            env.get_envs()
-                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
-        )
-        .current_dir(&h.paths.project_dir)
-        .output());
+        .output()
+        .expect("the Python client runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("{stdout}");
@@ -405,21 +294,13 @@ fn the_official_python_sdk_lists_and_calls_the_five_tools_over_orch_mcp() {
 #[test]
 fn the_backend_log_holds_no_secret() {
     let h = home();
-    let _started = Started { socket: h.socket() };
     let run = |args: &[&str]| {
-        let o = ok(h
-            .cmd(args)
+        let o = h
+            .orch(args)
             .env("ORCH_LOG", "debug")
             .env("ORCH_OPENCODE_BIN", h.root().join("no-opencode"))
-            .output());
-        assert_no_secret(
-            &format!("orch {args:?}"),
-            &String::from_utf8_lossy(&o.stdout),
-        );
-        assert_no_secret(
-            &format!("orch {args:?}"),
-            &String::from_utf8_lossy(&o.stderr),
-        );
+            .output();
+        Run::of(&format!("orch {args:?}"), o);
     };
     run(&["models", "--scope", "all", "--limit", "5"]);
     run(&["resolve", "node:vision", "--worker", "vision"]);
@@ -435,7 +316,7 @@ fn the_backend_log_holds_no_secret() {
     run(&["run", "coder", "hello", "--timeout", "5"]);
     run(&["workers"]);
     run(&["status"]);
-    let log = orch::mcp::log_file(&h.paths);
+    let log = orch::mcp::log_file(&h.paths());
     let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
     assert!(
         !text.is_empty(),

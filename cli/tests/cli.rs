@@ -4,10 +4,10 @@
 //! types (which deny unknown fields), and no fake key of the captures is ever printed.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use orch::testutil::{assert_no_secret, fixture};
+use orch::testutil::Sandbox;
+use orch::testutil::sandbox::PREFIX;
 use orch::wire::{ModelsView, ProfilesView, ResolveView};
 
 const BIN: &str = env!("CARGO_BIN_EXE_orch");
@@ -17,94 +17,29 @@ const OK: i32 = 0;
 const FAILURE: i32 = 1;
 const USAGE: i32 = 2;
 
-/// A machine in a temp dir: a home, a project (a git worktree root) and a tmp.
-struct Machine {
-    dir: tempfile::TempDir,
-    vars: Vec<(String, String)>,
+/// A machine with no OpenCode config, no keys, no credentials; PATH is the caller's.
+fn fresh() -> Sandbox {
+    let mut m = Sandbox::new(BIN);
+    m.set("PATH", std::env::var_os("PATH").unwrap_or_default());
+    m
 }
 
-impl Machine {
-    /// No OpenCode config, no keys, no credentials.
-    fn fresh() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("orch-cli-test")
-            .tempdir()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let root = dir.path();
-        for d in ["home", "project/.git", "tmp", "run"] {
-            std::fs::create_dir_all(root.join(d)).unwrap_or_else(|e| panic!("{e}"));
-        }
-        let home = root.join("home");
-        let at = |p: &Path| p.display().to_string();
-        let vars = vec![
-            ("HOME".into(), at(&home)),
-            ("XDG_CONFIG_HOME".into(), at(&home.join(".config"))),
-            ("XDG_DATA_HOME".into(), at(&home.join(".local/share"))),
-            ("XDG_CACHE_HOME".into(), at(&home.join(".cache"))),
-            ("XDG_STATE_HOME".into(), at(&home.join(".local/state"))),
-            ("XDG_RUNTIME_DIR".into(), at(&root.join("run"))),
-            ("TMPDIR".into(), at(&root.join("tmp"))),
-        ];
-        Self { dir, vars }
-    }
+/// The capture's setup (see `Sandbox::capture`); PATH is the caller's.
+fn capture() -> Sandbox {
+    let mut m = Sandbox::capture(BIN);
+    m.set("PATH", std::env::var_os("PATH").unwrap_or_default());
+    m
+}
 
-    /// The capture's setup: project `opencode.json` from the fixtures, `GROQ_API_KEY`,
-    /// and an `openai` api key in `auth.json`.
-    fn capture() -> Self {
-        let mut m = Self::fresh();
-        m.write("project/opencode.json", &fixture("project-opencode.json"));
-        m.write(
-            "home/.local/share/opencode/auth.json",
-            r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
-        );
-        m.vars.push(("GROQ_API_KEY".into(), "gsk-test-env".into()));
-        m
-    }
-
-    fn write(&self, path: &str, content: &str) {
-        let path = self.dir.path().join(path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
-        }
-        std::fs::write(path, content).unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    fn project(&self) -> PathBuf {
-        self.dir.path().join("project")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(self.vars.iter().map(|(k, v)| (k, v)))
-            .current_dir(self.project());
-        cmd
-    }
-
-    /// Runs orch; stdout and stderr never carry a fake key.
-    fn run(&self, args: &[&str]) -> Run {
-        let out = self
-            .command(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        assert_no_secret(&format!("stdout of orch {args:?}"), &run.stdout);
-        assert_no_secret(&format!("stderr of orch {args:?}"), &run.stderr);
-        assert!(
-            !run.stderr.contains("panicked"),
-            "orch {args:?} panicked: {}",
-            run.stderr
-        );
-        run
-    }
-
+/// What these tests expect of a command beyond the sandbox's own checks.
+trait Expect {
     /// Runs orch and expects success with nothing on stderr.
+    fn ok(&self, args: &[&str]) -> String;
+    /// Runs orch with `--format json` and reads the view back.
+    fn json<T: serde::de::DeserializeOwned>(&self, args: &[&str]) -> T;
+}
+
+impl Expect for Sandbox {
     fn ok(&self, args: &[&str]) -> String {
         let run = self.run(args);
         assert_eq!(run.code, OK, "orch {args:?}: {}", run.stderr);
@@ -112,7 +47,6 @@ impl Machine {
         run.stdout
     }
 
-    /// Runs orch with `--format json` and reads the view back.
     fn json<T: serde::de::DeserializeOwned>(&self, args: &[&str]) -> T {
         let mut all = vec!["--format", "json"];
         all.extend_from_slice(args);
@@ -121,31 +55,17 @@ impl Machine {
     }
 }
 
-impl Drop for Machine {
-    /// Commands start the backend on demand, one per machine (its socket is under the
-    /// machine's `XDG_RUNTIME_DIR`): stop it.
-    fn drop(&mut self) {
-        orch::testutil::stop_backend(&self.dir.path().join("run/orch/orch.sock"));
-    }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Snapshots with temp paths masked.
 fn snapshot(name: &str, text: &str) {
     let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"(/[^\s:,]*)?/orch-cli-test[A-Za-z0-9_]+", "[TMP]");
+    settings.add_filter(&format!(r"(/[^\s:,]*)?/{PREFIX}[A-Za-z0-9_]+"), "[TMP]");
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| insta::assert_snapshot!(name, text));
 }
 
 #[test]
 fn help_and_version() {
-    let m = Machine::fresh();
+    let m = fresh();
     snapshot("help", &m.ok(&["--help"]));
     snapshot("models_help", &m.ok(&["models", "--help"]));
     snapshot("resolve_help", &m.ok(&["resolve", "--help"]));
@@ -153,10 +73,7 @@ fn help_and_version() {
     assert!(version.starts_with("orch "), "{version}");
     // The server URL may carry a password: help never prints the variable's value.
     let mut m = m;
-    m.vars.push((
-        "ORCH_OPENCODE_URL".into(),
-        "http://user:sk-test-123@127.0.0.1:9".into(),
-    ));
+    m.set("ORCH_OPENCODE_URL", "http://user:sk-test-123@127.0.0.1:9");
     let help = m.ok(&["models", "--help"]);
     assert!(help.contains("ORCH_OPENCODE_URL"), "{help}");
     // An unreachable server is a failure naming it, without the password.
@@ -167,7 +84,7 @@ fn help_and_version() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let m = Machine::fresh();
+    let m = fresh();
     let cases: &[&[&str]] = &[
         &[],
         &["nope"],
@@ -192,7 +109,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn models_on_a_fresh_machine_lists_the_free_opencode_models() {
-    let m = Machine::fresh();
+    let m = fresh();
     let table = m.ok(&["models"]);
     snapshot("models_fresh", &table);
     assert!(table.contains("opencode/big-pickle *"), "{table}");
@@ -224,7 +141,7 @@ fn models_on_a_fresh_machine_lists_the_free_opencode_models() {
 
 #[test]
 fn models_on_the_capture_setup() {
-    let m = Machine::capture();
+    let m = capture();
     let table = m.ok(&["models"]);
     snapshot("models_capture", &table);
     let view: ModelsView = m.json(&["models"]);
@@ -263,7 +180,7 @@ fn models_on_the_capture_setup() {
 
 #[test]
 fn resolve_a_tag_for_a_worker() {
-    let m = Machine::capture();
+    let m = capture();
     let out = m.ok(&["resolve", "node:fast", "--worker", "explorer"]);
     snapshot("resolve_node_fast_explorer", &out);
     let view: ResolveView = m.json(&["resolve", "node:fast", "--worker", "explorer"]);
@@ -277,7 +194,7 @@ fn resolve_a_tag_for_a_worker() {
         r.reason
     );
     // The same on a fresh machine: a scored pick, and the reason says why.
-    let fresh = Machine::fresh();
+    let fresh = fresh();
     let view: ResolveView = fresh.json(&["resolve", "node:fast", "--worker", "explorer"]);
     assert!(view.resolution.resolved_model.starts_with("opencode/"));
     assert!(view.resolution.reason.contains("small_model is not set"));
@@ -301,7 +218,7 @@ fn resolve_a_tag_for_a_worker() {
 
 #[test]
 fn resolve_failures_exit_1_with_suggestions() {
-    let m = Machine::capture();
+    let m = capture();
     // (args, phrases on stderr)
     let cases: &[(&[&str], &[&str])] = &[
         (
@@ -367,7 +284,7 @@ fn resolve_failures_exit_1_with_suggestions() {
 
 #[test]
 fn profiles_show_what_each_worker_resolves_to() {
-    let m = Machine::capture();
+    let m = capture();
     snapshot("profiles_capture", &m.ok(&["profiles"]));
     let view: ProfilesView = m.json(&["profiles"]);
     let resolved: Vec<(&str, Option<&str>)> = view
@@ -407,7 +324,7 @@ fn profiles_show_what_each_worker_resolves_to() {
     );
     let view: ResolveView = m.json(&["resolve", "cheap"]);
     assert_eq!(view.resolution.resolved_model, "groq/llama-3.1-8b-instant");
-    snapshot("profiles_fresh", &Machine::fresh().ok(&["profiles"]));
+    snapshot("profiles_fresh", &fresh().ok(&["profiles"]));
 }
 
 #[test]
@@ -431,7 +348,7 @@ fn broken_files_exit_1_naming_the_file() {
         ),
     ];
     for (file, content, phrase) in cases {
-        let m = Machine::capture();
+        let m = capture();
         m.write(file, content);
         for args in [&["models"][..], &["resolve", "node"], &["profiles"]] {
             let run = m.run(args);
@@ -445,7 +362,7 @@ fn broken_files_exit_1_naming_the_file() {
         }
     }
     // A broken auth.json or models cache is a warning: orch still answers.
-    let m = Machine::capture();
+    let m = capture();
     m.write(
         "home/.local/share/opencode/auth.json",
         "{\"openai\": sk-test-123",
@@ -461,25 +378,24 @@ fn broken_files_exit_1_naming_the_file() {
 
 #[test]
 fn a_closed_pipe_is_not_an_error() {
-    let m = Machine::capture();
+    let m = capture();
     let mut child = m
-        .command(&["models", "--scope", "all"])
+        .orch(&["models", "--scope", "all"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        .expect("orch starts");
+    let stdout = child.stdout.take().expect("a piped stdout");
     let mut first = String::new();
     BufReader::new(stdout)
         .read_line(&mut first)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the first line of the table");
     assert!(first.starts_with("MODEL"), "{first}");
     // The reader is gone; orch finds the pipe closed and stops quietly.
-    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    let status = child.wait().expect("orch exits");
     let mut stderr = String::new();
     if let Some(mut e) = child.stderr.take() {
-        e.read_to_string(&mut stderr)
-            .unwrap_or_else(|e| panic!("{e}"));
+        e.read_to_string(&mut stderr).expect("orch's stderr");
     }
     assert_eq!(status.code(), Some(OK), "{stderr}");
     assert_eq!(stderr, "");
@@ -487,7 +403,7 @@ fn a_closed_pipe_is_not_an_error() {
 
 #[test]
 fn completions_print_a_script() {
-    let m = Machine::fresh();
+    let m = fresh();
     let out = m.ok(&["completions", "bash"]);
     assert!(
         out.contains("_orch()") && out.contains("resolve"),

@@ -2,9 +2,11 @@
 //! XDG_* in a temp dir), exit codes asserted, output snapshotted with temp paths masked.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use orch::install::{FileAction, InstallReport, InstallScope};
+use orch::testutil::{Run, Sandbox, files_under, regex_escape};
+
+const BIN: &str = env!("CARGO_BIN_EXE_orch");
 
 const COMMENTED: &str = r#"// My OpenCode config: keep every comment.
 {
@@ -17,129 +19,46 @@ const COMMENTED: &str = r#"// My OpenCode config: keep every comment.
 }
 "#;
 
-struct Sandbox {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    project: PathBuf,
+/// A project file's text.
+fn read(s: &Sandbox, name: &str) -> String {
+    std::fs::read_to_string(s.project().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-impl Sandbox {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let root = dir.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
-        let project = root.join("project");
-        for d in [&project, &root.join("home"), &root.join("tmp")] {
-            std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("{e}"));
-        }
-        Self {
-            _dir: dir,
-            root,
-            project,
-        }
-    }
-
-    fn global_dir(&self) -> PathBuf {
-        self.root.join("home/.config/opencode")
-    }
-
-    /// Runs orch in the project directory with nothing of the caller's environment.
-    fn orch(&self, args: &[&str]) -> Output {
-        self.orch_in(&self.project, args)
-    }
-
-    fn orch_in(&self, cwd: &Path, args: &[&str]) -> Output {
-        let home = self.root.join("home");
-        Command::new(env!("CARGO_BIN_EXE_orch"))
-            .args(args)
-            .current_dir(cwd)
-            .env_clear()
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .env("XDG_STATE_HOME", home.join(".local/state"))
-            .env("TMPDIR", self.root.join("tmp"))
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run orch: {e}"))
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.project.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
-
-    /// Every file under the sandbox with its content.
-    fn tree(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                return;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else {
-                    out.push((path.clone(), std::fs::read(&path).unwrap_or_default()));
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(&self.root, &mut out);
-        out.sort();
-        out
-    }
-
-    /// Snapshot settings that mask the orch binary and the temp dir.
-    fn settings(&self) -> insta::Settings {
-        let bin = Path::new(env!("CARGO_BIN_EXE_orch"))
-            .canonicalize()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut settings = insta::Settings::clone_current();
-        settings.add_filter(&regex_escape(&bin.display().to_string()), "[ORCH]");
-        settings.add_filter(&regex_escape(&self.root.display().to_string()), "[TMP]");
-        settings
-    }
+/// The orch binary, canonical, as the install writes it into OpenCode's config.
+#[expect(clippy::expect_used, reason = "test set-up")]
+fn orch_bin() -> PathBuf {
+    Path::new(BIN)
+        .canonicalize()
+        .expect("the orch binary's path")
 }
 
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
-            special
-                .then_some('\\')
-                .into_iter()
-                .chain(std::iter::once(c))
-        })
-        .collect()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
+/// Snapshot settings that mask the orch binary and the temp dir.
+fn settings(s: &Sandbox) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&orch_bin().display().to_string()), "[ORCH]");
+    settings.add_filter(&regex_escape(&s.root().display().to_string()), "[TMP]");
+    settings
 }
 
 #[test]
 fn dry_run_then_install_then_nothing_to_change() {
-    let s = Sandbox::new();
-    std::fs::write(s.project.join("opencode.jsonc"), COMMENTED).unwrap_or_else(|e| panic!("{e}"));
-    let settings = s.settings();
+    let s = Sandbox::new(BIN);
+    std::fs::write(s.project().join("opencode.jsonc"), COMMENTED).expect("the project config");
+    let settings = settings(&s);
 
-    let before = s.tree();
-    let out = s.orch(&["opencode", "install", "--dry-run"]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
-    assert_eq!(s.tree(), before, "a dry run writes nothing");
-    let stdout = text(&out.stdout);
+    let before = files_under(s.root());
+    let out = s.run(&["opencode", "install", "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr.clone());
+    assert_eq!(files_under(s.root()), before, "a dry run writes nothing");
+    let stdout = out.stdout.clone();
     assert!(!stdout.contains("sk-test-123"), "{stdout}");
     settings.bind(|| insta::assert_snapshot!("dry_run", stdout));
 
-    let out = s.orch(&["opencode", "install", "--project"]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = s.run(&["opencode", "install", "--project"]);
+    assert_eq!(out.code, 0, "{}", out.stderr.clone());
+    let stdout = out.stdout.clone();
     settings.bind(|| insta::assert_snapshot!("first_install", stdout));
-    let config = s.read("opencode.jsonc");
+    let config = read(&s, "opencode.jsonc");
     for kept in [
         "// My OpenCode config: keep every comment.",
         "\"model\": \"openai/gpt-5\", /* the default */",
@@ -149,131 +68,135 @@ fn dry_run_then_install_then_nothing_to_change() {
         assert!(config.contains(kept), "{kept} lost:\n{config}");
     }
     settings.bind(|| insta::assert_snapshot!("config_after", config));
-    assert_eq!(s.read("opencode.jsonc.orch-backup"), COMMENTED);
+    assert_eq!(read(&s, "opencode.jsonc.orch-backup"), COMMENTED);
     assert!(
-        s.read(".opencode/commands/orchestrator.models.md")
-            .contains(&format!(
-                "!`{} models $ARGUMENTS --format markdown 2>&1`",
-                Path::new(env!("CARGO_BIN_EXE_orch"))
-                    .canonicalize()
-                    .unwrap_or_else(|e| panic!("{e}"))
-                    .display()
-            ))
+        read(&s, ".opencode/commands/orchestrator.models.md").contains(&format!(
+            "!`{} models $ARGUMENTS --format markdown 2>&1`",
+            Path::new(env!("CARGO_BIN_EXE_orch"))
+                .canonicalize()
+                .expect("the orch binary's path")
+                .display()
+        ))
     );
 
-    let before = s.tree();
-    let out = s.orch(&["opencode", "install"]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
-    assert_eq!(s.tree(), before, "the second run changes nothing");
-    let stdout = text(&out.stdout);
+    let before = files_under(s.root());
+    let out = s.run(&["opencode", "install"]);
+    assert_eq!(out.code, 0, "{}", out.stderr.clone());
+    assert_eq!(
+        files_under(s.root()),
+        before,
+        "the second run changes nothing"
+    );
+    let stdout = out.stdout.clone();
     settings.bind(|| insta::assert_snapshot!("second_install", stdout));
 }
 
 #[test]
 fn json_report_reads_back() {
-    let s = Sandbox::new();
-    let out = s.orch(&["--format", "json", "opencode", "install"]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
-    let report: InstallReport = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    let s = Sandbox::new(BIN);
+    let out = s.run(&["--format", "json", "opencode", "install"]);
+    assert_eq!(out.code, 0, "{}", out.stderr.clone());
+    let report: InstallReport =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout.clone()));
     assert_eq!(report.scope, InstallScope::Project);
     assert!(report.changed && !report.dry_run);
-    assert_eq!(report.config_file, s.project.join("opencode.json"));
+    assert_eq!(report.config_file, s.project().join("opencode.json"));
     assert!(report.files.iter().all(|f| f.action == FileAction::Created));
     assert!(report.orch_bin.is_absolute());
 
-    let out = s.orch(&["opencode", "install", "--format", "json"]);
-    let report: InstallReport =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let out = s.run(&["opencode", "install", "--format", "json"]);
+    let report: InstallReport = serde_json::from_str(&out.stdout).expect("the JSON install report");
     assert!(!report.changed);
 }
 
 #[test]
 fn a_refusal_exits_1_names_the_file_and_changes_nothing() {
-    let s = Sandbox::new();
-    let config = s.project.join("opencode.json");
+    let s = Sandbox::new(BIN);
+    let config = s.project().join("opencode.json");
     std::fs::write(
         &config,
         r#"{"mcp": {"orch": {"type": "remote", "url": "http://127.0.0.1:1", "headers": {"Authorization": "Bearer sk-test-123"}}}}"#,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let before = s.tree();
-    let out = s.orch(&["opencode", "install"]);
-    assert_eq!(code(&out), 1);
-    assert_eq!(s.tree(), before);
+    .expect("the project config");
+    let before = files_under(s.root());
+    let out = s.run(&["opencode", "install"]);
+    assert_eq!(out.code, 1);
+    assert_eq!(files_under(s.root()), before);
     assert!(out.stdout.is_empty());
-    let stderr = text(&out.stderr);
+    let stderr = out.stderr.clone();
     assert!(!stderr.contains("sk-test-123"), "{stderr}");
-    s.settings()
-        .bind(|| insta::assert_snapshot!("refusal_foreign_entry", stderr));
+    settings(&s).bind(|| insta::assert_snapshot!("refusal_foreign_entry", stderr));
 
-    std::fs::write(&config, "{\"model\": \"a/b\",, }").unwrap_or_else(|e| panic!("{e}"));
-    let out = s.orch(&["opencode", "install", "--dry-run"]);
-    assert_eq!(code(&out), 1);
-    let stderr = text(&out.stderr);
-    s.settings()
-        .bind(|| insta::assert_snapshot!("refusal_invalid_json", stderr));
+    std::fs::write(&config, "{\"model\": \"a/b\",, }").expect("the project config");
+    let out = s.run(&["opencode", "install", "--dry-run"]);
+    assert_eq!(out.code, 1);
+    let stderr = out.stderr.clone();
+    settings(&s).bind(|| insta::assert_snapshot!("refusal_invalid_json", stderr));
 }
 
 #[test]
 fn global_scope_writes_into_the_opencode_config_dir() {
-    let s = Sandbox::new();
-    let out = s.orch(&["opencode", "install", "--global"]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
-    let global = s.global_dir();
+    let s = Sandbox::new(BIN);
+    let out = s.run(&["opencode", "install", "--global"]);
+    assert_eq!(out.code, 0, "{}", out.stderr.clone());
+    let global = s.home().join(".config/opencode");
     assert!(global.join("commands/orchestrator.workers.md").is_file());
     assert!(global.join("opencode.json").is_file());
-    assert!(!s.project.join(".opencode").exists());
-    assert!(!s.project.join("opencode.json").exists());
-    let stdout = text(&out.stdout);
-    s.settings()
-        .bind(|| insta::assert_snapshot!("global_install", stdout));
+    assert!(!s.project().join(".opencode").exists());
+    assert!(!s.project().join("opencode.json").exists());
+    let stdout = out.stdout.clone();
+    settings(&s).bind(|| insta::assert_snapshot!("global_install", stdout));
 }
 
 #[test]
 fn project_dir_can_be_given_and_global_conflicts_with_it() {
-    let s = Sandbox::new();
-    let other = s.root.join("elsewhere");
-    std::fs::create_dir_all(&other).unwrap_or_else(|e| panic!("{e}"));
-    let project = s.project.display().to_string();
-    let out = s.orch_in(&other, &["opencode", "install", "--project", &project]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let s = Sandbox::new(BIN);
+    let other = s.root().join("elsewhere");
+    std::fs::create_dir_all(&other).expect("another directory");
+    let project = s.project().display().to_string();
+    let out = Run::of(
+        "orch opencode install --project",
+        s.orch(&["opencode", "install", "--project", &project])
+            .current_dir(&other)
+            .output(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr.clone());
     assert!(
-        s.project
+        s.project()
             .join(".opencode/commands/orchestrator.models.md")
             .is_file()
     );
     assert!(!other.join(".opencode").exists());
 
-    let before = s.tree();
+    let before = files_under(s.root());
     for args in [
         &["opencode", "install", "--global", "--project"][..],
         &["-C", project.as_str(), "opencode", "install", "--global"][..],
         &["opencode", "install", "--everywhere"][..],
         &["opencode"][..],
     ] {
-        let out = s.orch(args);
-        assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
+        let out = s.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr.clone());
     }
-    assert_eq!(s.tree(), before);
+    assert_eq!(files_under(s.root()), before);
 }
 
 #[test]
 fn help_lists_the_install_options() {
-    let s = Sandbox::new();
-    let out = s.orch(&["opencode", "install", "--help"]);
-    assert_eq!(code(&out), 0);
-    let stdout = text(&out.stdout);
+    let s = Sandbox::new(BIN);
+    let out = s.run(&["opencode", "install", "--help"]);
+    assert_eq!(out.code, 0);
+    let stdout = out.stdout.clone();
     insta::assert_snapshot!("install_help", stdout);
 }
 
 #[test]
 fn format_markdown_renders_a_table_and_fenced_diffs() {
-    let s = Sandbox::new();
-    let out = s.orch(&["opencode", "install", "--dry-run", "--format", "markdown"]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
-    let markdown = text(&out.stdout);
-    let table = text(&s.orch(&["opencode", "install", "--dry-run"]).stdout);
+    let s = Sandbox::new(BIN);
+    let out = s.run(&["opencode", "install", "--dry-run", "--format", "markdown"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let markdown = out.stdout.clone();
+    let table = s.run(&["opencode", "install", "--dry-run"]).stdout;
     assert_ne!(markdown, table);
     assert!(
         markdown.starts_with(
@@ -288,9 +211,8 @@ fn format_markdown_renders_a_table_and_fenced_diffs() {
         "{table}"
     );
 
-    let out = s.orch(&["--format", "markdown", "opencode", "install"]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    s.settings()
-        .bind(|| insta::assert_snapshot!("first_install_markdown", stdout));
+    let out = s.run(&["--format", "markdown", "opencode", "install"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let stdout = out.stdout.clone();
+    settings(&s).bind(|| insta::assert_snapshot!("first_install_markdown", stdout));
 }

@@ -11,113 +11,57 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use orch::opencode::OpenCodeClient;
 use orch::testutil::fake_llm::FakeLlm;
+use orch::testutil::{Poll, Sandbox, wait_until_blocking};
 use serde_json::{Value, json};
 
-/// A temp project with its own HOME, XDG dirs and TMPDIR.
-struct Sandbox {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    project: PathBuf,
+/// A sandbox (its own HOME, XDG dirs and TMPDIR) in which OpenCode runs offline, with
+/// a shell for its `!`cmd`` templates.
+fn sandbox() -> Sandbox {
+    let mut s = Sandbox::new(env!("CARGO_BIN_EXE_orch"));
+    s.set("PATH", "/usr/bin:/bin");
+    // OpenCode runs `!`cmd`` with the user's shell.
+    s.set("SHELL", "/bin/sh");
+    // Offline and quick: no self-update, no models.dev fetch, no LSP download.
+    for off in [
+        "OPENCODE_DISABLE_AUTOUPDATE",
+        "OPENCODE_DISABLE_MODELS_FETCH",
+        "OPENCODE_DISABLE_LSP_DOWNLOAD",
+    ] {
+        s.set(off, "1");
+    }
+    s
 }
 
-impl Sandbox {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let root = dir.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
-        let project = root.join("project");
-        for d in [&project, &root.join("home"), &root.join("tmp")] {
-            std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("{e}"));
-        }
-        Self {
-            _dir: dir,
-            root,
-            project,
-        }
-    }
-
-    fn home(&self) -> PathBuf {
-        self.root.join("home")
-    }
-
-    /// The environment every process of the test gets, and nothing else.
-    fn env(&self) -> Vec<(String, String)> {
-        let home = self.home();
-        let p = |p: PathBuf| p.display().to_string();
-        vec![
-            ("HOME".into(), p(home.clone())),
-            ("XDG_CONFIG_HOME".into(), p(home.join(".config"))),
-            ("XDG_DATA_HOME".into(), p(home.join(".local/share"))),
-            ("XDG_CACHE_HOME".into(), p(home.join(".cache"))),
-            ("XDG_STATE_HOME".into(), p(home.join(".local/state"))),
-            ("TMPDIR".into(), p(self.root.join("tmp"))),
-            ("PATH".into(), "/usr/bin:/bin".into()),
-            // OpenCode runs `!`cmd`` with the user's shell.
-            ("SHELL".into(), "/bin/sh".into()),
-            ("NO_COLOR".into(), "1".into()),
-            // Offline and quick: no self-update, no models.dev fetch, no LSP download.
-            ("OPENCODE_DISABLE_AUTOUPDATE".into(), "1".into()),
-            ("OPENCODE_DISABLE_MODELS_FETCH".into(), "1".into()),
-            ("OPENCODE_DISABLE_LSP_DOWNLOAD".into(), "1".into()),
-        ]
-    }
-
-    fn orch(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_orch"))
-            .args(args)
-            .current_dir(&self.project)
-            .env_clear()
-            .envs(self.env())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run orch: {e}"))
-    }
-
-    /// Stops the orch backend that `orch mcp` (started by OpenCode) or a shortcut started
-    /// on demand: it outlives its clients by design. Its pid is in its socket's lock file.
-    fn stop_orch_backend(&self) {
-        let env = orch::paths::Environment::from_pairs(self.env());
-        let socket = orch::paths::Paths::resolve(&env, &self.project)
-            .socket()
-            .to_path_buf();
-        orch::testutil::stop_backend(&socket);
-    }
-
-    /// Processes still running with this sandbox's HOME (read from `/proc/*/environ`).
-    fn processes_left(&self) -> Vec<String> {
-        let needle = format!("HOME={}\0", self.home().display());
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-            .filter(|e| {
-                std::fs::read(e.path().join("environ"))
-                    .is_ok_and(|env| contains(&env, needle.as_bytes()))
-            })
-            .map(|e| {
-                let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-                format!(
-                    "{}: {}",
-                    e.file_name().to_string_lossy(),
-                    String::from_utf8_lossy(&cmd).replace('\0', " ")
-                )
-            })
-            .collect()
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        self.stop_orch_backend();
-    }
+/// Processes still running with this sandbox's HOME (read from `/proc/*/environ`).
+fn processes_left(s: &Sandbox) -> Vec<String> {
+    let needle = format!("HOME={}\0", s.home().display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|e| {
+            std::fs::read(e.path().join("environ"))
+                .is_ok_and(|env| contains(&env, needle.as_bytes()))
+        })
+        .map(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            format!(
+                "{}: {}",
+                e.file_name().to_string_lossy(),
+                String::from_utf8_lossy(&cmd).replace('\0', " ")
+            )
+        })
+        .collect()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -132,16 +76,15 @@ struct Server {
 }
 
 impl Server {
+    #[expect(clippy::expect_used, reason = "test set-up")]
     fn start(bin: &Path, sandbox: &Sandbox) -> Self {
-        let stderr = sandbox.root.join("opencode.stderr");
-        let err_file = std::fs::File::create(&stderr).unwrap_or_else(|e| panic!("{e}"));
+        let stderr = sandbox.root().join("opencode.stderr");
+        let err_file = std::fs::File::create(&stderr).expect("a file for OpenCode's stderr");
         let mut child = {
             use std::os::unix::process::CommandExt;
-            Command::new(bin)
+            sandbox
+                .command(bin)
                 .args(["serve", "--hostname", "127.0.0.1", "--port", "0"])
-                .current_dir(&sandbox.project)
-                .env_clear()
-                .envs(sandbox.env())
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::from(err_file))
@@ -192,13 +135,8 @@ impl Server {
     fn stop(&mut self) {
         let Some(group) = self.group() else { return };
         let _ = killpg(group, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let poll = Poll::within(Duration::from_secs(5)).every(Duration::from_millis(50));
+        wait_until_blocking(poll, || matches!(self.child.try_wait(), Ok(Some(_))));
         // Whatever is left of the group (OpenCode or the MCP servers it started).
         let _ = killpg(group, Signal::SIGKILL);
         let _ = self.child.wait();
@@ -208,6 +146,34 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Requests to OpenCode that must succeed; a failure shows OpenCode's stderr.
+struct Ask<'a> {
+    client: &'a OpenCodeClient,
+    server: &'a Server,
+}
+
+impl Ask<'_> {
+    async fn get(&self, path: &str) -> Value {
+        self.client
+            .get(path)
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.server.stderr()))
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Value {
+        self.client
+            .post(path, body)
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}\n{}", self.server.stderr()))
+    }
+
+    /// Runs the slash command `/name arguments` in session `id`; OpenCode's answer.
+    async fn command(&self, id: &str, name: &str, arguments: &str) -> Value {
+        let body = json!({"command": name, "arguments": arguments});
+        self.post(&format!("session/{id}/command"), &body).await
     }
 }
 
@@ -246,31 +212,28 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     let llm = FakeLlm::start()
         .await
         .unwrap_or_else(|e| panic!("fake LLM: {e}"));
-    let sandbox = Sandbox::new();
-    let config = sandbox.project.join("opencode.jsonc");
+    let sandbox = sandbox();
+    let config = sandbox.project().join("opencode.jsonc");
     let original = project_config(&llm.base_url());
-    std::fs::write(&config, &original).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, &original).expect("the project config");
 
-    let out = sandbox.orch(&["opencode", "install", "--project"]);
-    assert!(
-        out.status.success(),
-        "install failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let edited = std::fs::read_to_string(&config).unwrap_or_else(|e| panic!("{e}"));
+    let out = sandbox.run(&["opencode", "install", "--project"]);
+    assert_eq!(out.code, 0, "install failed: {}", out.stderr);
+    let edited = std::fs::read_to_string(&config).expect("the edited project config");
     for line in original.lines().filter(|l| !l.starts_with('}')) {
         assert!(edited.contains(line), "lost {line:?}:\n{edited}");
     }
 
     let mut server = tokio::task::block_in_place(|| Server::start(&bin, &sandbox));
     let client =
-        OpenCodeClient::new(&server.url, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
+        OpenCodeClient::new(&server.url, Duration::from_secs(60)).expect("a client of OpenCode");
+    let ask = Ask {
+        client: &client,
+        server: &server,
+    };
 
     // The four shortcuts, with their descriptions.
-    let commands: Value = client
-        .get("command")
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
+    let commands = ask.get("command").await;
     let listed: Vec<&str> = commands
         .as_array()
         .into_iter()
@@ -302,10 +265,7 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     );
 
     // The MCP entry is loaded.
-    let mcp: Value = client
-        .get("mcp")
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
+    let mcp = ask.get("mcp").await;
     let status = mcp["orch"]["status"]
         .as_str()
         .unwrap_or_default()
@@ -318,26 +278,13 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     assert_eq!(status, "connected", "GET /mcp: {mcp}\n{}", server.stderr());
 
     // A shortcut really runs orch and hands its output to the model.
-    let session: Value = client
-        .post("session", &json!({"title": "install test"}))
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
+    let session = ask.post("session", &json!({"title": "install test"})).await;
     let id = session["id"].as_str().unwrap_or_default().to_owned();
-    let answer: Value = client
-        .post(
-            &format!("session/{id}/command"),
-            &json!({"command": "orchestrator.models", "arguments": ""}),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
+    let answer = ask.command(&id, "orchestrator.models", "").await;
     assert_eq!(answer["info"]["providerID"], "fake", "{answer}");
-    let direct = sandbox.orch(&["models", "--format", "markdown"]);
-    assert!(
-        direct.status.success(),
-        "{}",
-        String::from_utf8_lossy(&direct.stderr)
-    );
-    let direct = String::from_utf8_lossy(&direct.stdout).into_owned();
+    let direct = sandbox.run(&["models", "--format", "markdown"]);
+    assert_eq!(direct.code, 0, "{}", direct.stderr);
+    let direct = direct.stdout;
     let first_row = direct
         .lines()
         .find(|l| l.contains("fake/big-pro"))
@@ -355,22 +302,11 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     );
     // `/orchestrator.worker-model-set docs node:fast` from OpenCode changes the docs worker
     // in the backend: its workers view shows the new model and reason.
-    let answer: Value = client
-        .post(
-            &format!("session/{id}/command"),
-            &json!({"command": "orchestrator.worker-model-set", "arguments": "docs node:fast"}),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
+    let answer = ask
+        .command(&id, "orchestrator.worker-model-set", "docs node:fast")
+        .await;
     assert_eq!(answer["info"]["providerID"], "fake", "{answer}");
-    let workers = sandbox.orch(&["workers", "--format", "json"]);
-    assert!(
-        workers.status.success(),
-        "{}",
-        String::from_utf8_lossy(&workers.stderr)
-    );
-    let view: orch::workers::WorkersView =
-        serde_json::from_slice(&workers.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let view: orch::workers::WorkersView = sandbox.run(&["workers", "--format", "json"]).json();
     let docs = view
         .workers
         .iter()
@@ -398,12 +334,12 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     let stderr = server.stderr();
     orch::testutil::assert_no_secret("OpenCode's stderr", &stderr);
     server.stop();
-    sandbox.stop_orch_backend();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut left = sandbox.processes_left();
-    while !left.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        left = sandbox.processes_left();
-    }
+    sandbox.stop_backend();
+    let mut left = Vec::new();
+    let poll = Poll::within(Duration::from_secs(10)).every(Duration::from_millis(100));
+    wait_until_blocking(poll, || {
+        left = processes_left(&sandbox);
+        left.is_empty()
+    });
     assert!(left.is_empty(), "processes left behind: {left:#?}");
 }

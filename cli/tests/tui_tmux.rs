@@ -7,9 +7,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use orch::testutil::{assert_no_secret, capture_home};
+use orch::testutil::{Poll, Sandbox, assert_no_secret, eventually_blocking};
 
 const TMUX: &str = "/usr/bin/tmux";
 const WAIT: Duration = Duration::from_secs(30);
@@ -21,6 +21,7 @@ struct Tmux {
 }
 
 impl Tmux {
+    #[expect(clippy::expect_used, reason = "test helper")]
     fn run(&self, args: &[&str]) -> Output {
         Command::new(TMUX)
             .arg("-S")
@@ -28,7 +29,7 @@ impl Tmux {
             .args(["-f", "/dev/null"])
             .args(args)
             .output()
-            .unwrap_or_else(|e| panic!("tmux: {e}"))
+            .expect("tmux runs")
     }
 
     fn start(socket: PathBuf, script: &Path) -> Self {
@@ -77,18 +78,15 @@ impl Tmux {
 
     /// Waits until the pane shows every one of `needles`; returns the screen.
     fn wait_for(&mut self, needles: &[&str]) -> String {
-        let start = Instant::now();
-        loop {
+        let poll = Poll::within(WAIT).every(Duration::from_millis(100));
+        eventually_blocking(&format!("{needles:?} on the screen"), poll, || {
             let screen = self.capture();
             if needles.iter().all(|n| screen.contains(n)) {
-                return screen;
+                Ok(screen)
+            } else {
+                Err(screen)
             }
-            assert!(
-                start.elapsed() < WAIT,
-                "waited {WAIT:?} for {needles:?}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
     }
 }
 
@@ -102,12 +100,11 @@ fn quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
 }
 
-/// A home and project with the capture's setup, and a script that runs `orch tui` there
-/// with only the capture's environment (HOME, the groq key, TMPDIR) plus PATH and TERM
-/// (ORCH_OPENCODE_BIN points nowhere: nothing can start a real OpenCode), writes its pid,
+/// A sandbox with the capture's setup, and a script that runs `orch tui` there with only
+/// the sandbox's environment plus PATH and TERM (ORCH_OPENCODE_BIN points nowhere: nothing can start a real OpenCode), writes its pid,
 /// then prints its exit code and waits.
 struct Setup {
-    dir: tempfile::TempDir,
+    sandbox: Sandbox,
     paths: orch::paths::Paths,
     log: PathBuf,
     pid_file: PathBuf,
@@ -115,24 +112,22 @@ struct Setup {
 }
 
 impl Setup {
+    #[expect(clippy::expect_used, reason = "test set-up")]
     fn new() -> Self {
         assert!(Path::new(TMUX).exists(), "{TMUX} is needed for this test");
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (paths, env) = capture_home(dir.path());
-        let log = dir.path().join("tui.log");
-        let pid_file = dir.path().join("orch.pid");
-        let mut vars: Vec<String> = env.vars().map(|(k, v)| format!("{k}={v}")).collect();
-        vars.push("PATH=/usr/bin:/bin".into());
-        vars.push("TERM=xterm-256color".into());
-        vars.push(format!(
-            "ORCH_OPENCODE_BIN={}",
-            dir.path().join("no-opencode").display()
-        ));
-        let vars: Vec<String> = vars
-            .iter()
-            .map(|v| format!("'{}'", v.replace('\'', "'\\''")))
+        let mut sandbox = Sandbox::capture(env!("CARGO_BIN_EXE_orch"));
+        let root = sandbox.root().to_path_buf();
+        sandbox.set("PATH", "/usr/bin:/bin");
+        sandbox.set("TERM", "xterm-256color");
+        sandbox.set("ORCH_OPENCODE_BIN", root.join("no-opencode"));
+        let paths = sandbox.paths();
+        let log = root.join("tui.log");
+        let pid_file = root.join("orch.pid");
+        let vars: Vec<String> = sandbox
+            .vars()
+            .map(|(k, v)| format!("'{k}={}'", v.replace('\'', "'\\''")))
             .collect();
-        let script = dir.path().join("run.sh");
+        let script = root.join("run.sh");
         std::fs::write(
             &script,
             format!(
@@ -144,9 +139,9 @@ impl Setup {
                 quote(&log),
             ),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the script that runs orch tui");
         Self {
-            dir,
+            sandbox,
             paths,
             log,
             pid_file,
@@ -155,14 +150,7 @@ impl Setup {
     }
 
     fn tmux(&self) -> Tmux {
-        Tmux::start(self.dir.path().join("tmux.sock"), &self.script)
-    }
-}
-
-impl Drop for Setup {
-    /// `orch tui` starts the backend on demand; it outlives the TUI by design: stop it.
-    fn drop(&mut self) {
-        orch::testutil::stop_backend(self.paths.socket());
+        Tmux::start(self.sandbox.root().join("tmux.sock"), &self.script)
     }
 }
 
@@ -215,7 +203,7 @@ fn tui_happy_path_in_tmux_exits_cleanly_and_restores_the_terminal() {
     assert_no_secret("tui.log", &logged);
     // The change was made by the real manager: it is in orch's state.
     let state = std::fs::read_dir(&paths.state_dir)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("orch's state directory")
         .filter_map(Result::ok)
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .collect::<String>();
@@ -229,15 +217,15 @@ fn sigterm_quits_and_restores_the_terminal() {
     t.wait_for(&["ANSWERED BY", "docs"]);
     assert_eq!(t.alternate_on(), "1");
     let pid: i32 = std::fs::read_to_string(&s.pid_file)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("orch tui's pid file")
         .trim()
         .parse()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("a pid");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGTERM,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("orch tui can be signalled");
     let screen = t.wait_for(&["orch-exit="]);
     assert!(screen.contains("orch-exit=0"), "{screen}");
     assert_eq!(t.alternate_on(), "0", "the alternate screen was left");

@@ -2,12 +2,13 @@
 //! that run the real OpenCode: it answers `echo from <model>` and logs which model each
 //! request asked for.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::http::{Req, Resp, Server};
+use super::lock;
 
 /// One request the fake LLM received.
 #[derive(Debug, Clone)]
@@ -31,13 +32,6 @@ struct State {
 pub struct FakeLlm {
     server: Server,
     state: Arc<Mutex<State>>,
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    match state.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 fn texts(v: &Value, out: &mut String) {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::fixture;
 use super::http::{Req, Resp, Server};
+use super::lock;
 
 /// A request the fake received.
 #[derive(Debug, Clone)]
@@ -118,13 +119,6 @@ impl FakeOpenCode {
     /// Session ids that were aborted.
     pub fn aborted(&self) -> Vec<String> {
         self.state().aborted.iter().cloned().collect()
-    }
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    match state.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

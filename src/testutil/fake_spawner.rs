@@ -2,7 +2,7 @@
 //! process plus a real `sleep` process standing in for its pid, so liveness checks,
 //! process groups and kills behave as with the real thing.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -10,8 +10,13 @@ use nix::unistd::Pid;
 use tokio::sync::watch;
 
 use super::fake_opencode::{FakeOpenCode, Recorded};
+use super::lock;
+use crate::api::{Knowledge, KnowledgeSource};
+use crate::clock::FakeClock;
+use crate::paths::{Environment, Paths};
 use crate::workers::WorkerError;
 use crate::workers::spawn::{BoxFuture, Process, SpawnSpec, Spawner};
+use crate::workers::{Manager, ManagerConfig};
 
 #[derive(Debug, Default)]
 struct Log {
@@ -40,17 +45,26 @@ pub struct FakeSpawner {
     log: Arc<Mutex<Log>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
 impl FakeSpawner {
     /// A new fake spawner.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The real worker manager over this spawner: the knowledge of `paths` and `env`
+    /// (read once), a fake clock, workers given half a second to stop. What the TUI and
+    /// MCP tests drive when they want the manager's own behaviour.
+    #[expect(clippy::expect_used, reason = "test set-up")]
+    pub fn manager(&self, paths: &Paths, env: &Environment) -> Manager<Self, FakeClock> {
+        let knowledge = Knowledge::load_local(paths, env).expect("the test's knowledge");
+        let mut config = ManagerConfig::from_env(paths.clone(), env.clone());
+        config.stop_grace = Duration::from_millis(500);
+        Manager::new(
+            config,
+            KnowledgeSource::fixed(knowledge),
+            self.clone(),
+            FakeClock::at(1_800_000_000_000),
+        )
     }
 
     /// How many processes were spawned.

@@ -3,9 +3,10 @@
 //! the resolved one, records every call, and honours cancellation like a real session.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::lock;
 use crate::api::{Knowledge, unknown_worker};
 use crate::error::{Error, ErrorKind};
 use crate::profiles::{BackendKind, Profile};
@@ -45,13 +46,6 @@ struct State {
 pub struct FakeWorkers {
     knowledge: Knowledge,
     state: Arc<Mutex<State>>,
-}
-
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 impl FakeWorkers {

@@ -1,17 +1,27 @@
 //! Fakes shared by the tests of every crate of the workspace (feature `testutil`):
 //! a fake OpenCode HTTP server, a fake OpenAI-compatible LLM, a fake worker service, and
-//! the helpers they use. They listen on loopback only and stop when dropped.
+//! the helpers they use (waiting with [`eventually`], sandboxes, fixtures). They listen on
+//! loopback only and stop when dropped.
 
 pub mod fake_llm;
 pub mod fake_opencode;
 pub mod fake_spawner;
 pub mod fake_workers;
-pub mod faults;
 pub mod http;
+pub mod poll;
 pub mod real;
+pub mod sandbox;
+pub mod served;
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::resolve::Policy;
+use crate::workers::{CancellationToken, RunOutcome, RunRequest, SetModelRequest, WorkerService};
+
+pub use poll::{Poll, eventually, eventually_blocking, wait_until, wait_until_blocking};
+pub use sandbox::{Run, Sandbox};
 
 /// The directory of OpenCode captures (`tests/fixtures/opencode`).
 pub fn fixtures_dir() -> PathBuf {
@@ -34,6 +44,87 @@ pub fn fixture(name: &str) -> String {
     }
 }
 
+/// `s` as a regular expression matching itself (for insta snapshot filters that mask
+/// temp paths).
+pub fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
+        })
+        .collect()
+}
+
+/// Every file under `dir`, recursively, with its bytes: what a test compares to show
+/// that nothing changed.
+pub fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(dir: &std::path::Path, out: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                out.insert(path, bytes);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, &mut out);
+    out
+}
+
+/// Locks a fake's state; a test that panicked while holding it does not hide the state
+/// from the next look (the panic is the failure worth reporting).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// A task for `worker` that may start it, as the CLI and the MCP tools send it.
+pub fn task(worker: &str, text: &str) -> RunRequest {
+    RunRequest {
+        worker: worker.into(),
+        task: text.into(),
+        auto_spawn: true,
+        ..RunRequest::default()
+    }
+}
+
+/// Runs `req` on `workers` to its end (nothing cancels it); panics when the task fails.
+pub async fn run_task<W: WorkerService>(workers: &W, req: RunRequest) -> RunOutcome {
+    workers
+        .run(req, CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("the task failed: {e}"))
+}
+
+/// Runs `req` on `workers`, which must fail: its error. Panics when the task succeeds.
+pub async fn task_error<W: WorkerService>(workers: &W, req: RunRequest) -> crate::Error {
+    match workers.run(req, CancellationToken::new()).await {
+        Ok(out) => panic!("the task succeeded: {}", out.output),
+        Err(e) => e,
+    }
+}
+
+/// A model change for `worker` that does not restart it.
+pub fn set_model(worker: &str, model: &str, policy: Policy) -> SetModelRequest {
+    SetModelRequest {
+        worker: worker.into(),
+        model: model.into(),
+        policy,
+        respawn: false,
+    }
+}
+
 /// The fake keys of the captures: they must never appear in anything orch prints.
 pub const FAKE_SECRETS: [&str; 2] = ["sk-test-123", "gsk-test-env"];
 
@@ -44,11 +135,10 @@ pub fn assert_no_secret(what: &str, text: &str) {
     }
 }
 
-/// A home and project with the capture's setup: the project `opencode.json` of the
-/// captures, an `openai` api key in `auth.json`, `GROQ_API_KEY` in the environment, and
-/// everything else (config, data, cache, state) inside `root`.
+/// The captures' files under `root`: the project `opencode.json` of the captures
+/// (`project/`, a git root) and an `openai` api key in `home/`'s `auth.json`.
 #[expect(clippy::expect_used, reason = "test set-up")]
-pub fn capture_home(root: &std::path::Path) -> (crate::paths::Paths, crate::paths::Environment) {
+pub fn write_capture_files(root: &std::path::Path) {
     let home = root.join("home");
     let project = root.join("project");
     std::fs::create_dir_all(project.join(".git")).expect("project dir");
@@ -63,12 +153,26 @@ pub fn capture_home(root: &std::path::Path) -> (crate::paths::Paths, crate::path
         r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
     )
     .expect("auth.json");
+}
+
+/// The key the captures' setup has in the environment.
+pub const CAPTURE_ENV_KEY: (&str, &str) = ("GROQ_API_KEY", "gsk-test-env");
+
+/// A home and project with the capture's setup ([`write_capture_files`]), `GROQ_API_KEY`
+/// in the environment, and everything else (config, data, cache, state) inside `root`.
+pub fn capture_home(root: &std::path::Path) -> (crate::paths::Paths, crate::paths::Environment) {
+    write_capture_files(root);
+    let home = root.join("home");
+    let (key, value) = CAPTURE_ENV_KEY;
     let env = crate::paths::Environment::from_pairs([
         ("HOME".to_owned(), home.display().to_string()),
-        ("GROQ_API_KEY".to_owned(), "gsk-test-env".to_owned()),
+        (key.to_owned(), value.to_owned()),
         ("TMPDIR".to_owned(), root.display().to_string()),
     ]);
-    (crate::paths::Paths::resolve(&env, project), env)
+    (
+        crate::paths::Paths::resolve(&env, root.join("project")),
+        env,
+    )
 }
 
 /// Stops the orch backend serving `socket` (its pid is in the socket's lock file), if that
@@ -85,11 +189,26 @@ pub fn stop_backend(socket: &std::path::Path) {
     };
     let target = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
     let _ = kill(target, Signal::SIGTERM);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while is_orch(pid) && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    if is_orch(pid) {
+    let poll = Poll::within(Duration::from_secs(5)).every(Duration::from_millis(20));
+    if !wait_until_blocking(poll, || !is_orch(pid)) {
         let _ = kill(target, Signal::SIGKILL);
     }
+}
+
+/// Kills `pid` with SIGKILL while `task` runs on it, and waits for the task to fail: its
+/// error, and how long it took to fail after the kill. Panics when the task succeeds.
+#[expect(clippy::expect_used, reason = "test helper")]
+pub async fn kill_during<T, E>(
+    pid: u32,
+    task: tokio::task::JoinHandle<Result<T, E>>,
+) -> (E, Duration) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let killed = std::time::Instant::now();
+    let pid = i32::try_from(pid).expect("a pid fits in i32");
+    kill(Pid::from_raw(pid), Signal::SIGKILL).expect("the worker's process can be killed");
+    let Err(err) = task.await.expect("the task does not panic") else {
+        panic!("the task survived the kill of its process {pid}");
+    };
+    (err, killed.elapsed())
 }

@@ -9,9 +9,7 @@ use std::sync::LazyLock;
 
 use divan::Bencher;
 use orch::api::Knowledge;
-use orch::profiles::load_orchestrator;
 use orch::resolve::Policy;
-use orch::sources::local::LocalSource;
 use orch::testutil::capture_home;
 use orch::wire::{ModelsQuery, Scope};
 use orch::workers::{WorkerRow, WorkerStatus};
@@ -26,11 +24,8 @@ fn main() {
 static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
     let dir = tempfile::tempdir().expect("tempdir");
     let (paths, env) = capture_home(dir.path());
-    let set = LocalSource::new(paths.clone(), env.clone())
-        .load_now()
-        .expect("providers");
-    let profiles = load_orchestrator(&paths, &env).expect("profiles");
-    let view = Knowledge::new(set, profiles).models_view(&ModelsQuery {
+    let knowledge = Knowledge::load_local(&paths, &env).expect("the capture's knowledge");
+    let view = knowledge.models_view(&ModelsQuery {
         scope: Scope::All,
         ..ModelsQuery::default()
     });

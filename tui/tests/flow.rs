@@ -9,14 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use orch::api::{Knowledge, KnowledgeSource};
 use orch::clock::FakeClock;
-use orch::profiles::load_orchestrator;
 use orch::resolve::Policy;
-use orch::sources::local::LocalSource;
 use orch::testutil::fake_spawner::FakeSpawner;
-use orch::testutil::{FAKE_SECRETS, assert_no_secret, capture_home};
-use orch::workers::{Manager, ManagerConfig, WorkerStatus};
+use orch::testutil::{FAKE_SECRETS, assert_no_secret, capture_home, regex_escape};
+use orch::workers::{Manager, WorkerStatus};
 use orch_tui::action::Msg;
 use orch_tui::app::{Item, Model, Screen};
 use orch_tui::view::view;
@@ -40,19 +37,8 @@ impl Harness {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (paths, env) = capture_home(dir.path());
-        let set = LocalSource::new(paths.clone(), env.clone())
-            .load_now()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let profiles = load_orchestrator(&paths, &env).unwrap_or_else(|e| panic!("{e}"));
-        let mut config = ManagerConfig::from_env(paths, env);
-        config.stop_grace = Duration::from_millis(500);
         let spawner = FakeSpawner::new();
-        let manager = Manager::new(
-            config,
-            KnowledgeSource::fixed(Knowledge::new(set, profiles)),
-            spawner.clone(),
-            FakeClock::at(1_800_000_000_000),
-        );
+        let manager = spawner.manager(&paths, &env);
         let backend = Arc::new(InProcess::new(manager));
         let mut app = App::new(Arc::clone(&backend));
         app.start();
@@ -110,18 +96,6 @@ impl Harness {
         self.backend.close().await;
         drop(self.spawner);
     }
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
-            special
-                .then_some('\\')
-                .into_iter()
-                .chain(std::iter::once(c))
-        })
-        .collect()
 }
 
 fn worker_index(m: &Model, id: &str) -> usize {

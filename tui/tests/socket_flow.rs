@@ -7,16 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use orch::api::{Knowledge, KnowledgeSource};
 use orch::client::SocketClient;
-use orch::clock::FakeClock;
-use orch::mcp::{Backend as McpBackend, Listener, ServeInfo};
-use orch::profiles::load_orchestrator;
 use orch::resolve::Policy;
-use orch::sources::local::LocalSource;
 use orch::testutil::capture_home;
 use orch::testutil::fake_spawner::FakeSpawner;
-use orch::workers::{Manager, ManagerConfig};
+use orch::testutil::served::Served;
 use orch_tui::action::Msg;
 use orch_tui::app::Screen;
 use orch_tui::{App, Remote};
@@ -27,31 +22,10 @@ const SETTLE: Duration = Duration::from_secs(20);
 async fn the_flow_runs_against_the_backend_over_its_socket() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (paths, env) = capture_home(dir.path());
-    let set = LocalSource::new(paths.clone(), env.clone())
-        .load_now()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let profiles = load_orchestrator(&paths, &env).unwrap_or_else(|e| panic!("{e}"));
-    let mut config = ManagerConfig::from_env(paths.clone(), env);
-    config.stop_grace = Duration::from_millis(500);
     let spawner = FakeSpawner::new();
-    let manager = Manager::new(
-        config,
-        KnowledgeSource::fixed(Knowledge::new(set, profiles)),
-        spawner.clone(),
-        FakeClock::at(1_800_000_000_000),
-    );
-    let socket = paths.socket().to_path_buf();
-    let listener = Listener::bind(&socket).unwrap_or_else(|e| panic!("{e}"));
-    let info = ServeInfo {
-        paths: paths.clone(),
-        socket: Some(socket.clone()),
-        log_file: orch::mcp::log_file(&paths),
-    };
-    let backend = Arc::new(McpBackend::new(Arc::new(manager), info, Default::default()));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(orch::mcp::socket::serve(backend, listener, async {
-        let _ = stopped.await;
-    }));
+    let manager = spawner.manager(&paths, &env);
+    let served = Served::start(Arc::new(manager), &paths, Default::default());
+    let socket = served.socket.clone();
 
     let stream = tokio::net::UnixStream::connect(&socket)
         .await
@@ -123,6 +97,5 @@ async fn the_flow_runs_against_the_backend_over_its_socket() {
     assert_eq!(spawner.spawn_count(), 1);
 
     drop(app);
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), served.stop()).await;
 }

@@ -1,0 +1,138 @@
+//! The commands the backend answers: one [`Ask`] implementation each, generic over the
+//! backend, so the same code runs over the socket and in-process (`--opencode-url`).
+
+use orch::api::Orchestrator;
+use orch::wire::{CancelOutcome, Format, TaskStatus};
+use serde::Serialize;
+
+use crate::args::{ModelsArgs, ResolveArgs, RunArgs, SetArgs, TasksArgs};
+use crate::{exit, print, wait};
+
+/// A command answered by the backend: asks it, prints the answer, says the exit code.
+pub trait Ask {
+    /// Asks `backend` and prints its answer in `fmt`.
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8>;
+}
+
+/// Prints a view and says success.
+fn show<V: Serialize>(
+    view: &V,
+    fmt: Format,
+    render: fn(&V, Format) -> String,
+) -> anyhow::Result<u8> {
+    print::view(view, fmt, render)?;
+    Ok(exit::OK)
+}
+
+/// `orch profiles`.
+pub struct Profiles;
+/// `orch workers`.
+pub struct Workers;
+/// `orch status`.
+pub struct Status;
+/// `orch worker-model-reset WORKER`.
+pub struct Reset<'a>(pub &'a str);
+/// `orch cancel ID...`.
+pub struct Cancel<'a>(pub &'a [String]);
+
+impl Ask for ModelsArgs {
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        show(
+            &backend.models(&self.into()).await?,
+            fmt,
+            orch::render::models,
+        )
+    }
+}
+
+impl Ask for ResolveArgs {
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        show(
+            &backend.resolve(&self.into()).await?,
+            fmt,
+            orch::render::resolve,
+        )
+    }
+}
+
+impl Ask for Profiles {
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        show(&backend.profiles().await?, fmt, orch::render::profiles)
+    }
+}
+
+impl Ask for Workers {
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        show(&backend.workers().await?, fmt, orch::render::workers)
+    }
+}
+
+impl Ask for SetArgs {
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        show(
+            &backend.set_model(&self.into()).await?,
+            fmt,
+            orch::render::worker,
+        )
+    }
+}
+
+impl Ask for Reset<'_> {
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        show(
+            &backend.reset_model(self.0).await?,
+            fmt,
+            orch::render::worker,
+        )
+    }
+}
+
+impl Ask for RunArgs {
+    /// Starts the task; unless `--no-wait`, waits for it and prints its answer. A task
+    /// that does not succeed, or that the user cancels, exits with a failure.
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        let started = backend.run(&self.into()).await?;
+        if self.no_wait {
+            print::view(&started, fmt, orch::render::started)?;
+            return Ok(exit::OK);
+        }
+        let Some(done) = wait::for_task(backend, &started).await? else {
+            return Ok(exit::FAILURE);
+        };
+        print::view(&done, fmt, orch::render::task)?;
+        Ok(if done.status == TaskStatus::Succeeded {
+            exit::OK
+        } else {
+            exit::FAILURE
+        })
+    }
+}
+
+impl Ask for TasksArgs {
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        show(
+            &backend.tasks(&self.into()).await?,
+            fmt,
+            orch::render::tasks,
+        )
+    }
+}
+
+impl Ask for Cancel<'_> {
+    /// An id the backend does not know is a failure (the others are still cancelled).
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        let view = backend.cancel(self.0).await?;
+        print::view(&view, fmt, orch::render::cancelled)?;
+        let unknown = view
+            .results
+            .iter()
+            .any(|r| r.outcome == CancelOutcome::NotFound);
+        Ok(if unknown { exit::FAILURE } else { exit::OK })
+    }
+}
+
+impl Ask for Status {
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        show(&backend.status().await?, fmt, orch::render::status)
+    }
+}
