@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use orch::api::{Knowledge, Orchestrator};
+use orch::api::Orchestrator;
 use orch::client::SocketClient;
+use orch::knowledge::Knowledge;
 use orch::mcp::{Backend, Listener, ServeInfo, SocketError, TOOL_NAMES};
 use orch::resolve::Policy;
 use orch::tasks::Limits;
@@ -1127,8 +1128,8 @@ struct RealBackend {
 
 impl RealBackend {
     async fn start() -> Self {
-        use orch::api::KnowledgeSource;
         use orch::clock::FakeClock;
+        use orch::knowledge::KnowledgeSource;
         use orch::workers::{Manager, ManagerConfig};
         let dir = ok(tempfile::tempdir());
         let (paths, env) = capture_home(dir.path());

@@ -14,12 +14,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
-use orch::api::{Local, Orchestrator};
+use orch::api::{InProcess, Orchestrator};
 use orch::client::{Launch, SocketClient, connect_or_start};
 use orch::paths::{Environment, Paths};
 use orch::resolve::Policy;
-use orch::wire::{CancelOutcome, Format, ModelsQuery, ResolveQuery, Scope, TaskStatus, TasksQuery};
-use orch::workers::{RunRequest, SetModelRequest};
+use orch::wire::{
+    CancelOutcome, Format, ModelsQuery, ResolveQuery, RunRequest, Scope, SetModelRequest,
+    TaskStatus, TasksQuery,
+};
 
 use args::{
     Cli, Command, FormatArg, InstallArgs, OpencodeCommand, PolicyArg, ScopeArg, StatusArg, TuiArgs,
@@ -114,7 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     rt.block_on(async {
         match &cli.opencode_url {
             Some(url) => {
-                let backend = Local::load_live(url, &paths, &env).await?;
+                let backend = InProcess::load_live(url, &paths, &env).await?;
                 dispatch(&backend, &cli).await
             }
             None => {
@@ -263,7 +265,7 @@ async fn dispatch(backend: &impl Orchestrator, cli: &Cli) -> anyhow::Result<u8> 
                 return Ok(exit::FAILURE);
             };
             print::view(&done, fmt, orch::render::task)?;
-            if done.status != TaskStatus::Succeeded {
+            if done.into_result().is_err() {
                 return Ok(exit::FAILURE);
             }
         }
@@ -332,8 +334,7 @@ fn tui(
     rt.block_on(async {
         let (stream, socket) = connect_or_start(paths, &launch(project)?).await?;
         let client = SocketClient::connect(stream, &socket).await?;
-        let backend = std::sync::Arc::new(orch_tui::Remote::new(client));
-        orch_tui::run_terminal(backend)
+        orch_tui::run_terminal(Arc::new(client))
             .await
             .context("the terminal UI failed")
     })?;

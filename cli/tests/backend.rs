@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orch::api::Knowledge;
+use orch::knowledge::Knowledge;
 use orch::mcp::{Backend, Listener, ServeInfo};
 use orch::paths::{Environment, Paths};
 use orch::tasks::Limits;

@@ -11,20 +11,17 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
-use crate::api::Orchestrator;
+use crate::api::{OP_WAIT, Orchestrator, finish};
 use crate::error::{Error, ErrorKind};
 use crate::mcp::{
     AwaitArgs, FormatArg, IdsArgs, KindArg, ListArgs, OpArg, PolicyArg, ScopeArg, StartArgs,
     StatusArg, ViewArg, WorkerOpArgs,
 };
 use crate::wire::{
-    AwaitView, CancelView, ModelsQuery, ModelsView, ProfilesView, ResolveQuery, ResolveView, Scope,
-    StatusView, TaskRow, TaskStatus, TasksQuery, TasksView,
+    AttachmentKind, AwaitView, CancelView, ModelsQuery, ModelsView, ProfilesView, ResolveQuery,
+    ResolveView, RunRequest, Scope, SetModelRequest, StatusView, TagPreviewsView, TaskRow,
+    TaskStatus, TasksQuery, TasksView, WorkerRow, WorkersView,
 };
-use crate::workers::{AttachmentKind, RunRequest, SetModelRequest, WorkerRow, WorkersView};
-
-/// How long `set_model` and `reset_model` wait for their operation.
-const OP_WAIT: Duration = Duration::from_secs(120);
 
 /// A connected MCP client of the backend.
 pub struct SocketClient {
@@ -149,42 +146,10 @@ impl SocketClient {
         }
     }
 
-    async fn op(&self, args: StartArgs, worker: &str) -> Result<WorkerRow, Error> {
-        let row: TaskRow = self.call("task_start", &args).await?;
-        let done = self
-            .await_tasks(std::slice::from_ref(&row.id), OP_WAIT)
-            .await?;
-        let row = done
-            .tasks
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::new(ErrorKind::Failed, "the backend lost the operation"))?;
-        match row.status {
-            TaskStatus::Succeeded => {}
-            TaskStatus::Queued | TaskStatus::Running => {
-                return Err(Error::new(
-                    ErrorKind::Failed,
-                    format!(
-                        "{} is still being applied (task {}); check `orch workers`",
-                        args.op.map_or("the operation", |o| match o {
-                            OpArg::WorkerModelSet => "worker.model.set",
-                            OpArg::WorkerModelReset => "worker.model.reset",
-                        }),
-                        row.id
-                    ),
-                ));
-            }
-            _ => {
-                return Err(row.error.unwrap_or_else(|| {
-                    Error::new(ErrorKind::Failed, format!("task {} failed", row.id))
-                }));
-            }
-        }
-        let view = self.workers().await?;
-        view.workers
-            .into_iter()
-            .find(|w| w.id == worker)
-            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("worker {worker} vanished")))
+    /// Starts an operation, waits for it, and returns the worker row its task carries.
+    async fn op(&self, args: StartArgs) -> Result<WorkerRow, Error> {
+        let started: TaskRow = self.call("task_start", &args).await?;
+        finish(self, &started, OP_WAIT).await?.into_worker_row()
     }
 }
 
@@ -218,6 +183,14 @@ impl Orchestrator for SocketClient {
             .await
     }
 
+    async fn tag_previews(&self, worker: &str) -> Result<TagPreviewsView, Error> {
+        let args = ListArgs {
+            worker_id: Some(worker.to_owned()),
+            ..Self::list_args(ViewArg::Tags)
+        };
+        self.call("task_list", &args).await
+    }
+
     async fn workers(&self) -> Result<WorkersView, Error> {
         self.call("task_list", &Self::list_args(ViewArg::Workers))
             .await
@@ -235,7 +208,7 @@ impl Orchestrator for SocketClient {
             }),
             ..StartArgs::default()
         };
-        self.op(args, &req.worker).await
+        self.op(args).await
     }
 
     async fn reset_model(&self, worker: &str) -> Result<WorkerRow, Error> {
@@ -248,7 +221,7 @@ impl Orchestrator for SocketClient {
             }),
             ..StartArgs::default()
         };
-        self.op(args, worker).await
+        self.op(args).await
     }
 
     async fn run(&self, req: &RunRequest) -> Result<TaskRow, Error> {

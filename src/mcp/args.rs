@@ -225,6 +225,7 @@ pub(crate) enum ViewArg {
     Resolve,
     Status,
     Output,
+    Tags,
 }
 
 /// Which models to list.
@@ -265,7 +266,7 @@ impl From<StatusArg> for crate::wire::TaskStatus {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct ListArgs {
-    /// "tasks" (default): recent tasks. "workers": each worker's model ref, resolved model, policy, reason and the model that answered its last task. "profiles": worker profiles and their tag-based defaults. "models": usable models (see scope, providers, query, visionOnly, limit). "resolve": what `model` resolves to (for `workerId`), why, and the ranked candidates. "status": the backend and its paths. "output": one task's full output (`taskId`).
+    /// "tasks" (default): recent tasks. "workers": each worker's model ref, resolved model, policy, reason and the model that answered its last task. "profiles": worker profiles and their tag-based defaults. "models": usable models (see scope, providers, query, visionOnly, limit). "resolve": what `model` resolves to (for `workerId`), why, and the ranked candidates. "status": the backend and its paths. "output": one task's full output (`taskId`). "tags": every tag and what it resolves to now for `workerId`.
     #[serde(default)]
     pub view: ViewArg,
     /// Reply as "markdown" (default) or "json".
@@ -289,7 +290,7 @@ pub(crate) struct ListArgs {
     /// View "resolve": the model reference to resolve (tag, provider/model or partial name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// View "resolve": resolve for this worker (a vision worker needs image input).
+    /// Views "resolve" and "tags": resolve for this worker (a vision worker needs image input).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
     /// View "output": the task.

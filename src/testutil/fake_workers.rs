@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::api::{Knowledge, unknown_worker};
 use crate::error::{Error, ErrorKind};
-use crate::profiles::{BackendKind, Profile};
+use crate::knowledge::Knowledge;
+use crate::profiles::Profile;
 use crate::resolve::{Policy, Request, Resolution};
 use crate::workers::{
     CancellationToken, RunOutcome, RunRequest, SetModelRequest, WorkerRow, WorkerService,
@@ -84,10 +84,7 @@ impl FakeWorkers {
     }
 
     fn profile(&self, id: &str) -> Result<&Profile, Error> {
-        self.knowledge
-            .profiles
-            .get(id)
-            .ok_or_else(|| unknown_worker(id, &self.knowledge.profiles))
+        self.knowledge.profile(id)
     }
 
     fn resolve(&self, p: &Profile, reference: &str, policy: Policy) -> Result<Resolution, Error> {
@@ -133,10 +130,7 @@ impl FakeWorkers {
             } else {
                 WorkerStatus::Idle
             },
-            backend: match p.backend {
-                BackendKind::Server => "server".into(),
-                BackendKind::Agent => "agent".into(),
-            },
+            backend: p.backend,
             model_ref,
             resolved_model,
             policy,

@@ -24,9 +24,9 @@ use super::{
     Attachment, AttachmentKind, CancellationToken, RunOutcome, RunRequest, SetModelRequest,
     WorkerRow, WorkerService, WorkerStatus, WorkersView,
 };
-use crate::api::{Knowledge, KnowledgeSource};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
+use crate::knowledge::{Knowledge, KnowledgeSource};
 use crate::opencode::{ModelChoice, OpenCodeClient, PartInput, PromptBody};
 use crate::paths::{Environment, Paths};
 use crate::profiles::{BackendKind, ModelSpec, Profile};
@@ -678,10 +678,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             id: profile.id.clone(),
             name: profile.name.clone(),
             status: st.status,
-            backend: match profile.backend {
-                BackendKind::Server => "server".into(),
-                BackendKind::Agent => "agent".into(),
-            },
+            backend: profile.backend,
             model_ref: spec.display(),
             resolved_model: resolved.as_ref().ok().map(|r| r.resolved_model.clone()),
             policy,
@@ -881,17 +878,25 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             })?
             .to_owned();
         // Validate first: on error nothing changes.
-        self.resolve_spec(
-            &knowledge,
-            &profile,
-            &ModelSpec::One(model.clone()),
-            req.policy,
-        )?;
+        let resolution =
+            self.resolve_spec(&knowledge, &profile, &ModelSpec::One(model), req.policy)?;
+        self.apply_inner(&knowledge, &profile, req, resolution)
+            .await
+    }
+
+    /// Saves a change whose reference resolved (`resolution`), and respawns on request.
+    async fn apply_inner(
+        &self,
+        knowledge: &Knowledge,
+        profile: &Profile,
+        req: SetModelRequest,
+        resolution: Resolution,
+    ) -> Result<WorkerRow, WorkerError> {
         let previous = self.setting(&profile.id);
         self.save_setting(
             &profile.id,
             Some(WorkerSetting {
-                model,
+                model: resolution.model_ref,
                 policy: req.policy,
                 set_at: self.inner.clock.now_ms(),
             }),
@@ -899,7 +904,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         if req.respawn {
             let slot = self.slot(&profile.id);
             if let Err(e) = self
-                .ensure_running(&knowledge, &profile, &slot, true, true)
+                .ensure_running(knowledge, profile, &slot, true, true)
                 .await
             {
                 // The worker could not be restarted on the new model: keep the old one.
@@ -907,7 +912,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 return Err(e);
             }
         }
-        Ok(self.row(&knowledge, &profile))
+        Ok(self.row(knowledge, profile))
     }
 
     async fn reset_inner(&self, worker: &str) -> Result<WorkerRow, WorkerError> {
@@ -940,6 +945,18 @@ impl<S: Spawner, C: Clock> WorkerService for Manager<S, C> {
 
     async fn set_model(&self, req: SetModelRequest) -> Result<WorkerRow, Error> {
         self.set_inner(req).await.map_err(Error::from)
+    }
+
+    async fn apply_model(
+        &self,
+        req: SetModelRequest,
+        resolution: Resolution,
+    ) -> Result<WorkerRow, Error> {
+        let knowledge = self.inner.knowledge.get();
+        let profile = self.profile(&knowledge, &req.worker)?;
+        self.apply_inner(&knowledge, &profile, req, resolution)
+            .await
+            .map_err(Error::from)
     }
 
     async fn reset_model(&self, worker: &str) -> Result<WorkerRow, Error> {

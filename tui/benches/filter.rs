@@ -8,7 +8,7 @@
 use std::sync::LazyLock;
 
 use divan::Bencher;
-use orch::api::Knowledge;
+use orch::knowledge::Knowledge;
 use orch::profiles::load_orchestrator;
 use orch::resolve::Policy;
 use orch::sources::local::LocalSource;
@@ -30,10 +30,13 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
         .load_now()
         .expect("providers");
     let profiles = load_orchestrator(&paths, &env).expect("profiles");
-    let view = Knowledge::new(set, profiles).models_view(&ModelsQuery {
-        scope: Scope::All,
-        ..ModelsQuery::default()
-    });
+    let view = orch::views::models(
+        &Knowledge::new(set, profiles),
+        &ModelsQuery {
+            scope: Scope::All,
+            ..ModelsQuery::default()
+        },
+    );
     assert!(view.models.len() > 8000, "{}", view.models.len());
     Catalog::new(view)
 });
@@ -43,7 +46,7 @@ fn pick(query: &str) -> Pick {
         id: "docs".into(),
         name: "Documentation Librarian".into(),
         status: WorkerStatus::Idle,
-        backend: "server".into(),
+        backend: orch::wire::BackendKind::Server,
         model_ref: "node:docs".into(),
         resolved_model: Some("fake/big-pro".into()),
         policy: Policy::Dynamic,

@@ -112,7 +112,7 @@ mod tests {
             id: "docs".into(),
             name: "Docs".into(),
             status: WorkerStatus::Idle,
-            backend: "server".into(),
+            backend: orch::wire::BackendKind::Server,
             model_ref: "node:docs".into(),
             resolved_model: None,
             policy: Policy::Dynamic,

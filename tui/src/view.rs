@@ -179,15 +179,13 @@ fn window(selected: usize, height: usize) -> usize {
 }
 
 fn status_span(s: WorkerStatus) -> Span<'static> {
-    let (text, style) = match s {
-        WorkerStatus::Idle => ("idle", dim()),
-        WorkerStatus::Starting => ("starting", Style::new().fg(Color::Yellow)),
-        WorkerStatus::Ready => ("ready", green()),
-        WorkerStatus::Busy => ("busy", Style::new().fg(Color::Yellow)),
-        WorkerStatus::Failed => ("failed", red()),
-        WorkerStatus::Stopped => ("stopped", dim()),
+    let style = match s {
+        WorkerStatus::Idle | WorkerStatus::Stopped => dim(),
+        WorkerStatus::Starting | WorkerStatus::Busy => Style::new().fg(Color::Yellow),
+        WorkerStatus::Ready => green(),
+        WorkerStatus::Failed => red(),
     };
-    Span::styled(text, style)
+    Span::styled(s.as_str(), style)
 }
 
 /// The workers table; the reason column only when `wide` (the detail panel shows it too).
