@@ -315,19 +315,21 @@ fn or_dash(s: Option<&str>) -> String {
     s.filter(|s| !s.is_empty()).unwrap_or("-").to_owned()
 }
 
+/// The first columns of every workers table (this one and the TUI's).
+pub const WORKER_COLUMNS: [&str; 6] = [
+    "WORKER",
+    "STATUS",
+    "MODEL REF",
+    "RESOLVED",
+    "POLICY",
+    "ANSWERED BY",
+];
+
 /// The workers view: each worker's model, why, and the model that really answered.
 pub fn workers(view: &WorkersView, format: Format) -> String {
-    let mut t = Table::new(&[
-        "WORKER",
-        "STATUS",
-        "MODEL REF",
-        "RESOLVED",
-        "POLICY",
-        "ANSWERED BY",
-        "VISION",
-        "PORT",
-        "REASON",
-    ]);
+    let mut head = WORKER_COLUMNS.to_vec();
+    head.extend(["VISION", "PORT", "REASON"]);
+    let mut t = Table::new(&head);
     for w in &view.workers {
         t.row(vec![
             w.id.clone(),

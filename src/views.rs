@@ -1,5 +1,5 @@
 //! The read-only views, computed from [`Knowledge`] once for every implementation of
-//! [`crate::api::Orchestrator`] and for the MCP tools: models, resolve, profiles, tag
+//! the `Orchestrator` trait and for the MCP tools: models, resolve, profiles, tag
 //! previews, the workers view of a service without workers, and the fit check (can a
 //! worker use a model, and if not why).
 

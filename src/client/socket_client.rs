@@ -147,7 +147,13 @@ impl SocketClient {
     }
 
     /// Starts an operation, waits for it, and returns the worker row its task carries.
-    async fn op(&self, args: StartArgs) -> Result<WorkerRow, Error> {
+    async fn op(&self, op: OpArg, worker: WorkerOpArgs) -> Result<WorkerRow, Error> {
+        let args = StartArgs {
+            kind: KindArg::Op,
+            op: Some(op),
+            worker: Some(worker),
+            ..StartArgs::default()
+        };
         let started: TaskRow = self.call("task_start", &args).await?;
         finish(self, &started, OP_WAIT).await?.into_worker_row()
     }
@@ -197,31 +203,21 @@ impl Orchestrator for SocketClient {
     }
 
     async fn set_model(&self, req: &SetModelRequest) -> Result<WorkerRow, Error> {
-        let args = StartArgs {
-            kind: KindArg::Op,
-            op: Some(OpArg::WorkerModelSet),
-            worker: Some(WorkerOpArgs {
-                worker_id: Some(req.worker.clone()),
-                model: Some(req.model.clone()),
-                model_policy: Some(PolicyArg::from(req.policy)),
-                respawn: req.respawn,
-            }),
-            ..StartArgs::default()
+        let worker = WorkerOpArgs {
+            worker_id: Some(req.worker.clone()),
+            model: Some(req.model.clone()),
+            model_policy: Some(PolicyArg::from(req.policy)),
+            respawn: req.respawn,
         };
-        self.op(args).await
+        self.op(OpArg::WorkerModelSet, worker).await
     }
 
     async fn reset_model(&self, worker: &str) -> Result<WorkerRow, Error> {
-        let args = StartArgs {
-            kind: KindArg::Op,
-            op: Some(OpArg::WorkerModelReset),
-            worker: Some(WorkerOpArgs {
-                worker_id: Some(worker.to_owned()),
-                ..WorkerOpArgs::default()
-            }),
-            ..StartArgs::default()
+        let worker = WorkerOpArgs {
+            worker_id: Some(worker.to_owned()),
+            ..WorkerOpArgs::default()
         };
-        self.op(args).await
+        self.op(OpArg::WorkerModelReset, worker).await
     }
 
     async fn run(&self, req: &RunRequest) -> Result<TaskRow, Error> {
