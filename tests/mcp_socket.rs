@@ -1306,3 +1306,47 @@ async fn a_backend_whose_socket_is_removed_stops() {
         "the backend kept running without its socket"
     );
 }
+
+#[tokio::test]
+async fn tag_previews_come_in_one_call_and_match_the_in_process_ones() {
+    let h = Harness::start().await;
+    let o = h.orch().await;
+    let remote = o
+        .tag_previews("vision")
+        .await
+        .expect("tag previews over the socket");
+    let local = orch::api::InProcess::new(h.fake.clone())
+        .tag_previews("vision")
+        .await
+        .expect("tag previews in process");
+    assert_eq!(remote, local);
+    let tags: Vec<&str> = remote.tags.iter().map(|t| t.tag.as_str()).collect();
+    assert_eq!(tags[..4], ["node", "node:fast", "node:vision", "node:docs"]);
+    for t in &remote.tags {
+        assert!(
+            t.resolution.is_some() != t.error.is_some(),
+            "{t:?}: a resolution or an error"
+        );
+    }
+    let e = o.tag_previews("doc").await.expect_err("unknown worker");
+    assert!(e.suggestions.contains(&"docs".to_owned()), "{e:?}");
+    o.close().await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_op_task_carries_the_worker_row_it_left() {
+    let h = Harness::start().await;
+    let c = h.client().await;
+    let done = start_and_await(
+        &c,
+        json!({"kind":"op","op":"worker.model.set","format":"json",
+               "worker":{"workerId":"docs","model":"openai/gpt-5-mini"}}),
+    )
+    .await;
+    let row = done.into_worker_row().expect("a worker row");
+    assert_eq!(row, worker_row(&c, "docs").await);
+    assert_eq!(row.resolved_model.as_deref(), Some("openai/gpt-5-mini"));
+    ok(c.cancel().await);
+    h.stop().await;
+}
