@@ -147,6 +147,35 @@ pub fn profiles(knowledge: &Knowledge) -> ProfilesView {
     }
 }
 
+/// A worker's row before anything about its process is known: idle, on `model_ref`
+/// under `policy`, with what it resolves to (or `None`) and why. Services fill in the rest.
+pub fn worker_row(
+    p: &Profile,
+    model_ref: String,
+    policy: Policy,
+    overridden: bool,
+    (resolved_model, reason): (Option<String>, String),
+) -> WorkerRow {
+    WorkerRow {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        status: WorkerStatus::Idle,
+        backend: p.backend,
+        model_ref,
+        resolved_model,
+        policy,
+        reason,
+        overridden,
+        answered_by: None,
+        vision: p.vision,
+        pid: None,
+        url: None,
+        port: None,
+        session_id: None,
+        error: None,
+    }
+}
+
 /// The workers view when no worker manager runs: every worker idle, on its configured
 /// model.
 pub fn idle_workers(knowledge: &Knowledge) -> WorkersView {
@@ -155,25 +184,8 @@ pub fn idle_workers(knowledge: &Knowledge) -> WorkersView {
         .list
         .iter()
         .map(|p| {
-            let (resolved_model, reason) = configured(knowledge, p);
-            WorkerRow {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                status: WorkerStatus::Idle,
-                backend: p.backend,
-                model_ref: p.model.display(),
-                resolved_model,
-                policy: Policy::default(),
-                reason,
-                overridden: false,
-                answered_by: None,
-                vision: p.vision,
-                pid: None,
-                url: None,
-                port: None,
-                session_id: None,
-                error: None,
-            }
+            let configured = configured(knowledge, p);
+            worker_row(p, p.model.display(), Policy::default(), false, configured)
         })
         .collect();
     WorkersView { workers }

@@ -1311,14 +1311,10 @@ async fn a_backend_whose_socket_is_removed_stops() {
 async fn tag_previews_come_in_one_call_and_match_the_in_process_ones() {
     let h = Harness::start().await;
     let o = h.orch().await;
-    let remote = o
+    let remote = ok(o.tag_previews("vision").await);
+    let local = ok(orch::api::InProcess::new(h.fake.clone())
         .tag_previews("vision")
-        .await
-        .expect("tag previews over the socket");
-    let local = orch::api::InProcess::new(h.fake.clone())
-        .tag_previews("vision")
-        .await
-        .expect("tag previews in process");
+        .await);
     assert_eq!(remote, local);
     let tags: Vec<&str> = remote.tags.iter().map(|t| t.tag.as_str()).collect();
     assert_eq!(tags[..4], ["node", "node:fast", "node:vision", "node:docs"]);
@@ -1328,7 +1324,11 @@ async fn tag_previews_come_in_one_call_and_match_the_in_process_ones() {
             "{t:?}: a resolution or an error"
         );
     }
-    let e = o.tag_previews("doc").await.expect_err("unknown worker");
+    let e = o
+        .tag_previews("doc")
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("unknown worker accepted"));
     assert!(e.suggestions.contains(&"docs".to_owned()), "{e:?}");
     o.close().await;
     h.stop().await;
@@ -1344,7 +1344,7 @@ async fn an_op_task_carries_the_worker_row_it_left() {
                "worker":{"workerId":"docs","model":"openai/gpt-5-mini"}}),
     )
     .await;
-    let row = done.into_worker_row().expect("a worker row");
+    let row = ok(done.into_worker_row());
     assert_eq!(row, worker_row(&c, "docs").await);
     assert_eq!(row.resolved_model.as_deref(), Some("openai/gpt-5-mini"));
     ok(c.cancel().await);

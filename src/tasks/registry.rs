@@ -14,7 +14,6 @@ use tokio::sync::Notify;
 
 use super::request::{StartRequest, Work};
 use crate::error::{Error, ErrorKind};
-use crate::knowledge::unknown_worker;
 use crate::resolve::{Request, Resolution};
 use crate::wire::{
     AwaitView, CancelOutcome, CancelRow, CancelView, TaskKind, TaskRow, TaskStatus, TasksQuery,
@@ -197,10 +196,7 @@ impl<W: WorkerService> Tasks<W> {
     async fn prepare(&self, req: &StartRequest) -> Result<(TaskRow, Option<Resolution>), Error> {
         let knowledge = self.inner.workers.knowledge();
         let worker = req.work.worker();
-        let profile = knowledge
-            .profiles
-            .get(worker)
-            .ok_or_else(|| unknown_worker(worker, &knowledge.profiles))?;
+        let profile = knowledge.profile(worker)?;
         let mut row = TaskRow {
             id: String::new(),
             kind: req.kind,

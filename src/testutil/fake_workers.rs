@@ -10,6 +10,7 @@ use crate::error::{Error, ErrorKind};
 use crate::knowledge::Knowledge;
 use crate::profiles::Profile;
 use crate::resolve::{Policy, Request, Resolution};
+use crate::views;
 use crate::workers::{
     CancellationToken, RunOutcome, RunRequest, SetModelRequest, WorkerRow, WorkerService,
     WorkerStatus, WorkersView,
@@ -117,32 +118,20 @@ impl FakeWorkers {
 
     fn row(&self, p: &Profile, st: &State) -> WorkerRow {
         let (model_ref, policy, overridden, res) = self.current(p, st);
-        let (resolved_model, reason) = match res {
+        let resolved = match res {
             Ok(r) => (Some(r.resolved_model), r.reason),
             Err(e) => (None, e.message),
         };
         let session_id = st.sessions.get(&p.id).cloned();
         WorkerRow {
-            id: p.id.clone(),
-            name: p.name.clone(),
             status: if session_id.is_some() {
                 WorkerStatus::Ready
             } else {
                 WorkerStatus::Idle
             },
-            backend: p.backend,
-            model_ref,
-            resolved_model,
-            policy,
-            reason,
-            overridden,
             answered_by: st.answered.get(&p.id).cloned(),
-            vision: p.vision,
-            pid: None,
-            url: None,
-            port: None,
             session_id,
-            error: None,
+            ..views::worker_row(p, model_ref, policy, overridden, resolved)
         }
     }
 }

@@ -31,6 +31,7 @@ use crate::opencode::{ModelChoice, OpenCodeClient, PartInput, PromptBody};
 use crate::paths::{Environment, Paths};
 use crate::profiles::{BackendKind, ModelSpec, Profile};
 use crate::resolve::{Policy, Request, Resolution};
+use crate::views;
 
 /// Largest attachment read from disk.
 const MAX_ATTACHMENT: u64 = 20 * 1024 * 1024;
@@ -674,26 +675,19 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 .next()
                 .and_then(|p| p.trim_end_matches('/').parse().ok())
         });
+        let resolved = match resolved {
+            Ok(r) => (Some(r.resolved_model), r.reason),
+            Err(e) => (None, e.to_string()),
+        };
         WorkerRow {
-            id: profile.id.clone(),
-            name: profile.name.clone(),
             status: st.status,
-            backend: profile.backend,
-            model_ref: spec.display(),
-            resolved_model: resolved.as_ref().ok().map(|r| r.resolved_model.clone()),
-            policy,
-            reason: match &resolved {
-                Ok(r) => r.reason.clone(),
-                Err(e) => e.to_string(),
-            },
-            overridden,
             answered_by: st.answered_by.clone(),
-            vision: profile.vision,
             pid: running.as_ref().and_then(|r| r.pid),
             url: running.as_ref().map(|r| r.url.clone()),
             port,
             session_id: running.as_ref().map(|r| r.session_id.clone()),
             error: st.error.clone(),
+            ..views::worker_row(profile, spec.display(), policy, overridden, resolved)
         }
     }
 
