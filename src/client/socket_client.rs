@@ -146,6 +146,11 @@ impl SocketClient {
         }
     }
 
+    /// `task_list` with these arguments.
+    async fn list<T: DeserializeOwned>(&self, args: ListArgs) -> Result<T, Error> {
+        self.call("task_list", &args).await
+    }
+
     /// Starts an operation, waits for it, and returns the worker row its task carries.
     async fn op(&self, op: OpArg, worker: WorkerOpArgs) -> Result<WorkerRow, Error> {
         let args = StartArgs {
@@ -172,7 +177,7 @@ impl Orchestrator for SocketClient {
             limit: q.limit,
             ..Self::list_args(ViewArg::Models)
         };
-        self.call("task_list", &args).await
+        self.list(args).await
     }
 
     async fn resolve(&self, q: &ResolveQuery) -> Result<ResolveView, Error> {
@@ -181,12 +186,11 @@ impl Orchestrator for SocketClient {
             worker_id: q.worker.clone(),
             ..Self::list_args(ViewArg::Resolve)
         };
-        self.call("task_list", &args).await
+        self.list(args).await
     }
 
     async fn profiles(&self) -> Result<ProfilesView, Error> {
-        self.call("task_list", &Self::list_args(ViewArg::Profiles))
-            .await
+        self.list(Self::list_args(ViewArg::Profiles)).await
     }
 
     async fn tag_previews(&self, worker: &str) -> Result<TagPreviewsView, Error> {
@@ -194,12 +198,11 @@ impl Orchestrator for SocketClient {
             worker_id: Some(worker.to_owned()),
             ..Self::list_args(ViewArg::Tags)
         };
-        self.call("task_list", &args).await
+        self.list(args).await
     }
 
     async fn workers(&self) -> Result<WorkersView, Error> {
-        self.call("task_list", &Self::list_args(ViewArg::Workers))
-            .await
+        self.list(Self::list_args(ViewArg::Workers)).await
     }
 
     async fn set_model(&self, req: &SetModelRequest) -> Result<WorkerRow, Error> {
@@ -267,7 +270,7 @@ impl Orchestrator for SocketClient {
             limit: q.limit,
             ..Self::list_args(ViewArg::Tasks)
         };
-        self.call("task_list", &args).await
+        self.list(args).await
     }
 
     async fn cancel(&self, ids: &[String]) -> Result<CancelView, Error> {
@@ -279,7 +282,6 @@ impl Orchestrator for SocketClient {
     }
 
     async fn status(&self) -> Result<StatusView, Error> {
-        self.call("task_list", &Self::list_args(ViewArg::Status))
-            .await
+        self.list(Self::list_args(ViewArg::Status)).await
     }
 }
