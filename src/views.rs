@@ -234,3 +234,67 @@ pub fn unfit(worker: &WorkerRow, model: &ModelRow) -> Option<String> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profiles::Profiles;
+    use crate::sources::Access;
+    use crate::wire::ModelStatus;
+
+    fn model(image: bool, access: Access) -> ModelRow {
+        ModelRow {
+            model: "p/m".into(),
+            provider: "p".into(),
+            name: "M".into(),
+            source: access,
+            usable: access.is_usable(),
+            image,
+            tool_call: true,
+            reasoning: false,
+            attachment: false,
+            context: 0,
+            output: 0,
+            cost_input: 0.0,
+            cost_output: 0.0,
+            status: ModelStatus::Active,
+            release_date: String::new(),
+            default: false,
+        }
+    }
+
+    #[test]
+    fn a_worker_fits_a_usable_model_with_the_input_it_needs() {
+        let profiles = Profiles::builtin();
+        let vision = profiles
+            .get("vision")
+            .unwrap_or_else(|| panic!("a vision profile"));
+        let docs = profiles
+            .get("docs")
+            .unwrap_or_else(|| panic!("a docs profile"));
+        let row = |p| {
+            worker_row(
+                p,
+                String::new(),
+                Policy::default(),
+                false,
+                (None, String::new()),
+            )
+        };
+        let (vision, docs) = (row(vision), row(docs));
+        assert_eq!(unfit(&docs, &model(false, Access::Env)), None);
+        assert_eq!(unfit(&vision, &model(true, Access::Config)), None);
+        let why =
+            unfit(&vision, &model(false, Access::Env)).unwrap_or_else(|| panic!("no image input"));
+        assert!(
+            why.starts_with("no image input: the vision worker"),
+            "{why}"
+        );
+        let why =
+            unfit(&docs, &model(true, Access::NoCredentials)).unwrap_or_else(|| panic!("unusable"));
+        assert_eq!(
+            why,
+            "provider p is not usable here (none): set its API key or run /connect in OpenCode"
+        );
+    }
+}

@@ -678,3 +678,132 @@ pub struct TagPreviewsView {
     /// Built-in tags first, then user tags.
     pub tags: Vec<TagPreviewRow>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// Each enum has one spelling: what serde writes is what `as_str` and `Display` say.
+    #[test]
+    fn every_enum_spells_itself_one_way() {
+        fn check<T: Serialize + std::fmt::Display>(values: &[T]) {
+            for v in values {
+                let json = serde_json::to_value(v).unwrap_or_else(|e| panic!("serializes: {e}"));
+                assert_eq!(json, serde_json::Value::String(v.to_string()));
+            }
+        }
+        check(&[TaskKind::Worker, TaskKind::Auto, TaskKind::Op]);
+        check(&[OpName::WorkerModelSet, OpName::WorkerModelReset]);
+        check(&[
+            TaskStatus::Queued,
+            TaskStatus::Running,
+            TaskStatus::Succeeded,
+            TaskStatus::Failed,
+            TaskStatus::Cancelled,
+        ]);
+        check(&[
+            WorkerStatus::Idle,
+            WorkerStatus::Starting,
+            WorkerStatus::Ready,
+            WorkerStatus::Busy,
+            WorkerStatus::Failed,
+            WorkerStatus::Stopped,
+        ]);
+        check(&[
+            Access::Config,
+            Access::Api,
+            Access::Env,
+            Access::Custom,
+            Access::NoCredentials,
+            Access::Disabled,
+            Access::NotEnabled,
+        ]);
+        check(&[
+            ModelStatus::Active,
+            ModelStatus::Beta,
+            ModelStatus::Alpha,
+            ModelStatus::Deprecated,
+        ]);
+        check(&[BackendKind::Server, BackendKind::Agent]);
+        check(&[Origin::Local, Origin::Live]);
+        assert_eq!(Access::NoCredentials.as_str(), "none");
+        assert_eq!(Access::NotEnabled.as_str(), "not-enabled");
+    }
+
+    fn task(status: TaskStatus, op: Option<OpName>) -> TaskRow {
+        TaskRow {
+            id: "t1".into(),
+            kind: if op.is_some() {
+                TaskKind::Op
+            } else {
+                TaskKind::Worker
+            },
+            status,
+            worker: Some("docs".into()),
+            op,
+            route: None,
+            task: None,
+            requested_ref: None,
+            resolved_model: None,
+            policy: None,
+            reason: None,
+            answered_by: None,
+            session_id: None,
+            created_at_ms: 0,
+            started_at_ms: None,
+            finished_at_ms: None,
+            duration_ms: None,
+            output: None,
+            output_truncated: false,
+            error: None,
+            worker_row: None,
+        }
+    }
+
+    #[test]
+    fn a_finished_task_becomes_its_row_or_its_error() {
+        assert!(task(TaskStatus::Succeeded, None).into_result().is_ok());
+        let mut failed = task(TaskStatus::Failed, None);
+        failed.error = Some(Error::new(ErrorKind::NotFound, "no such model"));
+        let e = failed
+            .into_result()
+            .err()
+            .unwrap_or_else(|| panic!("failed"));
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::NotFound, "no such model")
+        );
+        let e = task(TaskStatus::Cancelled, None)
+            .into_result()
+            .err()
+            .unwrap_or_else(|| panic!("cancelled"));
+        assert_eq!(e.message, "task t1 failed");
+        let e = task(TaskStatus::Running, Some(OpName::WorkerModelSet))
+            .into_result()
+            .err()
+            .unwrap_or_else(|| panic!("still running"));
+        assert!(
+            e.message
+                .starts_with("worker.model.set is still being applied (task t1)")
+        );
+        let e = task(TaskStatus::Queued, None)
+            .into_result()
+            .err()
+            .unwrap_or_else(|| panic!("still queued"));
+        assert!(e.message.contains("task t1 did not finish"), "{e}");
+        // An op task without its row is not a worker change.
+        let e = task(TaskStatus::Succeeded, Some(OpName::WorkerModelReset))
+            .into_worker_row()
+            .err()
+            .unwrap_or_else(|| panic!("no row"));
+        assert!(e.message.contains("no worker row"), "{e}");
+    }
+
+    #[test]
+    fn an_op_task_without_a_row_serializes_as_before() {
+        let json = serde_json::to_value(task(TaskStatus::Succeeded, None))
+            .unwrap_or_else(|e| panic!("serializes: {e}"));
+        assert!(json.get("worker_row").is_none(), "{json}");
+    }
+}
