@@ -14,7 +14,6 @@ use orch::resolve::Policy;
 use orch::sources::local::LocalSource;
 use orch::testutil::capture_home;
 use orch::wire::{ModelsQuery, Scope};
-use orch::workers::{WorkerRow, WorkerStatus};
 use orch_tui::app::{Catalog, Pick};
 use orch_tui::filter::{Haystack, Matcher, filter};
 
@@ -42,24 +41,16 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
 });
 
 fn pick(query: &str) -> Pick {
-    let mut p = Pick::new(WorkerRow {
-        id: "docs".into(),
-        name: "Documentation Librarian".into(),
-        status: WorkerStatus::Idle,
-        backend: orch::wire::BackendKind::Server,
-        model_ref: "node:docs".into(),
-        resolved_model: Some("fake/big-pro".into()),
-        policy: Policy::Dynamic,
-        reason: String::new(),
-        overridden: false,
-        answered_by: None,
-        vision: false,
-        pid: None,
-        url: None,
-        port: None,
-        session_id: None,
-        error: None,
-    });
+    let profiles = orch::profiles::Profiles::builtin();
+    #[expect(clippy::expect_used, reason = "benchmark set-up")]
+    let docs = profiles.get("docs").expect("a built-in docs profile");
+    let mut p = Pick::new(orch::views::worker_row(
+        docs,
+        "node:docs".into(),
+        Policy::Dynamic,
+        false,
+        (Some("fake/big-pro".into()), String::new()),
+    ));
     p.all = true;
     p.query = query.into();
     p
