@@ -347,6 +347,33 @@ pub struct TaskRow {
 }
 
 impl TaskRow {
+    /// A task just accepted, not yet given an id: queued, for `worker`, nothing else known.
+    pub fn queued(kind: TaskKind, worker: &str, op: Option<OpName>, created_at_ms: u64) -> Self {
+        Self {
+            id: String::new(),
+            kind,
+            status: TaskStatus::Queued,
+            worker: Some(worker.to_owned()),
+            op,
+            route: None,
+            task: None,
+            requested_ref: None,
+            resolved_model: None,
+            policy: None,
+            reason: None,
+            answered_by: None,
+            session_id: None,
+            created_at_ms,
+            started_at_ms: None,
+            finished_at_ms: None,
+            duration_ms: None,
+            output: None,
+            output_truncated: false,
+            error: None,
+            worker_row: None,
+        }
+    }
+
     /// A finished task as a result: the row when it succeeded, its error when it failed or
     /// was cancelled, and an error saying it still runs when it has not finished. Every
     /// client that starts a task and waits for it ends here.
@@ -732,32 +759,15 @@ mod tests {
     }
 
     fn task(status: TaskStatus, op: Option<OpName>) -> TaskRow {
+        let kind = if op.is_some() {
+            TaskKind::Op
+        } else {
+            TaskKind::Worker
+        };
         TaskRow {
             id: "t1".into(),
-            kind: if op.is_some() {
-                TaskKind::Op
-            } else {
-                TaskKind::Worker
-            },
             status,
-            worker: Some("docs".into()),
-            op,
-            route: None,
-            task: None,
-            requested_ref: None,
-            resolved_model: None,
-            policy: None,
-            reason: None,
-            answered_by: None,
-            session_id: None,
-            created_at_ms: 0,
-            started_at_ms: None,
-            finished_at_ms: None,
-            duration_ms: None,
-            output: None,
-            output_truncated: false,
-            error: None,
-            worker_row: None,
+            ..TaskRow::queued(kind, "docs", op, 0)
         }
     }
 

@@ -198,27 +198,8 @@ impl<W: WorkerService> Tasks<W> {
         let worker = req.work.worker();
         let profile = knowledge.profile(worker)?;
         let mut row = TaskRow {
-            id: String::new(),
-            kind: req.kind,
-            status: TaskStatus::Queued,
-            worker: Some(worker.to_owned()),
-            op: req.work.op(),
             route: req.route.clone(),
-            task: None,
-            requested_ref: None,
-            resolved_model: None,
-            policy: None,
-            reason: None,
-            answered_by: None,
-            session_id: None,
-            created_at_ms: now_ms(),
-            started_at_ms: None,
-            finished_at_ms: None,
-            duration_ms: None,
-            output: None,
-            output_truncated: false,
-            error: None,
-            worker_row: None,
+            ..TaskRow::queued(req.kind, worker, req.work.op(), now_ms())
         };
         let mut early = |reference: &str, policy| -> Result<Resolution, Error> {
             let r = knowledge.resolver.resolve(
