@@ -18,10 +18,8 @@ use orch::api::{InProcess, Orchestrator};
 use orch::client::{Launch, SocketClient, connect_or_start};
 use orch::paths::{Environment, Paths};
 use orch::resolve::Policy;
-use orch::wire::{
-    CancelOutcome, Format, ModelsQuery, ResolveQuery, RunRequest, Scope, SetModelRequest,
-    TaskStatus, TasksQuery,
-};
+use orch::wire::{CancelOutcome, Format, ModelsQuery, ResolveQuery, Scope, TaskStatus, TasksQuery};
+use orch::workers::{RunRequest, SetModelRequest};
 
 use args::{
     Cli, Command, FormatArg, InstallArgs, OpencodeCommand, PolicyArg, ScopeArg, StatusArg, TuiArgs,
