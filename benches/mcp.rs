@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
-use orch::api::{Knowledge, Orchestrator};
+use orch::api::Orchestrator;
 use orch::client::SocketClient;
+use orch::knowledge::Knowledge;
 use orch::tasks::Limits;
 use orch::testutil::capture_home;
 use orch::testutil::fake_workers::FakeWorkers;

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use orch::api::{Knowledge, KnowledgeSource};
 use orch::clock::FakeClock;
+use orch::knowledge::{Knowledge, KnowledgeSource};
 use orch::resolve::Policy;
 use orch::testutil::capture_home;
 use orch::testutil::fake_spawner::FakeSpawner;

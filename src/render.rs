@@ -3,9 +3,9 @@
 
 use crate::wire::{
     AwaitView, CancelOutcome, CancelView, Format, ModelRow, ModelsView, ProfilesView, ResolveView,
-    StatusView, TaskRow, TasksView,
+    StatusView, TagPreviewsView, TaskRow, TasksView,
 };
-use crate::workers::{WorkerRow, WorkerStatus, WorkersView};
+use crate::wire::{WorkerRow, WorkersView};
 
 /// A table of text cells.
 #[derive(Debug, Clone, Default)]
@@ -125,7 +125,7 @@ pub fn model_cells(m: &ModelRow) -> Vec<String> {
             m.model.clone()
         },
         m.name.clone(),
-        m.source.clone(),
+        m.source.to_string(),
         yes(m.image),
         yes(m.tool_call),
         yes(m.reasoning),
@@ -244,6 +244,25 @@ pub fn resolve(view: &ResolveView, format: Format) -> String {
     out
 }
 
+/// The tag-previews view: each tag, what it resolves to for the worker, and why.
+pub fn tag_previews(view: &TagPreviewsView, format: Format) -> String {
+    let mut t = Table::new(&["TAG", "KIND", "RESOLVED", "REASON"]);
+    for p in &view.tags {
+        let (resolved, reason) = match (&p.resolution, &p.error) {
+            (Some(r), _) => (r.resolved_model.clone(), r.reason.clone()),
+            (None, Some(e)) => ("(none)".to_owned(), e.message.clone()),
+            (None, None) => ("(none)".to_owned(), String::new()),
+        };
+        t.row(vec![
+            p.tag.clone(),
+            if p.user { "user" } else { "built-in" }.to_owned(),
+            resolved,
+            reason,
+        ]);
+    }
+    format!("tags for worker {}\n{}", view.worker, t.render(format))
+}
+
 /// The profiles view.
 pub fn profiles(view: &ProfilesView, format: Format) -> String {
     let mut t = Table::new(&[
@@ -262,7 +281,7 @@ pub fn profiles(view: &ProfilesView, format: Format) -> String {
             p.name.clone(),
             p.model_ref.clone(),
             p.resolved_model.clone().unwrap_or_else(|| "(none)".into()),
-            p.backend.clone(),
+            p.backend.to_string(),
             yes(p.vision),
             yes(p.web),
             p.reason.clone(),
@@ -296,34 +315,25 @@ fn or_dash(s: Option<&str>) -> String {
     s.filter(|s| !s.is_empty()).unwrap_or("-").to_owned()
 }
 
-fn worker_status(s: WorkerStatus) -> &'static str {
-    match s {
-        WorkerStatus::Idle => "idle",
-        WorkerStatus::Starting => "starting",
-        WorkerStatus::Ready => "ready",
-        WorkerStatus::Busy => "busy",
-        WorkerStatus::Failed => "failed",
-        WorkerStatus::Stopped => "stopped",
-    }
-}
+/// The first columns of every workers table (this one and the TUI's).
+pub const WORKER_COLUMNS: [&str; 6] = [
+    "WORKER",
+    "STATUS",
+    "MODEL REF",
+    "RESOLVED",
+    "POLICY",
+    "ANSWERED BY",
+];
 
 /// The workers view: each worker's model, why, and the model that really answered.
 pub fn workers(view: &WorkersView, format: Format) -> String {
-    let mut t = Table::new(&[
-        "WORKER",
-        "STATUS",
-        "MODEL REF",
-        "RESOLVED",
-        "POLICY",
-        "ANSWERED BY",
-        "VISION",
-        "PORT",
-        "REASON",
-    ]);
+    let mut head = WORKER_COLUMNS.to_vec();
+    head.extend(["VISION", "PORT", "REASON"]);
+    let mut t = Table::new(&head);
     for w in &view.workers {
         t.row(vec![
             w.id.clone(),
-            worker_status(w.status).to_owned(),
+            w.status.to_string(),
             if w.overridden {
                 format!("{} (set)", w.model_ref)
             } else {

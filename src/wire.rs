@@ -5,9 +5,29 @@
 //! defined with the tools. Every view is what `orch <cmd> --format json` prints and what
 //! `task_list({view, format: "json"})` returns.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
+pub use crate::catalog::ModelStatus;
+use crate::error::Error;
+pub use crate::profiles::BackendKind;
 use crate::resolve::{Policy, Resolution};
+pub use crate::sources::{Access, Origin};
+
+/// Writes an enum with its one spelling (`as_str`), the one serde also uses.
+macro_rules! display_as_str {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+
+display_as_str!(TaskKind, OpName, TaskStatus, WorkerStatus);
 
 /// Which models to list.
 #[derive(
@@ -66,7 +86,7 @@ pub struct ModelRow {
     /// Display name.
     pub name: String,
     /// Provider source (`config`, `api`, `env`, `custom`) or why it is unusable (`none`, `disabled`, `not-enabled`).
-    pub source: String,
+    pub source: Access,
     /// Whether its provider is usable.
     pub usable: bool,
     /// Accepts images.
@@ -86,7 +106,7 @@ pub struct ModelRow {
     /// US dollars per million output tokens.
     pub cost_output: f64,
     /// `active`, `beta`, `alpha` or `deprecated`.
-    pub status: String,
+    pub status: ModelStatus,
     /// Release date, when known.
     pub release_date: String,
     /// Whether it is its provider's default model.
@@ -98,7 +118,7 @@ pub struct ModelRow {
 #[serde(deny_unknown_fields)]
 pub struct ModelsView {
     /// `local` or `live`.
-    pub source: String,
+    pub source: Origin,
     /// The catalog used.
     pub catalog: String,
     /// The scope listed.
@@ -155,7 +175,7 @@ pub struct ProfileRow {
     /// Why, or why it does not resolve.
     pub reason: String,
     /// `server` or `agent`.
-    pub backend: String,
+    pub backend: BackendKind,
     /// Needs image input.
     pub vision: bool,
     /// May use the web.
@@ -353,7 +373,79 @@ pub struct TaskRow {
     /// Whether `output` was cut at the stored limit.
     pub output_truncated: bool,
     /// Why it failed.
-    pub error: Option<crate::Error>,
+    pub error: Option<Error>,
+    /// For `op` tasks that succeeded, the worker afterwards (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_row: Option<WorkerRow>,
+}
+
+impl TaskRow {
+    /// A task just accepted, not yet given an id: queued, for `worker`, nothing else known.
+    pub fn queued(kind: TaskKind, worker: &str, op: Option<OpName>, created_at_ms: u64) -> Self {
+        Self {
+            id: String::new(),
+            kind,
+            status: TaskStatus::Queued,
+            worker: Some(worker.to_owned()),
+            op,
+            route: None,
+            task: None,
+            requested_ref: None,
+            resolved_model: None,
+            policy: None,
+            reason: None,
+            answered_by: None,
+            session_id: None,
+            created_at_ms,
+            started_at_ms: None,
+            finished_at_ms: None,
+            duration_ms: None,
+            output: None,
+            output_truncated: false,
+            error: None,
+            worker_row: None,
+        }
+    }
+
+    /// A finished task as a result: the row when it succeeded, its error when it failed or
+    /// was cancelled, and an error saying it still runs when it has not finished. Every
+    /// client that starts a task and waits for it ends here.
+    pub fn into_result(self) -> Result<TaskRow, Error> {
+        match self.status {
+            TaskStatus::Succeeded => Ok(self),
+            TaskStatus::Queued | TaskStatus::Running => Err(Error::new(
+                crate::error::ErrorKind::Failed,
+                match self.op {
+                    Some(op) => format!(
+                        "{op} is still being applied (task {}); check `orch workers`",
+                        self.id
+                    ),
+                    None => format!(
+                        "task {} did not finish in time; it goes on (see `orch tasks`)",
+                        self.id
+                    ),
+                },
+            )),
+            TaskStatus::Failed | TaskStatus::Cancelled => Err(self.error.unwrap_or_else(|| {
+                Error::new(
+                    crate::error::ErrorKind::Failed,
+                    format!("task {} failed", self.id),
+                )
+            })),
+        }
+    }
+
+    /// The worker an `op` task left behind, once it succeeded.
+    pub fn into_worker_row(self) -> Result<WorkerRow, Error> {
+        let row = self.into_result()?;
+        let id = row.id;
+        row.worker_row.ok_or_else(|| {
+            Error::new(
+                crate::error::ErrorKind::Failed,
+                format!("task {id} is not an operation on a worker; it has no worker row"),
+            )
+        })
+    }
 }
 
 /// A request for the tasks view.
@@ -463,9 +555,302 @@ pub struct StatusView {
     /// Workers defined.
     pub workers: usize,
     /// `local` or `live`.
-    pub source: String,
+    pub source: Origin,
     /// The catalog used.
     pub catalog: String,
     /// Usable provider ids.
     pub usable_providers: Vec<String>,
+}
+
+/// What a file attached to a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(inline)]
+pub enum AttachmentKind {
+    /// An image: routes `auto` tasks to the vision worker.
+    Image,
+    /// Any other file.
+    File,
+}
+
+/// A file attached to a task, by path or inline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Image or file.
+    pub kind: AttachmentKind,
+    /// A path on this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// The content, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base64: Option<String>,
+    /// MIME type (guessed from the name when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+    /// File name to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One task for one worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// Worker id.
+    pub worker: String,
+    /// The task text.
+    pub task: String,
+    /// A model reference for this task (else the worker's current model).
+    pub model: Option<String>,
+    /// With `model`: `dynamic` applies it to this task only, `sticky` makes it the worker's default.
+    pub policy: Option<Policy>,
+    /// Spawn a new worker process even when a matching one runs.
+    pub force_new: bool,
+    /// Spawn the worker when it is not running (default true at the tool layer).
+    pub auto_spawn: bool,
+    /// Attachments.
+    pub attachments: Vec<Attachment>,
+    /// Give up after this long.
+    pub timeout: Option<Duration>,
+}
+
+/// Changing a worker's model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetModelRequest {
+    /// Worker id.
+    pub worker: String,
+    /// The new reference.
+    pub model: String,
+    /// `dynamic`: rides on each message; `sticky`: the worker's default until reset.
+    pub policy: Policy,
+    /// Restart the worker's OpenCode process now.
+    pub respawn: bool,
+}
+
+/// A worker's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerStatus {
+    /// Defined, no process.
+    Idle,
+    /// Process starting.
+    Starting,
+    /// Ready for tasks.
+    Ready,
+    /// Running a task.
+    Busy,
+    /// Its process died or failed to start; the next task respawns it.
+    Failed,
+    /// Stopped.
+    Stopped,
+}
+
+impl WorkerStatus {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Starting => "starting",
+            Self::Ready => "ready",
+            Self::Busy => "busy",
+            Self::Failed => "failed",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+/// One worker, as every view shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerRow {
+    /// Worker id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Lifecycle state.
+    pub status: WorkerStatus,
+    /// `server` or `agent`.
+    pub backend: BackendKind,
+    /// The reference in effect (the profile's, or one set by the user).
+    pub model_ref: String,
+    /// What it resolves to.
+    pub resolved_model: Option<String>,
+    /// `dynamic` or `sticky`.
+    pub policy: Policy,
+    /// Why this model (or why it does not resolve).
+    pub reason: String,
+    /// Whether the user changed the model (reset restores the profile's).
+    pub overridden: bool,
+    /// The model that answered its last task.
+    pub answered_by: Option<String>,
+    /// Needs image input.
+    pub vision: bool,
+    /// Process id of its OpenCode (server backend).
+    pub pid: Option<u32>,
+    /// Its OpenCode URL.
+    pub url: Option<String>,
+    /// Its port.
+    pub port: Option<u16>,
+    /// Its OpenCode session.
+    pub session_id: Option<String>,
+    /// The last error, when it failed.
+    pub error: Option<String>,
+}
+
+/// The workers view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkersView {
+    /// Workers by id.
+    pub workers: Vec<WorkerRow>,
+}
+
+/// One tag in the tag-previews view: what it resolves to now for the worker, or why not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagPreviewRow {
+    /// The tag.
+    pub tag: String,
+    /// Defined in `orchestrator.json` (else built-in).
+    pub user: bool,
+    /// Its resolution for the worker.
+    pub resolution: Option<Resolution>,
+    /// Why it does not resolve for the worker.
+    pub error: Option<Error>,
+}
+
+impl TagPreviewRow {
+    /// The resolution, or why there is none.
+    pub fn result(self) -> Result<Resolution, Error> {
+        match (self.resolution, self.error) {
+            (Some(r), _) => Ok(r),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(Error::new(
+                crate::error::ErrorKind::Failed,
+                format!("the preview of tag {} came back empty", self.tag),
+            )),
+        }
+    }
+}
+
+/// The tag-previews view: every tag (built-in, then the user's) for one worker, in one
+/// answer (`task_list` view `tags`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagPreviewsView {
+    /// The worker the tags were resolved for.
+    pub worker: String,
+    /// Built-in tags first, then user tags.
+    pub tags: Vec<TagPreviewRow>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// Each enum has one spelling: what serde writes is what `as_str` and `Display` say.
+    #[test]
+    fn every_enum_spells_itself_one_way() {
+        fn check<T: Serialize + std::fmt::Display>(values: &[T]) {
+            for v in values {
+                let json = serde_json::to_value(v).unwrap_or_else(|e| panic!("serializes: {e}"));
+                assert_eq!(json, serde_json::Value::String(v.to_string()));
+            }
+        }
+        check(&[TaskKind::Worker, TaskKind::Auto, TaskKind::Op]);
+        check(&[OpName::WorkerModelSet, OpName::WorkerModelReset]);
+        check(&[
+            TaskStatus::Queued,
+            TaskStatus::Running,
+            TaskStatus::Succeeded,
+            TaskStatus::Failed,
+            TaskStatus::Cancelled,
+        ]);
+        check(&[
+            WorkerStatus::Idle,
+            WorkerStatus::Starting,
+            WorkerStatus::Ready,
+            WorkerStatus::Busy,
+            WorkerStatus::Failed,
+            WorkerStatus::Stopped,
+        ]);
+        check(&[
+            Access::Config,
+            Access::Api,
+            Access::Env,
+            Access::Custom,
+            Access::NoCredentials,
+            Access::Disabled,
+            Access::NotEnabled,
+        ]);
+        check(&[
+            ModelStatus::Active,
+            ModelStatus::Beta,
+            ModelStatus::Alpha,
+            ModelStatus::Deprecated,
+        ]);
+        check(&[BackendKind::Server, BackendKind::Agent]);
+        check(&[Origin::Local, Origin::Live]);
+        assert_eq!(Access::NoCredentials.as_str(), "none");
+        assert_eq!(Access::NotEnabled.as_str(), "not-enabled");
+    }
+
+    fn task(status: TaskStatus, op: Option<OpName>) -> TaskRow {
+        let kind = if op.is_some() {
+            TaskKind::Op
+        } else {
+            TaskKind::Worker
+        };
+        TaskRow {
+            id: "t1".into(),
+            status,
+            ..TaskRow::queued(kind, "docs", op, 0)
+        }
+    }
+
+    #[test]
+    fn a_finished_task_becomes_its_row_or_its_error() {
+        assert!(task(TaskStatus::Succeeded, None).into_result().is_ok());
+        let mut failed = task(TaskStatus::Failed, None);
+        failed.error = Some(Error::new(ErrorKind::NotFound, "no such model"));
+        let e = failed
+            .into_result()
+            .err()
+            .unwrap_or_else(|| panic!("failed"));
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::NotFound, "no such model")
+        );
+        let e = task(TaskStatus::Cancelled, None)
+            .into_result()
+            .err()
+            .unwrap_or_else(|| panic!("cancelled"));
+        assert_eq!(e.message, "task t1 failed");
+        let e = task(TaskStatus::Running, Some(OpName::WorkerModelSet))
+            .into_result()
+            .err()
+            .unwrap_or_else(|| panic!("still running"));
+        assert!(
+            e.message
+                .starts_with("worker.model.set is still being applied (task t1)")
+        );
+        let e = task(TaskStatus::Queued, None)
+            .into_result()
+            .err()
+            .unwrap_or_else(|| panic!("still queued"));
+        assert!(e.message.contains("task t1 did not finish"), "{e}");
+        // An op task without its row is not a worker change.
+        let e = task(TaskStatus::Succeeded, Some(OpName::WorkerModelReset))
+            .into_worker_row()
+            .err()
+            .unwrap_or_else(|| panic!("no row"));
+        assert!(e.message.contains("no worker row"), "{e}");
+    }
+
+    #[test]
+    fn an_op_task_without_a_row_serializes_as_before() {
+        let json = serde_json::to_value(task(TaskStatus::Succeeded, None))
+            .unwrap_or_else(|e| panic!("serializes: {e}"));
+        assert!(json.get("worker_row").is_none(), "{json}");
+    }
 }

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use orch::api::{Knowledge, Orchestrator};
+use orch::api::Orchestrator;
 use orch::client::SocketClient;
+use orch::knowledge::Knowledge;
 use orch::mcp::{Backend, Listener, SocketError, TOOL_NAMES};
 use orch::resolve::Policy;
 use orch::tasks::Limits;
@@ -1378,4 +1379,48 @@ async fn a_backend_whose_socket_is_removed_stops() {
     ok(std::fs::remove_file(&h.socket));
     let stopped = h.served.ends_within(Duration::from_secs(6)).await;
     assert!(stopped, "the backend kept running without its socket");
+}
+
+#[tokio::test]
+async fn tag_previews_come_in_one_call_and_match_the_in_process_ones() {
+    let h = Harness::start().await;
+    let o = h.orch().await;
+    let remote = ok(o.tag_previews("vision").await);
+    let local = ok(orch::api::InProcess::new(h.fake.clone())
+        .tag_previews("vision")
+        .await);
+    assert_eq!(remote, local);
+    let tags: Vec<&str> = remote.tags.iter().map(|t| t.tag.as_str()).collect();
+    assert_eq!(tags[..4], ["node", "node:fast", "node:vision", "node:docs"]);
+    for t in &remote.tags {
+        assert!(
+            t.resolution.is_some() != t.error.is_some(),
+            "{t:?}: a resolution or an error"
+        );
+    }
+    let e = o
+        .tag_previews("doc")
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("unknown worker accepted"));
+    assert!(e.suggestions.contains(&"docs".to_owned()), "{e:?}");
+    o.close().await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_op_task_carries_the_worker_row_it_left() {
+    let h = Harness::start().await;
+    let c = h.client().await;
+    let done = start_and_await(
+        &c,
+        json!({"kind":"op","op":"worker.model.set","format":"json",
+               "worker":{"workerId":"docs","model":"openai/gpt-5-mini"}}),
+    )
+    .await;
+    let row = ok(done.into_worker_row());
+    assert_eq!(row, worker_row(&c, "docs").await);
+    assert_eq!(row.resolved_model.as_deref(), Some("openai/gpt-5-mini"));
+    ok(c.cancel().await);
+    h.stop().await;
 }

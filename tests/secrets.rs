@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use orch::api::{Knowledge, Local, Orchestrator};
+use orch::api::{InProcess, Orchestrator};
+use orch::knowledge::Knowledge;
 use orch::paths::{Environment, Paths};
 use orch::profiles::load_orchestrator;
 use orch::render;
@@ -129,7 +130,7 @@ async fn no_key_in_any_output_of_the_local_source() {
             assert_no_secret(reference, &e.to_string());
         }
     }
-    let backend = Local::load(&paths, &env).unwrap_or_else(|e| panic!("{e}"));
+    let backend = InProcess::load(&paths, &env).unwrap_or_else(|e| panic!("{e}"));
     assert_no_secret("backend", &format!("{backend:?}"));
     let outputs = everything(&backend).await;
     assert!(outputs.len() > 100);
@@ -152,7 +153,7 @@ async fn no_key_in_any_output_of_the_live_source() {
     assert_no_secret("live source", &format!("{source:?}"));
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (paths, env) = capture_home(dir.path());
-    let backend = Local::load_live(&fake.url(), &paths, &env)
+    let backend = InProcess::load_live(&fake.url(), &paths, &env)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     for (what, text) in everything(&backend).await {
@@ -226,13 +227,13 @@ fn no_key_in_config_errors_or_warnings() {
         }
         std::fs::write(&path, content).unwrap_or_else(|e| panic!("{e}"));
         let what = format!("{file}: {content}");
-        match Local::load(&paths, &env) {
+        match InProcess::load(&paths, &env) {
             Ok(backend) => {
                 let shown = format!("{backend:?}");
                 assert_no_secret(&what, &shown);
                 let knowledge =
                     Knowledge::load_local(&paths, &env).unwrap_or_else(|e| panic!("{e}"));
-                let view = knowledge.models_view(&ModelsQuery::default());
+                let view = orch::views::models(&knowledge, &ModelsQuery::default());
                 assert_no_secret(&what, &render::models(&view, Format::Table));
                 assert_no_secret(&what, &json!(view).to_string());
             }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use orch::api::{Knowledge, KnowledgeSource};
 use orch::clock::FakeClock;
+use orch::knowledge::{Knowledge, KnowledgeSource};
 use orch::paths::{Environment, Paths};
 use orch::profiles::load_orchestrator;
 use orch::resolve::Policy;

@@ -2,7 +2,7 @@
 //! backend, so the same code runs over the socket and in-process (`--opencode-url`).
 
 use orch::api::Orchestrator;
-use orch::wire::{CancelOutcome, Format, TaskStatus};
+use orch::wire::{CancelOutcome, Format};
 use serde::Serialize;
 
 use crate::args::{ModelsArgs, ResolveArgs, RunArgs, SetArgs, TasksArgs};
@@ -100,10 +100,9 @@ impl Ask for RunArgs {
             return Ok(exit::FAILURE);
         };
         print::view(&done, fmt, orch::render::task)?;
-        Ok(if done.status == TaskStatus::Succeeded {
-            exit::OK
-        } else {
-            exit::FAILURE
+        Ok(match done.into_result() {
+            Ok(_) => exit::OK,
+            Err(_) => exit::FAILURE,
         })
     }
 }

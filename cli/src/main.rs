@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
-use orch::api::Local;
+use orch::api::InProcess;
 use orch::client::{Launch, SocketClient, connect_or_start};
 use orch::paths::{Environment, Paths};
 
@@ -147,7 +147,7 @@ fn ask(cli: &Cli, command: &impl Ask) -> anyhow::Result<u8> {
     runtime(Threads::One)?.block_on(async {
         match &cli.opencode_url {
             Some(url) => {
-                let backend = Local::load_live(url, &place.paths, &place.env).await?;
+                let backend = InProcess::load_live(url, &place.paths, &place.env).await?;
                 command.ask(&backend, fmt).await
             }
             None => {
@@ -246,8 +246,7 @@ fn tui(cli: &Cli, args: &TuiArgs) -> anyhow::Result<u8> {
     runtime(Threads::Many(Some(2)))?.block_on(async {
         let (stream, socket) = connect_or_start(&paths, &launch(&project)?).await?;
         let client = SocketClient::connect(stream, &socket).await?;
-        let backend = Arc::new(orch_tui::Remote::new(client));
-        orch_tui::run_terminal(backend)
+        orch_tui::run_terminal(Arc::new(client))
             .await
             .context("the terminal UI failed")
     })?;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orch::api::Knowledge;
+use orch::knowledge::Knowledge;
 use orch::tasks::Limits;
 use orch::testutil::fake_workers::FakeWorkers;
 use orch::testutil::served::Served;

@@ -11,17 +11,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
-use crate::api::Orchestrator;
+use crate::api::{OP_WAIT, Orchestrator, finish};
 use crate::error::{Error, ErrorKind};
 use crate::mcp::{AttachmentArg, AwaitArgs, IdsArgs, ListArgs, StartArgs, ViewArg, WorkerOpArgs};
 use crate::wire::{
     AwaitView, CancelView, ModelsQuery, ModelsView, OpName, ProfilesView, ReplyFormat,
-    ResolveQuery, ResolveView, StatusView, TaskKind, TaskRow, TaskStatus, TasksQuery, TasksView,
+    ResolveQuery, ResolveView, RunRequest, SetModelRequest, StatusView, TagPreviewsView, TaskKind,
+    TaskRow, TasksQuery, TasksView, WorkerRow, WorkersView,
 };
-use crate::workers::{RunRequest, SetModelRequest, WorkerRow, WorkersView};
-
-/// How long `set_model` and `reset_model` wait for their operation.
-const OP_WAIT: Duration = Duration::from_secs(120);
 
 /// A connected MCP client of the backend.
 pub struct SocketClient {
@@ -136,39 +133,21 @@ impl SocketClient {
         }
     }
 
-    async fn op(&self, args: StartArgs, worker: &str) -> Result<WorkerRow, Error> {
-        let row: TaskRow = self.call("task_start", &args).await?;
-        let done = self
-            .await_tasks(std::slice::from_ref(&row.id), OP_WAIT)
-            .await?;
-        let row = done
-            .tasks
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::new(ErrorKind::Failed, "the backend lost the operation"))?;
-        match row.status {
-            TaskStatus::Succeeded => {}
-            TaskStatus::Queued | TaskStatus::Running => {
-                return Err(Error::new(
-                    ErrorKind::Failed,
-                    format!(
-                        "{} is still being applied (task {}); check `orch workers`",
-                        args.op.map_or("the operation", OpName::as_str),
-                        row.id
-                    ),
-                ));
-            }
-            _ => {
-                return Err(row.error.unwrap_or_else(|| {
-                    Error::new(ErrorKind::Failed, format!("task {} failed", row.id))
-                }));
-            }
-        }
-        let view = self.workers().await?;
-        view.workers
-            .into_iter()
-            .find(|w| w.id == worker)
-            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("worker {worker} vanished")))
+    /// `task_list` with these arguments.
+    async fn list<T: DeserializeOwned>(&self, args: ListArgs) -> Result<T, Error> {
+        self.call("task_list", &args).await
+    }
+
+    /// Starts an operation, waits for it, and returns the worker row its task carries.
+    async fn op(&self, op: OpName, worker: WorkerOpArgs) -> Result<WorkerRow, Error> {
+        let args = StartArgs {
+            kind: TaskKind::Op,
+            op: Some(op),
+            worker: Some(worker),
+            ..StartArgs::default()
+        };
+        let started: TaskRow = self.call("task_start", &args).await?;
+        finish(self, &started, OP_WAIT).await?.into_worker_row()
     }
 }
 
@@ -182,7 +161,7 @@ impl Orchestrator for SocketClient {
             limit: q.limit,
             ..Self::list_args(ViewArg::Models)
         };
-        self.call("task_list", &args).await
+        self.list(args).await
     }
 
     async fn resolve(&self, q: &ResolveQuery) -> Result<ResolveView, Error> {
@@ -191,45 +170,41 @@ impl Orchestrator for SocketClient {
             worker_id: q.worker.clone(),
             ..Self::list_args(ViewArg::Resolve)
         };
-        self.call("task_list", &args).await
+        self.list(args).await
     }
 
     async fn profiles(&self) -> Result<ProfilesView, Error> {
-        self.call("task_list", &Self::list_args(ViewArg::Profiles))
-            .await
+        self.list(Self::list_args(ViewArg::Profiles)).await
+    }
+
+    async fn tag_previews(&self, worker: &str) -> Result<TagPreviewsView, Error> {
+        let args = ListArgs {
+            worker_id: Some(worker.to_owned()),
+            ..Self::list_args(ViewArg::Tags)
+        };
+        self.list(args).await
     }
 
     async fn workers(&self) -> Result<WorkersView, Error> {
-        self.call("task_list", &Self::list_args(ViewArg::Workers))
-            .await
+        self.list(Self::list_args(ViewArg::Workers)).await
     }
 
     async fn set_model(&self, req: &SetModelRequest) -> Result<WorkerRow, Error> {
-        let args = StartArgs {
-            kind: TaskKind::Op,
-            op: Some(OpName::WorkerModelSet),
-            worker: Some(WorkerOpArgs {
-                worker_id: Some(req.worker.clone()),
-                model: Some(req.model.clone()),
-                model_policy: Some(req.policy),
-                respawn: req.respawn,
-            }),
-            ..StartArgs::default()
+        let worker = WorkerOpArgs {
+            worker_id: Some(req.worker.clone()),
+            model: Some(req.model.clone()),
+            model_policy: Some(req.policy),
+            respawn: req.respawn,
         };
-        self.op(args, &req.worker).await
+        self.op(OpName::WorkerModelSet, worker).await
     }
 
     async fn reset_model(&self, worker: &str) -> Result<WorkerRow, Error> {
-        let args = StartArgs {
-            kind: TaskKind::Op,
-            op: Some(OpName::WorkerModelReset),
-            worker: Some(WorkerOpArgs {
-                worker_id: Some(worker.to_owned()),
-                ..WorkerOpArgs::default()
-            }),
-            ..StartArgs::default()
+        let worker = WorkerOpArgs {
+            worker_id: Some(worker.to_owned()),
+            ..WorkerOpArgs::default()
         };
-        self.op(args, worker).await
+        self.op(OpName::WorkerModelReset, worker).await
     }
 
     async fn run(&self, req: &RunRequest) -> Result<TaskRow, Error> {
@@ -266,7 +241,7 @@ impl Orchestrator for SocketClient {
             limit: q.limit,
             ..Self::list_args(ViewArg::Tasks)
         };
-        self.call("task_list", &args).await
+        self.list(args).await
     }
 
     async fn cancel(&self, ids: &[String]) -> Result<CancelView, Error> {
@@ -278,7 +253,6 @@ impl Orchestrator for SocketClient {
     }
 
     async fn status(&self) -> Result<StatusView, Error> {
-        self.call("task_list", &Self::list_args(ViewArg::Status))
-            .await
+        self.list(Self::list_args(ViewArg::Status)).await
     }
 }

@@ -157,6 +157,7 @@ pub(crate) enum ViewArg {
     Resolve,
     Status,
     Output,
+    Tags,
 }
 
 /// Arguments of `task_list`.
@@ -164,7 +165,7 @@ pub(crate) enum ViewArg {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(transform = plain, transform = list_needs)]
 pub(crate) struct ListArgs {
-    /// "tasks" (default): recent tasks. "workers": each worker's model ref, resolved model, policy, reason and the model that answered its last task. "profiles": worker profiles and their tag-based defaults. "models": usable models (see scope, providers, query, visionOnly, limit). "resolve": what `model` resolves to (for `workerId`), why, and the ranked candidates. "status": the backend and its paths. "output": one task's full output (`taskId`).
+    /// "tasks" (default): recent tasks. "workers": each worker's model ref, resolved model, policy, reason and the model that answered its last task. "profiles": worker profiles and their tag-based defaults. "models": usable models (see scope, providers, query, visionOnly, limit). "resolve": what `model` resolves to (for `workerId`), why, and the ranked candidates. "status": the backend and its paths. "output": one task's full output (`taskId`). "tags": every tag and what it resolves to now for `workerId`.
     #[serde(default)]
     pub view: ViewArg,
     /// Reply as "markdown" (default) or "json".
@@ -188,7 +189,7 @@ pub(crate) struct ListArgs {
     /// View "resolve": the model reference to resolve (tag, provider/model or partial name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// View "resolve": resolve for this worker (a vision worker needs image input).
+    /// Views "resolve" and "tags": resolve for this worker (a vision worker needs image input).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
     /// View "output": the task.
@@ -304,7 +305,7 @@ fn start_needs(schema: &mut Schema) {
     );
 }
 
-/// View "resolve" needs `model`; view "output" needs `taskId`.
+/// View "resolve" needs `model`; view "output" needs `taskId`; view "tags" needs `workerId`.
 fn list_needs(schema: &mut Schema) {
     schema.insert(
         "if".into(),
@@ -315,7 +316,11 @@ fn list_needs(schema: &mut Schema) {
         "else".into(),
         json!({
             "if": {"properties": {"view": {"const": "output"}}, "required": ["view"]},
-            "then": {"required": ["taskId"]}
+            "then": {"required": ["taskId"]},
+            "else": {
+                "if": {"properties": {"view": {"const": "tags"}}, "required": ["view"]},
+                "then": {"required": ["workerId"]}
+            }
         }),
     );
 }

@@ -10,7 +10,7 @@ pub mod socket;
 pub mod transport;
 
 pub use server::{Backend, ConnectionGuard, McpServer, ServeInfo, TOOL_NAMES};
-pub use service::{NoWorkerManager, default_service};
+pub use service::default_service;
 pub use socket::{Listener, SocketError, SocketLock, log_file, shutdown_signal};
 pub use transport::{LineTransport, MAX_MESSAGE_BYTES};
 

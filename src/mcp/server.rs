@@ -29,6 +29,7 @@ use crate::error::{Error, ErrorKind};
 use crate::paths::Paths;
 use crate::render;
 use crate::tasks::{Limits, StartRequest, Tasks, Work, route_auto};
+use crate::views;
 use crate::wire::{
     AwaitView, Format, ModelsQuery, OpName, ReplyFormat, ResolveQuery, StatusView, TaskKind,
     TasksQuery,
@@ -146,7 +147,7 @@ impl<W: WorkerService> Backend<W> {
             kept_tasks: kept,
             task_capacity: self.tasks.limits().finished_capacity,
             workers: knowledge.profiles.list.len(),
-            source: set.origin.kind.clone(),
+            source: set.origin.kind,
             catalog: set.origin.catalog.clone(),
             usable_providers: set.usable_ids().into_iter().map(str::to_owned).collect(),
         }
@@ -582,7 +583,7 @@ impl<W: WorkerService> McpServer<W> {
     }
 
     #[tool(
-        description = "Read-only views. view \"tasks\" (default): recent tasks. \"workers\": each worker's status, model ref, resolved model, policy, reason, the model that answered its last task, vision, port. \"profiles\": worker profiles and their tag-based defaults. \"models\": usable models (scope, providers, query, visionOnly, limit). \"resolve\": what `model` resolves to (for workerId), why, and the ranked candidates. \"status\": the backend and its paths. \"output\": one task's full output (taskId). format \"markdown\" (default) or \"json\".",
+        description = "Read-only views. view \"tasks\" (default): recent tasks. \"workers\": each worker's status, model ref, resolved model, policy, reason, the model that answered its last task, vision, port. \"profiles\": worker profiles and their tag-based defaults. \"models\": usable models (scope, providers, query, visionOnly, limit). \"resolve\": what `model` resolves to (for workerId), why, and the ranked candidates. \"status\": the backend and its paths. \"output\": one task's full output (taskId). \"tags\": every tag and what it resolves to now for workerId. format \"markdown\" (default) or \"json\".",
         annotations(read_only_hint = true)
     )]
     async fn task_list(
@@ -627,7 +628,7 @@ impl<W: WorkerService> McpServer<W> {
             }
             ViewArg::Workers => reply(&backend.workers().workers().await, format, render::workers),
             ViewArg::Profiles => reply(
-                &backend.workers().knowledge().profiles_view(),
+                &views::profiles(&backend.workers().knowledge()),
                 format,
                 render::profiles,
             ),
@@ -640,7 +641,7 @@ impl<W: WorkerService> McpServer<W> {
                     limit: a.limit,
                 };
                 reply(
-                    &backend.workers().knowledge().models_view(&q),
+                    &views::models(&backend.workers().knowledge(), &q),
                     format,
                     render::models,
                 )
@@ -656,12 +657,22 @@ impl<W: WorkerService> McpServer<W> {
                     policy: Default::default(),
                 };
                 reply(
-                    &backend.workers().knowledge().resolve_view(&q)?,
+                    &views::resolve(&backend.workers().knowledge(), &q)?,
                     format,
                     render::resolve,
                 )
             }
             ViewArg::Status => reply(&backend.status(), format, render::status),
+            ViewArg::Tags => {
+                let Some(worker) = a.worker_id else {
+                    return malformed("view \"tags\" needs workerId");
+                };
+                reply(
+                    &views::tag_previews(&backend.workers().knowledge(), &worker)?,
+                    format,
+                    render::tag_previews,
+                )
+            }
             ViewArg::Output => {
                 let Some(id) = a.task_id else {
                     return malformed("view \"output\" needs taskId");
@@ -719,11 +730,11 @@ impl<W: WorkerService> ServerHandler for McpServer<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mcp::NoWorkerManager;
+    use crate::workers::NoWorkers;
 
     #[test]
     fn the_tool_surface_is_exactly_five_tools_with_stable_schemas() {
-        let tools = McpServer::<NoWorkerManager>::tool_router().list_all();
+        let tools = McpServer::<NoWorkers>::tool_router().list_all();
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
         let mut sorted = names.clone();
         sorted.sort_unstable();

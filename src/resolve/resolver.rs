@@ -213,7 +213,7 @@ impl Resolver {
 
     /// Every tag (built-in, then user-defined) and what it resolves to now for `worker`.
     pub fn preview_tags(&self, worker: Option<&Profile>) -> Vec<TagPreview> {
-        let builtin = TAGS.iter().take(4).map(|t| ((*t).to_owned(), false));
+        let builtin = Tag::ALL.iter().map(|t| (t.name().to_owned(), false));
         let user = self
             .tags
             .keys()

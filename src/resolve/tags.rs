@@ -38,6 +38,9 @@ pub const TAGS: [&str; 8] = [
 ];
 
 impl Tag {
+    /// Every built-in tag, in the order they are offered.
+    pub const ALL: [Tag; 4] = [Self::Node, Self::Fast, Self::Vision, Self::Docs];
+
     /// Parses `node`, `node:fast`, ... and the `auto` spellings.
     pub fn parse(s: &str) -> Option<Self> {
         let rest = s.strip_prefix("node").or_else(|| s.strip_prefix("auto"))?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Access, ProviderEntry, ProviderSet, ProviderSource, SetOrigin, SourceError};
+use super::{Access, Origin, ProviderEntry, ProviderSet, ProviderSource, SetOrigin, SourceError};
 use crate::catalog::opencode::{ConfigProvidersReply, ProviderListReply, WireProvider};
 use crate::catalog::opencode_default_model;
 use crate::opencode::{OpenCodeClient, OpenCodeError, strip_credentials};
@@ -131,7 +131,7 @@ pub fn from_replies(
         model: config.model.filter(|m| !m.is_empty()),
         small_model: config.small_model.filter(|m| !m.is_empty()),
         origin: SetOrigin {
-            kind: "live".into(),
+            kind: Origin::Live,
             catalog: url.to_owned(),
             config_files: Vec::new(),
         },

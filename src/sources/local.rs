@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::auth::{CredentialKind, Credentials};
 use super::config::{ConfigLocations, ConfigModel, OpenCodeConfig};
-use super::{Access, ProviderEntry, ProviderSet, ProviderSource, SetOrigin, SourceError};
+use super::{Access, Origin, ProviderEntry, ProviderSet, ProviderSource, SetOrigin, SourceError};
 use crate::catalog::models_dev::DevCatalog;
 use crate::catalog::{
     Capabilities, Catalog, Cost, Limits, Modalities, Model, ModelStatus, Provider,
@@ -60,7 +60,7 @@ impl LocalSource {
         warnings.extend(warning);
         let mut set = classify(catalog, &loaded.config, &self.env, &creds);
         set.origin = SetOrigin {
-            kind: "local".into(),
+            kind: Origin::Local,
             catalog: about,
             config_files: loaded.files,
         };

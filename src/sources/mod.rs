@@ -10,7 +10,7 @@ pub mod live;
 pub mod local;
 mod set;
 
-pub use set::{Access, ProviderEntry, ProviderSet, SetOrigin};
+pub use set::{Access, Origin, ProviderEntry, ProviderSet, SetOrigin};
 
 use std::fmt;
 use std::future::Future;

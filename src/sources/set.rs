@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Model, Provider};
 
-/// Whether and how a provider can be used, with OpenCode's meaning of `source`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// Whether and how a provider can be used, with OpenCode's meaning of `source`. Its
+/// one spelling is [`Access::label`] (`none` for a provider without credentials).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Access {
     /// Declared in OpenCode config (`provider.<id>`).
@@ -19,6 +20,7 @@ pub enum Access {
     /// Loaded by OpenCode's own logic (the free `opencode` provider, OAuth logins).
     Custom,
     /// In the catalog but without credentials: listed, never picked by a tag.
+    #[serde(rename = "none")]
     NoCredentials,
     /// Named in `disabled_providers`.
     Disabled,
@@ -43,6 +45,11 @@ impl Access {
             Self::Disabled => "disabled",
             Self::NotEnabled => "not-enabled",
         }
+    }
+
+    /// The label (the serde spelling too).
+    pub fn as_str(self) -> &'static str {
+        self.label()
     }
 
     /// From OpenCode's `source` string of a usable provider.
@@ -101,11 +108,50 @@ impl ProviderEntry {
     }
 }
 
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Which kind of source read the providers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// OpenCode's files, the environment and the catalog on this machine.
+    #[default]
+    Local,
+    /// A running OpenCode server (`--opencode-url`).
+    Live,
+}
+
+impl Origin {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Live => "live",
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Origin {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Where a provider set came from, for status output and reasons.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SetOrigin {
     /// `local` or `live`.
-    pub kind: String,
+    pub kind: Origin,
     /// The catalog used (a path, a URL, or the bundled snapshot).
     pub catalog: String,
     /// OpenCode config files read, in merge order.

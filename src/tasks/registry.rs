@@ -13,9 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 
 use super::request::{StartRequest, Work};
-use crate::api::unknown_worker;
 use crate::error::{Error, ErrorKind};
-use crate::resolve::Request;
+use crate::resolve::{Request, Resolution};
 use crate::wire::{
     AwaitView, CancelOutcome, CancelRow, CancelView, TaskKind, TaskRow, TaskStatus, TasksQuery,
     TasksView,
@@ -161,7 +160,7 @@ impl<W: WorkerService> Tasks<W> {
     /// Errors that the caller can fix (an unknown worker, a reference that does not
     /// resolve, an empty task) come back here, before any task exists.
     pub async fn start(&self, req: StartRequest) -> Result<TaskRow, Error> {
-        let mut row = self.prepare(&req).await?;
+        let (mut row, resolution) = self.prepare(&req).await?;
         let cancel = CancellationToken::new();
         let id = {
             let mut st = lock(&self.inner.state);
@@ -188,52 +187,33 @@ impl<W: WorkerService> Tasks<W> {
             id
         };
         let inner = Arc::clone(&self.inner);
-        tokio::spawn(run(inner, id, req.work, cancel));
+        tokio::spawn(run(inner, id, req.work, resolution, cancel));
         Ok(row)
     }
 
-    /// Checks the request against the profiles and the resolver, and builds the queued row.
-    async fn prepare(&self, req: &StartRequest) -> Result<TaskRow, Error> {
+    /// Checks the request against the profiles and the resolver, and builds the queued row;
+    /// a model change's reference is resolved here, once, and its resolution passed on.
+    async fn prepare(&self, req: &StartRequest) -> Result<(TaskRow, Option<Resolution>), Error> {
         let knowledge = self.inner.workers.knowledge();
         let worker = req.work.worker();
-        let profile = knowledge
-            .profiles
-            .get(worker)
-            .ok_or_else(|| unknown_worker(worker, &knowledge.profiles))?;
+        let profile = knowledge.profile(worker)?;
         let mut row = TaskRow {
-            id: String::new(),
-            kind: req.kind,
-            status: TaskStatus::Queued,
-            worker: Some(worker.to_owned()),
-            op: req.work.op(),
             route: req.route.clone(),
-            task: None,
-            requested_ref: None,
-            resolved_model: None,
-            policy: None,
-            reason: None,
-            answered_by: None,
-            session_id: None,
-            created_at_ms: now_ms(),
-            started_at_ms: None,
-            finished_at_ms: None,
-            duration_ms: None,
-            output: None,
-            output_truncated: false,
-            error: None,
+            ..TaskRow::queued(req.kind, worker, req.work.op(), now_ms())
         };
-        let mut early = |reference: &str, policy| -> Result<(), Error> {
+        let mut early = |reference: &str, policy| -> Result<Resolution, Error> {
             let r = knowledge.resolver.resolve(
                 &Request::new(reference)
                     .for_worker(Some(profile))
                     .with_policy(policy),
             )?;
-            row.requested_ref = Some(r.model_ref);
-            row.resolved_model = Some(r.resolved_model);
+            row.requested_ref = Some(r.model_ref.clone());
+            row.resolved_model = Some(r.resolved_model.clone());
             row.policy = Some(r.policy);
-            row.reason = Some(r.reason);
-            Ok(())
+            row.reason = Some(r.reason.clone());
+            Ok(r)
         };
+        let mut resolution = None;
         match &req.work {
             Work::Run(run) => {
                 if run.task.trim().is_empty() {
@@ -243,7 +223,9 @@ impl<W: WorkerService> Tasks<W> {
                     ));
                 }
                 match &run.model {
-                    Some(m) => early(m, run.policy.unwrap_or_default())?,
+                    Some(m) => {
+                        early(m, run.policy.unwrap_or_default())?;
+                    }
                     None => {
                         let view = self.inner.workers.workers().await;
                         if let Some(w) = view.workers.iter().find(|w| w.id == worker) {
@@ -256,12 +238,12 @@ impl<W: WorkerService> Tasks<W> {
                 }
                 row.task = Some(run.task.clone());
             }
-            Work::SetModel(set) => early(&set.model, set.policy)?,
+            Work::SetModel(set) => resolution = Some(early(&set.model, set.policy)?),
             Work::ResetModel { .. } => {
                 row.requested_ref = Some(profile.model.display());
             }
         }
-        Ok(row)
+        Ok((row, resolution))
     }
 
     /// The tasks with these ids, with their output, without waiting.
@@ -553,10 +535,11 @@ fn apply_outcome(row: &mut TaskRow, outcome: RunOutcome) {
 fn apply_worker_row(row: &mut TaskRow, w: WorkerRow) {
     row.status = TaskStatus::Succeeded;
     row.output = Some(op_summary(&w));
-    row.requested_ref = Some(w.model_ref);
-    row.resolved_model = w.resolved_model;
+    row.requested_ref = Some(w.model_ref.clone());
+    row.resolved_model = w.resolved_model.clone();
     row.policy = Some(w.policy);
-    row.reason = Some(w.reason);
+    row.reason = Some(w.reason.clone());
+    row.worker_row = Some(w);
 }
 
 fn failed(row: &mut TaskRow, e: Error) {
@@ -568,6 +551,7 @@ async fn run<W: WorkerService>(
     inner: Arc<Inner<W>>,
     id: u64,
     work: Work,
+    resolution: Option<Resolution>,
     cancel: CancellationToken,
 ) {
     let _guard = Guard {
@@ -614,10 +598,16 @@ async fn run<W: WorkerService>(
                 }
             }
         }
-        Work::SetModel(req) => match inner.workers.set_model(req).await {
-            Ok(w) => inner.finish(id, |row| apply_worker_row(row, w)),
-            Err(e) => inner.finish(id, |row| failed(row, e)),
-        },
+        Work::SetModel(req) => {
+            let changed = match resolution {
+                Some(r) => inner.workers.apply_model(req, r).await,
+                None => inner.workers.set_model(req).await,
+            };
+            match changed {
+                Ok(w) => inner.finish(id, |row| apply_worker_row(row, w)),
+                Err(e) => inner.finish(id, |row| failed(row, e)),
+            }
+        }
         Work::ResetModel { worker } => match inner.workers.reset_model(&worker).await {
             Ok(w) => inner.finish(id, |row| apply_worker_row(row, w)),
             Err(e) => inner.finish(id, |row| failed(row, e)),

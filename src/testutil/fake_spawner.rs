@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use super::fake_opencode::{FakeOpenCode, Recorded};
 use super::lock;
-use crate::api::{Knowledge, KnowledgeSource};
 use crate::clock::FakeClock;
+use crate::knowledge::{Knowledge, KnowledgeSource};
 use crate::paths::{Environment, Paths};
 use crate::workers::WorkerError;
 use crate::workers::spawn::{BoxFuture, Process, SpawnSpec, Spawner};

@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::lock;
-use crate::api::{Knowledge, unknown_worker};
 use crate::error::{Error, ErrorKind};
-use crate::profiles::{BackendKind, Profile};
+use crate::knowledge::Knowledge;
+use crate::profiles::Profile;
 use crate::resolve::{Policy, Request, Resolution};
+use crate::views;
 use crate::workers::{
     CancellationToken, RunOutcome, RunRequest, SetModelRequest, WorkerRow, WorkerService,
     WorkerStatus, WorkersView,
@@ -78,10 +79,7 @@ impl FakeWorkers {
     }
 
     fn profile(&self, id: &str) -> Result<&Profile, Error> {
-        self.knowledge
-            .profiles
-            .get(id)
-            .ok_or_else(|| unknown_worker(id, &self.knowledge.profiles))
+        self.knowledge.profile(id)
     }
 
     fn resolve(&self, p: &Profile, reference: &str, policy: Policy) -> Result<Resolution, Error> {
@@ -114,35 +112,20 @@ impl FakeWorkers {
 
     fn row(&self, p: &Profile, st: &State) -> WorkerRow {
         let (model_ref, policy, overridden, res) = self.current(p, st);
-        let (resolved_model, reason) = match res {
+        let resolved = match res {
             Ok(r) => (Some(r.resolved_model), r.reason),
             Err(e) => (None, e.message),
         };
         let session_id = st.sessions.get(&p.id).cloned();
         WorkerRow {
-            id: p.id.clone(),
-            name: p.name.clone(),
             status: if session_id.is_some() {
                 WorkerStatus::Ready
             } else {
                 WorkerStatus::Idle
             },
-            backend: match p.backend {
-                BackendKind::Server => "server".into(),
-                BackendKind::Agent => "agent".into(),
-            },
-            model_ref,
-            resolved_model,
-            policy,
-            reason,
-            overridden,
             answered_by: st.answered.get(&p.id).cloned(),
-            vision: p.vision,
-            pid: None,
-            url: None,
-            port: None,
             session_id,
-            error: None,
+            ..views::worker_row(p, model_ref, policy, overridden, resolved)
         }
     }
 }

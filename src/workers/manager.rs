@@ -24,13 +24,14 @@ use super::{
     Attachment, CancellationToken, RunOutcome, RunRequest, SetModelRequest, WorkerRow,
     WorkerService, WorkerStatus, WorkersView,
 };
-use crate::api::{Knowledge, KnowledgeSource};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
+use crate::knowledge::{Knowledge, KnowledgeSource};
 use crate::opencode::{ModelChoice, OpenCodeClient, PartInput, PromptBody};
 use crate::paths::{Environment, Paths};
 use crate::profiles::{BackendKind, ModelSpec, Profile};
 use crate::resolve::{Policy, Request, Resolution};
+use crate::views;
 
 /// Largest attachment read from disk.
 const MAX_ATTACHMENT: u64 = 20 * 1024 * 1024;
@@ -664,29 +665,19 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 .next()
                 .and_then(|p| p.trim_end_matches('/').parse().ok())
         });
+        let resolved = match resolved {
+            Ok(r) => (Some(r.resolved_model), r.reason),
+            Err(e) => (None, e.to_string()),
+        };
         WorkerRow {
-            id: profile.id.clone(),
-            name: profile.name.clone(),
             status: st.status,
-            backend: match profile.backend {
-                BackendKind::Server => "server".into(),
-                BackendKind::Agent => "agent".into(),
-            },
-            model_ref: spec.display(),
-            resolved_model: resolved.as_ref().ok().map(|r| r.resolved_model.clone()),
-            policy,
-            reason: match &resolved {
-                Ok(r) => r.reason.clone(),
-                Err(e) => e.to_string(),
-            },
-            overridden,
             answered_by: st.answered_by.clone(),
-            vision: profile.vision,
             pid: running.as_ref().and_then(|r| r.pid),
             url: running.as_ref().map(|r| r.url.clone()),
             port,
             session_id: running.as_ref().map(|r| r.session_id.clone()),
             error: st.error.clone(),
+            ..views::worker_row(profile, spec.display(), policy, overridden, resolved)
         }
     }
 
@@ -871,17 +862,25 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             })?
             .to_owned();
         // Validate first: on error nothing changes.
-        self.resolve_spec(
-            &knowledge,
-            &profile,
-            &ModelSpec::One(model.clone()),
-            req.policy,
-        )?;
+        let resolution =
+            self.resolve_spec(&knowledge, &profile, &ModelSpec::One(model), req.policy)?;
+        self.apply_inner(&knowledge, &profile, req, resolution)
+            .await
+    }
+
+    /// Saves a change whose reference resolved (`resolution`), and respawns on request.
+    async fn apply_inner(
+        &self,
+        knowledge: &Knowledge,
+        profile: &Profile,
+        req: SetModelRequest,
+        resolution: Resolution,
+    ) -> Result<WorkerRow, WorkerError> {
         let previous = self.setting(&profile.id);
         self.save_setting(
             &profile.id,
             Some(WorkerSetting {
-                model,
+                model: resolution.model_ref,
                 policy: req.policy,
                 set_at: self.inner.clock.now_ms(),
             }),
@@ -889,7 +888,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         if req.respawn {
             let slot = self.slot(&profile.id);
             if let Err(e) = self
-                .ensure_running(&knowledge, &profile, &slot, true, true)
+                .ensure_running(knowledge, profile, &slot, true, true)
                 .await
             {
                 // The worker could not be restarted on the new model: keep the old one.
@@ -897,7 +896,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 return Err(e);
             }
         }
-        Ok(self.row(&knowledge, &profile))
+        Ok(self.row(knowledge, profile))
     }
 
     async fn reset_inner(&self, worker: &str) -> Result<WorkerRow, WorkerError> {
@@ -915,6 +914,18 @@ impl<S: Spawner, C: Clock> WorkerService for Manager<S, C> {
 
     async fn set_model(&self, req: SetModelRequest) -> Result<WorkerRow, Error> {
         self.set_inner(req).await.map_err(Error::from)
+    }
+
+    async fn apply_model(
+        &self,
+        req: SetModelRequest,
+        resolution: Resolution,
+    ) -> Result<WorkerRow, Error> {
+        let knowledge = self.inner.knowledge.get();
+        let profile = self.profile(&knowledge, &req.worker)?;
+        self.apply_inner(&knowledge, &profile, req, resolution)
+            .await
+            .map_err(Error::from)
     }
 
     async fn reset_model(&self, worker: &str) -> Result<WorkerRow, Error> {

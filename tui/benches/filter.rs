@@ -8,11 +8,10 @@
 use std::sync::LazyLock;
 
 use divan::Bencher;
-use orch::api::Knowledge;
+use orch::knowledge::Knowledge;
 use orch::resolve::Policy;
 use orch::testutil::capture_home;
 use orch::wire::{ModelsQuery, Scope};
-use orch::workers::{WorkerRow, WorkerStatus};
 use orch_tui::app::{Catalog, Pick};
 use orch_tui::filter::{Haystack, Matcher, filter};
 
@@ -25,33 +24,28 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
     let dir = tempfile::tempdir().expect("tempdir");
     let (paths, env) = capture_home(dir.path());
     let knowledge = Knowledge::load_local(&paths, &env).expect("the capture's knowledge");
-    let view = knowledge.models_view(&ModelsQuery {
-        scope: Scope::All,
-        ..ModelsQuery::default()
-    });
+    let view = orch::views::models(
+        &knowledge,
+        &ModelsQuery {
+            scope: Scope::All,
+            ..ModelsQuery::default()
+        },
+    );
     assert!(view.models.len() > 8000, "{}", view.models.len());
     Catalog::new(view)
 });
 
 fn pick(query: &str) -> Pick {
-    let mut p = Pick::new(WorkerRow {
-        id: "docs".into(),
-        name: "Documentation Librarian".into(),
-        status: WorkerStatus::Idle,
-        backend: "server".into(),
-        model_ref: "node:docs".into(),
-        resolved_model: Some("fake/big-pro".into()),
-        policy: Policy::Dynamic,
-        reason: String::new(),
-        overridden: false,
-        answered_by: None,
-        vision: false,
-        pid: None,
-        url: None,
-        port: None,
-        session_id: None,
-        error: None,
-    });
+    let profiles = orch::profiles::Profiles::builtin();
+    #[expect(clippy::expect_used, reason = "benchmark set-up")]
+    let docs = profiles.get("docs").expect("a built-in docs profile");
+    let mut p = Pick::new(orch::views::worker_row(
+        docs,
+        "node:docs".into(),
+        Policy::Dynamic,
+        false,
+        (Some("fake/big-pro".into()), String::new()),
+    ));
     p.all = true;
     p.query = query.into();
     p

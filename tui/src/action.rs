@@ -3,8 +3,9 @@
 use crossterm::event::KeyEvent;
 use orch::Error;
 use orch::resolve::Policy;
-use orch::wire::{ModelsView, ProfilesView, ResolveView};
-use orch::workers::{SetModelRequest, WorkerRow, WorkersView};
+use orch::wire::{
+    ModelsView, ProfilesView, ResolveView, SetModelRequest, TagPreviewsView, WorkerRow, WorkersView,
+};
 
 use crate::backend::Probe;
 
@@ -74,8 +75,8 @@ pub enum Msg {
     Tags {
         /// The worker.
         worker: String,
-        /// Each tag and its resolution (or why it fails).
-        tags: Vec<(String, Result<ResolveView, Error>)>,
+        /// Each tag and its resolution (or why it fails), in one view.
+        result: Result<TagPreviewsView, Error>,
     },
     /// The apply preview of a reference.
     Preview {
@@ -109,12 +110,10 @@ pub enum Cmd {
     Profiles,
     /// Load every model (`scope: all`).
     Models,
-    /// Resolve each tag for a worker.
+    /// Resolve every tag for a worker (one call).
     Tags {
         /// The worker.
         worker: String,
-        /// The tags.
-        tags: Vec<String>,
     },
     /// Resolve a reference for a worker under a policy.
     Preview {

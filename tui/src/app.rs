@@ -2,15 +2,11 @@
 
 use orch::Error;
 use orch::resolve::{Policy, Resolution};
-use orch::wire::{ModelRow, ModelsView};
-use orch::workers::WorkerRow;
+use orch::wire::{ModelRow, ModelsView, Origin, WorkerRow};
 
 use crate::backend::Probe;
 
 use crate::filter::{self, Haystack, Matcher};
-
-/// The built-in tags offered for every worker, before the user's tags.
-pub const BUILTIN_TAGS: [&str; 4] = ["node", "node:fast", "node:vision", "node:docs"];
 
 /// Which screen is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +61,7 @@ pub struct Catalog {
     /// How many rows are usable.
     pub usable: usize,
     /// `local` or `live`.
-    pub source: String,
+    pub source: Origin,
     /// The catalog's name.
     pub catalog: String,
 }
@@ -218,22 +214,7 @@ impl Pick {
                 Ok(_) => None,
                 Err(e) => Some(e.message.clone()),
             },
-            Item::Model(i) => {
-                let row = catalog?.rows.get(i)?;
-                if self.worker.vision && !row.image {
-                    Some(format!(
-                        "no image input: the {} worker needs one (pick a model marked img)",
-                        self.worker.id
-                    ))
-                } else if !row.usable {
-                    Some(format!(
-                        "provider {} is not usable here ({}): set its API key or run /connect in OpenCode",
-                        row.provider, row.source
-                    ))
-                } else {
-                    None
-                }
-            }
+            Item::Model(i) => orch::views::unfit(&self.worker, catalog?.rows.get(i)?),
         }
     }
 }
@@ -302,8 +283,6 @@ pub struct Model {
     pub workers: Load<Vec<WorkerRow>>,
     /// The selected worker (index into the workers).
     pub selected: usize,
-    /// User tags (from the profiles view).
-    pub user_tags: Vec<String>,
     /// Every model.
     pub catalog: Load<Catalog>,
     /// The pick screen, once a worker was chosen.
@@ -341,7 +320,6 @@ impl Model {
             screen: Screen::Workers,
             workers: Load::Loading,
             selected: 0,
-            user_tags: Vec::new(),
             catalog: Load::Loading,
             pick: None,
             apply: None,

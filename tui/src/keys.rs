@@ -97,7 +97,7 @@ mod tests {
     use super::*;
     use crate::app::Pick;
     use orch::resolve::Policy;
-    use orch::workers::{WorkerRow, WorkerStatus};
+    use orch::wire::WorkerRow;
 
     fn key(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)
@@ -108,24 +108,17 @@ mod tests {
     }
 
     fn worker() -> WorkerRow {
-        WorkerRow {
-            id: "docs".into(),
-            name: "Docs".into(),
-            status: WorkerStatus::Idle,
-            backend: "server".into(),
-            model_ref: "node:docs".into(),
-            resolved_model: None,
-            policy: Policy::Dynamic,
-            reason: String::new(),
-            overridden: false,
-            answered_by: None,
-            vision: false,
-            pid: None,
-            url: None,
-            port: None,
-            session_id: None,
-            error: None,
-        }
+        let profiles = orch::profiles::Profiles::builtin();
+        let docs = profiles
+            .get("docs")
+            .unwrap_or_else(|| panic!("a built-in docs profile"));
+        orch::views::worker_row(
+            docs,
+            "node:docs".into(),
+            Policy::Dynamic,
+            false,
+            (None, String::new()),
+        )
     }
 
     fn on(screen: Screen) -> Model {

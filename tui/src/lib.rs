@@ -4,8 +4,9 @@
 //! [`update::update`] the only code that changes the state (returning an
 //! [`action::Cmd`] when it needs the backend), [`view::view`] a pure drawing of the state,
 //! [`keys::map`] the key bindings and [`event`] the input task. [`runtime::App`] is the loop,
-//! generic over ratatui's backend. The TUI talks to orch through [`backend::Backend`];
-//! [`backend::InProcess`] implements it over a [`orch::workers::WorkerService`].
+//! generic over ratatui's backend. The TUI talks to orch through any
+//! [`orch::api::Orchestrator`]: the socket client in `orch tui`, the in-process
+//! [`orch::api::InProcess`] over a worker service in tests.
 #![forbid(unsafe_code)]
 
 pub mod action;
@@ -21,13 +22,15 @@ pub mod view;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use backend::{Backend, InProcess, Probe, Remote};
+use orch::api::Orchestrator;
+
+pub use backend::Probe;
 pub use runtime::App;
 
 /// Runs the TUI in this terminal until the user quits. The terminal is restored on exit,
 /// on error, and (by the panic hook `ratatui::try_init` installs) on panic; the backend is
 /// closed after the terminal is back.
-pub async fn run_terminal<B: Backend>(backend: Arc<B>) -> std::io::Result<()> {
+pub async fn run_terminal<O: Orchestrator + 'static>(backend: Arc<O>) -> std::io::Result<()> {
     let mut terminal = match ratatui::try_init() {
         Ok(t) => t,
         Err(e) => {

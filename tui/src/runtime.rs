@@ -6,18 +6,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use orch::api::Orchestrator;
 use orch::wire::{ModelsQuery, ResolveQuery, Scope};
 use ratatui::Terminal;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::action::{Cmd, Msg};
 use crate::app::Model;
-use crate::backend::Backend;
+use crate::backend::probe;
 use crate::update::{init, update};
 use crate::view::view;
 
 /// The model, the backend, and the channel between them.
-pub struct App<B: Backend> {
+pub struct App<B: Orchestrator> {
     /// The state (public so tests can look at it).
     pub model: Model,
     backend: Arc<B>,
@@ -42,7 +43,7 @@ fn is_result(msg: &Msg) -> bool {
     )
 }
 
-impl<B: Backend> App<B> {
+impl<B: Orchestrator + 'static> App<B> {
     /// A new app over `backend`; call [`App::start`] to load.
     pub fn new(backend: Arc<B>) -> Self {
         let (tx, rx) = unbounded_channel();
@@ -150,29 +151,21 @@ impl<B: Backend> App<B> {
 }
 
 /// Runs one command against the backend; every command ends in exactly one message.
-async fn execute<B: Backend>(b: &B, cmd: Cmd) -> Msg {
+async fn execute<B: Orchestrator>(b: &B, cmd: Cmd) -> Msg {
     match cmd {
         Cmd::Workers => Msg::Workers(b.workers().await),
         Cmd::Profiles => Msg::Profiles(b.profiles().await),
         Cmd::Models => Msg::Models(
-            b.models(ModelsQuery {
+            b.models(&ModelsQuery {
                 scope: Scope::All,
                 ..ModelsQuery::default()
             })
             .await,
         ),
-        Cmd::Tags { worker, tags } => {
-            let mut out = Vec::with_capacity(tags.len());
-            for tag in tags {
-                let q = ResolveQuery {
-                    reference: tag.clone(),
-                    worker: Some(worker.clone()),
-                    policy: Default::default(),
-                };
-                out.push((tag, b.resolve(q).await));
-            }
-            Msg::Tags { worker, tags: out }
-        }
+        Cmd::Tags { worker } => Msg::Tags {
+            result: b.tag_previews(&worker).await,
+            worker,
+        },
         Cmd::Preview {
             worker,
             reference,
@@ -184,14 +177,14 @@ async fn execute<B: Backend>(b: &B, cmd: Cmd) -> Msg {
                 policy,
             };
             Msg::Preview {
-                result: b.resolve(q).await,
+                result: b.resolve(&q).await,
                 reference,
             }
         }
-        Cmd::Apply(req) => Msg::Applied(b.set_model(req).await),
-        Cmd::Reset(worker) => Msg::ResetDone(b.reset_model(worker).await),
+        Cmd::Apply(req) => Msg::Applied(b.set_model(&req).await),
+        Cmd::Reset(worker) => Msg::ResetDone(b.reset_model(&worker).await),
         Cmd::Probe(worker) => Msg::Probed {
-            result: b.probe(worker.clone()).await,
+            result: probe(b, worker.clone()).await,
             worker,
         },
         // `perform` runs a batch's commands one by one; a batch never reaches here.

@@ -5,9 +5,7 @@ use orch::resolve::Policy;
 use orch::workers::{SetModelRequest, WorkerRow};
 
 use crate::action::{Cmd, Msg};
-use crate::app::{
-    Apply, BUILTIN_TAGS, Catalog, Item, Load, Model, Notice, Pick, Screen, TagItem, Verify,
-};
+use crate::app::{Apply, Catalog, Item, Load, Model, Notice, Pick, Screen, TagItem, Verify};
 use crate::keys;
 
 /// What the TUI asks for when it starts.
@@ -97,16 +95,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
             None
         }
         Msg::Profiles(result) => {
-            match result {
-                Ok(view) => {
-                    model.user_tags = view
-                        .tags
-                        .into_iter()
-                        .map(|t| t.tag)
-                        .filter(|t| !BUILTIN_TAGS.contains(&t.as_str()))
-                        .collect();
-                }
-                Err(e) => model.notice = Some(Notice::Error(e)),
+            if let Err(e) = result {
+                model.notice = Some(Notice::Error(e));
             }
             None
         }
@@ -121,18 +111,21 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
             }
             None
         }
-        Msg::Tags { worker, tags } => {
+        Msg::Tags { worker, result } => {
             let catalog = model.catalog.ready();
-            let user = &model.user_tags;
             if let Some(p) = model.pick.as_mut().filter(|p| p.worker.id == worker) {
-                p.tags = Some(
-                    tags.into_iter()
-                        .map(|(tag, r)| {
-                            let is_user = user.contains(&tag);
-                            TagItem::new(tag, is_user, r.map(|v| v.resolution))
-                        })
+                let tags = match result {
+                    Ok(view) => view
+                        .tags
+                        .into_iter()
+                        .map(|t| TagItem::new(t.tag.clone(), t.user, t.result()))
                         .collect(),
-                );
+                    Err(e) => {
+                        model.notice = Some(Notice::Error(e));
+                        Vec::new()
+                    }
+                };
+                p.tags = Some(tags);
                 p.refilter(catalog);
             }
             None
@@ -223,15 +216,7 @@ fn enter(model: &mut Model) -> Option<Cmd> {
             model.pick = Some(pick);
             model.screen = Screen::Pick;
             model.notice = None;
-            let tags = BUILTIN_TAGS
-                .iter()
-                .map(|t| (*t).to_owned())
-                .chain(model.user_tags.iter().cloned())
-                .collect();
-            let mut cmds = vec![Cmd::Tags {
-                worker: worker.id,
-                tags,
-            }];
+            let mut cmds = vec![Cmd::Tags { worker: worker.id }];
             if matches!(model.catalog, Load::Failed(_)) {
                 model.catalog = Load::Loading;
                 cmds.push(Cmd::Models);

@@ -1,7 +1,7 @@
 //! `view(&Model, &mut Frame)`: draws the model, changes nothing. Every size works, down to
 //! zero: below [`MIN_WIDTH`]×[`MIN_HEIGHT`] it says the terminal is too small.
 
-use orch::render::{price, tokens};
+use orch::render::{WORKER_COLUMNS, price, tokens};
 use orch::resolve::{Policy, Resolution};
 use orch::workers::{WorkerRow, WorkerStatus};
 use ratatui::Frame;
@@ -179,27 +179,18 @@ fn window(selected: usize, height: usize) -> usize {
 }
 
 fn status_span(s: WorkerStatus) -> Span<'static> {
-    let (text, style) = match s {
-        WorkerStatus::Idle => ("idle", dim()),
-        WorkerStatus::Starting => ("starting", Style::new().fg(Color::Yellow)),
-        WorkerStatus::Ready => ("ready", green()),
-        WorkerStatus::Busy => ("busy", Style::new().fg(Color::Yellow)),
-        WorkerStatus::Failed => ("failed", red()),
-        WorkerStatus::Stopped => ("stopped", dim()),
+    let style = match s {
+        WorkerStatus::Idle | WorkerStatus::Stopped => dim(),
+        WorkerStatus::Starting | WorkerStatus::Busy => Style::new().fg(Color::Yellow),
+        WorkerStatus::Ready => green(),
+        WorkerStatus::Failed => red(),
     };
-    Span::styled(text, style)
+    Span::styled(s.as_str(), style)
 }
 
 /// The workers table; the reason column only when `wide` (the detail panel shows it too).
 fn workers_table<'a>(rows: &'a [WorkerRow], title: &'a str, wide: bool) -> Table<'a> {
-    let mut head = vec![
-        "WORKER",
-        "STATUS",
-        "MODEL REF",
-        "RESOLVED",
-        "POLICY",
-        "ANSWERED BY",
-    ];
+    let mut head = WORKER_COLUMNS.to_vec();
     if wide {
         head.push("REASON");
     }

@@ -9,15 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use orch::api::{InProcess, Orchestrator};
 use orch::clock::FakeClock;
 use orch::resolve::Policy;
 use orch::testutil::fake_spawner::FakeSpawner;
 use orch::testutil::{FAKE_SECRETS, assert_no_secret, capture_home, regex_escape};
 use orch::workers::{Manager, WorkerStatus};
+use orch_tui::App;
 use orch_tui::action::Msg;
 use orch_tui::app::{Item, Model, Screen};
 use orch_tui::view::view;
-use orch_tui::{App, Backend, InProcess};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -429,8 +430,8 @@ fn nope<T>() -> Result<T, orch::Error> {
     ))
 }
 
-impl Backend for Panicky {
-    async fn workers(&self) -> Result<orch::workers::WorkersView, orch::Error> {
+impl Orchestrator for Panicky {
+    async fn workers(&self) -> Result<orch::wire::WorkersView, orch::Error> {
         panic!("a backend bug")
     }
     async fn profiles(&self) -> Result<orch::wire::ProfilesView, orch::Error> {
@@ -438,26 +439,48 @@ impl Backend for Panicky {
     }
     async fn models(
         &self,
-        _: orch::wire::ModelsQuery,
+        _: &orch::wire::ModelsQuery,
     ) -> Result<orch::wire::ModelsView, orch::Error> {
         nope()
     }
     async fn resolve(
         &self,
-        _: orch::wire::ResolveQuery,
+        _: &orch::wire::ResolveQuery,
     ) -> Result<orch::wire::ResolveView, orch::Error> {
+        nope()
+    }
+    async fn tag_previews(&self, _: &str) -> Result<orch::wire::TagPreviewsView, orch::Error> {
         nope()
     }
     async fn set_model(
         &self,
-        _: orch::workers::SetModelRequest,
-    ) -> Result<orch::workers::WorkerRow, orch::Error> {
+        _: &orch::wire::SetModelRequest,
+    ) -> Result<orch::wire::WorkerRow, orch::Error> {
         nope()
     }
-    async fn reset_model(&self, _: String) -> Result<orch::workers::WorkerRow, orch::Error> {
+    async fn reset_model(&self, _: &str) -> Result<orch::wire::WorkerRow, orch::Error> {
         nope()
     }
-    async fn probe(&self, _: String) -> Result<orch_tui::Probe, orch::Error> {
+    async fn run(&self, _: &orch::wire::RunRequest) -> Result<orch::wire::TaskRow, orch::Error> {
+        nope()
+    }
+    async fn await_tasks(
+        &self,
+        _: &[String],
+        _: Duration,
+    ) -> Result<orch::wire::AwaitView, orch::Error> {
+        nope()
+    }
+    async fn tasks(
+        &self,
+        _: &orch::wire::TasksQuery,
+    ) -> Result<orch::wire::TasksView, orch::Error> {
+        nope()
+    }
+    async fn cancel(&self, _: &[String]) -> Result<orch::wire::CancelView, orch::Error> {
+        nope()
+    }
+    async fn status(&self) -> Result<orch::wire::StatusView, orch::Error> {
         nope()
     }
 }

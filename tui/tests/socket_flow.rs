@@ -12,9 +12,9 @@ use orch::resolve::Policy;
 use orch::testutil::capture_home;
 use orch::testutil::fake_spawner::FakeSpawner;
 use orch::testutil::served::Served;
+use orch_tui::App;
 use orch_tui::action::Msg;
 use orch_tui::app::Screen;
-use orch_tui::{App, Remote};
 
 const SETTLE: Duration = Duration::from_secs(20);
 
@@ -33,11 +33,11 @@ async fn the_flow_runs_against_the_backend_over_its_socket() {
     let client = SocketClient::connect(stream, &socket)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut app = App::new(Arc::new(Remote::new(client)));
+    let mut app = App::new(Arc::new(client));
     app.start();
     assert!(app.settle(SETTLE).await);
     // One key, then wait for whatever it started (as a user waits for the screen).
-    async fn key(app: &mut App<Remote<SocketClient>>, code: KeyCode) {
+    async fn key(app: &mut App<SocketClient>, code: KeyCode) {
         app.handle(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
         assert!(app.settle(SETTLE).await, "the backend did not answer");
     }

@@ -1,0 +1,300 @@
+//! The read-only views, computed from [`Knowledge`] once for every implementation of
+//! the `Orchestrator` trait and for the MCP tools: models, resolve, profiles, tag
+//! previews, the workers view of a service without workers, and the fit check (can a
+//! worker use a model, and if not why).
+
+use crate::error::Error;
+use crate::knowledge::Knowledge;
+use crate::profiles::Profile;
+use crate::resolve::{Policy, Request};
+use crate::sources::ProviderEntry;
+use crate::wire::{
+    ModelRow, ModelsQuery, ModelsView, ProfileRow, ProfilesView, ResolveQuery, ResolveView, Scope,
+    TagPreviewRow, TagPreviewsView, TagRow, WorkerRow, WorkerStatus, WorkersView,
+};
+
+fn row(entry: &ProviderEntry, m: &crate::catalog::Model) -> ModelRow {
+    ModelRow {
+        model: format!("{}/{}", entry.provider.id, m.id),
+        provider: entry.provider.id.clone(),
+        name: m.name.clone(),
+        source: entry.access,
+        usable: entry.access.is_usable(),
+        image: m.capabilities.input.image,
+        tool_call: m.capabilities.tool_call,
+        reasoning: m.capabilities.reasoning,
+        attachment: m.capabilities.attachment,
+        context: m.limit.context,
+        output: m.limit.output,
+        cost_input: m.cost.input,
+        cost_output: m.cost.output,
+        status: m.status,
+        release_date: m.release_date.clone(),
+        default: entry.default_model.as_deref() == Some(m.id.as_str()),
+    }
+}
+
+/// Lists models: usable (or all) providers, filtered by provider, text and vision; sorted
+/// by provider then id, or best match first when there is a query.
+pub fn models(knowledge: &Knowledge, q: &ModelsQuery) -> ModelsView {
+    let resolver = &knowledge.resolver;
+    let set = resolver.set();
+    let found: Vec<(usize, usize)> =
+        match q.query.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(text) => resolver.search(text),
+            None => set
+                .providers
+                .iter()
+                .enumerate()
+                .flat_map(|(pi, e)| (0..e.provider.models.len()).map(move |mi| (pi, mi)))
+                .collect(),
+        };
+    let mut rows = Vec::new();
+    for (pi, mi) in found {
+        let entry = &set.providers[pi];
+        let m = &entry.provider.models[mi];
+        if (q.scope == Scope::Configured && !entry.access.is_usable())
+            || (!q.providers.is_empty()
+                && !q
+                    .providers
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(&entry.provider.id)))
+            || (q.vision_only && !m.has_image_input())
+        {
+            continue;
+        }
+        rows.push(row(entry, m));
+    }
+    let total = rows.len();
+    rows.truncate(q.limit.unwrap_or(usize::MAX));
+    ModelsView {
+        source: set.origin.kind,
+        catalog: set.origin.catalog.clone(),
+        scope: q.scope,
+        usable_providers: set.usable_ids().into_iter().map(str::to_owned).collect(),
+        total,
+        models: rows,
+        warnings: set.warnings.clone(),
+    }
+}
+
+/// What a reference resolves to, for a worker when one is named.
+pub fn resolve(knowledge: &Knowledge, q: &ResolveQuery) -> Result<ResolveView, Error> {
+    let worker = match q.worker.as_deref() {
+        Some(id) => Some(knowledge.profile(id)?),
+        None => None,
+    };
+    let resolution = knowledge.resolver.resolve(
+        &Request::new(&q.reference)
+            .for_worker(worker)
+            .with_policy(q.policy),
+    )?;
+    Ok(ResolveView {
+        worker: worker.map(|w| w.id.clone()),
+        resolution,
+    })
+}
+
+/// A profile's configured model now: what it resolves to and why (or why not).
+fn configured(knowledge: &Knowledge, p: &Profile) -> (Option<String>, String) {
+    match knowledge.resolver.resolve_profile(p, Policy::default()) {
+        Ok(r) => (Some(r.resolved_model), r.reason),
+        Err(e) => (None, e.to_string()),
+    }
+}
+
+/// Profiles with what each resolves to now, the user tags and the files read.
+pub fn profiles(knowledge: &Knowledge) -> ProfilesView {
+    let profiles = knowledge
+        .profiles
+        .list
+        .iter()
+        .map(|p| {
+            let (resolved_model, reason) = configured(knowledge, p);
+            ProfileRow {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                purpose: p.purpose.clone(),
+                when_to_use: p.when_to_use.clone(),
+                model_ref: p.model.display(),
+                resolved_model,
+                reason,
+                backend: p.backend,
+                vision: p.vision,
+                web: p.web,
+                tools: p.tools.clone(),
+                defined_in: p.defined_in.clone(),
+            }
+        })
+        .collect();
+    ProfilesView {
+        profiles,
+        tags: knowledge
+            .profiles
+            .tags
+            .iter()
+            .map(|(tag, refs)| TagRow {
+                tag: tag.clone(),
+                refs: refs.clone(),
+            })
+            .collect(),
+        files: knowledge
+            .profiles
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect(),
+    }
+}
+
+/// A worker's row before anything about its process is known: idle, on `model_ref`
+/// under `policy`, with what it resolves to (or `None`) and why. Services fill in the rest.
+pub fn worker_row(
+    p: &Profile,
+    model_ref: String,
+    policy: Policy,
+    overridden: bool,
+    (resolved_model, reason): (Option<String>, String),
+) -> WorkerRow {
+    WorkerRow {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        status: WorkerStatus::Idle,
+        backend: p.backend,
+        model_ref,
+        resolved_model,
+        policy,
+        reason,
+        overridden,
+        answered_by: None,
+        vision: p.vision,
+        pid: None,
+        url: None,
+        port: None,
+        session_id: None,
+        error: None,
+    }
+}
+
+/// The workers view when no worker manager runs: every worker idle, on its configured
+/// model.
+pub fn idle_workers(knowledge: &Knowledge) -> WorkersView {
+    let workers = knowledge
+        .profiles
+        .list
+        .iter()
+        .map(|p| {
+            let configured = configured(knowledge, p);
+            worker_row(p, p.model.display(), Policy::default(), false, configured)
+        })
+        .collect();
+    WorkersView { workers }
+}
+
+/// Every tag (built-in, then the user's) and what it resolves to now for `worker`.
+pub fn tag_previews(knowledge: &Knowledge, worker: &str) -> Result<TagPreviewsView, Error> {
+    let profile = knowledge.profile(worker)?;
+    let tags = knowledge
+        .resolver
+        .preview_tags(Some(profile))
+        .into_iter()
+        .map(|p| {
+            let (resolution, error) = match p.result {
+                Ok(r) => (Some(r), None),
+                Err(e) => (None, Some(Error::from(e))),
+            };
+            TagPreviewRow {
+                tag: p.tag,
+                user: p.user,
+                resolution,
+                error,
+            }
+        })
+        .collect();
+    Ok(TagPreviewsView {
+        worker: profile.id.clone(),
+        tags,
+    })
+}
+
+/// Why `worker` cannot be given `model`, when it cannot: a worker that needs image input
+/// needs a model that takes images, and the model's provider must be usable here.
+pub fn unfit(worker: &WorkerRow, model: &ModelRow) -> Option<String> {
+    if worker.vision && !model.image {
+        Some(format!(
+            "no image input: the {} worker needs one (pick a model marked img)",
+            worker.id
+        ))
+    } else if !model.usable {
+        Some(format!(
+            "provider {} is not usable here ({}): set its API key or run /connect in OpenCode",
+            model.provider, model.source
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profiles::Profiles;
+    use crate::sources::Access;
+    use crate::wire::ModelStatus;
+
+    fn model(image: bool, access: Access) -> ModelRow {
+        ModelRow {
+            model: "p/m".into(),
+            provider: "p".into(),
+            name: "M".into(),
+            source: access,
+            usable: access.is_usable(),
+            image,
+            tool_call: true,
+            reasoning: false,
+            attachment: false,
+            context: 0,
+            output: 0,
+            cost_input: 0.0,
+            cost_output: 0.0,
+            status: ModelStatus::Active,
+            release_date: String::new(),
+            default: false,
+        }
+    }
+
+    #[test]
+    fn a_worker_fits_a_usable_model_with_the_input_it_needs() {
+        let profiles = Profiles::builtin();
+        let vision = profiles
+            .get("vision")
+            .unwrap_or_else(|| panic!("a vision profile"));
+        let docs = profiles
+            .get("docs")
+            .unwrap_or_else(|| panic!("a docs profile"));
+        let row = |p| {
+            worker_row(
+                p,
+                String::new(),
+                Policy::default(),
+                false,
+                (None, String::new()),
+            )
+        };
+        let (vision, docs) = (row(vision), row(docs));
+        assert_eq!(unfit(&docs, &model(false, Access::Env)), None);
+        assert_eq!(unfit(&vision, &model(true, Access::Config)), None);
+        let why =
+            unfit(&vision, &model(false, Access::Env)).unwrap_or_else(|| panic!("no image input"));
+        assert!(
+            why.starts_with("no image input: the vision worker"),
+            "{why}"
+        );
+        let why =
+            unfit(&docs, &model(true, Access::NoCredentials)).unwrap_or_else(|| panic!("unusable"));
+        assert_eq!(
+            why,
+            "provider p is not usable here (none): set its API key or run /connect in OpenCode"
+        );
+    }
+}
