@@ -100,11 +100,12 @@ pub fn task(worker: &str, text: &str) -> RunRequest {
 }
 
 /// Runs `req` on `workers` to its end (nothing cancels it); panics when the task fails.
+#[expect(clippy::expect_used, reason = "test helper")]
 pub async fn run_task<W: WorkerService>(workers: &W, req: RunRequest) -> RunOutcome {
     workers
         .run(req, CancellationToken::new())
         .await
-        .unwrap_or_else(|e| panic!("the task failed: {e}"))
+        .expect("the task succeeds")
 }
 
 /// Runs `req` on `workers`, which must fail: its error. Panics when the task succeeds.
