@@ -109,9 +109,7 @@ mod tests {
 
     fn worker() -> WorkerRow {
         let profiles = orch::profiles::Profiles::builtin();
-        let docs = profiles
-            .get("docs")
-            .unwrap_or_else(|| panic!("a built-in docs profile"));
+        let docs = profiles.get("docs").expect("a built-in docs profile");
         orch::views::worker_row(
             docs,
             "node:docs".into(),
