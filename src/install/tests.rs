@@ -80,22 +80,7 @@ impl Setup {
 
     /// Every file under the temp root with its bytes (what "nothing changed" compares).
     fn tree(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-        fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-            let Ok(entries) = fs::read_dir(dir) else {
-                return;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else {
-                    out.insert(path.clone(), fs::read(&path).unwrap_or_default());
-                }
-            }
-        }
-        let mut out = BTreeMap::new();
-        walk(&self.root, &mut out);
-        out
+        crate::testutil::files_under(&self.root)
     }
 }
 
