@@ -10,7 +10,7 @@ use divan::{Bencher, black_box};
 use orch::catalog::opencode::{ConfigProvidersReply, ProviderListReply, catalog_from_wire};
 use orch::catalog::snapshot;
 use orch::paths::{Environment, Paths};
-use orch::profiles::{Profile, Profiles};
+use orch::profiles::Profile;
 use orch::resolve::{Request, Resolver};
 use orch::sources::ProviderSet;
 use orch::sources::live::{ConfigReply, from_replies};
@@ -59,10 +59,7 @@ fn resolver() -> &'static Resolver {
 }
 
 fn profile(id: &str) -> Profile {
-    Profiles::builtin()
-        .get(id)
-        .cloned()
-        .unwrap_or_else(|| panic!("{id}"))
+    orch::testutil::builtin_profile(id)
 }
 
 /// (a) `GET /provider` (6.5 MB of JSON) into the internal catalog.
@@ -162,25 +159,7 @@ fn resolve_with_every_provider_usable(b: Bencher, reference: &str) {
 }
 
 /// The capture's setup: project `opencode.json`, `GROQ_API_KEY`, an `openai` api key.
-#[expect(clippy::expect_used, reason = "test helper")]
 fn capture_home(root: &Path) -> (Paths, Environment) {
-    let home = root.join("home");
-    let project = root.join("project");
-    std::fs::create_dir_all(project.join(".git")).expect("the project dir is created");
-    std::fs::create_dir_all(home.join(".local/share/opencode")).expect("the data dir is created");
-    std::fs::write(
-        project.join("opencode.json"),
-        fixture("project-opencode.json"),
-    )
-    .expect("the project config is written");
-    std::fs::write(
-        home.join(".local/share/opencode/auth.json"),
-        r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
-    )
-    .expect("the auth file is written");
-    let env = Environment::from_pairs([
-        ("HOME".to_owned(), home.display().to_string()),
-        ("GROQ_API_KEY".to_owned(), "gsk-test-env".to_owned()),
-    ]);
-    (Paths::resolve(&env, project), env)
+    let env = orch::testutil::capture_env(root);
+    (Paths::resolve(&env, root.join("project")), env)
 }

@@ -14,32 +14,14 @@ use orch::sources::ProviderSource;
 use orch::sources::live::LiveSource;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_opencode::FakeOpenCode;
-use orch::testutil::{FAKE_SECRETS, assert_no_secret, fixture};
+use orch::testutil::{FAKE_SECRETS, assert_no_secret};
 use orch::wire::{Format, ModelsQuery, ResolveQuery, Scope};
 use serde_json::json;
 
 /// The capture's setup, with the keys: project config, `GROQ_API_KEY`, `auth.json`.
-#[expect(clippy::expect_used, reason = "test helper")]
 fn capture_home(root: &Path) -> (Paths, Environment) {
-    let home = root.join("home");
-    let project = root.join("project");
-    std::fs::create_dir_all(project.join(".git")).expect("the directory is created");
-    std::fs::create_dir_all(home.join(".local/share/opencode")).expect("the directory is created");
-    std::fs::write(
-        project.join("opencode.json"),
-        fixture("project-opencode.json"),
-    )
-    .expect("the file is written");
-    std::fs::write(
-        home.join(".local/share/opencode/auth.json"),
-        r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
-    )
-    .expect("the file is written");
-    let env = Environment::from_pairs([
-        ("HOME".to_owned(), home.display().to_string()),
-        ("GROQ_API_KEY".to_owned(), "gsk-test-env".to_owned()),
-    ]);
-    (Paths::resolve(&env, project), env)
+    let env = orch::testutil::capture_env(root);
+    (Paths::resolve(&env, root.join("project")), env)
 }
 
 const REFS: [&str; 14] = [
