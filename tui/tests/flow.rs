@@ -162,13 +162,7 @@ async fn list_pick_search_apply_sticky_verify_probe() {
     h.settle().await;
 
     assert_eq!(h.model().screen, Screen::Verify);
-    let row = h
-        .model()
-        .workers
-        .ready()
-        .and_then(|w| w.iter().find(|w| w.id == "docs"))
-        .cloned()
-        .expect("a docs row");
+    let row = h.model().worker("docs").cloned().expect("a docs row");
     assert_eq!(row.model_ref, "node:fast");
     assert_eq!(row.resolved_model.as_deref(), Some("fake/fast-mini"));
     assert_eq!(row.policy, Policy::Sticky);

@@ -71,13 +71,7 @@ async fn the_flow_runs_against_the_backend_over_its_socket() {
         .expect("the terminal builds");
     app.draw(&mut t).expect("the frame draws");
     assert_eq!(app.model.screen, Screen::Verify, "{}", t.backend());
-    let row = app
-        .model
-        .workers
-        .ready()
-        .and_then(|w| w.iter().find(|w| w.id == "docs"))
-        .cloned()
-        .expect("a docs row");
+    let row = app.model.worker("docs").cloned().expect("a docs row");
     assert_eq!(row.model_ref, "node:fast");
     assert_eq!(row.resolved_model.as_deref(), Some("fake/fast-mini"));
     assert_eq!(row.policy, Policy::Sticky);
