@@ -704,6 +704,13 @@ pub struct WorkersView {
     pub workers: Vec<WorkerRow>,
 }
 
+impl WorkersView {
+    /// The row of worker `id`, if the view has one.
+    pub fn into_row(self, id: &str) -> Option<WorkerRow> {
+        self.workers.into_iter().find(|w| w.id == id)
+    }
+}
+
 /// One tag in the tag-previews view: what it resolves to now for the worker, or why not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

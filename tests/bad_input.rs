@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use orch::catalog::opencode::{ConfigProvidersReply, ProviderListReply};
 use orch::paths::{Environment, Paths};
-use orch::profiles::{Profile, Profiles, load_orchestrator};
+use orch::profiles::{Profile, load_orchestrator};
 use orch::resolve::{Request, ResolveError, Resolver};
 use orch::sources::live::{ConfigReply, from_replies};
 use orch::sources::local::LocalSource;
@@ -33,10 +33,7 @@ fn capture() -> &'static Resolver {
 }
 
 fn profile(id: &str) -> Profile {
-    Profiles::builtin()
-        .get(id)
-        .cloned()
-        .unwrap_or_else(|| panic!("{id}"))
+    orch::testutil::builtin_profile(id)
 }
 
 /// What every answer of the resolver promises, whatever the input.

@@ -281,9 +281,7 @@ async fn a_worker_task_reports_result_resolved_model_reason_and_answering_model(
 async fn worker_row(c: &RunningService<RoleClient, ()>, id: &str) -> orch::workers::WorkerRow {
     let view: WorkersView =
         json_of(&call(c, "task_list", json!({"view":"workers","format":"json"})).await);
-    view.workers
-        .into_iter()
-        .find(|w| w.id == id)
+    view.into_row(id)
         .unwrap_or_else(|| panic!("no worker {id}"))
 }
 

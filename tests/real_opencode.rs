@@ -48,12 +48,7 @@ fn serve_spec(
 }
 
 async fn pid_of(m: &Manager, worker: &str) -> Option<u32> {
-    m.workers()
-        .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == worker)
-        .and_then(|w| w.pid)
+    m.workers().await.into_row(worker).and_then(|w| w.pid)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,12 +121,7 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
         "{}",
         err.message
     );
-    let row = m
-        .workers()
-        .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == "coder");
+    let row = m.workers().await.into_row("coder");
     assert_eq!(row.map(|r| r.status), Some(WorkerStatus::Failed));
     llm.set_delay(Duration::ZERO);
     let out = run_task(&*m, task("coder", "TASK-R after the crash")).await;

@@ -88,9 +88,7 @@ fn models_sent(prompts: &[orch::testutil::fake_opencode::Recorded]) -> Vec<Strin
 async fn row_of(m: &Manager<FakeSpawner, FakeClock>, id: &str) -> orch::workers::WorkerRow {
     m.workers()
         .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == id)
+        .into_row(id)
         .unwrap_or_else(|| panic!("no worker {id}"))
 }
 
@@ -380,12 +378,7 @@ async fn settings_survive_a_manager_restart() {
         .expect("the model is set");
     drop(m);
     let m = s.manager();
-    let docs = m
-        .workers()
-        .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == "docs");
+    let docs = m.workers().await.into_row("docs");
     let docs = docs.expect("a docs entry exists");
     assert_eq!(
         (docs.model_ref.as_str(), docs.policy),
@@ -627,12 +620,7 @@ async fn a_set_whose_respawn_fails_changes_nothing() {
         .await
         .expect_err("the failed respawn is reported");
     assert!(err.message.contains("port in use"), "{}", err.message);
-    let docs = m
-        .workers()
-        .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == "docs");
+    let docs = m.workers().await.into_row("docs");
     let docs = docs.expect("a docs entry exists");
     assert_eq!(
         (docs.model_ref.as_str(), docs.overridden),

@@ -199,10 +199,7 @@ fn resolver(set: ProviderSet) -> Resolver {
 }
 
 fn profile(id: &str) -> Profile {
-    Profiles::builtin()
-        .get(id)
-        .cloned()
-        .unwrap_or_else(|| panic!("no built-in profile {id}"))
+    crate::testutil::builtin_profile(id)
 }
 
 fn resolve(
