@@ -10,7 +10,7 @@ use divan::{Bencher, black_box};
 use orch::catalog::opencode::{ConfigProvidersReply, ProviderListReply, catalog_from_wire};
 use orch::catalog::snapshot;
 use orch::paths::{Environment, Paths};
-use orch::profiles::{Profile, Profiles};
+use orch::profiles::Profile;
 use orch::resolve::{Request, Resolver};
 use orch::sources::ProviderSet;
 use orch::sources::live::{ConfigReply, from_replies};
@@ -37,8 +37,9 @@ fn replies() -> &'static Replies {
     })
 }
 
+#[expect(clippy::expect_used, reason = "test helper")]
 fn parse<T: serde::de::DeserializeOwned>(text: &str) -> T {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"))
+    serde_json::from_str(text).expect("the json parses")
 }
 
 /// The capture classified as the live source does: 4 usable providers of 226.
@@ -58,10 +59,7 @@ fn resolver() -> &'static Resolver {
 }
 
 fn profile(id: &str) -> Profile {
-    Profiles::builtin()
-        .get(id)
-        .cloned()
-        .unwrap_or_else(|| panic!("{id}"))
+    orch::testutil::builtin_profile(id)
 }
 
 /// (a) `GET /provider` (6.5 MB of JSON) into the internal catalog.
@@ -86,23 +84,25 @@ fn load_live_replies_and_classify() -> usize {
 
 /// (b) The snapshot bundled in the binary, decompressed and decoded.
 #[divan::bench]
+#[expect(clippy::expect_used, reason = "test helper")]
 fn decode_bundled_snapshot() -> usize {
     snapshot::bundled()
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the bundled snapshot loads")
         .model_count()
 }
 
 /// (c) The local source on the capture setup: config files, `auth.json`, the environment,
 /// the bundled catalog, classification.
 #[divan::bench]
+#[expect(clippy::expect_used, reason = "test helper")]
 fn local_source_load_and_classify(b: Bencher) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("a temp dir is created");
     let (paths, env) = capture_home(dir.path());
     let source = LocalSource::new(paths, env);
     b.bench(|| {
         source
             .load_now()
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("the source loads")
             .usable_model_count()
     });
 }
@@ -160,24 +160,6 @@ fn resolve_with_every_provider_usable(b: Bencher, reference: &str) {
 
 /// The capture's setup: project `opencode.json`, `GROQ_API_KEY`, an `openai` api key.
 fn capture_home(root: &Path) -> (Paths, Environment) {
-    let home = root.join("home");
-    let project = root.join("project");
-    let io = |e: std::io::Error| panic!("{e}");
-    std::fs::create_dir_all(project.join(".git")).unwrap_or_else(io);
-    std::fs::create_dir_all(home.join(".local/share/opencode")).unwrap_or_else(io);
-    std::fs::write(
-        project.join("opencode.json"),
-        fixture("project-opencode.json"),
-    )
-    .unwrap_or_else(io);
-    std::fs::write(
-        home.join(".local/share/opencode/auth.json"),
-        r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
-    )
-    .unwrap_or_else(io);
-    let env = Environment::from_pairs([
-        ("HOME".to_owned(), home.display().to_string()),
-        ("GROQ_API_KEY".to_owned(), "gsk-test-env".to_owned()),
-    ]);
-    (Paths::resolve(&env, project), env)
+    let env = orch::testutil::capture_env(root);
+    (Paths::resolve(&env, root.join("project")), env)
 }

@@ -37,16 +37,18 @@ struct Fixture {
 
 static FIXTURE: Mutex<Option<Arc<Fixture>>> = Mutex::new(None);
 
+#[expect(clippy::expect_used, reason = "test helper")]
 fn fixture() -> Arc<Fixture> {
     match FIXTURE.lock() {
         Ok(g) => g.clone(),
         Err(p) => p.into_inner().clone(),
     }
-    .unwrap_or_else(|| panic!("no fixture"))
+    .expect("the fixture exists")
 }
 
-fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
+#[expect(clippy::expect_used, reason = "test helper")]
+fn ok<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
+    r.expect("the call succeeds")
 }
 
 fn setup() -> Fixture {

@@ -298,12 +298,12 @@ mod tests {
     #[test]
     fn atomic_write_keeps_mode_and_leaves_no_temp() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let p = dir.path().join("x.json");
-        write_atomic(&p, b"one", 0o600).unwrap_or_else(|e| panic!("{e}"));
+        write_atomic(&p, b"one", 0o600).expect("the atomic write succeeds");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640))
-            .unwrap_or_else(|e| panic!("{e}"));
-        write_atomic(&p, b"two", 0o600).unwrap_or_else(|e| panic!("{e}"));
+            .expect("the permissions are set");
+        write_atomic(&p, b"two", 0o600).expect("the atomic write succeeds");
         assert_eq!(std::fs::read(&p).unwrap_or_default(), b"two");
         let mode = std::fs::metadata(&p)
             .map(|m| m.permissions().mode() & 0o777)
@@ -319,12 +319,12 @@ mod tests {
 
     #[test]
     fn move_aside_never_overwrites() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let p = dir.path().join("state.json");
-        std::fs::write(&p, "a").unwrap_or_else(|e| panic!("{e}"));
-        let a = move_aside(&p, 7).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(&p, "b").unwrap_or_else(|e| panic!("{e}"));
-        let b = move_aside(&p, 7).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&p, "a").expect("the file is written");
+        let a = move_aside(&p, 7).expect("the file is moved aside");
+        std::fs::write(&p, "b").expect("the file is written");
+        let b = move_aside(&p, 7).expect("the file is moved aside");
         assert_ne!(a, b);
         assert_eq!(std::fs::read_to_string(a).unwrap_or_default(), "a");
         assert_eq!(std::fs::read_to_string(b).unwrap_or_default(), "b");
@@ -345,9 +345,9 @@ mod tests {
 
     #[test]
     fn a_checked_replace_writes_only_over_what_was_read() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let p = dir.path().join("opencode.json");
-        replace_if_unchanged(&p, b"one", None, None).unwrap_or_else(|e| panic!("{e}"));
+        replace_if_unchanged(&p, b"one", None, None).expect("the checked replace succeeds");
         assert_eq!(std::fs::read(&p).unwrap_or_default(), b"one");
         // It appeared since it was seen missing, or holds other bytes than were read: left alone.
         for expected in [None, Some(&b"zero"[..])] {
@@ -358,7 +358,7 @@ mod tests {
             );
             assert_eq!(std::fs::read(&p).unwrap_or_default(), b"one");
         }
-        replace_if_unchanged(&p, b"two", Some(b"one"), None).unwrap_or_else(|e| panic!("{e}"));
+        replace_if_unchanged(&p, b"two", Some(b"one"), None).expect("the checked replace succeeds");
         assert_eq!(std::fs::read(&p).unwrap_or_default(), b"two");
         assert_eq!(
             names(dir.path()),
@@ -370,13 +370,13 @@ mod tests {
     #[test]
     fn backups_take_the_next_free_name_and_the_given_permissions() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let p = dir.path().join("x.md");
         assert_eq!(free_backup_path(&p), dir.path().join("x.md.orch-backup"));
         let perms = std::fs::Permissions::from_mode(0o640);
-        let first = write_backup(&p, b"a", Some(&perms)).unwrap_or_else(|e| panic!("{e}"));
+        let first = write_backup(&p, b"a", Some(&perms)).expect("the backup is written");
         assert_eq!(free_backup_path(&p), dir.path().join("x.md.orch-backup.1"));
-        let second = write_backup(&p, b"b", None).unwrap_or_else(|e| panic!("{e}"));
+        let second = write_backup(&p, b"b", None).expect("the backup is written");
         assert_eq!(second, backup_path(&p, 1));
         assert_eq!(std::fs::read(&first).unwrap_or_default(), b"a");
         assert_eq!(std::fs::read(&second).unwrap_or_default(), b"b");

@@ -266,12 +266,8 @@ mod tests {
     #[test]
     fn a_worker_fits_a_usable_model_with_the_input_it_needs() {
         let profiles = Profiles::builtin();
-        let vision = profiles
-            .get("vision")
-            .unwrap_or_else(|| panic!("a vision profile"));
-        let docs = profiles
-            .get("docs")
-            .unwrap_or_else(|| panic!("a docs profile"));
+        let vision = profiles.get("vision").expect("a vision profile");
+        let docs = profiles.get("docs").expect("a docs profile");
         let row = |p| {
             worker_row(
                 p,
@@ -285,13 +281,13 @@ mod tests {
         assert_eq!(unfit(&docs, &model(false, Access::Env)), None);
         assert_eq!(unfit(&vision, &model(true, Access::Config)), None);
         let why =
-            unfit(&vision, &model(false, Access::Env)).unwrap_or_else(|| panic!("no image input"));
+            unfit(&vision, &model(false, Access::Env)).expect("the model is unfit: no image input");
         assert!(
             why.starts_with("no image input: the vision worker"),
             "{why}"
         );
-        let why =
-            unfit(&docs, &model(true, Access::NoCredentials)).unwrap_or_else(|| panic!("unusable"));
+        let why = unfit(&docs, &model(true, Access::NoCredentials))
+            .expect("the model is unfit: unusable");
         assert_eq!(
             why,
             "provider p is not usable here (none): set its API key or run /connect in OpenCode"

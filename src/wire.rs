@@ -704,6 +704,13 @@ pub struct WorkersView {
     pub workers: Vec<WorkerRow>,
 }
 
+impl WorkersView {
+    /// The row of worker `id`, if the view has one.
+    pub fn into_row(self, id: &str) -> Option<WorkerRow> {
+        self.workers.into_iter().find(|w| w.id == id)
+    }
+}
+
 /// One tag in the tag-previews view: what it resolves to now for the worker, or why not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -753,7 +760,7 @@ mod tests {
     fn every_enum_spells_itself_one_way() {
         fn check<T: Serialize + std::fmt::Display>(values: &[T]) {
             for v in values {
-                let json = serde_json::to_value(v).unwrap_or_else(|e| panic!("serializes: {e}"));
+                let json = serde_json::to_value(v).expect("the value serializes");
                 assert_eq!(json, serde_json::Value::String(v.to_string()));
             }
         }
@@ -813,44 +820,37 @@ mod tests {
         assert!(task(TaskStatus::Succeeded, None).into_result().is_ok());
         let mut failed = task(TaskStatus::Failed, None);
         failed.error = Some(Error::new(ErrorKind::NotFound, "no such model"));
-        let e = failed
-            .into_result()
-            .err()
-            .unwrap_or_else(|| panic!("failed"));
+        let e = failed.into_result().expect_err("a failed row is an error");
         assert_eq!(
             (e.kind, e.message.as_str()),
             (ErrorKind::NotFound, "no such model")
         );
         let e = task(TaskStatus::Cancelled, None)
             .into_result()
-            .err()
-            .unwrap_or_else(|| panic!("cancelled"));
+            .expect_err("a cancelled row is an error");
         assert_eq!(e.message, "task t1 failed");
         let e = task(TaskStatus::Running, Some(OpName::WorkerModelSet))
             .into_result()
-            .err()
-            .unwrap_or_else(|| panic!("still running"));
+            .expect_err("a running row is an error");
         assert!(
             e.message
                 .starts_with("worker.model.set is still being applied (task t1)")
         );
         let e = task(TaskStatus::Queued, None)
             .into_result()
-            .err()
-            .unwrap_or_else(|| panic!("still queued"));
+            .expect_err("a queued row is an error");
         assert!(e.message.contains("task t1 did not finish"), "{e}");
         // An op task without its row is not a worker change.
         let e = task(TaskStatus::Succeeded, Some(OpName::WorkerModelReset))
             .into_worker_row()
-            .err()
-            .unwrap_or_else(|| panic!("no row"));
+            .expect_err("an op task without its row is an error");
         assert!(e.message.contains("no worker row"), "{e}");
     }
 
     #[test]
     fn an_op_task_without_a_row_serializes_as_before() {
-        let json = serde_json::to_value(task(TaskStatus::Succeeded, None))
-            .unwrap_or_else(|e| panic!("serializes: {e}"));
+        let json =
+            serde_json::to_value(task(TaskStatus::Succeeded, None)).expect("the value serializes");
         assert!(json.get("worker_row").is_none(), "{json}");
     }
 }

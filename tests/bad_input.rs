@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use orch::catalog::opencode::{ConfigProvidersReply, ProviderListReply};
 use orch::paths::{Environment, Paths};
-use orch::profiles::{Profile, Profiles, load_orchestrator};
+use orch::profiles::{Profile, load_orchestrator};
 use orch::resolve::{Request, ResolveError, Resolver};
 use orch::sources::live::{ConfigReply, from_replies};
 use orch::sources::local::LocalSource;
@@ -33,10 +33,7 @@ fn capture() -> &'static Resolver {
 }
 
 fn profile(id: &str) -> Profile {
-    Profiles::builtin()
-        .get(id)
-        .cloned()
-        .unwrap_or_else(|| panic!("{id}"))
+    orch::testutil::builtin_profile(id)
 }
 
 /// What every answer of the resolver promises, whatever the input.
@@ -117,7 +114,7 @@ fn odd_references_get_errors_naming_them() {
     }
     // Whitespace in the middle is not a tag or a provider; still a clear answer.
     for reference in ["node fast", "openai / gpt-5", "\u{FEFF}gpt-5"] {
-        check(r, reference, None).unwrap_or_else(|e| panic!("{e}"));
+        check(r, reference, None).expect("the reference checks");
     }
     let err = r.resolve(&Request::new(&long)).err().map(|e| e.to_string());
     assert!(err.is_some_and(|m| m.contains("\"xxxxxxxx") && m.contains('…')));
@@ -177,6 +174,7 @@ proptest! {
 }
 
 /// An empty home and project in `root`, with `files` written (path relative to `root`).
+#[expect(clippy::expect_used, reason = "test helper")]
 fn home(root: &Path, files: &[(&str, &[u8])]) -> (Paths, Environment) {
     let home = root.join("home");
     let project = root.join("project");
@@ -187,14 +185,14 @@ fn home(root: &Path, files: &[(&str, &[u8])]) -> (Paths, Environment) {
         project.join(".git"),
         project.join(".opencode"),
     ] {
-        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(dir).expect("the directory is created");
     }
     for (path, content) in files {
         let path = root.join(path);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::create_dir_all(parent).expect("the directory is created");
         }
-        std::fs::write(&path, content).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, content).expect("the file is written");
     }
     let env = Environment::from_pairs([("HOME".to_owned(), home.display().to_string())]);
     (Paths::resolve(&env, project), env)
@@ -245,7 +243,7 @@ fn malformed_opencode_config_is_an_error_naming_the_file() {
         (GLOBAL, b"{\"small_model\": {}}", "invalid type"),
     ];
     for (file, content, phrase) in cases {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let (paths, env) = home(dir.path(), &[(file, content)]);
         let err = load(paths, env)
             .err()
@@ -268,7 +266,7 @@ fn malformed_opencode_config_is_an_error_naming_the_file() {
     }
     // Comments only, or an empty file: valid and empty, as in OpenCode.
     for content in [&b"// nothing"[..], b"", b"  \n"] {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let (paths, env) = home(dir.path(), &[(PROJECT, content)]);
         assert!(load(paths, env).is_ok(), "{content:?}");
     }
@@ -276,7 +274,7 @@ fn malformed_opencode_config_is_an_error_naming_the_file() {
 
 #[test]
 fn config_from_the_environment_is_checked_too() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("a temp dir is created");
     let (paths, mut env) = home(dir.path(), &[]);
     env.set("OPENCODE_CONFIG_CONTENT", "{\"model\": [}");
     let msg = load(paths.clone(), env.clone())
@@ -287,7 +285,7 @@ fn config_from_the_environment_is_checked_too() {
 
     // OPENCODE_CONFIG naming a file that cannot be read (its parent is a file).
     let blocker = dir.path().join("not-a-dir");
-    std::fs::write(&blocker, "x").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&blocker, "x").expect("the file is written");
     let (paths, mut env) = home(dir.path(), &[]);
     let file: PathBuf = blocker.join("opencode.json");
     env.set("OPENCODE_CONFIG", file.display().to_string());
@@ -320,7 +318,7 @@ fn a_missing_broken_or_unreadable_auth_json_is_a_warning_not_a_failure() {
         (Some(b"{\"openai\": \"sk-test-123\", \"groq\": {\"type\":\"api\",\"key\":\"gsk-test-env\"}}"), "", false),
     ];
     for (content, warning, openai) in cases {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let files: Vec<(&str, &[u8])> = content.iter().map(|c| (AUTH, *c)).collect();
         let (paths, env) = home(dir.path(), &files);
         let set = load(paths, env).unwrap_or_else(|e| panic!("{content:?}: {e}"));
@@ -343,10 +341,10 @@ fn a_missing_broken_or_unreadable_auth_json_is_a_warning_not_a_failure() {
         assert!(set.get("opencode").is_some_and(|p| p.access.is_usable()));
     }
     // A directory where the file should be: cannot be read.
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("a temp dir is created");
     let (paths, env) = home(dir.path(), &[]);
-    std::fs::create_dir_all(paths.auth_file()).unwrap_or_else(|e| panic!("{e}"));
-    let set = load(paths, env).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(paths.auth_file()).expect("the directory is created");
+    let set = load(paths, env).expect("the config loads");
     let warnings = set.warnings.join("\n");
     assert!(warnings.contains("auth.json: cannot read it"), "{warnings}");
 }
@@ -367,7 +365,7 @@ fn catalogs_with_missing_or_wrong_fields() {
         (b"\x1f\x8b\x08\x00", None),
     ];
     for (content, used) in cases {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let (paths, env) = home(dir.path(), &[(CACHE, content)]);
         let set = load(paths, env).unwrap_or_else(|e| panic!("{content:?}: {e}"));
         match used {
@@ -426,7 +424,7 @@ fn malformed_orchestrator_json_is_an_error_naming_the_file() {
         ("project/.opencode/orchestrator.json", b"\xff", "invalid"),
     ];
     for (file, content, phrase) in cases {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let (paths, env) = home(dir.path(), &[(file, content)]);
         let msg = load_orchestrator(&paths, &env)
             .err()
@@ -449,8 +447,8 @@ fn resolve_errors_are_values_not_panics() {
             .err()
             .unwrap_or_else(|| panic!("{reference} resolved"));
         let api = orch::Error::from(e.clone());
-        let text = serde_json::to_string(&api).unwrap_or_else(|err| panic!("{err}"));
-        let back: orch::Error = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{err}"));
+        let text = serde_json::to_string(&api).expect("the error serializes");
+        let back: orch::Error = serde_json::from_str(&text).expect("the error parses back");
         assert_eq!(back.message, e.to_string());
     }
 }

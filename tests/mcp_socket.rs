@@ -27,8 +27,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
-fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
+#[expect(clippy::expect_used, reason = "test helper")]
+fn ok<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
+    r.expect("the call succeeds")
 }
 
 /// A backend over fake workers on a socket in a temporary home; stopped when dropped.
@@ -128,9 +129,10 @@ impl Raw {
         ok(self.write.write_all(b"\n").await);
     }
 
+    #[expect(clippy::expect_used, reason = "test helper")]
     async fn recv(&mut self) -> Value {
         let line = ok(tokio::time::timeout(Duration::from_secs(10), self.lines.next_line()).await);
-        let line = ok(line).unwrap_or_else(|| panic!("the backend closed the connection"));
+        let line = ok(line).expect("the backend answers");
         ok(serde_json::from_str(&line))
     }
 
@@ -279,9 +281,7 @@ async fn a_worker_task_reports_result_resolved_model_reason_and_answering_model(
 async fn worker_row(c: &RunningService<RoleClient, ()>, id: &str) -> orch::workers::WorkerRow {
     let view: WorkersView =
         json_of(&call(c, "task_list", json!({"view":"workers","format":"json"})).await);
-    view.workers
-        .into_iter()
-        .find(|w| w.id == id)
+    view.into_row(id)
         .unwrap_or_else(|| panic!("no worker {id}"))
 }
 
@@ -415,7 +415,7 @@ async fn the_mcp_inspector_cli_drives_the_tools_from_their_schemas() {
             Call::Run(req) => Some(req),
             _ => None,
         })
-        .unwrap_or_else(|| panic!("the task ran"));
+        .expect("the task ran");
     assert_eq!(run_call.timeout, Some(Duration::from_millis(60_000)));
 
     let r = inspect(
@@ -540,8 +540,7 @@ async fn the_socket_client_drives_every_orchestrator_method() {
             respawn: false,
         })
         .await
-        .err()
-        .unwrap_or_else(|| panic!("unknown worker accepted"));
+        .expect_err("an unknown worker is refused");
     assert_eq!(e.kind, orch::error::ErrorKind::NotFound);
     assert!(e.suggestions.contains(&"docs".to_owned()), "{e:?}");
     o.close().await;
@@ -1401,8 +1400,7 @@ async fn tag_previews_come_in_one_call_and_match_the_in_process_ones() {
     let e = o
         .tag_previews("doc")
         .await
-        .err()
-        .unwrap_or_else(|| panic!("unknown worker accepted"));
+        .expect_err("an unknown worker is refused");
     assert!(e.suggestions.contains(&"docs".to_owned()), "{e:?}");
     o.close().await;
     h.stop().await;

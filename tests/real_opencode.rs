@@ -48,12 +48,7 @@ fn serve_spec(
 }
 
 async fn pid_of(m: &Manager, worker: &str) -> Option<u32> {
-    m.workers()
-        .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == worker)
-        .and_then(|w| w.pid)
+    m.workers().await.into_row(worker).and_then(|w| w.pid)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,10 +57,10 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
         return;
     };
     let _turn = TURN.lock().await;
-    let llm = FakeLlm::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let llm = FakeLlm::start().await.expect("the fake server starts");
     let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
     let config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
-    let m = Manager::start(config).unwrap_or_else(|e| panic!("{e}"));
+    let m = Manager::start(config).expect("the manager starts");
 
     // node:fast with small_model set: the task reaches the small model.
     let out = run_task(&m, task("explorer", "TASK-A list the files")).await;
@@ -73,14 +68,12 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(out.output.trim(), "echo from fast-mini");
     assert_eq!(llm.models_for("TASK-A"), ["fast-mini"]);
-    let pid = pid_of(&m, "explorer")
-        .await
-        .unwrap_or_else(|| panic!("no pid"));
+    let pid = pid_of(&m, "explorer").await.expect("the worker has a pid");
 
     // A dynamic set reaches the next task on the same process.
     m.set_model(set_model("explorer", "fake/big-pro", Policy::Dynamic))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the model is set");
     let out = run_task(&m, task("explorer", "TASK-B again")).await;
     assert_eq!(out.answered_by.as_deref(), Some("fake/big-pro"));
     assert_eq!(llm.models_for("TASK-B"), ["big-pro"]);
@@ -91,9 +84,7 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     );
 
     // Reset goes back to the profile's tag.
-    m.reset_model("explorer")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    m.reset_model("explorer").await.expect("the model is reset");
     let out = run_task(&m, task("explorer", "TASK-C once more")).await;
     assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(llm.models_for("TASK-C"), ["fast-mini"]);
@@ -122,9 +113,7 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     let poll = Poll::within(Duration::from_secs(90)).every(Duration::from_millis(50));
     wait_until(poll, async || !llm.models_for("TASK-K").is_empty()).await;
     assert_eq!(llm.models_for("TASK-K"), ["big-pro"]);
-    let coder_pid = pid_of(&m, "coder")
-        .await
-        .unwrap_or_else(|| panic!("no coder pid"));
+    let coder_pid = pid_of(&m, "coder").await.expect("the coder has a pid");
     let (err, took) = kill_during(coder_pid, handle).await;
     assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(
@@ -132,19 +121,12 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
         "{}",
         err.message
     );
-    let row = m
-        .workers()
-        .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == "coder");
+    let row = m.workers().await.into_row("coder");
     assert_eq!(row.map(|r| r.status), Some(WorkerStatus::Failed));
     llm.set_delay(Duration::ZERO);
     let out = run_task(&*m, task("coder", "TASK-R after the crash")).await;
     assert_eq!(out.answered_by.as_deref(), Some("fake/big-pro"));
-    let new_pid = pid_of(&m, "coder")
-        .await
-        .unwrap_or_else(|| panic!("no new pid"));
+    let new_pid = pid_of(&m, "coder").await.expect("the worker has a new pid");
     assert_ne!(new_pid, coder_pid);
 
     // Nothing left running after shutdown.
@@ -166,7 +148,7 @@ async fn real_opencode_never_ready_and_dropped_manager_leave_nothing() {
         return;
     };
     let _turn = TURN.lock().await;
-    let llm = FakeLlm::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let llm = FakeLlm::start().await.expect("the fake server starts");
     let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
     // A ready timeout far too short for OpenCode: the error carries its output.
     let spec = serve_spec(
@@ -190,10 +172,7 @@ async fn real_opencode_never_ready_and_dropped_manager_leave_nothing() {
     // Dropping a running process handle (the manager crashing) takes its group down.
     let mut spec = spec;
     spec.ready_timeout = Duration::from_secs(60);
-    let p = OsSpawner
-        .spawn(spec)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let p = OsSpawner.spawn(spec).await.expect("the process spawns");
     let pid = p.pid().unwrap_or(0);
     assert!(pid_alive(pid));
     drop(p);
@@ -227,17 +206,17 @@ async fn real_opencode_agrees_with_the_local_source() {
                 project.paths.project_dir.join("opencode.json"),
                 fixture("project-opencode.json"),
             )
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the file is written");
             let data = project.paths.opencode_data_dir.clone();
-            std::fs::create_dir_all(&data).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::create_dir_all(&data).expect("the directory is created");
             std::fs::write(
                 data.join("auth.json"),
                 r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
             )
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the file is written");
         } else {
             std::fs::write(project.paths.project_dir.join("opencode.json"), "{}")
-                .unwrap_or_else(|e| panic!("{e}"));
+                .expect("the file is written");
         }
         for (k, v) in *vars {
             env.set(*k, *v);
@@ -246,19 +225,16 @@ async fn real_opencode_agrees_with_the_local_source() {
             redact: vec!["gsk-test-env".into(), "sk-test-123".into()],
             ..serve_spec("agreement", &bin, &project, &env, Duration::from_secs(90))
         };
-        let server = OsSpawner
-            .spawn(spec)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let server = OsSpawner.spawn(spec).await.expect("the process spawns");
         let live = LiveSource::new(server.url())
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("the live source builds")
             .load()
             .await;
         server.stop(Duration::from_secs(5)).await;
-        let live = live.unwrap_or_else(|e| panic!("{e}"));
+        let live = live.expect("the live source builds");
         let local = LocalSource::new(project.paths.clone(), env)
             .load_now()
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the source loads");
         assert_eq!(local.usable_ids(), live.usable_ids(), "setup {vars:?}");
         for p in live.usable() {
             let ids = |set: &orch::sources::ProviderSet| {

@@ -14,31 +14,14 @@ use orch::sources::ProviderSource;
 use orch::sources::live::LiveSource;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_opencode::FakeOpenCode;
-use orch::testutil::{FAKE_SECRETS, assert_no_secret, fixture};
+use orch::testutil::{FAKE_SECRETS, assert_no_secret};
 use orch::wire::{Format, ModelsQuery, ResolveQuery, Scope};
 use serde_json::json;
 
 /// The capture's setup, with the keys: project config, `GROQ_API_KEY`, `auth.json`.
 fn capture_home(root: &Path) -> (Paths, Environment) {
-    let home = root.join("home");
-    let project = root.join("project");
-    std::fs::create_dir_all(project.join(".git")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::create_dir_all(home.join(".local/share/opencode")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        project.join("opencode.json"),
-        fixture("project-opencode.json"),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        home.join(".local/share/opencode/auth.json"),
-        r#"{"openai":{"type":"api","key":"sk-test-123"}}"#,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let env = Environment::from_pairs([
-        ("HOME".to_owned(), home.display().to_string()),
-        ("GROQ_API_KEY".to_owned(), "gsk-test-env".to_owned()),
-    ]);
-    (Paths::resolve(&env, project), env)
+    let env = orch::testutil::capture_env(root);
+    (Paths::resolve(&env, root.join("project")), env)
 }
 
 const REFS: [&str; 14] = [
@@ -61,6 +44,7 @@ const REFS: [&str; 14] = [
 const WORKERS: [Option<&str>; 3] = [None, Some("vision"), Some("explorer")];
 
 /// Every view of `backend`, in every format, and every resolution or error, as text.
+#[expect(clippy::expect_used, reason = "test helper")]
 async fn everything(backend: &impl Orchestrator) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for scope in [Scope::Configured, Scope::All] {
@@ -68,14 +52,14 @@ async fn everything(backend: &impl Orchestrator) -> Vec<(String, String)> {
             scope,
             ..ModelsQuery::default()
         };
-        let view = backend.models(&q).await.unwrap_or_else(|e| panic!("{e}"));
+        let view = backend.models(&q).await.expect("the models view builds");
         out.push((format!("models {scope:?} json"), json!(view).to_string()));
         out.push((format!("models {scope:?} debug"), format!("{view:?}")));
         for f in [Format::Table, Format::Markdown] {
             out.push((format!("models {scope:?} {f:?}"), render::models(&view, f)));
         }
     }
-    let profiles = backend.profiles().await.unwrap_or_else(|e| panic!("{e}"));
+    let profiles = backend.profiles().await.expect("the profiles view builds");
     out.push(("profiles json".into(), json!(profiles).to_string()));
     for f in [Format::Table, Format::Markdown] {
         out.push((format!("profiles {f:?}"), render::profiles(&profiles, f)));
@@ -109,19 +93,19 @@ async fn everything(backend: &impl Orchestrator) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn no_key_in_any_output_of_the_local_source() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("a temp dir is created");
     let (paths, env) = capture_home(dir.path());
     let source = LocalSource::new(paths.clone(), env.clone());
-    let set = source.load_now().unwrap_or_else(|e| panic!("{e}"));
+    let set = source.load_now().expect("the source loads");
     // The setup really has the keys, and they really are read.
     assert_eq!(set.usable_ids(), ["fake", "groq", "openai", "opencode"]);
     assert_no_secret("provider set", &format!("{set:?}"));
     assert_no_secret("local source", &format!("{source:?}"));
     assert_no_secret("environment", &format!("{env:?}"));
     assert_no_secret("paths", &format!("{paths:?}"));
-    let knowledge = Knowledge::load_local(&paths, &env).unwrap_or_else(|e| panic!("{e}"));
+    let knowledge = Knowledge::load_local(&paths, &env).expect("the knowledge loads");
     assert_no_secret("knowledge", &format!("{knowledge:?}"));
-    let profiles = load_orchestrator(&paths, &env).unwrap_or_else(|e| panic!("{e}"));
+    let profiles = load_orchestrator(&paths, &env).expect("the orchestrator loads");
     assert_no_secret("profiles", &format!("{profiles:?}"));
     for reference in REFS {
         let r = knowledge.resolver.resolve(&Request::new(reference));
@@ -130,7 +114,7 @@ async fn no_key_in_any_output_of_the_local_source() {
             assert_no_secret(reference, &e.to_string());
         }
     }
-    let backend = InProcess::load(&paths, &env).unwrap_or_else(|e| panic!("{e}"));
+    let backend = InProcess::load(&paths, &env).expect("the orchestrator loads");
     assert_no_secret("backend", &format!("{backend:?}"));
     let outputs = everything(&backend).await;
     assert!(outputs.len() > 100);
@@ -141,28 +125,26 @@ async fn no_key_in_any_output_of_the_local_source() {
 
 #[tokio::test]
 async fn no_key_in_any_output_of_the_live_source() {
-    let fake = FakeOpenCode::start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let fake = FakeOpenCode::start().await.expect("the fake server starts");
     // The capture carries the keys: the fake serves them.
     let served = fake.state().config_providers.to_string();
     assert!(FAKE_SECRETS.iter().all(|s| served.contains(s)));
-    let source = LiveSource::new(&fake.url()).unwrap_or_else(|e| panic!("{e}"));
-    let set = source.load().await.unwrap_or_else(|e| panic!("{e}"));
+    let source = LiveSource::new(&fake.url()).expect("the live source builds");
+    let set = source.load().await.expect("the live source loads");
     assert_no_secret("live set", &format!("{set:?}"));
     assert_no_secret("live source", &format!("{source:?}"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("a temp dir is created");
     let (paths, env) = capture_home(dir.path());
     let backend = InProcess::load_live(&fake.url(), &paths, &env)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the live orchestrator loads");
     for (what, text) in everything(&backend).await {
         assert_no_secret(&what, &text);
     }
     // A reply of an unexpected shape carrying a key: the decode error does not echo it.
     fake.state().config_providers = json!({"providers": "sk-test-123", "default": {}});
     let err = source.load().await.err().map(|e| e.to_string());
-    let err = err.unwrap_or_else(|| panic!("loaded a broken reply"));
+    let err = err.expect("a broken reply is refused");
     assert!(err.contains("config/providers"), "{err}");
     assert_no_secret("live decode error", &err);
     fake.state().config_providers =
@@ -219,20 +201,19 @@ fn no_key_in_config_errors_or_warnings() {
         ),
     ];
     for (file, content) in cases {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let (paths, env) = capture_home(dir.path());
         let path = dir.path().join(file);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::create_dir_all(parent).expect("the directory is created");
         }
-        std::fs::write(&path, content).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, content).expect("the file is written");
         let what = format!("{file}: {content}");
         match InProcess::load(&paths, &env) {
             Ok(backend) => {
                 let shown = format!("{backend:?}");
                 assert_no_secret(&what, &shown);
-                let knowledge =
-                    Knowledge::load_local(&paths, &env).unwrap_or_else(|e| panic!("{e}"));
+                let knowledge = Knowledge::load_local(&paths, &env).expect("the knowledge loads");
                 let view = orch::views::models(&knowledge, &ModelsQuery::default());
                 assert_no_secret(&what, &render::models(&view, Format::Table));
                 assert_no_secret(&what, &json!(view).to_string());

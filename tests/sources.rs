@@ -20,15 +20,14 @@ fn usable_models(set: &ProviderSet) -> BTreeMap<String, Vec<String>> {
 }
 
 /// What the live source reads from a fake OpenCode serving the captures.
+#[expect(clippy::expect_used, reason = "test helper")]
 async fn live_set() -> ProviderSet {
-    let fake = FakeOpenCode::start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let fake = FakeOpenCode::start().await.expect("the fake server starts");
     LiveSource::new(&fake.url())
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the live source builds")
         .load()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the live source loads")
 }
 
 #[tokio::test]
@@ -51,11 +50,11 @@ async fn live_usable_providers_are_exactly_connected() {
 #[tokio::test]
 async fn local_agrees_with_live_on_the_capture_setup() {
     let live = live_set().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("a temp dir is created");
     let (paths, env) = capture_home(dir.path());
     let local = LocalSource::new(paths, env)
         .load_now()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the source loads");
     assert_eq!(local.usable_ids(), live.usable_ids());
     assert_eq!(usable_models(&local), usable_models(&live));
     for p in live.usable() {

@@ -30,8 +30,9 @@ struct Setup {
 }
 
 impl Setup {
+    #[expect(clippy::expect_used, reason = "test helper")]
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let (paths, env) = capture_home(dir.path());
         Self {
             _dir: dir,
@@ -41,11 +42,12 @@ impl Setup {
         }
     }
 
+    #[expect(clippy::expect_used, reason = "test helper")]
     fn knowledge(&self) -> Knowledge {
         let set = LocalSource::new(self.paths.clone(), self.env.clone())
             .load_now()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let profiles = load_orchestrator(&self.paths, &self.env).unwrap_or_else(|e| panic!("{e}"));
+            .expect("the source loads");
+        let profiles = load_orchestrator(&self.paths, &self.env).expect("the orchestrator loads");
         Knowledge::new(set, profiles)
     }
 
@@ -86,9 +88,7 @@ fn models_sent(prompts: &[orch::testutil::fake_opencode::Recorded]) -> Vec<Strin
 async fn row_of(m: &Manager<FakeSpawner, FakeClock>, id: &str) -> orch::workers::WorkerRow {
     m.workers()
         .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == id)
+        .into_row(id)
         .unwrap_or_else(|| panic!("no worker {id}"))
 }
 
@@ -146,16 +146,14 @@ async fn every_prompt_carries_the_resolved_model_server_backend() {
 #[tokio::test]
 async fn every_prompt_carries_the_resolved_model_agent_backend() {
     let s = Setup::new();
-    let server = FakeOpenCode::start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let server = FakeOpenCode::start().await.expect("the fake server starts");
     let dir = s.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&dir).expect("the directory is created");
     std::fs::write(
         dir.join("orchestrator.json"),
         r#"{"profiles": {"docs": {"backend": "agent", "agent": "plan"}}}"#,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("the file is written");
     let mut config = s.config();
     config.agent_url = Some(server.url());
     let m = s.manager_with(config);
@@ -208,7 +206,7 @@ async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
     let row = m
         .set_model(set_model("coder", "vision-pro", Policy::Sticky))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the model is set");
     assert_eq!(row.resolved_model.as_deref(), Some("fake/vision-pro"));
     assert_eq!(row.policy, Policy::Sticky);
     assert!(
@@ -218,10 +216,7 @@ async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
     );
     run_task(&m, task("coder", "two")).await;
     run_task(&m, task("coder", "three")).await;
-    let row = m
-        .reset_model("coder")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let row = m.reset_model("coder").await.expect("the model is reset");
     assert_eq!(row.model_ref, "node");
     assert!(!row.overridden);
     run_task(&m, task("coder", "four")).await;
@@ -243,7 +238,7 @@ async fn dynamic_set_reaches_the_next_task_without_a_respawn() {
     let first = run_task(&m, task("docs", "one")).await;
     m.set_model(set_model("docs", "fake/fast-mini", Policy::Dynamic))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the model is set");
     let second = run_task(&m, task("docs", "two")).await;
     assert_eq!(second.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(first.session_id, second.session_id);
@@ -258,8 +253,7 @@ async fn bad_sets_change_nothing_and_suggest() {
     let unknown_worker = m
         .set_model(set_model("doc", "node", Policy::Sticky))
         .await
-        .err()
-        .unwrap_or_else(|| panic!("unknown worker accepted"));
+        .expect_err("an unknown worker is refused");
     assert!(
         unknown_worker.message.contains("unknown worker"),
         "{}",
@@ -312,7 +306,7 @@ async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
     second
         .set_model(set_model("docs", "fake/fast-mini", Policy::Sticky))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the model is set");
     drop(second);
     let third = s.manager_with(config);
     let c = run_task(&third, task("docs", "three")).await;
@@ -322,7 +316,7 @@ async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
     let old = &s.spawner.servers()[0];
     assert!(!old.requests().is_empty());
     let client = orch::opencode::OpenCodeClient::new(&old.url(), Duration::from_secs(1))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the client builds");
     assert!(
         client.health().await.is_err(),
         "the mismatched worker still answers"
@@ -343,7 +337,7 @@ async fn force_new_always_spawns() {
     let servers = s.spawner.servers();
     for old in &servers[..2] {
         let c = orch::opencode::OpenCodeClient::new(&old.url(), Duration::from_secs(1))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the client builds");
         assert!(c.health().await.is_err());
     }
 }
@@ -381,16 +375,11 @@ async fn settings_survive_a_manager_restart() {
     let m = s.manager();
     m.set_model(set_model("docs", "fake/fast-mini", Policy::Sticky))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the model is set");
     drop(m);
     let m = s.manager();
-    let docs = m
-        .workers()
-        .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == "docs");
-    let docs = docs.unwrap_or_else(|| panic!("docs"));
+    let docs = m.workers().await.into_row("docs");
+    let docs = docs.expect("a docs entry exists");
     assert_eq!(
         (docs.model_ref.as_str(), docs.policy),
         ("fake/fast-mini", Policy::Sticky)
@@ -401,14 +390,14 @@ async fn settings_survive_a_manager_restart() {
 #[tokio::test]
 async fn a_corrupt_state_file_is_kept_aside() {
     let s = Setup::new();
-    std::fs::create_dir_all(&s.paths.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&s.paths.state_dir).expect("the directory is created");
     let state = s.paths.state_dir.join("state.json");
-    std::fs::write(&state, "{ not json").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&state, "{ not json").expect("the file is written");
     let m = s.manager();
     let warnings = m.warnings().join("\n");
     assert!(warnings.contains("state.json.corrupt-"), "{warnings}");
     let kept: Vec<_> = std::fs::read_dir(&s.paths.state_dir)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the directory lists")
         .filter_map(Result::ok)
         .filter(|e| {
             e.file_name()
@@ -424,7 +413,7 @@ async fn a_corrupt_state_file_is_kept_aside() {
     // The manager still works and writes a fresh file.
     m.set_model(set_model("docs", "node", Policy::Dynamic))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the model is set");
     assert!(state.exists());
 }
 
@@ -442,7 +431,7 @@ async fn a_killed_worker_fails_its_task_fast_and_respawns_next_time() {
     // Wait for the prompt to arrive, then kill the worker's process.
     wait_for_a_prompt(&s.spawner).await;
     let pid = row_of(&m, "coder").await.pid;
-    let pid = pid.unwrap_or_else(|| panic!("no pid"));
+    let pid = pid.expect("the worker has a pid");
     let (err, took) = kill_during(pid, handle).await;
     assert!(took < Duration::from_secs(5));
     assert!(
@@ -471,9 +460,8 @@ async fn cancel_aborts_the_session() {
     cancel.cancel();
     let err = handle
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .err()
-        .unwrap_or_else(|| panic!("not cancelled"));
+        .expect("the run task joins")
+        .expect_err("the run is cancelled");
     assert!(err.message.contains("cancelled"), "{}", err.message);
     let server = &s.spawner.servers()[0];
     assert_eq!(
@@ -494,7 +482,7 @@ async fn a_vision_worker_without_vision_models_fails_before_spawning() {
         models.remove("vision-pro");
     }
     v["enabled_providers"] = serde_json::json!(["fake"]);
-    std::fs::write(&config, v.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, v.to_string()).expect("the file is written");
     let m = s.manager();
     let err = task_error(&m, task("vision", "what is in this picture")).await;
     assert!(
@@ -587,23 +575,21 @@ async fn no_secret_in_errors_rows_or_records() {
 #[tokio::test]
 async fn a_lost_session_is_replaced_on_the_next_task() {
     let s = Setup::new();
-    let server = FakeOpenCode::start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let server = FakeOpenCode::start().await.expect("the fake server starts");
     let dir = s.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&dir).expect("the directory is created");
     std::fs::write(
         dir.join("orchestrator.json"),
         r#"{"profiles": {"docs": {"backend": "agent"}}}"#,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("the file is written");
     let mut config = s.config();
     config.agent_url = Some(server.url());
     let m = s.manager_with(config);
     let first = run_task(&m, task("docs", "one")).await;
     // The agent server forgets the session.
     let client = orch::opencode::OpenCodeClient::new(&server.url(), Duration::from_secs(1))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the client builds");
     assert!(
         client
             .delete_session(&first.session_id)
@@ -632,16 +618,10 @@ async fn a_set_whose_respawn_fails_changes_nothing() {
             respawn: true,
         })
         .await
-        .err()
-        .unwrap_or_else(|| panic!("the failed respawn was reported as success"));
+        .expect_err("the failed respawn is reported");
     assert!(err.message.contains("port in use"), "{}", err.message);
-    let docs = m
-        .workers()
-        .await
-        .workers
-        .into_iter()
-        .find(|w| w.id == "docs");
-    let docs = docs.unwrap_or_else(|| panic!("docs"));
+    let docs = m.workers().await.into_row("docs");
+    let docs = docs.expect("a docs entry exists");
     assert_eq!(
         (docs.model_ref.as_str(), docs.overridden),
         ("node:docs", false)

@@ -14,16 +14,18 @@ const BIN: &str = env!("CARGO_BIN_EXE_orch");
 /// The capture's setup; dropping it stops the backend.
 static HOME: Mutex<Option<Sandbox>> = Mutex::new(None);
 
-fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
+#[expect(clippy::expect_used, reason = "test helper")]
+fn ok<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
+    r.expect("the call succeeds")
 }
 
+#[expect(clippy::expect_used, reason = "test helper")]
 fn with_home<T>(f: impl FnOnce(&Sandbox) -> T) -> T {
     let g = match HOME.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     };
-    f(g.as_ref().unwrap_or_else(|| panic!("no home")))
+    f(g.as_ref().expect("the home is set up"))
 }
 
 fn main() {

@@ -161,7 +161,7 @@ mod tests {
           "attachment":true,"reasoning":true,"tool_call":true,"modalities":{"input":["text","image","pdf"],"output":["text"]},
           "cost":{"input":3,"output":15,"cache_read":0.3},"limit":{"context":200000,"output":64000},
           "release_date":"2025-09-29"}}},"bare":{"models":{"m":{}}}}"#;
-        let c: DevCatalog = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        let c: DevCatalog = serde_json::from_str(json).expect("the json parses");
         let c = c.into_catalog();
         assert_eq!(c.providers.len(), 2);
         let a = c

@@ -233,8 +233,7 @@ mod tests {
             "capabilities":{"toolcall":true,"input":{"text":true,"image":true}},
             "limit":{"context":131072.0,"output":null},"cost":{"input":0.5,"cache":{"read":0.1}},
             "status":"beta","release_date":"2025-01-01"}}}],"default":{"groq":"m"}}"#;
-        let reply: ConfigProvidersReply =
-            serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        let reply: ConfigProvidersReply = serde_json::from_str(json).expect("the json parses");
         let wire = reply.providers.into_iter().next();
         let p = wire.map(|w| {
             assert!(w.has_key);
@@ -253,7 +252,7 @@ mod tests {
     #[test]
     fn missing_fields_default_and_models_without_id_use_their_key() {
         let json = r#"{"all":[{"id":"x","models":{"k":{"name":null}, "j":{"id":"j"}}}],"connected":["x"]}"#;
-        let reply: ProviderListReply = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        let reply: ProviderListReply = serde_json::from_str(json).expect("the json parses");
         let c = catalog_from_wire(reply.all);
         let ids: Vec<_> = c.providers[0]
             .models

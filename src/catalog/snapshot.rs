@@ -244,12 +244,12 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/opencode/provider-list.json.gz"
         ))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the file reads");
         let mut json = Vec::new();
         flate2::read::GzDecoder::new(gz.as_slice())
             .read_to_end(&mut json)
-            .unwrap_or_else(|e| panic!("{e}"));
-        serde_json::from_slice(&json).unwrap_or_else(|e| panic!("{e}"))
+            .expect("the file reads");
+        serde_json::from_slice(&json).expect("the json parses")
     }
 
     /// The catalog part of the capture: providers that exist only because the
@@ -272,10 +272,10 @@ mod tests {
                 concat!(env!("CARGO_MANIFEST_DIR"), "/assets/catalog.json.gz"),
                 &bytes,
             )
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the file is written");
             return;
         }
-        let bundled = bundled().unwrap_or_else(|e| panic!("{e}"));
+        let bundled = bundled().expect("the bundled snapshot loads");
         assert_eq!(
             bundled, catalog,
             "assets/catalog.json.gz is stale: rerun with ORCH_BLESS_SNAPSHOT=1"
@@ -290,7 +290,7 @@ mod tests {
         let mut json = Vec::new();
         flate2::read::GzDecoder::new(BUNDLED)
             .read_to_end(&mut json)
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the file reads");
         let text = String::from_utf8_lossy(&json);
         for secret in ["sk-test-123", "gsk-test-env"] {
             assert!(!text.contains(secret));

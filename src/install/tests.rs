@@ -22,10 +22,10 @@ struct Setup {
 
 impl Setup {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let root = dir.path().to_path_buf();
         let project = root.join("proj");
-        fs::create_dir_all(&project).unwrap_or_else(|e| panic!("{e}"));
+        fs::create_dir_all(&project).expect("the directory is created");
         let env = Environment::from_pairs([
             ("HOME".to_owned(), root.join("home").display().to_string()),
             (
@@ -48,9 +48,9 @@ impl Setup {
     fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.project(name);
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+            fs::create_dir_all(dir).expect("the directory is created");
         }
-        fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        fs::write(&path, text).expect("the file is written");
         path
     }
 
@@ -75,27 +75,12 @@ impl Setup {
     }
 
     fn ok(&self, scope: InstallScope) -> InstallReport {
-        self.run(scope, false).unwrap_or_else(|e| panic!("{e}"))
+        self.run(scope, false).expect("the install runs")
     }
 
     /// Every file under the temp root with its bytes (what "nothing changed" compares).
     fn tree(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-        fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-            let Ok(entries) = fs::read_dir(dir) else {
-                return;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else {
-                    out.insert(path.clone(), fs::read(&path).unwrap_or_default());
-                }
-            }
-        }
-        let mut out = BTreeMap::new();
-        walk(&self.root, &mut out);
-        out
+        crate::testutil::files_under(&self.root)
     }
 }
 
@@ -151,7 +136,7 @@ fn comments_trailing_commas_and_unrelated_keys_are_kept() {
     assert_eq!(config_report.backup.as_deref(), Some(backup.as_path()));
     assert_eq!(config_report.changes, ["add mcp.orch"]);
     // The text OpenCode reads: the old value plus orch's entry.
-    let value = parse_value(&read(&config)).unwrap_or_else(|e| panic!("{e}"));
+    let value = parse_value(&read(&config)).expect("the config parses");
     assert_eq!(value["mcp"]["orch"], entry_value(BIN));
     assert_eq!(
         value["provider"]["openai"]["options"]["apiKey"],
@@ -178,7 +163,7 @@ fn an_empty_or_comment_only_config_gets_the_entry() {
         s.ok(InstallScope::Project);
         let after = read(&config);
         assert!(after.starts_with(text.trim_end()), "{after:?}");
-        let value = parse_value(&after).unwrap_or_else(|e| panic!("{e}"));
+        let value = parse_value(&after).expect("the config parses");
         assert_eq!(
             value,
             serde_json::json!({"mcp": {"orch": entry_value(BIN)}})
@@ -305,7 +290,7 @@ fn refusals_name_the_file_and_change_nothing() {
     for (name, bytes, why) in cases {
         let s = Setup::new();
         let path = s.project(name);
-        fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+        fs::write(&path, bytes).expect("the file is written");
         let before = s.tree();
         let err = match s.run(InstallScope::Project, false) {
             Err(e) => e,
@@ -334,7 +319,7 @@ fn refusals_name_the_file_and_change_nothing() {
 #[test]
 fn a_config_that_is_a_directory_or_a_dangling_link_is_refused() {
     let s = Setup::new();
-    fs::create_dir_all(s.project("opencode.jsonc")).unwrap_or_else(|e| panic!("{e}"));
+    fs::create_dir_all(s.project("opencode.jsonc")).expect("the directory is created");
     let err = s
         .run(InstallScope::Project, false)
         .err()
@@ -343,7 +328,7 @@ fn a_config_that_is_a_directory_or_a_dangling_link_is_refused() {
 
     let s = Setup::new();
     std::os::unix::fs::symlink(s.root.join("nowhere"), s.project("opencode.json"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the symlink is created");
     let err = s
         .run(InstallScope::Project, false)
         .err()
@@ -356,10 +341,10 @@ fn a_config_that_is_a_directory_or_a_dangling_link_is_refused() {
 fn a_link_is_followed_and_stays_a_link() {
     let s = Setup::new();
     let real = s.root.join("dotfiles").join("opencode.json");
-    fs::create_dir_all(s.root.join("dotfiles")).unwrap_or_else(|e| panic!("{e}"));
-    fs::write(&real, "{}\n").unwrap_or_else(|e| panic!("{e}"));
+    fs::create_dir_all(s.root.join("dotfiles")).expect("the directory is created");
+    fs::write(&real, "{}\n").expect("the file is written");
     let link = s.project("opencode.json");
-    std::os::unix::fs::symlink(&real, &link).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(&real, &link).expect("the symlink is created");
     let report = s.ok(InstallScope::Project);
     assert!(fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()));
     assert!(read(&real).contains("\"orch\""));
@@ -383,7 +368,7 @@ fn a_backup_is_made_once_and_never_overwritten() {
     let installed = read(&config);
     let report = s
         .run_with(InstallScope::Project, false, "/new/place/orch")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the install runs");
     assert_eq!(read(&first), "{\"model\": \"a/b\"}\n");
     let second = s.project("opencode.json.orch-backup.1");
     assert_eq!(read(&second), installed);
@@ -424,12 +409,12 @@ fn permissions_are_kept_and_backups_are_as_private_as_the_original() {
     let s = Setup::new();
     let config = s.write("opencode.json", "{\"provider\": {}}\n");
     fs::set_permissions(&config, fs::Permissions::from_mode(0o600))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the permissions are set");
     s.ok(InstallScope::Project);
     let mode = |p: &Path| {
         fs::metadata(p)
             .map(|m| m.permissions().mode() & 0o777)
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("the config's mode reads")
     };
     assert_eq!(mode(&config), 0o600);
     assert_eq!(mode(&s.project("opencode.json.orch-backup")), 0o600);
@@ -508,7 +493,7 @@ fn a_dry_run_writes_nothing_and_shows_the_change() {
     let before = s.tree();
     let report = s
         .run(InstallScope::Project, true)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the install runs");
     assert_eq!(s.tree(), before);
     assert!(report.dry_run && report.changed);
     assert_eq!(
@@ -546,7 +531,7 @@ fn a_dry_run_writes_nothing_and_shows_the_change() {
     s.ok(InstallScope::Project);
     let report = s
         .run_with(InstallScope::Project, true, "/new/orch")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the install runs");
     let diff = report.files[0].diff.as_deref().unwrap_or_default();
     assert!(diff.contains("\n-!`/opt/orch/bin/orch models"), "{diff}");
     assert!(diff.contains("\n+!`/new/orch models"), "{diff}");
@@ -619,7 +604,7 @@ fn the_report_reads_back_as_json() {
     let s = Setup::new();
     let report = s.ok(InstallScope::Project);
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    let back: InstallReport = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+    let back: InstallReport = serde_json::from_str(&json).expect("the json parses");
     assert_eq!(back, report);
     assert!(json.contains("\"scope\": \"project\""), "{json}");
     assert!(json.contains("\"action\": \"created\""), "{json}");

@@ -825,11 +825,11 @@ mod tests {
             ("yml", File, "text/plain"),
             ("xyz", File, "application/octet-stream"),
         ];
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("a temporary directory: {e}"));
+        let dir = tempfile::tempdir().expect("a temporary directory");
         for (ext, kind, mime) in cases {
             assert_eq!(mime.starts_with("image/"), kind == Image, "{ext}");
             let on_disk = dir.path().join(format!("f.{ext}"));
-            std::fs::write(&on_disk, b"x").unwrap_or_else(|e| panic!("the attachment: {e}"));
+            std::fs::write(&on_disk, b"x").expect("the attachment is written");
             let ways = [
                 serde_json::json!({ "path": on_disk }),
                 serde_json::json!({ "base64": "AA==", "name": format!("shot.{ext}") }),
@@ -900,7 +900,7 @@ mod tests {
     }
 
     fn start(v: serde_json::Value) -> Result<StartRequest, Failure> {
-        let a: StartArgs = serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"));
+        let a: StartArgs = serde_json::from_value(v).expect("the json parses");
         start_request(a, &profiles())
     }
 

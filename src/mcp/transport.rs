@@ -268,11 +268,11 @@ mod tests {
         let (mut cw, sr) = tokio::io::duplex(1 << 20);
         let (sw, cr) = tokio::io::duplex(1 << 20);
         let mut t = LineTransport::with_limit(sr, sw, max);
-        cw.write_all(input).await.unwrap_or_else(|e| panic!("{e}"));
+        cw.write_all(input).await.expect("the input is written");
         drop(cw);
         let mut methods = Vec::new();
         while let Some(msg) = t.receive().await {
-            let v = serde_json::to_value(&msg).unwrap_or_else(|e| panic!("{e}"));
+            let v = serde_json::to_value(&msg).expect("the value serializes");
             methods.push(v["method"].as_str().unwrap_or_default().to_owned());
         }
         drop(t);

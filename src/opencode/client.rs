@@ -293,7 +293,7 @@ mod tests {
             );
         }
         let c = OpenCodeClient::new("http://user:sekrit@127.0.0.1:1", Duration::from_secs(1));
-        let c = c.unwrap_or_else(|e| panic!("{e}"));
+        let c = c.expect("the client builds");
         assert_eq!(c.base_url(), "http://127.0.0.1:1");
         assert!(!format!("{c:?}").contains("sekrit"));
     }

@@ -226,7 +226,7 @@ mod tests {
     #[test]
     fn reads_the_captured_reply() {
         let text = crate::testutil::fixture("session-prompt-response.json");
-        let reply: PromptReply = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        let reply: PromptReply = serde_json::from_str(&text).expect("the json parses");
         assert_eq!(reply.answered_by().as_deref(), Some("fake/big-pro"));
         assert_eq!(reply.text(), "echo from big-pro");
         assert_eq!(reply.error(), None);

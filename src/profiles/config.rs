@@ -286,8 +286,8 @@ mod tests {
               "tags": {"cheap": ["groq/x", "node:fast"], "one": "a/b"},
             }"#,
         )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let docs = p.get("docs").cloned().unwrap_or_else(|| panic!("docs"));
+        .expect("the profiles parse");
+        let docs = p.get("docs").cloned().expect("a docs entry exists");
         assert_eq!(docs.model, ModelSpec::One("node:fast".into()));
         assert_eq!(docs.name, "Documentation Librarian");
         assert_eq!(docs.tools.get("bash"), Some(&true));

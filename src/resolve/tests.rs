@@ -199,10 +199,7 @@ fn resolver(set: ProviderSet) -> Resolver {
 }
 
 fn profile(id: &str) -> Profile {
-    Profiles::builtin()
-        .get(id)
-        .cloned()
-        .unwrap_or_else(|| panic!("no built-in profile {id}"))
+    crate::testutil::builtin_profile(id)
 }
 
 fn resolve(
@@ -683,7 +680,7 @@ fn fuzzy_scores_exact_over_prefix_over_substring() {
         None,
         None,
     ));
-    let res = resolve(&r, "mini", None).unwrap_or_else(|e| panic!("{e}"));
+    let res = resolve(&r, "mini", None).expect("the reference resolves");
     let ranked: Vec<(&str, &str)> = res
         .metadata
         .candidates
@@ -705,11 +702,11 @@ fn fuzzy_scores_exact_over_prefix_over_substring() {
     assert_eq!(scores[0], 1000);
     assert!((700..800).contains(&scores[1]) && (500..600).contains(&scores[3]));
     // A version suffix is ignored, and scores above any prefix match.
-    let res = resolve(&r, "claude-sonnet-4", None).unwrap_or_else(|e| panic!("{e}"));
+    let res = resolve(&r, "claude-sonnet-4", None).expect("the reference resolves");
     assert_eq!(res.resolved_model, "p/claude-sonnet-4-20250514");
     assert_eq!(res.metadata.candidates[0].score, 900);
     // The tighter prefix wins: "mini-p" covers more of "mini-pro" than of anything longer.
-    let res = resolve(&r, "mini-p", None).unwrap_or_else(|e| panic!("{e}"));
+    let res = resolve(&r, "mini-p", None).expect("the reference resolves");
     assert_eq!(res.resolved_model, "p/mini-pro");
 }
 
@@ -724,7 +721,7 @@ fn ties_prefer_configured_providers_then_are_ambiguous() {
             .map(|(access, id)| entry(id, *access, vec![model("same-model")]))
             .collect();
         let r = resolver(set(providers, None, None));
-        let res = resolve(&r, "same-model", None).unwrap_or_else(|e| panic!("{e}"));
+        let res = resolve(&r, "same-model", None).expect("the reference resolves");
         assert_eq!(res.resolved_model, format!("{}/same-model", order[skip].1));
     }
     // Different models tied at the top: an error listing at most 20 of them.
@@ -732,9 +729,7 @@ fn ties_prefer_configured_providers_then_are_ambiguous() {
         .flat_map(|a| ['x', 'y'].map(move |b| model(&format!("model-{a}{b}"))))
         .collect();
     let r = resolver(set(vec![entry("many", Api, models)], None, None));
-    let err = resolve(&r, "model", None)
-        .err()
-        .unwrap_or_else(|| panic!("resolved"));
+    let err = resolve(&r, "model", None).expect_err("the reference is refused");
     match &err {
         ResolveError::Ambiguous {
             count, suggestions, ..
@@ -900,7 +895,7 @@ fn node_fast_takes_small_model_first_and_says_why_not() {
 #[test]
 fn node_takes_model_then_a_provider_default() {
     let r = resolver(world_with(None, None));
-    let res = resolve(&r, "node", None).unwrap_or_else(|e| panic!("{e}"));
+    let res = resolve(&r, "node", None).expect("the reference resolves");
     assert!(
         res.reason
             .contains("model is not set in the OpenCode config"),
@@ -917,11 +912,11 @@ fn node_takes_model_then_a_provider_default() {
     assert_eq!(p, "fake");
 
     let r = resolver(world_with(Some("openai/o3-mini"), None));
-    let res = resolve(&r, "node", None).unwrap_or_else(|e| panic!("{e}"));
+    let res = resolve(&r, "node", None).expect("the reference resolves");
     assert_eq!(res.resolved_model, "openai/o3-mini");
 
     let r = resolver(world_with(Some("anthropic/claude-ultra"), None));
-    let res = resolve(&r, "node", None).unwrap_or_else(|e| panic!("{e}"));
+    let res = resolve(&r, "node", None).expect("the reference resolves");
     assert!(res.metadata.usable);
     assert!(
         res.reason.contains(
@@ -1015,7 +1010,7 @@ fn user_tags_and_fallback_chains_name_the_winner_and_the_skipped() {
     ]);
     let r = Resolver::new(Arc::new(world()), user);
 
-    let res = resolve(&r, "cheap", None).unwrap_or_else(|e| panic!("{e}"));
+    let res = resolve(&r, "cheap", None).expect("the reference resolves");
     check_ok(&r, &res, "cheap");
     assert_eq!(res.resolved_model, "groq/llama-3.1-8b-instant");
     assert_eq!(res.metadata.kind, RefKind::UserTag);
@@ -1039,19 +1034,19 @@ fn user_tags_and_fallback_chains_name_the_winner_and_the_skipped() {
     assert_eq!(skipped, ["nope/x", "anthropic/claude-sonnet-4-5-20250929"]);
 
     // Tags nest; the outer reason wraps the inner one.
-    let res = resolve(&r, "team:fast", None).unwrap_or_else(|e| panic!("{e}"));
+    let res = resolve(&r, "team:fast", None).expect("the reference resolves");
     assert_eq!(res.resolved_model, "groq/llama-3.1-8b-instant");
     assert!(
         res.reason
             .starts_with("team:fast → groq/llama-3.1-8b-instant: entry 1 of 1 (cheap): cheap →")
     );
 
-    let res = resolve(&r, "first-wins", None).unwrap_or_else(|e| panic!("{e}"));
+    let res = resolve(&r, "first-wins", None).expect("the reference resolves");
     assert_eq!(res.resolved_model, "openai/gpt-5");
     assert!(res.metadata.skipped.is_empty() && !res.reason.contains("skipped"));
 
     // For a vision worker, entries without image input are skipped with the reason.
-    let res = resolve(&r, "see-vision", Some(&profile("vision"))).unwrap_or_else(|e| panic!("{e}"));
+    let res = resolve(&r, "see-vision", Some(&profile("vision"))).expect("the reference resolves");
     assert!(res.metadata.capabilities.input.image);
     assert!(
         res.reason
@@ -1061,14 +1056,12 @@ fn user_tags_and_fallback_chains_name_the_winner_and_the_skipped() {
     );
 
     // A user tag may shadow a built-in one.
-    let res = resolve(&r, "node:fast", None).unwrap_or_else(|e| panic!("{e}"));
+    let res = resolve(&r, "node:fast", None).expect("the reference resolves");
     assert_eq!(res.resolved_model, "openai/gpt-5-mini");
     assert_eq!(res.metadata.kind, RefKind::UserTag);
 
     // Every entry fails: each is listed with why.
-    let err = resolve(&r, "dead", None)
-        .err()
-        .unwrap_or_else(|| panic!("dead resolved"));
+    let err = resolve(&r, "dead", None).expect_err("the dead reference is refused");
     let msg = err.to_string();
     assert!(
         matches!(err, ResolveError::ChainExhausted { .. }),
@@ -1122,7 +1115,7 @@ fn profile_chains_resolve_in_order() {
     ]);
     let res = r
         .resolve_profile(&p, Policy::Sticky)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the profile resolves");
     check_ok(&r, &res, "reviewer");
     assert_eq!(res.resolved_model, "fake/fast-mini");
     assert_eq!(res.policy, Policy::Sticky);
@@ -1296,6 +1289,6 @@ fn the_capture_resolves_as_its_config_says() {
         }
     }
     let vision =
-        resolve(&r, "node:vision", Some(&profile("vision"))).unwrap_or_else(|e| panic!("{e}"));
+        resolve(&r, "node:vision", Some(&profile("vision"))).expect("the reference resolves");
     assert!(vision.metadata.capabilities.input.image);
 }

@@ -292,10 +292,10 @@ mod tests {
 
     #[test]
     fn missing_is_empty_and_broken_is_a_warning_naming_the_file() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let path = dir.path().join("auth.json");
         assert_eq!(Credentials::load(&path), (Credentials::default(), None));
-        std::fs::write(&path, r#"{"openai": "sk-test-123"#).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, r#"{"openai": "sk-test-123"#).expect("the file is written");
         let (c, warning) = Credentials::load(&path);
         assert!(c.entries.is_empty());
         let warning = warning.unwrap_or_default();
@@ -304,8 +304,8 @@ mod tests {
             "{warning}"
         );
         // A directory where the file should be: unreadable.
-        std::fs::remove_file(&path).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::remove_file(&path).expect("the file is removed");
+        std::fs::create_dir(&path).expect("the directory is created");
         let (_, warning) = Credentials::load(&path);
         assert!(warning.unwrap_or_default().contains("cannot read"));
     }

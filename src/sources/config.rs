@@ -375,9 +375,8 @@ mod tests {
 
     #[test]
     fn jsonc_comments_trailing_commas_and_substitutions() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(dir.path().join("name.txt"), "Line \"one\"\n")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
+        std::fs::write(dir.path().join("name.txt"), "Line \"one\"\n").expect("the file is written");
         let text = r#"{
             // a comment with {file:missing.txt} that is not substituted
             "model": "{env:MODEL}", /* block */
@@ -388,10 +387,10 @@ mod tests {
             Some(dir.path()),
             &Environment::from_pairs([("MODEL", "a/b")]),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the config loads");
         assert_eq!(v["model"], "a/b");
         assert_eq!(v["provider"]["x"]["name"], "Line \"one\"");
-        let c = OpenCodeConfig::deserialize(&v).unwrap_or_else(|e| panic!("{e}"));
+        let c = OpenCodeConfig::deserialize(&v).expect("the config deserializes");
         assert!(c.provider["x"].has_api_key);
     }
 
@@ -408,11 +407,10 @@ mod tests {
 
     #[test]
     fn malformed_config_is_an_error_naming_the_file_and_position() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let global = dir.path().join("global");
-        std::fs::create_dir_all(&global).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(global.join("opencode.json"), "{\"model\": ")
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(&global).expect("the directory is created");
+        std::fs::write(global.join("opencode.json"), "{\"model\": ").expect("the file is written");
         let loc = ConfigLocations {
             global_dir: global.clone(),
             project_dir: dir.path().to_path_buf(),
@@ -433,7 +431,7 @@ mod tests {
             global.join("opencode.json"),
             r#"{"disabled_providers": "sk-secret-value"}"#,
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the file is written");
         let err = load_error();
         assert!(
             err.contains("opencode.json") && !err.contains("sk-secret-value"),
@@ -443,15 +441,15 @@ mod tests {
 
     #[test]
     fn merge_order_later_wins_and_objects_merge() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let root = dir.path();
         let global = root.join("g");
         let project = root.join("repo");
         let sub = project.join("sub");
-        std::fs::create_dir_all(&global).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::create_dir_all(sub.join(".opencode")).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::create_dir_all(project.join(".git")).unwrap_or_else(|e| panic!("{e}"));
-        let w = |p: PathBuf, s: &str| std::fs::write(p, s).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(&global).expect("the directory is created");
+        std::fs::create_dir_all(sub.join(".opencode")).expect("the directory is created");
+        std::fs::create_dir_all(project.join(".git")).expect("the directory is created");
+        let w = |p: PathBuf, s: &str| std::fs::write(p, s).expect("the file is written");
         w(
             global.join("opencode.json"),
             r#"{"model":"g/m","small_model":"g/s","provider":{"a":{"name":"A"}}}"#,
@@ -476,7 +474,7 @@ mod tests {
                 "OPENCODE_CONFIG_CONTENT",
                 r#"{"disabled_providers":["z"]}"#,
             )]))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the config loads");
         let c = loaded.config;
         assert_eq!(c.model.as_deref(), Some("p/m"));
         assert_eq!(c.small_model.as_deref(), Some("o/s"));

@@ -708,7 +708,7 @@ mod tests {
             &[],
             "{}",
         );
-        let p = set.get("openai").unwrap_or_else(|| panic!("openai"));
+        let p = set.get("openai").expect("an openai provider exists");
         assert_eq!(p.access, Access::Config);
         assert_eq!(p.provider.name, "My OpenAI");
         assert_eq!(p.provider.env, ["OPENAI_API_KEY"]);

@@ -111,7 +111,7 @@ mod tests {
             (None, vec![], "coder"),
         ];
         for (id, atts, want) in cases {
-            let (got, why) = route_auto(*id, atts, &p).unwrap_or_else(|e| panic!("{e}"));
+            let (got, why) = route_auto(*id, atts, &p).expect("the request routes");
             assert_eq!(got, *want, "{id:?} {atts:?}");
             assert!(!why.is_empty());
         }
@@ -121,9 +121,8 @@ mod tests {
     fn auto_with_an_image_and_no_vision_profile_fails_clearly() {
         let mut p = Profiles::builtin();
         p.list.retain(|p| !p.vision);
-        let e = route_auto(None, &[att(AttachmentKind::Image)], &p)
-            .err()
-            .unwrap_or_else(|| panic!("expected an error"));
+        let e =
+            route_auto(None, &[att(AttachmentKind::Image)], &p).expect_err("routing is refused");
         assert!(e.message.contains("vision"), "{e}");
     }
 }

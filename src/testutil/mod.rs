@@ -100,11 +100,12 @@ pub fn task(worker: &str, text: &str) -> RunRequest {
 }
 
 /// Runs `req` on `workers` to its end (nothing cancels it); panics when the task fails.
+#[expect(clippy::expect_used, reason = "test helper")]
 pub async fn run_task<W: WorkerService>(workers: &W, req: RunRequest) -> RunOutcome {
     workers
         .run(req, CancellationToken::new())
         .await
-        .unwrap_or_else(|e| panic!("the task failed: {e}"))
+        .expect("the task succeeds")
 }
 
 /// Runs `req` on `workers`, which must fail: its error. Panics when the task succeeds.
@@ -123,6 +124,14 @@ pub fn set_model(worker: &str, model: &str, policy: Policy) -> SetModelRequest {
         policy,
         respawn: false,
     }
+}
+
+/// The built-in profile `id`; panics when there is none.
+pub fn builtin_profile(id: &str) -> crate::profiles::Profile {
+    crate::profiles::Profiles::builtin()
+        .get(id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no built-in profile {id}"))
 }
 
 /// The fake keys of the captures: they must never appear in anything orch prints.
@@ -158,17 +167,22 @@ pub fn write_capture_files(root: &std::path::Path) {
 /// The key the captures' setup has in the environment.
 pub const CAPTURE_ENV_KEY: (&str, &str) = ("GROQ_API_KEY", "gsk-test-env");
 
-/// A home and project with the capture's setup ([`write_capture_files`]), `GROQ_API_KEY`
-/// in the environment, and everything else (config, data, cache, state) inside `root`.
-pub fn capture_home(root: &std::path::Path) -> (crate::paths::Paths, crate::paths::Environment) {
+/// The captures' files under `root` ([`write_capture_files`]) and an environment holding
+/// only `HOME` (`root/home`) and the captures' key ([`CAPTURE_ENV_KEY`]).
+pub fn capture_env(root: &std::path::Path) -> crate::paths::Environment {
     write_capture_files(root);
-    let home = root.join("home");
     let (key, value) = CAPTURE_ENV_KEY;
-    let env = crate::paths::Environment::from_pairs([
-        ("HOME".to_owned(), home.display().to_string()),
+    crate::paths::Environment::from_pairs([
+        ("HOME".to_owned(), root.join("home").display().to_string()),
         (key.to_owned(), value.to_owned()),
-        ("TMPDIR".to_owned(), root.display().to_string()),
-    ]);
+    ])
+}
+
+/// A home and project with the capture's setup ([`capture_env`]), and everything else
+/// (config, data, cache, state, `TMPDIR`) inside `root`.
+pub fn capture_home(root: &std::path::Path) -> (crate::paths::Paths, crate::paths::Environment) {
+    let mut env = capture_env(root);
+    env.set("TMPDIR", root.display().to_string());
     (
         crate::paths::Paths::resolve(&env, root.join("project")),
         env,

@@ -150,27 +150,26 @@ mod tests {
 
     #[test]
     fn dead_pids_are_pruned_and_live_ones_kept() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let reg = Registry::new(dir.path());
         let me = std::process::id();
-        reg.upsert(entry("docs", me))
-            .unwrap_or_else(|e| panic!("{e}"));
+        reg.upsert(entry("docs", me)).expect("the entry is written");
         // A pid that cannot be alive (above pid_max on Linux).
         reg.upsert(entry("coder", 4_194_305))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let list = reg.list().unwrap_or_else(|e| panic!("{e}"));
+            .expect("the entry is written");
+        let list = reg.list().expect("the registry lists");
         assert_eq!(
             list.iter().map(|e| e.worker.as_str()).collect::<Vec<_>>(),
             ["docs"]
         );
         assert_eq!(reg.find("docs").ok().flatten().map(|e| e.pid), Some(me));
-        reg.remove("docs", me).unwrap_or_else(|e| panic!("{e}"));
+        reg.remove("docs", me).expect("the entry is removed");
         assert!(reg.list().unwrap_or_default().is_empty());
     }
 
     #[test]
     fn concurrent_writers_do_not_lose_entries() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let me = std::process::id();
         let threads: Vec<_> = (0..16)
             .map(|i| {
@@ -189,10 +188,9 @@ mod tests {
 
     #[test]
     fn a_corrupt_registry_starts_over() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(dir.path().join("workers.json"), "garbage")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
+        std::fs::write(dir.path().join("workers.json"), "garbage").expect("the file is written");
         let reg = Registry::new(dir.path());
-        assert!(reg.list().unwrap_or_else(|e| panic!("{e}")).is_empty());
+        assert!(reg.list().expect("the registry lists").is_empty());
     }
 }

@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_corrupt_file_is_kept_aside() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let store = SettingsStore::new(&dir.path().join("state"));
         let (mut s, w) = store.load(0);
         assert!(s.workers.is_empty() && w.is_none());
@@ -141,11 +141,11 @@ mod tests {
                 set_at: 5,
             },
         );
-        store.save(&s).unwrap_or_else(|e| panic!("{e}"));
+        store.save(&s).expect("the settings save");
         assert_eq!(store.load(0).0, s);
 
         std::fs::write(store.path(), "{\"version\": 1, \"workers\": {")
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the file is written");
         let (s2, w) = store.load(9_000);
         assert!(s2.workers.is_empty());
         let w = w.unwrap_or_default();
@@ -160,10 +160,10 @@ mod tests {
 
     #[test]
     fn future_versions_are_not_overwritten_silently() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let store = SettingsStore::new(dir.path());
         std::fs::write(store.path(), r#"{"version": 99, "workers": {}}"#)
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the file is written");
         let (_, w) = store.load(1000);
         assert!(w.unwrap_or_default().contains("unsupported version 99"));
         assert!(dir.path().join("state.json.corrupt-1").exists());

@@ -466,10 +466,10 @@ mod tests {
 
     fn spec(dir: &Path, script: &str, timeout: Duration) -> SpawnSpec {
         let prog = dir.join("fake-opencode");
-        std::fs::write(&prog, format!("#!/bin/sh\n{script}\n")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&prog, format!("#!/bin/sh\n{script}\n")).expect("the file is written");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the permissions are set");
         SpawnSpec {
             worker: "docs".into(),
             program: prog,
@@ -488,7 +488,7 @@ mod tests {
     /// The text of the error that spawning `script` returns; with `program`, the spec names
     /// that file of the directory instead of the script.
     async fn spawn_error(script: &str, timeout: Duration, program: Option<&str>) -> String {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let mut s = spec(dir.path(), script, timeout);
         if let Some(name) = program {
             s.program = dir.path().join(name);
@@ -503,9 +503,9 @@ mod tests {
 
     /// A fake OpenCode running `script`, started and ready; the directory must outlive it.
     async fn started(script: &str) -> (tempfile::TempDir, Arc<dyn Process>) {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let s = spec(dir.path(), script, Duration::from_secs(5));
-        let p = OsSpawner.spawn(s).await.unwrap_or_else(|e| panic!("{e}"));
+        let p = OsSpawner.spawn(s).await.expect("the process spawns");
         (dir, p)
     }
 

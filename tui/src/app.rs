@@ -339,6 +339,11 @@ impl Model {
         self.catalog.ready()
     }
 
+    /// The row of worker `id`, when the list is loaded.
+    pub fn worker(&self, id: &str) -> Option<&WorkerRow> {
+        self.workers.ready()?.iter().find(|w| w.id == id)
+    }
+
     /// The selected worker.
     pub fn selected_worker(&self) -> Option<&WorkerRow> {
         self.workers.ready()?.get(self.selected)

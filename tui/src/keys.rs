@@ -107,11 +107,13 @@ mod tests {
         key(KeyCode::Char(c))
     }
 
+    fn ctrl(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+    }
+
     fn worker() -> WorkerRow {
         let profiles = orch::profiles::Profiles::builtin();
-        let docs = profiles
-            .get("docs")
-            .unwrap_or_else(|| panic!("a built-in docs profile"));
+        let docs = profiles.get("docs").expect("a built-in docs profile");
         orch::views::worker_row(
             docs,
             "node:docs".into(),
@@ -147,13 +149,7 @@ mod tests {
             assert_eq!(name(map(&m, ch('g'))), "Top");
             assert_eq!(name(map(&m, ch('G'))), "Bottom");
             assert_eq!(name(map(&m, key(KeyCode::PageDown))), "PageDown");
-            assert_eq!(
-                name(map(
-                    &m,
-                    KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)
-                )),
-                "Quit"
-            );
+            assert_eq!(name(map(&m, ctrl('c'))), "Quit");
         }
     }
 
@@ -194,13 +190,7 @@ mod tests {
         assert_eq!(name(map(&m, key(KeyCode::Esc))), "SearchDone");
         assert_eq!(name(map(&m, key(KeyCode::Enter))), "SearchDone");
         assert_eq!(name(map(&m, key(KeyCode::Down))), "Down");
-        assert_eq!(
-            name(map(
-                &m,
-                KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)
-            )),
-            "Quit"
-        );
+        assert_eq!(name(map(&m, ctrl('c'))), "Quit");
     }
 
     #[test]

@@ -35,8 +35,9 @@ struct Harness {
 }
 
 impl Harness {
+    #[expect(clippy::expect_used, reason = "test helper")]
     async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().expect("a temp dir is created");
         let (paths, env) = capture_home(dir.path());
         let spawner = FakeSpawner::new();
         let manager = spawner.manager(&paths, &env);
@@ -76,8 +77,8 @@ impl Harness {
 
     /// The screen at one size, as text.
     fn screen(&self, w: u16, h: u16) -> String {
-        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap_or_else(|e| panic!("{e}"));
-        self.app.draw(&mut t).unwrap_or_else(|e| panic!("{e}"));
+        let mut t = Terminal::new(TestBackend::new(w, h)).expect("the terminal builds");
+        self.app.draw(&mut t).expect("the frame draws");
         t.backend().to_string()
     }
 
@@ -131,11 +132,11 @@ async fn list_pick_search_apply_sticky_verify_probe() {
     h.chars("fast").await;
     h.snap("04_search_fast");
     h.key(KeyCode::Enter).await;
-    let pick = h.model().pick.clone().unwrap_or_else(|| panic!("no pick"));
+    let pick = h.model().pick.clone().expect("a pick is open");
     assert!(!pick.editing);
     assert_eq!(pick.query, "fast");
     // node:fast is the first row: a tag, previewing what it resolves to for docs.
-    let first = pick.current().unwrap_or_else(|| panic!("no rows"));
+    let first = pick.current().expect("the pick has rows");
     assert!(matches!(first, Item::Tag(_)));
     assert_eq!(
         pick.reference(first, h.model().catalog()).as_deref(),
@@ -148,11 +149,7 @@ async fn list_pick_search_apply_sticky_verify_probe() {
 
     h.key(KeyCode::Char('s')).await;
     h.key(KeyCode::Char('r')).await;
-    let apply = h
-        .model()
-        .apply
-        .clone()
-        .unwrap_or_else(|| panic!("no apply"));
+    let apply = h.model().apply.clone().expect("an apply was recorded");
     assert_eq!(apply.policy, Policy::Sticky);
     assert!(apply.respawn);
     h.snap("06_apply_sticky");
@@ -165,13 +162,7 @@ async fn list_pick_search_apply_sticky_verify_probe() {
     h.settle().await;
 
     assert_eq!(h.model().screen, Screen::Verify);
-    let row = h
-        .model()
-        .workers
-        .ready()
-        .and_then(|w| w.iter().find(|w| w.id == "docs"))
-        .cloned()
-        .unwrap_or_else(|| panic!("no docs row"));
+    let row = h.model().worker("docs").cloned().expect("a docs row");
     assert_eq!(row.model_ref, "node:fast");
     assert_eq!(row.resolved_model.as_deref(), Some("fake/fast-mini"));
     assert_eq!(row.policy, Policy::Sticky);
@@ -191,8 +182,8 @@ async fn list_pick_search_apply_sticky_verify_probe() {
         .verify
         .as_ref()
         .and_then(|v| v.probe.clone())
-        .unwrap_or_else(|| panic!("no probe"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("a probe ran")
+        .expect("the probe succeeded");
     assert_eq!(probe.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(probe.output, "echo from fast-mini");
     h.snap("09_verify_probed");
@@ -208,7 +199,7 @@ async fn list_pick_search_apply_sticky_verify_probe() {
 
     // Reset puts the configured model back.
     h.key(KeyCode::Char('R')).await;
-    let row = &h.model().workers.ready().unwrap_or_else(|| panic!("rows"))[h.model().selected];
+    let row = &h.model().workers.ready().expect("the rows are loaded")[h.model().selected];
     assert_eq!(
         (row.id.as_str(), row.model_ref.as_str()),
         ("docs", "node:docs")
@@ -226,8 +217,8 @@ async fn a_vision_worker_shows_why_a_model_cannot_be_used_and_offers_suggestions
     h.chars("big").await;
     h.key(KeyCode::Enter).await;
     // fake/big-pro has no image input: marked, dimmed, and the detail line says why.
-    let p = h.model().pick.clone().unwrap_or_else(|| panic!("no pick"));
-    let item = p.current().unwrap_or_else(|| panic!("no row"));
+    let p = h.model().pick.clone().expect("a pick is open");
+    let item = p.current().expect("a row");
     assert_eq!(
         p.reference(item, h.model().catalog()).as_deref(),
         Some("fake/big-pro")
@@ -241,11 +232,7 @@ async fn a_vision_worker_shows_why_a_model_cannot_be_used_and_offers_suggestions
 
     // Enter anyway: the apply screen shows the backend's refusal and its suggestions.
     h.key(KeyCode::Enter).await;
-    let a = h
-        .model()
-        .apply
-        .clone()
-        .unwrap_or_else(|| panic!("no apply"));
+    let a = h.model().apply.clone().expect("an apply was recorded");
     assert!(!a.can_apply());
     assert!(
         a.suggestions().iter().any(|s| s == "fake/vision-pro"),
@@ -264,11 +251,7 @@ async fn a_vision_worker_shows_why_a_model_cannot_be_used_and_offers_suggestions
         h.key(KeyCode::Char('j')).await;
     }
     h.key(KeyCode::Enter).await;
-    let a = h
-        .model()
-        .apply
-        .clone()
-        .unwrap_or_else(|| panic!("no apply"));
+    let a = h.model().apply.clone().expect("an apply was recorded");
     assert_eq!(a.reference, "fake/vision-pro");
     assert!(a.can_apply());
     h.snap("22_vision_suggestion_used");
@@ -283,10 +266,10 @@ async fn scope_and_vision_filters() {
     select_worker(&mut h, "coder").await;
     h.key(KeyCode::Enter).await;
     let count = |h: &Harness| {
-        let p = h.model().pick.as_ref().unwrap_or_else(|| panic!("no pick"));
+        let p = h.model().pick.as_ref().expect("a pick is open");
         (p.tag_count, p.items.len() - p.tag_count)
     };
-    let catalog = h.model().catalog().unwrap_or_else(|| panic!("catalog"));
+    let catalog = h.model().catalog().expect("the catalog is loaded");
     let (all, usable) = (catalog.rows.len(), catalog.usable);
     assert!(all > 8000, "{all}");
     assert_eq!(count(&h), (4, usable));
@@ -294,8 +277,8 @@ async fn scope_and_vision_filters() {
     assert_eq!(count(&h).1, all);
     h.snap("30_pick_scope_all");
     h.key(KeyCode::Char('v')).await;
-    let p = h.model().pick.clone().unwrap_or_else(|| panic!("no pick"));
-    let catalog = h.model().catalog().unwrap_or_else(|| panic!("catalog"));
+    let p = h.model().pick.clone().expect("a pick is open");
+    let catalog = h.model().catalog().expect("the catalog is loaded");
     assert!(p.items.iter().all(|i| match i {
         Item::Model(m) => catalog.rows[*m].image,
         Item::Tag(_) => true,
@@ -307,7 +290,7 @@ async fn scope_and_vision_filters() {
     h.key(KeyCode::Char('G')).await;
     h.key(KeyCode::PageDown).await;
     h.key(KeyCode::Down).await;
-    let p = h.model().pick.clone().unwrap_or_else(|| panic!("no pick"));
+    let p = h.model().pick.clone().expect("a pick is open");
     assert_eq!(p.selected, p.items.len() - 1);
     h.key(KeyCode::PageUp).await;
     h.key(KeyCode::Home).await;
@@ -352,16 +335,15 @@ async fn every_screen_draws_at_every_size_without_panicking() {
     ];
     for m in &states {
         for (w, hgt) in sizes {
-            let mut t = Terminal::new(TestBackend::new(w, hgt)).unwrap_or_else(|e| panic!("{e}"));
-            t.draw(|f| view(m, f)).unwrap_or_else(|e| panic!("{e}"));
+            let mut t = Terminal::new(TestBackend::new(w, hgt)).expect("the terminal builds");
+            t.draw(|f| view(m, f)).expect("the frame draws");
             // Resizing the same terminal keeps working too.
             t.backend_mut().resize(hgt.max(1), w.max(1));
-            t.draw(|f| view(m, f)).unwrap_or_else(|e| panic!("{e}"));
+            t.draw(|f| view(m, f)).expect("the frame draws");
         }
     }
-    let mut t = Terminal::new(TestBackend::new(20, 5)).unwrap_or_else(|e| panic!("{e}"));
-    t.draw(|f| view(&states[0], f))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut t = Terminal::new(TestBackend::new(20, 5)).expect("the terminal builds");
+    t.draw(|f| view(&states[0], f)).expect("the frame draws");
     insta::assert_snapshot!("too_small_20x5", t.backend().to_string());
     h.close().await;
 }
@@ -377,13 +359,13 @@ async fn the_loop_runs_on_a_test_backend_until_q() {
         KeyCode::Char('q'),
     ] {
         tx.send(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the key is sent");
     }
-    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap_or_else(|e| panic!("{e}"));
+    let mut t = Terminal::new(TestBackend::new(80, 24)).expect("the terminal builds");
     tokio::time::timeout(SETTLE, h.app.run(&mut t))
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the app settles in time")
+        .expect("the app runs");
     assert!(h.model().quit);
     assert_eq!(h.model().selected, 1);
     assert!(h.model().fatal.is_none());
@@ -405,12 +387,8 @@ async fn a_failed_apply_shows_the_error_and_stays_on_apply() {
     h.key(KeyCode::Char('r')).await;
     h.key(KeyCode::Enter).await;
     assert_eq!(h.model().screen, Screen::Apply);
-    let a = h
-        .model()
-        .apply
-        .clone()
-        .unwrap_or_else(|| panic!("no apply"));
-    let e = a.error.unwrap_or_else(|| panic!("no error"));
+    let a = h.model().apply.clone().expect("an apply was recorded");
+    let e = a.error.expect("an error");
     assert!(e.message.contains("coder"), "{}", e.message);
     assert!(h.model().busy.is_none());
     h.snap("23_apply_failed");
@@ -491,11 +469,7 @@ async fn a_panicking_backend_task_stops_the_loop_with_the_reason() {
     app.start();
     assert!(app.settle(SETTLE).await);
     assert!(app.model.quit);
-    let why = app
-        .model
-        .fatal
-        .clone()
-        .unwrap_or_else(|| panic!("no reason"));
+    let why = app.model.fatal.clone().expect("a reason");
     assert!(why.contains("a backend bug"), "{why}");
     // The other failures are shown, not fatal.
     assert!(matches!(app.model.catalog, orch_tui::app::Load::Failed(_)));
@@ -505,9 +479,9 @@ async fn a_panicking_backend_task_stops_the_loop_with_the_reason() {
 fn no_snapshot_holds_a_secret_or_a_temp_path() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")) {
-        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    for entry in std::fs::read_dir(&dir).expect("the directory lists") {
+        let path = entry.expect("the entry reads").path();
+        let text = std::fs::read_to_string(&path).expect("the file reads");
         for s in FAKE_SECRETS {
             assert!(!text.contains(s), "{} holds {s}", path.display());
         }

@@ -20,7 +20,7 @@ const SETTLE: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_flow_runs_against_the_backend_over_its_socket() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("a temp dir is created");
     let (paths, env) = capture_home(dir.path());
     let spawner = FakeSpawner::new();
     let manager = spawner.manager(&paths, &env);
@@ -29,10 +29,10 @@ async fn the_flow_runs_against_the_backend_over_its_socket() {
 
     let stream = tokio::net::UnixStream::connect(&socket)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the socket connects");
     let client = SocketClient::connect(stream, &socket)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the client connects");
     let mut app = App::new(Arc::new(client));
     app.start();
     assert!(app.settle(SETTLE).await);
@@ -47,7 +47,7 @@ async fn the_flow_runs_against_the_backend_over_its_socket() {
         .workers
         .ready()
         .and_then(|w| w.iter().position(|w| w.id == "docs"))
-        .unwrap_or_else(|| panic!("no docs worker"));
+        .expect("a docs worker");
     key(&mut app, KeyCode::Char('g')).await;
     for _ in 0..docs {
         key(&mut app, KeyCode::Char('j')).await;
@@ -68,16 +68,10 @@ async fn the_flow_runs_against_the_backend_over_its_socket() {
     key(&mut app, KeyCode::Enter).await;
     assert!(app.settle(SETTLE).await);
     let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30))
-        .unwrap_or_else(|e| panic!("{e}"));
-    app.draw(&mut t).unwrap_or_else(|e| panic!("{e}"));
+        .expect("the terminal builds");
+    app.draw(&mut t).expect("the frame draws");
     assert_eq!(app.model.screen, Screen::Verify, "{}", t.backend());
-    let row = app
-        .model
-        .workers
-        .ready()
-        .and_then(|w| w.iter().find(|w| w.id == "docs"))
-        .cloned()
-        .unwrap_or_else(|| panic!("no docs row"));
+    let row = app.model.worker("docs").cloned().expect("a docs row");
     assert_eq!(row.model_ref, "node:fast");
     assert_eq!(row.resolved_model.as_deref(), Some("fake/fast-mini"));
     assert_eq!(row.policy, Policy::Sticky);
@@ -90,8 +84,8 @@ async fn the_flow_runs_against_the_backend_over_its_socket() {
         .verify
         .as_ref()
         .and_then(|v| v.probe.clone())
-        .unwrap_or_else(|| panic!("no probe"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("a probe ran")
+        .expect("the probe succeeded");
     assert_eq!(probe.resolved_model, "fake/fast-mini");
     assert_eq!(probe.answered_by.as_deref(), Some("fake/fast-mini"));
     assert_eq!(spawner.spawn_count(), 1);
