@@ -26,11 +26,13 @@ fn other_uid_helper() {
     orch::testutil::other_uid::run_if_asked();
 }
 
+#[expect(clippy::expect_used, reason = "test helper")]
 fn chmod(p: &Path, mode: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
 /// A home in `root` with `XDG_RUNTIME_DIR=root/run` (0755) and `TMPDIR=root/tmp` (1777).
+#[expect(clippy::expect_used, reason = "test helper")]
 fn machine(root: &Path) -> (Paths, FakeWorkers) {
     let (_, mut env) = capture_home(root);
     for (var, dir, mode) in [("XDG_RUNTIME_DIR", "run", 0o755), ("TMPDIR", "tmp", 0o1777)] {
@@ -51,6 +53,7 @@ fn with_socket(paths: &Paths, socket: &Path) -> Paths {
 }
 
 /// A listener standing in for another user's socket at `socket` (its directory 0700).
+#[expect(clippy::expect_used, reason = "test helper")]
 fn plant(socket: &Path) -> UnixListener {
     let dir = socket.parent().expect("a directory");
     std::fs::create_dir_all(dir).expect("the planted directory");
@@ -75,7 +78,10 @@ async fn a_world_writable_runtime_dir_without_sticky_bit_is_skipped() {
     let planted = plant(&runtime);
 
     let choice = choose_socket(&paths.socket_candidates).expect("a safe candidate");
-    assert_eq!(choice.socket, fallback, "the backend listens on the fallback");
+    assert_eq!(
+        choice.socket, fallback,
+        "the backend listens on the fallback"
+    );
     assert!(
         matches!(&choice.skipped[..], [SocketError::UnsafeDir { why, .. }] if why.contains("sticky")),
         "{:?}",
@@ -87,16 +93,25 @@ async fn a_world_writable_runtime_dir_without_sticky_bit_is_skipped() {
         Ok((_, s)) => panic!("connected to {}", s.display()),
     }
     // Clients and the backend agree: served on the fallback, found there.
-    let served = Served::start(Arc::new(fake), &with_socket(&paths, &fallback), Limits::default());
+    let served = Served::start(
+        Arc::new(fake),
+        &with_socket(&paths, &fallback),
+        Limits::default(),
+    );
     let (stream, socket) = connect(&paths).await.expect("the backend is found");
     assert_eq!(socket, fallback);
-    let client = SocketClient::connect(stream, &socket).await.expect("handshake");
+    let client = SocketClient::connect(stream, &socket)
+        .await
+        .expect("handshake");
     assert_eq!(
         client.status().await.expect("status").socket.as_deref(),
         Some(fallback.display().to_string().as_str())
     );
     client.close().await;
-    assert!(nobody_connected(&planted).await, "the planted socket got a connection");
+    assert!(
+        nobody_connected(&planted).await,
+        "the planted socket got a connection"
+    );
 
     // Named explicitly, the unsafe path is an error, for clients and the backend.
     match connect(&with_socket(&paths, &runtime)).await {
@@ -110,7 +125,10 @@ async fn a_world_writable_runtime_dir_without_sticky_bit_is_skipped() {
         Listener::bind(&dir.path().join("run/other/orch.sock")),
         Err(SocketError::UnsafeDir { .. })
     ));
-    assert!(nobody_connected(&planted).await, "the planted socket got a connection");
+    assert!(
+        nobody_connected(&planted).await,
+        "the planted socket got a connection"
+    );
     served.stop().await;
 }
 
@@ -123,8 +141,12 @@ async fn a_planted_fallback_does_not_block_a_cold_start() {
     let planted = plant(&fallback);
     let planted_dir = fallback.parent().expect("a directory");
     if nix::unistd::getuid().is_root() {
-        nix::unistd::chown(planted_dir, Some(nix::unistd::Uid::from_raw(OTHER_UID)), None)
-            .expect("chown");
+        nix::unistd::chown(
+            planted_dir,
+            Some(nix::unistd::Uid::from_raw(OTHER_UID)),
+            None,
+        )
+        .expect("chown");
     } else {
         chmod(planted_dir, 0o777);
     }
@@ -136,7 +158,10 @@ async fn a_planted_fallback_does_not_block_a_cold_start() {
     let served = Served::start(Arc::new(fake), &paths, Limits::default());
     let (_, socket) = connect(&paths).await.expect("the backend is found");
     assert_eq!(socket, runtime);
-    assert!(nobody_connected(&planted).await, "the planted socket got a connection");
+    assert!(
+        nobody_connected(&planted).await,
+        "the planted socket got a connection"
+    );
     served.stop().await;
 }
 
@@ -188,16 +213,14 @@ async fn the_backend_closes_connections_from_another_uid() {
     chmod(&private, 0o711);
     chmod(&socket, 0o666);
     let other = OtherUid::start(Role::Client, &socket, &dir.path().join("scratch"));
-    assert_eq!(
-        other.received(),
-        b"",
-        "the backend answered another uid"
-    );
+    assert_eq!(other.received(), b"", "the backend answered another uid");
     assert_eq!(served.backend.connections(), 0);
     chmod(&private, 0o700);
     // Its own user is still served.
     let (stream, found) = connect(&paths).await.expect("the backend is found");
-    let client = SocketClient::connect(stream, &found).await.expect("handshake");
+    let client = SocketClient::connect(stream, &found)
+        .await
+        .expect("handshake");
     client.status().await.expect("status");
     client.close().await;
     served.stop().await;

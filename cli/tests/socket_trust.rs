@@ -20,6 +20,7 @@ fn other_uid_helper() {
     orch::testutil::other_uid::run_if_asked();
 }
 
+#[expect(clippy::expect_used, reason = "test helper")]
 fn chmod(p: &Path, mode: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
@@ -55,18 +56,26 @@ fn a_cold_start_skips_a_world_writable_runtime_dir() {
     );
     assert!(
         run.stderr.contains("warning: skipping")
-            && run.stderr.contains(&runtime.parent().expect("dir").display().to_string())
+            && run
+                .stderr
+                .contains(&runtime.parent().expect("dir").display().to_string())
             && run.stderr.contains("sticky"),
         "{}",
         run.stderr
     );
-    assert!(nobody_connected(&planted), "the planted socket got a connection");
+    assert!(
+        nobody_connected(&planted),
+        "the planted socket got a connection"
+    );
 
     // Named explicitly, it is an error, not a skip.
     let bad = h.run(&["status", "--socket", &runtime.display().to_string()]);
     assert_ne!(bad.code, 0);
     assert!(bad.stderr.contains("is unsafe"), "{}", bad.stderr);
-    assert!(nobody_connected(&planted), "the planted socket got a connection");
+    assert!(
+        nobody_connected(&planted),
+        "the planted socket got a connection"
+    );
 }
 
 #[test]
@@ -76,8 +85,12 @@ fn a_cold_start_succeeds_past_a_planted_tmp_fallback() {
     let planted = plant(&fallback);
     let planted_dir = fallback.parent().expect("a directory");
     if nix::unistd::getuid().is_root() {
-        nix::unistd::chown(planted_dir, Some(nix::unistd::Uid::from_raw(OTHER_UID)), None)
-            .expect("chown");
+        nix::unistd::chown(
+            planted_dir,
+            Some(nix::unistd::Uid::from_raw(OTHER_UID)),
+            None,
+        )
+        .expect("chown");
     } else {
         chmod(planted_dir, 0o777);
     }
@@ -93,10 +106,14 @@ fn a_cold_start_succeeds_past_a_planted_tmp_fallback() {
         "{}",
         run.stderr
     );
-    assert!(nobody_connected(&planted), "the planted socket got a connection");
+    assert!(
+        nobody_connected(&planted),
+        "the planted socket got a connection"
+    );
 }
 
 /// Another uid serves a socket that then sits at `socket` (in our private directory).
+#[expect(clippy::expect_used, reason = "test helper")]
 fn foreign_server(h: &Sandbox, socket: &Path, scratch: &str) -> OtherUid {
     chmod(h.root(), 0o711);
     let scratch = h.root().join(scratch);
@@ -127,7 +144,11 @@ fn the_cli_and_the_bridge_send_nothing_to_a_socket_of_another_uid() {
         "{}",
         run.stderr
     );
-    assert_eq!(other.received(), b"", "the other uid's server received something");
+    assert_eq!(
+        other.received(),
+        b"",
+        "the other uid's server received something"
+    );
     drop(other);
     std::fs::remove_file(&socket).expect("the socket removed");
 
@@ -154,5 +175,9 @@ fn the_cli_and_the_bridge_send_nothing_to_a_socket_of_another_uid() {
         "{}",
         run.stderr
     );
-    assert_eq!(other.received(), b"", "the other uid's server received something");
+    assert_eq!(
+        other.received(),
+        b"",
+        "the other uid's server received something"
+    );
 }

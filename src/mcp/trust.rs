@@ -149,7 +149,10 @@ pub fn choose_socket(candidates: &[PathBuf]) -> Result<SocketChoice, SocketError
             Err(e) => skipped.push(e),
         }
     }
-    Err(skipped.into_iter().next().unwrap_or(SocketError::NoCandidate))
+    Err(skipped
+        .into_iter()
+        .next()
+        .unwrap_or(SocketError::NoCandidate))
 }
 
 /// Where `orch serve` listens without `--socket`: [`choose_socket`], logging each skipped
@@ -336,9 +339,6 @@ mod tests {
             choose_socket(&candidates).expect("safe").socket,
             candidates[0]
         );
-        assert!(matches!(
-            choose_socket(&[]),
-            Err(SocketError::NoCandidate)
-        ));
+        assert!(matches!(choose_socket(&[]), Err(SocketError::NoCandidate)));
     }
 }

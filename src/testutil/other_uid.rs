@@ -66,7 +66,14 @@ impl OtherUid {
         let exe = std::env::current_exe().expect("the test binary's path");
         let child = Command::new(exe)
             .args(["--exact", HELPER_TEST, "--nocapture", "--test-threads=1"])
-            .env(ROLE_VAR, if role == Role::Server { "server" } else { "client" })
+            .env(
+                ROLE_VAR,
+                if role == Role::Server {
+                    "server"
+                } else {
+                    "client"
+                },
+            )
             .env(SOCKET_VAR, socket)
             .env(REPORT_VAR, &report)
             .stdin(Stdio::null())
