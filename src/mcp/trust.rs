@@ -6,8 +6,9 @@
 //! lead to it: whoever may rename an entry on the way can swap in their own directory and
 //! socket. So:
 //!
-//! - the socket's own directory is a real directory (not a symlink), ours, mode 0700
-//!   ([`super::socket::check_dir`]);
+//! - the socket's own directory is a real directory (not a symlink), ours, and nobody
+//!   else may write to it (the backend itself insists on 0700,
+//!   [`super::socket::check_dir`], and says how to fix it);
 //! - every directory above it (as written, and after resolving symlinks) belongs to us or
 //!   to root and is not writable by group or others, unless it has the sticky bit (`/tmp`
 //!   is 1777): in a sticky directory only an entry's owner (or the directory's owner, us
@@ -32,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::net::UnixStream;
 
-use super::socket::{SocketError, check_dir};
+use super::socket::SocketError;
 
 /// Mode bits that let someone other than the owner add, rename or remove entries.
 const WRITABLE_BY_OTHERS: u32 = 0o022;
@@ -112,15 +113,56 @@ pub fn check_ancestors(dir: &Path) -> Result<(), SocketError> {
     Ok(())
 }
 
+/// Checks that nobody else controls the socket's own directory: a real directory, ours,
+/// not writable by group or others. Looser than the backend's
+/// [`super::socket::check_dir`] (0700): a
+/// directory of ours that others may only read is our own misconfiguration, not a trap,
+/// so it is not skipped; the backend refuses to listen there, naming the fix.
+fn check_own_dir(dir: &Path) -> Result<(), SocketError> {
+    let unsafe_dir = |why: String| SocketError::UnsafeDir {
+        path: dir.to_path_buf(),
+        why,
+    };
+    let meta = std::fs::symlink_metadata(dir).map_err(|source| SocketError::Io {
+        what: "inspect",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if meta.file_type().is_symlink() {
+        return Err(unsafe_dir(
+            "it is a symlink; remove it and let orch create the directory".into(),
+        ));
+    }
+    if !meta.is_dir() {
+        return Err(unsafe_dir("it is not a directory".into()));
+    }
+    let me = my_uid();
+    if meta.uid() != me {
+        return Err(unsafe_dir(format!(
+            "it belongs to uid {}, not to you (uid {me}); choose another --socket PATH",
+            meta.uid()
+        )));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & WRITABLE_BY_OTHERS != 0 {
+        return Err(unsafe_dir(format!(
+            "others can write to it (mode {mode:o}); run chmod 700 {}",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Whether a socket at `socket` can be trusted, as far as the file system tells: its
-/// directory, when it exists, passes [`check_dir`], and every directory above it passes
-/// [`check_ancestors`]. A missing directory is fine (the backend creates it, 0700).
+/// directory, when it exists, is ours and nobody else may write to it, and every
+/// directory above it passes [`check_ancestors`]. A missing directory is fine (the
+/// backend creates it, 0700).
 pub fn check_socket_path(socket: &Path) -> Result<(), SocketError> {
     let dir = socket_dir(socket);
     check_ancestors(dir)?;
     match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        _ => check_dir(dir),
+        _ => check_own_dir(dir),
     }
 }
 
@@ -201,6 +243,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+    use crate::mcp::socket::check_dir;
 
     fn chmod(p: &Path, mode: u32) {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
@@ -267,8 +310,17 @@ mod tests {
     fn the_socket_dir_itself_must_be_private_ours_and_real() {
         let t = root();
         let dir = t.path().join("s");
-        mkdir(&dir, 0o755);
+        mkdir(&dir, 0o777);
         assert!(why(check_socket_path(&dir.join("orch.sock"))).contains("chmod 700"));
+        chmod(&dir, 0o1777);
+        why(check_socket_path(&dir.join("orch.sock")));
+        chmod(&dir, 0o770);
+        why(check_socket_path(&dir.join("orch.sock")));
+        // Readable by others: the backend refuses it (0700, `check_dir`), naming the fix;
+        // a client does not skip it, since nobody else can have put anything there.
+        chmod(&dir, 0o755);
+        check_socket_path(&dir.join("orch.sock")).expect("ours, writable by us only");
+        assert!(check_dir(&dir).is_err());
         chmod(&dir, 0o700);
         let link = t.path().join("link");
         std::os::unix::fs::symlink(&dir, &link).expect("a symlink");
