@@ -67,6 +67,14 @@ fn a_cold_start_skips_a_world_writable_runtime_dir() {
         nobody_connected(&planted),
         "the planted socket got a connection"
     );
+    // The backend says so in its status too.
+    assert!(
+        matches!(&status.skipped_sockets[..], [why] if why.contains("sticky")),
+        "{:?}",
+        status.skipped_sockets
+    );
+    let table = h.run(&["status"]);
+    assert!(table.stdout.contains("skipped socket"), "{}", table.stdout);
 
     // Named explicitly, it is an error, not a skip.
     let bad = h.run(&["status", "--socket", &runtime.display().to_string()]);
