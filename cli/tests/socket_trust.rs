@@ -75,6 +75,17 @@ fn a_cold_start_skips_a_world_writable_runtime_dir() {
     );
     let table = h.run(&["status"]);
     assert!(table.stdout.contains("skipped socket"), "{}", table.stdout);
+    // `orch serve` picks the same candidate as the client that started the backend.
+    let serve = h.run(&["serve"]);
+    assert_eq!(serve.code, 1);
+    assert!(
+        serve
+            .stderr
+            .contains(&format!("already serving on {}", fallback.display()))
+            && serve.stderr.contains("skipping an unsafe socket path"),
+        "{}",
+        serve.stderr
+    );
 
     // Named explicitly, it is an error, not a skip.
     let bad = h.run(&["status", "--socket", &runtime.display().to_string()]);
@@ -113,6 +124,15 @@ fn a_cold_start_succeeds_past_a_planted_tmp_fallback() {
             && run.stderr.contains(&planted_dir.display().to_string()),
         "{}",
         run.stderr
+    );
+    let serve = h.run(&["serve"]);
+    assert_eq!(serve.code, 1);
+    assert!(
+        serve
+            .stderr
+            .contains(&format!("already serving on {}", runtime.display())),
+        "{}",
+        serve.stderr
     );
     assert!(
         nobody_connected(&planted),
