@@ -580,6 +580,9 @@ pub fn status(v: &StatusView, format: Format) -> String {
     fact("pid", v.pid.to_string());
     fact("socket", or_dash(v.socket.as_deref()));
     fact("socket candidates", v.socket_candidates.join(", "));
+    for skipped in &v.skipped_sockets {
+        fact("skipped socket", skipped.clone());
+    }
     fact("max message", format!("{} bytes", v.max_message_bytes));
     fact("project", v.project_dir.clone());
     fact("state dir", v.state_dir.clone());

@@ -532,6 +532,10 @@ pub struct StatusView {
     pub socket: Option<String>,
     /// Where clients look for the socket, in order.
     pub socket_candidates: Vec<String>,
+    /// Candidates skipped as unsafe (another user may have planted them), with the reason;
+    /// absent when none is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_sockets: Vec<String>,
     /// The largest message accepted, in bytes.
     pub max_message_bytes: usize,
     /// orch's state directory.

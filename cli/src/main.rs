@@ -151,6 +151,7 @@ fn ask(cli: &Cli, command: &impl Ask) -> anyhow::Result<u8> {
                 command.ask(&backend, fmt).await
             }
             None => {
+                warn_skipped_sockets(&place.paths);
                 let (stream, socket) =
                     connect_or_start(&place.paths, &launch(&place.project)?).await?;
                 let backend = SocketClient::connect(stream, &socket).await?;
@@ -160,6 +161,18 @@ fn ask(cli: &Cli, command: &impl Ask) -> anyhow::Result<u8> {
             }
         }
     })
+}
+
+/// Says on stderr which socket candidates a client skips as unsafe (another user may have
+/// planted them); nothing when the only candidate is unsafe, as connecting then fails
+/// with the reason.
+fn warn_skipped_sockets(paths: &Paths) {
+    if paths.socket_candidates.len() < 2 {
+        return;
+    }
+    for skipped in orch::client::skipped_sockets(paths) {
+        eprintln!("orch: warning: skipping this socket path: {skipped}");
+    }
 }
 
 /// Starting `orch serve` for this project with this very executable.
@@ -179,10 +192,6 @@ fn launch(project: &std::path::Path) -> anyhow::Result<Launch> {
 /// shows a mismatch with `--socket`.
 fn serve(cli: &Cli) -> anyhow::Result<u8> {
     let Place { env, paths, .. } = Place::of(cli)?;
-    let socket = cli
-        .socket
-        .clone()
-        .unwrap_or_else(|| paths.socket().to_path_buf());
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
@@ -191,6 +200,11 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn")),
         )
         .init();
+    // The first safe candidate, where clients look first and start a backend themselves.
+    let socket = match &cli.socket {
+        Some(socket) => socket.clone(),
+        None => orch::mcp::trust::listen_path(&paths.socket_candidates)?,
+    };
     runtime(Threads::Many(None))?.block_on(async {
         let shutdown = orch::mcp::shutdown_signal().context("cannot watch for signals")?;
         // Lock first so a second backend fails fast, before loading anything; listen only
@@ -218,6 +232,7 @@ fn mcp(cli: &Cli) -> anyhow::Result<u8> {
     let place = Place::of(cli)?.for_client(cli);
     let rt = runtime(Threads::One)?;
     let result = rt.block_on(async {
+        warn_skipped_sockets(&place.paths);
         let (stream, _) = connect_or_start(&place.paths, &launch(&place.project)?).await?;
         orch::client::bridge(stream, tokio::io::stdin(), tokio::io::stdout())
             .await

@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::net::UnixStream;
 
 use crate::error::{Error, ErrorKind};
-use crate::mcp::socket::{check_dir, log_file, prepare_dir};
+use crate::mcp::socket::{log_file, prepare_dir};
+use crate::mcp::trust::{check_peer, check_socket_path, choose_socket, unsafe_candidates};
 use crate::paths::Paths;
 
 /// The log is started afresh once it grows past this.
@@ -31,10 +32,11 @@ pub enum ConnectError {
     /// No backend answers and none was to be started.
     #[error("no orch backend answers on {}; start one with `orch serve`", socket.display())]
     NotRunning {
-        /// The socket tried first.
+        /// The first safe candidate: where the backend would listen.
         socket: PathBuf,
     },
-    /// The socket's directory is not private.
+    /// The socket cannot be trusted: its directories are not private, or the process
+    /// serving it is another user's.
     #[error(transparent)]
     Unsafe(#[from] crate::mcp::SocketError),
     /// The backend could not be started, or did not answer in time.
@@ -55,28 +57,46 @@ impl From<ConnectError> for Error {
     }
 }
 
-/// Connects to `socket` when its directory is private; `Ok(None)` when nothing answers.
+/// Connects to `socket` when it can be trusted (its directories are private, see
+/// [`crate::mcp::trust`]) and checks that the process answering runs as this user before
+/// anything is sent; `Ok(None)` when nothing answers.
 async fn try_socket(socket: &Path) -> Result<Option<UnixStream>, ConnectError> {
-    let dir = match socket.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
     if std::fs::symlink_metadata(socket).is_err() {
         return Ok(None);
     }
-    check_dir(dir)?;
-    Ok(UnixStream::connect(socket).await.ok())
+    check_socket_path(socket)?;
+    let Ok(stream) = UnixStream::connect(socket).await else {
+        return Ok(None);
+    };
+    check_peer(&stream, socket)?;
+    Ok(Some(stream))
 }
 
-/// Connects to the first socket candidate that answers.
+/// The candidates that fail the checks of [`crate::mcp::trust`], with the reason: a
+/// client skips them when a safe one exists (and should say so, as `orch` does on stderr).
+pub fn skipped_sockets(paths: &Paths) -> Vec<crate::mcp::SocketError> {
+    unsafe_candidates(&paths.socket_candidates)
+}
+
+/// Connects to the first safe socket candidate that answers. Unsafe candidates are
+/// skipped (logged as warnings) when a safe one exists; when none is safe, the first
+/// one's reason is the error.
 pub async fn connect(paths: &Paths) -> Result<(UnixStream, PathBuf), ConnectError> {
-    for socket in &paths.socket_candidates {
+    let choice = choose_socket(&paths.socket_candidates)?;
+    for skipped in &choice.skipped {
+        tracing::warn!("skipping an unsafe socket path: {skipped}");
+    }
+    for socket in paths
+        .socket_candidates
+        .iter()
+        .filter(|s| check_socket_path(s).is_ok())
+    {
         if let Some(stream) = try_socket(socket).await? {
             return Ok((stream, socket.clone()));
         }
     }
     Err(ConnectError::NotRunning {
-        socket: paths.socket().to_path_buf(),
+        socket: choice.socket,
     })
 }
 
@@ -86,12 +106,12 @@ pub async fn connect_or_start(
     paths: &Paths,
     launch: &Launch,
 ) -> Result<(UnixStream, PathBuf), ConnectError> {
-    match connect(paths).await {
+    // The backend starts on the first safe candidate, where `orch serve` would listen.
+    let socket = match connect(paths).await {
         Ok(found) => return Ok(found),
-        Err(ConnectError::NotRunning { .. }) => {}
+        Err(ConnectError::NotRunning { socket }) => socket,
         Err(e) => return Err(e),
-    }
-    let socket = paths.socket().to_path_buf();
+    };
     let log = log_file(paths);
     let fail = |why: String| ConnectError::Start {
         socket: socket.clone(),

@@ -7,5 +7,5 @@ mod connect;
 mod socket_client;
 
 pub use bridge::bridge;
-pub use connect::{ConnectError, Launch, connect, connect_or_start};
+pub use connect::{ConnectError, Launch, connect, connect_or_start, skipped_sockets};
 pub use socket_client::SocketClient;

@@ -8,11 +8,13 @@ mod server;
 mod service;
 pub mod socket;
 pub mod transport;
+pub mod trust;
 
 pub use server::{Backend, ConnectionGuard, McpServer, ServeInfo, TOOL_NAMES};
 pub use service::default_service;
 pub use socket::{Listener, SocketError, SocketLock, log_file, shutdown_signal};
 pub use transport::{LineTransport, MAX_MESSAGE_BYTES};
+pub use trust::{SocketChoice, choose_socket};
 
 pub(crate) use args::{
     AttachmentArg, AwaitArgs, IdsArgs, ListArgs, StartArgs, ViewArg, WorkerOpArgs,

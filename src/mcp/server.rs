@@ -136,6 +136,10 @@ impl<W: WorkerService> Backend<W> {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect(),
+            skipped_sockets: super::trust::unsafe_candidates(&self.info.paths.socket_candidates)
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             max_message_bytes: MAX_MESSAGE_BYTES,
             state_dir: self.info.paths.state_dir.display().to_string(),
             log_file: self.info.log_file.display().to_string(),

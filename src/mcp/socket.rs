@@ -64,6 +64,21 @@ pub enum SocketError {
         /// The path.
         path: PathBuf,
     },
+    /// The process serving the socket runs as another user: nothing was sent to it.
+    #[error(
+        "the process serving {} runs as uid {uid}, not as you (uid {}); orch sent it nothing. Another user may have planted it: stop using that path, or pass --socket PATH / set ORCH_SOCKET",
+        path.display(),
+        nix::unistd::getuid()
+    )]
+    ForeignPeer {
+        /// The socket.
+        path: PathBuf,
+        /// The peer's uid.
+        uid: u32,
+    },
+    /// There is no socket path to try.
+    #[error("no socket path to use: set XDG_RUNTIME_DIR or TMPDIR, or pass --socket PATH")]
+    NoCandidate,
     /// An I/O failure.
     #[error("cannot {what} {}: {source}", path.display())]
     Io {
@@ -174,6 +189,8 @@ impl SocketLock {
                 len,
             });
         }
+        // The directories above too: whoever may rename them may swap the socket.
+        super::trust::check_ancestors(parent(path))?;
         prepare_dir(parent(path))?;
         let lock_path = lock_file(path);
         let file = OpenOptions::new()

@@ -8,6 +8,7 @@ pub mod fake_opencode;
 pub mod fake_spawner;
 pub mod fake_workers;
 pub mod http;
+pub mod other_uid;
 pub mod poll;
 pub mod real;
 pub mod sandbox;

@@ -140,9 +140,12 @@ impl Sandbox {
         Run::of(&format!("orch {args:?}"), self.orch(args).output())
     }
 
-    /// Stops the orch backend serving the sandbox's socket, if one runs.
+    /// Stops the orch backend serving any of the sandbox's socket candidates, if one runs
+    /// (a backend skips an unsafe candidate for a later one).
     pub fn stop_backend(&self) {
-        stop_backend(&self.socket());
+        for socket in &self.paths().socket_candidates {
+            stop_backend(socket);
+        }
     }
 }
 
