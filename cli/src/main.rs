@@ -219,7 +219,13 @@ fn mcp(cli: &Cli) -> anyhow::Result<u8> {
     let rt = runtime(Threads::One)?;
     let result = rt.block_on(async {
         let (stream, _) = connect_or_start(&place.paths, &launch(&place.project)?).await?;
-        orch::client::bridge(stream, tokio::io::stdin(), tokio::io::stdout())
+        // A worker's OpenCode runs this with the depth orch gave it (none for the user's);
+        // a value that does not parse refuses, as 0 does.
+        let depth = place
+            .env
+            .get(orch::workers::isolation::DELEGATION_DEPTH_VAR)
+            .map(|d| d.trim().parse().unwrap_or(0));
+        orch::client::bridge(stream, tokio::io::stdin(), tokio::io::stdout(), depth)
             .await
             .context("the connection to the backend failed")
     });

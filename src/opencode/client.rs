@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use super::credentials::{Credentials, Secret};
 use crate::sources::Redacted;
 
 /// Failures talking to an OpenCode server.
@@ -85,7 +86,7 @@ pub struct OpenCodeClient {
 #[derive(Clone)]
 struct Login {
     user: String,
-    password: Option<String>,
+    password: Option<Secret>,
 }
 
 impl std::fmt::Debug for Login {
@@ -107,7 +108,7 @@ impl OpenCodeClient {
         }
         let login = (!url.username().is_empty() || url.password().is_some()).then(|| Login {
             user: url.username().to_owned(),
-            password: url.password().map(str::to_owned),
+            password: url.password().map(Secret::new),
         });
         let _ = url.set_username("");
         let _ = url.set_password(None);
@@ -130,6 +131,17 @@ impl OpenCodeClient {
             shown,
             login,
         })
+    }
+
+    /// The same client, sending these credentials (HTTP basic auth) on every request.
+    pub fn with_credentials(mut self, credentials: Option<Credentials>) -> Self {
+        if let Some(c) = credentials {
+            self.login = Some(Login {
+                user: c.username,
+                password: Some(c.password),
+            });
+        }
+        self
     }
 
     /// The base URL, for messages.
@@ -191,7 +203,7 @@ impl OpenCodeClient {
     ) -> Result<T, OpenCodeError> {
         let url = self.shown(path);
         let req = match &self.login {
-            Some(l) => req.basic_auth(&l.user, l.password.as_ref()),
+            Some(l) => req.basic_auth(&l.user, l.password.as_ref().map(Secret::expose)),
             None => req,
         };
         let transport = |source| OpenCodeError::Transport {
