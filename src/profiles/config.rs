@@ -425,6 +425,52 @@ mod tests {
     }
 
     #[test]
+    fn agent_servers_name_their_password_and_never_hold_it() {
+        let p = parse(
+            r#"{"profiles": {
+              "remote": {"backend": "agent", "delegate": true,
+                         "server": {"url": "https://big.example:4096", "username": "team", "passwordEnv": "BIG_PW"}},
+              "filed": {"backend": "agent", "server": {"url": "http://127.0.0.1:4096", "passwordFile": "/run/pw"}}
+            }}"#,
+        )
+        .expect("valid profiles");
+        let remote = p.get("remote").expect("remote");
+        assert!(remote.delegate);
+        let server = remote.server.as_ref().expect("a server");
+        assert_eq!(server.url, "https://big.example:4096");
+        assert_eq!(server.username.as_deref(), Some("team"));
+        assert_eq!(server.password, Some(PasswordSource::Env("BIG_PW".into())));
+        let filed = p.get("filed").and_then(|f| f.server.clone()).expect("filed");
+        assert_eq!(filed.password, Some(PasswordSource::File("/run/pw".into())));
+        assert!(!p.get("docs").expect("docs").delegate, "off by default");
+
+        let refused = [
+            (
+                r#"{"url": "https://h:1", "password": "hunter2-inline"}"#,
+                "inline \"password\" is not accepted",
+            ),
+            (r#"{"url": "https://u:hunter2-inline@h:1"}"#, "must not carry credentials"),
+            (
+                r#"{"url": "https://h:1", "passwordEnv": "A", "passwordFile": "/b"}"#,
+                "not both",
+            ),
+            (r#"{"url": "https://h:1", "passwordFile": "pw.txt"}"#, "absolute path"),
+            (r#"{"url": "ftp://h:1"}"#, "http:// or https://"),
+        ];
+        for (server, want) in refused {
+            let text =
+                format!(r#"{{"profiles": {{"r": {{"backend": "agent", "server": {server}}}}}}}"#);
+            let err = parse(&text).err().unwrap_or_default();
+            assert!(err.contains(want), "{server}: {err}");
+            assert!(!err.contains("hunter2-inline"), "{err}");
+        }
+        let err = parse(r#"{"profiles": {"r": {"server": {"url": "https://h:1"}}}}"#)
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("\"backend\": \"agent\""), "{err}");
+    }
+
+    #[test]
     fn worker_ids() {
         for ok in ["docs", "a", "w-1_x", "9"] {
             assert!(valid_worker_id(ok), "{ok}");
