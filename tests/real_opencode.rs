@@ -408,3 +408,59 @@ async fn real_opencode_workers_need_a_password_and_get_no_orch_tools() {
     }
     m.shutdown().await;
 }
+
+/// An agent-backend worker reaches a password-protected OpenCode with the password from the
+/// file its profile names (0600); without credentials the same server refuses it, and the
+/// error names the 401 without any password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_opencode_agent_server_with_a_password() {
+    const TEST: &str = "real_opencode_agent_server_with_a_password";
+    let Some(bin) = opencode_bin(TEST) else {
+        return;
+    };
+    let _turn = TURN.lock().await;
+    let llm = FakeLlm::start().await.expect("the fake LLM");
+    let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
+    let password = "agent-server-pw-5c1d9e";
+    let mut env = project.env.clone();
+    env.set("OPENCODE_SERVER_PASSWORD", password);
+    let server = OsSpawner
+        .spawn(serve_spec(
+            "agent",
+            &bin,
+            &project,
+            &env,
+            Duration::from_secs(60),
+        ))
+        .await
+        .expect("a password-protected OpenCode");
+    let file = project.dir.path().join("agent-password");
+    std::fs::write(&file, format!("{password}\n")).expect("the password file");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let dot = project.paths.project_dir.join(".opencode");
+    std::fs::create_dir_all(&dot).expect(".opencode");
+    std::fs::write(
+        dot.join("orchestrator.json"),
+        serde_json::json!({"profiles": {
+            "docs": {"backend": "agent", "server": {"url": server.url(), "passwordFile": file}},
+            "memory": {"backend": "agent"}
+        }})
+        .to_string(),
+    )
+    .expect("orchestrator.json");
+    let mut config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
+    config.agent_url = Some(server.url().to_owned());
+    let m = Manager::start(config).expect("a manager");
+
+    let out = run_task(&m, task("docs", "TASK-AGENT read")).await;
+    assert!(out.output.contains("echo from"), "{}", out.output);
+    assert!(!llm.models_for("TASK-AGENT").is_empty());
+    // Without credentials (ORCH_AGENT_URL alone) the server refuses.
+    let err = task_error(&m, task("memory", "TASK-NOAUTH x")).await;
+    assert!(err.message.contains("401"), "{}", err.message);
+    assert!(!err.message.contains(password), "{}", err.message);
+    assert!(llm.models_for("TASK-NOAUTH").is_empty());
+    m.shutdown().await;
+    server.stop(Duration::from_secs(5)).await;
+}

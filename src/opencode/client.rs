@@ -343,8 +343,7 @@ mod tests {
         let err = client
             .get::<serde_json::Value>("/config")
             .await
-            .err()
-            .expect("a 401 is an error");
+            .expect_err("a 401 is an error");
         let request = served.await.expect("the request");
         let expected = base64::Engine::encode(
             &base64::engine::general_purpose::STANDARD,
