@@ -360,7 +360,11 @@ async fn real_opencode_workers_need_a_password_and_get_no_orch_tools() {
     let m = Manager::start(config).expect("a manager");
 
     let out = run_task(&m, task("explorer", "TASK-NOTOOLS list the files")).await;
-    assert_eq!(out.output.trim(), "echo from fast-mini", "orch's requests succeed");
+    assert_eq!(
+        out.output.trim(),
+        "echo from fast-mini",
+        "orch's requests succeed"
+    );
     let offered = llm.tools_for("TASK-NOTOOLS");
     assert!(!offered.is_empty(), "OpenCode offers its own tools");
     assert!(

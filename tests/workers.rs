@@ -691,7 +691,10 @@ async fn a_worker_gets_its_own_password_never_shown_and_no_orch_tools() {
     assert_eq!(password.len(), 64, "32 random bytes, hex");
     assert_eq!(spawn_var(explorer, "OPENCODE_SERVER_USERNAME"), "opencode");
     assert_ne!(password, spawn_var(coder, "OPENCODE_SERVER_PASSWORD"));
-    assert!(explorer.redact.contains(&password), "output is redacted of it");
+    assert!(
+        explorer.redact.contains(&password),
+        "output is redacted of it"
+    );
 
     let content = |spec| -> serde_json::Value {
         serde_json::from_str(&spawn_var(spec, "OPENCODE_CONFIG_CONTENT")).expect("JSON content")
@@ -717,7 +720,10 @@ async fn a_worker_gets_its_own_password_never_shown_and_no_orch_tools() {
     // Kept only in workers.json, mode 0600, for reuse of a kept worker.
     use std::os::unix::fs::PermissionsExt;
     let file = s.paths.state_dir.join("workers.json");
-    let mode = std::fs::metadata(&file).expect("workers.json").permissions().mode();
+    let mode = std::fs::metadata(&file)
+        .expect("workers.json")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     assert!(
         std::fs::read_to_string(&file)

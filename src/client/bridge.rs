@@ -160,7 +160,10 @@ mod tests {
         let mut seen = BufReader::new(&mut backend);
         let mut line = String::new();
         seen.read_line(&mut line).await.expect("a forwarded line");
-        assert!(line.contains("task_list") && !line.contains("task_start"), "{line}");
+        assert!(
+            line.contains("task_list") && !line.contains("task_start"),
+            "{line}"
+        );
         backend
             .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n")
             .await
@@ -169,8 +172,14 @@ mod tests {
         let mut first = String::new();
         replies.read_line(&mut first).await.expect("the refusal");
         let mut second = String::new();
-        replies.read_line(&mut second).await.expect("the backend's answer");
-        assert!(first.contains("\"id\":1") && first.contains("delegate"), "{first}");
+        replies
+            .read_line(&mut second)
+            .await
+            .expect("the backend's answer");
+        assert!(
+            first.contains("\"id\":1") && first.contains("delegate"),
+            "{first}"
+        );
         assert!(second.contains("\"id\":2"), "{second}");
         drop(backend);
         drop(client);

@@ -350,14 +350,18 @@ mod tests {
             format!("opencode:{password}"),
         );
         assert!(
-            request
-                .to_ascii_lowercase()
-                .contains(&format!("authorization: basic {}", expected.to_ascii_lowercase())),
+            request.to_ascii_lowercase().contains(&format!(
+                "authorization: basic {}",
+                expected.to_ascii_lowercase()
+            )),
             "{request}"
         );
         let shown = format!("{err} {err:?} {client:?}");
         assert!(shown.contains("401"), "{shown}");
-        assert!(!shown.contains(password) && !shown.contains(&expected), "{shown}");
+        assert!(
+            !shown.contains(password) && !shown.contains(&expected),
+            "{shown}"
+        );
     }
 
     #[test]

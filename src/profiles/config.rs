@@ -440,7 +440,10 @@ mod tests {
         assert_eq!(server.url, "https://big.example:4096");
         assert_eq!(server.username.as_deref(), Some("team"));
         assert_eq!(server.password, Some(PasswordSource::Env("BIG_PW".into())));
-        let filed = p.get("filed").and_then(|f| f.server.clone()).expect("filed");
+        let filed = p
+            .get("filed")
+            .and_then(|f| f.server.clone())
+            .expect("filed");
         assert_eq!(filed.password, Some(PasswordSource::File("/run/pw".into())));
         assert!(!p.get("docs").expect("docs").delegate, "off by default");
 
@@ -449,12 +452,18 @@ mod tests {
                 r#"{"url": "https://h:1", "password": "hunter2-inline"}"#,
                 "inline \"password\" is not accepted",
             ),
-            (r#"{"url": "https://u:hunter2-inline@h:1"}"#, "must not carry credentials"),
+            (
+                r#"{"url": "https://u:hunter2-inline@h:1"}"#,
+                "must not carry credentials",
+            ),
             (
                 r#"{"url": "https://h:1", "passwordEnv": "A", "passwordFile": "/b"}"#,
                 "not both",
             ),
-            (r#"{"url": "https://h:1", "passwordFile": "pw.txt"}"#, "absolute path"),
+            (
+                r#"{"url": "https://h:1", "passwordFile": "pw.txt"}"#,
+                "absolute path",
+            ),
             (r#"{"url": "ftp://h:1"}"#, "http:// or https://"),
         ];
         for (server, want) in refused {

@@ -77,8 +77,14 @@ mod tests {
     #[test]
     fn the_overlay_disables_orch_entries_unless_the_worker_delegates() {
         let user = BTreeMap::from([
-            ("tasks".to_owned(), vec!["orch".to_owned(), "mcp".to_owned()]),
-            ("files".to_owned(), vec!["npx".to_owned(), "fs-mcp".to_owned()]),
+            (
+                "tasks".to_owned(),
+                vec!["orch".to_owned(), "mcp".to_owned()],
+            ),
+            (
+                "files".to_owned(),
+                vec!["npx".to_owned(), "fs-mcp".to_owned()],
+            ),
             ("remote".to_owned(), vec![]),
         ]);
         let overlay = mcp_overlay(&user, false).expect("an overlay");

@@ -33,8 +33,8 @@ use crate::opencode::{
 };
 use crate::paths::{Environment, Paths};
 use crate::profiles::{AgentServer, BackendKind, ModelSpec, PasswordSource, Profile};
-use crate::sources::config::ConfigLocations;
 use crate::resolve::{Policy, Request, Resolution};
+use crate::sources::config::ConfigLocations;
 use crate::views;
 
 /// Largest attachment read from disk.
@@ -544,7 +544,10 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                         self.config_content(profile, &default.resolved_model),
                     ),
                     ("OPENCODE_DISABLE_AUTOUPDATE".to_owned(), "1".to_owned()),
-                    ("OPENCODE_SERVER_USERNAME".to_owned(), login.username.clone()),
+                    (
+                        "OPENCODE_SERVER_USERNAME".to_owned(),
+                        login.username.clone(),
+                    ),
                     (
                         "OPENCODE_SERVER_PASSWORD".to_owned(),
                         login.password.expose().to_owned(),
@@ -634,11 +637,13 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 self.agent_credentials(&profile.id, server)?,
             ),
             None => (
-                self.inner.config.agent_url.clone().ok_or_else(|| {
-                    WorkerError::NoAgentUrl {
+                self.inner
+                    .config
+                    .agent_url
+                    .clone()
+                    .ok_or_else(|| WorkerError::NoAgentUrl {
                         worker: profile.id.clone(),
-                    }
-                })?,
+                    })?,
                 None,
             ),
         };
