@@ -468,3 +468,41 @@ async fn real_opencode_agent_server_with_a_password() {
     m.shutdown().await;
     server.stop(Duration::from_secs(5)).await;
 }
+
+/// A kept worker (`ORCH_KEEP_WORKERS=1`) is reused by the next manager: its password, kept
+/// in `workers.json` (0600) only, authenticates the new manager's requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_opencode_a_kept_worker_is_reused_with_its_password() {
+    const TEST: &str = "real_opencode_a_kept_worker_is_reused_with_its_password";
+    let Some(bin) = opencode_bin(TEST) else {
+        return;
+    };
+    let _turn = TURN.lock().await;
+    let llm = FakeLlm::start().await.expect("the fake LLM");
+    let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
+    let mut config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
+    config.keep_workers = true;
+    let first = Manager::start(config).expect("a manager");
+    run_task(&first, task("explorer", "TASK-KEEP-1 one")).await;
+    let pid = pid_of(&first, "explorer").await.expect("a pid");
+    first.shutdown().await;
+    drop(first);
+    assert!(pid_alive(pid), "a kept worker outlives its manager");
+
+    let second = Manager::start(ManagerConfig::from_env(
+        project.paths.clone(),
+        project.env.clone(),
+    ))
+    .expect("a second manager");
+    let out = run_task(&second, task("explorer", "TASK-KEEP-2 two")).await;
+    assert_eq!(out.output.trim(), "echo from fast-mini");
+    assert_eq!(
+        pid_of(&second, "explorer").await,
+        Some(pid),
+        "the kept worker was reused, not replaced"
+    );
+    second.shutdown().await;
+    let poll = Poll::within(Duration::from_secs(10)).every(Duration::from_millis(50));
+    wait_until(poll, async || !pid_alive(pid)).await;
+    assert!(!pid_alive(pid), "the adopted worker was stopped");
+}
