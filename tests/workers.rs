@@ -763,3 +763,40 @@ async fn an_agent_server_password_comes_from_the_named_variable() {
     assert_eq!(server.prompts().len(), 1, "the profile's server was used");
     assert!(!format!("{:?}", m.workers().await).contains("pw-from-the-environment"));
 }
+
+#[tokio::test]
+async fn a_worker_that_prints_its_password_shows_it_redacted() {
+    let s = Setup::new();
+    // A stand-in OpenCode that prints what it was given and dies before it is ready.
+    let program = s.paths.project_dir.join("leaky-opencode");
+    std::fs::write(
+        &program,
+        "#!/bin/sh\necho \"user=$OPENCODE_SERVER_USERNAME pw=$OPENCODE_SERVER_PASSWORD\" >&2\nexit 3\n",
+    )
+    .expect("the stand-in");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut config = s.config();
+    config.opencode_bin = program;
+    let m = Manager::new(
+        config,
+        KnowledgeSource::fixed(s.knowledge()),
+        orch::workers::spawn::OsSpawner,
+        FakeClock::at(1_800_000_000_000),
+    );
+    let err = task_error(&m, task("explorer", "x")).await.message;
+    assert!(err.contains("user=opencode pw=[redacted]"), "{err}");
+    let row = row_of_os(&m, "explorer").await;
+    let shown = format!("{err} {row:?}");
+    let hex_run = shown
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .any(|w| w.len() >= 64);
+    assert!(!hex_run, "{shown}");
+}
+
+async fn row_of_os<S: orch::workers::spawn::Spawner>(
+    m: &Manager<S, FakeClock>,
+    id: &str,
+) -> Option<orch::workers::WorkerRow> {
+    m.workers().await.workers.into_iter().find(|w| w.id == id)
+}
