@@ -149,6 +149,18 @@ impl ServerPatch {
             (None, Some(path)) => Some(PasswordSource::File(path)),
             (None, None) => None,
         };
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if password.is_some() && url.scheme() == "http" && !loopback {
+            return Err(format!(
+                "{what}: a password is sent to another machine only over https://; change \"url\" to https://{}",
+                url.host_str().unwrap_or("host")
+            ));
+        }
         Ok(AgentServer {
             url: self.url.trim().to_owned(),
             username: self.username,
@@ -465,6 +477,10 @@ mod tests {
                 "absolute path",
             ),
             (r#"{"url": "ftp://h:1"}"#, "http:// or https://"),
+            (
+                r#"{"url": "http://big.example:4096", "passwordEnv": "A"}"#,
+                "only over https://",
+            ),
         ];
         for (server, want) in refused {
             let text =
