@@ -267,3 +267,218 @@ async fn real_opencode_agrees_with_the_local_source() {
         }
     }
 }
+
+/// A stand-in for `orch mcp` in plain Python (no SDK): it offers `task_start` and a tool
+/// named after the `ORCH_DELEGATION_DEPTH` it was started with.
+const FAKE_ORCH_MCP: &str = r#"import json, os, sys
+depth = os.environ.get("ORCH_DELEGATION_DEPTH", "unset")
+for line in sys.stdin:
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        continue
+    if "id" not in msg:
+        continue
+    method = msg.get("method")
+    if method == "initialize":
+        result = {"protocolVersion": msg.get("params", {}).get("protocolVersion", "2025-06-18"),
+                  "capabilities": {"tools": {}}, "serverInfo": {"name": "fake-orch", "version": "0"}}
+    elif method == "tools/list":
+        result = {"tools": [{"name": n, "description": "fake orch tool",
+                             "inputSchema": {"type": "object", "properties": {}}}
+                            for n in ("task_start", "depth_" + depth)]}
+    else:
+        result = {}
+    sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}) + "\n")
+    sys.stdout.flush()
+"#;
+
+/// Findings 1 and 9 with the real OpenCode: a worker's port answers 401 without orch's
+/// password while orch's own requests succeed, and the worker's model is offered none of
+/// orch's tools although the user's config has an `orch` entry (and another entry that
+/// runs orch); a profile with `"delegate": true` keeps them, at depth 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_opencode_workers_need_a_password_and_get_no_orch_tools() {
+    const TEST: &str = "real_opencode_workers_need_a_password_and_get_no_orch_tools";
+    let Some(bin) = opencode_bin(TEST) else {
+        return;
+    };
+    let Some(python) = orch::testutil::real::python_bin(TEST) else {
+        return;
+    };
+    let _turn = TURN.lock().await;
+    let llm = FakeLlm::start().await.expect("the fake LLM");
+    let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
+    let script = project.dir.path().join("fake_orch_mcp.py");
+    std::fs::write(&script, FAKE_ORCH_MCP).expect("the fake orch MCP server");
+    let python = python.display().to_string();
+    let script = script.display().to_string();
+    let global = &project.paths.opencode_config_dir;
+    std::fs::create_dir_all(global).expect("the global config dir");
+    std::fs::write(
+        global.join("opencode.json"),
+        serde_json::json!({"mcp": {
+            "orch": {"type": "local", "command": [python, script]},
+            // Runs orch as far as the command line says (`# orch mcp` is a shell comment).
+            "tasks": {"type": "local", "command": ["sh", "-c", format!("exec {python} {script} # orch mcp")]}
+        }})
+        .to_string(),
+    )
+    .expect("the user's opencode.json");
+    let dot = project.paths.project_dir.join(".opencode");
+    std::fs::create_dir_all(&dot).expect(".opencode");
+    std::fs::write(
+        dot.join("orchestrator.json"),
+        r#"{"profiles": {"coder": {"delegate": true}}}"#,
+    )
+    .expect("orchestrator.json");
+    let config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
+    let m = Manager::start(config).expect("a manager");
+
+    let out = run_task(&m, task("explorer", "TASK-NOTOOLS list the files")).await;
+    assert_eq!(
+        out.output.trim(),
+        "echo from fast-mini",
+        "orch's requests succeed"
+    );
+    let offered = llm.tools_for("TASK-NOTOOLS");
+    assert!(!offered.is_empty(), "OpenCode offers its own tools");
+    assert!(
+        offered
+            .iter()
+            .all(|t| !t.starts_with("orch") && !t.contains("task_start")),
+        "{offered:?}"
+    );
+
+    // Anyone else on the machine: 401 without the password, or with a wrong one.
+    let row = m
+        .workers()
+        .await
+        .workers
+        .into_iter()
+        .find(|w| w.id == "explorer")
+        .expect("the explorer row");
+    let url = row.url.expect("a running worker has a URL");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client");
+    for (what, req) in [
+        ("no credentials", http.get(format!("{url}/config"))),
+        (
+            "a wrong password",
+            http.get(format!("{url}/config"))
+                .basic_auth("opencode", Some("guess")),
+        ),
+        (
+            "no credentials, shell",
+            http.post(format!("{url}/session/x/shell"))
+                .json(&serde_json::json!({"agent": "build", "command": "id"})),
+        ),
+    ] {
+        let status = req.send().await.expect("an answer").status();
+        assert_eq!(status.as_u16(), 401, "{what}");
+    }
+
+    // A delegating profile keeps orch's entries, and its bridge is told depth 1.
+    run_task(&m, task("coder", "TASK-DELEGATE plan")).await;
+    let offered = llm.tools_for("TASK-DELEGATE");
+    for want in ["orch_task_start", "tasks_task_start", "orch_depth_1"] {
+        assert!(offered.iter().any(|t| t == want), "{want}: {offered:?}");
+    }
+    m.shutdown().await;
+}
+
+/// An agent-backend worker reaches a password-protected OpenCode with the password from the
+/// file its profile names (0600); without credentials the same server refuses it, and the
+/// error names the 401 without any password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_opencode_agent_server_with_a_password() {
+    const TEST: &str = "real_opencode_agent_server_with_a_password";
+    let Some(bin) = opencode_bin(TEST) else {
+        return;
+    };
+    let _turn = TURN.lock().await;
+    let llm = FakeLlm::start().await.expect("the fake LLM");
+    let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
+    let password = "agent-server-pw-5c1d9e";
+    let mut env = project.env.clone();
+    env.set("OPENCODE_SERVER_PASSWORD", password);
+    let server = OsSpawner
+        .spawn(serve_spec(
+            "agent",
+            &bin,
+            &project,
+            &env,
+            Duration::from_secs(60),
+        ))
+        .await
+        .expect("a password-protected OpenCode");
+    let file = project.dir.path().join("agent-password");
+    std::fs::write(&file, format!("{password}\n")).expect("the password file");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let dot = project.paths.project_dir.join(".opencode");
+    std::fs::create_dir_all(&dot).expect(".opencode");
+    std::fs::write(
+        dot.join("orchestrator.json"),
+        serde_json::json!({"profiles": {
+            "docs": {"backend": "agent", "server": {"url": server.url(), "passwordFile": file}},
+            "memory": {"backend": "agent"}
+        }})
+        .to_string(),
+    )
+    .expect("orchestrator.json");
+    let mut config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
+    config.agent_url = Some(server.url().to_owned());
+    let m = Manager::start(config).expect("a manager");
+
+    let out = run_task(&m, task("docs", "TASK-AGENT read")).await;
+    assert!(out.output.contains("echo from"), "{}", out.output);
+    assert!(!llm.models_for("TASK-AGENT").is_empty());
+    // Without credentials (ORCH_AGENT_URL alone) the server refuses.
+    let err = task_error(&m, task("memory", "TASK-NOAUTH x")).await;
+    assert!(err.message.contains("401"), "{}", err.message);
+    assert!(!err.message.contains(password), "{}", err.message);
+    assert!(llm.models_for("TASK-NOAUTH").is_empty());
+    m.shutdown().await;
+    server.stop(Duration::from_secs(5)).await;
+}
+
+/// A kept worker (`ORCH_KEEP_WORKERS=1`) is reused by the next manager: its password, kept
+/// in `workers.json` (0600) only, authenticates the new manager's requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_opencode_a_kept_worker_is_reused_with_its_password() {
+    const TEST: &str = "real_opencode_a_kept_worker_is_reused_with_its_password";
+    let Some(bin) = opencode_bin(TEST) else {
+        return;
+    };
+    let _turn = TURN.lock().await;
+    let llm = FakeLlm::start().await.expect("the fake LLM");
+    let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
+    let mut config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
+    config.keep_workers = true;
+    let first = Manager::start(config).expect("a manager");
+    run_task(&first, task("explorer", "TASK-KEEP-1 one")).await;
+    let pid = pid_of(&first, "explorer").await.expect("a pid");
+    first.shutdown().await;
+    drop(first);
+    assert!(pid_alive(pid), "a kept worker outlives its manager");
+
+    let second = Manager::start(ManagerConfig::from_env(
+        project.paths.clone(),
+        project.env.clone(),
+    ))
+    .expect("a second manager");
+    let out = run_task(&second, task("explorer", "TASK-KEEP-2 two")).await;
+    assert_eq!(out.output.trim(), "echo from fast-mini");
+    assert_eq!(
+        pid_of(&second, "explorer").await,
+        Some(pid),
+        "the kept worker was reused, not replaced"
+    );
+    second.shutdown().await;
+    let poll = Poll::within(Duration::from_secs(10)).every(Duration::from_millis(50));
+    wait_until(poll, async || !pid_alive(pid)).await;
+    assert!(!pid_alive(pid), "the adopted worker was stopped");
+}

@@ -627,3 +627,156 @@ async fn a_set_whose_respawn_fails_changes_nothing() {
         ("node:docs", false)
     );
 }
+
+/// The value of `name` in a spawn's environment.
+fn spawn_var(spec: &orch::workers::spawn::SpawnSpec, name: &str) -> String {
+    spec.env
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_worker_gets_its_own_password_never_shown_and_no_orch_tools() {
+    let s = Setup::new();
+    // The user's own config has orch's entry, another that runs orch, and an unrelated one.
+    std::fs::create_dir_all(&s.paths.opencode_config_dir).expect("config dir");
+    std::fs::write(
+        s.paths.opencode_config_dir.join("opencode.json"),
+        r#"{"mcp": {"orch": {"type": "local", "command": ["orch", "mcp"]},
+                    "tasks": {"type": "local", "command": ["/opt/bin/orch", "mcp"]},
+                    "files": {"type": "local", "command": ["npx", "fs-mcp"]}}}"#,
+    )
+    .expect("global config");
+    let dir = s.paths.project_dir.join(".opencode");
+    std::fs::create_dir_all(&dir).expect(".opencode");
+    std::fs::write(
+        dir.join("orchestrator.json"),
+        r#"{"profiles": {"coder": {"delegate": true}}}"#,
+    )
+    .expect("orchestrator.json");
+    let mut env = s.env.clone();
+    // A password the user exported for their own OpenCode is not what the worker gets.
+    env.set("OPENCODE_SERVER_PASSWORD", "users-own-password");
+    let mut config = s.config();
+    config.env = env;
+    let m = s.manager_with(config);
+    let out = run_task(&m, task("explorer", "find main")).await;
+    run_task(&m, task("coder", "write code")).await;
+    let specs = s.spawner.specs();
+    let (explorer, coder) = (&specs[0], &specs[1]);
+
+    let password = spawn_var(explorer, "OPENCODE_SERVER_PASSWORD");
+    assert_eq!(password.len(), 64, "32 random bytes, hex");
+    assert_eq!(spawn_var(explorer, "OPENCODE_SERVER_USERNAME"), "opencode");
+    assert_ne!(password, spawn_var(coder, "OPENCODE_SERVER_PASSWORD"));
+    assert!(
+        explorer.redact.contains(&password),
+        "output is redacted of it"
+    );
+
+    let content = |spec| -> serde_json::Value {
+        serde_json::from_str(&spawn_var(spec, "OPENCODE_CONFIG_CONTENT")).expect("JSON content")
+    };
+    assert_eq!(
+        content(explorer)["mcp"],
+        serde_json::json!({"orch": {"enabled": false}, "tasks": {"enabled": false}})
+    );
+    assert_eq!(spawn_var(explorer, "ORCH_DELEGATION_DEPTH"), "0");
+    // A profile that delegates keeps the entries, with a depth of 1.
+    assert!(content(coder).get("mcp").is_none(), "{}", content(coder));
+    assert_eq!(spawn_var(coder, "ORCH_DELEGATION_DEPTH"), "1");
+
+    // Never shown: the spec, the outcome, rows (Debug and JSON), the registry's entries.
+    let registry = orch::workers::registry::Registry::new(&s.paths.state_dir);
+    let shown = format!(
+        "{explorer:?} {out:?} {:?} {} {:?}",
+        m.workers().await,
+        serde_json::to_string(&m.workers().await).expect("rows as JSON"),
+        registry.list().expect("the registry"),
+    );
+    assert!(!shown.contains(&password), "{shown}");
+    // Kept only in workers.json, mode 0600, for reuse of a kept worker.
+    use std::os::unix::fs::PermissionsExt;
+    let file = s.paths.state_dir.join("workers.json");
+    let mode = std::fs::metadata(&file)
+        .expect("workers.json")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("workers.json")
+            .contains(&password)
+    );
+}
+
+#[tokio::test]
+async fn an_agent_server_password_comes_from_the_named_variable() {
+    let s = Setup::new();
+    let server = FakeOpenCode::start().await.expect("a fake OpenCode");
+    let dir = s.paths.project_dir.join(".opencode");
+    std::fs::create_dir_all(&dir).expect(".opencode");
+    std::fs::write(
+        dir.join("orchestrator.json"),
+        format!(
+            r#"{{"profiles": {{"docs": {{"backend": "agent",
+                "server": {{"url": "{}", "passwordEnv": "DOCS_SERVER_PW"}}}}}}}}"#,
+            server.url()
+        ),
+    )
+    .expect("orchestrator.json");
+    // Not set: a clear error naming the variable.
+    let err = task_error(&s.manager(), task("docs", "read"))
+        .await
+        .to_string();
+    assert!(
+        err.contains("DOCS_SERVER_PW") && err.contains("not set"),
+        "{err}"
+    );
+    let mut config = s.config();
+    config.env.set("DOCS_SERVER_PW", "pw-from-the-environment");
+    let m = s.manager_with(config);
+    let out = run_task(&m, task("docs", "read")).await;
+    assert!(!out.output.is_empty());
+    assert_eq!(server.prompts().len(), 1, "the profile's server was used");
+    assert!(!format!("{:?}", m.workers().await).contains("pw-from-the-environment"));
+}
+
+#[tokio::test]
+async fn a_worker_that_prints_its_password_shows_it_redacted() {
+    let s = Setup::new();
+    // A stand-in OpenCode that prints what it was given and dies before it is ready.
+    let program = s.paths.project_dir.join("leaky-opencode");
+    std::fs::write(
+        &program,
+        "#!/bin/sh\necho \"user=$OPENCODE_SERVER_USERNAME pw=$OPENCODE_SERVER_PASSWORD\" >&2\nexit 3\n",
+    )
+    .expect("the stand-in");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut config = s.config();
+    config.opencode_bin = program;
+    let m = Manager::new(
+        config,
+        KnowledgeSource::fixed(s.knowledge()),
+        orch::workers::spawn::OsSpawner,
+        FakeClock::at(1_800_000_000_000),
+    );
+    let err = task_error(&m, task("explorer", "x")).await.message;
+    assert!(err.contains("user=opencode pw=[redacted]"), "{err}");
+    let row = row_of_os(&m, "explorer").await;
+    let shown = format!("{err} {row:?}");
+    let hex_run = shown
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .any(|w| w.len() >= 64);
+    assert!(!hex_run, "{shown}");
+}
+
+async fn row_of_os<S: orch::workers::spawn::Spawner>(
+    m: &Manager<S, FakeClock>,
+    id: &str,
+) -> Option<orch::workers::WorkerRow> {
+    m.workers().await.workers.into_iter().find(|w| w.id == id)
+}

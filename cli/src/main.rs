@@ -54,7 +54,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// Inside a worker that may not delegate (`ORCH_DELEGATION_DEPTH=0`, set by orch on the
+/// worker's OpenCode and inherited by its tools), the commands that start tasks or change
+/// workers are refused, as `orch mcp` refuses `task_start` there: a worker's bash tool
+/// cannot hand tasks back to orch by accident.
+fn refuse_delegation(cli: &Cli) -> anyhow::Result<()> {
+    let starts_tasks = matches!(
+        cli.command,
+        Command::Run(_) | Command::WorkerModelSet(_) | Command::WorkerModelReset { .. }
+    );
+    let depth = std::env::var(orch::workers::isolation::DELEGATION_DEPTH_VAR)
+        .ok()
+        .map(|d| d.trim().parse::<u32>().unwrap_or(0));
+    if starts_tasks && depth == Some(0) {
+        anyhow::bail!(
+            "this command runs inside an orch worker, which may not start tasks of its own ({}=0); give its profile \"delegate\": true in orchestrator.json to allow it",
+            orch::workers::isolation::DELEGATION_DEPTH_VAR
+        );
+    }
+    Ok(())
+}
+
 fn run(cli: &Cli) -> anyhow::Result<u8> {
+    refuse_delegation(cli)?;
     match &cli.command {
         Command::Completions { shell } => completions(*shell),
         Command::Opencode(o) => opencode(cli, o),
@@ -234,7 +256,13 @@ fn mcp(cli: &Cli) -> anyhow::Result<u8> {
     let result = rt.block_on(async {
         warn_skipped_sockets(&place.paths);
         let (stream, _) = connect_or_start(&place.paths, &launch(&place.project)?).await?;
-        orch::client::bridge(stream, tokio::io::stdin(), tokio::io::stdout())
+        // A worker's OpenCode runs this with the depth orch gave it (none for the user's);
+        // a value that does not parse refuses, as 0 does.
+        let depth = place
+            .env
+            .get(orch::workers::isolation::DELEGATION_DEPTH_VAR)
+            .map(|d| d.trim().parse().unwrap_or(0));
+        orch::client::bridge(stream, tokio::io::stdin(), tokio::io::stdout(), depth)
             .await
             .context("the connection to the backend failed")
     });

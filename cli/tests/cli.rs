@@ -411,3 +411,25 @@ fn completions_print_a_script() {
         &out[..200.min(out.len())]
     );
 }
+
+#[test]
+fn inside_a_worker_that_may_not_delegate_task_commands_are_refused() {
+    let mut m = capture();
+    m.set("ORCH_DELEGATION_DEPTH", "0");
+    for args in [
+        &["run", "docs", "x"][..],
+        &["worker-model-set", "docs", "node:fast"][..],
+        &["worker-model-reset", "docs"][..],
+    ] {
+        let run = m.run(args);
+        assert_eq!(run.code, FAILURE, "orch {args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("ORCH_DELEGATION_DEPTH=0") && run.stderr.contains("delegate"),
+            "orch {args:?}: {}",
+            run.stderr
+        );
+    }
+    // Views still work there.
+    let run = m.run(&["profiles", "--format", "json"]);
+    assert_eq!(run.code, OK, "{}", run.stderr);
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use super::credentials::{Credentials, Secret};
 use crate::sources::Redacted;
 
 /// Failures talking to an OpenCode server.
@@ -85,7 +86,7 @@ pub struct OpenCodeClient {
 #[derive(Clone)]
 struct Login {
     user: String,
-    password: Option<String>,
+    password: Option<Secret>,
 }
 
 impl std::fmt::Debug for Login {
@@ -107,7 +108,7 @@ impl OpenCodeClient {
         }
         let login = (!url.username().is_empty() || url.password().is_some()).then(|| Login {
             user: url.username().to_owned(),
-            password: url.password().map(str::to_owned),
+            password: url.password().map(Secret::new),
         });
         let _ = url.set_username("");
         let _ = url.set_password(None);
@@ -130,6 +131,17 @@ impl OpenCodeClient {
             shown,
             login,
         })
+    }
+
+    /// The same client, sending these credentials (HTTP basic auth) on every request.
+    pub fn with_credentials(mut self, credentials: Option<Credentials>) -> Self {
+        if let Some(c) = credentials {
+            self.login = Some(Login {
+                user: c.username,
+                password: Some(c.password),
+            });
+        }
+        self
     }
 
     /// The base URL, for messages.
@@ -191,7 +203,7 @@ impl OpenCodeClient {
     ) -> Result<T, OpenCodeError> {
         let url = self.shown(path);
         let req = match &self.login {
-            Some(l) => req.basic_auth(&l.user, l.password.as_ref()),
+            Some(l) => req.basic_auth(&l.user, l.password.as_ref().map(Secret::expose)),
             None => req,
         };
         let transport = |source| OpenCodeError::Transport {
@@ -296,6 +308,60 @@ mod tests {
         let c = c.expect("the client builds");
         assert_eq!(c.base_url(), "http://127.0.0.1:1");
         assert!(!format!("{c:?}").contains("sekrit"));
+    }
+
+    /// Serves one HTTP request on loopback with `status`, and returns the request's text.
+    async fn one_request(status: &str) -> (String, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        let served = tokio::spawn(async move {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return String::new();
+            };
+            let mut buf = vec![0u8; 8192];
+            let n = sock.read(&mut buf).await.unwrap_or(0);
+            let _ = sock.write_all(reply.as_bytes()).await;
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        });
+        (url, served)
+    }
+
+    #[tokio::test]
+    async fn credentials_go_in_basic_auth_and_never_into_errors_or_debug() {
+        let (url, served) = one_request("401 Unauthorized").await;
+        let password = "pw-7f3a9c1e5b2d4f6a";
+        let client = OpenCodeClient::new(&url, Duration::from_secs(5))
+            .expect("a client")
+            .with_credentials(Some(Credentials {
+                username: "opencode".into(),
+                password: Secret::new(password),
+            }));
+        let err = client
+            .get::<serde_json::Value>("/config")
+            .await
+            .expect_err("a 401 is an error");
+        let request = served.await.expect("the request");
+        let expected = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("opencode:{password}"),
+        );
+        assert!(
+            request.to_ascii_lowercase().contains(&format!(
+                "authorization: basic {}",
+                expected.to_ascii_lowercase()
+            )),
+            "{request}"
+        );
+        let shown = format!("{err} {err:?} {client:?}");
+        assert!(shown.contains("401"), "{shown}");
+        assert!(
+            !shown.contains(password) && !shown.contains(&expected),
+            "{shown}"
+        );
     }
 
     #[test]

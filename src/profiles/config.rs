@@ -13,13 +13,22 @@
 //!   "tags": { "cheap": ["groq/llama-3.1-8b-instant", "node:fast"] }
 //! }
 //! ```
+//!
+//! An agent-backend profile may name its server and credentials; the password is named by
+//! an environment variable or a file, never written inline (an inline one is refused):
+//!
+//! ```jsonc
+//! "remote": { "backend": "agent",
+//!             "server": { "url": "https://big.example:4096", "username": "opencode",
+//!                         "passwordEnv": "BIG_OPENCODE_PASSWORD" } }
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{BackendKind, ModelSpec, Profile, Profiles};
+use super::{AgentServer, BackendKind, ModelSpec, PasswordSource, Profile, Profiles};
 use crate::paths::{Environment, Paths};
 use crate::sources::config::{parse_config_text, project_dirs};
 use crate::sources::{ConfigError, Redacted};
@@ -86,6 +95,78 @@ pub struct ProfilePatch {
     web: Option<bool>,
     tools: Option<BTreeMap<String, bool>>,
     prompt: Option<String>,
+    delegate: Option<bool>,
+    server: Option<ServerPatch>,
+}
+
+/// `server` of an agent-backend profile in `orchestrator.json`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServerPatch {
+    url: String,
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    /// Accepted only to refuse it with a clear message; its value is never read or shown.
+    #[serde(default, deserialize_with = "crate::catalog::lenient::present")]
+    password: bool,
+}
+
+impl ServerPatch {
+    /// The server, or why it is refused (never echoing a credential).
+    fn check(self, what: &str) -> Result<AgentServer, String> {
+        if self.password {
+            return Err(format!(
+                "{what}: an inline \"password\" is not accepted (orchestrator.json is not a secret store); name an environment variable with \"passwordEnv\" or a file with \"passwordFile\""
+            ));
+        }
+        let url = url::Url::parse(self.url.trim()).map_err(|_| {
+            format!("{what}: \"url\" must be an http:// or https:// URL such as https://host:4096")
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(format!(
+                "{what}: \"url\" must be an http:// or https:// URL such as https://host:4096"
+            ));
+        }
+        if url.password().is_some() || !url.username().is_empty() {
+            return Err(format!(
+                "{what}: \"url\" must not carry credentials; use \"username\" and \"passwordEnv\" or \"passwordFile\""
+            ));
+        }
+        let password = match (self.password_env, self.password_file) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "{what}: give either \"passwordEnv\" or \"passwordFile\", not both"
+                ));
+            }
+            (Some(var), None) if var.trim().is_empty() => {
+                return Err(format!("{what}: \"passwordEnv\" is empty"));
+            }
+            (Some(var), None) => Some(PasswordSource::Env(var.trim().to_owned())),
+            (None, Some(path)) if !path.is_absolute() => {
+                return Err(format!("{what}: \"passwordFile\" must be an absolute path"));
+            }
+            (None, Some(path)) => Some(PasswordSource::File(path)),
+            (None, None) => None,
+        };
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if password.is_some() && url.scheme() == "http" && !loopback {
+            return Err(format!(
+                "{what}: a password is sent to another machine only over https://; change \"url\" to https://{}",
+                url.host_str().unwrap_or("host")
+            ));
+        }
+        Ok(AgentServer {
+            url: self.url.trim().to_owned(),
+            username: self.username,
+            password,
+        })
+    }
 }
 
 /// Built-in profiles overlaid with the user's `orchestrator.json` files.
@@ -228,6 +309,8 @@ pub fn apply(
                     web: false,
                     tools: BTreeMap::new(),
                     prompt: None,
+                    delegate: false,
+                    server: None,
                     defined_in: defined_in.clone(),
                 });
                 profiles.list.sort_by(|a, b| a.id.cmp(&b.id));
@@ -248,7 +331,13 @@ pub fn apply(
             web,
             tools,
             prompt,
+            delegate,
+            server,
         } = patch;
+        let server = server
+            .map(|s| s.check(&format!("profile {id}: server")))
+            .transpose()
+            .map_err(invalid)?;
         overlay(&mut profile.name, name);
         overlay(&mut profile.purpose, purpose);
         overlay(&mut profile.when_to_use, when_to_use);
@@ -259,6 +348,13 @@ pub fn apply(
         overlay(&mut profile.web, web);
         profile.tools.extend(tools.unwrap_or_default());
         overlay(&mut profile.prompt, prompt.map(Some));
+        overlay(&mut profile.delegate, delegate);
+        overlay(&mut profile.server, server.map(Some));
+        if profile.server.is_some() && profile.backend != BackendKind::Agent {
+            return Err(invalid(format!(
+                "profile {id}: \"server\" is for workers with \"backend\": \"agent\""
+            )));
+        }
         profile.defined_in = defined_in;
     }
     Ok(())
@@ -338,6 +434,65 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn agent_servers_name_their_password_and_never_hold_it() {
+        let p = parse(
+            r#"{"profiles": {
+              "remote": {"backend": "agent", "delegate": true,
+                         "server": {"url": "https://big.example:4096", "username": "team", "passwordEnv": "BIG_PW"}},
+              "filed": {"backend": "agent", "server": {"url": "http://127.0.0.1:4096", "passwordFile": "/run/pw"}}
+            }}"#,
+        )
+        .expect("valid profiles");
+        let remote = p.get("remote").expect("remote");
+        assert!(remote.delegate);
+        let server = remote.server.as_ref().expect("a server");
+        assert_eq!(server.url, "https://big.example:4096");
+        assert_eq!(server.username.as_deref(), Some("team"));
+        assert_eq!(server.password, Some(PasswordSource::Env("BIG_PW".into())));
+        let filed = p
+            .get("filed")
+            .and_then(|f| f.server.clone())
+            .expect("filed");
+        assert_eq!(filed.password, Some(PasswordSource::File("/run/pw".into())));
+        assert!(!p.get("docs").expect("docs").delegate, "off by default");
+
+        let refused = [
+            (
+                r#"{"url": "https://h:1", "password": "hunter2-inline"}"#,
+                "inline \"password\" is not accepted",
+            ),
+            (
+                r#"{"url": "https://u:hunter2-inline@h:1"}"#,
+                "must not carry credentials",
+            ),
+            (
+                r#"{"url": "https://h:1", "passwordEnv": "A", "passwordFile": "/b"}"#,
+                "not both",
+            ),
+            (
+                r#"{"url": "https://h:1", "passwordFile": "pw.txt"}"#,
+                "absolute path",
+            ),
+            (r#"{"url": "ftp://h:1"}"#, "http:// or https://"),
+            (
+                r#"{"url": "http://big.example:4096", "passwordEnv": "A"}"#,
+                "only over https://",
+            ),
+        ];
+        for (server, want) in refused {
+            let text =
+                format!(r#"{{"profiles": {{"r": {{"backend": "agent", "server": {server}}}}}}}"#);
+            let err = parse(&text).err().unwrap_or_default();
+            assert!(err.contains(want), "{server}: {err}");
+            assert!(!err.contains("hunter2-inline"), "{err}");
+        }
+        let err = parse(r#"{"profiles": {"r": {"server": {"url": "https://h:1"}}}}"#)
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("\"backend\": \"agent\""), "{err}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 mod config;
 
 pub use config::{
-    MAX_REF_LEN, OrchestratorConfig, ProfileError, ProfilePatch, load_orchestrator, valid_worker_id,
+    MAX_REF_LEN, OrchestratorConfig, ProfileError, ProfilePatch, ServerPatch, load_orchestrator,
+    valid_worker_id,
 };
 
 use std::collections::BTreeMap;
@@ -65,6 +66,31 @@ impl std::fmt::Display for BackendKind {
     }
 }
 
+/// Where a password comes from: never inline in `orchestrator.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PasswordSource {
+    /// The value of this environment variable (of the backend's environment).
+    Env(String),
+    /// The contents of this file (without a trailing newline); it must not be readable by
+    /// group or others.
+    File(std::path::PathBuf),
+}
+
+/// An existing OpenCode server for agent-backend workers, with its basic-auth credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentServer {
+    /// `http(s)://host:port`, without credentials.
+    pub url: String,
+    /// The basic-auth user name (`opencode` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Where the password comes from; no password when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<PasswordSource>,
+}
+
 /// One kind of worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -99,6 +125,13 @@ pub struct Profile {
     /// Extra system prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
+    /// May start tasks of its own through orch's MCP tools (off by default: a worker's
+    /// OpenCode gets orch's `mcp` entry disabled).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delegate: bool,
+    /// The OpenCode server an agent-backend worker attaches to (else `ORCH_AGENT_URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<AgentServer>,
     /// Where the profile was defined (`built-in` or a file path).
     #[serde(default, skip_deserializing)]
     pub defined_in: String,

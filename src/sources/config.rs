@@ -31,6 +31,35 @@ pub struct OpenCodeConfig {
     pub disabled_providers: Vec<String>,
     /// `enabled_providers`: when set, only these ids are loaded.
     pub enabled_providers: Option<Vec<String>>,
+    /// `mcp`: each MCP server's `command` (empty for a remote one); nothing else is read,
+    /// and a shape orch does not expect is skipped, never an error.
+    #[serde(deserialize_with = "mcp_commands")]
+    pub mcp: BTreeMap<String, Vec<String>>,
+}
+
+fn mcp_commands<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
+    let value = Value::deserialize(d)?;
+    let Value::Object(entries) = value else {
+        return Ok(BTreeMap::new());
+    };
+    Ok(entries
+        .into_iter()
+        .map(|(name, entry)| {
+            let command = entry
+                .get("command")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            (name, command)
+        })
+        .collect())
 }
 
 /// `provider.<id>` in OpenCode config.

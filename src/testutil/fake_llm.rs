@@ -19,6 +19,8 @@ pub struct LlmRequest {
     pub text: String,
     /// Whether it asked for a stream.
     pub stream: bool,
+    /// The names of the tools it offered the model (`tools[].function.name`).
+    pub tools: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -74,6 +76,15 @@ impl FakeLlm {
             .collect()
     }
 
+    /// The tools offered with the requests whose messages contain `needle`.
+    pub fn tools_for(&self, needle: &str) -> Vec<String> {
+        self.log()
+            .into_iter()
+            .filter(|r| r.text.contains(needle))
+            .flat_map(|r| r.tools)
+            .collect()
+    }
+
     /// Makes every answer wait this long.
     pub fn set_delay(&self, delay: Duration) {
         lock(&self.state).delay = delay;
@@ -92,12 +103,21 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
     let stream = body["stream"].as_bool().unwrap_or(false);
     let mut text = String::new();
     texts(&body["messages"], &mut text);
+    let tools = body["tools"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
     let delay = {
         let mut s = lock(&state);
         s.log.push(LlmRequest {
             model: model.clone(),
             text,
             stream,
+            tools,
         });
         s.delay
     };

@@ -110,6 +110,14 @@ pub enum WorkerError {
         /// Worker id.
         worker: String,
     },
+    /// The credentials of a worker's OpenCode server cannot be had (never shows a value).
+    #[error("worker {worker}: {message}")]
+    Credentials {
+        /// Worker id.
+        worker: String,
+        /// What is missing and how to fix it.
+        message: String,
+    },
     /// A task was started for a worker that is not running, with auto-spawn off.
     #[error(
         "worker {worker} is not running and autoSpawn is false; start it with a task that allows spawning"
@@ -154,7 +162,9 @@ impl WorkerError {
             Self::UnknownWorker { .. } => ErrorKind::NotFound,
             Self::Resolve { source, .. } => source.kind(),
             Self::Attachment { .. } | Self::NotRunning { .. } => ErrorKind::InvalidInput,
-            Self::State { .. } | Self::NoAgentUrl { .. } => ErrorKind::Config,
+            Self::State { .. } | Self::NoAgentUrl { .. } | Self::Credentials { .. } => {
+                ErrorKind::Config
+            }
             Self::Cancelled { .. } | Self::Timeout { .. } | Self::Reply { .. } => ErrorKind::Failed,
             Self::OpenCodeMissing { .. }
             | Self::Spawn { .. }

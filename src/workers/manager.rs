@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::error::WorkerError;
+use super::isolation::{DELEGATION_DEPTH_VAR, delegation_depth, mcp_overlay};
 use super::registry::{Entry, Registry};
 use super::settings::{Settings, SettingsStore, WorkerSetting};
 use super::spawn::{OsSpawner, Process, SpawnSpec, Spawner, pid_alive, stop_group};
@@ -27,10 +28,13 @@ use super::{
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::knowledge::{Knowledge, KnowledgeSource};
-use crate::opencode::{ModelChoice, OpenCodeClient, PartInput, PromptBody};
+use crate::opencode::{
+    Credentials, DEFAULT_USERNAME, ModelChoice, OpenCodeClient, PartInput, PromptBody, Secret,
+};
 use crate::paths::{Environment, Paths};
-use crate::profiles::{BackendKind, ModelSpec, Profile};
+use crate::profiles::{AgentServer, BackendKind, ModelSpec, PasswordSource, Profile};
 use crate::resolve::{Policy, Request, Resolution};
+use crate::sources::config::ConfigLocations;
 use crate::views;
 
 /// Largest attachment read from disk.
@@ -160,6 +164,27 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
+/// A password file's first line; the file must belong to the user and not be readable by
+/// group or others. Errors name the file, never its contents.
+fn read_password_file(path: &std::path::Path) -> Result<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read the agent server's password file {shown}: {e}"))?;
+    if meta.mode() & 0o077 != 0 || meta.uid() != nix::unistd::geteuid().as_raw() {
+        return Err(format!(
+            "the agent server's password file {shown} must be yours and not readable by others (chmod 600 {shown})"
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the agent server's password file {shown}: {e}"))?;
+    let password = text.lines().next().unwrap_or("").trim_end_matches('\r');
+    if password.is_empty() {
+        return Err(format!("the agent server's password file {shown} is empty"));
+    }
+    Ok(password.to_owned())
+}
+
 /// FNV-1a, stable across builds: fingerprints outlive the process that wrote them.
 fn fnv(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
@@ -287,6 +312,8 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             "agent": profile.agent,
             "prompt": profile.prompt,
             "backend": profile.backend,
+            "delegate": profile.delegate,
+            "server": profile.server,
         });
         let model = if policy == Policy::Sticky {
             default_model
@@ -319,7 +346,8 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
     }
 
     /// `OPENCODE_CONFIG_CONTENT` for a worker: the user's own inline config, if any, with
-    /// the worker's default model and tool switches on top.
+    /// the worker's default model and tool switches on top, and orch's own MCP entries
+    /// disabled unless the profile delegates (see [`super::isolation`]).
     fn config_content(&self, profile: &Profile, default_model: &str) -> String {
         let mut base = self
             .inner
@@ -332,6 +360,17 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         let mut ours = json!({ "model": default_model });
         if !profile.tools.is_empty() {
             ours["tools"] = json!(profile.tools);
+        }
+        // A config orch cannot read still gets `orch` disabled; OpenCode reports its error.
+        let user_mcp = ConfigLocations {
+            global_dir: self.inner.config.paths.opencode_config_dir.clone(),
+            project_dir: self.inner.config.paths.project_dir.clone(),
+        }
+        .load(&self.inner.config.env)
+        .map(|loaded| loaded.config.mcp)
+        .unwrap_or_default();
+        if let Some(mcp) = mcp_overlay(&user_mcp, profile.delegate) {
+            ours["mcp"] = mcp;
         }
         crate::sources::config::merge(&mut base, ours);
         base.to_string()
@@ -414,7 +453,13 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             .filter(|e| e.worker == profile.id && !self.owns_pid(e.pid))
             .collect();
         for entry in entries {
-            let client = OpenCodeClient::new(&entry.url, Duration::from_secs(5)).ok();
+            let login = entry.password.clone().map(|password| Credentials {
+                username: DEFAULT_USERNAME.to_owned(),
+                password,
+            });
+            let client = OpenCodeClient::new(&entry.url, Duration::from_secs(5))
+                .ok()
+                .map(|c| c.with_credentials(login));
             let usable = match &client {
                 Some(c) if entry.fingerprint == fingerprint => {
                     c.health().await.is_ok() && c.session(&entry.session_id).await.is_ok()
@@ -465,6 +510,14 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         policy: Policy,
     ) -> Result<Running, WorkerError> {
         let cfg = &self.inner.config;
+        // Every worker gets its own password: other local users cannot call its API.
+        let login = Credentials::generate().map_err(|source| WorkerError::Spawn {
+            worker: profile.id.clone(),
+            program: None,
+            source,
+        })?;
+        let mut redact = self.secrets(knowledge);
+        redact.push(login.password.expose().to_owned());
         let spec = SpawnSpec {
             worker: profile.id.clone(),
             program: cfg.opencode_bin.clone(),
@@ -478,8 +531,11 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 .filter(|(k, _)| {
                     !matches!(
                         *k,
-                        "OPENCODE_CONFIG_CONTENT" | "OPENCODE_DISABLE_AUTOUPDATE"
-                    )
+                        "OPENCODE_CONFIG_CONTENT"
+                            | "OPENCODE_DISABLE_AUTOUPDATE"
+                            | "OPENCODE_SERVER_USERNAME"
+                            | "OPENCODE_SERVER_PASSWORD"
+                    ) && *k != DELEGATION_DEPTH_VAR
                 })
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .chain([
@@ -488,11 +544,23 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                         self.config_content(profile, &default.resolved_model),
                     ),
                     ("OPENCODE_DISABLE_AUTOUPDATE".to_owned(), "1".to_owned()),
+                    (
+                        "OPENCODE_SERVER_USERNAME".to_owned(),
+                        login.username.clone(),
+                    ),
+                    (
+                        "OPENCODE_SERVER_PASSWORD".to_owned(),
+                        login.password.expose().to_owned(),
+                    ),
+                    (
+                        DELEGATION_DEPTH_VAR.to_owned(),
+                        delegation_depth(profile.delegate).to_owned(),
+                    ),
                 ])
                 .collect(),
             ready_timeout: cfg.ready_timeout,
             die_with_parent: !cfg.keep_workers,
-            redact: self.secrets(knowledge),
+            redact,
         };
         let span =
             tracing::info_span!("spawn", worker = %profile.id, model = %default.resolved_model);
@@ -506,8 +574,9 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             worker: profile.id.clone(),
             source,
         };
+        let password = login.password.clone();
         let client = match OpenCodeClient::new(process.url(), Duration::from_secs(10)) {
-            Ok(c) => c,
+            Ok(c) => c.with_credentials(Some(login)),
             Err(e) => {
                 process.stop(cfg.stop_grace).await;
                 return Err(fail(e));
@@ -537,6 +606,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 owner_pid: std::process::id(),
                 started_at: now,
                 updated_at: now,
+                password: Some(password),
             };
             if let Err(e) = self.inner.registry.upsert(entry) {
                 tracing::warn!("{e}");
@@ -561,19 +631,29 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         profile: &Profile,
         fingerprint: &str,
     ) -> Result<Running, WorkerError> {
-        let url = self
-            .inner
-            .config
-            .agent_url
-            .clone()
-            .ok_or_else(|| WorkerError::NoAgentUrl {
-                worker: profile.id.clone(),
-            })?;
+        let (url, login) = match &profile.server {
+            Some(server) => (
+                server.url.clone(),
+                self.agent_credentials(&profile.id, server)?,
+            ),
+            None => (
+                self.inner
+                    .config
+                    .agent_url
+                    .clone()
+                    .ok_or_else(|| WorkerError::NoAgentUrl {
+                        worker: profile.id.clone(),
+                    })?,
+                None,
+            ),
+        };
         let fail = |source| WorkerError::OpenCode {
             worker: profile.id.clone(),
             source,
         };
-        let client = OpenCodeClient::new(&url, Duration::from_secs(10)).map_err(fail)?;
+        let client = OpenCodeClient::new(&url, Duration::from_secs(10))
+            .map_err(fail)?
+            .with_credentials(login);
         client.health().await.map_err(fail)?;
         let session = client
             .create_session(&format!("Worker: {}", profile.name))
@@ -588,6 +668,44 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             pid: None,
             fingerprint: fingerprint.to_owned(),
         })
+    }
+
+    /// The basic-auth credentials of an agent server, read now from the variable or file
+    /// the profile names (so a rotated password is picked up by the next attach).
+    fn agent_credentials(
+        &self,
+        worker: &str,
+        server: &AgentServer,
+    ) -> Result<Option<Credentials>, WorkerError> {
+        let Some(source) = &server.password else {
+            return Ok(None);
+        };
+        let fail = |message: String| WorkerError::Credentials {
+            worker: worker.to_owned(),
+            message,
+        };
+        let password = match source {
+            PasswordSource::Env(var) => self
+                .inner
+                .config
+                .env
+                .get(var)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    fail(format!(
+                        "the agent server's password variable {var} is not set in the backend's environment"
+                    ))
+                })?,
+            PasswordSource::File(path) => read_password_file(path).map_err(fail)?,
+        };
+        Ok(Some(Credentials {
+            username: server
+                .username
+                .clone()
+                .unwrap_or_else(|| DEFAULT_USERNAME.to_owned()),
+            password: Secret::new(password),
+        }))
     }
 
     async fn stop_running(&self, worker: &str, running: &Running) {

@@ -5,6 +5,7 @@
 
 pub mod attachment;
 mod error;
+pub mod isolation;
 mod manager;
 mod none;
 pub mod registry;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::error::WorkerError;
 use super::spawn::pid_alive;
 use crate::fsutil::{private_dir, write_atomic};
+use crate::opencode::Secret;
 use crate::resolve::Policy;
 
 /// One running worker process.
@@ -39,6 +40,10 @@ pub struct Entry {
     pub started_at: u64,
     /// Last used (ms since the epoch).
     pub updated_at: u64,
+    /// The worker's basic-auth password (user `opencode`), so another manager can reuse a
+    /// kept worker; the file is 0600 and `Debug` never shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -145,6 +150,7 @@ mod tests {
             owner_pid: std::process::id(),
             started_at: 1,
             updated_at: 1,
+            password: None,
         }
     }
 
