@@ -89,6 +89,11 @@ pub enum Command {
     Status,
     /// Run the backend: the MCP server on the Unix socket (clients start it on demand).
     Serve,
+    /// Stop the backend: running tasks are cancelled, workers and everything they started
+    /// are stopped, the socket is removed (succeeds when nothing was running).
+    Stop,
+    /// Stop the backend and start a new one.
+    Restart,
     /// Speak MCP on stdin/stdout for OpenCode's `mcp` config, bridged to the backend.
     Mcp,
     /// Set up OpenCode to use orch (command shortcuts, the `orch mcp` server).

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::error::WorkerError;
+use super::procfs::Identity;
 use super::registry::{Entry, Registry};
 use super::settings::{Settings, SettingsStore, WorkerSetting};
 use super::spawn::{OsSpawner, Process, SpawnSpec, Spawner, pid_alive, stop_group};
@@ -55,6 +56,10 @@ pub struct ManagerConfig {
     pub task_timeout: Duration,
     /// Keep worker processes running after the manager stops, for reuse by the next one.
     pub keep_workers: bool,
+    /// The `orch` executable whose `__guard` subcommand watches each worker and ends every
+    /// process it started (see `workers::guard`); `None`: the `/bin/sh` guard, which ends
+    /// the worker's process group only. `orch serve` sets it to itself.
+    pub guard_bin: Option<PathBuf>,
 }
 
 impl ManagerConfig {
@@ -73,6 +78,7 @@ impl ManagerConfig {
             stop_grace: Duration::from_secs(5),
             task_timeout: ms("ORCH_TASK_TIMEOUT_MS", 30 * 60_000),
             keep_workers: env.flag("ORCH_KEEP_WORKERS"),
+            guard_bin: None,
             paths,
             env,
         }
@@ -84,8 +90,8 @@ impl ManagerConfig {
 struct Running {
     /// The process, when this manager started it.
     process: Option<Arc<dyn Process>>,
-    /// The process group of an adopted process.
-    adopted_pgid: Option<u32>,
+    /// The registry entry of an adopted process (checked again before it is signalled).
+    adopted: Option<Entry>,
     /// Control calls (short timeout).
     client: OpenCodeClient,
     session_id: String,
@@ -428,22 +434,34 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 let _ = self.inner.registry.upsert(updated);
                 return Some(Running {
                     process: None,
-                    adopted_pgid: Some(entry.pgid),
                     client,
-                    session_id: entry.session_id,
-                    url: entry.url,
+                    session_id: entry.session_id.clone(),
+                    url: entry.url.clone(),
                     pid: Some(entry.pid),
-                    fingerprint: entry.fingerprint,
+                    fingerprint: entry.fingerprint.clone(),
+                    adopted: Some(entry),
                 });
             }
             let owner_gone = entry.owner_pid == me || !pid_alive(entry.owner_pid);
             if owner_gone {
-                tracing::info!(worker = %profile.id, pid = entry.pid, "registered process does not match; stopping it");
-                stop_group(entry.pgid, self.inner.config.stop_grace).await;
-                let _ = self.inner.registry.remove(&entry.worker, entry.pid);
+                self.stop_registered(&entry).await;
             }
         }
         None
+    }
+
+    /// Stops a registered process group that this manager did not start, only when its
+    /// pid is still the process that was registered (start time, command line, group);
+    /// otherwise the pid now belongs to someone else: the entry is forgotten, nothing is
+    /// signalled.
+    async fn stop_registered(&self, entry: &Entry) {
+        if entry.is_ours() {
+            tracing::info!(worker = %entry.worker, pid = entry.pid, "registered process does not match; stopping it");
+            stop_group(entry.pgid, self.inner.config.stop_grace).await;
+        } else {
+            tracing::info!(worker = %entry.worker, pid = entry.pid, "registered pid is no longer the worker orch started; forgetting it");
+        }
+        let _ = self.inner.registry.remove(&entry.worker, entry.pid);
     }
 
     /// Whether one of this manager's slots runs `pid`.
@@ -493,6 +511,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             ready_timeout: cfg.ready_timeout,
             die_with_parent: !cfg.keep_workers,
             redact: self.secrets(knowledge),
+            guard: cfg.guard_bin.clone(),
         };
         let span =
             tracing::info_span!("spawn", worker = %profile.id, model = %default.resolved_model);
@@ -537,6 +556,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 owner_pid: std::process::id(),
                 started_at: now,
                 updated_at: now,
+                identity: Identity::of(pid),
             };
             if let Err(e) = self.inner.registry.upsert(entry) {
                 tracing::warn!("{e}");
@@ -549,7 +569,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             url: process.url().to_owned(),
             pid: process.pid(),
             process: Some(process),
-            adopted_pgid: None,
+            adopted: None,
             client,
             session_id: session.id,
             fingerprint: fingerprint.to_owned(),
@@ -581,7 +601,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             .map_err(fail)?;
         Ok(Running {
             process: None,
-            adopted_pgid: None,
+            adopted: None,
             url: client.base_url().to_owned(),
             client,
             session_id: session.id,
@@ -594,8 +614,9 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         let grace = self.inner.config.stop_grace;
         if let Some(p) = &running.process {
             p.stop(grace).await;
-        } else if let Some(pgid) = running.adopted_pgid {
-            stop_group(pgid, grace).await;
+        } else if let Some(entry) = &running.adopted {
+            self.stop_registered(entry).await;
+            return;
         }
         if let Some(pid) = running.pid {
             let _ = self.inner.registry.remove(worker, pid);

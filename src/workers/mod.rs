@@ -5,8 +5,10 @@
 
 pub mod attachment;
 mod error;
+pub mod guard;
 mod manager;
 mod none;
+pub mod procfs;
 pub mod registry;
 pub mod settings;
 pub mod spawn;

@@ -10,7 +10,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::error::WorkerError;
-use super::spawn::pid_alive;
+use super::procfs::Identity;
 use crate::fsutil::{private_dir, write_atomic};
 use crate::resolve::Policy;
 
@@ -39,6 +39,23 @@ pub struct Entry {
     pub started_at: u64,
     /// Last used (ms since the epoch).
     pub updated_at: u64,
+    /// Who the process at `pid` was when it was registered; `None` (an entry from an older
+    /// orch) is never trusted.
+    #[serde(default)]
+    pub identity: Option<Identity>,
+}
+
+impl Entry {
+    /// Whether `pid` is still the process that was registered: alive, same start time,
+    /// same command line, still in the recorded process group. Only then may it (and its
+    /// group) be signalled.
+    pub fn is_ours(&self) -> bool {
+        self.identity
+            .as_ref()
+            .is_some_and(|id| id.matches(self.pid))
+            && super::procfs::stat(self.pid)
+                .is_some_and(|st| u32::try_from(st.pgrp).is_ok_and(|g| g == self.pgid))
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -91,7 +108,8 @@ impl Registry {
             .map(|f| f.entries)
             .unwrap_or_default();
         let before = entries.clone();
-        entries.retain(|e| pid_alive(e.pid));
+        // A dead process, or a pid that another process now has: forget it.
+        entries.retain(Entry::is_ours);
         let out = f(&mut entries);
         if entries != before {
             let bytes = serde_json::to_vec_pretty(&File {
@@ -136,7 +154,10 @@ mod tests {
         Entry {
             worker: worker.into(),
             pid,
-            pgid: pid,
+            // The group the process really is in: an entry must match it to be kept.
+            pgid: crate::workers::procfs::stat(pid)
+                .and_then(|s| u32::try_from(s.pgrp).ok())
+                .unwrap_or(pid),
             url: "http://127.0.0.1:1".into(),
             session_id: "ses_1".into(),
             model: "fake/big-pro".into(),
@@ -145,6 +166,7 @@ mod tests {
             owner_pid: std::process::id(),
             started_at: 1,
             updated_at: 1,
+            identity: Identity::of(pid),
         }
     }
 
