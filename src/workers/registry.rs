@@ -210,6 +210,33 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_whose_pid_is_another_process_now_is_forgotten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let reg = Registry::new(dir.path());
+        let me = std::process::id();
+        let mut reused = entry("docs", me);
+        if let Some(id) = reused.identity.as_mut() {
+            id.start_time += 1;
+        }
+        let mut unverified = entry("coder", me);
+        unverified.identity = None;
+        let mut other_group = entry("memory", me);
+        other_group.pgid = other_group.pgid.wrapping_add(1);
+        for e in [reused, unverified, other_group] {
+            assert!(!e.is_ours(), "{e:?}");
+            reg.upsert(e).expect("upsert");
+        }
+        reg.upsert(entry("explorer", me)).expect("upsert");
+        let kept: Vec<String> = reg
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|e| e.worker)
+            .collect();
+        assert_eq!(kept, ["explorer"]);
+    }
+
+    #[test]
     fn a_corrupt_registry_starts_over() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("workers.json"), "garbage")
