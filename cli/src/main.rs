@@ -30,7 +30,10 @@ fn main() -> ExitCode {
     // `orch __guard PROGRAM ARGS...`: the worker guard the backend runs each OpenCode
     // under (internal, not a command for people; its arguments are not orch's).
     let mut argv = std::env::args_os().skip(1);
-    if argv.next().is_some_and(|a| a == orch::workers::guard::SUBCOMMAND) {
+    if argv
+        .next()
+        .is_some_and(|a| a == orch::workers::guard::SUBCOMMAND)
+    {
         let Some(program) = argv.next() else {
             eprintln!("orch: {} needs a program", orch::workers::guard::SUBCOMMAND);
             return ExitCode::from(exit::USAGE);

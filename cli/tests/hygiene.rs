@@ -110,7 +110,11 @@ fn the_guard_ends_detached_descendants_when_its_pipe_closes() {
         sleepers(&m)
     );
     let status = guard.wait().expect("the guard exits");
-    assert_eq!(status.code(), Some(128 + 15), "the child was ended by SIGTERM");
+    assert_eq!(
+        status.code(),
+        Some(128 + 15),
+        "the child was ended by SIGTERM"
+    );
     let mut text = String::new();
     let _ = err.read_to_string(&mut text);
     assert!(text.contains("orch: child pid "), "{text}");
@@ -149,6 +153,7 @@ fn when_the_child_exits_the_guard_ends_its_orphans_and_keeps_its_status() {
 }
 
 /// A fake `opencode serve` that detaches sleepers and prints the ready line.
+#[expect(clippy::expect_used, reason = "test helper")]
 fn fake_opencode(dir: &Path, marker: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let prog = dir.join("fake-opencode");
@@ -185,7 +190,11 @@ async fn a_worker_stopped_through_the_spawner_leaves_no_descendant() {
         .await
         .expect("spawned under the orch guard");
     let pid = p.pid().expect("the OpenCode pid, from the guard's line");
-    assert_ne!(Some(pid), p.pgid(), "the pid is the child's, not the guard's");
+    assert_ne!(
+        Some(pid),
+        p.pgid(),
+        "the pid is the child's, not the guard's"
+    );
     assert!(wait_for_sleepers(&m, 4), "sleepers: {:?}", sleepers(&m));
     p.stop(Duration::from_secs(5)).await;
     assert!(p.exit_status().is_some());
@@ -243,7 +252,10 @@ fn stop_and_restart_without_workers() {
     let stopped = home.run(&["stop"]);
     assert_eq!(stopped.code, 0, "{}", stopped.stderr);
     assert!(!pid_alive(second), "the backend survived orch stop");
-    assert!(!home.socket().exists(), "the socket is left after orch stop");
+    assert!(
+        !home.socket().exists(),
+        "the socket is left after orch stop"
+    );
     let again = home.run(&["stop"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stdout.contains("no orch backend is running"));
@@ -285,7 +297,11 @@ fn start_sleepers(home: &Sandbox, llm: &FakeLlm, m: &str) -> u32 {
     let needle = format!("HYGIENE-{m}");
     llm.answer_with_bash(&needle, &detaching(m));
     let run = home.run(&["run", "coder", &format!("{needle} start the sleepers")]);
-    assert_eq!(run.code, 0, "stdout: {}\nstderr: {}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 0,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
     assert!(
         wait_for_sleepers(m, 3),
         "the bash tool started no sleeper: {:?}",

@@ -152,7 +152,10 @@ mod tests {
         assert!(!other.matches(me), "another start time is another process");
         let mut renamed = id;
         renamed.cmdline.push_str(" --other");
-        assert!(!renamed.matches(me), "another command line is another process");
+        assert!(
+            !renamed.matches(me),
+            "another command line is another process"
+        );
         assert!(!Identity::of(4_194_305).is_some_and(|i| i.matches(4_194_305)));
     }
 
