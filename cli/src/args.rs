@@ -89,8 +89,7 @@ pub enum Command {
     Status,
     /// Run the backend: the MCP server on the Unix socket (clients start it on demand).
     Serve,
-    /// Stop the backend: running tasks are cancelled, workers and everything they started
-    /// are stopped, the socket is removed (succeeds when nothing was running).
+    /// Stop the backend, its tasks, its workers and everything they started.
     Stop,
     /// Stop the backend and start a new one.
     Restart,

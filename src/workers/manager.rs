@@ -112,7 +112,11 @@ impl Running {
     fn exited(&self) -> Option<String> {
         match &self.process {
             Some(p) => p.exit_status(),
-            None => self.pid.filter(|p| !pid_alive(*p)).map(|_| "exited".into()),
+            // An adopted process is gone when its pid is no longer the process registered.
+            None => match &self.adopted {
+                Some(entry) => (!entry.is_ours()).then(|| "exited".into()),
+                None => self.pid.filter(|p| !pid_alive(*p)).map(|_| "exited".into()),
+            },
         }
     }
 }

@@ -1,10 +1,12 @@
 //! Starting and stopping worker processes, behind a trait so tests can use a fake.
 //!
-//! The real spawner runs `opencode serve` under a small `/bin/sh` wrapper in a process
-//! group of its own. The wrapper holds a pipe from the manager on its stdin: when the
-//! manager exits for any reason (even SIGKILL) the pipe closes and the wrapper kills the
-//! whole group, so no OpenCode process outlives the manager by accident. Stopping sends
-//! SIGTERM to the group, then SIGKILL after a grace period.
+//! The real spawner runs `opencode serve` under a guard in a process group of its own: the
+//! `orch __guard` subcommand when the spec names the `orch` executable (a child subreaper
+//! that ends every descendant, detached tool processes included; see [`super::guard`]),
+//! else a small `/bin/sh` wrapper that ends the group only. The guard holds a pipe from the
+//! manager on its stdin: when the manager exits for any reason (even SIGKILL) the pipe
+//! closes and the guard ends what it watches, so no OpenCode process outlives the manager
+//! by accident. Stopping sends SIGTERM to the group, then SIGKILL after a grace period.
 
 use std::collections::VecDeque;
 use std::fmt;
