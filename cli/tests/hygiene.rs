@@ -316,6 +316,17 @@ fn start_sleepers(home: &Sandbox, llm: &FakeLlm, m: &str) -> u32 {
         .expect("the coder worker's pid")
 }
 
+/// The guard a worker's OpenCode runs under: its parent, an `orch __guard`.
+#[expect(clippy::expect_used, reason = "test helper")]
+fn guard_of(opencode: u32) -> u32 {
+    let parent = orch::workers::procfs::stat(opencode)
+        .and_then(|s| u32::try_from(s.ppid).ok())
+        .expect("OpenCode's parent");
+    let cmd = orch::workers::procfs::cmdline(parent).expect("the parent's command line");
+    assert!(cmd.contains(" __guard "), "OpenCode runs under {cmd}");
+    parent
+}
+
 static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
@@ -331,6 +342,7 @@ fn real_opencode_tool_processes_end_after_kill_9_of_the_backend() {
     let _sweep = Sweep(m.clone());
     let home = real_home(&bin, &llm);
     let opencode = start_sleepers(&home, &llm, &m);
+    let guard = guard_of(opencode);
     let backend = orch::mcp::socket::backend_pid(&home.socket()).expect("backend pid");
     kill(
         Pid::from_raw(i32::try_from(backend).expect("pid")),
@@ -348,6 +360,10 @@ fn real_opencode_tool_processes_end_after_kill_9_of_the_backend() {
         )),
         "OpenCode outlived the backend"
     );
+    assert!(
+        wait_until_blocking(Poll::within(Duration::from_secs(10)), || !pid_alive(guard)),
+        "the guard outlived the backend"
+    );
 }
 
 #[test]
@@ -362,6 +378,7 @@ fn real_opencode_tool_processes_end_after_orch_stop() {
     let _sweep = Sweep(m.clone());
     let home = real_home(&bin, &llm);
     let opencode = start_sleepers(&home, &llm, &m);
+    let guard = guard_of(opencode);
     let backend = orch::mcp::socket::backend_pid(&home.socket()).expect("backend pid");
     let stop = home.run(&["stop"]);
     assert_eq!(stop.code, 0, "{}", stop.stderr);
@@ -379,4 +396,5 @@ fn real_opencode_tool_processes_end_after_orch_stop() {
         sleepers(&m)
     );
     assert!(!pid_alive(opencode), "OpenCode outlived orch stop");
+    assert!(!pid_alive(guard), "the guard outlived orch stop");
 }
