@@ -225,7 +225,7 @@ async fn a_dropped_worker_leaves_no_descendant() {
 }
 
 #[test]
-fn stop_and_restart_without_workers() {
+fn stop_and_restart_keep_worker_settings_and_report_when_nothing_runs() {
     let home = Sandbox::capture(BIN);
     let none = home.run(&["stop"]);
     assert_eq!(none.code, 0, "{}", none.stderr);
@@ -237,6 +237,15 @@ fn stop_and_restart_without_workers() {
     let started = home.run(&["status"]);
     assert_eq!(started.code, 0, "{}", started.stderr);
     let first = orch::mcp::socket::backend_pid(&home.socket()).expect("a backend pid");
+    // A worker setting, to be kept across the restart.
+    let set = home.run(&[
+        "worker-model-set",
+        "docs",
+        "node:fast",
+        "--policy",
+        "sticky",
+    ]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
     let restarted = home.run(&["restart"]);
     assert_eq!(restarted.code, 0, "{}", restarted.stderr);
     assert!(
@@ -249,6 +258,13 @@ fn stop_and_restart_without_workers() {
     let second = orch::mcp::socket::backend_pid(&home.socket()).expect("a new backend pid");
     assert_ne!(first, second);
     assert!(!pid_alive(first), "the first backend survived restart");
+    let workers: orch::workers::WorkersView = home.run(&["--format", "json", "workers"]).json();
+    let docs = workers.workers.iter().find(|w| w.id == "docs");
+    assert_eq!(
+        docs.map(|w| (w.model_ref.as_str(), w.overridden)),
+        Some(("node:fast", true)),
+        "restart lost the worker setting"
+    );
     let stopped = home.run(&["stop"]);
     assert_eq!(stopped.code, 0, "{}", stopped.stderr);
     assert!(!pid_alive(second), "the backend survived orch stop");
