@@ -686,6 +686,43 @@ async fn cancel_stops_a_running_task_and_aborts_its_session() {
     h.stop().await;
 }
 
+/// `orch stop` (issue 9): a backend that stops cancels its running tasks, each with the
+/// reason recorded, and aborts their sessions.
+#[tokio::test]
+async fn a_stopping_backend_cancels_running_tasks_with_a_recorded_reason() {
+    let h = Harness::start().await;
+    h.fake.set_hold(true);
+    let c = h.client().await;
+    let row = start(
+        &c,
+        json!({"kind":"worker","workerId":"coder","task":"forever","format":"json"}),
+    )
+    .await;
+    eventually("the task to run", Poll::default(), async || {
+        let v: AwaitView =
+            json_of(&call(&c, "task_peek", json!({"taskId": row.id, "format":"json"})).await);
+        v.tasks[0].status == TaskStatus::Running
+    })
+    .await;
+    let backend = Arc::clone(&h.backend);
+    let fake = h.fake.clone();
+    h.stop().await;
+    let rows = backend
+        .tasks()
+        .peek(std::slice::from_ref(&row.id))
+        .expect("the task is still known");
+    assert_eq!(rows[0].status, TaskStatus::Cancelled);
+    let reason = rows[0].error.as_ref().map(|e| e.message.clone());
+    assert!(
+        reason
+            .as_deref()
+            .is_some_and(|m| m.contains("the orch backend stopped")),
+        "{reason:?}"
+    );
+    wait_until(Poll::default(), async || !fake.aborted().is_empty()).await;
+    assert_eq!(fake.aborted().len(), 1, "the session was not aborted");
+}
+
 #[tokio::test]
 async fn a_task_over_its_timeout_fails_and_its_session_is_aborted() {
     let h = Harness::start().await;

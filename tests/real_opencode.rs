@@ -44,6 +44,7 @@ fn serve_spec(
         ready_timeout,
         die_with_parent: true,
         redact: Vec::new(),
+        guard: None,
     }
 }
 

@@ -780,3 +780,88 @@ async fn row_of_os<S: orch::workers::spawn::Spawner>(
 ) -> Option<orch::workers::WorkerRow> {
     m.workers().await.workers.into_iter().find(|w| w.id == id)
 }
+
+/// Finding 6: a `workers.json` entry whose pid now belongs to an unrelated process (a
+/// reused pid: another start time; or an entry from an older orch, which recorded no
+/// identity) is forgotten, and that process is never signalled.
+#[tokio::test]
+async fn a_stale_registry_entry_never_signals_the_process_that_reused_its_pid() {
+    use orch::workers::procfs::Identity;
+    use orch::workers::registry::{Entry, Registry};
+    use std::os::unix::process::CommandExt;
+
+    let s = Setup::new();
+    let mut strangers: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            std::process::Command::new("sleep")
+                .arg("1000")
+                .process_group(0)
+                .spawn()
+                .expect("an unrelated sleep")
+        })
+        .collect();
+    let registry = Registry::new(&s.paths.state_dir);
+    let pids: Vec<u32> = strangers.iter().map(std::process::Child::id).collect();
+    let real = Identity::of(pids[0]).expect("the sleep's identity");
+    let identities = [
+        // The pid was reused: same number, another start time and command.
+        Some(Identity {
+            start_time: real.start_time.saturating_sub(1),
+            cmdline: "/usr/bin/opencode serve --hostname 127.0.0.1 --port 0".into(),
+        }),
+        // Written by an orch that recorded no identity.
+        None,
+    ];
+    for (pid, identity) in pids.iter().zip(identities) {
+        let entry = Entry {
+            worker: "docs".into(),
+            pid: *pid,
+            pgid: *pid,
+            url: "http://127.0.0.1:9".into(),
+            session_id: "ses_old".into(),
+            model: "fake/big-pro".into(),
+            policy: Policy::Dynamic,
+            fingerprint: "an old fingerprint".into(),
+            // An owner that cannot be alive: the entry is up for stopping.
+            owner_pid: 4_194_305,
+            started_at: 1,
+            updated_at: 1,
+            password: None,
+            identity,
+        };
+        // Written as an earlier backend left it, with no check on the way in.
+        let file = serde_json::json!({"version": 1, "entries": [entry]});
+        let path = s.paths.state_dir.join("workers.json");
+        let mut all: serde_json::Value = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_else(|| serde_json::json!({"version": 1, "entries": []}));
+        all["entries"]
+            .as_array_mut()
+            .expect("entries")
+            .push(file["entries"][0].clone());
+        std::fs::create_dir_all(&s.paths.state_dir).expect("state dir");
+        std::fs::write(&path, all.to_string()).expect("workers.json");
+    }
+    let m = s.manager();
+    run_task(&m, task("docs", "after a reboot")).await;
+    m.shutdown().await;
+    let alive: Vec<bool> = strangers
+        .iter_mut()
+        .map(|c| matches!(c.try_wait(), Ok(None)))
+        .collect();
+    for c in &mut strangers {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    assert_eq!(alive, [true, true], "an unrelated process was signalled");
+    assert!(
+        registry
+            .list()
+            .expect("registry")
+            .iter()
+            .all(|e| !pids.contains(&e.pid)),
+        "the stale entries were not forgotten"
+    );
+    assert_eq!(s.spawner.spawn_count(), 1, "a new worker replaced them");
+}

@@ -89,6 +89,10 @@ pub enum Command {
     Status,
     /// Run the backend: the MCP server on the Unix socket (clients start it on demand).
     Serve,
+    /// Stop the backend, its tasks, its workers and everything they started.
+    Stop,
+    /// Stop the backend and start a new one.
+    Restart,
     /// Speak MCP on stdin/stdout for OpenCode's `mcp` config, bridged to the backend.
     Mcp,
     /// Set up OpenCode to use orch (command shortcuts, the `orch mcp` server).

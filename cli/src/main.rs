@@ -27,6 +27,21 @@ use commands::Ask;
 const START_WAIT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
+    // `orch __guard PROGRAM ARGS...`: the worker guard the backend runs each OpenCode
+    // under (internal, not a command for people; its arguments are not orch's).
+    let mut argv = std::env::args_os().skip(1);
+    if argv
+        .next()
+        .is_some_and(|a| a == orch::workers::guard::SUBCOMMAND)
+    {
+        let Some(program) = argv.next() else {
+            eprintln!("orch: {} needs a program", orch::workers::guard::SUBCOMMAND);
+            return ExitCode::from(exit::USAGE);
+        };
+        let args: Vec<_> = argv.collect();
+        let code = orch::workers::guard::run(&program, &args);
+        return ExitCode::from(u8::try_from(code).unwrap_or(exit::FAILURE));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -81,6 +96,11 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Completions { shell } => completions(*shell),
         Command::Opencode(o) => opencode(cli, o),
         Command::Serve => serve(cli),
+        Command::Stop => stop(cli).map(|_| exit::OK),
+        Command::Restart => {
+            stop(cli)?;
+            ask(cli, &commands::Status)
+        }
         Command::Mcp => mcp(cli),
         Command::Tui(a) => tui(cli, a),
         Command::Models(a) => ask(cli, a),
@@ -232,7 +252,9 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
         // Lock first so a second backend fails fast, before loading anything; listen only
         // once the service is ready, so no client connects to a backend that then fails.
         let lock = orch::mcp::SocketLock::acquire(&socket)?;
-        let service = orch::mcp::default_service(&paths, &env)?;
+        // Each worker runs under this very binary's guard (`orch __guard`).
+        let guard = std::env::current_exe().ok();
+        let service = orch::mcp::default_service(&paths, &env, guard)?;
         let listener = lock.listen()?;
         let info = orch::mcp::ServeInfo {
             paths: paths.clone(),
@@ -247,6 +269,71 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
         orch::mcp::socket::serve(backend, listener, shutdown).await;
         Ok(exit::OK)
     })
+}
+
+/// How long `orch stop` waits for the backend to finish stopping its workers before it
+/// kills it (the workers' guards then end them and what they started).
+const STOP_WAIT: Duration = Duration::from_secs(30);
+
+/// `orch stop`: asks the backend on the socket for its pid, checks that it is the process
+/// at the other end of the socket (`SO_PEERCRED`) and the one holding the socket's lock,
+/// sends it `SIGTERM` (it cancels running tasks, stops its workers, removes the socket)
+/// and waits until it is gone, `SIGKILL` after [`STOP_WAIT`]. Returns the pid it stopped,
+/// `None` when no backend was running.
+fn stop(cli: &Cli) -> anyhow::Result<Option<u32>> {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    use orch::api::Orchestrator;
+    let place = Place::of(cli)?.for_client(cli);
+    let stopped = runtime(Threads::One)?.block_on(async {
+        let (stream, socket) = match orch::client::connect(&place.paths).await {
+            Ok(found) => found,
+            Err(orch::client::ConnectError::NotRunning { socket }) => {
+                print::line(&format!(
+                    "no orch backend is running (nothing at {})",
+                    socket.display()
+                ))?;
+                return Ok(None);
+            }
+            Err(e) => return Err(anyhow::Error::from(e)),
+        };
+        let peer = stream
+            .peer_cred()
+            .context("cannot read the backend's credentials")?
+            .pid()
+            .and_then(|p| u32::try_from(p).ok());
+        let client = SocketClient::connect(stream, &socket).await?;
+        let status = client.status().await?;
+        client.close().await;
+        let locked = orch::mcp::socket::backend_pid(&socket);
+        if peer != Some(status.pid) || locked != Some(status.pid) {
+            anyhow::bail!(
+                "the backend on {} says it is pid {}, but the socket's peer is {} and its lock names {}; not stopping anything",
+                socket.display(),
+                status.pid,
+                peer.map_or_else(|| "unknown".into(), |p| p.to_string()),
+                locked.map_or_else(|| "nobody".into(), |p| p.to_string()),
+            );
+        }
+        let pid = Pid::from_raw(i32::try_from(status.pid).context("invalid backend pid")?);
+        kill(pid, Signal::SIGTERM)
+            .with_context(|| format!("cannot signal the backend (pid {pid})"))?;
+        let deadline = tokio::time::Instant::now() + STOP_WAIT;
+        while orch::workers::spawn::pid_alive(status.pid) {
+            if tokio::time::Instant::now() >= deadline {
+                let _ = kill(pid, Signal::SIGKILL);
+                print::line(&format!(
+                    "the backend (pid {pid}) did not stop within {} s; killed it",
+                    STOP_WAIT.as_secs()
+                ))?;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        print::line(&format!("stopped the orch backend (pid {pid})"))?;
+        Ok(Some(status.pid))
+    })?;
+    Ok(stopped)
 }
 
 /// `orch mcp`: stdout carries the protocol only; messages go to stderr.

@@ -29,3 +29,8 @@ pub fn view<V: Serialize>(
         _ => bytes(render(view, format).as_bytes()),
     }
 }
+
+/// Prints one line of text.
+pub fn line(text: &str) -> anyhow::Result<()> {
+    bytes(format!("{text}\n").as_bytes())
+}

@@ -366,6 +366,12 @@ pub async fn serve<W: WorkerService>(
         }
     }
     tracing::info!("shutting down");
+    let cancelled = backend
+        .tasks()
+        .cancel_all("cancelled: the orch backend stopped (orch stop, or a signal)");
+    if cancelled > 0 {
+        tracing::info!(cancelled, "cancelled the running tasks");
+    }
     stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         while connections.join_next().await.is_some() {}

@@ -312,6 +312,29 @@ impl<W: WorkerService> Tasks<W> {
     /// Cancels tasks: a queued or running worker task stops and its OpenCode session is
     /// aborted; an operation already being applied finishes on its own.
     pub fn cancel(&self, ids: &[String]) -> CancelView {
+        self.cancel_with(
+            ids,
+            "cancelled by a caller; its OpenCode session was aborted",
+        )
+    }
+
+    /// Cancels every task still queued or running, recording `reason` as its error (the
+    /// backend is stopping). Returns how many were cancelled.
+    pub fn cancel_all(&self, reason: &str) -> usize {
+        let ids: Vec<String> = lock(&self.inner.state)
+            .entries
+            .iter()
+            .filter(|(_, e)| !e.row.status.is_finished())
+            .map(|(n, _)| task_id(*n))
+            .collect();
+        self.cancel_with(&ids, reason)
+            .results
+            .iter()
+            .filter(|r| r.outcome == CancelOutcome::Cancelled)
+            .count()
+    }
+
+    fn cancel_with(&self, ids: &[String], reason: &str) -> CancelView {
         let mut results = Vec::with_capacity(ids.len());
         let mut changed = false;
         {
@@ -340,10 +363,7 @@ impl<W: WorkerService> Tasks<W> {
                     }
                     finish_locked(&mut st, &self.inner.limits, n, now, |row| {
                         row.status = TaskStatus::Cancelled;
-                        row.error = Some(Error::new(
-                            ErrorKind::Failed,
-                            "cancelled by a caller; its OpenCode session was aborted",
-                        ));
+                        row.error = Some(Error::new(ErrorKind::Failed, reason));
                     });
                     changed = true;
                     CancelOutcome::Cancelled

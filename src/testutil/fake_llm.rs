@@ -27,6 +27,9 @@ pub struct LlmRequest {
 struct State {
     log: Vec<LlmRequest>,
     delay: Duration,
+    /// `(needle, command)`: a request whose messages contain `needle` and no tool result
+    /// yet is answered with a call of OpenCode's `bash` tool running `command`.
+    bash: Vec<(String, String)>,
 }
 
 /// The fake LLM server.
@@ -85,6 +88,15 @@ impl FakeLlm {
             .collect()
     }
 
+    /// Answers a request whose messages contain `needle` (and no tool result yet) with a
+    /// call of OpenCode's `bash` tool that runs `command`; once the tool has answered, the
+    /// usual `echo from <model>` text follows.
+    pub fn answer_with_bash(&self, needle: &str, command: &str) {
+        lock(&self.state)
+            .bash
+            .push((needle.to_owned(), command.to_owned()));
+    }
+
     /// Makes every answer wait this long.
     pub fn set_delay(&self, delay: Duration) {
         lock(&self.state).delay = delay;
@@ -111,18 +123,29 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
                 .collect()
         })
         .unwrap_or_default();
-    let delay = {
+    let tool_answered = body["messages"]
+        .as_array()
+        .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
+    let (delay, bash) = {
         let mut s = lock(&state);
+        let bash = s
+            .bash
+            .iter()
+            .find(|(needle, _)| !tool_answered && text.contains(needle.as_str()))
+            .map(|(_, command)| command.clone());
         s.log.push(LlmRequest {
             model: model.clone(),
             text,
             stream,
             tools,
         });
-        s.delay
+        (s.delay, bash)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    if let Some(command) = bash {
+        return bash_call(&model, &command, stream);
     }
     let answer = format!("echo from {model}");
     let usage = json!({"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8});
@@ -153,4 +176,36 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
         "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
         "usage": usage}),
     )
+}
+
+/// An answer that calls OpenCode's `bash` tool with `command`.
+fn bash_call(model: &str, command: &str, stream: bool) -> Resp {
+    let arguments =
+        json!({"command": command, "description": "Runs the command of the test"}).to_string();
+    let call = json!({"id": "call_orch_test", "type": "function",
+        "function": {"name": "bash", "arguments": arguments}});
+    let usage = json!({"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8});
+    if !stream {
+        return Resp::json(
+            &json!({"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [call]},
+                "finish_reason": "tool_calls"}],
+            "usage": usage}),
+        );
+    }
+    let mut streamed = call;
+    streamed["index"] = json!(0);
+    let chunks = [
+        json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [streamed]}, "finish_reason": null}]}),
+        json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}], "usage": usage}),
+    ];
+    let mut sse: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+    sse.push_str("data: [DONE]\n\n");
+    Resp {
+        status: 200,
+        content_type: "text/event-stream",
+        body: sse.into(),
+    }
 }

@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use super::error::WorkerError;
 use super::isolation::{DELEGATION_DEPTH_VAR, delegation_depth, mcp_overlay};
+use super::procfs::Identity;
 use super::registry::{Entry, Registry};
 use super::settings::{Settings, SettingsStore, WorkerSetting};
 use super::spawn::{OsSpawner, Process, SpawnSpec, Spawner, pid_alive, stop_group};
@@ -59,6 +60,10 @@ pub struct ManagerConfig {
     pub task_timeout: Duration,
     /// Keep worker processes running after the manager stops, for reuse by the next one.
     pub keep_workers: bool,
+    /// The `orch` executable whose `__guard` subcommand watches each worker and ends every
+    /// process it started (see `workers::guard`); `None`: the `/bin/sh` guard, which ends
+    /// the worker's process group only. `orch serve` sets it to itself.
+    pub guard_bin: Option<PathBuf>,
 }
 
 impl ManagerConfig {
@@ -77,6 +82,7 @@ impl ManagerConfig {
             stop_grace: Duration::from_secs(5),
             task_timeout: ms("ORCH_TASK_TIMEOUT_MS", 30 * 60_000),
             keep_workers: env.flag("ORCH_KEEP_WORKERS"),
+            guard_bin: None,
             paths,
             env,
         }
@@ -88,8 +94,8 @@ impl ManagerConfig {
 struct Running {
     /// The process, when this manager started it.
     process: Option<Arc<dyn Process>>,
-    /// The process group of an adopted process.
-    adopted_pgid: Option<u32>,
+    /// The registry entry of an adopted process (checked again before it is signalled).
+    adopted: Option<Entry>,
     /// Control calls (short timeout).
     client: OpenCodeClient,
     session_id: String,
@@ -110,7 +116,11 @@ impl Running {
     fn exited(&self) -> Option<String> {
         match &self.process {
             Some(p) => p.exit_status(),
-            None => self.pid.filter(|p| !pid_alive(*p)).map(|_| "exited".into()),
+            // An adopted process is gone when its pid is no longer the process registered.
+            None => match &self.adopted {
+                Some(entry) => (!entry.is_ours()).then(|| "exited".into()),
+                None => self.pid.filter(|p| !pid_alive(*p)).map(|_| "exited".into()),
+            },
         }
     }
 }
@@ -473,22 +483,34 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 let _ = self.inner.registry.upsert(updated);
                 return Some(Running {
                     process: None,
-                    adopted_pgid: Some(entry.pgid),
                     client,
-                    session_id: entry.session_id,
-                    url: entry.url,
+                    session_id: entry.session_id.clone(),
+                    url: entry.url.clone(),
                     pid: Some(entry.pid),
-                    fingerprint: entry.fingerprint,
+                    fingerprint: entry.fingerprint.clone(),
+                    adopted: Some(entry),
                 });
             }
             let owner_gone = entry.owner_pid == me || !pid_alive(entry.owner_pid);
             if owner_gone {
-                tracing::info!(worker = %profile.id, pid = entry.pid, "registered process does not match; stopping it");
-                stop_group(entry.pgid, self.inner.config.stop_grace).await;
-                let _ = self.inner.registry.remove(&entry.worker, entry.pid);
+                self.stop_registered(&entry).await;
             }
         }
         None
+    }
+
+    /// Stops a registered process group that this manager did not start, only when its
+    /// pid is still the process that was registered (start time, command line, group);
+    /// otherwise the pid now belongs to someone else: the entry is forgotten, nothing is
+    /// signalled.
+    async fn stop_registered(&self, entry: &Entry) {
+        if entry.is_ours() {
+            tracing::info!(worker = %entry.worker, pid = entry.pid, "registered process does not match; stopping it");
+            stop_group(entry.pgid, self.inner.config.stop_grace).await;
+        } else {
+            tracing::info!(worker = %entry.worker, pid = entry.pid, "registered pid is no longer the worker orch started; forgetting it");
+        }
+        let _ = self.inner.registry.remove(&entry.worker, entry.pid);
     }
 
     /// Whether one of this manager's slots runs `pid`.
@@ -561,6 +583,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             ready_timeout: cfg.ready_timeout,
             die_with_parent: !cfg.keep_workers,
             redact,
+            guard: cfg.guard_bin.clone(),
         };
         let span =
             tracing::info_span!("spawn", worker = %profile.id, model = %default.resolved_model);
@@ -607,6 +630,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 started_at: now,
                 updated_at: now,
                 password: Some(password),
+                identity: Identity::of(pid),
             };
             if let Err(e) = self.inner.registry.upsert(entry) {
                 tracing::warn!("{e}");
@@ -619,7 +643,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             url: process.url().to_owned(),
             pid: process.pid(),
             process: Some(process),
-            adopted_pgid: None,
+            adopted: None,
             client,
             session_id: session.id,
             fingerprint: fingerprint.to_owned(),
@@ -661,7 +685,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             .map_err(fail)?;
         Ok(Running {
             process: None,
-            adopted_pgid: None,
+            adopted: None,
             url: client.base_url().to_owned(),
             client,
             session_id: session.id,
@@ -712,8 +736,9 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         let grace = self.inner.config.stop_grace;
         if let Some(p) = &running.process {
             p.stop(grace).await;
-        } else if let Some(pgid) = running.adopted_pgid {
-            stop_group(pgid, grace).await;
+        } else if let Some(entry) = &running.adopted {
+            self.stop_registered(entry).await;
+            return;
         }
         if let Some(pid) = running.pid {
             let _ = self.inner.registry.remove(worker, pid);

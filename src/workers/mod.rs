@@ -6,8 +6,10 @@
 pub mod attachment;
 mod error;
 pub mod isolation;
+pub mod guard;
 mod manager;
 mod none;
+pub mod procfs;
 pub mod registry;
 pub mod settings;
 pub mod spawn;

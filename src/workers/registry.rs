@@ -10,7 +10,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::error::WorkerError;
-use super::spawn::pid_alive;
+use super::procfs::Identity;
 use crate::fsutil::{private_dir, write_atomic};
 use crate::opencode::Secret;
 use crate::resolve::Policy;
@@ -44,6 +44,23 @@ pub struct Entry {
     /// kept worker; the file is 0600 and `Debug` never shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
+    /// Who the process at `pid` was when it was registered; `None` (an entry from an older
+    /// orch) is never trusted.
+    #[serde(default)]
+    pub identity: Option<Identity>,
+}
+
+impl Entry {
+    /// Whether `pid` is still the process that was registered: alive, same start time,
+    /// same command line, still in the recorded process group. Only then may it (and its
+    /// group) be signalled.
+    pub fn is_ours(&self) -> bool {
+        self.identity
+            .as_ref()
+            .is_some_and(|id| id.matches(self.pid))
+            && super::procfs::stat(self.pid)
+                .is_some_and(|st| u32::try_from(st.pgrp).is_ok_and(|g| g == self.pgid))
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -96,7 +113,8 @@ impl Registry {
             .map(|f| f.entries)
             .unwrap_or_default();
         let before = entries.clone();
-        entries.retain(|e| pid_alive(e.pid));
+        // A dead process, or a pid that another process now has: forget it.
+        entries.retain(Entry::is_ours);
         let out = f(&mut entries);
         if entries != before {
             let bytes = serde_json::to_vec_pretty(&File {
@@ -141,7 +159,10 @@ mod tests {
         Entry {
             worker: worker.into(),
             pid,
-            pgid: pid,
+            // The group the process really is in: an entry must match it to be kept.
+            pgid: crate::workers::procfs::stat(pid)
+                .and_then(|s| u32::try_from(s.pgrp).ok())
+                .unwrap_or(pid),
             url: "http://127.0.0.1:1".into(),
             session_id: "ses_1".into(),
             model: "fake/big-pro".into(),
@@ -151,6 +172,7 @@ mod tests {
             started_at: 1,
             updated_at: 1,
             password: None,
+            identity: Identity::of(pid),
         }
     }
 
@@ -190,6 +212,33 @@ mod tests {
             Registry::new(dir.path()).list().unwrap_or_default().len(),
             16
         );
+    }
+
+    #[test]
+    fn an_entry_whose_pid_is_another_process_now_is_forgotten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let reg = Registry::new(dir.path());
+        let me = std::process::id();
+        let mut reused = entry("docs", me);
+        if let Some(id) = reused.identity.as_mut() {
+            id.start_time += 1;
+        }
+        let mut unverified = entry("coder", me);
+        unverified.identity = None;
+        let mut other_group = entry("memory", me);
+        other_group.pgid = other_group.pgid.wrapping_add(1);
+        for e in [reused, unverified, other_group] {
+            assert!(!e.is_ours(), "{e:?}");
+            reg.upsert(e).expect("upsert");
+        }
+        reg.upsert(entry("explorer", me)).expect("upsert");
+        let kept: Vec<String> = reg
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|e| e.worker)
+            .collect();
+        assert_eq!(kept, ["explorer"]);
     }
 
     #[test]

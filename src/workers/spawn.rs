@@ -1,10 +1,12 @@
 //! Starting and stopping worker processes, behind a trait so tests can use a fake.
 //!
-//! The real spawner runs `opencode serve` under a small `/bin/sh` wrapper in a process
-//! group of its own. The wrapper holds a pipe from the manager on its stdin: when the
-//! manager exits for any reason (even SIGKILL) the pipe closes and the wrapper kills the
-//! whole group, so no OpenCode process outlives the manager by accident. Stopping sends
-//! SIGTERM to the group, then SIGKILL after a grace period.
+//! The real spawner runs `opencode serve` under a guard in a process group of its own: the
+//! `orch __guard` subcommand when the spec names the `orch` executable (a child subreaper
+//! that ends every descendant, detached tool processes included; see [`super::guard`]),
+//! else a small `/bin/sh` wrapper that ends the group only. The guard holds a pipe from the
+//! manager on its stdin: when the manager exits for any reason (even SIGKILL) the pipe
+//! closes and the guard ends what it watches, so no OpenCode process outlives the manager
+//! by accident. Stopping sends SIGTERM to the group, then SIGKILL after a grace period.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -44,6 +46,10 @@ pub struct SpawnSpec {
     pub die_with_parent: bool,
     /// Values removed from captured output before it is shown (keys in the environment).
     pub redact: Vec<String>,
+    /// The `orch` executable whose hidden `__guard` subcommand watches the process (a child
+    /// subreaper that ends every descendant, see [`super::guard`]); `None`: the `/bin/sh`
+    /// guard, which ends the process group only. Used only with `die_with_parent`.
+    pub guard: Option<PathBuf>,
 }
 
 impl fmt::Debug for SpawnSpec {
@@ -60,6 +66,7 @@ impl fmt::Debug for SpawnSpec {
             )
             .field("ready_timeout", &self.ready_timeout)
             .field("die_with_parent", &self.die_with_parent)
+            .field("guard", &self.guard)
             .finish_non_exhaustive()
     }
 }
@@ -128,6 +135,13 @@ child=$!
 echo "orch: child pid $child" >&2
 wait "$child"
 "#;
+
+/// `/bin/sh -c SCRIPT orch-worker`, to which the program and its arguments are added.
+fn sh_wrapper(script: &str) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new("/bin/sh");
+    cmd.arg("-c").arg(script).arg("orch-worker");
+    cmd
+}
 
 /// The real spawner.
 #[derive(Debug, Clone, Default)]
@@ -248,16 +262,16 @@ impl Spawner for OsSpawner {
                 ),
             });
         };
-        let script = if spec.die_with_parent {
-            GUARD
-        } else {
-            DETACHED
+        let mut cmd = match (&spec.guard, spec.die_with_parent) {
+            (Some(guard), true) => {
+                let mut cmd = tokio::process::Command::new(guard);
+                cmd.arg(super::guard::SUBCOMMAND);
+                cmd
+            }
+            (None, true) => sh_wrapper(GUARD),
+            (_, false) => sh_wrapper(DETACHED),
         };
-        let mut cmd = tokio::process::Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(script)
-            .arg("orch-worker")
-            .arg(&program)
+        cmd.arg(&program)
             .args(&spec.args)
             .current_dir(&spec.dir)
             .env_clear()
@@ -482,6 +496,7 @@ mod tests {
             ready_timeout: timeout,
             die_with_parent: true,
             redact: vec!["gsk-test-env".into()],
+            guard: None,
         }
     }
 
