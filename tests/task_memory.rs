@@ -60,7 +60,11 @@ async fn fifteen_hundred_tasks_of_one_mib_stay_under_300_mb() {
                 })
                 .await
                 .expect("the task starts");
-            assert!(row.task.as_ref().is_some_and(|t| t.len() <= MAX_KEPT_TASK_BYTES));
+            assert!(
+                row.task
+                    .as_ref()
+                    .is_some_and(|t| t.len() <= MAX_KEPT_TASK_BYTES)
+            );
             assert!(row.task_truncated, "the row says its text was cut");
             ids.push(row.id);
         }

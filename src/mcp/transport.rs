@@ -8,13 +8,17 @@
 //! to its newline). The connection stays open; nothing a peer sends can take the server down.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use rmcp::RoleServer;
+use rmcp::model::{ClientNotification, JsonRpcMessage};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
+
+use super::connections::Activity;
 
 /// The largest message (one line, newline included) the backend reads: 4 MiB.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -41,6 +45,8 @@ pub struct LineTransport<R> {
     tx: Option<mpsc::Sender<Vec<u8>>>,
     /// An error reply not yet handed to the writer (kept across cancellation).
     pending: Option<Vec<u8>>,
+    /// Where the requests in flight are counted, when the connection's idleness matters.
+    activity: Option<Arc<Activity>>,
 }
 
 impl<R: AsyncRead + Unpin + Send> LineTransport<R> {
@@ -65,6 +71,32 @@ impl<R: AsyncRead + Unpin + Send> LineTransport<R> {
             max,
             tx: Some(tx),
             pending: None,
+            activity: None,
+        }
+    }
+
+    /// Counts this connection's requests in flight in `activity` (see
+    /// [`super::connections`]).
+    pub fn with_activity(mut self, activity: Arc<Activity>) -> Self {
+        self.activity = Some(activity);
+        self
+    }
+
+    /// A request starts being in flight; a cancelled one stops (rmcp answers it no more).
+    fn note_received(&self, msg: &RxJsonRpcMessage<RoleServer>) {
+        let Some(activity) = &self.activity else {
+            return;
+        };
+        match msg {
+            JsonRpcMessage::Request(r) => activity.request(r.id.clone()),
+            JsonRpcMessage::Notification(n) => {
+                if let ClientNotification::CancelledNotification(c) = &n.notification
+                    && let Some(id) = &c.params.request_id
+                {
+                    activity.answered(id);
+                }
+            }
+            JsonRpcMessage::Response(_) | JsonRpcMessage::Error(_) => {}
         }
     }
 
@@ -177,6 +209,17 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for LineTransport<R> {
         &mut self,
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        if let Some(activity) = &self.activity {
+            match &item {
+                JsonRpcMessage::Response(r) => activity.answered(&r.id),
+                JsonRpcMessage::Error(e) => {
+                    if let Some(id) = &e.id {
+                        activity.answered(id);
+                    }
+                }
+                JsonRpcMessage::Request(_) | JsonRpcMessage::Notification(_) => {}
+            }
+        }
         let tx = self.tx.clone();
         async move {
             let mut bytes = serde_json::to_vec(&item)?;
@@ -232,6 +275,7 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for LineTransport<R> {
                 Ok(msg) => {
                     self.line = line;
                     self.line.clear();
+                    self.note_received(&msg);
                     return Some(msg);
                 }
                 Err(e) => match serde_json::from_slice::<Value>(text) {

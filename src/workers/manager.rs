@@ -717,11 +717,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         };
         // Resolve and validate before anything is spawned or sent.
         let resolution = self.resolve_spec(&knowledge, &profile, &spec, policy)?;
-        let parts = self.parts(
-            &profile.id,
-            std::mem::take(&mut req.task),
-            &req.attachments,
-        )?;
+        let parts = self.parts(&profile.id, std::mem::take(&mut req.task), &req.attachments)?;
         if let (Some(m), Policy::Sticky) = (&req.model, policy) {
             self.save_setting(
                 &profile.id,
