@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use super::{ConfigError, Redacted, SourceError};
 use crate::catalog::lenient;
+use crate::fsutil::split_bom;
 use crate::paths::Environment;
 
 /// The parts of OpenCode's merged configuration that decide model selection.
@@ -272,12 +273,14 @@ pub fn jsonc_options() -> jsonc_parser::ParseOptions {
     }
 }
 
-/// Substitutes `{env:VAR}` and `{file:path}`, then parses JSONC.
+/// Skips a leading byte order mark (as OpenCode does), substitutes `{env:VAR}` and
+/// `{file:path}`, then parses JSONC.
 pub fn parse_config_text(
     text: &str,
     dir: Option<&Path>,
     env: &Environment,
 ) -> Result<Value, ConfigError> {
+    let (text, _) = split_bom(text);
     let text = substitute(text, dir, env)?;
     let value: Option<Value> = jsonc_parser::parse_to_serde_value(&text, &jsonc_options())
         .map_err(|e| ConfigError::Syntax(Redacted(e)))?;
