@@ -23,6 +23,10 @@ use super::connections::Activity;
 /// The largest message (one line, newline included) the backend reads: 4 MiB.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
+/// Bytes of line buffer a connection keeps between messages; a larger one (left by a big
+/// message) is given back, so a connection's memory does not stay at its largest message.
+const KEEP_LINE_CAPACITY: usize = 64 * 1024;
+
 /// Messages waiting for the writer task; senders wait when it is full.
 const WRITE_QUEUE: usize = 64;
 
@@ -130,6 +134,15 @@ impl<R: AsyncRead + Unpin + Send> LineTransport<R> {
                 return Ok(done);
             }
         }
+    }
+
+    /// Takes the line buffer back, empty, for the next message.
+    fn recycle(&mut self, mut line: Vec<u8>) {
+        line.clear();
+        if line.capacity() > KEEP_LINE_CAPACITY {
+            line = Vec::new();
+        }
+        self.line = line;
     }
 
     /// Hands the pending error reply to the writer; false when the writer is gone.
@@ -266,15 +279,13 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for LineTransport<R> {
             let text = text.strip_suffix(b"\r").unwrap_or(text);
             let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
             if text.iter().all(u8::is_ascii_whitespace) {
-                self.line = line;
-                self.line.clear();
+                self.recycle(line);
                 continue;
             }
             let parsed = serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(text);
             let reply = match parsed {
                 Ok(msg) => {
-                    self.line = line;
-                    self.line.clear();
+                    self.recycle(line);
                     self.note_received(&msg);
                     return Some(msg);
                 }
@@ -290,8 +301,7 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for LineTransport<R> {
                     )),
                 },
             };
-            self.line = line;
-            self.line.clear();
+            self.recycle(line);
             self.pending = reply;
         }
     }
@@ -358,6 +368,61 @@ mod tests {
                 .as_str()
                 .is_some_and(|m| m.contains("256 bytes"))
         );
+    }
+
+    #[tokio::test]
+    async fn a_big_message_does_not_keep_its_buffer() {
+        let (mut cw, sr) = tokio::io::duplex(1 << 16);
+        let (sw, _cr) = tokio::io::duplex(1 << 16);
+        let mut t = LineTransport::new(sr, sw);
+        let big = format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{{\"x\":\"{}\"}}}}\n",
+            "a".repeat(1 << 20)
+        );
+        let writer = tokio::spawn(async move {
+            cw.write_all(big.as_bytes())
+                .await
+                .expect("the message is written");
+            cw
+        });
+        assert!(t.receive().await.is_some());
+        assert!(
+            t.line.capacity() <= KEEP_LINE_CAPACITY,
+            "{}",
+            t.line.capacity()
+        );
+        drop(writer.await);
+    }
+
+    #[tokio::test]
+    async fn requests_are_in_flight_until_answered_or_cancelled() {
+        use rmcp::model::{EmptyResult, NumberOrString, ServerJsonRpcMessage, ServerResult};
+        let (mut cw, sr) = tokio::io::duplex(1 << 16);
+        let (sw, _cr) = tokio::io::duplex(1 << 16);
+        let activity = Arc::new(Activity::default());
+        let mut t = LineTransport::new(sr, sw).with_activity(Arc::clone(&activity));
+        assert!(activity.is_idle());
+        cw.write_all(
+            concat!(
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n",
+                "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n",
+                "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":2}}\n",
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("written");
+        for _ in 0..3 {
+            assert!(t.receive().await.is_some());
+        }
+        assert!(!activity.is_idle(), "request 1 is still in flight");
+        t.send(ServerJsonRpcMessage::response(
+            ServerResult::EmptyResult(EmptyResult {}),
+            NumberOrString::Number(1),
+        ))
+        .await
+        .expect("sent");
+        assert!(activity.is_idle(), "answered and cancelled: idle");
     }
 
     #[tokio::test]
