@@ -319,7 +319,8 @@ fn substitute(text: &str, dir: Option<&Path>, env: &Environment) -> Result<Strin
                         source,
                     }
                 })?;
-                out.push_str(&json_escape(content.trim_end()));
+                // OpenCode skips a byte order mark here too (checked on 1.18.34).
+                out.push_str(&json_escape(split_bom(&content).0.trim_end()));
             }
             rest = &tail[end + 1..];
         }
@@ -396,6 +397,19 @@ mod tests {
         assert_eq!(v["provider"]["x"]["name"], "Line \"one\"");
         let c = OpenCodeConfig::deserialize(&v).unwrap_or_else(|e| panic!("{e}"));
         assert!(c.provider["x"].has_api_key);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_in_the_file_and_in_substituted_files() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(dir.path().join("model.txt"), "\u{feff}openai/gpt-5\n").expect("model.txt");
+        let v = parse_config_text(
+            "\u{feff}{\"model\": \"{file:model.txt}\"}",
+            Some(dir.path()),
+            &Environment::default(),
+        )
+        .expect("a marked config parses");
+        assert_eq!(v["model"], "openai/gpt-5");
     }
 
     #[test]
