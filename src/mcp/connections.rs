@@ -115,6 +115,7 @@ impl Activity {
 struct Open {
     activity: Arc<Activity>,
     close: CancellationToken,
+    evict: CancellationToken,
 }
 
 #[derive(Default)]
@@ -147,6 +148,8 @@ pub struct Slot {
     pub activity: Arc<Activity>,
     /// Cancelled when the connection must close (evicted, or the backend stops).
     pub close: CancellationToken,
+    /// Cancelled only when it is evicted: it closes at once, even if its peer does not read.
+    pub evict: CancellationToken,
 }
 
 impl Drop for Slot {
@@ -207,17 +210,20 @@ impl Connections {
                     "closing the oldest idle connection to make room for a new one"
                 );
                 o.close.cancel();
+                o.evict.cancel();
             }
         }
         table.next += 1;
         let id = table.next;
         let activity = Arc::new(Activity::default());
         let close = stop.child_token();
+        let evict = CancellationToken::new();
         table.open.insert(
             id,
             Open {
                 activity: Arc::clone(&activity),
                 close: close.clone(),
+                evict: evict.clone(),
             },
         );
         Some(Slot {
@@ -225,6 +231,7 @@ impl Connections {
             id,
             activity,
             close,
+            evict,
         })
     }
 }
@@ -255,6 +262,7 @@ mod tests {
         let newer = c.admit(&stop).expect("room");
         let fourth = c.admit(&stop).expect("room by closing an idle one");
         assert!(older.close.is_cancelled(), "the oldest idle one is closed");
+        assert!(older.evict.is_cancelled(), "at once");
         assert!(!newer.close.is_cancelled() && !busy.close.is_cancelled());
         assert_eq!(c.open(), 3);
         // Every one busy: a new one is refused, nothing is closed.
@@ -289,5 +297,9 @@ mod tests {
         let a = c.admit(&stop).expect("room");
         stop.cancel();
         assert!(a.close.is_cancelled());
+        assert!(
+            !a.evict.is_cancelled(),
+            "answers already queued are still written"
+        );
     }
 }

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::connections::{Activity, ConnectionLimits, Connections};
 use super::server::{Backend, McpServer};
-use super::transport::LineTransport;
+use super::transport::{LineTransport, MAX_MESSAGE_BYTES};
 use crate::paths::Paths;
 use crate::workers::WorkerService;
 
@@ -286,16 +286,26 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
     let activity = Arc::new(Activity::default());
-    serve_bounded(backend, stream, stop, activity, None).await;
+    serve_bounded(
+        backend,
+        stream,
+        stop,
+        CancellationToken::new(),
+        activity,
+        None,
+    )
+    .await;
 }
 
-/// Serves one connection whose requests in flight are counted in `activity`, closing it
-/// when it has not completed the MCP handshake within `handshake` (when given), or when
-/// `close` fires (the backend stops, or the connection is evicted to make room).
+/// Serves one connection whose requests in flight are counted in `activity`. It ends when
+/// the peer leaves or `close` fires (the backend stops: queued answers are still written),
+/// and at once, unwritten answers dropped, when `evict` fires (closed to make room) or when
+/// it has not completed the MCP handshake within `handshake` (when given).
 async fn serve_bounded<W, S>(
     backend: Arc<Backend<W>>,
     stream: S,
     close: CancellationToken,
+    evict: CancellationToken,
     activity: Arc<Activity>,
     handshake: Option<Duration>,
 ) where
@@ -304,7 +314,8 @@ async fn serve_bounded<W, S>(
 {
     let _counted = backend.connection();
     let (read, write) = tokio::io::split(stream);
-    let transport = LineTransport::new(read, write).with_activity(Arc::clone(&activity));
+    let transport = LineTransport::closable(read, write, MAX_MESSAGE_BYTES, evict.clone())
+        .with_activity(Arc::clone(&activity));
     let server = McpServer::new(backend);
     let started = server.serve_with_ct(transport, close);
     let started = match handshake {
@@ -315,6 +326,7 @@ async fn serve_bounded<W, S>(
                     limit_ms = limit.as_millis(),
                     "closing a connection that did not complete the MCP handshake in time"
                 );
+                evict.cancel();
                 return;
             }
         },
@@ -345,8 +357,9 @@ fn admit<W: WorkerService>(
     let backend = Arc::clone(backend);
     tasks.spawn(async move {
         let close = slot.close.clone();
+        let evict = slot.evict.clone();
         let activity = Arc::clone(&slot.activity);
-        serve_bounded(backend, stream, close, activity, Some(handshake)).await;
+        serve_bounded(backend, stream, close, evict, activity, Some(handshake)).await;
         // Leaves the table only now that the connection is closed.
         drop(slot);
     });

@@ -17,6 +17,7 @@ use rmcp::transport::Transport;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::connections::Activity;
 
@@ -66,8 +67,25 @@ impl<R: AsyncRead + Unpin + Send> LineTransport<R> {
         write: W,
         max: usize,
     ) -> Self {
+        Self::closable(read, write, max, CancellationToken::new())
+    }
+
+    /// A transport whose writer stops when `close` fires, even when the peer does not read
+    /// (a connection closed to make room, or at shutdown, must not linger on a full
+    /// socket); otherwise it writes every queued message before closing.
+    pub fn closable<W: AsyncWrite + Unpin + Send + 'static>(
+        read: R,
+        write: W,
+        max: usize,
+        close: CancellationToken,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        tokio::spawn(writer(write, rx));
+        tokio::spawn(async move {
+            tokio::select! {
+                () = writer(write, rx) => {}
+                () = close.cancelled() => {}
+            }
+        });
         Self {
             read: BufReader::with_capacity(64 * 1024, read),
             line: Vec::new(),
@@ -423,6 +441,34 @@ mod tests {
         .await
         .expect("sent");
         assert!(activity.is_idle(), "answered and cancelled: idle");
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_ends_even_when_its_peer_does_not_read() {
+        use rmcp::model::{EmptyResult, NumberOrString, ServerJsonRpcMessage, ServerResult};
+        let (_cw, sr) = tokio::io::duplex(64);
+        let (sw, mut cr) = tokio::io::duplex(64);
+        let close = CancellationToken::new();
+        let mut t = LineTransport::closable(sr, sw, MAX_MESSAGE_BYTES, close.clone());
+        // More than the pipe holds: the writer blocks, nobody reads.
+        for id in 0..8 {
+            t.send(ServerJsonRpcMessage::response(
+                ServerResult::EmptyResult(EmptyResult {}),
+                NumberOrString::Number(id),
+            ))
+            .await
+            .expect("queued");
+        }
+        close.cancel();
+        // The transport is still alive; its writer has let go of the connection.
+        let mut rest = Vec::new();
+        let ended = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read_to_end(&mut cr, &mut rest),
+        )
+        .await;
+        assert!(ended.is_ok(), "the connection ended");
+        drop(t);
     }
 
     #[tokio::test]
