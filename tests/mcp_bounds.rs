@@ -290,3 +290,23 @@ async fn idle_connections_go_oldest_first_and_a_waiting_client_is_never_closed()
     drop((waiting, idle, first, second, third));
     h.served.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_idle_for_longest_is_closed_when_only_clients_are_idle() {
+    let limits = ConnectionLimits {
+        max_idle: 1,
+        ..ConnectionLimits::default()
+    };
+    let h = Harness::start(limits);
+    let mut older = Raw::connect(h.socket()).await;
+    older.init().await;
+    let mut newer = Raw::connect(h.socket()).await;
+    newer.init().await;
+    assert!(
+        !older.pings(1).await,
+        "the client idle for longest was closed"
+    );
+    assert!(newer.pings(2).await, "the new one is served");
+    drop((older, newer));
+    h.served.stop().await;
+}
