@@ -1,4 +1,5 @@
-//! Small file helpers: private directories, atomic writes, the checked replace and backups.
+//! Small file helpers: private directories, atomic writes, the checked replace and backups,
+//! and the byte order mark that every reader of a JSON file skips.
 //!
 //! Every write here goes to a temporary file in the target's directory, is synced, then
 //! renamed over the target, so a reader sees the old or the new content, never a mix.
@@ -15,6 +16,24 @@ pub const BACKUP_SUFFIX: &str = ".orch-backup";
 
 /// How many backup names ([`BACKUP_SUFFIX`], then `.1` to `.999`) are tried.
 pub const MAX_BACKUPS: u32 = 1000;
+
+/// The UTF-8 byte order mark that some editors (Notepad, PowerShell) put at the start of a
+/// file. OpenCode reads a file that starts with one as if it did not; so does every JSON
+/// reader of orch, and `orch opencode install` keeps it when it rewrites a file.
+pub const UTF8_BOM: &str = "\u{feff}";
+
+/// `bytes` without a leading UTF-8 byte order mark.
+pub fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(UTF8_BOM.as_bytes()).unwrap_or(bytes)
+}
+
+/// `text` without a leading UTF-8 byte order mark, and whether it had one.
+pub fn split_bom(text: &str) -> (&str, bool) {
+    match text.strip_prefix(UTF8_BOM) {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    }
+}
 
 /// A file operation that failed: what was attempted, on which path, and why.
 #[derive(Debug, thiserror::Error)]
@@ -294,6 +313,15 @@ pub fn move_aside(path: &Path, now_secs: u64) -> std::io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_split_off_once() {
+        assert_eq!(split_bom("\u{feff}{}"), ("{}", true));
+        assert_eq!(split_bom("\u{feff}\u{feff}{}"), ("\u{feff}{}", true));
+        assert_eq!(split_bom("{}"), ("{}", false));
+        assert_eq!(strip_bom("\u{feff}[]".as_bytes()), b"[]");
+        assert_eq!(strip_bom(b"[]"), b"[]");
+    }
 
     #[test]
     fn atomic_write_keeps_mode_and_leaves_no_temp() {

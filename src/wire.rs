@@ -346,8 +346,12 @@ pub struct TaskRow {
     pub op: Option<OpName>,
     /// Why this worker, for `auto` tasks.
     pub route: Option<String>,
-    /// The task text (in lists, its first 200 characters).
+    /// The task text: its first 4 KiB (`MAX_KEPT_TASK_BYTES`; in lists, its first 200
+    /// characters). The worker received all of it.
     pub task: Option<String>,
+    /// Whether `task` was cut at the kept limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub task_truncated: bool,
     /// The model reference the task asked for (an override, the worker's current one, or an op's new one).
     pub requested_ref: Option<String>,
     /// What that reference resolved to.
@@ -390,6 +394,7 @@ impl TaskRow {
             op,
             route: None,
             task: None,
+            task_truncated: false,
             requested_ref: None,
             resolved_model: None,
             policy: None,

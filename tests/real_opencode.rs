@@ -483,3 +483,56 @@ async fn real_opencode_a_kept_worker_is_reused_with_its_password() {
     wait_until(poll, async || !pid_alive(pid)).await;
     assert!(!pid_alive(pid), "the adopted worker was stopped");
 }
+
+/// A project config and an `auth.json` that start with a UTF-8 byte order mark: the real
+/// OpenCode loads both, and the local source reads them the same way (same usable
+/// providers, same source for each).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_opencode_and_the_local_source_read_files_with_a_byte_order_mark() {
+    let Some(bin) =
+        opencode_bin("real_opencode_and_the_local_source_read_files_with_a_byte_order_mark")
+    else {
+        return;
+    };
+    let _turn = TURN.lock().await;
+    let project = RealProject::new(&bin, "http://127.0.0.1:9/v1", serde_json::json!({}));
+    let mut env = project.env.clone();
+    let bom = |text: &str| format!("\u{feff}{text}");
+    std::fs::write(
+        project.paths.project_dir.join("opencode.json"),
+        bom(&fixture("project-opencode.json")),
+    )
+    .expect("the project config");
+    let data = project.paths.opencode_data_dir.clone();
+    std::fs::create_dir_all(&data).expect("the data dir");
+    std::fs::write(
+        data.join("auth.json"),
+        bom(r#"{"openai":{"type":"api","key":"sk-test-123"}}"#),
+    )
+    .expect("auth.json");
+    env.set("GROQ_API_KEY", "gsk-test-env");
+    let spec = SpawnSpec {
+        redact: vec!["gsk-test-env".into(), "sk-test-123".into()],
+        ..serve_spec("bom", &bin, &project, &env, Duration::from_secs(90))
+    };
+    let server = OsSpawner.spawn(spec).await.expect("OpenCode starts");
+    let live = LiveSource::new(server.url())
+        .expect("a live source")
+        .load()
+        .await;
+    server.stop(Duration::from_secs(5)).await;
+    let live = live.expect("OpenCode answers");
+    let local = LocalSource::new(project.paths.clone(), env)
+        .load_now()
+        .expect("the local source reads the marked files");
+    assert_eq!(local.usable_ids(), live.usable_ids());
+    assert_eq!(local.usable_ids(), ["fake", "groq", "openai", "opencode"]);
+    for p in live.usable() {
+        assert_eq!(
+            local.get(&p.provider.id).map(|e| e.access),
+            Some(p.access),
+            "source of {}",
+            p.provider.id
+        );
+    }
+}

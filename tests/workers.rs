@@ -865,3 +865,42 @@ async fn a_stale_registry_entry_never_signals_the_process_that_reused_its_pid() 
     );
     assert_eq!(s.spawner.spawn_count(), 1, "a new worker replaced them");
 }
+
+/// A 1 MiB task reaches OpenCode whole, while the task's row keeps only its head.
+#[tokio::test]
+async fn a_large_task_reaches_opencode_whole_and_its_row_keeps_a_head() {
+    use orch::tasks::{Limits, MAX_KEPT_TASK_BYTES, StartRequest, Tasks, Work};
+    let s = Setup::new();
+    let tasks = Tasks::new(Arc::new(s.manager()), Limits::default());
+    let text = format!("large: {}", "y".repeat(1024 * 1024));
+    let row = tasks
+        .start(StartRequest {
+            kind: orch::wire::TaskKind::Worker,
+            work: Work::Run(task("coder", &text)),
+            route: None,
+        })
+        .await
+        .expect("the task starts");
+    let done = tasks
+        .wait(
+            std::slice::from_ref(&row.id),
+            Duration::from_secs(30),
+            false,
+        )
+        .await
+        .expect("the task is known");
+    let row = &done.tasks[0];
+    assert_eq!(row.status, orch::wire::TaskStatus::Succeeded, "{row:?}");
+    assert!(row.task_truncated);
+    assert_eq!(row.task.as_deref().map(str::len), Some(MAX_KEPT_TASK_BYTES));
+    let prompts = s.spawner.prompts();
+    let sent = prompts
+        .last()
+        .and_then(|p| p.body["parts"][0]["text"].as_str().map(str::to_owned));
+    assert_eq!(
+        sent.as_deref(),
+        Some(text.as_str()),
+        "OpenCode got every byte"
+    );
+    tasks.workers().shutdown().await;
+}

@@ -433,3 +433,43 @@ fn inside_a_worker_that_may_not_delegate_task_commands_are_refused() {
     let run = m.run(&["profiles", "--format", "json"]);
     assert_eq!(run.code, OK, "{}", run.stderr);
 }
+
+/// Puts a UTF-8 byte order mark in front of a sandbox file.
+#[expect(clippy::expect_used, reason = "test helper")]
+fn prepend_bom(path: &std::path::Path) {
+    let text = std::fs::read(path).expect("the file to mark");
+    let mut marked = "\u{feff}".as_bytes().to_vec();
+    marked.extend_from_slice(&text);
+    std::fs::write(path, marked).expect("the marked file");
+}
+
+#[test]
+fn files_that_start_with_a_byte_order_mark_are_read_like_opencode_reads_them() {
+    let plain = capture();
+    let before: ModelsView = plain.json(&["models"]);
+    let before_profiles: ProfilesView = plain.json(&["profiles"]);
+
+    let m = capture();
+    m.write(
+        "project/.opencode/orchestrator.json",
+        "\u{feff}{\"tags\": {\"cheap\": [\"groq/llama-3.1-8b-instant\"]}}",
+    );
+    prepend_bom(&m.project().join("opencode.json"));
+    prepend_bom(&m.home().join(".local/share/opencode/auth.json"));
+    let after: ModelsView = m.json(&["models"]);
+    assert_eq!(after.usable_providers, before.usable_providers);
+    assert_eq!(
+        after.usable_providers,
+        ["fake", "groq", "openai", "opencode"]
+    );
+    assert_eq!(after.total, before.total);
+    let table = m.ok(&["models"]);
+    assert!(table.contains("fake/big-pro"), "{table}");
+    let profiles: ProfilesView = m.json(&["profiles"]);
+    assert_eq!(
+        profiles.tags.len(),
+        1,
+        "orchestrator.json with a BOM is read"
+    );
+    assert_eq!(profiles.profiles, before_profiles.profiles);
+}

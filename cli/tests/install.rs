@@ -216,3 +216,28 @@ fn format_markdown_renders_a_table_and_fenced_diffs() {
     let stdout = out.stdout.clone();
     settings(&s).bind(|| insta::assert_snapshot!("first_install_markdown", stdout));
 }
+
+#[test]
+fn a_config_that_starts_with_a_byte_order_mark_keeps_it() {
+    let s = Sandbox::new(BIN);
+    let config = s.project().join("opencode.jsonc");
+    let marked = format!("\u{feff}{COMMENTED}");
+    std::fs::write(&config, &marked).expect("the project config");
+    let out = s.run(&["opencode", "install", "--project"]);
+    assert_eq!(out.code, 0, "{}", out.stderr.clone());
+    let text = read(&s, "opencode.jsonc");
+    assert!(text.starts_with('\u{feff}'), "the mark is kept");
+    assert_eq!(text.matches('\u{feff}').count(), 1, "and not doubled");
+    assert!(text.contains("// My OpenCode config: keep every comment."));
+    assert!(text.contains("\"orch\""), "{text}");
+    // The backup is the file as it was, mark included; a second run changes nothing.
+    let backup = s.project().join("opencode.jsonc.orch-backup");
+    assert_eq!(std::fs::read_to_string(backup).expect("a backup"), marked);
+    let out = s.run(&["--format", "json", "opencode", "install", "--project"]);
+    assert_eq!(out.code, 0, "{}", out.stderr.clone());
+    let report: InstallReport = serde_json::from_str(&out.stdout).expect("a JSON report");
+    assert!(!report.changed, "nothing to change the second time");
+    // OpenCode's reader (and orch's) sees the entry.
+    let models = s.run(&["--format", "json", "models"]);
+    assert_eq!(models.code, 0, "{}", models.stderr.clone());
+}

@@ -11,6 +11,7 @@ use jsonc_parser::cst::{CstInputValue, CstObject, CstRootNode};
 use jsonc_parser::errors::{ParseError, ParseErrorKind};
 use serde_json::Value;
 
+use crate::fsutil::{UTF8_BOM, split_bom};
 use crate::sources::config::jsonc_options;
 
 /// `$schema` of a config file orch creates.
@@ -82,8 +83,10 @@ pub(super) struct ConfigEdit {
     pub(super) diff: String,
 }
 
-/// A config's value (an empty or comment-only text is `{}`).
+/// A config's value (an empty or comment-only text is `{}`; a leading byte order mark is
+/// skipped, as OpenCode does).
 pub(super) fn parse_value(text: &str) -> Result<Value, String> {
+    let (text, _) = split_bom(text);
     jsonc_parser::parse_to_serde_value::<Option<Value>>(text, &jsonc_options())
         .map(|v| v.unwrap_or_else(|| Value::Object(serde_json::Map::new())))
         .map_err(|e| describe_parse_error(&e))
@@ -105,8 +108,10 @@ fn check_unique(obj: &CstObject, name: &str, shown: &str) -> Result<(), String> 
 }
 
 /// Adds or updates `mcp.orch` in a config's text. `Ok(None)`: already right. `Err`: why it
-/// cannot be edited safely (a message with key paths, never values).
+/// cannot be edited safely (a message with key paths, never values). A leading byte order
+/// mark is kept.
 pub(super) fn edit_config(text: &str, bin: &str) -> Result<Option<ConfigEdit>, String> {
+    let (text, bom) = split_bom(text);
     let before = parse_value(text)?;
     let root = CstRootNode::parse(text, &jsonc_options()).map_err(|e| describe_parse_error(&e))?;
     let top = match root.value() {
@@ -173,7 +178,11 @@ pub(super) fn edit_config(text: &str, bin: &str) -> Result<Option<ConfigEdit>, S
             }
         }
     }
-    let text = root.to_string();
+    let text = if bom {
+        format!("{UTF8_BOM}{root}")
+    } else {
+        root.to_string()
+    };
     // The safety net: the new text must parse to the old value plus orch's entry, nothing else.
     let mut expected = before;
     if let Value::Object(top) = &mut expected {

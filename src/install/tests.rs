@@ -172,6 +172,27 @@ fn an_empty_or_comment_only_config_gets_the_entry() {
 }
 
 #[test]
+fn a_byte_order_mark_is_kept_and_not_doubled() {
+    for text in [
+        "\u{feff}",
+        "\u{feff}{\"model\": \"openai/gpt-5\"}\n",
+        "\u{feff}// c\n{}\n",
+    ] {
+        let s = Setup::new();
+        let config = s.write("opencode.json", text);
+        s.ok(InstallScope::Project);
+        let after = read(&config);
+        assert!(after.starts_with('\u{feff}'), "{after:?}");
+        assert_eq!(after.matches('\u{feff}').count(), 1, "{after:?}");
+        let value = parse_value(&after).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(value["mcp"]["orch"], entry_value(BIN));
+        // Once more: nothing to change.
+        let report = s.ok(InstallScope::Project);
+        assert!(!report.changed, "{text:?}");
+    }
+}
+
+#[test]
 fn a_missing_config_is_created_with_schema() {
     let s = Setup::new();
     let report = s.ok(InstallScope::Project);

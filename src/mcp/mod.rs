@@ -4,12 +4,14 @@
 //! See `docs/mcp.md` for the schemas, the socket and the limits.
 
 mod args;
+pub mod connections;
 mod server;
 mod service;
 pub mod socket;
 pub mod transport;
 pub mod trust;
 
+pub use connections::{ConnectionLimits, HANDSHAKE_TIMEOUT, MAX_IDLE_CONNECTIONS};
 pub use server::{Backend, ConnectionGuard, McpServer, ServeInfo, TOOL_NAMES};
 pub use service::default_service;
 pub use socket::{Listener, SocketError, SocketLock, log_file, shutdown_signal};

@@ -17,14 +17,16 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::connections::{Activity, ConnectionLimits, Connections};
 use super::server::{Backend, McpServer};
-use super::transport::LineTransport;
+use super::transport::{LineTransport, MAX_MESSAGE_BYTES};
 use crate::paths::Paths;
 use crate::workers::WorkerService;
 
 /// Longest socket path accepted (macOS allows 104 bytes with the terminator, Linux 108).
 pub const MAX_SOCKET_PATH: usize = 100;
-/// Connections served at once; more are closed at once.
+/// Connections served at once; a new one beyond it closes an idle one, or is closed at
+/// once when every one is busy (see [`super::connections`]).
 pub const MAX_CONNECTIONS: usize = 512;
 
 /// Why the backend cannot listen (or a client cannot trust a socket's directory).
@@ -300,16 +302,84 @@ where
     W: WorkerService,
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
+    let activity = Arc::new(Activity::default());
+    serve_bounded(
+        backend,
+        stream,
+        stop,
+        CancellationToken::new(),
+        activity,
+        None,
+    )
+    .await;
+}
+
+/// Serves one connection whose requests in flight are counted in `activity`. It ends when
+/// the peer leaves or `close` fires (the backend stops: queued answers are still written),
+/// and at once, unwritten answers dropped, when `evict` fires (closed to make room) or when
+/// it has not completed the MCP handshake within `handshake` (when given).
+async fn serve_bounded<W, S>(
+    backend: Arc<Backend<W>>,
+    stream: S,
+    close: CancellationToken,
+    evict: CancellationToken,
+    activity: Arc<Activity>,
+    handshake: Option<Duration>,
+) where
+    W: WorkerService,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
     let _counted = backend.connection();
     let (read, write) = tokio::io::split(stream);
-    let transport = LineTransport::new(read, write);
+    let transport = LineTransport::closable(read, write, MAX_MESSAGE_BYTES, evict.clone())
+        .with_activity(Arc::clone(&activity));
     let server = McpServer::new(backend);
-    match server.serve_with_ct(transport, stop).await {
+    let started = server.serve_with_ct(transport, close);
+    let started = match handshake {
+        Some(limit) => match tokio::time::timeout(limit, started).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::info!(
+                    limit_ms = limit.as_millis(),
+                    "closing a connection that did not complete the MCP handshake in time"
+                );
+                evict.cancel();
+                return;
+            }
+        },
+        None => started.await,
+    };
+    match started {
         Ok(running) => {
+            activity.handshaken();
             let _ = running.waiting().await;
         }
         Err(e) => tracing::debug!("connection ended before initialization: {e}"),
     }
+}
+
+/// Admits an accepted connection under the connection limits (closing an idle one to make
+/// room) and spawns its service; a connection refused is dropped, which closes it.
+fn admit<W: WorkerService>(
+    backend: &Arc<Backend<W>>,
+    table: &Arc<Connections>,
+    stream: UnixStream,
+    stop: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) {
+    let Some(slot) = table.admit(stop) else {
+        return;
+    };
+    let handshake = table.limits().handshake_timeout;
+    let backend = Arc::clone(backend);
+    tasks.spawn(async move {
+        let close = slot.close.clone();
+        let evict = slot.evict.clone();
+        let activity = Arc::clone(&slot.activity);
+        serve_bounded(backend, stream, close, evict, activity, Some(handshake)).await;
+        // Leaves the table only now that the connection is closed.
+        drop(slot);
+    });
 }
 
 fn same_user(stream: &UnixStream) -> bool {
@@ -319,12 +389,24 @@ fn same_user(stream: &UnixStream) -> bool {
 }
 
 /// Accepts connections until `shutdown` completes, then closes them, shuts the worker
-/// service down and removes the socket.
+/// service down and removes the socket. Connections are bounded by the default
+/// [`ConnectionLimits`].
 pub async fn serve<W: WorkerService>(
     backend: Arc<Backend<W>>,
     listener: Listener,
     shutdown: impl Future<Output = ()>,
 ) {
+    serve_with_limits(backend, listener, shutdown, ConnectionLimits::default()).await;
+}
+
+/// [`serve`] under other connection limits (tests).
+pub async fn serve_with_limits<W: WorkerService>(
+    backend: Arc<Backend<W>>,
+    listener: Listener,
+    shutdown: impl Future<Output = ()>,
+    limits: ConnectionLimits,
+) {
+    let table = Connections::new(limits);
     let stop = CancellationToken::new();
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -351,11 +433,7 @@ pub async fn serve<W: WorkerService>(
                         tracing::warn!("refused a connection from another user");
                         continue;
                     }
-                    if connections.len() >= MAX_CONNECTIONS {
-                        tracing::warn!(limit = MAX_CONNECTIONS, "too many connections; closing a new one");
-                        continue;
-                    }
-                    connections.spawn(serve_connection(Arc::clone(&backend), stream, stop.child_token()));
+                    admit(&backend, &table, stream, &stop, &mut connections);
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little, keep serving.

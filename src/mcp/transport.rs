@@ -8,16 +8,25 @@
 //! to its newline). The connection stays open; nothing a peer sends can take the server down.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use rmcp::RoleServer;
+use rmcp::model::{ClientNotification, JsonRpcMessage};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::connections::Activity;
 
 /// The largest message (one line, newline included) the backend reads: 4 MiB.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes of line buffer a connection keeps between messages; a larger one (left by a big
+/// message) is given back, so a connection's memory does not stay at its largest message.
+const KEEP_LINE_CAPACITY: usize = 64 * 1024;
 
 /// Messages waiting for the writer task; senders wait when it is full.
 const WRITE_QUEUE: usize = 64;
@@ -41,6 +50,8 @@ pub struct LineTransport<R> {
     tx: Option<mpsc::Sender<Vec<u8>>>,
     /// An error reply not yet handed to the writer (kept across cancellation).
     pending: Option<Vec<u8>>,
+    /// Where the requests in flight are counted, when the connection's idleness matters.
+    activity: Option<Arc<Activity>>,
 }
 
 impl<R: AsyncRead + Unpin + Send> LineTransport<R> {
@@ -56,8 +67,25 @@ impl<R: AsyncRead + Unpin + Send> LineTransport<R> {
         write: W,
         max: usize,
     ) -> Self {
+        Self::closable(read, write, max, CancellationToken::new())
+    }
+
+    /// A transport whose writer stops when `close` fires, even when the peer does not read
+    /// (a connection closed to make room, or at shutdown, must not linger on a full
+    /// socket); otherwise it writes every queued message before closing.
+    pub fn closable<W: AsyncWrite + Unpin + Send + 'static>(
+        read: R,
+        write: W,
+        max: usize,
+        close: CancellationToken,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        tokio::spawn(writer(write, rx));
+        tokio::spawn(async move {
+            tokio::select! {
+                () = writer(write, rx) => {}
+                () = close.cancelled() => {}
+            }
+        });
         Self {
             read: BufReader::with_capacity(64 * 1024, read),
             line: Vec::new(),
@@ -65,6 +93,32 @@ impl<R: AsyncRead + Unpin + Send> LineTransport<R> {
             max,
             tx: Some(tx),
             pending: None,
+            activity: None,
+        }
+    }
+
+    /// Counts this connection's requests in flight in `activity` (see
+    /// [`super::connections`]).
+    pub fn with_activity(mut self, activity: Arc<Activity>) -> Self {
+        self.activity = Some(activity);
+        self
+    }
+
+    /// A request starts being in flight; a cancelled one stops (rmcp answers it no more).
+    fn note_received(&self, msg: &RxJsonRpcMessage<RoleServer>) {
+        let Some(activity) = &self.activity else {
+            return;
+        };
+        match msg {
+            JsonRpcMessage::Request(r) => activity.request(r.id.clone()),
+            JsonRpcMessage::Notification(n) => {
+                if let ClientNotification::CancelledNotification(c) = &n.notification
+                    && let Some(id) = &c.params.request_id
+                {
+                    activity.answered(id);
+                }
+            }
+            JsonRpcMessage::Response(_) | JsonRpcMessage::Error(_) => {}
         }
     }
 
@@ -98,6 +152,15 @@ impl<R: AsyncRead + Unpin + Send> LineTransport<R> {
                 return Ok(done);
             }
         }
+    }
+
+    /// Takes the line buffer back, empty, for the next message.
+    fn recycle(&mut self, mut line: Vec<u8>) {
+        line.clear();
+        if line.capacity() > KEEP_LINE_CAPACITY {
+            line = Vec::new();
+        }
+        self.line = line;
     }
 
     /// Hands the pending error reply to the writer; false when the writer is gone.
@@ -177,6 +240,17 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for LineTransport<R> {
         &mut self,
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        if let Some(activity) = &self.activity {
+            match &item {
+                JsonRpcMessage::Response(r) => activity.answered(&r.id),
+                JsonRpcMessage::Error(e) => {
+                    if let Some(id) = &e.id {
+                        activity.answered(id);
+                    }
+                }
+                JsonRpcMessage::Request(_) | JsonRpcMessage::Notification(_) => {}
+            }
+        }
         let tx = self.tx.clone();
         async move {
             let mut bytes = serde_json::to_vec(&item)?;
@@ -223,15 +297,14 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for LineTransport<R> {
             let text = text.strip_suffix(b"\r").unwrap_or(text);
             let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
             if text.iter().all(u8::is_ascii_whitespace) {
-                self.line = line;
-                self.line.clear();
+                self.recycle(line);
                 continue;
             }
             let parsed = serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(text);
             let reply = match parsed {
                 Ok(msg) => {
-                    self.line = line;
-                    self.line.clear();
+                    self.recycle(line);
+                    self.note_received(&msg);
                     return Some(msg);
                 }
                 Err(e) => match serde_json::from_slice::<Value>(text) {
@@ -246,8 +319,7 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for LineTransport<R> {
                     )),
                 },
             };
-            self.line = line;
-            self.line.clear();
+            self.recycle(line);
             self.pending = reply;
         }
     }
@@ -314,6 +386,89 @@ mod tests {
                 .as_str()
                 .is_some_and(|m| m.contains("256 bytes"))
         );
+    }
+
+    #[tokio::test]
+    async fn a_big_message_does_not_keep_its_buffer() {
+        let (mut cw, sr) = tokio::io::duplex(1 << 16);
+        let (sw, _cr) = tokio::io::duplex(1 << 16);
+        let mut t = LineTransport::new(sr, sw);
+        let big = format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{{\"x\":\"{}\"}}}}\n",
+            "a".repeat(1 << 20)
+        );
+        let writer = tokio::spawn(async move {
+            cw.write_all(big.as_bytes())
+                .await
+                .expect("the message is written");
+            cw
+        });
+        assert!(t.receive().await.is_some());
+        assert!(
+            t.line.capacity() <= KEEP_LINE_CAPACITY,
+            "{}",
+            t.line.capacity()
+        );
+        drop(writer.await);
+    }
+
+    #[tokio::test]
+    async fn requests_are_in_flight_until_answered_or_cancelled() {
+        use rmcp::model::{EmptyResult, NumberOrString, ServerJsonRpcMessage, ServerResult};
+        let (mut cw, sr) = tokio::io::duplex(1 << 16);
+        let (sw, _cr) = tokio::io::duplex(1 << 16);
+        let activity = Arc::new(Activity::default());
+        let mut t = LineTransport::new(sr, sw).with_activity(Arc::clone(&activity));
+        assert!(activity.is_idle());
+        cw.write_all(
+            concat!(
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n",
+                "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n",
+                "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":2}}\n",
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("written");
+        for _ in 0..3 {
+            assert!(t.receive().await.is_some());
+        }
+        assert!(!activity.is_idle(), "request 1 is still in flight");
+        t.send(ServerJsonRpcMessage::response(
+            ServerResult::EmptyResult(EmptyResult {}),
+            NumberOrString::Number(1),
+        ))
+        .await
+        .expect("sent");
+        assert!(activity.is_idle(), "answered and cancelled: idle");
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_ends_even_when_its_peer_does_not_read() {
+        use rmcp::model::{EmptyResult, NumberOrString, ServerJsonRpcMessage, ServerResult};
+        let (_cw, sr) = tokio::io::duplex(64);
+        let (sw, mut cr) = tokio::io::duplex(64);
+        let close = CancellationToken::new();
+        let mut t = LineTransport::closable(sr, sw, MAX_MESSAGE_BYTES, close.clone());
+        // More than the pipe holds: the writer blocks, nobody reads.
+        for id in 0..8 {
+            t.send(ServerJsonRpcMessage::response(
+                ServerResult::EmptyResult(EmptyResult {}),
+                NumberOrString::Number(id),
+            ))
+            .await
+            .expect("queued");
+        }
+        close.cancel();
+        // The transport is still alive; its writer has let go of the connection.
+        let mut rest = Vec::new();
+        let ended = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read_to_end(&mut cr, &mut rest),
+        )
+        .await;
+        assert!(ended.is_ok(), "the connection ended");
+        drop(t);
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::Redacted;
+use crate::fsutil::strip_bom;
 
 /// Why `auth.json` could not be parsed (values it holds are not shown).
 #[derive(Debug, thiserror::Error)]
@@ -197,10 +198,10 @@ impl Credentials {
         }
     }
 
-    /// Parses the contents of `auth.json`.
+    /// Parses the contents of `auth.json` (a leading byte order mark is skipped).
     pub fn parse(bytes: &[u8]) -> Result<Self, AuthFileError> {
         let raw: BTreeMap<String, Entry> =
-            serde_json::from_slice(bytes).map_err(|e| AuthFileError(Redacted(e)))?;
+            serde_json::from_slice(strip_bom(bytes)).map_err(|e| AuthFileError(Redacted(e)))?;
         let entries = raw
             .into_iter()
             .map(|(id, Entry(kind))| (id, kind))
@@ -217,6 +218,14 @@ impl Credentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_like_opencode_does() {
+        let c =
+            Credentials::parse("\u{feff}{\"openai\":{\"type\":\"api\",\"key\":\"k\"}}".as_bytes())
+                .expect("a marked auth.json parses");
+        assert_eq!(c.get("openai"), Some(CredentialKind::Api));
+    }
 
     #[test]
     fn reads_types_and_never_keys() {

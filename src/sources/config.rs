@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use super::{ConfigError, Redacted, SourceError};
 use crate::catalog::lenient;
+use crate::fsutil::split_bom;
 use crate::paths::Environment;
 
 /// The parts of OpenCode's merged configuration that decide model selection.
@@ -301,12 +302,14 @@ pub fn jsonc_options() -> jsonc_parser::ParseOptions {
     }
 }
 
-/// Substitutes `{env:VAR}` and `{file:path}`, then parses JSONC.
+/// Skips a leading byte order mark (as OpenCode does), substitutes `{env:VAR}` and
+/// `{file:path}`, then parses JSONC.
 pub fn parse_config_text(
     text: &str,
     dir: Option<&Path>,
     env: &Environment,
 ) -> Result<Value, ConfigError> {
+    let (text, _) = split_bom(text);
     let text = substitute(text, dir, env)?;
     let value: Option<Value> = jsonc_parser::parse_to_serde_value(&text, &jsonc_options())
         .map_err(|e| ConfigError::Syntax(Redacted(e)))?;
@@ -345,7 +348,8 @@ fn substitute(text: &str, dir: Option<&Path>, env: &Environment) -> Result<Strin
                         source,
                     }
                 })?;
-                out.push_str(&json_escape(content.trim_end()));
+                // OpenCode skips a byte order mark here too (checked on 1.18.34).
+                out.push_str(&json_escape(split_bom(&content).0.trim_end()));
             }
             rest = &tail[end + 1..];
         }
@@ -421,6 +425,19 @@ mod tests {
         assert_eq!(v["provider"]["x"]["name"], "Line \"one\"");
         let c = OpenCodeConfig::deserialize(&v).expect("the config deserializes");
         assert!(c.provider["x"].has_api_key);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_in_the_file_and_in_substituted_files() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(dir.path().join("model.txt"), "\u{feff}openai/gpt-5\n").expect("model.txt");
+        let v = parse_config_text(
+            "\u{feff}{\"model\": \"{file:model.txt}\"}",
+            Some(dir.path()),
+            &Environment::default(),
+        )
+        .expect("a marked config parses");
+        assert_eq!(v["model"], "openai/gpt-5");
     }
 
     #[test]

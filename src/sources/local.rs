@@ -18,6 +18,7 @@ use crate::catalog::{
     Capabilities, Catalog, Cost, Limits, Modalities, Model, ModelStatus, Provider,
     opencode_default_model, snapshot,
 };
+use crate::fsutil::strip_bom;
 use crate::paths::{Environment, Paths};
 
 /// Reads OpenCode's configuration, credentials and catalog from disk.
@@ -82,7 +83,7 @@ fn load_catalog(
 ) -> Result<(Catalog, String), SourceError> {
     let cache = paths.models_cache();
     match std::fs::read(&cache) {
-        Ok(bytes) => match serde_json::from_slice::<DevCatalog>(&bytes) {
+        Ok(bytes) => match serde_json::from_slice::<DevCatalog>(strip_bom(&bytes)) {
             Ok(c) => {
                 let c = c.into_catalog();
                 if !c.providers.is_empty() {

@@ -5,7 +5,7 @@
 mod registry;
 mod request;
 
-pub use registry::{Limits, Tasks};
+pub use registry::{Limits, MAX_KEPT_TASK_BYTES, Tasks};
 pub use request::{StartRequest, Work, route_auto};
 
 pub(crate) use registry::now_ms;

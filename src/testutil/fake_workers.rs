@@ -17,6 +17,19 @@ use crate::workers::{
     WorkerStatus, WorkersView,
 };
 
+/// Bytes of a task's text the fake records and echoes (as much as the registry keeps).
+const HEAD_BYTES: usize = crate::tasks::MAX_KEPT_TASK_BYTES;
+
+/// The length of the head of `text` the fake keeps: at most [`HEAD_BYTES`], on a
+/// character boundary.
+fn head_len(text: &str) -> usize {
+    let mut end = text.len().min(HEAD_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
 /// A call the fake received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
@@ -134,7 +147,13 @@ impl WorkerService for FakeWorkers {
     async fn run(&self, req: RunRequest, cancel: CancellationToken) -> Result<RunOutcome, Error> {
         let (p, reference, resolution, delay, hold, session) = {
             let mut st = lock(&self.state);
-            st.calls.push(Call::Run(req.clone()));
+            // Only the head of a task is recorded and echoed, as the registry keeps it, so a
+            // load test measures the backend, not the fake.
+            let recorded = RunRequest {
+                task: req.task[..head_len(&req.task)].to_owned(),
+                ..req.clone()
+            };
+            st.calls.push(Call::Run(recorded));
             let p = self.profile(&req.worker)?;
             let (reference, resolution) = match &req.model {
                 Some(m) => {
@@ -176,7 +195,10 @@ impl WorkerService for FakeWorkers {
         Ok(RunOutcome {
             worker: p.id.clone(),
             requested_ref: reference,
-            output: format!("fake answer from {answered}: {}", req.task),
+            output: format!(
+                "fake answer from {answered}: {}",
+                &req.task[..head_len(&req.task)]
+            ),
             answered_by: Some(answered),
             resolution,
             session_id: session,

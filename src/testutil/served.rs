@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::mcp::{Backend, Listener, ServeInfo};
+use crate::mcp::{Backend, ConnectionLimits, Listener, ServeInfo};
 use crate::paths::Paths;
 use crate::tasks::Limits;
 use crate::workers::WorkerService;
@@ -31,8 +31,18 @@ pub struct Served<W> {
 impl<W: WorkerService> Served<W> {
     /// Serves `workers` on `paths`' socket, on the current tokio runtime (call it inside
     /// one). Panics when the socket cannot be bound: tests only.
-    #[expect(clippy::expect_used, reason = "test set-up")]
     pub fn start(workers: Arc<W>, paths: &Paths, limits: Limits) -> Self {
+        Self::start_with(workers, paths, limits, ConnectionLimits::default())
+    }
+
+    /// [`Self::start`] under other connection limits.
+    #[expect(clippy::expect_used, reason = "test set-up")]
+    pub fn start_with(
+        workers: Arc<W>,
+        paths: &Paths,
+        limits: Limits,
+        connections: ConnectionLimits,
+    ) -> Self {
         let socket = paths.socket().to_path_buf();
         let listener = Listener::bind(&socket).expect("the test backend binds its socket");
         let info = ServeInfo {
@@ -42,12 +52,13 @@ impl<W: WorkerService> Served<W> {
         };
         let backend = Arc::new(Backend::new(workers, info, limits));
         let (stop, stopped) = oneshot::channel::<()>();
-        let served = tokio::spawn(crate::mcp::socket::serve(
+        let served = tokio::spawn(crate::mcp::socket::serve_with_limits(
             Arc::clone(&backend),
             listener,
             async {
                 let _ = stopped.await;
             },
+            connections,
         ));
         Self {
             socket,

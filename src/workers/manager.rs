@@ -745,15 +745,14 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         }
     }
 
+    /// The prompt's parts; the task's text is moved in, not copied (it may be large).
     fn parts(
         &self,
         worker: &str,
-        task: &str,
+        task: String,
         attachments: &[Attachment],
     ) -> Result<Vec<PartInput>, WorkerError> {
-        let mut parts = vec![PartInput::Text {
-            text: task.to_owned(),
-        }];
+        let mut parts = vec![PartInput::Text { text: task }];
         for (i, a) in attachments.iter().enumerate() {
             let name = a
                 .file_name()
@@ -846,7 +845,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
 
     async fn run_inner(
         &self,
-        req: RunRequest,
+        mut req: RunRequest,
         cancel: CancellationToken,
     ) -> Result<RunOutcome, WorkerError> {
         let knowledge = self.inner.knowledge.get();
@@ -861,7 +860,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         };
         // Resolve and validate before anything is spawned or sent.
         let resolution = self.resolve_spec(&knowledge, &profile, &spec, policy)?;
-        let parts = self.parts(&profile.id, &req.task, &req.attachments)?;
+        let parts = self.parts(&profile.id, std::mem::take(&mut req.task), &req.attachments)?;
         if let (Some(m), Policy::Sticky) = (&req.model, policy) {
             self.save_setting(
                 &profile.id,

@@ -5,8 +5,8 @@
 
 pub mod attachment;
 mod error;
-pub mod isolation;
 pub mod guard;
+pub mod isolation;
 mod manager;
 mod none;
 pub mod procfs;

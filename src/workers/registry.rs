@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::WorkerError;
 use super::procfs::Identity;
-use crate::fsutil::{private_dir, write_atomic};
+use crate::fsutil::{private_dir, strip_bom, write_atomic};
 use crate::opencode::Secret;
 use crate::resolve::Policy;
 
@@ -109,7 +109,7 @@ impl Registry {
         // An unreadable registry only loses reuse, never a user's choice: start over.
         let mut entries: Vec<Entry> = std::fs::read(&self.path)
             .ok()
-            .and_then(|b| serde_json::from_slice::<File>(&b).ok())
+            .and_then(|b| serde_json::from_slice::<File>(strip_bom(&b)).ok())
             .map(|f| f.entries)
             .unwrap_or_default();
         let before = entries.clone();

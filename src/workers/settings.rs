@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::WorkerError;
-use crate::fsutil::{move_aside, private_dir, write_atomic};
+use crate::fsutil::{move_aside, private_dir, strip_bom, write_atomic};
 use crate::resolve::Policy;
 
 /// The format version written.
@@ -74,7 +74,7 @@ impl SettingsStore {
                 );
             }
         };
-        let parsed: Result<Settings, String> = serde_json::from_slice(&bytes)
+        let parsed: Result<Settings, String> = serde_json::from_slice(strip_bom(&bytes))
             .map_err(|e| crate::sources::redact(&e.to_string()))
             .and_then(|s: Settings| {
                 if s.version == VERSION {
