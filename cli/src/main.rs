@@ -183,8 +183,14 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
         .socket
         .clone()
         .unwrap_or_else(|| paths.socket().to_path_buf());
+    // Every log line passes the backend's redactor, which learns the secrets once the
+    // service loads them (and worker passwords as they are made).
+    let redactor = orch::redact::Redactor::new();
+    let log_redactor = redactor.clone();
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(move || {
+            orch::redact::RedactingWriter::new(log_redactor.clone(), std::io::stderr())
+        })
         .with_ansi(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ORCH_LOG")
@@ -196,7 +202,7 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
         // Lock first so a second backend fails fast, before loading anything; listen only
         // once the service is ready, so no client connects to a backend that then fails.
         let lock = orch::mcp::SocketLock::acquire(&socket)?;
-        let service = orch::mcp::default_service(&paths, &env)?;
+        let service = orch::mcp::default_service(&paths, &env, &redactor)?;
         let listener = lock.listen()?;
         let info = orch::mcp::ServeInfo {
             paths: paths.clone(),

@@ -3,14 +3,20 @@
 
 use crate::error::Error;
 use crate::paths::{Environment, Paths};
+use crate::redact::Redactor;
 use crate::workers::WorkerService;
 
 /// The service `orch serve` uses: the worker manager, configured from the environment
 /// (`ORCH_OPENCODE_BIN`, `ORCH_AGENT_URL`, timeouts; see `docs/workers.md`). It reloads
 /// OpenCode's and orch's files when they change.
-pub fn default_service(paths: &Paths, env: &Environment) -> Result<impl WorkerService, Error> {
-    crate::workers::Manager::start(crate::workers::ManagerConfig::from_env(
-        paths.clone(),
-        env.clone(),
-    ))
+/// `redactor` learns every secret the service knows; give the one the log writer uses.
+pub fn default_service(
+    paths: &Paths,
+    env: &Environment,
+    redactor: &Redactor,
+) -> Result<impl WorkerService, Error> {
+    crate::workers::Manager::start_redacting(
+        crate::workers::ManagerConfig::from_env(paths.clone(), env.clone()),
+        redactor.clone(),
+    )
 }

@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 
 use super::request::{StartRequest, Work};
 use crate::error::{Error, ErrorKind};
+use crate::redact::Redactor;
 use crate::resolve::{Request, Resolution};
 use crate::wire::{
     AwaitView, CancelOutcome, CancelRow, CancelView, TaskKind, TaskRow, TaskStatus, TasksQuery,
@@ -63,6 +64,8 @@ struct State {
 
 struct Inner<W> {
     workers: Arc<W>,
+    /// Every finished row passes through it before it is stored.
+    redactor: Redactor,
     limits: Limits,
     state: Mutex<State>,
     changed: Notify,
@@ -136,6 +139,7 @@ impl<W: WorkerService> Tasks<W> {
     pub fn new(workers: Arc<W>, limits: Limits) -> Self {
         Self {
             inner: Arc::new(Inner {
+                redactor: workers.redactor(),
                 workers,
                 limits,
                 state: Mutex::new(State::default()),
@@ -469,7 +473,10 @@ impl<W> Inner<W> {
     fn finish(&self, id: u64, apply: impl FnOnce(&mut TaskRow)) {
         let done = {
             let mut st = lock(&self.state);
-            finish_locked(&mut st, &self.limits, id, now_ms(), apply)
+            finish_locked(&mut st, &self.limits, id, now_ms(), |row| {
+                apply(row);
+                self.redactor.redact_task(row);
+            })
         };
         if done {
             self.changed.notify_waiters();

@@ -30,6 +30,7 @@ use crate::knowledge::{Knowledge, KnowledgeSource};
 use crate::opencode::{ModelChoice, OpenCodeClient, PartInput, PromptBody};
 use crate::paths::{Environment, Paths};
 use crate::profiles::{BackendKind, ModelSpec, Profile};
+use crate::redact::Redactor;
 use crate::resolve::{Policy, Request, Resolution};
 use crate::views;
 
@@ -170,7 +171,14 @@ fn fnv(bytes: &[u8]) -> u64 {
 impl Manager<OsSpawner, SystemClock> {
     /// A manager over real processes, with knowledge read from the files.
     pub fn start(config: ManagerConfig) -> Result<Self, Error> {
-        let knowledge = KnowledgeSource::load(&config.paths, &config.env)?;
+        Self::start_redacting(config, Redactor::new())
+    }
+
+    /// [`Manager::start`], teaching `redactor` every secret of the setup (and of later
+    /// reloads), so a log writer made before the manager redacts with it too.
+    pub fn start_redacting(config: ManagerConfig, redactor: Redactor) -> Result<Self, Error> {
+        let knowledge =
+            KnowledgeSource::load(&config.paths, &config.env)?.with_redactor(redactor);
         Ok(Self::new(config, knowledge, OsSpawner, SystemClock))
     }
 }
@@ -303,21 +311,6 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
     }
 
     /// The environment values that must never be shown (provider keys).
-    fn secrets(&self, knowledge: &Knowledge) -> Vec<String> {
-        let env = &self.inner.config.env;
-        let mut out: Vec<String> = knowledge
-            .resolver
-            .set()
-            .providers
-            .iter()
-            .flat_map(|p| p.provider.env.iter())
-            .filter_map(|var| env.get(var).map(str::to_owned))
-            .collect();
-        out.sort();
-        out.dedup();
-        out
-    }
-
     /// `OPENCODE_CONFIG_CONTENT` for a worker: the user's own inline config, if any, with
     /// the worker's default model and tool switches on top.
     fn config_content(&self, profile: &Profile, default_model: &str) -> String {
@@ -378,7 +371,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         lock(&slot.state).status = WorkerStatus::Starting;
         let started = match profile.backend {
             BackendKind::Server => {
-                self.spawn_server(knowledge, profile, &default, &fingerprint, policy)
+                self.spawn_server(profile, &default, &fingerprint, policy)
                     .await
             }
             BackendKind::Agent => self.attach_agent(profile, &fingerprint).await,
@@ -458,7 +451,6 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
 
     async fn spawn_server(
         &self,
-        knowledge: &Knowledge,
         profile: &Profile,
         default: &Resolution,
         fingerprint: &str,
@@ -492,7 +484,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 .collect(),
             ready_timeout: cfg.ready_timeout,
             die_with_parent: !cfg.keep_workers,
-            redact: self.secrets(knowledge),
+            redact: self.inner.knowledge.redactor().clone(),
         };
         let span =
             tracing::info_span!("spawn", worker = %profile.id, model = %default.resolved_model);
@@ -946,6 +938,10 @@ impl<S: Spawner, C: Clock> WorkerService for Manager<S, C> {
 
     fn knowledge(&self) -> Knowledge {
         self.inner.knowledge.get()
+    }
+
+    fn redactor(&self) -> Redactor {
+        self.inner.knowledge.redactor().clone()
     }
 
     async fn shutdown(&self) {
