@@ -125,7 +125,12 @@ impl Redactor {
             });
         }
         // Longest first, so a secret that contains another is removed whole.
-        list.sort_by(|a, b| b.value.len().cmp(&a.value.len()).then(a.value.cmp(&b.value)));
+        list.sort_by(|a, b| {
+            b.value
+                .len()
+                .cmp(&a.value.len())
+                .then(a.value.cmp(&b.value))
+        });
     }
 
     /// Adds a secret (and its URL-encoded and JSON-escaped forms); one shorter than
@@ -204,9 +209,13 @@ impl Redactor {
     pub fn redact_worker(&self, row: &mut WorkerRow) {
         self.redact_in_place(&mut row.reason);
         self.redact_in_place(&mut row.model_ref);
-        for s in [&mut row.error, &mut row.answered_by, &mut row.resolved_model]
-            .into_iter()
-            .flatten()
+        for s in [
+            &mut row.error,
+            &mut row.answered_by,
+            &mut row.resolved_model,
+        ]
+        .into_iter()
+        .flatten()
         {
             self.redact_in_place(s);
         }
@@ -407,7 +416,10 @@ mod tests {
         let r = Redactor::new();
         r.add("k/ey+with\"quote");
         assert_eq!(r.redact("k%2Fey%2Bwith%22quote"), "[REDACTED]");
-        assert_eq!(r.redact(r#"{"v":"k/ey+with\"quote"}"#), r#"{"v":"[REDACTED]"}"#);
+        assert_eq!(
+            r.redact(r#"{"v":"k/ey+with\"quote"}"#),
+            r#"{"v":"[REDACTED]"}"#
+        );
         r.add_basic_auth("opencode", "hunter2-password");
         let header = base64::engine::general_purpose::STANDARD.encode("opencode:hunter2-password");
         assert_eq!(
@@ -442,15 +454,28 @@ mod tests {
             w.write_all(b"error: sk-sec").expect("buffered");
             w.write_all(b"ret-key-1 rejected\n").expect("buffered");
         }
-        assert_eq!(String::from_utf8_lossy(&out), "error: [REDACTED] rejected\n");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "error: [REDACTED] rejected\n"
+        );
     }
 
     #[test]
     fn key_like_names() {
-        for n in ["OPENAI_API_KEY", "GITHUB_TOKEN", "apiKey", "AWS_SECRET_ACCESS_KEY"] {
+        for n in [
+            "OPENAI_API_KEY",
+            "GITHUB_TOKEN",
+            "apiKey",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
             assert!(key_like(n), "{n}");
         }
-        for n in ["HOME", "PATH", "baseURL", "GOOGLE_APPLICATION_CREDENTIALS_FILE"] {
+        for n in [
+            "HOME",
+            "PATH",
+            "baseURL",
+            "GOOGLE_APPLICATION_CREDENTIALS_FILE",
+        ] {
             assert!(!key_like(n), "{n}");
         }
     }

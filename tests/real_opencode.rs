@@ -43,7 +43,7 @@ fn serve_spec(
             .collect(),
         ready_timeout,
         die_with_parent: true,
-        redact: Vec::new(),
+        redact: orch::redact::Redactor::new(),
     }
 }
 
@@ -243,7 +243,7 @@ async fn real_opencode_agrees_with_the_local_source() {
             env.set(*k, *v);
         }
         let spec = SpawnSpec {
-            redact: vec!["gsk-test-env".into(), "sk-test-123".into()],
+            redact: orch::redact::Redactor::from_secrets(["gsk-test-env", "sk-test-123"]),
             ..serve_spec("agreement", &bin, &project, &env, Duration::from_secs(90))
         };
         let server = OsSpawner

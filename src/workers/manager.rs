@@ -177,8 +177,7 @@ impl Manager<OsSpawner, SystemClock> {
     /// [`Manager::start`], teaching `redactor` every secret of the setup (and of later
     /// reloads), so a log writer made before the manager redacts with it too.
     pub fn start_redacting(config: ManagerConfig, redactor: Redactor) -> Result<Self, Error> {
-        let knowledge =
-            KnowledgeSource::load(&config.paths, &config.env)?.with_redactor(redactor);
+        let knowledge = KnowledgeSource::load(&config.paths, &config.env)?.with_redactor(redactor);
         Ok(Self::new(config, knowledge, OsSpawner, SystemClock))
     }
 }

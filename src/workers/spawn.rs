@@ -284,13 +284,7 @@ impl Spawner for OsSpawner {
             );
         }
         if let Some(err) = child.stderr.take() {
-            pump(
-                err,
-                Arc::clone(&tail),
-                secrets.clone(),
-                None,
-                Some(pid_tx),
-            );
+            pump(err, Arc::clone(&tail), secrets.clone(), None, Some(pid_tx));
         }
         let stdin = child.stdin.take();
         let (exit_tx, exit_rx) = watch::channel(None);
