@@ -266,7 +266,6 @@ impl Redactor {
             project_dir: paths.project_dir.clone(),
         };
         if let Ok(merged) = locations.load_merged(env) {
-            self.learn_config(&merged.value);
             let is_model = |content: &str| {
                 content.split_once('/').is_some_and(|(p, m)| {
                     set.providers
@@ -279,6 +278,8 @@ impl Redactor {
                     self.insert(&file.content, &format!("{{file:{}}}", file.name));
                 }
             }
+            // After the files, so a key read from a file is shown by the file's name.
+            self.learn_config(&merged.value);
         }
     }
 
@@ -457,6 +458,59 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(&out),
             "error: [REDACTED] rejected\n"
+        );
+    }
+
+    #[test]
+    fn learns_env_auth_config_and_substituted_files() {
+        use crate::sources::ProviderSource;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (paths, env) = crate::testutil::capture_home(dir.path());
+        std::fs::write(
+            paths.auth_file(),
+            r#"{"openai":{"type":"api","key":"sk-test-123"},
+                "anthropic":{"type":"oauth","refresh":"rt-refresh-000111","access":"at-access-000222","expires":1},
+                "wk":{"type":"wellknown","key":"wk-key-00000333","token":"wk-token-0000444"}}"#,
+        )
+        .expect("auth.json");
+        let project = &paths.project_dir;
+        std::fs::create_dir_all(project.join(".opencode")).expect(".opencode");
+        std::fs::write(project.join("key.txt"), "file-key-abcdef123\n").expect("key.txt");
+        std::fs::write(project.join("small.txt"), "openai/gpt-5-mini\n").expect("small.txt");
+        std::fs::write(
+            project.join(".opencode/opencode.json"),
+            r#"{"small_model": "{file:../small.txt}",
+                "provider": {"openai": {"options": {
+                    "apiKey": "{file:../key.txt}",
+                    "headers": {"X-Custom-Auth": "hdr-secret-value-1"},
+                    "baseURL": "https://api.example.invalid/v1"}}}}"#,
+        )
+        .expect("config");
+        let set = crate::sources::local::LocalSource::new(paths.clone(), env.clone())
+            .load_now()
+            .expect("the setup loads");
+        let r = Redactor::new();
+        r.learn(&paths, &env, &set);
+        for secret in [
+            "gsk-test-env",
+            "sk-test-123",
+            "rt-refresh-000111",
+            "at-access-000222",
+            "wk-key-00000333",
+            "wk-token-0000444",
+            "hdr-secret-value-1",
+        ] {
+            assert_eq!(r.redact(&format!("<{secret}>")), "<[REDACTED]>", "{secret}");
+        }
+        // A substituted file is shown by its name; a file that holds a model is no secret.
+        assert_eq!(
+            r.redact("model file-key-abcdef123 is unknown"),
+            "model {file:../key.txt} is unknown"
+        );
+        assert_eq!(r.redact("openai/gpt-5-mini"), "openai/gpt-5-mini");
+        assert_eq!(
+            r.redact("https://api.example.invalid/v1"),
+            "https://api.example.invalid/v1"
         );
     }
 

@@ -225,3 +225,44 @@ async fn no_echoed_key_leaves_the_backend() {
         assert_no_key(what, text);
     }
 }
+
+/// Finding 10: a `{file:}` substitution in `model` is shown as `{file:NAME}` in reasons and
+/// errors, whatever its length (the redactor ignores values under 8 bytes; this does not);
+/// one that names a model still resolves to it.
+#[test]
+fn a_substituted_file_is_named_not_echoed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (paths, env) = orch::testutil::capture_home(dir.path());
+    let project = &paths.project_dir;
+    std::fs::create_dir_all(project.join(".opencode")).expect(".opencode");
+    std::fs::write(project.join("m.txt"), "pw1234\n").expect("m.txt");
+    std::fs::write(project.join("s.txt"), "openai/gpt-5-mini\n").expect("s.txt");
+    std::fs::write(
+        project.join(".opencode/opencode.json"),
+        r#"{"model": "{file:../m.txt}", "small_model": "{file:../s.txt}"}"#,
+    )
+    .expect("config");
+    let knowledge = orch::knowledge::Knowledge::load_local(&paths, &env).expect("loads");
+    let mut shown = String::new();
+    for reference in ["node", "node:fast", "node:vision"] {
+        match knowledge
+            .resolver
+            .resolve(&orch::resolve::Request::new(reference))
+        {
+            Ok(r) => shown.push_str(&format!("{r:?}\n")),
+            Err(e) => shown.push_str(&format!("{e}\n{e:?}\n")),
+        }
+    }
+    assert!(!shown.contains("pw1234"), "{shown}");
+    assert!(
+        shown.contains(
+            "model {file:../m.txt} skipped (the content of {file:../m.txt} is not provider/model)"
+        ),
+        "{shown}"
+    );
+    let fast = knowledge
+        .resolver
+        .resolve(&orch::resolve::Request::new("node:fast"))
+        .expect("node:fast resolves");
+    assert_eq!(fast.resolved_model, "openai/gpt-5-mini");
+}

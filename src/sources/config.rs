@@ -148,6 +148,8 @@ pub struct LoadedConfig {
     pub config: OpenCodeConfig,
     /// Files that were read, in merge order.
     pub files: Vec<PathBuf>,
+    /// What each `{file:}` substitution put in, so no reason or error shows it.
+    pub substituted: Vec<SubstitutedFile>,
 }
 
 /// Where OpenCode's configuration lives for one working directory.
@@ -185,12 +187,20 @@ impl ConfigLocations {
     /// `OPENCODE_CONFIG_CONTENT`. A file that exists but cannot be read or parsed is an
     /// error naming it: OpenCode itself refuses to start on a broken config.
     pub fn load(&self, env: &Environment) -> Result<LoadedConfig, SourceError> {
-        let MergedConfig { value, files, .. } = self.load_merged(env)?;
+        let MergedConfig {
+            value,
+            files,
+            substituted,
+        } = self.load_merged(env)?;
         let config = OpenCodeConfig::deserialize(&value).map_err(|e| SourceError::Config {
             path: files.last().cloned().unwrap_or_default(),
             source: ConfigError::Shape(Redacted(e)),
         })?;
-        Ok(LoadedConfig { config, files })
+        Ok(LoadedConfig {
+            config,
+            files,
+            substituted,
+        })
     }
 
     /// The merged value after substitution, with the files read and what `{file:}`
