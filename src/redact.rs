@@ -463,7 +463,6 @@ mod tests {
 
     #[test]
     fn learns_env_auth_config_and_substituted_files() {
-        use crate::sources::ProviderSource;
         let dir = tempfile::tempdir().expect("tempdir");
         let (paths, env) = crate::testutil::capture_home(dir.path());
         std::fs::write(
