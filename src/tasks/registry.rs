@@ -598,7 +598,11 @@ async fn run<W: WorkerService>(
             };
             match result {
                 Some(Ok(outcome)) => inner.finish(id, |row| apply_outcome(row, outcome)),
-                Some(Err(e)) => inner.finish(id, |row| failed(row, e)),
+                Some(Err(e)) => {
+                    // Provider text: the backend's log writer redacts it.
+                    tracing::info!(task = %task_id(id), "task failed: {}", e.message);
+                    inner.finish(id, |row| failed(row, e));
+                }
                 // Give the worker service time to abort the session, then drop the work.
                 None => {
                     let _ = tokio::time::timeout(inner.limits.cancel_grace, work).await;
