@@ -249,30 +249,44 @@ impl Redactor {
     /// that is just a model of `set`, such as a `model` kept in a file). Nothing fails:
     /// what cannot be read holds no secret orch could leak.
     pub fn learn(&self, paths: &Paths, env: &Environment, set: &ProviderSet) {
-        for name in set
-            .providers
-            .iter()
-            .flat_map(|p| p.provider.env.iter())
-            .map(String::as_str)
-            .chain(env.vars().map(|(n, _)| n).filter(|n| key_like(n)))
-        {
+        self.learn_names(
+            env,
+            set.providers
+                .iter()
+                .flat_map(|p| p.provider.env.iter())
+                .map(String::as_str),
+        );
+        self.learn_files(paths, env, |content| {
+            content.split_once('/').is_some_and(|(p, m)| {
+                set.providers
+                    .iter()
+                    .any(|e| e.provider.id == p && e.provider.model(m).is_some())
+            })
+        });
+    }
+
+    /// What a client can learn without the catalog (for its own log): variables named
+    /// like credentials, `auth.json`, the config and substituted files.
+    pub fn learn_client(&self, paths: &Paths, env: &Environment) {
+        self.learn_names(env, std::iter::empty());
+        self.learn_files(paths, env, |_| false);
+    }
+
+    fn learn_names<'a>(&self, env: &'a Environment, names: impl Iterator<Item = &'a str>) {
+        for name in names.chain(env.vars().map(|(n, _)| n).filter(|n| key_like(n))) {
             if let Some(value) = env.get(name) {
                 self.add(value);
             }
         }
+    }
+
+    fn learn_files(&self, paths: &Paths, env: &Environment, is_model: impl Fn(&str) -> bool) {
         self.learn_auth(&paths.auth_file());
         let locations = ConfigLocations {
             global_dir: paths.opencode_config_dir.clone(),
             project_dir: paths.project_dir.clone(),
         };
         if let Ok(merged) = locations.load_merged(env) {
-            let is_model = |content: &str| {
-                content.split_once('/').is_some_and(|(p, m)| {
-                    set.providers
-                        .iter()
-                        .any(|e| e.provider.id == p && e.provider.model(m).is_some())
-                })
-            };
             for file in merged.substituted {
                 if !is_model(file.content.trim()) {
                     self.insert(&file.content, &format!("{{file:{}}}", file.name));

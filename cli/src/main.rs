@@ -247,7 +247,9 @@ fn tui(cli: &Cli, args: &TuiArgs) -> anyhow::Result<u8> {
         .log
         .clone()
         .unwrap_or_else(|| paths.state_dir.join("tui.log"));
-    orch_tui::log_to_file(&log, env.get("ORCH_LOG"))
+    let redactor = orch::redact::Redactor::new();
+    redactor.learn_client(&paths, &env);
+    orch_tui::log_to_file(&log, env.get("ORCH_LOG"), redactor)
         .with_context(|| format!("cannot open the log file {}", log.display()))?;
     runtime(Threads::Many(Some(2)))?.block_on(async {
         let (stream, socket) = connect_or_start(&paths, &launch(&project)?).await?;

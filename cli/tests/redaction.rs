@@ -62,7 +62,10 @@ async fn no_echoed_key_in_cli_output_logs_or_state() {
     }
     s.set("ORCH_OPENCODE_BIN", &opencode);
     s.set("FAKE_LLM_KEY", ENV_KEY);
-    s.set("ORCH_LOG", "debug,rmcp=warn,hyper=warn,reqwest=warn,h2=warn");
+    s.set(
+        "ORCH_LOG",
+        "debug,rmcp=warn,hyper=warn,reqwest=warn,h2=warn",
+    );
     let base = llm.base_url();
     let config = json!({
         "$schema": "https://opencode.ai/config.json",
@@ -111,10 +114,6 @@ async fn no_echoed_key_in_cli_output_logs_or_state() {
             record(format!("orch run {model} {leak} (exit {})", r.code), &r);
         }
     }
-    assert_eq!(
-        redacted, 6,
-        "every echo reaches the CLI, redacted: {seen:#?}"
-    );
     for args in [
         &["tasks", "--format", "json"][..],
         &["tasks"][..],
@@ -135,4 +134,8 @@ async fn no_echoed_key_in_cli_output_logs_or_state() {
     for (what, text) in &seen {
         assert_no_key(what, text);
     }
+    assert_eq!(
+        redacted, 6,
+        "every echo reaches the CLI, redacted: {seen:#?}"
+    );
 }
