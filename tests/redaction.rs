@@ -266,3 +266,74 @@ fn a_substituted_file_is_named_not_echoed() {
         .expect("node:fast resolves");
     assert_eq!(fast.resolved_model, "openai/gpt-5-mini");
 }
+
+/// Without the real OpenCode: over fake workers whose answers echo the task text, a key in
+/// an answer, in a tool error (an unknown worker named by the key) and in a Markdown reply
+/// reaches no MCP client, and the task registry never holds it.
+#[tokio::test]
+async fn every_mcp_reply_and_task_row_is_redacted() {
+    use orch::testutil::fake_workers::FakeWorkers;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (paths, env) = orch::testutil::capture_home(dir.path());
+    let knowledge = orch::knowledge::Knowledge::load_local(&paths, &env).expect("loads");
+    let redactor = Redactor::new();
+    redactor.learn(&paths, &env, knowledge.resolver.set());
+    let key = orch::testutil::FAKE_SECRETS[0];
+    assert_eq!(
+        redactor.redact(key),
+        "[REDACTED]",
+        "auth.json's key is known"
+    );
+    let fake = FakeWorkers::new(knowledge).with_redactor(redactor);
+    let served = Served::start(Arc::new(fake), &paths, Limits::default());
+    let stream = tokio::net::UnixStream::connect(&served.socket)
+        .await
+        .expect("connect");
+    let client = SocketClient::connect(stream, &served.socket)
+        .await
+        .expect("the MCP handshake");
+    let mut seen = Vec::new();
+    let row = client
+        .run(&RunRequest {
+            worker: "explorer".into(),
+            task: format!("the provider said: Incorrect API key provided: {key}"),
+            auto_spawn: true,
+            ..RunRequest::default()
+        })
+        .await
+        .expect("the task starts");
+    let done = client
+        .await_tasks(std::slice::from_ref(&row.id), Duration::from_secs(10))
+        .await
+        .expect("the task ends");
+    let output = done.tasks[0].output.clone().unwrap_or_default();
+    assert!(
+        output.contains("Incorrect API key provided: [REDACTED]"),
+        "{output}"
+    );
+    seen.push(json!(done).to_string());
+    let stored = served
+        .backend
+        .tasks()
+        .peek(std::slice::from_ref(&row.id))
+        .expect("the task is kept");
+    // The registry holds the answer redacted (the task text is the caller's own).
+    seen.push(format!("{:?} {:?}", stored[0].output, stored[0].error));
+    let unknown = client
+        .run(&RunRequest {
+            worker: key.into(),
+            task: "x".into(),
+            auto_spawn: true,
+            ..RunRequest::default()
+        })
+        .await;
+    let err = unknown.err().map(|e| format!("{e:?}")).unwrap_or_default();
+    assert!(err.contains("[REDACTED]"), "{err}");
+    seen.push(err);
+    seen.push(json!(client.tasks(&TasksQuery::default()).await.expect("tasks")).to_string());
+    client.close().await;
+    served.stop().await;
+    for text in &seen {
+        orch::testutil::assert_no_secret("an MCP reply or task row", text);
+    }
+}

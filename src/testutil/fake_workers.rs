@@ -47,6 +47,7 @@ struct State {
 pub struct FakeWorkers {
     knowledge: Knowledge,
     state: Arc<Mutex<State>>,
+    redactor: crate::redact::Redactor,
 }
 
 impl FakeWorkers {
@@ -55,7 +56,14 @@ impl FakeWorkers {
         Self {
             knowledge,
             state: Arc::new(Mutex::new(State::default())),
+            redactor: crate::redact::Redactor::new(),
         }
+    }
+
+    /// The same fake, redacting with `redactor` (its answers echo the task text).
+    pub fn with_redactor(mut self, redactor: crate::redact::Redactor) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// Each task takes this long (cancellation still stops it at once).
@@ -131,6 +139,10 @@ impl FakeWorkers {
 }
 
 impl WorkerService for FakeWorkers {
+    fn redactor(&self) -> crate::redact::Redactor {
+        self.redactor.clone()
+    }
+
     async fn run(&self, req: RunRequest, cancel: CancellationToken) -> Result<RunOutcome, Error> {
         let (p, reference, resolution, delay, hold, session) = {
             let mut st = lock(&self.state);
