@@ -396,8 +396,9 @@ fn key_like(name: &str) -> bool {
     ["key", "token", "secret", "password", "passwd", "credential"]
         .iter()
         .any(|w| n.contains(w))
-        && !n.ends_with("_file")
-        && !n.ends_with("_path")
+        && !["_file", "_path", "_dir", "_home"]
+            .iter()
+            .any(|suffix| n.ends_with(suffix))
 }
 
 #[cfg(test)]

@@ -720,6 +720,25 @@ impl<W: WorkerService> ServerHandler for McpServer<W> {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let redactor = self.backend.workers().redactor();
+        match self.call_tool_unredacted(request, context).await {
+            Ok(reply) => Ok(redact_reply(&redactor, reply)),
+            Err(mut e) => {
+                if let Cow::Owned(clean) = redactor.redact(&e.message) {
+                    e.message = Cow::Owned(clean);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<W: WorkerService> McpServer<W> {
+    async fn call_tool_unredacted(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
         // rmcp turns arguments that do not match a tool's type into a tool result; a
         // malformed call is a JSON-RPC error here, so check them first.
         let args = request.arguments.as_ref();
@@ -741,16 +760,7 @@ impl<W: WorkerService> ServerHandler for McpServer<W> {
             }
         }
         let tcc = ToolCallContext::new(self, request, context);
-        let redactor = self.backend.workers().redactor();
-        match self.router.call(tcc).await {
-            Ok(reply) => Ok(redact_reply(&redactor, reply)),
-            Err(mut e) => {
-                if let Cow::Owned(clean) = redactor.redact(&e.message) {
-                    e.message = Cow::Owned(clean);
-                }
-                Err(e)
-            }
-        }
+        self.router.call(tcc).await
     }
 }
 
