@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use crate::error::{Error, ErrorKind};
 use crate::paths::{Environment, Paths};
 use crate::profiles::{Profiles, load_orchestrator};
+use crate::redact::Redactor;
 use crate::resolve::Resolver;
 use crate::sources::ProviderSet;
 use crate::sources::config::{ConfigLocations, project_dirs};
@@ -74,6 +75,7 @@ pub struct KnowledgeSource {
     origin: Option<(Paths, Environment)>,
     files: Vec<PathBuf>,
     cached: RwLock<Cached>,
+    redactor: Redactor,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +117,7 @@ impl KnowledgeSource {
         Ok(Self {
             origin: Some((paths.clone(), env.clone())),
             files,
+            redactor: Redactor::new(),
             cached: RwLock::new(Cached {
                 knowledge,
                 stamp,
@@ -128,12 +131,28 @@ impl KnowledgeSource {
         Self {
             origin: None,
             files: Vec::new(),
+            redactor: Redactor::new(),
             cached: RwLock::new(Cached {
                 knowledge,
                 stamp: Vec::new(),
                 warning: None,
             }),
         }
+    }
+
+    /// Teaches `redactor` the secrets of the files now and after every reload (a secret
+    /// once learnt stays: a key rotated away is still a key).
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        if let Some((paths, env)) = &self.origin {
+            redactor.learn(paths, env, self.read().knowledge.resolver.set());
+        }
+        self.redactor = redactor;
+        self
+    }
+
+    /// The redactor this source teaches.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     fn read(&self) -> Cached {
@@ -156,6 +175,7 @@ impl KnowledgeSource {
         let mut next = cached;
         match Knowledge::load_local(paths, env) {
             Ok(k) => {
+                self.redactor.learn(paths, env, k.resolver.set());
                 next.knowledge = k;
                 next.warning = None;
             }

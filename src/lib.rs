@@ -25,6 +25,7 @@ pub mod mcp;
 pub mod opencode;
 pub mod paths;
 pub mod profiles;
+pub mod redact;
 pub mod render;
 pub mod resolve;
 pub mod sources;

@@ -43,7 +43,7 @@ fn serve_spec(
             .collect(),
         ready_timeout,
         die_with_parent: true,
-        redact: Vec::new(),
+        redact: orch::redact::Redactor::new(),
         guard: None,
     }
 }
@@ -223,7 +223,7 @@ async fn real_opencode_agrees_with_the_local_source() {
             env.set(*k, *v);
         }
         let spec = SpawnSpec {
-            redact: vec!["gsk-test-env".into(), "sk-test-123".into()],
+            redact: orch::redact::Redactor::from_secrets(["gsk-test-env", "sk-test-123"]),
             ..serve_spec("agreement", &bin, &project, &env, Duration::from_secs(90))
         };
         let server = OsSpawner.spawn(spec).await.expect("the process spawns");
@@ -512,7 +512,7 @@ async fn real_opencode_and_the_local_source_read_files_with_a_byte_order_mark() 
     .expect("auth.json");
     env.set("GROQ_API_KEY", "gsk-test-env");
     let spec = SpawnSpec {
-        redact: vec!["gsk-test-env".into(), "sk-test-123".into()],
+        redact: orch::redact::Redactor::from_secrets(["gsk-test-env", "sk-test-123"]),
         ..serve_spec("bom", &bin, &project, &env, Duration::from_secs(90))
     };
     let server = OsSpawner.spawn(spec).await.expect("OpenCode starts");

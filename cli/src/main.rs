@@ -234,8 +234,14 @@ fn launch(project: &std::path::Path) -> anyhow::Result<Launch> {
 /// shows a mismatch with `--socket`.
 fn serve(cli: &Cli) -> anyhow::Result<u8> {
     let Place { env, paths, .. } = Place::of(cli)?;
+    // Every log line passes the backend's redactor, which learns the secrets once the
+    // service loads them (and worker passwords as they are made).
+    let redactor = orch::redact::Redactor::new();
+    let log_redactor = redactor.clone();
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(move || {
+            orch::redact::RedactingWriter::new(log_redactor.clone(), std::io::stderr())
+        })
         .with_ansi(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ORCH_LOG")
@@ -254,7 +260,7 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
         let lock = orch::mcp::SocketLock::acquire(&socket)?;
         // Each worker runs under this very binary's guard (`orch __guard`).
         let guard = std::env::current_exe().ok();
-        let service = orch::mcp::default_service(&paths, &env, guard)?;
+        let service = orch::mcp::default_service(&paths, &env, guard, &redactor)?;
         let listener = lock.listen()?;
         let info = orch::mcp::ServeInfo {
             paths: paths.clone(),
@@ -371,7 +377,9 @@ fn tui(cli: &Cli, args: &TuiArgs) -> anyhow::Result<u8> {
         .log
         .clone()
         .unwrap_or_else(|| paths.state_dir.join("tui.log"));
-    orch_tui::log_to_file(&log, env.get("ORCH_LOG"))
+    let redactor = orch::redact::Redactor::new();
+    redactor.learn_client(&paths, &env);
+    orch_tui::log_to_file(&log, env.get("ORCH_LOG"), redactor)
         .with_context(|| format!("cannot open the log file {}", log.display()))?;
     runtime(Threads::Many(Some(2)))?.block_on(async {
         let (stream, socket) = connect_or_start(&paths, &launch(&project)?).await?;

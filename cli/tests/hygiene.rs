@@ -175,7 +175,7 @@ fn spec(dir: &Path, program: std::path::PathBuf) -> SpawnSpec {
         env: vec![("PATH".into(), std::env::var("PATH").unwrap_or_default())],
         ready_timeout: Duration::from_secs(10),
         die_with_parent: true,
-        redact: Vec::new(),
+        redact: orch::redact::Redactor::new(),
         guard: Some(BIN.into()),
     }
 }

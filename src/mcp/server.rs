@@ -6,6 +6,7 @@
 //! readable message with suggestions; a malformed call (wrong types, unknown fields,
 //! missing arguments) is a JSON-RPC `-32602` error.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,6 +28,7 @@ use super::args::{AttachmentArg, AwaitArgs, IdsArgs, ListArgs, StartArgs, ViewAr
 use super::transport::MAX_MESSAGE_BYTES;
 use crate::error::{Error, ErrorKind};
 use crate::paths::Paths;
+use crate::redact::Redactor;
 use crate::render;
 use crate::tasks::{Limits, StartRequest, Tasks, Work, route_auto};
 use crate::views;
@@ -219,6 +221,22 @@ fn error_result(e: &Error, format: ReplyFormat) -> CallToolResult {
         }
     };
     CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
+/// The one place every tool reply passes: no secret orch knows leaves in it.
+fn redact_reply(redactor: &Redactor, reply: CallToolResponse) -> CallToolResponse {
+    let CallToolResponse::Complete(mut result) = reply else {
+        return reply;
+    };
+    for block in &mut result.content {
+        if let ContentBlock::Text(t) = block {
+            redactor.redact_in_place(&mut t.text);
+        }
+    }
+    if let Some(v) = result.structured_content.as_mut() {
+        redactor.redact_value(v);
+    }
+    CallToolResponse::Complete(result)
 }
 
 fn finish(
@@ -702,6 +720,25 @@ impl<W: WorkerService> ServerHandler for McpServer<W> {
     }
 
     async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let redactor = self.backend.workers().redactor();
+        match self.call_tool_unredacted(request, context).await {
+            Ok(reply) => Ok(redact_reply(&redactor, reply)),
+            Err(mut e) => {
+                if let Cow::Owned(clean) = redactor.redact(&e.message) {
+                    e.message = Cow::Owned(clean);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<W: WorkerService> McpServer<W> {
+    async fn call_tool_unredacted(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,

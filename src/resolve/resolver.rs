@@ -737,6 +737,10 @@ impl Resolver {
     /// OpenCode's `model` or `small_model`, which must name a usable model (with image
     /// input when needed).
     fn configured(&self, value: &str, need_image: bool) -> Result<(usize, usize), String> {
+        if value.starts_with("{file:") && value.ends_with('}') {
+            // The loader shows a substituted file by its name when it names no model.
+            return Err(format!("the content of {value} is not provider/model"));
+        }
         let Some((p, m)) = value.split_once('/') else {
             return Err(format!("{} is not provider/model", shown(value)));
         };

@@ -178,6 +178,8 @@ pub struct LoadedConfig {
     pub config: OpenCodeConfig,
     /// Files that were read, in merge order.
     pub files: Vec<PathBuf>,
+    /// What each `{file:}` substitution put in, so no reason or error shows it.
+    pub substituted: Vec<SubstitutedFile>,
 }
 
 /// Where OpenCode's configuration lives for one working directory.
@@ -215,8 +217,28 @@ impl ConfigLocations {
     /// `OPENCODE_CONFIG_CONTENT`. A file that exists but cannot be read or parsed is an
     /// error naming it: OpenCode itself refuses to start on a broken config.
     pub fn load(&self, env: &Environment) -> Result<LoadedConfig, SourceError> {
+        let MergedConfig {
+            value,
+            files,
+            substituted,
+        } = self.load_merged(env)?;
+        let config = OpenCodeConfig::deserialize(&value).map_err(|e| SourceError::Config {
+            path: files.last().cloned().unwrap_or_default(),
+            source: ConfigError::Shape(Redacted(e)),
+        })?;
+        Ok(LoadedConfig {
+            config,
+            files,
+            substituted,
+        })
+    }
+
+    /// The merged value after substitution, with the files read and what `{file:}`
+    /// substituted (for the redactor, which must know every secret the config holds).
+    pub fn load_merged(&self, env: &Environment) -> Result<MergedConfig, SourceError> {
         let mut merged = Value::Object(Map::new());
         let mut files = Vec::new();
+        let mut substituted = Vec::new();
         for path in self.candidates(env) {
             let text = match std::fs::read(&path) {
                 Ok(bytes) => String::from_utf8(bytes).map_err(ConfigError::NotUtf8),
@@ -230,7 +252,7 @@ impl ConfigLocations {
                 }
             };
             let value = text
-                .and_then(|text| parse_checked(&text, path.parent(), env))
+                .and_then(|text| parse_checked(&text, path.parent(), env, &mut substituted))
                 .map_err(|source| SourceError::Config {
                     path: path.clone(),
                     source,
@@ -243,20 +265,47 @@ impl ConfigLocations {
             .filter(|s| !s.trim().is_empty())
         {
             let label = PathBuf::from("$OPENCODE_CONFIG_CONTENT");
-            let value = parse_checked(inline, Some(&self.project_dir), env).map_err(|source| {
-                SourceError::Config {
+            let value = parse_checked(inline, Some(&self.project_dir), env, &mut substituted)
+                .map_err(|source| SourceError::Config {
                     path: label.clone(),
                     source,
-                }
-            })?;
+                })?;
             merge(&mut merged, value);
             files.push(label);
         }
-        let config = OpenCodeConfig::deserialize(&merged).map_err(|e| SourceError::Config {
-            path: files.last().cloned().unwrap_or_default(),
-            source: ConfigError::Shape(Redacted(e)),
-        })?;
-        Ok(LoadedConfig { config, files })
+        Ok(MergedConfig {
+            value: merged,
+            files,
+            substituted,
+        })
+    }
+}
+
+/// The merged config value, before its typed view.
+#[derive(Debug, Clone, Default)]
+pub struct MergedConfig {
+    /// The merged value, substitutions done.
+    pub value: Value,
+    /// Files that were read, in merge order.
+    pub files: Vec<PathBuf>,
+    /// What each `{file:}` substitution put in.
+    pub substituted: Vec<SubstitutedFile>,
+}
+
+/// One `{file:NAME}` substitution. `Debug` hides the content.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SubstitutedFile {
+    /// The name as written in the config (`{file:NAME}`).
+    pub name: String,
+    /// The content put in (trimmed at the end, before JSON escaping).
+    pub content: String,
+}
+
+impl std::fmt::Debug for SubstitutedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubstitutedFile")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -276,8 +325,13 @@ pub fn project_dirs(start: &Path) -> Vec<PathBuf> {
 
 /// Parses one file's text and checks its value against the typed view, so a wrong type
 /// is reported against the file that has it, not against the merge.
-fn parse_checked(text: &str, dir: Option<&Path>, env: &Environment) -> Result<Value, ConfigError> {
-    let value = parse_config_text(text, dir, env)?;
+fn parse_checked(
+    text: &str,
+    dir: Option<&Path>,
+    env: &Environment,
+    substituted: &mut Vec<SubstitutedFile>,
+) -> Result<Value, ConfigError> {
+    let value = parse_substituted(text, dir, env, substituted)?;
     if !value.is_object() {
         return Err(ConfigError::NotObject);
     }
@@ -309,8 +363,17 @@ pub fn parse_config_text(
     dir: Option<&Path>,
     env: &Environment,
 ) -> Result<Value, ConfigError> {
+    parse_substituted(text, dir, env, &mut Vec::new())
+}
+
+fn parse_substituted(
+    text: &str,
+    dir: Option<&Path>,
+    env: &Environment,
+    substituted: &mut Vec<SubstitutedFile>,
+) -> Result<Value, ConfigError> {
     let (text, _) = split_bom(text);
-    let text = substitute(text, dir, env)?;
+    let text = substitute(text, dir, env, substituted)?;
     let value: Option<Value> = jsonc_parser::parse_to_serde_value(&text, &jsonc_options())
         .map_err(|e| ConfigError::Syntax(Redacted(e)))?;
     Ok(value.unwrap_or(Value::Object(Map::new())))
@@ -319,7 +382,12 @@ pub fn parse_config_text(
 /// OpenCode's text substitutions. `{env:VAR}` becomes the variable's value (empty when
 /// unset); `{file:path}` becomes the file's contents, JSON-escaped, with `~/` meaning home
 /// and relative paths relative to the config file. Lines that are `//` comments are left alone.
-fn substitute(text: &str, dir: Option<&Path>, env: &Environment) -> Result<String, ConfigError> {
+fn substitute(
+    text: &str,
+    dir: Option<&Path>,
+    env: &Environment,
+    substituted: &mut Vec<SubstitutedFile>,
+) -> Result<String, ConfigError> {
     if !text.contains("{env:") && !text.contains("{file:") {
         return Ok(text.to_owned());
     }
@@ -349,7 +417,12 @@ fn substitute(text: &str, dir: Option<&Path>, env: &Environment) -> Result<Strin
                     }
                 })?;
                 // OpenCode skips a byte order mark here too (checked on 1.18.34).
-                out.push_str(&json_escape(split_bom(&content).0.trim_end()));
+                let content = split_bom(&content).0.trim_end();
+                out.push_str(&json_escape(content));
+                substituted.push(SubstitutedFile {
+                    name: file.trim().to_owned(),
+                    content: content.to_owned(),
+                });
             }
             rest = &tail[end + 1..];
         }

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::auth::{CredentialKind, Credentials};
-use super::config::{ConfigLocations, ConfigModel, OpenCodeConfig};
+use super::config::{ConfigLocations, ConfigModel, OpenCodeConfig, SubstitutedFile};
 use super::{Access, Origin, ProviderEntry, ProviderSet, ProviderSource, SetOrigin, SourceError};
 use crate::catalog::models_dev::DevCatalog;
 use crate::catalog::{
@@ -60,6 +60,7 @@ impl LocalSource {
         let (creds, warning) = Credentials::load(&self.paths.auth_file());
         warnings.extend(warning);
         let mut set = classify(catalog, &loaded.config, &self.env, &creds);
+        hide_substituted_files(&mut set, &loaded.substituted);
         set.origin = SetOrigin {
             kind: Origin::Local,
             catalog: about,
@@ -315,6 +316,38 @@ pub fn classify(
     };
     set.sort();
     set
+}
+
+/// `model` and `small_model` that hold a substituted file's content and name no known
+/// model show `{file:NAME}` instead of the content: the resolver puts them in reasons and
+/// errors, and a file may hold anything (finding 10). A value that names a model stays, as
+/// it must resolve.
+fn hide_substituted_files(set: &mut ProviderSet, files: &[SubstitutedFile]) {
+    let known = |value: &str| {
+        value.split_once('/').is_some_and(|(p, m)| {
+            set.providers
+                .iter()
+                .any(|e| e.provider.id == p && e.provider.model(m).is_some())
+        })
+    };
+    let hide = |value: &Option<String>| -> Option<String> {
+        let value = value.as_ref()?;
+        if known(value) {
+            return None;
+        }
+        let mut shown = value.clone();
+        for f in files.iter().filter(|f| !f.content.is_empty()) {
+            shown = shown.replace(f.content.as_str(), &format!("{{file:{}}}", f.name));
+        }
+        (shown != *value).then_some(shown)
+    };
+    let (model, small_model) = (hide(&set.model), hide(&set.small_model));
+    if model.is_some() {
+        set.model = model;
+    }
+    if small_model.is_some() {
+        set.small_model = small_model;
+    }
 }
 
 /// A model from `provider.<id>.models.<model>` in config, merged over the catalog's model.

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 use super::request::{StartRequest, Work};
 use crate::error::{Error, ErrorKind};
+use crate::redact::Redactor;
 use crate::resolve::{Request, Resolution};
 use crate::wire::{
     AwaitView, CancelOutcome, CancelRow, CancelView, TaskKind, TaskRow, TaskStatus, TasksQuery,
@@ -70,6 +71,8 @@ struct State {
 
 struct Inner<W> {
     workers: Arc<W>,
+    /// Every finished row passes through it before it is stored.
+    redactor: Redactor,
     limits: Limits,
     state: Mutex<State>,
     changed: Notify,
@@ -157,6 +160,7 @@ impl<W: WorkerService> Tasks<W> {
     pub fn new(workers: Arc<W>, limits: Limits) -> Self {
         Self {
             inner: Arc::new(Inner {
+                redactor: workers.redactor(),
                 workers,
                 limits,
                 state: Mutex::new(State::default()),
@@ -512,7 +516,10 @@ impl<W> Inner<W> {
     fn finish(&self, id: u64, apply: impl FnOnce(&mut TaskRow)) {
         let done = {
             let mut st = lock(&self.state);
-            finish_locked(&mut st, &self.limits, id, now_ms(), apply)
+            finish_locked(&mut st, &self.limits, id, now_ms(), |row| {
+                apply(row);
+                self.redactor.redact_task(row);
+            })
         };
         if done {
             self.changed.notify_waiters();
@@ -634,7 +641,11 @@ async fn run<W: WorkerService>(
             };
             match result {
                 Some(Ok(outcome)) => inner.finish(id, |row| apply_outcome(row, outcome)),
-                Some(Err(e)) => inner.finish(id, |row| failed(row, e)),
+                Some(Err(e)) => {
+                    // Provider text: the backend's log writer redacts it.
+                    tracing::info!(task = %task_id(id), "task failed: {}", e.message);
+                    inner.finish(id, |row| failed(row, e));
+                }
                 // Give the worker service time to abort the session, then drop the work.
                 None => {
                     let _ = tokio::time::timeout(inner.limits.cancel_grace, work).await;

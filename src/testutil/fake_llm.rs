@@ -1,6 +1,10 @@
 //! A fake OpenAI-compatible LLM (`POST /v1/chat/completions`, streamed or not) for tests
 //! that run the real OpenCode: it answers `echo from <model>` and logs which model each
-//! request asked for.
+//! request asked for. Like the many proxies that do, it can echo the caller's API key
+//! (the bearer token it was sent): a message holding `LEAK-401` gets a 401 whose body
+//! names the key, `LEAK-500` a 500 with the key (the first time only: OpenCode retries a
+//! 500, and the retry gets an answer with the key), `LEAK-STREAM` an answer with the key
+//! (only the newest message counts).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,6 +34,8 @@ struct State {
     /// `(needle, command)`: a request whose messages contain `needle` and no tool result
     /// yet is answered with a call of OpenCode's `bash` tool running `command`.
     bash: Vec<(String, String)>,
+    /// Keys that got their 500 (OpenCode retries a 500, so only the first fails).
+    failed_500: Vec<String>,
 }
 
 /// The fake LLM server.
@@ -126,6 +132,20 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
     let tool_answered = body["messages"]
         .as_array()
         .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
+    let key = req
+        .authorization
+        .as_deref()
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .to_owned();
+    // The newest message decides: a session's history carries earlier ones.
+    let mut last = String::new();
+    if let Some(m) = body["messages"].as_array().and_then(|m| m.last()) {
+        texts(m, &mut last);
+    }
+    let leak = ["LEAK-401", "LEAK-500", "LEAK-STREAM"]
+        .into_iter()
+        .find(|m| last.contains(m));
     let (delay, bash) = {
         let mut s = lock(&state);
         let bash = s
@@ -147,7 +167,29 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
     if let Some(command) = bash {
         return bash_call(&model, &command, stream);
     }
-    let answer = format!("echo from {model}");
+    match leak {
+        Some("LEAK-401") => {
+            return Resp {
+                status: 401,
+                content_type: "application/json",
+                body: json!({"error": {"message": format!("Incorrect API key provided: {key}. You can find your API key at https://example.invalid."), "type": "invalid_request_error", "code": "invalid_api_key"}}).to_string().into(),
+            };
+        }
+        Some("LEAK-500") if !lock(&state).failed_500.contains(&key) => {
+            lock(&state).failed_500.push(key.clone());
+            return Resp {
+                status: 500,
+                content_type: "application/json",
+                body: json!({"error": {"message": format!("upstream failed for key {key}"), "type": "server_error"}}).to_string().into(),
+            };
+        }
+        _ => {}
+    }
+    let answer = if leak.is_some() {
+        format!("echo from {model} with key {key}")
+    } else {
+        format!("echo from {model}")
+    };
     let usage = json!({"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8});
     if stream {
         let chunk = |delta: Value, finish: Value, usage: Option<&Value>| {

@@ -60,6 +60,7 @@ struct State {
 pub struct FakeWorkers {
     knowledge: Knowledge,
     state: Arc<Mutex<State>>,
+    redactor: crate::redact::Redactor,
 }
 
 impl FakeWorkers {
@@ -68,7 +69,14 @@ impl FakeWorkers {
         Self {
             knowledge,
             state: Arc::new(Mutex::new(State::default())),
+            redactor: crate::redact::Redactor::new(),
         }
+    }
+
+    /// The same fake, redacting with `redactor` (its answers echo the task text).
+    pub fn with_redactor(mut self, redactor: crate::redact::Redactor) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// Each task takes this long (cancellation still stops it at once).
@@ -144,6 +152,10 @@ impl FakeWorkers {
 }
 
 impl WorkerService for FakeWorkers {
+    fn redactor(&self) -> crate::redact::Redactor {
+        self.redactor.clone()
+    }
+
     async fn run(&self, req: RunRequest, cancel: CancellationToken) -> Result<RunOutcome, Error> {
         let (p, reference, resolution, delay, hold, session) = {
             let mut st = lock(&self.state);

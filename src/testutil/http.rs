@@ -25,6 +25,8 @@ pub struct Req {
     pub query: String,
     /// Body bytes.
     pub body: Bytes,
+    /// The `Authorization` header, when sent.
+    pub authorization: Option<String>,
 }
 
 impl Req {
@@ -115,6 +117,11 @@ impl Server {
                                 path: parts.uri.path().to_owned(),
                                 query: parts.uri.query().unwrap_or("").to_owned(),
                                 body,
+                                authorization: parts
+                                    .headers
+                                    .get(hyper::header::AUTHORIZATION)
+                                    .and_then(|v| v.to_str().ok())
+                                    .map(str::to_owned),
                             };
                             let resp = handler(req).await;
                             let mut out = hyper::Response::new(Full::new(resp.body));

@@ -34,6 +34,7 @@ use crate::opencode::{
 };
 use crate::paths::{Environment, Paths};
 use crate::profiles::{AgentServer, BackendKind, ModelSpec, PasswordSource, Profile};
+use crate::redact::Redactor;
 use crate::resolve::{Policy, Request, Resolution};
 use crate::sources::config::ConfigLocations;
 use crate::views;
@@ -205,7 +206,13 @@ fn fnv(bytes: &[u8]) -> u64 {
 impl Manager<OsSpawner, SystemClock> {
     /// A manager over real processes, with knowledge read from the files.
     pub fn start(config: ManagerConfig) -> Result<Self, Error> {
-        let knowledge = KnowledgeSource::load(&config.paths, &config.env)?;
+        Self::start_redacting(config, Redactor::new())
+    }
+
+    /// [`Manager::start`], teaching `redactor` every secret of the setup (and of later
+    /// reloads), so a log writer made before the manager redacts with it too.
+    pub fn start_redacting(config: ManagerConfig, redactor: Redactor) -> Result<Self, Error> {
+        let knowledge = KnowledgeSource::load(&config.paths, &config.env)?.with_redactor(redactor);
         Ok(Self::new(config, knowledge, OsSpawner, SystemClock))
     }
 }
@@ -340,21 +347,6 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
     }
 
     /// The environment values that must never be shown (provider keys).
-    fn secrets(&self, knowledge: &Knowledge) -> Vec<String> {
-        let env = &self.inner.config.env;
-        let mut out: Vec<String> = knowledge
-            .resolver
-            .set()
-            .providers
-            .iter()
-            .flat_map(|p| p.provider.env.iter())
-            .filter_map(|var| env.get(var).map(str::to_owned))
-            .collect();
-        out.sort();
-        out.dedup();
-        out
-    }
-
     /// `OPENCODE_CONFIG_CONTENT` for a worker: the user's own inline config, if any, with
     /// the worker's default model and tool switches on top, and orch's own MCP entries
     /// disabled unless the profile delegates (see [`super::isolation`]).
@@ -427,7 +419,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         lock(&slot.state).status = WorkerStatus::Starting;
         let started = match profile.backend {
             BackendKind::Server => {
-                self.spawn_server(knowledge, profile, &default, &fingerprint, policy)
+                self.spawn_server(profile, &default, &fingerprint, policy)
                     .await
             }
             BackendKind::Agent => self.attach_agent(profile, &fingerprint).await,
@@ -467,6 +459,12 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 username: DEFAULT_USERNAME.to_owned(),
                 password,
             });
+            if let Some(login) = &login {
+                self.inner
+                    .knowledge
+                    .redactor()
+                    .add_basic_auth(&login.username, login.password.expose());
+            }
             let client = OpenCodeClient::new(&entry.url, Duration::from_secs(5))
                 .ok()
                 .map(|c| c.with_credentials(login));
@@ -525,7 +523,6 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
 
     async fn spawn_server(
         &self,
-        knowledge: &Knowledge,
         profile: &Profile,
         default: &Resolution,
         fingerprint: &str,
@@ -538,8 +535,9 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             program: None,
             source,
         })?;
-        let mut redact = self.secrets(knowledge);
-        redact.push(login.password.expose().to_owned());
+        // Shown nowhere: the shared redactor removes it from output, replies and logs.
+        let redact = self.inner.knowledge.redactor().clone();
+        redact.add_basic_auth(&login.username, login.password.expose());
         let spec = SpawnSpec {
             worker: profile.id.clone(),
             program: cfg.opencode_bin.clone(),
@@ -723,11 +721,16 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 })?,
             PasswordSource::File(path) => read_password_file(path).map_err(fail)?,
         };
+        let username = server
+            .username
+            .clone()
+            .unwrap_or_else(|| DEFAULT_USERNAME.to_owned());
+        self.inner
+            .knowledge
+            .redactor()
+            .add_basic_auth(&username, &password);
         Ok(Some(Credentials {
-            username: server
-                .username
-                .clone()
-                .unwrap_or_else(|| DEFAULT_USERNAME.to_owned()),
+            username,
             password: Secret::new(password),
         }))
     }
@@ -1088,6 +1091,10 @@ impl<S: Spawner, C: Clock> WorkerService for Manager<S, C> {
 
     fn knowledge(&self) -> Knowledge {
         self.inner.knowledge.get()
+    }
+
+    fn redactor(&self) -> Redactor {
+        self.inner.knowledge.redactor().clone()
     }
 
     async fn shutdown(&self) {

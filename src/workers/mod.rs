@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::knowledge::Knowledge;
+use crate::redact::Redactor;
 use crate::resolve::Resolution;
 
 pub use crate::wire::{
@@ -85,6 +86,13 @@ pub trait WorkerService: Send + Sync + 'static {
 
     /// Catalog, resolver and profiles, for the read-only views.
     fn knowledge(&self) -> Knowledge;
+
+    /// The redactor for everything that leaves the backend: task outputs and errors,
+    /// worker rows, views, MCP replies. It shares its secrets with every clone and grows
+    /// as the service learns more (worker passwords, reloaded files).
+    fn redactor(&self) -> Redactor {
+        Redactor::new()
+    }
 
     /// Whether it runs tasks and applies model changes at all; a views-only service
     /// ([`NoWorkers`]) does not, and in-process clients say so before starting anything.

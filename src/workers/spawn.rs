@@ -23,6 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{oneshot, watch};
 
 use super::error::WorkerError;
+use crate::redact::Redactor;
 
 /// A boxed future, for object-safe process handles.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -44,8 +45,8 @@ pub struct SpawnSpec {
     pub ready_timeout: Duration,
     /// Kill the process group when the manager exits.
     pub die_with_parent: bool,
-    /// Values removed from captured output before it is shown (keys in the environment).
-    pub redact: Vec<String>,
+    /// Removes every secret orch knows from captured output before it is shown.
+    pub redact: Redactor,
     /// The `orch` executable whose hidden `__guard` subcommand watches the process (a child
     /// subreaper that ends every descendant, see [`super::guard`]); `None`: the `/bin/sh`
     /// guard, which ends the process group only. Used only with `die_with_parent`.
@@ -192,14 +193,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-fn redact_line(line: &str, secrets: &[String]) -> String {
-    let mut out = line.to_owned();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(s.as_str(), "[redacted]");
-    }
-    out
-}
-
 fn describe_status(status: std::io::Result<std::process::ExitStatus>) -> String {
     use std::os::unix::process::ExitStatusExt;
     match status {
@@ -227,7 +220,7 @@ fn describe_status(status: std::io::Result<std::process::ExitStatus>) -> String 
 fn pump<R: AsyncRead + Unpin + Send + 'static>(
     reader: R,
     tail: Arc<Mutex<OutputTail>>,
-    secrets: Arc<Vec<String>>,
+    secrets: Redactor,
     mut ready: Option<oneshot::Sender<String>>,
     mut child_pid: Option<oneshot::Sender<u32>>,
 ) {
@@ -246,7 +239,7 @@ fn pump<R: AsyncRead + Unpin + Send + 'static>(
                 let url = line[pos + "listening on ".len()..].trim().to_owned();
                 let _ = tx.send(url);
             }
-            lock(&tail).push(redact_line(&line, &secrets));
+            lock(&tail).push(secrets.redact(&line).into_owned());
         }
     });
 }
@@ -292,26 +285,20 @@ impl Spawner for OsSpawner {
         })?;
         let pgid = child.id();
         let tail = Arc::new(Mutex::new(OutputTail::default()));
-        let secrets = Arc::new(spec.redact.clone());
+        let secrets = spec.redact.clone();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (pid_tx, pid_rx) = oneshot::channel();
         if let Some(out) = child.stdout.take() {
             pump(
                 out,
                 Arc::clone(&tail),
-                Arc::clone(&secrets),
+                secrets.clone(),
                 Some(ready_tx),
                 None,
             );
         }
         if let Some(err) = child.stderr.take() {
-            pump(
-                err,
-                Arc::clone(&tail),
-                Arc::clone(&secrets),
-                None,
-                Some(pid_tx),
-            );
+            pump(err, Arc::clone(&tail), secrets.clone(), None, Some(pid_tx));
         }
         let stdin = child.stdin.take();
         let (exit_tx, exit_rx) = watch::channel(None);
@@ -495,7 +482,7 @@ mod tests {
             ],
             ready_timeout: timeout,
             die_with_parent: true,
-            redact: vec!["gsk-test-env".into()],
+            redact: Redactor::from_secrets(["gsk-test-env"]),
             guard: None,
         }
     }

@@ -52,22 +52,56 @@ pub async fn run_terminal<O: Orchestrator + 'static>(backend: Arc<O>) -> std::io
     }
 }
 
+/// The log file, shared by every event's writer.
+#[derive(Clone)]
+struct SharedFile(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
+
+impl std::io::Write for SharedFile {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut f) => f.write(bytes),
+            Err(p) => p.into_inner().write(bytes),
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self.0.lock() {
+            Ok(mut f) => f.write_all(bytes),
+            Err(p) => p.into_inner().write_all(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.lock() {
+            Ok(mut f) => f.flush(),
+            Err(p) => p.into_inner().flush(),
+        }
+    }
+}
+
 /// Sends `tracing` output to `file` (appending; the directory is created), never to the
-/// terminal the TUI draws on. `ORCH_LOG` sets the filter (default `info`).
-pub fn log_to_file(file: &Path, filter: Option<&str>) -> std::io::Result<()> {
+/// terminal the TUI draws on, through `redactor` (what the backend sends is redacted
+/// already; this covers the TUI's own lines). `ORCH_LOG` sets the filter (default `info`).
+pub fn log_to_file(
+    file: &Path,
+    filter: Option<&str>,
+    redactor: orch::redact::Redactor,
+) -> std::io::Result<()> {
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)?;
+    let out = SharedFile(std::sync::Arc::new(std::sync::Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)?,
+    )));
     let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or("info"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(out))
+        .with_writer(move || orch::redact::RedactingWriter::new(redactor.clone(), out.clone()))
         .try_init()
         .map_err(|e| std::io::Error::other(e.to_string()))
 }
