@@ -765,7 +765,7 @@ async fn a_worker_that_prints_its_password_shows_it_redacted() {
         FakeClock::at(1_800_000_000_000),
     );
     let err = task_error(&m, task("explorer", "x")).await.message;
-    assert!(err.contains("user=opencode pw=[redacted]"), "{err}");
+    assert!(err.contains("user=opencode pw=[REDACTED]"), "{err}");
     let row = row_of_os(&m, "explorer").await;
     let shown = format!("{err} {row:?}");
     let hex_run = shown
