@@ -27,7 +27,16 @@ macro_rules! display_as_str {
     )*};
 }
 
-display_as_str!(TaskKind, OpName, TaskStatus, WorkerStatus);
+display_as_str!(
+    TaskKind,
+    OpName,
+    TaskStatus,
+    WorkerStatus,
+    ModelStatus,
+    BackendKind,
+    Origin,
+    Policy
+);
 
 /// Which models to list.
 #[derive(

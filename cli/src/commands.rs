@@ -35,56 +35,26 @@ pub struct Reset<'a>(pub &'a str);
 /// `orch cancel ID...`.
 pub struct Cancel<'a>(pub &'a [String]);
 
-impl Ask for ModelsArgs {
-    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
-        show(
-            &backend.models(&self.into()).await?,
-            fmt,
-            orch::render::models,
-        )
-    }
+/// Implements [`Ask`] for commands that ask `backend` for one view and print it with its
+/// renderer: `Type => |command, backend| the request, renderer;`.
+macro_rules! shows {
+    ($($t:ty => |$s:ident, $b:ident| $request:expr, $render:path;)*) => {$(
+        impl Ask for $t {
+            async fn ask(&self, $b: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+                let $s = self;
+                show(&$request.await?, fmt, $render)
+            }
+        }
+    )*};
 }
 
-impl Ask for ResolveArgs {
-    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
-        show(
-            &backend.resolve(&self.into()).await?,
-            fmt,
-            orch::render::resolve,
-        )
-    }
-}
-
-impl Ask for Profiles {
-    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
-        show(&backend.profiles().await?, fmt, orch::render::profiles)
-    }
-}
-
-impl Ask for Workers {
-    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
-        show(&backend.workers().await?, fmt, orch::render::workers)
-    }
-}
-
-impl Ask for SetArgs {
-    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
-        show(
-            &backend.set_model(&self.into()).await?,
-            fmt,
-            orch::render::worker,
-        )
-    }
-}
-
-impl Ask for Reset<'_> {
-    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
-        show(
-            &backend.reset_model(self.0).await?,
-            fmt,
-            orch::render::worker,
-        )
-    }
+shows! {
+    ModelsArgs => |c, b| b.models(&c.into()), orch::render::models;
+    ResolveArgs => |c, b| b.resolve(&c.into()), orch::render::resolve;
+    Profiles => |_c, b| b.profiles(), orch::render::profiles;
+    Workers => |_c, b| b.workers(), orch::render::workers;
+    SetArgs => |c, b| b.set_model(&c.into()), orch::render::worker;
+    Reset<'_> => |c, b| b.reset_model(c.0), orch::render::worker;
 }
 
 impl Ask for RunArgs {

@@ -259,12 +259,6 @@ impl ModelStatus {
     }
 }
 
-impl std::fmt::Display for ModelStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// OpenCode's order of a provider's models, used for its default model:
 /// ids that contain a priority name first, then ids containing `latest`, then by id descending.
 pub fn opencode_sort_key(id: &str) -> (i32, u8, std::cmp::Reverse<&str>) {

@@ -38,15 +38,7 @@ where
         tokio::io::copy(&mut from_backend, &mut output).await?;
         output.flush().await
     };
-    let mut up = std::pin::pin!(up);
-    let mut down = std::pin::pin!(down);
-    tokio::select! {
-        r = &mut down => r,
-        r = &mut up => {
-            r?;
-            down.await
-        }
-    }
+    up_then_down(up, down).await
 }
 
 /// The line-by-line bridge of a worker that may not start tasks.
@@ -93,6 +85,15 @@ where
             out.flush().await?;
         }
     };
+    up_then_down(up, down).await
+}
+
+/// Runs the two halves of a bridge: done when `down` (backend to output) ends; when `up`
+/// (input to backend) ends first, its error ends the bridge, else `down` is awaited.
+async fn up_then_down(
+    up: impl Future<Output = std::io::Result<()>>,
+    down: impl Future<Output = std::io::Result<()>>,
+) -> std::io::Result<()> {
     let mut up = std::pin::pin!(up);
     let mut down = std::pin::pin!(down);
     tokio::select! {

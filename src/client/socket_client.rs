@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
 use crate::api::{OP_WAIT, Orchestrator, finish};
+use crate::clock::millis;
 use crate::error::{Error, ErrorKind};
 use crate::mcp::{AttachmentArg, AwaitArgs, IdsArgs, ListArgs, StartArgs, ViewArg, WorkerOpArgs};
 use crate::wire::{
@@ -216,9 +217,7 @@ impl Orchestrator for SocketClient {
             model_policy: req.policy,
             force_new: req.force_new,
             auto_spawn: Some(req.auto_spawn),
-            timeout_ms: req
-                .timeout
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            timeout_ms: req.timeout.map(millis),
             attachments: req.attachments.iter().map(AttachmentArg::from).collect(),
             format: ReplyFormat::Json,
             ..StartArgs::default()
@@ -229,7 +228,7 @@ impl Orchestrator for SocketClient {
     async fn await_tasks(&self, ids: &[String], timeout: Duration) -> Result<AwaitView, Error> {
         let args = AwaitArgs {
             task_ids: ids.to_vec(),
-            timeout_ms: Some(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
+            timeout_ms: Some(millis(timeout)),
             ..AwaitArgs::default()
         };
         self.call("task_await", &args).await

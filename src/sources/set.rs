@@ -135,12 +135,6 @@ impl Origin {
     }
 }
 
-impl std::fmt::Display for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl PartialEq<&str> for Origin {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other

@@ -11,11 +11,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use super::request::{StartRequest, Work};
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind};
 use crate::redact::Redactor;
 use crate::resolve::{Request, Resolution};
@@ -99,11 +100,9 @@ impl<W> std::fmt::Debug for Tasks<W> {
     }
 }
 
-/// Unix milliseconds now.
+/// Unix milliseconds now (the system clock's).
 pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    SystemClock.now_ms()
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
