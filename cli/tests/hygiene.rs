@@ -17,7 +17,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use orch::testutil::fake_llm::FakeLlm;
-use orch::testutil::real::opencode_bin;
+use orch::testutil::real::{fake_llm_config, opencode_bin};
 use orch::testutil::{Poll, Sandbox, wait_until_blocking};
 use orch::workers::spawn::Process;
 use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
@@ -282,23 +282,7 @@ fn stop_and_restart_keep_worker_settings_and_report_when_nothing_runs() {
 #[expect(clippy::expect_used, reason = "test set-up")]
 fn real_home(bin: &Path, llm: &FakeLlm) -> Sandbox {
     let mut home = Sandbox::new(BIN);
-    let config = serde_json::json!({
-        "$schema": "https://opencode.ai/config.json",
-        "model": "fake/big-pro",
-        "small_model": "fake/fast-mini",
-        "enabled_providers": ["fake"],
-        "autoupdate": false,
-        "share": "disabled",
-        "provider": {"fake": {
-            "npm": "@ai-sdk/openai-compatible",
-            "name": "Fake",
-            "options": {"baseURL": llm.base_url(), "apiKey": "x"},
-            "models": {
-                "fast-mini": {"name": "Fast Mini", "tool_call": true},
-                "big-pro": {"name": "Big Pro", "tool_call": true}
-            }
-        }}
-    });
+    let config = fake_llm_config(&llm.base_url());
     home.write("project/opencode.json", &config.to_string());
     home.set("ORCH_OPENCODE_BIN", bin);
     home.set("PATH", std::env::var("PATH").expect("PATH"));
