@@ -40,6 +40,18 @@ fn machine(root: &Path) -> (Paths, FakeWorkers) {
     (paths, fake)
 }
 
+/// [`machine`] in a fresh temp dir for a test that needs a second uid; `None` (the test
+/// says it is skipped) when this process may not switch uid.
+#[expect(clippy::expect_used, reason = "test helper")]
+fn machine_of_root(test: &str) -> Option<(tempfile::TempDir, Paths, FakeWorkers)> {
+    if !can_switch(test) {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (paths, fake) = machine(dir.path());
+    Some((dir, paths, fake))
+}
+
 fn with_socket(paths: &Paths, socket: &Path) -> Paths {
     let mut p = paths.clone();
     p.socket_candidates = vec![socket.to_path_buf()];
@@ -144,11 +156,10 @@ async fn a_planted_fallback_does_not_block_a_cold_start() {
 
 #[tokio::test]
 async fn a_socket_served_by_another_uid_gets_nothing() {
-    if !can_switch("a_socket_served_by_another_uid_gets_nothing") {
+    let Some((dir, paths, _)) = machine_of_root("a_socket_served_by_another_uid_gets_nothing")
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let (paths, _) = machine(dir.path());
+    };
     // The other user serves a socket, which then sits in our private directory.
     chmod(dir.path(), 0o711);
     let scratch = dir.path().join("scratch");
@@ -177,11 +188,11 @@ async fn a_socket_served_by_another_uid_gets_nothing() {
 
 #[tokio::test]
 async fn the_backend_closes_connections_from_another_uid() {
-    if !can_switch("the_backend_closes_connections_from_another_uid") {
+    let Some((dir, paths, fake)) =
+        machine_of_root("the_backend_closes_connections_from_another_uid")
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let (paths, fake) = machine(dir.path());
+    };
     let served = Served::start(Arc::new(fake), &paths, Limits::default());
     let socket: PathBuf = served.socket.clone();
     // Let the other uid reach the socket at all: the uid check is what must stop it.

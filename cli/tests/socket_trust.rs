@@ -27,6 +27,17 @@ fn assert_untouched(planted: &std::os::unix::net::UnixListener) {
     );
 }
 
+/// `orch status --format json`, which must report the backend on `socket`.
+fn status_on(h: &Sandbox, socket: &Path) -> (Run, StatusView) {
+    let run = h.run(&["status", "--format", "json"]);
+    let status: StatusView = run.json();
+    assert_eq!(
+        status.socket.as_deref(),
+        Some(socket.display().to_string().as_str())
+    );
+    (run, status)
+}
+
 #[test]
 fn a_cold_start_skips_a_world_writable_runtime_dir() {
     let h = Sandbox::capture(BIN);
@@ -34,12 +45,7 @@ fn a_cold_start_skips_a_world_writable_runtime_dir() {
     chmod(&h.root().join("run"), 0o777);
     let planted = plant(&runtime);
 
-    let run = h.run(&["status", "--format", "json"]);
-    let status: StatusView = run.json();
-    assert_eq!(
-        status.socket.as_deref(),
-        Some(fallback.display().to_string().as_str())
-    );
+    let (run, status) = status_on(&h, &fallback);
     assert!(
         run.stderr.contains("warning: skipping")
             && run
@@ -84,12 +90,7 @@ fn a_cold_start_succeeds_past_a_planted_tmp_fallback() {
     let planted = plant(&fallback);
     let planted_dir = fallback.parent().expect("a directory");
     give_away(planted_dir);
-    let run = h.run(&["status", "--format", "json"]);
-    let status: StatusView = run.json();
-    assert_eq!(
-        status.socket.as_deref(),
-        Some(runtime.display().to_string().as_str())
-    );
+    let (run, _) = status_on(&h, &runtime);
     assert!(
         run.stderr.contains("warning: skipping")
             && run.stderr.contains(&planted_dir.display().to_string()),
