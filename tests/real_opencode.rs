@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use orch::paths::Environment;
 use orch::resolve::Policy;
-use orch::sources::ProviderSource;
 use orch::sources::live::LiveSource;
 use orch::sources::local::LocalSource;
+use orch::sources::{ProviderSet, ProviderSource};
 use orch::testutil::fake_llm::FakeLlm;
 use orch::testutil::real::{RealProject, opencode_bin};
 use orch::testutil::{
-    Poll, assert_no_secret, fixture, kill_during, run_task, set_model, task, task_error, wait_until,
+    Poll, assert_no_secret, delegate_coder, fixture, kill_during, run_task, set_model, task,
+    task_error, wait_until,
 };
 use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
 use orch::workers::{CancellationToken, Manager, ManagerConfig, WorkerService, WorkerStatus};
@@ -46,6 +47,32 @@ fn serve_spec(
         redact: orch::redact::Redactor::new(),
         guard: None,
     }
+}
+
+/// What a real `opencode serve` in `project` (as `worker`, with the capture keys
+/// redacted) reports, and what orch reads from the same files: (live, local).
+#[expect(clippy::expect_used, reason = "test helper")]
+async fn live_and_local(
+    worker: &str,
+    bin: &Path,
+    project: &RealProject,
+    env: Environment,
+) -> (ProviderSet, ProviderSet) {
+    let spec = SpawnSpec {
+        redact: orch::redact::Redactor::from_secrets(["gsk-test-env", "sk-test-123"]),
+        ..serve_spec(worker, bin, project, &env, Duration::from_secs(90))
+    };
+    let server = OsSpawner.spawn(spec).await.expect("OpenCode starts");
+    let live = LiveSource::new(server.url())
+        .expect("a live source")
+        .load()
+        .await;
+    server.stop(Duration::from_secs(5)).await;
+    let live = live.expect("OpenCode answers");
+    let local = LocalSource::new(project.paths.clone(), env)
+        .load_now()
+        .expect("the local source reads the files");
+    (live, local)
 }
 
 async fn pid_of(m: &Manager, worker: &str) -> Option<u32> {
@@ -222,20 +249,7 @@ async fn real_opencode_agrees_with_the_local_source() {
         for (k, v) in *vars {
             env.set(*k, *v);
         }
-        let spec = SpawnSpec {
-            redact: orch::redact::Redactor::from_secrets(["gsk-test-env", "sk-test-123"]),
-            ..serve_spec("agreement", &bin, &project, &env, Duration::from_secs(90))
-        };
-        let server = OsSpawner.spawn(spec).await.expect("the process spawns");
-        let live = LiveSource::new(server.url())
-            .expect("the live source builds")
-            .load()
-            .await;
-        server.stop(Duration::from_secs(5)).await;
-        let live = live.expect("the live source builds");
-        let local = LocalSource::new(project.paths.clone(), env)
-            .load_now()
-            .expect("the source loads");
+        let (live, local) = live_and_local("agreement", &bin, &project, env).await;
         assert_eq!(local.usable_ids(), live.usable_ids(), "setup {vars:?}");
         for p in live.usable() {
             let ids = |set: &orch::sources::ProviderSet| {
@@ -326,13 +340,7 @@ async fn real_opencode_workers_need_a_password_and_get_no_orch_tools() {
         .to_string(),
     )
     .expect("the user's opencode.json");
-    let dot = project.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dot).expect(".opencode");
-    std::fs::write(
-        dot.join("orchestrator.json"),
-        r#"{"profiles": {"coder": {"delegate": true}}}"#,
-    )
-    .expect("orchestrator.json");
+    delegate_coder(&project.paths.project_dir);
     let config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
     let m = Manager::start(config).expect("a manager");
 
@@ -511,20 +519,7 @@ async fn real_opencode_and_the_local_source_read_files_with_a_byte_order_mark() 
     )
     .expect("auth.json");
     env.set("GROQ_API_KEY", "gsk-test-env");
-    let spec = SpawnSpec {
-        redact: orch::redact::Redactor::from_secrets(["gsk-test-env", "sk-test-123"]),
-        ..serve_spec("bom", &bin, &project, &env, Duration::from_secs(90))
-    };
-    let server = OsSpawner.spawn(spec).await.expect("OpenCode starts");
-    let live = LiveSource::new(server.url())
-        .expect("a live source")
-        .load()
-        .await;
-    server.stop(Duration::from_secs(5)).await;
-    let live = live.expect("OpenCode answers");
-    let local = LocalSource::new(project.paths.clone(), env)
-        .load_now()
-        .expect("the local source reads the marked files");
+    let (live, local) = live_and_local("bom", &bin, &project, env).await;
     assert_eq!(local.usable_ids(), live.usable_ids());
     assert_eq!(local.usable_ids(), ["fake", "groq", "openai", "opencode"]);
     for p in live.usable() {
