@@ -649,13 +649,7 @@ async fn a_worker_gets_its_own_password_never_shown_and_no_orch_tools() {
                     "files": {"type": "local", "command": ["npx", "fs-mcp"]}}}"#,
     )
     .expect("global config");
-    let dir = s.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dir).expect(".opencode");
-    std::fs::write(
-        dir.join("orchestrator.json"),
-        r#"{"profiles": {"coder": {"delegate": true}}}"#,
-    )
-    .expect("orchestrator.json");
+    orch::testutil::delegate_coder(&s.paths.project_dir);
     let mut env = s.env.clone();
     // A password the user exported for their own OpenCode is not what the worker gets.
     env.set("OPENCODE_SERVER_PASSWORD", "users-own-password");

@@ -107,6 +107,19 @@ pub fn write_dot_opencode(project: &std::path::Path, files: &[(&str, &str)], con
     std::fs::write(project.join(".opencode/opencode.json"), config).expect("config");
 }
 
+/// Marks the `coder` profile `"delegate": true` in the project's
+/// `.opencode/orchestrator.json` (its worker keeps the orch MCP servers).
+#[expect(clippy::expect_used, reason = "test set-up")]
+pub fn delegate_coder(project: &std::path::Path) {
+    let dot = project.join(".opencode");
+    std::fs::create_dir_all(&dot).expect(".opencode");
+    std::fs::write(
+        dot.join("orchestrator.json"),
+        r#"{"profiles": {"coder": {"delegate": true}}}"#,
+    )
+    .expect("orchestrator.json");
+}
+
 /// Locks a fake's state; a test that panicked while holding it does not hide the state
 /// from the next look (the panic is the failure worth reporting).
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
