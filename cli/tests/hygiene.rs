@@ -327,6 +327,43 @@ fn guard_of(opencode: u32) -> u32 {
     parent
 }
 
+/// A real backend whose worker left detached sleepers (marked `m`): where the kill tests
+/// start. Dropped in field order: the sandbox (its backend), the sweep, the LLM, its runtime.
+struct Started {
+    home: Sandbox,
+    m: String,
+    opencode: u32,
+    guard: u32,
+    backend: u32,
+    _sweep: Sweep,
+    _llm: FakeLlm,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Started {
+    #[expect(clippy::expect_used, reason = "test set-up")]
+    fn new(bin: &Path, n: u32) -> Self {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let llm = rt.block_on(FakeLlm::start()).expect("fake LLM");
+        let m = marker(n);
+        let sweep = Sweep(m.clone());
+        let home = real_home(bin, &llm);
+        let opencode = start_sleepers(&home, &llm, &m);
+        let guard = guard_of(opencode);
+        let backend = orch::mcp::socket::backend_pid(&home.socket()).expect("backend pid");
+        Self {
+            home,
+            m,
+            opencode,
+            guard,
+            backend,
+            _sweep: sweep,
+            _llm: llm,
+            _rt: rt,
+        }
+    }
+}
+
 static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
@@ -336,23 +373,18 @@ fn real_opencode_tool_processes_end_after_kill_9_of_the_backend() {
         return;
     };
     let _turn = TURN.lock();
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let llm = rt.block_on(FakeLlm::start()).expect("fake LLM");
-    let m = marker(6);
-    let _sweep = Sweep(m.clone());
-    let home = real_home(&bin, &llm);
-    let opencode = start_sleepers(&home, &llm, &m);
-    let guard = guard_of(opencode);
-    let backend = orch::mcp::socket::backend_pid(&home.socket()).expect("backend pid");
+    let started = Started::new(&bin, 6);
+    let m = &started.m;
+    let (opencode, guard, backend) = (started.opencode, started.guard, started.backend);
     kill(
         Pid::from_raw(i32::try_from(backend).expect("pid")),
         Signal::SIGKILL,
     )
     .expect("kill -9 of the backend");
     assert!(
-        none_left(&m, Duration::from_secs(15)),
+        none_left(m, Duration::from_secs(15)),
         "tool processes outlived the backend: {:?}",
-        sleepers(&m)
+        sleepers(m)
     );
     assert!(
         wait_until_blocking(Poll::within(Duration::from_secs(10)), || !pid_alive(
@@ -372,14 +404,9 @@ fn real_opencode_tool_processes_end_after_orch_stop() {
         return;
     };
     let _turn = TURN.lock();
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let llm = rt.block_on(FakeLlm::start()).expect("fake LLM");
-    let m = marker(7);
-    let _sweep = Sweep(m.clone());
-    let home = real_home(&bin, &llm);
-    let opencode = start_sleepers(&home, &llm, &m);
-    let guard = guard_of(opencode);
-    let backend = orch::mcp::socket::backend_pid(&home.socket()).expect("backend pid");
+    let started = Started::new(&bin, 7);
+    let (home, m) = (&started.home, &started.m);
+    let (opencode, guard, backend) = (started.opencode, started.guard, started.backend);
     let stop = home.run(&["stop"]);
     assert_eq!(stop.code, 0, "{}", stop.stderr);
     assert!(
@@ -391,9 +418,9 @@ fn real_opencode_tool_processes_end_after_orch_stop() {
     assert!(!pid_alive(backend));
     assert!(!home.socket().exists(), "the socket is left");
     assert!(
-        none_left(&m, Duration::from_secs(5)),
+        none_left(m, Duration::from_secs(5)),
         "tool processes outlived orch stop: {:?}",
-        sleepers(&m)
+        sleepers(m)
     );
     assert!(!pid_alive(opencode), "OpenCode outlived orch stop");
     assert!(!pid_alive(guard), "the guard outlived orch stop");
