@@ -179,11 +179,7 @@ async fn a_socket_served_by_another_uid_gets_nothing() {
         Err(e) => panic!("expected ForeignPeer, got {e}"),
         Ok(_) => panic!("connected to another user's socket"),
     }
-    assert_eq!(
-        other.received(),
-        b"",
-        "the other uid's server received something"
-    );
+    other.assert_received_nothing("the other uid's server received something");
 }
 
 #[tokio::test]
@@ -201,7 +197,7 @@ async fn the_backend_closes_connections_from_another_uid() {
     chmod(&private, 0o711);
     chmod(&socket, 0o666);
     let other = OtherUid::start(Role::Client, &socket, &dir.path().join("scratch"));
-    assert_eq!(other.received(), b"", "the backend answered another uid");
+    other.assert_received_nothing("the backend answered another uid");
     assert_eq!(served.backend.connections(), 0);
     chmod(&private, 0o700);
     // Its own user is still served.

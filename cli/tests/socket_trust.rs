@@ -141,11 +141,7 @@ fn the_cli_and_the_bridge_send_nothing_to_a_socket_of_another_uid() {
         "{}",
         run.stderr
     );
-    assert_eq!(
-        other.received(),
-        b"",
-        "the other uid's server received something"
-    );
+    other.assert_received_nothing("the other uid's server received something");
     drop(other);
     std::fs::remove_file(&socket).expect("the socket removed");
 
@@ -172,9 +168,5 @@ fn the_cli_and_the_bridge_send_nothing_to_a_socket_of_another_uid() {
         "{}",
         run.stderr
     );
-    assert_eq!(
-        other.received(),
-        b"",
-        "the other uid's server received something"
-    );
+    other.assert_received_nothing("the other uid's server received something");
 }

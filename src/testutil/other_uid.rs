@@ -121,6 +121,11 @@ impl OtherUid {
         wait_until_blocking(poll, || socket.exists())
     }
 
+    /// Asserts that the other process received no byte (`why` says what that would mean).
+    pub fn assert_received_nothing(&self, why: &str) {
+        assert_eq!(self.received(), b"", "{why}");
+    }
+
     /// The bytes the other process received, once it has reported (at most 20 s).
     #[expect(clippy::expect_used, reason = "test helper")]
     pub fn received(&self) -> Vec<u8> {
