@@ -95,12 +95,19 @@ fn none_left(marker: &str, within: Duration) -> bool {
     )
 }
 
+/// A guard over a shell that leaves four detached sleepers (marked `marker(n)`) and then
+/// sleeps itself; returns once the sleepers run.
+fn guarding_sleepers(n: u32) -> (String, Sweep, Child) {
+    let m = marker(n);
+    let sweep = Sweep(m.clone());
+    let guard = guarded(&format!("{}; exec sleep 1004.{m}", detaching(&m)));
+    assert!(wait_for_sleepers(&m, 4), "sleepers: {:?}", sleepers(&m));
+    (m, sweep, guard)
+}
+
 #[test]
 fn the_guard_ends_detached_descendants_when_its_pipe_closes() {
-    let m = marker(1);
-    let _sweep = Sweep(m.clone());
-    let mut guard = guarded(&format!("{}; exec sleep 1004.{m}", detaching(&m)));
-    assert!(wait_for_sleepers(&m, 4), "sleepers: {:?}", sleepers(&m));
+    let (m, _sweep, mut guard) = guarding_sleepers(1);
     let mut err = guard.stderr.take().expect("stderr");
     // The manager's end of the pipe closes (the backend died, even by SIGKILL).
     drop(guard.stdin.take());
@@ -122,10 +129,7 @@ fn the_guard_ends_detached_descendants_when_its_pipe_closes() {
 
 #[test]
 fn the_guard_ends_detached_descendants_on_sigterm() {
-    let m = marker(2);
-    let _sweep = Sweep(m.clone());
-    let mut guard = guarded(&format!("{}; exec sleep 1004.{m}", detaching(&m)));
-    assert!(wait_for_sleepers(&m, 4), "sleepers: {:?}", sleepers(&m));
+    let (m, _sweep, mut guard) = guarding_sleepers(2);
     let pid = Pid::from_raw(i32::try_from(guard.id()).expect("pid"));
     kill(pid, Signal::SIGTERM).expect("SIGTERM to the guard");
     assert!(
