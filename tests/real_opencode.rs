@@ -75,22 +75,28 @@ async fn live_and_local(
     (live, local)
 }
 
-/// Where most tests here start, once it is their turn: the OpenCode binary, a fake LLM
-/// and a project on it; `None` (the test says it is skipped) without the binary.
+/// Where most tests here start, once it is their turn (see [`start`]).
+struct Start {
+    bin: PathBuf,
+    llm: FakeLlm,
+    project: RealProject,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+/// The OpenCode binary, a fake LLM and a project on it, once it is this test's turn;
+/// `None` (the test says it is skipped) without the binary.
 #[expect(clippy::expect_used, reason = "test set-up")]
-async fn start(
-    test: &str,
-) -> Option<(
-    PathBuf,
-    tokio::sync::MutexGuard<'static, ()>,
-    FakeLlm,
-    RealProject,
-)> {
+async fn start(test: &str) -> Option<Start> {
     let bin = opencode_bin(test)?;
     let turn = TURN.lock().await;
     let llm = FakeLlm::start().await.expect("the fake LLM starts");
     let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
-    Some((bin, turn, llm, project))
+    Some(Start {
+        bin,
+        llm,
+        project,
+        _turn: turn,
+    })
 }
 
 async fn pid_of(m: &Manager, worker: &str) -> Option<u32> {
@@ -99,11 +105,9 @@ async fn pid_of(m: &Manager, worker: &str) -> Option<u32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_opencode_model_selection_set_reset_and_faults() {
-    let Some((_bin, _turn, llm, project)) =
-        start("real_opencode_model_selection_set_reset_and_faults").await
-    else {
-        return;
-    };
+    const TEST: &str = "real_opencode_model_selection_set_reset_and_faults";
+    let Some(run) = start(TEST).await else { return };
+    let Start { llm, project, .. } = run;
     let config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
     let m = Manager::start(config).expect("the manager starts");
 
@@ -188,11 +192,9 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_opencode_never_ready_and_dropped_manager_leave_nothing() {
-    let Some((bin, _turn, _llm, project)) =
-        start("real_opencode_never_ready_and_dropped_manager_leave_nothing").await
-    else {
-        return;
-    };
+    const TEST: &str = "real_opencode_never_ready_and_dropped_manager_leave_nothing";
+    let Some(run) = start(TEST).await else { return };
+    let Start { bin, project, .. } = run;
     // A ready timeout far too short for OpenCode: the error carries its output.
     let spec = serve_spec(
         "docs",
@@ -418,11 +420,11 @@ async fn real_opencode_workers_need_a_password_and_get_no_orch_tools() {
 /// error names the 401 without any password.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_opencode_agent_server_with_a_password() {
-    let Some((bin, _turn, llm, project)) =
-        start("real_opencode_agent_server_with_a_password").await
-    else {
-        return;
-    };
+    const TEST: &str = "real_opencode_agent_server_with_a_password";
+    let Some(run) = start(TEST).await else { return };
+    let Start {
+        bin, llm, project, ..
+    } = run;
     let password = "agent-server-pw-5c1d9e";
     let mut env = project.env.clone();
     env.set("OPENCODE_SERVER_PASSWORD", password);
@@ -471,11 +473,9 @@ async fn real_opencode_agent_server_with_a_password() {
 /// in `workers.json` (0600) only, authenticates the new manager's requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_opencode_a_kept_worker_is_reused_with_its_password() {
-    let Some((_bin, _turn, _llm, project)) =
-        start("real_opencode_a_kept_worker_is_reused_with_its_password").await
-    else {
-        return;
-    };
+    const TEST: &str = "real_opencode_a_kept_worker_is_reused_with_its_password";
+    let Some(run) = start(TEST).await else { return };
+    let Start { project, .. } = run;
     let mut config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
     config.keep_workers = true;
     let first = Manager::start(config).expect("a manager");
