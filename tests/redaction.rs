@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use orch::api::Orchestrator;
-use orch::client::SocketClient;
 use orch::redact::{RedactingWriter, Redactor};
 use orch::tasks::Limits;
 use orch::testutil::fake_llm::FakeLlm;
@@ -108,12 +107,7 @@ async fn no_echoed_key_leaves_the_backend() {
     tracing::warn!("a provider said: Incorrect API key provided: {ENV_KEY} / {AUTH_KEY}");
 
     let served = Served::start(Arc::new(manager), &project.paths, Limits::default());
-    let stream = tokio::net::UnixStream::connect(&served.socket)
-        .await
-        .expect("connect");
-    let client = SocketClient::connect(stream, &served.socket)
-        .await
-        .expect("the MCP handshake");
+    let client = served.client().await;
 
     let mut seen: Vec<(String, String)> = Vec::new();
     let mut ids = Vec::new();
@@ -265,12 +259,7 @@ async fn every_mcp_reply_and_task_row_is_redacted() {
     );
     let fake = FakeWorkers::new(knowledge).with_redactor(redactor);
     let served = Served::start(Arc::new(fake), &paths, Limits::default());
-    let stream = tokio::net::UnixStream::connect(&served.socket)
-        .await
-        .expect("connect");
-    let client = SocketClient::connect(stream, &served.socket)
-        .await
-        .expect("the MCP handshake");
+    let client = served.client().await;
     let mut seen = Vec::new();
     let row = client
         .run(&RunRequest {
