@@ -290,6 +290,25 @@ async fn start(c: &RunningService<RoleClient, ()>, args: Value) -> TaskRow {
     json_of(&call(c, "task_start", args).await)
 }
 
+/// A client and a task of `coder` that runs until cancelled (the fake holds it), once it
+/// runs.
+async fn a_running_task(h: &Harness) -> (RunningService<RoleClient, ()>, TaskRow) {
+    h.fake.set_hold(true);
+    let c = h.client().await;
+    let row = start(
+        &c,
+        json!({"kind":"worker","workerId":"coder","task":"forever","format":"json"}),
+    )
+    .await;
+    eventually("the task to run", Poll::default(), async || {
+        let v: AwaitView =
+            json_of(&call(&c, "task_peek", json!({"taskId": row.id, "format":"json"})).await);
+        v.tasks[0].status == TaskStatus::Running
+    })
+    .await;
+    (c, row)
+}
+
 async fn start_and_await(c: &RunningService<RoleClient, ()>, args: Value) -> TaskRow {
     let row = start(c, args).await;
     let mut view: AwaitView =
@@ -649,20 +668,7 @@ async fn auto_tasks_route_images_to_vision_else_worker_else_coder() {
 #[tokio::test]
 async fn cancel_stops_a_running_task_and_aborts_its_session() {
     let h = Harness::start().await;
-    h.fake.set_hold(true);
-    let c = h.client().await;
-    let row = start(
-        &c,
-        json!({"kind":"worker","workerId":"coder","task":"forever","format":"json"}),
-    )
-    .await;
-    // Wait until it runs.
-    eventually("the task to run", Poll::default(), async || {
-        let v: AwaitView =
-            json_of(&call(&c, "task_peek", json!({"taskId": row.id, "format":"json"})).await);
-        v.tasks[0].status == TaskStatus::Running
-    })
-    .await;
+    let (c, row) = a_running_task(&h).await;
     let pending: AwaitView = json_of(
         &call(
             &c,
@@ -691,19 +697,7 @@ async fn cancel_stops_a_running_task_and_aborts_its_session() {
 #[tokio::test]
 async fn a_stopping_backend_cancels_running_tasks_with_a_recorded_reason() {
     let h = Harness::start().await;
-    h.fake.set_hold(true);
-    let c = h.client().await;
-    let row = start(
-        &c,
-        json!({"kind":"worker","workerId":"coder","task":"forever","format":"json"}),
-    )
-    .await;
-    eventually("the task to run", Poll::default(), async || {
-        let v: AwaitView =
-            json_of(&call(&c, "task_peek", json!({"taskId": row.id, "format":"json"})).await);
-        v.tasks[0].status == TaskStatus::Running
-    })
-    .await;
+    let (_c, row) = a_running_task(&h).await;
     let backend = Arc::clone(&h.backend);
     let fake = h.fake.clone();
     h.stop().await;
