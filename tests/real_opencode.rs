@@ -15,8 +15,8 @@ use orch::sources::{ProviderSet, ProviderSource};
 use orch::testutil::fake_llm::FakeLlm;
 use orch::testutil::real::{RealProject, opencode_bin};
 use orch::testutil::{
-    Poll, assert_no_secret, delegate_coder, fixture, kill_during, run_task, set_model, task,
-    task_error, wait_until,
+    Poll, assert_no_secret, fixture, kill_during, run_task, set_model, task, task_error,
+    wait_until, write_orchestrator_json,
 };
 use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
 use orch::workers::{CancellationToken, Manager, ManagerConfig, WorkerService, WorkerStatus};
@@ -357,7 +357,10 @@ async fn real_opencode_workers_need_a_password_and_get_no_orch_tools() {
         .to_string(),
     )
     .expect("the user's opencode.json");
-    delegate_coder(&project.paths.project_dir);
+    write_orchestrator_json(
+        &project.paths.project_dir,
+        r#"{"profiles": {"coder": {"delegate": true}}}"#,
+    );
     let config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
     let m = Manager::start(config).expect("a manager");
 
@@ -442,17 +445,14 @@ async fn real_opencode_agent_server_with_a_password() {
     std::fs::write(&file, format!("{password}\n")).expect("the password file");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let dot = project.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dot).expect(".opencode");
-    std::fs::write(
-        dot.join("orchestrator.json"),
-        serde_json::json!({"profiles": {
+    write_orchestrator_json(
+        &project.paths.project_dir,
+        &serde_json::json!({"profiles": {
             "docs": {"backend": "agent", "server": {"url": server.url(), "passwordFile": file}},
             "memory": {"backend": "agent"}
         }})
         .to_string(),
-    )
-    .expect("orchestrator.json");
+    );
     let mut config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
     config.agent_url = Some(server.url().to_owned());
     let m = Manager::start(config).expect("a manager");

@@ -15,7 +15,7 @@ use orch::testutil::fake_opencode::FakeOpenCode;
 use orch::testutil::fake_spawner::FakeSpawner;
 use orch::testutil::{
     Poll, assert_no_secret, capture_home, kill_during, run_task, set_model, task, task_error,
-    wait_until,
+    wait_until, write_orchestrator_json,
 };
 use orch::workers::{
     CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
@@ -55,6 +55,18 @@ impl Setup {
         let mut c = ManagerConfig::from_env(self.paths.clone(), self.env.clone());
         c.stop_grace = Duration::from_millis(500);
         c
+    }
+
+    /// A set-up and a manager over it.
+    fn with_manager() -> (Self, Manager<FakeSpawner, FakeClock>) {
+        let s = Self::new();
+        let m = s.manager();
+        (s, m)
+    }
+
+    /// Asserts that `n` OpenCode processes were spawned so far (`why` says what that means).
+    fn assert_spawns(&self, n: usize, why: &str) {
+        assert_eq!(self.spawner.spawn_count(), n, "{why}");
     }
 
     fn manager(&self) -> Manager<FakeSpawner, FakeClock> {
@@ -99,8 +111,7 @@ async fn wait_for_a_prompt(spawner: &FakeSpawner) {
 
 #[tokio::test]
 async fn every_prompt_carries_the_resolved_model_server_backend() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     let out = run_task(&m, task("explorer", "find main")).await;
     assert_eq!(out.resolution.resolved_model, "fake/fast-mini");
     assert!(
@@ -147,13 +158,10 @@ async fn every_prompt_carries_the_resolved_model_server_backend() {
 async fn every_prompt_carries_the_resolved_model_agent_backend() {
     let s = Setup::new();
     let server = FakeOpenCode::start().await.expect("the fake server starts");
-    let dir = s.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dir).expect("the directory is created");
-    std::fs::write(
-        dir.join("orchestrator.json"),
+    write_orchestrator_json(
+        &s.paths.project_dir,
         r#"{"profiles": {"docs": {"backend": "agent", "agent": "plan"}}}"#,
-    )
-    .expect("the file is written");
+    );
     let mut config = s.config();
     config.agent_url = Some(server.url());
     let m = s.manager_with(config);
@@ -169,17 +177,12 @@ async fn every_prompt_carries_the_resolved_model_agent_backend() {
         ]
     );
     assert!(prompts.iter().all(|p| p.body["agent"] == "plan"));
-    assert_eq!(
-        s.spawner.spawn_count(),
-        0,
-        "the agent backend spawns nothing"
-    );
+    s.assert_spawns(0, "the agent backend spawns nothing");
 }
 
 #[tokio::test]
 async fn dynamic_override_applies_to_one_task_only() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     run_task(&m, task("coder", "one")).await;
     let mut req = task("coder", "two");
     req.model = Some("fake/fast-mini".into());
@@ -191,17 +194,12 @@ async fn dynamic_override_applies_to_one_task_only() {
         models_sent(&s.spawner.prompts()),
         ["fake/big-pro", "fake/fast-mini", "fake/big-pro"]
     );
-    assert_eq!(
-        s.spawner.spawn_count(),
-        1,
-        "no respawn for a dynamic override"
-    );
+    s.assert_spawns(1, "no respawn for a dynamic override");
 }
 
 #[tokio::test]
 async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     run_task(&m, task("coder", "one")).await;
     let row = m
         .set_model(set_model("coder", "vision-pro", Policy::Sticky))
@@ -233,8 +231,7 @@ async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
 
 #[tokio::test]
 async fn dynamic_set_reaches_the_next_task_without_a_respawn() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     let first = run_task(&m, task("docs", "one")).await;
     m.set_model(set_model("docs", "fake/fast-mini", Policy::Dynamic))
         .await
@@ -247,8 +244,7 @@ async fn dynamic_set_reaches_the_next_task_without_a_respawn() {
 
 #[tokio::test]
 async fn bad_sets_change_nothing_and_suggest() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     let before = m.workers().await;
     let unknown_worker = m
         .set_model(set_model("doc", "node", Policy::Sticky))
@@ -325,8 +321,7 @@ async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
 
 #[tokio::test]
 async fn force_new_always_spawns() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     run_task(&m, task("coder", "one")).await;
     let mut req = task("coder", "two");
     req.force_new = true;
@@ -371,8 +366,7 @@ async fn fifty_concurrent_requests_for_a_cold_worker_spawn_once() {
 
 #[tokio::test]
 async fn settings_survive_a_manager_restart() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     m.set_model(set_model("docs", "fake/fast-mini", Policy::Sticky))
         .await
         .expect("the model is set");
@@ -532,8 +526,7 @@ async fn opencode_not_installed_names_the_variable() {
 
 #[tokio::test]
 async fn no_secret_in_errors_rows_or_records() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     let mut text = String::new();
     let out = run_task(&m, task("explorer", "x")).await;
     text.push_str(&format!("{out:?}"));
@@ -576,13 +569,10 @@ async fn no_secret_in_errors_rows_or_records() {
 async fn a_lost_session_is_replaced_on_the_next_task() {
     let s = Setup::new();
     let server = FakeOpenCode::start().await.expect("the fake server starts");
-    let dir = s.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dir).expect("the directory is created");
-    std::fs::write(
-        dir.join("orchestrator.json"),
+    write_orchestrator_json(
+        &s.paths.project_dir,
         r#"{"profiles": {"docs": {"backend": "agent"}}}"#,
-    )
-    .expect("the file is written");
+    );
     let mut config = s.config();
     config.agent_url = Some(server.url());
     let m = s.manager_with(config);
@@ -607,8 +597,7 @@ async fn a_lost_session_is_replaced_on_the_next_task() {
 
 #[tokio::test]
 async fn a_set_whose_respawn_fails_changes_nothing() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     s.spawner.fail_with(Some("Error: port in use"));
     let err = m
         .set_model(SetModelRequest {
@@ -649,7 +638,10 @@ async fn a_worker_gets_its_own_password_never_shown_and_no_orch_tools() {
                     "files": {"type": "local", "command": ["npx", "fs-mcp"]}}}"#,
     )
     .expect("global config");
-    orch::testutil::delegate_coder(&s.paths.project_dir);
+    write_orchestrator_json(
+        &s.paths.project_dir,
+        r#"{"profiles": {"coder": {"delegate": true}}}"#,
+    );
     let mut env = s.env.clone();
     // A password the user exported for their own OpenCode is not what the worker gets.
     env.set("OPENCODE_SERVER_PASSWORD", "users-own-password");
@@ -710,17 +702,14 @@ async fn a_worker_gets_its_own_password_never_shown_and_no_orch_tools() {
 async fn an_agent_server_password_comes_from_the_named_variable() {
     let s = Setup::new();
     let server = FakeOpenCode::start().await.expect("a fake OpenCode");
-    let dir = s.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dir).expect(".opencode");
-    std::fs::write(
-        dir.join("orchestrator.json"),
-        format!(
+    write_orchestrator_json(
+        &s.paths.project_dir,
+        &format!(
             r#"{{"profiles": {{"docs": {{"backend": "agent",
                 "server": {{"url": "{}", "passwordEnv": "DOCS_SERVER_PW"}}}}}}}}"#,
             server.url()
         ),
-    )
-    .expect("orchestrator.json");
+    );
     // Not set: a clear error naming the variable.
     let err = task_error(&s.manager(), task("docs", "read"))
         .await
@@ -857,7 +846,7 @@ async fn a_stale_registry_entry_never_signals_the_process_that_reused_its_pid() 
             .all(|e| !pids.contains(&e.pid)),
         "the stale entries were not forgotten"
     );
-    assert_eq!(s.spawner.spawn_count(), 1, "a new worker replaced them");
+    s.assert_spawns(1, "a new worker replaced them");
 }
 
 /// A 1 MiB task reaches OpenCode whole, while the task's row keeps only its head.

@@ -107,17 +107,12 @@ pub fn write_dot_opencode(project: &std::path::Path, files: &[(&str, &str)], con
     std::fs::write(project.join(".opencode/opencode.json"), config).expect("config");
 }
 
-/// Marks the `coder` profile `"delegate": true` in the project's
-/// `.opencode/orchestrator.json` (its worker keeps the orch MCP servers).
+/// Writes `text` as the project's `.opencode/orchestrator.json` (the profiles).
 #[expect(clippy::expect_used, reason = "test set-up")]
-pub fn delegate_coder(project: &std::path::Path) {
+pub fn write_orchestrator_json(project: &std::path::Path, text: &str) {
     let dot = project.join(".opencode");
     std::fs::create_dir_all(&dot).expect(".opencode");
-    std::fs::write(
-        dot.join("orchestrator.json"),
-        r#"{"profiles": {"coder": {"delegate": true}}}"#,
-    )
-    .expect("orchestrator.json");
+    std::fs::write(dot.join("orchestrator.json"), text).expect("orchestrator.json");
 }
 
 /// Locks a fake's state; a test that panicked while holding it does not hide the state
