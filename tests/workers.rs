@@ -97,6 +97,16 @@ fn models_sent(prompts: &[orch::testutil::fake_opencode::Recorded]) -> Vec<Strin
 }
 
 /// A worker's row in the workers view.
+/// `err` names the `coder` worker and `what` went wrong, and its row says it failed.
+async fn assert_coder_failed(m: &Manager<FakeSpawner, FakeClock>, err: &orch::Error, what: &str) {
+    assert!(
+        err.message.contains("worker coder") && err.message.contains(what),
+        "{}",
+        err.message
+    );
+    assert_eq!(row_of(m, "coder").await.status, WorkerStatus::Failed);
+}
+
 async fn row_of(m: &Manager<FakeSpawner, FakeClock>, id: &str) -> orch::workers::WorkerRow {
     m.workers()
         .await
@@ -428,13 +438,7 @@ async fn a_killed_worker_fails_its_task_fast_and_respawns_next_time() {
     let pid = pid.expect("the worker has a pid");
     let (err, took) = kill_during(pid, handle).await;
     assert!(took < Duration::from_secs(5));
-    assert!(
-        err.message.contains("worker coder") && err.message.contains("exited"),
-        "{}",
-        err.message
-    );
-    let row = row_of(&m, "coder").await;
-    assert_eq!(row.status, WorkerStatus::Failed);
+    assert_coder_failed(&m, &err, "exited").await;
     s.spawner.set_prompt_delay(Duration::ZERO);
     let out = run_task(&*m, task("coder", "again")).await;
     assert_eq!(out.answered_by.as_deref(), Some("fake/big-pro"));
@@ -494,13 +498,7 @@ async fn spawn_failures_and_timeouts_name_the_worker() {
     s.spawner.fail_with(Some("Error: cannot bind"));
     let m = s.manager();
     let err = task_error(&m, task("coder", "x")).await;
-    assert!(
-        err.message.contains("worker coder") && err.message.contains("cannot bind"),
-        "{}",
-        err.message
-    );
-    let row = row_of(&m, "coder").await;
-    assert_eq!(row.status, WorkerStatus::Failed);
+    assert_coder_failed(&m, &err, "cannot bind").await;
     s.spawner.fail_with(None);
     let mut req = task("coder", "slow");
     req.timeout = Some(Duration::from_millis(200));
