@@ -69,6 +69,21 @@ impl Setup {
         assert_eq!(self.spawner.spawn_count(), n, "{why}");
     }
 
+    /// A fake agent server (`ORCH_AGENT_URL`), `profiles` as the project's
+    /// `orchestrator.json`, and a manager over both.
+    #[expect(clippy::expect_used, reason = "test helper")]
+    async fn on_agent_server(
+        &self,
+        profiles: &str,
+    ) -> (FakeOpenCode, Manager<FakeSpawner, FakeClock>) {
+        let server = FakeOpenCode::start().await.expect("the fake server starts");
+        write_orchestrator_json(&self.paths.project_dir, profiles);
+        let mut config = self.config();
+        config.agent_url = Some(server.url());
+        let m = self.manager_with(config);
+        (server, m)
+    }
+
     fn manager(&self) -> Manager<FakeSpawner, FakeClock> {
         self.manager_with(self.config())
     }
@@ -167,14 +182,9 @@ async fn every_prompt_carries_the_resolved_model_server_backend() {
 #[tokio::test]
 async fn every_prompt_carries_the_resolved_model_agent_backend() {
     let s = Setup::new();
-    let server = FakeOpenCode::start().await.expect("the fake server starts");
-    write_orchestrator_json(
-        &s.paths.project_dir,
-        r#"{"profiles": {"docs": {"backend": "agent", "agent": "plan"}}}"#,
-    );
-    let mut config = s.config();
-    config.agent_url = Some(server.url());
-    let m = s.manager_with(config);
+    let (server, m) = s
+        .on_agent_server(r#"{"profiles": {"docs": {"backend": "agent", "agent": "plan"}}}"#)
+        .await;
     let out = run_task(&m, task("docs", "read the docs")).await;
     let out2 = run_task(&m, task("docs", "again")).await;
     assert_eq!(out.session_id, out2.session_id, "one session per worker");
@@ -566,14 +576,9 @@ async fn no_secret_in_errors_rows_or_records() {
 #[tokio::test]
 async fn a_lost_session_is_replaced_on_the_next_task() {
     let s = Setup::new();
-    let server = FakeOpenCode::start().await.expect("the fake server starts");
-    write_orchestrator_json(
-        &s.paths.project_dir,
-        r#"{"profiles": {"docs": {"backend": "agent"}}}"#,
-    );
-    let mut config = s.config();
-    config.agent_url = Some(server.url());
-    let m = s.manager_with(config);
+    let (server, m) = s
+        .on_agent_server(r#"{"profiles": {"docs": {"backend": "agent"}}}"#)
+        .await;
     let first = run_task(&m, task("docs", "one")).await;
     // The agent server forgets the session.
     let client = orch::opencode::OpenCodeClient::new(&server.url(), Duration::from_secs(1))
