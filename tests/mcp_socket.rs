@@ -85,6 +85,12 @@ impl Harness {
         self.served.stop().await;
     }
 
+    /// Closes the socket client `o`, then stops.
+    async fn end_orch(self, o: SocketClient) {
+        o.close().await;
+        self.stop().await;
+    }
+
     /// Closes the client `c`, then stops.
     async fn end(self, c: RunningService<RoleClient, ()>) {
         ok(c.cancel().await);
@@ -567,8 +573,7 @@ async fn the_socket_client_drives_every_orchestrator_method() {
         .expect_err("an unknown worker is refused");
     assert_eq!(e.kind, orch::error::ErrorKind::NotFound);
     assert!(e.suggestions.contains(&"docs".to_owned()), "{e:?}");
-    o.close().await;
-    h.stop().await;
+    h.end_orch(o).await;
 }
 
 #[tokio::test]
@@ -1424,8 +1429,7 @@ async fn tag_previews_come_in_one_call_and_match_the_in_process_ones() {
         .await
         .expect_err("an unknown worker is refused");
     assert!(e.suggestions.contains(&"docs".to_owned()), "{e:?}");
-    o.close().await;
-    h.stop().await;
+    h.end_orch(o).await;
 }
 
 #[tokio::test]
