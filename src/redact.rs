@@ -487,19 +487,18 @@ mod tests {
                 "wk":{"type":"wellknown","key":"wk-key-00000333","token":"wk-token-0000444"}}"#,
         )
         .expect("auth.json");
-        let project = &paths.project_dir;
-        std::fs::create_dir_all(project.join(".opencode")).expect(".opencode");
-        std::fs::write(project.join("key.txt"), "file-key-abcdef123\n").expect("key.txt");
-        std::fs::write(project.join("small.txt"), "openai/gpt-5-mini\n").expect("small.txt");
-        std::fs::write(
-            project.join(".opencode/opencode.json"),
+        crate::testutil::write_dot_opencode(
+            &paths.project_dir,
+            &[
+                ("key.txt", "file-key-abcdef123\n"),
+                ("small.txt", "openai/gpt-5-mini\n"),
+            ],
             r#"{"small_model": "{file:../small.txt}",
                 "provider": {"openai": {"options": {
                     "apiKey": "{file:../key.txt}",
                     "headers": {"X-Custom-Auth": "hdr-secret-value-1"},
                     "baseURL": "https://api.example.invalid/v1"}}}}"#,
-        )
-        .expect("config");
+        );
         let set = crate::sources::local::LocalSource::new(paths.clone(), env.clone())
             .load_now()
             .expect("the setup loads");

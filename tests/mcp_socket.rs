@@ -46,6 +46,13 @@ impl Harness {
         Self::with_limits(Limits::default()).await
     }
 
+    /// A harness and an MCP client of it.
+    async fn with_client() -> (Self, RunningService<RoleClient, ()>) {
+        let h = Self::start().await;
+        let c = h.client().await;
+        (h, c)
+    }
+
     async fn with_limits(limits: Limits) -> Self {
         let dir = ok(tempfile::tempdir());
         let (paths, env) = capture_home(dir.path());
@@ -76,6 +83,18 @@ impl Harness {
 
     async fn stop(self) {
         self.served.stop().await;
+    }
+
+    /// Closes the socket client `o`, then stops.
+    async fn end_orch(self, o: SocketClient) {
+        o.close().await;
+        self.stop().await;
+    }
+
+    /// Closes the client `c`, then stops.
+    async fn end(self, c: RunningService<RoleClient, ()>) {
+        ok(c.cancel().await);
+        self.stop().await;
     }
 }
 
@@ -162,8 +181,7 @@ fn error_code(v: &Value) -> i64 {
 
 #[tokio::test]
 async fn lists_exactly_the_five_tools_with_described_schemas() {
-    let h = Harness::start().await;
-    let c = h.client().await;
+    let (h, c) = Harness::with_client().await;
     let tools = ok(c.list_all_tools().await);
     let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     names.sort_unstable();
@@ -214,14 +232,12 @@ async fn lists_exactly_the_five_tools_with_described_schemas() {
     let s = start.to_string();
     assert!(s.contains("worker.model.set") && s.contains("worker.model.reset"));
     assert!(s.contains("\"sticky\"") && s.contains("\"auto\""));
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 #[tokio::test]
 async fn a_worker_task_reports_result_resolved_model_reason_and_answering_model() {
-    let h = Harness::start().await;
-    let c = h.client().await;
+    let (h, c) = Harness::with_client().await;
     let started = call(
         &c,
         "task_start",
@@ -274,8 +290,7 @@ async fn a_worker_task_reports_result_resolved_model_reason_and_answering_model(
     for needle in ["succeeded", "fake/fast-mini", "answered by", "output:"] {
         assert!(md.contains(needle), "{needle} in {md}");
     }
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 async fn worker_row(c: &RunningService<RoleClient, ()>, id: &str) -> orch::workers::WorkerRow {
@@ -288,6 +303,25 @@ async fn worker_row(c: &RunningService<RoleClient, ()>, id: &str) -> orch::worke
 /// Starts a task (`args` asks for JSON) and returns its row.
 async fn start(c: &RunningService<RoleClient, ()>, args: Value) -> TaskRow {
     json_of(&call(c, "task_start", args).await)
+}
+
+/// A client and a task of `coder` that runs until cancelled (the fake holds it), once it
+/// runs.
+async fn a_running_task(h: &Harness) -> (RunningService<RoleClient, ()>, TaskRow) {
+    h.fake.set_hold(true);
+    let c = h.client().await;
+    let row = start(
+        &c,
+        json!({"kind":"worker","workerId":"coder","task":"forever","format":"json"}),
+    )
+    .await;
+    eventually("the task to run", Poll::default(), async || {
+        let v: AwaitView =
+            json_of(&call(&c, "task_peek", json!({"taskId": row.id, "format":"json"})).await);
+        v.tasks[0].status == TaskStatus::Running
+    })
+    .await;
+    (c, row)
 }
 
 async fn start_and_await(c: &RunningService<RoleClient, ()>, args: Value) -> TaskRow {
@@ -341,8 +375,7 @@ async fn the_mcp_inspector_cli_drives_the_tools_from_their_schemas() {
     let Some(inspector) = orch::testutil::real::inspector_bin("mcp_inspector_cli") else {
         return;
     };
-    let h = Harness::start().await;
-    let c = h.client().await;
+    let (h, c) = Harness::with_client().await;
     for task in ["one", "two"] {
         start_and_await(
             &c,
@@ -429,14 +462,12 @@ async fn the_mcp_inspector_cli_drives_the_tools_from_their_schemas() {
     assert_eq!(peeked.tasks.len(), 1);
     assert_eq!(peeked.tasks[0].id, "t1");
     assert_eq!(peeked.unknown, ["t99"]);
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 #[tokio::test]
 async fn model_set_shows_in_workers_the_next_task_uses_it_and_reset_restores_it() {
-    let h = Harness::start().await;
-    let c = h.client().await;
+    let (h, c) = Harness::with_client().await;
     let before = worker_row(&c, "docs").await;
     assert_eq!(before.model_ref, "node:docs");
     let default_model = before.resolved_model.clone();
@@ -480,8 +511,7 @@ async fn model_set_shows_in_workers_the_next_task_uses_it_and_reset_restores_it(
     assert_eq!(restored.model_ref, "node:docs");
     assert_eq!(restored.resolved_model, default_model);
     assert!(!restored.overridden);
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 #[tokio::test]
@@ -543,14 +573,12 @@ async fn the_socket_client_drives_every_orchestrator_method() {
         .expect_err("an unknown worker is refused");
     assert_eq!(e.kind, orch::error::ErrorKind::NotFound);
     assert!(e.suggestions.contains(&"docs".to_owned()), "{e:?}");
-    o.close().await;
-    h.stop().await;
+    h.end_orch(o).await;
 }
 
 #[tokio::test]
 async fn domain_failures_are_tool_errors_with_suggestions() {
-    let h = Harness::start().await;
-    let c = h.client().await;
+    let (h, c) = Harness::with_client().await;
     let r = call(
         &c,
         "task_start",
@@ -586,15 +614,13 @@ async fn domain_failures_are_tool_errors_with_suggestions() {
     )
     .await;
     assert_eq!(r.is_error, Some(true), "{}", text(&r));
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 /// Some unknown ids do not hide the known tasks; the closest worker is suggested first.
 #[tokio::test]
 async fn peek_names_unknown_ids_beside_the_known_tasks_and_suggestions_are_ranked() {
-    let h = Harness::start().await;
-    let c = h.client().await;
+    let (h, c) = Harness::with_client().await;
     let row = start_and_await(
         &c,
         json!({"kind":"worker","workerId":"coder","task":"x","format":"json"}),
@@ -619,14 +645,12 @@ async fn peek_names_unknown_ids_beside_the_known_tasks_and_suggestions_are_ranke
     .await;
     let v: Value = ok(serde_json::from_str(&text(&r)));
     assert_eq!(v["error"]["suggestions"][0], "docs", "{v}");
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 #[tokio::test]
 async fn auto_tasks_route_images_to_vision_else_worker_else_coder() {
-    let h = Harness::start().await;
-    let c = h.client().await;
+    let (h, c) = Harness::with_client().await;
     let cases = [
         (
             json!({"task":"what is this?","attachments":[{"base64":"iVBORw0KGgo=","mime":"image/png"}]}),
@@ -642,27 +666,13 @@ async fn auto_tasks_route_images_to_vision_else_worker_else_coder() {
         assert_eq!(row.worker.as_deref(), Some(want));
         assert!(row.route.is_some());
     }
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 #[tokio::test]
 async fn cancel_stops_a_running_task_and_aborts_its_session() {
     let h = Harness::start().await;
-    h.fake.set_hold(true);
-    let c = h.client().await;
-    let row = start(
-        &c,
-        json!({"kind":"worker","workerId":"coder","task":"forever","format":"json"}),
-    )
-    .await;
-    // Wait until it runs.
-    eventually("the task to run", Poll::default(), async || {
-        let v: AwaitView =
-            json_of(&call(&c, "task_peek", json!({"taskId": row.id, "format":"json"})).await);
-        v.tasks[0].status == TaskStatus::Running
-    })
-    .await;
+    let (c, row) = a_running_task(&h).await;
     let pending: AwaitView = json_of(
         &call(
             &c,
@@ -682,8 +692,7 @@ async fn cancel_stops_a_running_task_and_aborts_its_session() {
     assert_eq!(h.fake.aborted().len(), 1, "the session was not aborted");
     let again = text(&call(&c, "task_cancel", json!({"taskId": row.id})).await);
     assert!(again.contains("already finished"), "{again}");
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 /// `orch stop` (issue 9): a backend that stops cancels its running tasks, each with the
@@ -691,19 +700,7 @@ async fn cancel_stops_a_running_task_and_aborts_its_session() {
 #[tokio::test]
 async fn a_stopping_backend_cancels_running_tasks_with_a_recorded_reason() {
     let h = Harness::start().await;
-    h.fake.set_hold(true);
-    let c = h.client().await;
-    let row = start(
-        &c,
-        json!({"kind":"worker","workerId":"coder","task":"forever","format":"json"}),
-    )
-    .await;
-    eventually("the task to run", Poll::default(), async || {
-        let v: AwaitView =
-            json_of(&call(&c, "task_peek", json!({"taskId": row.id, "format":"json"})).await);
-        v.tasks[0].status == TaskStatus::Running
-    })
-    .await;
+    let (_c, row) = a_running_task(&h).await;
     let backend = Arc::clone(&h.backend);
     let fake = h.fake.clone();
     h.stop().await;
@@ -743,8 +740,7 @@ async fn a_task_over_its_timeout_fails_and_its_session_is_aborted() {
     );
     wait_until(Poll::default(), async || !h.fake.aborted().is_empty()).await;
     assert_eq!(h.fake.aborted().len(), 1);
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 #[tokio::test]
@@ -770,8 +766,7 @@ async fn finished_tasks_are_bounded_oldest_forgotten_first() {
     assert_eq!(ids, ["t20", "t19", "t18", "t17", "t16"]);
     let r = call(&c, "task_peek", json!({"taskId":"t1"})).await;
     assert_eq!(r.is_error, Some(true));
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 #[tokio::test]
@@ -866,8 +861,7 @@ async fn bad_requests_get_json_rpc_errors_and_the_backend_keeps_serving() {
     // Another client is served as ever.
     let c = h.client().await;
     assert_eq!(ok(c.list_all_tools().await).len(), 5);
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 #[tokio::test]
@@ -912,8 +906,7 @@ async fn a_client_that_disconnects_mid_call_leaves_the_backend_serving() {
         .await,
     );
     assert_eq!(cancelled.results[0].outcome, CancelOutcome::Cancelled);
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 impl Raw {
@@ -1083,8 +1076,7 @@ async fn a_thousand_random_frames_each_get_an_answer_and_nothing_breaks() {
     assert_eq!(r["id"], "last");
     let c = h.client().await;
     assert_eq!(ok(c.list_all_tools().await).len(), 5);
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 /// Two clients set the same worker to different models at once, many times: afterwards
@@ -1216,8 +1208,7 @@ async fn socket_and_directory_are_private_and_a_live_socket_is_never_taken() {
 
 #[tokio::test]
 async fn no_secret_appears_in_any_tool_result() {
-    let h = Harness::start().await;
-    let c = h.client().await;
+    let (h, c) = Harness::with_client().await;
     // Some history first, so every view has content.
     start_and_await(&c, json!({"kind":"worker","workerId":"docs","model":"node:fast","task":"hello","format":"json"})).await;
     start_and_await(&c, json!({"kind":"op","op":"worker.model.set","worker":{"workerId":"coder","model":"groq/llama-3.1-8b-instant"},"format":"json"})).await;
@@ -1262,8 +1253,7 @@ async fn no_secret_appears_in_any_tool_result() {
         }
     }
     assert_eq!(checked, 30);
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }
 
 #[tokio::test]
@@ -1439,14 +1429,12 @@ async fn tag_previews_come_in_one_call_and_match_the_in_process_ones() {
         .await
         .expect_err("an unknown worker is refused");
     assert!(e.suggestions.contains(&"docs".to_owned()), "{e:?}");
-    o.close().await;
-    h.stop().await;
+    h.end_orch(o).await;
 }
 
 #[tokio::test]
 async fn an_op_task_carries_the_worker_row_it_left() {
-    let h = Harness::start().await;
-    let c = h.client().await;
+    let (h, c) = Harness::with_client().await;
     let done = start_and_await(
         &c,
         json!({"kind":"op","op":"worker.model.set","format":"json",
@@ -1456,6 +1444,5 @@ async fn an_op_task_carries_the_worker_row_it_left() {
     let row = ok(done.into_worker_row());
     assert_eq!(row, worker_row(&c, "docs").await);
     assert_eq!(row.resolved_model.as_deref(), Some("openai/gpt-5-mini"));
-    ok(c.cancel().await);
-    h.stop().await;
+    h.end(c).await;
 }

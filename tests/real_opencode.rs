@@ -3,19 +3,20 @@
 //! test prints that it was skipped; with `ORCH_REQUIRE_REAL=1` a missing binary fails.
 //! The tests take turns: each OpenCode needs about 300 MiB and two cores are few.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use orch::paths::Environment;
 use orch::resolve::Policy;
-use orch::sources::ProviderSource;
 use orch::sources::live::LiveSource;
 use orch::sources::local::LocalSource;
+use orch::sources::{ProviderSet, ProviderSource};
 use orch::testutil::fake_llm::FakeLlm;
 use orch::testutil::real::{RealProject, opencode_bin};
 use orch::testutil::{
-    Poll, assert_no_secret, fixture, kill_during, run_task, set_model, task, task_error, wait_until,
+    Poll, assert_no_secret, fixture, kill_during, run_task, set_model, task, task_error,
+    wait_until, write_orchestrator_json,
 };
 use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
 use orch::workers::{CancellationToken, Manager, ManagerConfig, WorkerService, WorkerStatus};
@@ -48,18 +49,65 @@ fn serve_spec(
     }
 }
 
+/// What a real `opencode serve` in `project` (as `worker`, with the capture keys
+/// redacted) reports, and what orch reads from the same files: (live, local).
+#[expect(clippy::expect_used, reason = "test helper")]
+async fn live_and_local(
+    worker: &str,
+    bin: &Path,
+    project: &RealProject,
+    env: Environment,
+) -> (ProviderSet, ProviderSet) {
+    let spec = SpawnSpec {
+        redact: orch::redact::Redactor::from_secrets(["gsk-test-env", "sk-test-123"]),
+        ..serve_spec(worker, bin, project, &env, Duration::from_secs(90))
+    };
+    let server = OsSpawner.spawn(spec).await.expect("OpenCode starts");
+    let live = LiveSource::new(server.url())
+        .expect("a live source")
+        .load()
+        .await;
+    server.stop(Duration::from_secs(5)).await;
+    let live = live.expect("OpenCode answers");
+    let local = LocalSource::new(project.paths.clone(), env)
+        .load_now()
+        .expect("the local source reads the files");
+    (live, local)
+}
+
+/// Where most tests here start, once it is their turn (see [`start`]).
+struct Start {
+    bin: PathBuf,
+    llm: FakeLlm,
+    project: RealProject,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+/// The OpenCode binary, a fake LLM and a project on it, once it is this test's turn;
+/// `None` (the test says it is skipped) without the binary.
+#[expect(clippy::expect_used, reason = "test set-up")]
+async fn start(test: &str) -> Option<Start> {
+    let bin = opencode_bin(test)?;
+    let turn = TURN.lock().await;
+    let llm = FakeLlm::start().await.expect("the fake LLM starts");
+    let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
+    Some(Start {
+        bin,
+        llm,
+        project,
+        _turn: turn,
+    })
+}
+
 async fn pid_of(m: &Manager, worker: &str) -> Option<u32> {
     m.workers().await.into_row(worker).and_then(|w| w.pid)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_opencode_model_selection_set_reset_and_faults() {
-    let Some(bin) = opencode_bin("real_opencode_model_selection_set_reset_and_faults") else {
-        return;
-    };
-    let _turn = TURN.lock().await;
-    let llm = FakeLlm::start().await.expect("the fake server starts");
-    let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
+    const TEST: &str = "real_opencode_model_selection_set_reset_and_faults";
+    let Some(run) = start(TEST).await else { return };
+    let Start { llm, project, .. } = run;
     let config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
     let m = Manager::start(config).expect("the manager starts");
 
@@ -144,13 +192,9 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_opencode_never_ready_and_dropped_manager_leave_nothing() {
-    let Some(bin) = opencode_bin("real_opencode_never_ready_and_dropped_manager_leave_nothing")
-    else {
-        return;
-    };
-    let _turn = TURN.lock().await;
-    let llm = FakeLlm::start().await.expect("the fake server starts");
-    let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
+    const TEST: &str = "real_opencode_never_ready_and_dropped_manager_leave_nothing";
+    let Some(run) = start(TEST).await else { return };
+    let Start { bin, project, .. } = run;
     // A ready timeout far too short for OpenCode: the error carries its output.
     let spec = serve_spec(
         "docs",
@@ -222,20 +266,7 @@ async fn real_opencode_agrees_with_the_local_source() {
         for (k, v) in *vars {
             env.set(*k, *v);
         }
-        let spec = SpawnSpec {
-            redact: orch::redact::Redactor::from_secrets(["gsk-test-env", "sk-test-123"]),
-            ..serve_spec("agreement", &bin, &project, &env, Duration::from_secs(90))
-        };
-        let server = OsSpawner.spawn(spec).await.expect("the process spawns");
-        let live = LiveSource::new(server.url())
-            .expect("the live source builds")
-            .load()
-            .await;
-        server.stop(Duration::from_secs(5)).await;
-        let live = live.expect("the live source builds");
-        let local = LocalSource::new(project.paths.clone(), env)
-            .load_now()
-            .expect("the source loads");
+        let (live, local) = live_and_local("agreement", &bin, &project, env).await;
         assert_eq!(local.usable_ids(), live.usable_ids(), "setup {vars:?}");
         for p in live.usable() {
             let ids = |set: &orch::sources::ProviderSet| {
@@ -326,13 +357,10 @@ async fn real_opencode_workers_need_a_password_and_get_no_orch_tools() {
         .to_string(),
     )
     .expect("the user's opencode.json");
-    let dot = project.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dot).expect(".opencode");
-    std::fs::write(
-        dot.join("orchestrator.json"),
+    write_orchestrator_json(
+        &project.paths.project_dir,
         r#"{"profiles": {"coder": {"delegate": true}}}"#,
-    )
-    .expect("orchestrator.json");
+    );
     let config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
     let m = Manager::start(config).expect("a manager");
 
@@ -396,12 +424,10 @@ async fn real_opencode_workers_need_a_password_and_get_no_orch_tools() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_opencode_agent_server_with_a_password() {
     const TEST: &str = "real_opencode_agent_server_with_a_password";
-    let Some(bin) = opencode_bin(TEST) else {
-        return;
-    };
-    let _turn = TURN.lock().await;
-    let llm = FakeLlm::start().await.expect("the fake LLM");
-    let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
+    let Some(run) = start(TEST).await else { return };
+    let Start {
+        bin, llm, project, ..
+    } = run;
     let password = "agent-server-pw-5c1d9e";
     let mut env = project.env.clone();
     env.set("OPENCODE_SERVER_PASSWORD", password);
@@ -419,17 +445,14 @@ async fn real_opencode_agent_server_with_a_password() {
     std::fs::write(&file, format!("{password}\n")).expect("the password file");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let dot = project.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dot).expect(".opencode");
-    std::fs::write(
-        dot.join("orchestrator.json"),
-        serde_json::json!({"profiles": {
+    write_orchestrator_json(
+        &project.paths.project_dir,
+        &serde_json::json!({"profiles": {
             "docs": {"backend": "agent", "server": {"url": server.url(), "passwordFile": file}},
             "memory": {"backend": "agent"}
         }})
         .to_string(),
-    )
-    .expect("orchestrator.json");
+    );
     let mut config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
     config.agent_url = Some(server.url().to_owned());
     let m = Manager::start(config).expect("a manager");
@@ -451,12 +474,8 @@ async fn real_opencode_agent_server_with_a_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_opencode_a_kept_worker_is_reused_with_its_password() {
     const TEST: &str = "real_opencode_a_kept_worker_is_reused_with_its_password";
-    let Some(bin) = opencode_bin(TEST) else {
-        return;
-    };
-    let _turn = TURN.lock().await;
-    let llm = FakeLlm::start().await.expect("the fake LLM");
-    let project = RealProject::new(&bin, &llm.base_url(), serde_json::json!({}));
+    let Some(run) = start(TEST).await else { return };
+    let Start { project, .. } = run;
     let mut config = ManagerConfig::from_env(project.paths.clone(), project.env.clone());
     config.keep_workers = true;
     let first = Manager::start(config).expect("a manager");
@@ -511,20 +530,7 @@ async fn real_opencode_and_the_local_source_read_files_with_a_byte_order_mark() 
     )
     .expect("auth.json");
     env.set("GROQ_API_KEY", "gsk-test-env");
-    let spec = SpawnSpec {
-        redact: orch::redact::Redactor::from_secrets(["gsk-test-env", "sk-test-123"]),
-        ..serve_spec("bom", &bin, &project, &env, Duration::from_secs(90))
-    };
-    let server = OsSpawner.spawn(spec).await.expect("OpenCode starts");
-    let live = LiveSource::new(server.url())
-        .expect("a live source")
-        .load()
-        .await;
-    server.stop(Duration::from_secs(5)).await;
-    let live = live.expect("OpenCode answers");
-    let local = LocalSource::new(project.paths.clone(), env)
-        .load_now()
-        .expect("the local source reads the marked files");
+    let (live, local) = live_and_local("bom", &bin, &project, env).await;
     assert_eq!(local.usable_ids(), live.usable_ids());
     assert_eq!(local.usable_ids(), ["fake", "groq", "openai", "opencode"]);
     for p in live.usable() {

@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use orch::api::Orchestrator;
-use orch::client::SocketClient;
 use orch::redact::{RedactingWriter, Redactor};
 use orch::tasks::Limits;
 use orch::testutil::fake_llm::FakeLlm;
 use orch::testutil::real::{RealProject, opencode_bin};
 use orch::testutil::served::Served;
+use orch::testutil::text_files_under;
 use orch::wire::{ModelsQuery, ResolveQuery, TasksQuery};
 use orch::workers::{Manager, ManagerConfig, RunRequest};
 use serde_json::json;
@@ -30,24 +30,6 @@ const FILE_SECRET: &str = "file-secret-0011223344";
 fn assert_no_key(what: &str, text: &str) {
     for key in [ENV_KEY, AUTH_KEY, FILE_SECRET] {
         assert!(!text.contains(key), "{what} leaks {key}: {text}");
-    }
-}
-
-/// Every file under `dir`, as text, with its path.
-fn files_under(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            out.push((
-                path.display().to_string(),
-                String::from_utf8_lossy(&bytes).into_owned(),
-            ));
-        }
     }
 }
 
@@ -125,12 +107,7 @@ async fn no_echoed_key_leaves_the_backend() {
     tracing::warn!("a provider said: Incorrect API key provided: {ENV_KEY} / {AUTH_KEY}");
 
     let served = Served::start(Arc::new(manager), &project.paths, Limits::default());
-    let stream = tokio::net::UnixStream::connect(&served.socket)
-        .await
-        .expect("connect");
-    let client = SocketClient::connect(stream, &served.socket)
-        .await
-        .expect("the MCP handshake");
+    let client = served.client().await;
 
     let mut seen: Vec<(String, String)> = Vec::new();
     let mut ids = Vec::new();
@@ -213,7 +190,7 @@ async fn no_echoed_key_leaves_the_backend() {
     client.close().await;
     served.stop().await;
 
-    files_under(&project.paths.state_dir, &mut seen);
+    seen.extend(text_files_under(&project.paths.state_dir));
     let log =
         String::from_utf8_lossy(&sink.0.lock().map(|v| v.clone()).unwrap_or_default()).into_owned();
     assert!(
@@ -233,15 +210,11 @@ async fn no_echoed_key_leaves_the_backend() {
 fn a_substituted_file_is_named_not_echoed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (paths, env) = orch::testutil::capture_home(dir.path());
-    let project = &paths.project_dir;
-    std::fs::create_dir_all(project.join(".opencode")).expect(".opencode");
-    std::fs::write(project.join("m.txt"), "pw1234\n").expect("m.txt");
-    std::fs::write(project.join("s.txt"), "openai/gpt-5-mini\n").expect("s.txt");
-    std::fs::write(
-        project.join(".opencode/opencode.json"),
+    orch::testutil::write_dot_opencode(
+        &paths.project_dir,
+        &[("m.txt", "pw1234\n"), ("s.txt", "openai/gpt-5-mini\n")],
         r#"{"model": "{file:../m.txt}", "small_model": "{file:../s.txt}"}"#,
-    )
-    .expect("config");
+    );
     let knowledge = orch::knowledge::Knowledge::load_local(&paths, &env).expect("loads");
     let mut shown = String::new();
     for reference in ["node", "node:fast", "node:vision"] {
@@ -286,12 +259,7 @@ async fn every_mcp_reply_and_task_row_is_redacted() {
     );
     let fake = FakeWorkers::new(knowledge).with_redactor(redactor);
     let served = Served::start(Arc::new(fake), &paths, Limits::default());
-    let stream = tokio::net::UnixStream::connect(&served.socket)
-        .await
-        .expect("connect");
-    let client = SocketClient::connect(stream, &served.socket)
-        .await
-        .expect("the MCP handshake");
+    let client = served.client().await;
     let mut seen = Vec::new();
     let row = client
         .run(&RunRequest {

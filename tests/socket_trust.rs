@@ -3,7 +3,6 @@
 //! another uid, a planted `/tmp`-style fallback. Where a second uid is needed the test
 //! binary re-runs itself as uid 65534 (root only; otherwise the test says it is skipped).
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +15,7 @@ use orch::paths::Paths;
 use orch::tasks::Limits;
 use orch::testutil::capture_home;
 use orch::testutil::fake_workers::FakeWorkers;
-use orch::testutil::other_uid::{OTHER_UID, OtherUid, Role, can_switch};
+use orch::testutil::other_uid::{OTHER_UID, OtherUid, Role, can_switch, chmod, give_away, plant};
 use orch::testutil::served::Served;
 use tokio::net::UnixListener;
 
@@ -24,11 +23,6 @@ use tokio::net::UnixListener;
 #[test]
 fn other_uid_helper() {
     orch::testutil::other_uid::run_if_asked();
-}
-
-#[expect(clippy::expect_used, reason = "test helper")]
-fn chmod(p: &Path, mode: u32) {
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
 /// A home in `root` with `XDG_RUNTIME_DIR=root/run` (0755) and `TMPDIR=root/tmp` (1777).
@@ -46,25 +40,38 @@ fn machine(root: &Path) -> (Paths, FakeWorkers) {
     (paths, fake)
 }
 
+/// [`machine`] in a fresh temp dir for a test that needs a second uid; `None` (the test
+/// says it is skipped) when this process may not switch uid.
+#[expect(clippy::expect_used, reason = "test helper")]
+fn machine_of_root(test: &str) -> Option<(tempfile::TempDir, Paths, FakeWorkers)> {
+    if !can_switch(test) {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (paths, fake) = machine(dir.path());
+    Some((dir, paths, fake))
+}
+
 fn with_socket(paths: &Paths, socket: &Path) -> Paths {
     let mut p = paths.clone();
     p.socket_candidates = vec![socket.to_path_buf()];
     p
 }
 
-/// A listener standing in for another user's socket at `socket` (its directory 0700).
+/// [`plant`], served through tokio.
 #[expect(clippy::expect_used, reason = "test helper")]
-fn plant(socket: &Path) -> UnixListener {
-    let dir = socket.parent().expect("a directory");
-    std::fs::create_dir_all(dir).expect("the planted directory");
-    chmod(dir, 0o700);
-    UnixListener::bind(socket).expect("the planted socket")
+fn plant_async(socket: &Path) -> UnixListener {
+    UnixListener::from_std(plant(socket)).expect("the planted socket in tokio")
 }
 
-async fn nobody_connected(planted: &UnixListener) -> bool {
-    tokio::time::timeout(Duration::from_millis(200), planted.accept())
-        .await
-        .is_err()
+/// Nobody connected to the planted socket within 200 ms.
+async fn assert_untouched(planted: &UnixListener) {
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), planted.accept())
+            .await
+            .is_err(),
+        "the planted socket got a connection"
+    );
 }
 
 #[tokio::test]
@@ -75,7 +82,7 @@ async fn a_world_writable_runtime_dir_without_sticky_bit_is_skipped() {
     // Someone swapped their own socket into the world-writable runtime dir.
     let run = dir.path().join("run");
     chmod(&run, 0o777);
-    let planted = plant(&runtime);
+    let planted = plant_async(&runtime);
 
     let choice = choose_socket(&paths.socket_candidates).expect("a safe candidate");
     assert_eq!(
@@ -108,10 +115,7 @@ async fn a_world_writable_runtime_dir_without_sticky_bit_is_skipped() {
         Some(fallback.display().to_string().as_str())
     );
     client.close().await;
-    assert!(
-        nobody_connected(&planted).await,
-        "the planted socket got a connection"
-    );
+    assert_untouched(&planted).await;
 
     // Named explicitly, the unsafe path is an error, for clients and the backend.
     match connect(&with_socket(&paths, &runtime)).await {
@@ -125,10 +129,7 @@ async fn a_world_writable_runtime_dir_without_sticky_bit_is_skipped() {
         Listener::bind(&dir.path().join("run/other/orch.sock")),
         Err(SocketError::UnsafeDir { .. })
     ));
-    assert!(
-        nobody_connected(&planted).await,
-        "the planted socket got a connection"
-    );
+    assert_untouched(&planted).await;
     served.stop().await;
 }
 
@@ -138,18 +139,9 @@ async fn a_planted_fallback_does_not_block_a_cold_start() {
     let (paths, fake) = machine(dir.path());
     let [runtime, fallback] = [0, 1].map(|i| paths.socket_candidates[i].clone());
     // Another user created /tmp/orch-<uid>/orch.sock: theirs when we can chown, else open.
-    let planted = plant(&fallback);
+    let planted = plant_async(&fallback);
     let planted_dir = fallback.parent().expect("a directory");
-    if nix::unistd::getuid().is_root() {
-        nix::unistd::chown(
-            planted_dir,
-            Some(nix::unistd::Uid::from_raw(OTHER_UID)),
-            None,
-        )
-        .expect("chown");
-    } else {
-        chmod(planted_dir, 0o777);
-    }
+    give_away(planted_dir);
     match connect(&paths).await {
         Err(ConnectError::NotRunning { socket }) => assert_eq!(socket, runtime),
         Err(e) => panic!("a planted fallback blocks the start: {e}"),
@@ -158,20 +150,16 @@ async fn a_planted_fallback_does_not_block_a_cold_start() {
     let served = Served::start(Arc::new(fake), &paths, Limits::default());
     let (_, socket) = connect(&paths).await.expect("the backend is found");
     assert_eq!(socket, runtime);
-    assert!(
-        nobody_connected(&planted).await,
-        "the planted socket got a connection"
-    );
+    assert_untouched(&planted).await;
     served.stop().await;
 }
 
 #[tokio::test]
 async fn a_socket_served_by_another_uid_gets_nothing() {
-    if !can_switch("a_socket_served_by_another_uid_gets_nothing") {
+    let Some((dir, paths, _)) = machine_of_root("a_socket_served_by_another_uid_gets_nothing")
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let (paths, _) = machine(dir.path());
+    };
     // The other user serves a socket, which then sits in our private directory.
     chmod(dir.path(), 0o711);
     let scratch = dir.path().join("scratch");
@@ -191,20 +179,16 @@ async fn a_socket_served_by_another_uid_gets_nothing() {
         Err(e) => panic!("expected ForeignPeer, got {e}"),
         Ok(_) => panic!("connected to another user's socket"),
     }
-    assert_eq!(
-        other.received(),
-        b"",
-        "the other uid's server received something"
-    );
+    other.assert_received_nothing("the other uid's server received something");
 }
 
 #[tokio::test]
 async fn the_backend_closes_connections_from_another_uid() {
-    if !can_switch("the_backend_closes_connections_from_another_uid") {
+    let Some((dir, paths, fake)) =
+        machine_of_root("the_backend_closes_connections_from_another_uid")
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let (paths, fake) = machine(dir.path());
+    };
     let served = Served::start(Arc::new(fake), &paths, Limits::default());
     let socket: PathBuf = served.socket.clone();
     // Let the other uid reach the socket at all: the uid check is what must stop it.
@@ -213,7 +197,7 @@ async fn the_backend_closes_connections_from_another_uid() {
     chmod(&private, 0o711);
     chmod(&socket, 0o666);
     let other = OtherUid::start(Role::Client, &socket, &dir.path().join("scratch"));
-    assert_eq!(other.received(), b"", "the backend answered another uid");
+    other.assert_received_nothing("the backend answered another uid");
     assert_eq!(served.backend.connections(), 0);
     chmod(&private, 0o700);
     // Its own user is still served.

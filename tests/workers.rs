@@ -15,7 +15,7 @@ use orch::testutil::fake_opencode::FakeOpenCode;
 use orch::testutil::fake_spawner::FakeSpawner;
 use orch::testutil::{
     Poll, assert_no_secret, capture_home, kill_during, run_task, set_model, task, task_error,
-    wait_until,
+    wait_until, write_orchestrator_json,
 };
 use orch::workers::{
     CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
@@ -57,6 +57,33 @@ impl Setup {
         c
     }
 
+    /// A set-up and a manager over it.
+    fn with_manager() -> (Self, Manager<FakeSpawner, FakeClock>) {
+        let s = Self::new();
+        let m = s.manager();
+        (s, m)
+    }
+
+    /// Asserts that `n` OpenCode processes were spawned so far (`why` says what that means).
+    fn assert_spawns(&self, n: usize, why: &str) {
+        assert_eq!(self.spawner.spawn_count(), n, "{why}");
+    }
+
+    /// A fake agent server (`ORCH_AGENT_URL`), `profiles` as the project's
+    /// `orchestrator.json`, and a manager over both.
+    #[expect(clippy::expect_used, reason = "test helper")]
+    async fn on_agent_server(
+        &self,
+        profiles: &str,
+    ) -> (FakeOpenCode, Manager<FakeSpawner, FakeClock>) {
+        let server = FakeOpenCode::start().await.expect("the fake server starts");
+        write_orchestrator_json(&self.paths.project_dir, profiles);
+        let mut config = self.config();
+        config.agent_url = Some(server.url());
+        let m = self.manager_with(config);
+        (server, m)
+    }
+
     fn manager(&self) -> Manager<FakeSpawner, FakeClock> {
         self.manager_with(self.config())
     }
@@ -85,6 +112,16 @@ fn models_sent(prompts: &[orch::testutil::fake_opencode::Recorded]) -> Vec<Strin
 }
 
 /// A worker's row in the workers view.
+/// `err` names the `coder` worker and `what` went wrong, and its row says it failed.
+async fn assert_coder_failed(m: &Manager<FakeSpawner, FakeClock>, err: &orch::Error, what: &str) {
+    assert!(
+        err.message.contains("worker coder") && err.message.contains(what),
+        "{}",
+        err.message
+    );
+    assert_eq!(row_of(m, "coder").await.status, WorkerStatus::Failed);
+}
+
 async fn row_of(m: &Manager<FakeSpawner, FakeClock>, id: &str) -> orch::workers::WorkerRow {
     m.workers()
         .await
@@ -99,8 +136,7 @@ async fn wait_for_a_prompt(spawner: &FakeSpawner) {
 
 #[tokio::test]
 async fn every_prompt_carries_the_resolved_model_server_backend() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     let out = run_task(&m, task("explorer", "find main")).await;
     assert_eq!(out.resolution.resolved_model, "fake/fast-mini");
     assert!(
@@ -146,17 +182,9 @@ async fn every_prompt_carries_the_resolved_model_server_backend() {
 #[tokio::test]
 async fn every_prompt_carries_the_resolved_model_agent_backend() {
     let s = Setup::new();
-    let server = FakeOpenCode::start().await.expect("the fake server starts");
-    let dir = s.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dir).expect("the directory is created");
-    std::fs::write(
-        dir.join("orchestrator.json"),
-        r#"{"profiles": {"docs": {"backend": "agent", "agent": "plan"}}}"#,
-    )
-    .expect("the file is written");
-    let mut config = s.config();
-    config.agent_url = Some(server.url());
-    let m = s.manager_with(config);
+    let (server, m) = s
+        .on_agent_server(r#"{"profiles": {"docs": {"backend": "agent", "agent": "plan"}}}"#)
+        .await;
     let out = run_task(&m, task("docs", "read the docs")).await;
     let out2 = run_task(&m, task("docs", "again")).await;
     assert_eq!(out.session_id, out2.session_id, "one session per worker");
@@ -169,17 +197,12 @@ async fn every_prompt_carries_the_resolved_model_agent_backend() {
         ]
     );
     assert!(prompts.iter().all(|p| p.body["agent"] == "plan"));
-    assert_eq!(
-        s.spawner.spawn_count(),
-        0,
-        "the agent backend spawns nothing"
-    );
+    s.assert_spawns(0, "the agent backend spawns nothing");
 }
 
 #[tokio::test]
 async fn dynamic_override_applies_to_one_task_only() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     run_task(&m, task("coder", "one")).await;
     let mut req = task("coder", "two");
     req.model = Some("fake/fast-mini".into());
@@ -191,17 +214,12 @@ async fn dynamic_override_applies_to_one_task_only() {
         models_sent(&s.spawner.prompts()),
         ["fake/big-pro", "fake/fast-mini", "fake/big-pro"]
     );
-    assert_eq!(
-        s.spawner.spawn_count(),
-        1,
-        "no respawn for a dynamic override"
-    );
+    s.assert_spawns(1, "no respawn for a dynamic override");
 }
 
 #[tokio::test]
 async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     run_task(&m, task("coder", "one")).await;
     let row = m
         .set_model(set_model("coder", "vision-pro", Policy::Sticky))
@@ -233,8 +251,7 @@ async fn sticky_set_changes_later_tasks_and_reset_restores_the_default() {
 
 #[tokio::test]
 async fn dynamic_set_reaches_the_next_task_without_a_respawn() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     let first = run_task(&m, task("docs", "one")).await;
     m.set_model(set_model("docs", "fake/fast-mini", Policy::Dynamic))
         .await
@@ -247,8 +264,7 @@ async fn dynamic_set_reaches_the_next_task_without_a_respawn() {
 
 #[tokio::test]
 async fn bad_sets_change_nothing_and_suggest() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     let before = m.workers().await;
     let unknown_worker = m
         .set_model(set_model("doc", "node", Policy::Sticky))
@@ -325,8 +341,7 @@ async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
 
 #[tokio::test]
 async fn force_new_always_spawns() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     run_task(&m, task("coder", "one")).await;
     let mut req = task("coder", "two");
     req.force_new = true;
@@ -371,8 +386,7 @@ async fn fifty_concurrent_requests_for_a_cold_worker_spawn_once() {
 
 #[tokio::test]
 async fn settings_survive_a_manager_restart() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     m.set_model(set_model("docs", "fake/fast-mini", Policy::Sticky))
         .await
         .expect("the model is set");
@@ -434,13 +448,7 @@ async fn a_killed_worker_fails_its_task_fast_and_respawns_next_time() {
     let pid = pid.expect("the worker has a pid");
     let (err, took) = kill_during(pid, handle).await;
     assert!(took < Duration::from_secs(5));
-    assert!(
-        err.message.contains("worker coder") && err.message.contains("exited"),
-        "{}",
-        err.message
-    );
-    let row = row_of(&m, "coder").await;
-    assert_eq!(row.status, WorkerStatus::Failed);
+    assert_coder_failed(&m, &err, "exited").await;
     s.spawner.set_prompt_delay(Duration::ZERO);
     let out = run_task(&*m, task("coder", "again")).await;
     assert_eq!(out.answered_by.as_deref(), Some("fake/big-pro"));
@@ -500,13 +508,7 @@ async fn spawn_failures_and_timeouts_name_the_worker() {
     s.spawner.fail_with(Some("Error: cannot bind"));
     let m = s.manager();
     let err = task_error(&m, task("coder", "x")).await;
-    assert!(
-        err.message.contains("worker coder") && err.message.contains("cannot bind"),
-        "{}",
-        err.message
-    );
-    let row = row_of(&m, "coder").await;
-    assert_eq!(row.status, WorkerStatus::Failed);
+    assert_coder_failed(&m, &err, "cannot bind").await;
     s.spawner.fail_with(None);
     let mut req = task("coder", "slow");
     req.timeout = Some(Duration::from_millis(200));
@@ -532,8 +534,7 @@ async fn opencode_not_installed_names_the_variable() {
 
 #[tokio::test]
 async fn no_secret_in_errors_rows_or_records() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     let mut text = String::new();
     let out = run_task(&m, task("explorer", "x")).await;
     text.push_str(&format!("{out:?}"));
@@ -575,17 +576,9 @@ async fn no_secret_in_errors_rows_or_records() {
 #[tokio::test]
 async fn a_lost_session_is_replaced_on_the_next_task() {
     let s = Setup::new();
-    let server = FakeOpenCode::start().await.expect("the fake server starts");
-    let dir = s.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dir).expect("the directory is created");
-    std::fs::write(
-        dir.join("orchestrator.json"),
-        r#"{"profiles": {"docs": {"backend": "agent"}}}"#,
-    )
-    .expect("the file is written");
-    let mut config = s.config();
-    config.agent_url = Some(server.url());
-    let m = s.manager_with(config);
+    let (server, m) = s
+        .on_agent_server(r#"{"profiles": {"docs": {"backend": "agent"}}}"#)
+        .await;
     let first = run_task(&m, task("docs", "one")).await;
     // The agent server forgets the session.
     let client = orch::opencode::OpenCodeClient::new(&server.url(), Duration::from_secs(1))
@@ -607,8 +600,7 @@ async fn a_lost_session_is_replaced_on_the_next_task() {
 
 #[tokio::test]
 async fn a_set_whose_respawn_fails_changes_nothing() {
-    let s = Setup::new();
-    let m = s.manager();
+    let (s, m) = Setup::with_manager();
     s.spawner.fail_with(Some("Error: port in use"));
     let err = m
         .set_model(SetModelRequest {
@@ -649,13 +641,10 @@ async fn a_worker_gets_its_own_password_never_shown_and_no_orch_tools() {
                     "files": {"type": "local", "command": ["npx", "fs-mcp"]}}}"#,
     )
     .expect("global config");
-    let dir = s.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dir).expect(".opencode");
-    std::fs::write(
-        dir.join("orchestrator.json"),
+    write_orchestrator_json(
+        &s.paths.project_dir,
         r#"{"profiles": {"coder": {"delegate": true}}}"#,
-    )
-    .expect("orchestrator.json");
+    );
     let mut env = s.env.clone();
     // A password the user exported for their own OpenCode is not what the worker gets.
     env.set("OPENCODE_SERVER_PASSWORD", "users-own-password");
@@ -716,17 +705,14 @@ async fn a_worker_gets_its_own_password_never_shown_and_no_orch_tools() {
 async fn an_agent_server_password_comes_from_the_named_variable() {
     let s = Setup::new();
     let server = FakeOpenCode::start().await.expect("a fake OpenCode");
-    let dir = s.paths.project_dir.join(".opencode");
-    std::fs::create_dir_all(&dir).expect(".opencode");
-    std::fs::write(
-        dir.join("orchestrator.json"),
-        format!(
+    write_orchestrator_json(
+        &s.paths.project_dir,
+        &format!(
             r#"{{"profiles": {{"docs": {{"backend": "agent",
                 "server": {{"url": "{}", "passwordEnv": "DOCS_SERVER_PW"}}}}}}}}"#,
             server.url()
         ),
-    )
-    .expect("orchestrator.json");
+    );
     // Not set: a clear error naming the variable.
     let err = task_error(&s.manager(), task("docs", "read"))
         .await
@@ -863,7 +849,7 @@ async fn a_stale_registry_entry_never_signals_the_process_that_reused_its_pid() 
             .all(|e| !pids.contains(&e.pid)),
         "the stale entries were not forgotten"
     );
-    assert_eq!(s.spawner.spawn_count(), 1, "a new worker replaced them");
+    s.assert_spawns(1, "a new worker replaced them");
 }
 
 /// A 1 MiB task reaches OpenCode whole, while the task's row keeps only its head.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use orch::testutil::fake_llm::FakeLlm;
-use orch::testutil::real::opencode_bin;
+use orch::testutil::real::{fake_llm_config, opencode_bin};
 use orch::testutil::{Poll, Sandbox, wait_until_blocking};
 use orch::workers::spawn::Process;
 use orch::workers::spawn::{OsSpawner, SpawnSpec, Spawner, pid_alive};
@@ -95,12 +95,19 @@ fn none_left(marker: &str, within: Duration) -> bool {
     )
 }
 
+/// A guard over a shell that leaves four detached sleepers (marked `marker(n)`) and then
+/// sleeps itself; returns once the sleepers run.
+fn guarding_sleepers(n: u32) -> (String, Sweep, Child) {
+    let m = marker(n);
+    let sweep = Sweep(m.clone());
+    let guard = guarded(&format!("{}; exec sleep 1004.{m}", detaching(&m)));
+    assert!(wait_for_sleepers(&m, 4), "sleepers: {:?}", sleepers(&m));
+    (m, sweep, guard)
+}
+
 #[test]
 fn the_guard_ends_detached_descendants_when_its_pipe_closes() {
-    let m = marker(1);
-    let _sweep = Sweep(m.clone());
-    let mut guard = guarded(&format!("{}; exec sleep 1004.{m}", detaching(&m)));
-    assert!(wait_for_sleepers(&m, 4), "sleepers: {:?}", sleepers(&m));
+    let (m, _sweep, mut guard) = guarding_sleepers(1);
     let mut err = guard.stderr.take().expect("stderr");
     // The manager's end of the pipe closes (the backend died, even by SIGKILL).
     drop(guard.stdin.take());
@@ -122,10 +129,7 @@ fn the_guard_ends_detached_descendants_when_its_pipe_closes() {
 
 #[test]
 fn the_guard_ends_detached_descendants_on_sigterm() {
-    let m = marker(2);
-    let _sweep = Sweep(m.clone());
-    let mut guard = guarded(&format!("{}; exec sleep 1004.{m}", detaching(&m)));
-    assert!(wait_for_sleepers(&m, 4), "sleepers: {:?}", sleepers(&m));
+    let (m, _sweep, mut guard) = guarding_sleepers(2);
     let pid = Pid::from_raw(i32::try_from(guard.id()).expect("pid"));
     kill(pid, Signal::SIGTERM).expect("SIGTERM to the guard");
     assert!(
@@ -282,23 +286,7 @@ fn stop_and_restart_keep_worker_settings_and_report_when_nothing_runs() {
 #[expect(clippy::expect_used, reason = "test set-up")]
 fn real_home(bin: &Path, llm: &FakeLlm) -> Sandbox {
     let mut home = Sandbox::new(BIN);
-    let config = serde_json::json!({
-        "$schema": "https://opencode.ai/config.json",
-        "model": "fake/big-pro",
-        "small_model": "fake/fast-mini",
-        "enabled_providers": ["fake"],
-        "autoupdate": false,
-        "share": "disabled",
-        "provider": {"fake": {
-            "npm": "@ai-sdk/openai-compatible",
-            "name": "Fake",
-            "options": {"baseURL": llm.base_url(), "apiKey": "x"},
-            "models": {
-                "fast-mini": {"name": "Fast Mini", "tool_call": true},
-                "big-pro": {"name": "Big Pro", "tool_call": true}
-            }
-        }}
-    });
+    let config = fake_llm_config(&llm.base_url());
     home.write("project/opencode.json", &config.to_string());
     home.set("ORCH_OPENCODE_BIN", bin);
     home.set("PATH", std::env::var("PATH").expect("PATH"));
@@ -343,6 +331,43 @@ fn guard_of(opencode: u32) -> u32 {
     parent
 }
 
+/// A real backend whose worker left detached sleepers (marked `m`): where the kill tests
+/// start. Dropped in field order: the sandbox (its backend), the sweep, the LLM, its runtime.
+struct Started {
+    home: Sandbox,
+    m: String,
+    opencode: u32,
+    guard: u32,
+    backend: u32,
+    _sweep: Sweep,
+    _llm: FakeLlm,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Started {
+    #[expect(clippy::expect_used, reason = "test set-up")]
+    fn new(bin: &Path, n: u32) -> Self {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let llm = rt.block_on(FakeLlm::start()).expect("fake LLM");
+        let m = marker(n);
+        let sweep = Sweep(m.clone());
+        let home = real_home(bin, &llm);
+        let opencode = start_sleepers(&home, &llm, &m);
+        let guard = guard_of(opencode);
+        let backend = orch::mcp::socket::backend_pid(&home.socket()).expect("backend pid");
+        Self {
+            home,
+            m,
+            opencode,
+            guard,
+            backend,
+            _sweep: sweep,
+            _llm: llm,
+            _rt: rt,
+        }
+    }
+}
+
 static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
@@ -352,23 +377,18 @@ fn real_opencode_tool_processes_end_after_kill_9_of_the_backend() {
         return;
     };
     let _turn = TURN.lock();
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let llm = rt.block_on(FakeLlm::start()).expect("fake LLM");
-    let m = marker(6);
-    let _sweep = Sweep(m.clone());
-    let home = real_home(&bin, &llm);
-    let opencode = start_sleepers(&home, &llm, &m);
-    let guard = guard_of(opencode);
-    let backend = orch::mcp::socket::backend_pid(&home.socket()).expect("backend pid");
+    let started = Started::new(&bin, 6);
+    let m = &started.m;
+    let (opencode, guard, backend) = (started.opencode, started.guard, started.backend);
     kill(
         Pid::from_raw(i32::try_from(backend).expect("pid")),
         Signal::SIGKILL,
     )
     .expect("kill -9 of the backend");
     assert!(
-        none_left(&m, Duration::from_secs(15)),
+        none_left(m, Duration::from_secs(15)),
         "tool processes outlived the backend: {:?}",
-        sleepers(&m)
+        sleepers(m)
     );
     assert!(
         wait_until_blocking(Poll::within(Duration::from_secs(10)), || !pid_alive(
@@ -388,14 +408,9 @@ fn real_opencode_tool_processes_end_after_orch_stop() {
         return;
     };
     let _turn = TURN.lock();
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let llm = rt.block_on(FakeLlm::start()).expect("fake LLM");
-    let m = marker(7);
-    let _sweep = Sweep(m.clone());
-    let home = real_home(&bin, &llm);
-    let opencode = start_sleepers(&home, &llm, &m);
-    let guard = guard_of(opencode);
-    let backend = orch::mcp::socket::backend_pid(&home.socket()).expect("backend pid");
+    let started = Started::new(&bin, 7);
+    let (home, m) = (&started.home, &started.m);
+    let (opencode, guard, backend) = (started.opencode, started.guard, started.backend);
     let stop = home.run(&["stop"]);
     assert_eq!(stop.code, 0, "{}", stop.stderr);
     assert!(
@@ -407,9 +422,9 @@ fn real_opencode_tool_processes_end_after_orch_stop() {
     assert!(!pid_alive(backend));
     assert!(!home.socket().exists(), "the socket is left");
     assert!(
-        none_left(&m, Duration::from_secs(5)),
+        none_left(m, Duration::from_secs(5)),
         "tool processes outlived orch stop: {:?}",
-        sleepers(&m)
+        sleepers(m)
     );
     assert!(!pid_alive(opencode), "OpenCode outlived orch stop");
     assert!(!pid_alive(guard), "the guard outlived orch stop");

@@ -25,19 +25,7 @@ use serde_json::{Value, json};
 /// A sandbox (its own HOME, XDG dirs and TMPDIR) in which OpenCode runs offline, with
 /// a shell for its `!`cmd`` templates.
 fn sandbox() -> Sandbox {
-    let mut s = Sandbox::new(env!("CARGO_BIN_EXE_orch"));
-    s.set("PATH", "/usr/bin:/bin");
-    // OpenCode runs `!`cmd`` with the user's shell.
-    s.set("SHELL", "/bin/sh");
-    // Offline and quick: no self-update, no models.dev fetch, no LSP download.
-    for off in [
-        "OPENCODE_DISABLE_AUTOUPDATE",
-        "OPENCODE_DISABLE_MODELS_FETCH",
-        "OPENCODE_DISABLE_LSP_DOWNLOAD",
-    ] {
-        s.set(off, "1");
-    }
-    s
+    Sandbox::offline_opencode(env!("CARGO_BIN_EXE_orch"))
 }
 
 /// Processes still running with this sandbox's HOME (read from `/proc/*/environ`).

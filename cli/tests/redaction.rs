@@ -6,7 +6,7 @@
 
 use orch::testutil::fake_llm::FakeLlm;
 use orch::testutil::real::opencode_bin;
-use orch::testutil::{Run, Sandbox};
+use orch::testutil::{Run, Sandbox, text_files_under};
 use serde_json::json;
 
 const ENV_KEY: &str = "sk-cli-env-0123456789abcdef";
@@ -15,23 +15,6 @@ const AUTH_KEY: &str = "sk-cli-auth-fedcba9876543210";
 fn assert_no_key(what: &str, text: &str) {
     for key in [ENV_KEY, AUTH_KEY] {
         assert!(!text.contains(key), "{what} leaks {key}: {text}");
-    }
-}
-
-fn files_under(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            out.push((
-                path.display().to_string(),
-                String::from_utf8_lossy(&bytes).into_owned(),
-            ));
-        }
     }
 }
 
@@ -50,16 +33,7 @@ async fn no_echoed_key_in_cli_output_logs_or_state() {
         return;
     };
     let llm = FakeLlm::start().await.expect("the fake LLM starts");
-    let mut s = Sandbox::new(env!("CARGO_BIN_EXE_orch"));
-    s.set("PATH", "/usr/bin:/bin");
-    s.set("SHELL", "/bin/sh");
-    for off in [
-        "OPENCODE_DISABLE_AUTOUPDATE",
-        "OPENCODE_DISABLE_MODELS_FETCH",
-        "OPENCODE_DISABLE_LSP_DOWNLOAD",
-    ] {
-        s.set(off, "1");
-    }
+    let mut s = Sandbox::offline_opencode(env!("CARGO_BIN_EXE_orch"));
     s.set("ORCH_OPENCODE_BIN", &opencode);
     s.set("FAKE_LLM_KEY", ENV_KEY);
     s.set(
@@ -125,7 +99,7 @@ async fn no_echoed_key_in_cli_output_logs_or_state() {
         record(format!("orch {}", args.join(" ")), &r);
     }
     s.stop_backend();
-    files_under(&s.paths().state_dir, &mut seen);
+    seen.extend(text_files_under(&s.paths().state_dir));
     let log = std::fs::read_to_string(s.paths().state_dir.join("serve.log")).unwrap_or_default();
     assert!(
         log.contains("task failed: ") && log.contains("[REDACTED]"),

@@ -4,11 +4,10 @@
 //! itself as uid 65534 (root only; otherwise the test says it is skipped).
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
 
-use orch::testutil::other_uid::{OTHER_UID, OtherUid, Role, can_switch};
+use orch::testutil::other_uid::{OTHER_UID, OtherUid, Role, can_switch, chmod, give_away, plant};
 use orch::testutil::{Run, Sandbox};
 use orch::wire::StatusView;
 
@@ -20,25 +19,23 @@ fn other_uid_helper() {
     orch::testutil::other_uid::run_if_asked();
 }
 
-#[expect(clippy::expect_used, reason = "test helper")]
-fn chmod(p: &Path, mode: u32) {
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+/// Nobody connected to the planted socket.
+fn assert_untouched(planted: &std::os::unix::net::UnixListener) {
+    assert!(
+        matches!(planted.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the planted socket got a connection"
+    );
 }
 
-/// A listener standing in for another user's socket (its directory made private to the
-/// test, which the checks of other directories must see through).
-#[expect(clippy::expect_used, reason = "test helper")]
-fn plant(socket: &Path) -> std::os::unix::net::UnixListener {
-    let dir = socket.parent().expect("a directory");
-    std::fs::create_dir_all(dir).expect("the planted directory");
-    chmod(dir, 0o700);
-    let l = std::os::unix::net::UnixListener::bind(socket).expect("the planted socket");
-    l.set_nonblocking(true).expect("non-blocking");
-    l
-}
-
-fn nobody_connected(planted: &std::os::unix::net::UnixListener) -> bool {
-    matches!(planted.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+/// `orch status --format json`, which must report the backend on `socket`.
+fn status_on(h: &Sandbox, socket: &Path) -> (Run, StatusView) {
+    let run = h.run(&["status", "--format", "json"]);
+    let status: StatusView = run.json();
+    assert_eq!(
+        status.socket.as_deref(),
+        Some(socket.display().to_string().as_str())
+    );
+    (run, status)
 }
 
 #[test]
@@ -48,12 +45,7 @@ fn a_cold_start_skips_a_world_writable_runtime_dir() {
     chmod(&h.root().join("run"), 0o777);
     let planted = plant(&runtime);
 
-    let run = h.run(&["status", "--format", "json"]);
-    let status: StatusView = run.json();
-    assert_eq!(
-        status.socket.as_deref(),
-        Some(fallback.display().to_string().as_str())
-    );
+    let (run, status) = status_on(&h, &fallback);
     assert!(
         run.stderr.contains("warning: skipping")
             && run
@@ -63,10 +55,7 @@ fn a_cold_start_skips_a_world_writable_runtime_dir() {
         "{}",
         run.stderr
     );
-    assert!(
-        nobody_connected(&planted),
-        "the planted socket got a connection"
-    );
+    assert_untouched(&planted);
     // The backend says so in its status too.
     assert!(
         matches!(&status.skipped_sockets[..], [why] if why.contains("sticky")),
@@ -91,10 +80,7 @@ fn a_cold_start_skips_a_world_writable_runtime_dir() {
     let bad = h.run(&["status", "--socket", &runtime.display().to_string()]);
     assert_ne!(bad.code, 0);
     assert!(bad.stderr.contains("is unsafe"), "{}", bad.stderr);
-    assert!(
-        nobody_connected(&planted),
-        "the planted socket got a connection"
-    );
+    assert_untouched(&planted);
 }
 
 #[test]
@@ -103,22 +89,8 @@ fn a_cold_start_succeeds_past_a_planted_tmp_fallback() {
     let [runtime, fallback] = [0, 1].map(|i| h.paths().socket_candidates[i].clone());
     let planted = plant(&fallback);
     let planted_dir = fallback.parent().expect("a directory");
-    if nix::unistd::getuid().is_root() {
-        nix::unistd::chown(
-            planted_dir,
-            Some(nix::unistd::Uid::from_raw(OTHER_UID)),
-            None,
-        )
-        .expect("chown");
-    } else {
-        chmod(planted_dir, 0o777);
-    }
-    let run = h.run(&["status", "--format", "json"]);
-    let status: StatusView = run.json();
-    assert_eq!(
-        status.socket.as_deref(),
-        Some(runtime.display().to_string().as_str())
-    );
+    give_away(planted_dir);
+    let (run, _) = status_on(&h, &runtime);
     assert!(
         run.stderr.contains("warning: skipping")
             && run.stderr.contains(&planted_dir.display().to_string()),
@@ -134,10 +106,7 @@ fn a_cold_start_succeeds_past_a_planted_tmp_fallback() {
         "{}",
         serve.stderr
     );
-    assert!(
-        nobody_connected(&planted),
-        "the planted socket got a connection"
-    );
+    assert_untouched(&planted);
 }
 
 /// Another uid serves a socket that then sits at `socket` (in our private directory).
@@ -172,11 +141,7 @@ fn the_cli_and_the_bridge_send_nothing_to_a_socket_of_another_uid() {
         "{}",
         run.stderr
     );
-    assert_eq!(
-        other.received(),
-        b"",
-        "the other uid's server received something"
-    );
+    other.assert_received_nothing("the other uid's server received something");
     drop(other);
     std::fs::remove_file(&socket).expect("the socket removed");
 
@@ -203,9 +168,5 @@ fn the_cli_and_the_bridge_send_nothing_to_a_socket_of_another_uid() {
         "{}",
         run.stderr
     );
-    assert_eq!(
-        other.received(),
-        b"",
-        "the other uid's server received something"
-    );
+    other.assert_received_nothing("the other uid's server received something");
 }

@@ -78,20 +78,19 @@ impl FakeLlm {
 
     /// Models of the requests whose messages contain `needle`.
     pub fn models_for(&self, needle: &str) -> Vec<String> {
-        self.log()
-            .into_iter()
-            .filter(|r| r.text.contains(needle))
-            .map(|r| r.model)
-            .collect()
+        self.requests_for(needle).map(|r| r.model).collect()
     }
 
     /// The tools offered with the requests whose messages contain `needle`.
     pub fn tools_for(&self, needle: &str) -> Vec<String> {
+        self.requests_for(needle).flat_map(|r| r.tools).collect()
+    }
+
+    /// The requests whose messages contain `needle`.
+    fn requests_for(&self, needle: &str) -> impl Iterator<Item = LlmRequest> {
         self.log()
             .into_iter()
-            .filter(|r| r.text.contains(needle))
-            .flat_map(|r| r.tools)
-            .collect()
+            .filter(move |r| r.text.contains(needle))
     }
 
     /// Answers a request whose messages contain `needle` (and no tool result yet) with a

@@ -81,6 +81,40 @@ pub fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf,
     out
 }
 
+/// Every file under `dir`, recursively, as (path, lossy UTF-8 text): what a test searches
+/// for a leaked secret.
+pub fn text_files_under(dir: &std::path::Path) -> Vec<(String, String)> {
+    files_under(dir)
+        .into_iter()
+        .map(|(path, bytes)| {
+            (
+                path.display().to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Writes `files` (name, text) into `project` and `config` as its
+/// `.opencode/opencode.json`: a project config whose `{file:../name}` substitutions find
+/// those files.
+#[expect(clippy::expect_used, reason = "test set-up")]
+pub fn write_dot_opencode(project: &std::path::Path, files: &[(&str, &str)], config: &str) {
+    std::fs::create_dir_all(project.join(".opencode")).expect(".opencode");
+    for (name, text) in files {
+        std::fs::write(project.join(name), text).expect("a substituted file");
+    }
+    std::fs::write(project.join(".opencode/opencode.json"), config).expect("config");
+}
+
+/// Writes `text` as the project's `.opencode/orchestrator.json` (the profiles).
+#[expect(clippy::expect_used, reason = "test set-up")]
+pub fn write_orchestrator_json(project: &std::path::Path, text: &str) {
+    let dot = project.join(".opencode");
+    std::fs::create_dir_all(&dot).expect(".opencode");
+    std::fs::write(dot.join("orchestrator.json"), text).expect("orchestrator.json");
+}
+
 /// Locks a fake's state; a test that panicked while holding it does not hide the state
 /// from the next look (the panic is the failure worth reporting).
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

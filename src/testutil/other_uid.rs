@@ -53,6 +53,36 @@ pub fn can_switch(test: &str) -> bool {
     false
 }
 
+/// Sets `p`'s permission bits to `mode`.
+#[expect(clippy::expect_used, reason = "test helper")]
+pub fn chmod(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A non-blocking listener standing in for another user's socket at `socket` (its
+/// directory made private to the test, which the checks of other directories must see
+/// through).
+#[expect(clippy::expect_used, reason = "test helper")]
+pub fn plant(socket: &Path) -> std::os::unix::net::UnixListener {
+    let dir = socket.parent().expect("a directory");
+    std::fs::create_dir_all(dir).expect("the planted directory");
+    chmod(dir, 0o700);
+    let l = std::os::unix::net::UnixListener::bind(socket).expect("the planted socket");
+    l.set_nonblocking(true).expect("non-blocking");
+    l
+}
+
+/// Makes `dir` another user's: theirs ([`OTHER_UID`]) when we can chown (root), else
+/// open to everyone (0777).
+#[expect(clippy::expect_used, reason = "test helper")]
+pub fn give_away(dir: &Path) {
+    if nix::unistd::getuid().is_root() {
+        nix::unistd::chown(dir, Some(nix::unistd::Uid::from_raw(OTHER_UID)), None).expect("chown");
+    } else {
+        chmod(dir, 0o777);
+    }
+}
+
 impl OtherUid {
     /// Starts the test binary as uid 65534 in `role` on `socket`; it reports into
     /// `scratch`, a directory this makes writable by everyone. Root only.
@@ -89,6 +119,11 @@ impl OtherUid {
     pub fn wait_listening(&self, socket: &Path) -> bool {
         let poll = Poll::within(Duration::from_secs(20)).every(Duration::from_millis(20));
         wait_until_blocking(poll, || socket.exists())
+    }
+
+    /// Asserts that the other process received no byte (`why` says what that would mean).
+    pub fn assert_received_nothing(&self, why: &str) {
+        assert_eq!(self.received(), b"", "{why}");
     }
 
     /// The bytes the other process received, once it has reported (at most 20 s).

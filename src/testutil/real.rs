@@ -60,6 +60,29 @@ pub fn inspector_bin(test: &str) -> Option<PathBuf> {
     )
 }
 
+/// An OpenCode config whose only enabled provider, `fake` (models `fast-mini` and
+/// `big-pro`, key `x`), talks to the fake LLM at `llm_base_url`; `model` is fake/big-pro,
+/// `small_model` fake/fast-mini, no autoupdate, no sharing.
+pub fn fake_llm_config(llm_base_url: &str) -> serde_json::Value {
+    serde_json::json!({
+        "$schema": "https://opencode.ai/config.json",
+        "model": "fake/big-pro",
+        "small_model": "fake/fast-mini",
+        "enabled_providers": ["fake"],
+        "autoupdate": false,
+        "share": "disabled",
+        "provider": {"fake": {
+            "npm": "@ai-sdk/openai-compatible",
+            "name": "Fake",
+            "options": {"baseURL": llm_base_url, "apiKey": "x"},
+            "models": {
+                "fast-mini": {"name": "Fast Mini", "tool_call": true},
+                "big-pro": {"name": "Big Pro", "tool_call": true}
+            }
+        }}
+    })
+}
+
 /// A throwaway OpenCode project for end-to-end tests: its own home (config, data, cache,
 /// state), a project `opencode.json` that declares the `fake` provider pointing at a fake
 /// LLM, and the environment to run OpenCode and orch in.
@@ -87,23 +110,7 @@ impl RealProject {
         let project = dir.path().join("project");
         std::fs::create_dir_all(&home).expect("home");
         std::fs::create_dir_all(project.join(".git")).expect("project");
-        let mut config = serde_json::json!({
-            "$schema": "https://opencode.ai/config.json",
-            "model": "fake/big-pro",
-            "small_model": "fake/fast-mini",
-            "enabled_providers": ["fake"],
-            "autoupdate": false,
-            "share": "disabled",
-            "provider": {"fake": {
-                "npm": "@ai-sdk/openai-compatible",
-                "name": "Fake",
-                "options": {"baseURL": llm_base_url, "apiKey": "x"},
-                "models": {
-                    "fast-mini": {"name": "Fast Mini", "tool_call": true},
-                    "big-pro": {"name": "Big Pro", "tool_call": true}
-                }
-            }}
-        });
+        let mut config = fake_llm_config(llm_base_url);
         crate::sources::config::merge(&mut config, extra);
         std::fs::write(project.join("opencode.json"), config.to_string()).expect("opencode.json");
         let env = crate::paths::Environment::from_pairs([

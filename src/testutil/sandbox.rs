@@ -66,6 +66,23 @@ impl Sandbox {
         s
     }
 
+    /// A machine in which OpenCode runs offline (no self-update, no models.dev fetch, no
+    /// LSP download), with `/bin/sh` for its `!`cmd`` templates and only the system PATH.
+    pub fn offline_opencode(bin: impl Into<PathBuf>) -> Self {
+        let mut s = Self::new(bin);
+        s.set("PATH", "/usr/bin:/bin");
+        // OpenCode runs `!`cmd`` with the user's shell.
+        s.set("SHELL", "/bin/sh");
+        for off in [
+            "OPENCODE_DISABLE_AUTOUPDATE",
+            "OPENCODE_DISABLE_MODELS_FETCH",
+            "OPENCODE_DISABLE_LSP_DOWNLOAD",
+        ] {
+            s.set(off, "1");
+        }
+        s
+    }
+
     /// Sets (or replaces) a variable every process of the sandbox gets.
     pub fn set(&mut self, name: &str, value: impl AsRef<std::ffi::OsStr>) {
         let value = value.as_ref().to_string_lossy().into_owned();

@@ -85,6 +85,17 @@ impl<W: WorkerService> Served<W> {
 }
 
 impl<W> Served<W> {
+    /// A socket client connected to it, past the MCP handshake.
+    #[expect(clippy::expect_used, reason = "test helper")]
+    pub async fn client(&self) -> crate::client::SocketClient {
+        let stream = tokio::net::UnixStream::connect(&self.socket)
+            .await
+            .expect("connect");
+        crate::client::SocketClient::connect(stream, &self.socket)
+            .await
+            .expect("the MCP handshake")
+    }
+
     /// Whether the server ends by itself (without being asked to stop) within `wait`.
     pub async fn ends_within(mut self, wait: Duration) -> bool {
         match self.served.take() {
