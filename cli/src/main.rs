@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use orch::api::InProcess;
-use orch::client::{Launch, SocketClient, connect_or_start};
+use orch::client::{Launch, SocketClient, Stopped, connect_or_start};
 use orch::paths::{Environment, Paths};
 
 use args::{Cli, Command, InstallArgs, OpencodeArgs, OpencodeCommand, TuiArgs};
@@ -281,65 +281,32 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
 /// kills it (the workers' guards then end them and what they started).
 const STOP_WAIT: Duration = Duration::from_secs(30);
 
-/// `orch stop`: asks the backend on the socket for its pid, checks that it is the process
-/// at the other end of the socket (`SO_PEERCRED`) and the one holding the socket's lock,
-/// sends it `SIGTERM` (it cancels running tasks, stops its workers, removes the socket)
-/// and waits until it is gone, `SIGKILL` after [`STOP_WAIT`]. Returns the pid it stopped,
-/// `None` when no backend was running.
+/// `orch stop`: the backend on this user's socket stops (running tasks cancelled, workers
+/// and everything they started ended, socket removed); see [`orch::client::stop_backend`].
+/// Returns the pid it stopped, `None` when no backend was running.
 fn stop(cli: &Cli) -> anyhow::Result<Option<u32>> {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
-    use orch::api::Orchestrator;
     let place = Place::of(cli)?.for_client(cli);
-    let stopped = runtime(Threads::One)?.block_on(async {
-        let (stream, socket) = match orch::client::connect(&place.paths).await {
-            Ok(found) => found,
-            Err(orch::client::ConnectError::NotRunning { socket }) => {
-                print::line(&format!(
-                    "no orch backend is running (nothing at {})",
-                    socket.display()
-                ))?;
-                return Ok(None);
-            }
-            Err(e) => return Err(anyhow::Error::from(e)),
-        };
-        let peer = stream
-            .peer_cred()
-            .context("cannot read the backend's credentials")?
-            .pid()
-            .and_then(|p| u32::try_from(p).ok());
-        let client = SocketClient::connect(stream, &socket).await?;
-        let status = client.status().await?;
-        client.close().await;
-        let locked = orch::mcp::socket::backend_pid(&socket);
-        if peer != Some(status.pid) || locked != Some(status.pid) {
-            anyhow::bail!(
-                "the backend on {} says it is pid {}, but the socket's peer is {} and its lock names {}; not stopping anything",
-                socket.display(),
-                status.pid,
-                peer.map_or_else(|| "unknown".into(), |p| p.to_string()),
-                locked.map_or_else(|| "nobody".into(), |p| p.to_string()),
-            );
+    let stopped =
+        runtime(Threads::One)?.block_on(orch::client::stop_backend(&place.paths, STOP_WAIT))?;
+    match stopped {
+        Stopped::NotRunning { socket } => {
+            print::line(&format!(
+                "no orch backend is running (nothing at {})",
+                socket.display()
+            ))?;
+            Ok(None)
         }
-        let pid = Pid::from_raw(i32::try_from(status.pid).context("invalid backend pid")?);
-        kill(pid, Signal::SIGTERM)
-            .with_context(|| format!("cannot signal the backend (pid {pid})"))?;
-        let deadline = tokio::time::Instant::now() + STOP_WAIT;
-        while orch::workers::spawn::pid_alive(status.pid) {
-            if tokio::time::Instant::now() >= deadline {
-                let _ = kill(pid, Signal::SIGKILL);
+        Stopped::Stopped { pid, killed } => {
+            if killed {
                 print::line(&format!(
                     "the backend (pid {pid}) did not stop within {} s; killed it",
                     STOP_WAIT.as_secs()
                 ))?;
-                break;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            print::line(&format!("stopped the orch backend (pid {pid})"))?;
+            Ok(Some(pid))
         }
-        print::line(&format!("stopped the orch backend (pid {pid})"))?;
-        Ok(Some(status.pid))
-    })?;
-    Ok(stopped)
+    }
 }
 
 /// `orch mcp`: stdout carries the protocol only; messages go to stderr.

@@ -5,7 +5,9 @@
 mod bridge;
 mod connect;
 mod socket_client;
+mod stop;
 
 pub use bridge::bridge;
 pub use connect::{ConnectError, Launch, connect, connect_or_start, skipped_sockets};
 pub use socket_client::SocketClient;
+pub use stop::{StopError, Stopped, stop_backend};
