@@ -78,10 +78,7 @@ fn refuse_delegation(cli: &Cli) -> anyhow::Result<()> {
         cli.command,
         Command::Run(_) | Command::WorkerModelSet(_) | Command::WorkerModelReset { .. }
     );
-    let depth = std::env::var(orch::workers::isolation::DELEGATION_DEPTH_VAR)
-        .ok()
-        .map(|d| d.trim().parse::<u32>().unwrap_or(0));
-    if starts_tasks && depth == Some(0) {
+    if starts_tasks && orch::workers::isolation::depth_in(&Environment::capture()) == Some(0) {
         anyhow::bail!(
             "this command runs inside an orch worker, which may not start tasks of its own ({}=0); give its profile \"delegate\": true in orchestrator.json to allow it",
             orch::workers::isolation::DELEGATION_DEPTH_VAR
@@ -316,12 +313,8 @@ fn mcp(cli: &Cli) -> anyhow::Result<u8> {
     let result = rt.block_on(async {
         warn_skipped_sockets(&place.paths);
         let (stream, _) = connect_or_start(&place.paths, &launch(&place.project)?).await?;
-        // A worker's OpenCode runs this with the depth orch gave it (none for the user's);
-        // a value that does not parse refuses, as 0 does.
-        let depth = place
-            .env
-            .get(orch::workers::isolation::DELEGATION_DEPTH_VAR)
-            .map(|d| d.trim().parse().unwrap_or(0));
+        // A worker's OpenCode runs this with the depth orch gave it (none for the user's).
+        let depth = orch::workers::isolation::depth_in(&place.env);
         orch::client::bridge(stream, tokio::io::stdin(), tokio::io::stdout(), depth)
             .await
             .context("the connection to the backend failed")

@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::paths::Environment;
+
 /// The variable a worker's `orch mcp` reads: how many levels of tasks it may still start.
 pub const DELEGATION_DEPTH_VAR: &str = "ORCH_DELEGATION_DEPTH";
 
@@ -42,6 +44,14 @@ pub fn mcp_overlay(user_mcp: &BTreeMap<String, Vec<String>>, delegate: bool) -> 
         }
     }
     Some(Value::Object(off))
+}
+
+/// The delegation depth this process runs with: `None` outside a worker (the user's own
+/// OpenCode and shell); inside one, its [`DELEGATION_DEPTH_VAR`], where a value that does
+/// not parse counts as 0 (refuse rather than allow).
+pub fn depth_in(env: &Environment) -> Option<u32> {
+    env.get(DELEGATION_DEPTH_VAR)
+        .map(|d| d.trim().parse().unwrap_or(0))
 }
 
 /// The value of [`DELEGATION_DEPTH_VAR`] for a worker.
