@@ -185,8 +185,8 @@ async fn real_opencode_model_selection_set_reset_and_faults() {
     for p in pids {
         assert!(!pid_alive(p), "OpenCode pid {p} survived the shutdown");
     }
-    let log =
-        std::fs::read_to_string(project.paths.state_dir.join("workers.json")).unwrap_or_default();
+    let log = std::fs::read_to_string(project.paths.backend_state_dir().join("workers.json"))
+        .unwrap_or_default();
     assert_no_secret("registry", &log);
 }
 

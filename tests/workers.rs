@@ -300,7 +300,7 @@ async fn bad_sets_change_nothing_and_suggest() {
     }
     assert_eq!(m.workers().await, before);
     assert_eq!(s.spawner.spawn_count(), 0);
-    assert!(!s.paths.state_dir.join("state.json").exists());
+    assert!(!s.paths.project_state_dir().join("state.json").exists());
 }
 
 #[tokio::test]
@@ -404,13 +404,13 @@ async fn settings_survive_a_manager_restart() {
 #[tokio::test]
 async fn a_corrupt_state_file_is_kept_aside() {
     let s = Setup::new();
-    std::fs::create_dir_all(&s.paths.state_dir).expect("the directory is created");
-    let state = s.paths.state_dir.join("state.json");
+    std::fs::create_dir_all(s.paths.project_state_dir()).expect("the directory is created");
+    let state = s.paths.project_state_dir().join("state.json");
     std::fs::write(&state, "{ not json").expect("the file is written");
     let m = s.manager();
     let warnings = m.warnings().join("\n");
     assert!(warnings.contains("state.json.corrupt-"), "{warnings}");
-    let kept: Vec<_> = std::fs::read_dir(&s.paths.state_dir)
+    let kept: Vec<_> = std::fs::read_dir(s.paths.project_state_dir())
         .expect("the directory lists")
         .filter_map(Result::ok)
         .filter(|e| {
@@ -566,8 +566,11 @@ async fn no_secret_in_errors_rows_or_records() {
     {
         text.push_str(&e.to_string());
     }
-    for f in ["state.json", "workers.json"] {
-        text.push_str(&std::fs::read_to_string(s.paths.state_dir.join(f)).unwrap_or_default());
+    for f in [
+        s.paths.project_state_dir().join("state.json"),
+        s.paths.backend_state_dir().join("workers.json"),
+    ] {
+        text.push_str(&std::fs::read_to_string(f).unwrap_or_default());
     }
     text.push_str(&format!("{:?}", s.spawner.specs()));
     assert_no_secret("worker records", &text);
@@ -688,7 +691,7 @@ async fn a_worker_gets_its_own_password_never_shown_and_no_orch_tools() {
     assert!(!shown.contains(&password), "{shown}");
     // Kept only in workers.json, mode 0600, for reuse of a kept worker.
     use std::os::unix::fs::PermissionsExt;
-    let file = s.paths.state_dir.join("workers.json");
+    let file = s.paths.backend_state_dir().join("workers.json");
     let mode = std::fs::metadata(&file)
         .expect("workers.json")
         .permissions()
@@ -817,7 +820,7 @@ async fn a_stale_registry_entry_never_signals_the_process_that_reused_its_pid() 
         };
         // Written as an earlier backend left it, with no check on the way in.
         let file = serde_json::json!({"version": 1, "entries": [entry]});
-        let path = s.paths.state_dir.join("workers.json");
+        let path = s.paths.backend_state_dir().join("workers.json");
         let mut all: serde_json::Value = std::fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -826,7 +829,7 @@ async fn a_stale_registry_entry_never_signals_the_process_that_reused_its_pid() 
             .as_array_mut()
             .expect("entries")
             .push(file["entries"][0].clone());
-        std::fs::create_dir_all(&s.paths.state_dir).expect("state dir");
+        std::fs::create_dir_all(s.paths.backend_state_dir()).expect("state dir");
         std::fs::write(&path, all.to_string()).expect("workers.json");
     }
     let m = s.manager();

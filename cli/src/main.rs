@@ -150,7 +150,8 @@ impl Place {
     fn of(cli: &Cli) -> anyhow::Result<Self> {
         let env = Environment::capture();
         let project = match &cli.project {
-            Some(p) => p.clone(),
+            Some(p) => std::fs::canonicalize(p)
+                .with_context(|| format!("the project directory {} cannot be used", p.display()))?,
             None => std::env::current_dir().context("cannot read the current directory")?,
         };
         let paths = Paths::resolve(&env, &project);

@@ -106,7 +106,12 @@ fn a_command_starts_the_backend_on_demand_and_a_second_serve_is_refused() {
         status.socket.as_deref().map(PathBuf::from),
         Some(h.socket())
     );
-    assert!(status.log_file.ends_with(".local/state/orch/serve.log"));
+    assert!(
+        Path::new(&status.log_file) == h.paths().backend_state_dir().join("serve.log")
+            && status.log_file.contains(".local/state/orch/projects/"),
+        "{}",
+        status.log_file
+    );
     assert!(Path::new(&status.log_file).exists());
     {
         use std::os::unix::fs::PermissionsExt;
@@ -158,7 +163,7 @@ fn an_unreachable_backend_names_the_socket_and_the_log() {
         started.elapsed() < Duration::from_secs(8),
         "it gave up in time"
     );
-    let log = std::fs::read_to_string(h.root().join("home/.local/state/orch/serve.log"))
+    let log = std::fs::read_to_string(h.paths().backend_state_dir().join("serve.log"))
         .expect("the backend's log");
     assert!(log.contains("Unix sockets allow"), "{log}");
 }
@@ -293,13 +298,12 @@ fn the_official_python_sdk_lists_and_calls_the_five_tools_over_orch_mcp() {
 /// OpenCode cannot start, bad references, a broken model): no key in any line.
 #[test]
 fn the_backend_log_holds_no_secret() {
-    let h = home();
+    let mut h = home();
+    // The OpenCode binary is part of the backend's key: set it for every process.
+    let missing = h.root().join("no-opencode");
+    h.set("ORCH_OPENCODE_BIN", &missing);
     let run = |args: &[&str]| {
-        let o = h
-            .orch(args)
-            .env("ORCH_LOG", "debug")
-            .env("ORCH_OPENCODE_BIN", h.root().join("no-opencode"))
-            .output();
+        let o = h.orch(args).env("ORCH_LOG", "debug").output();
         Run::of(&format!("orch {args:?}"), o);
     };
     run(&["models", "--scope", "all", "--limit", "5"]);

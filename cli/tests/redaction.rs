@@ -100,7 +100,8 @@ async fn no_echoed_key_in_cli_output_logs_or_state() {
     }
     s.stop_backend();
     seen.extend(text_files_under(&s.paths().state_dir));
-    let log = std::fs::read_to_string(s.paths().state_dir.join("serve.log")).unwrap_or_default();
+    let log = std::fs::read_to_string(s.paths().backend_state_dir().join("serve.log"))
+        .unwrap_or_default();
     assert!(
         log.contains("task failed: ") && log.contains("[REDACTED]"),
         "the backend logs failures, redacted: {log}"

@@ -117,7 +117,7 @@ pub fn backend_pid(socket: &Path) -> Option<u32> {
 
 /// The backend's log file (its stdout and stderr when a client starts it).
 pub fn log_file(paths: &Paths) -> PathBuf {
-    paths.state_dir.join("serve.log")
+    paths.backend_state_dir().join("serve.log")
 }
 
 /// Checks that `dir` is a real directory owned by this user that nobody else can enter.

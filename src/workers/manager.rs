@@ -220,12 +220,12 @@ impl Manager<OsSpawner, SystemClock> {
 impl<S: Spawner, C: Clock> Manager<S, C> {
     /// A manager with injected knowledge, spawner and clock.
     pub fn new(config: ManagerConfig, knowledge: KnowledgeSource, spawner: S, clock: C) -> Self {
-        let store = SettingsStore::new(&config.paths.state_dir);
+        let store = SettingsStore::new(&config.paths.project_state_dir());
         let (settings, warning) = store.load(clock.now_ms());
         if let Some(w) = &warning {
             tracing::warn!("{w}");
         }
-        let registry = Registry::new(&config.paths.state_dir);
+        let registry = Registry::new(&config.paths.backend_state_dir());
         Self {
             inner: Arc::new(Inner {
                 config,
