@@ -217,7 +217,10 @@ mod tests {
         let Mismatch::Environment { names, .. } = &e else {
             panic!("an environment mismatch: {e}")
         };
-        assert_eq!(names, &["GROQ_API_KEY", "MISTRAL_API_KEY", "OPENAI_API_KEY"]);
+        assert_eq!(
+            names,
+            &["GROQ_API_KEY", "MISTRAL_API_KEY", "OPENAI_API_KEY"]
+        );
         let text = e.to_string();
         for value in ["m-secret-1", "g-1", "g-2", "o-1"] {
             assert!(!text.contains(value), "{text}");

@@ -937,5 +937,8 @@ async fn a_delegating_worker_reaches_its_own_backend_and_is_admitted() {
         refused.to_string().contains("OPENCODE_CONFIG_CONTENT"),
         "{refused}"
     );
-    assert!(!refused.to_string().contains("opencode"), "no value: {refused}");
+    assert!(
+        !refused.to_string().contains("opencode"),
+        "no value: {refused}"
+    );
 }

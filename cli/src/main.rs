@@ -169,18 +169,14 @@ impl Place {
             Some(p) => match std::fs::canonicalize(p) {
                 Ok(dir) if dir.is_dir() => dir,
                 Ok(_) => {
-                    return Err(Usage(format!(
-                        "-C/--project {} is not a directory",
-                        p.display()
-                    ))
-                    .into());
+                    return Err(
+                        Usage(format!("-C/--project {} is not a directory", p.display())).into(),
+                    );
                 }
                 Err(e) => {
-                    return Err(Usage(format!(
-                        "-C/--project {} cannot be used: {e}",
-                        p.display()
-                    ))
-                    .into());
+                    return Err(
+                        Usage(format!("-C/--project {} cannot be used: {e}", p.display())).into(),
+                    );
                 }
             },
             None => std::env::current_dir().context("cannot read the current directory")?,
@@ -356,9 +352,15 @@ fn mcp(cli: &Cli) -> anyhow::Result<u8> {
         // A worker's OpenCode runs this with the depth orch gave it (none for the user's).
         let depth = orch::workers::isolation::depth_in(&place.env);
         let context = Some((&place.paths, &place.env));
-        orch::client::bridge(stream, tokio::io::stdin(), tokio::io::stdout(), depth, context)
-            .await
-            .context("the connection to the backend failed")
+        orch::client::bridge(
+            stream,
+            tokio::io::stdin(),
+            tokio::io::stdout(),
+            depth,
+            context,
+        )
+        .await
+        .context("the connection to the backend failed")
     });
     // Reading stdin blocks a thread that would keep the runtime from shutting down.
     rt.shutdown_background();

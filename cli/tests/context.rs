@@ -140,15 +140,18 @@ fn two_projects_and_two_shells_each_get_their_own_answers_at_once() {
     // Four backends, one per (project, environment), each naming its own.
     let mut keys = Vec::new();
     for (shell, project) in all {
-        let s: StatusView = w.run(shell, project, &["status", "--format", "json"]).json();
+        let s: StatusView = w
+            .run(shell, project, &["status", "--format", "json"])
+            .json();
         assert_eq!(Path::new(&s.project_dir), project.as_path());
         let has_groq = s.env_vars.iter().any(|v| v == "GROQ_API_KEY");
-        assert_eq!(has_groq, matches!(shell, Shell::WithGroq), "{:?}", s.env_vars);
-        assert!(
-            s.env_vars.iter().any(|v| v == "HOME"),
+        assert_eq!(
+            has_groq,
+            matches!(shell, Shell::WithGroq),
             "{:?}",
             s.env_vars
         );
+        assert!(s.env_vars.iter().any(|v| v == "HOME"), "{:?}", s.env_vars);
         keys.push((s.pid, s.project_key, s.env_key));
     }
     keys.sort();
@@ -178,7 +181,9 @@ fn two_projects_and_two_shells_each_get_their_own_answers_at_once() {
         assert_eq!(Path::new(&ws.project), project.as_path());
         let table = w.run(shell, project, &["workers"]);
         assert!(
-            table.stdout.contains(&format!("project: {}", project.display())),
+            table
+                .stdout
+                .contains(&format!("project: {}", project.display())),
             "{}",
             table.stdout
         );
@@ -277,7 +282,11 @@ fn a_missing_project_directory_is_a_usage_error() {
     }
     // A file is not a project directory either.
     let file = a.join("opencode.json");
-    let r = w.run(Shell::WithGroq, &a, &["-C", &file.display().to_string(), "models"]);
+    let r = w.run(
+        Shell::WithGroq,
+        &a,
+        &["-C", &file.display().to_string(), "models"],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("not a directory"), "{}", r.stderr);
 }
@@ -299,7 +308,9 @@ fn a_damaged_state_json_is_reported_until_the_moved_file_is_gone() {
     let workers = w.run(Shell::WithGroq, &a, &["workers"]);
     assert_eq!(workers.code, 0, "{}", workers.stderr);
     assert!(
-        workers.stderr.contains("orch: warning: worker settings were reset"),
+        workers
+            .stderr
+            .contains("orch: warning: worker settings were reset"),
         "{}",
         workers.stderr
     );
@@ -309,17 +320,24 @@ fn a_damaged_state_json_is_reported_until_the_moved_file_is_gone() {
         .run(Shell::WithGroq, &a, &["workers", "--format", "json"])
         .json();
     assert!(
-        json.warnings.iter().any(|w| w.contains("state.json.corrupt-")),
+        json.warnings
+            .iter()
+            .any(|w| w.contains("state.json.corrupt-")),
         "{:?}",
         json.warnings
     );
+    // `orch models` keeps its warnings under the table, on stdout.
     let models = w.run(Shell::WithGroq, &a, &["models"]);
     assert!(
-        models.stderr.contains("worker settings were reset"),
+        models
+            .stdout
+            .contains("warning: worker settings were reset"),
         "{}",
-        models.stderr
+        models.stdout
     );
-    let s: StatusView = w.run(Shell::WithGroq, &a, &["status", "--format", "json"]).json();
+    let s: StatusView = w
+        .run(Shell::WithGroq, &a, &["status", "--format", "json"])
+        .json();
     assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
     // The user looked at it and removed it: the warning is gone, no restart needed.
     for entry in std::fs::read_dir(&state_dir).expect("the state dir") {
@@ -328,7 +346,9 @@ fn a_damaged_state_json_is_reported_until_the_moved_file_is_gone() {
             std::fs::remove_file(path).expect("removed");
         }
     }
-    let s: StatusView = w.run(Shell::WithGroq, &a, &["status", "--format", "json"]).json();
+    let s: StatusView = w
+        .run(Shell::WithGroq, &a, &["status", "--format", "json"])
+        .json();
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     let workers = w.run(Shell::WithGroq, &a, &["workers"]);
     assert!(!workers.stderr.contains("warning"), "{}", workers.stderr);
@@ -371,9 +391,11 @@ fn mcp_resolve(
             .write_all(format!("{v}\n").as_bytes())
             .expect("written to orch mcp");
     };
-    send(serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    send(
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "context-test", "version": "1"}}}));
+        "clientInfo": {"name": "context-test", "version": "1"}}}),
+    );
     let mut line = String::new();
     stdout.read_line(&mut line).expect("the initialize reply");
     let reply: serde_json::Value = serde_json::from_str(&line).expect("JSON");
@@ -381,8 +403,10 @@ fn mcp_resolve(
         Err(e["message"].as_str().unwrap_or_default().to_owned())
     } else {
         send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-        send(serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
-            "name": "task_list", "arguments": {"view": "resolve", "model": "node", "format": "json"}}}));
+        send(
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "task_list", "arguments": {"view": "resolve", "model": "node", "format": "json"}}}),
+        );
         line.clear();
         stdout.read_line(&mut line).expect("the tool's reply");
         let reply: serde_json::Value = serde_json::from_str(&line).expect("JSON");

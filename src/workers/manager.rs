@@ -18,7 +18,6 @@ use tracing::Instrument;
 
 use super::error::WorkerError;
 use super::isolation::{DELEGATION_DEPTH_VAR, delegation_depth, mcp_overlay};
-use crate::context::WORKER_OF_VAR;
 use super::procfs::Identity;
 use super::registry::{Entry, Registry};
 use super::settings::{Settings, SettingsStore, WorkerSetting};
@@ -28,6 +27,7 @@ use super::{
     WorkerService, WorkerStatus, WorkersView,
 };
 use crate::clock::{Clock, SystemClock};
+use crate::context::WORKER_OF_VAR;
 use crate::error::Error;
 use crate::knowledge::{Knowledge, KnowledgeSource};
 use crate::opencode::{

@@ -175,7 +175,10 @@ mod tests {
             "{\"version\": 1, \"workers\": {"
         );
         assert!(!store.path().exists());
-        assert_eq!(store.kept_aside(), vec![dir.path().join("state/state.json.corrupt-9")]);
+        assert_eq!(
+            store.kept_aside(),
+            vec![dir.path().join("state/state.json.corrupt-9")]
+        );
     }
 
     #[test]

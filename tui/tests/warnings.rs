@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orch::client::SocketClient;
-use orch::testutil::{capture_home, regex_escape};
 use orch::testutil::fake_spawner::FakeSpawner;
 use orch::testutil::served::Served;
+use orch::testutil::{capture_home, regex_escape};
 use orch_tui::App;
 
 const SETTLE: Duration = Duration::from_secs(20);
