@@ -356,6 +356,7 @@ fn a_damaged_state_json_is_reported_until_the_moved_file_is_gone() {
 
 /// Runs `orch mcp` in `project` (on `socket` when given) and asks it, over raw JSON-RPC,
 /// what `node` resolves to: the tool's text, or the initialize error's message.
+#[expect(clippy::expect_used, reason = "test helper")]
 fn mcp_resolve(
     w: &World,
     shell: Shell,
