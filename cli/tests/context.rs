@@ -223,6 +223,10 @@ fn another_contexts_backend_refuses_by_name_through_socket_and_orch_socket() {
     let (a, b) = (w.a(), w.b.clone());
     let up = w.run(Shell::WithGroq, &a, &["status"]);
     assert_eq!(up.code, 0, "{}", up.stderr);
+    // The status names the project, its key, the env key and its variables (names only).
+    for shown in ["project key", "env key", "GROQ_API_KEY", "HOME"] {
+        assert!(up.stdout.contains(shown), "{shown}: {}", up.stdout);
+    }
     let a_socket = w.socket(Shell::WithGroq, &a);
     let a_shown = a_socket.display().to_string();
     // Project B through A's backend: refused, naming both projects.
