@@ -91,26 +91,7 @@ impl Table {
     }
 }
 
-/// `128k`, `1M`, or `-` when unknown.
-pub fn tokens(n: u64) -> String {
-    match n {
-        0 => "-".into(),
-        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
-        n if n >= 1_000_000 => format!("{:.1}M", n as f64 / 1_000_000.0),
-        n if n >= 1000 => format!("{}k", n / 1000),
-        n => n.to_string(),
-    }
-}
-
-/// A price per million tokens: `0`, `0.15`, `3`, `-` never (0 is shown as 0).
-pub fn price(p: f64) -> String {
-    if p == 0.0 {
-        "0".into()
-    } else {
-        let s = format!("{p:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}
+pub use crate::numbers::{price, tokens};
 
 fn yes(b: bool) -> String {
     if b { "yes".into() } else { "-".into() }
@@ -629,10 +610,11 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(tokens(0), "-");
+        // The rule and its cases live in `crate::numbers`; unknown was `-`, now `?`.
+        assert_eq!(tokens(0), "?");
         assert_eq!(tokens(131_072), "131k");
         assert_eq!(tokens(1_000_000), "1M");
-        assert_eq!(tokens(1_048_576), "1.0M");
+        assert_eq!(tokens(1_048_576), "1.05M");
         assert_eq!(price(0.0), "0");
         assert_eq!(price(0.15), "0.15");
         assert_eq!(price(3.0), "3");
