@@ -45,6 +45,27 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// `--format` only shapes what a command prints; the commands that print no view
+    /// (`tui`, `serve`, `mcp`, `completions`) refuse it rather than ignore it.
+    pub fn check_format(&self) -> Result<(), clap::Error> {
+        let name = match &self.command {
+            Command::Tui(_) => "tui",
+            Command::Serve => "serve",
+            Command::Mcp => "mcp",
+            Command::Completions { .. } => "completions",
+            _ => return Ok(()),
+        };
+        match self.format {
+            None => Ok(()),
+            Some(_) => Err(<Self as clap::CommandFactory>::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("--format does not apply to `orch {name}`, which prints no table"),
+            )),
+        }
+    }
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
@@ -160,7 +181,8 @@ pub enum PolicyArg {
 /// `orch worker-model-set`.
 #[derive(Debug, Args)]
 pub struct SetArgs {
-    /// The worker.
+    /// The worker: vision, docs, coder, architect, explorer, memory, or one of yours from
+    /// orchestrator.json (`orch workers` lists them).
     #[arg(value_name = "WORKER")]
     pub worker: String,
     /// The model: a tag (node, node:fast, node:vision, node:docs), provider/model, or a partial name.
@@ -177,11 +199,16 @@ pub struct SetArgs {
 /// `orch run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The worker.
+    /// The worker: vision, docs, coder, architect, explorer, memory, or one of yours from
+    /// orchestrator.json (`orch workers` lists them).
     #[arg(value_name = "WORKER")]
     pub worker: String,
-    /// What the worker should do.
-    #[arg(value_name = "TASK", allow_hyphen_values = true)]
+    /// What the worker should do (not empty).
+    #[arg(
+        value_name = "TASK",
+        allow_hyphen_values = true,
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
     pub task: String,
     /// A model for this task (default: the worker's current one).
     #[arg(long, short = 'm', value_name = "REF")]
@@ -358,6 +385,7 @@ mod tests {
             ],
             &["orch", "worker-model-reset"],
             &["orch", "run", "docs"],
+            &["orch", "run", "docs", ""],
             &["orch", "run", "docs", "x", "--policy", "sticky"],
             &["orch", "run", "docs", "x", "--timeout", "0"],
             &["orch", "tasks", "--status", "done"],
@@ -370,6 +398,39 @@ mod tests {
         ];
         for args in bad {
             assert!(Cli::try_parse_from(*args).is_err(), "{args:?}");
+        }
+    }
+
+    /// Help names every built-in worker where a command takes one.
+    #[test]
+    fn help_lists_the_workers() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command();
+        for command in ["worker-model-set", "worker-model-reset", "run"] {
+            let sub = cli
+                .find_subcommand_mut(command)
+                .expect("the subcommand exists");
+            let help = sub.render_long_help().to_string();
+            for profile in &orch::profiles::Profiles::builtin().list {
+                assert!(help.contains(&profile.id), "{command} --help lacks {}", profile.id);
+            }
+        }
+    }
+
+    #[test]
+    fn format_is_refused_where_nothing_is_printed() {
+        for args in [
+            &["orch", "--format", "json", "tui"][..],
+            &["orch", "serve", "--format", "table"],
+            &["orch", "--format", "markdown", "mcp"],
+            &["orch", "completions", "bash", "--format", "json"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert!(cli.check_format().is_err(), "{args:?}");
+        }
+        for args in [&["orch", "tui"][..], &["orch", "--format", "json", "models"]] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert!(cli.check_format().is_ok(), "{args:?}");
         }
     }
 

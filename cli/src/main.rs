@@ -6,6 +6,7 @@ mod args;
 mod commands;
 mod convert;
 mod exit;
+mod failure;
 mod print;
 mod wait;
 
@@ -45,27 +46,18 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(failure::usage(
+                e,
+                failure::wants_json(std::env::args_os()),
+            ));
         }
     };
+    if let Err(e) = cli.check_format() {
+        return ExitCode::from(failure::usage(e, false));
+    }
     match run(&cli) {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("orch: {e:#}");
-            if let Some(api) = e.downcast_ref::<orch::Error>()
-                && let Some(first) = api.suggestions.first()
-                && !api.message.contains(first.as_str())
-            {
-                eprintln!("suggestions: {}", api.suggestions.join(", "));
-            }
-            ExitCode::from(exit::FAILURE)
-        }
+        Err(e) => ExitCode::from(failure::command(&e, cli.output_format())),
     }
 }
 

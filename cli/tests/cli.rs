@@ -112,7 +112,7 @@ fn models_on_a_fresh_machine_lists_the_free_opencode_models() {
     let m = fresh();
     let table = m.ok(&["models"]);
     snapshot("models_fresh", &table);
-    assert!(table.contains("opencode/big-pickle *"), "{table}");
+    assert!(table.contains("opencode/big-pickle (default)"), "{table}");
     let view: ModelsView = m.json(&["models"]);
     assert_eq!(view.usable_providers, ["opencode"]);
     assert_eq!(view.source, "local");
@@ -277,9 +277,10 @@ fn resolve_failures_exit_1_with_suggestions() {
     }
     let run = m.run(&["resolve", "claude-sonnet"]);
     snapshot("resolve_no_match_stderr", &run.stderr);
-    // JSON output does not change how errors are reported.
+    // With --format json an error is one JSON object on stdout (issue 14), same exit code.
     let run = m.run(&["--format", "json", "resolve", "nope/x"]);
-    assert_eq!((run.code, run.stdout.as_str()), (FAILURE, ""));
+    assert_eq!((run.code, run.stderr.as_str()), (FAILURE, ""));
+    assert!(run.stdout.starts_with("{\"error\":"), "{}", run.stdout);
 }
 
 #[test]

@@ -31,6 +31,16 @@ fn list(prefix: &str, items: &[String]) -> String {
     }
 }
 
+/// A list of suggestions, then how many more match and the command that lists them all:
+/// `; closest: a, b (+35 more; see `orch models -q gpt`)`.
+fn ranked(prefix: &str, items: &[String], more: usize, search: &str) -> String {
+    let mut out = list(prefix, items);
+    if more > 0 && !items.is_empty() {
+        out.push_str(&format!(" (+{more} more; see `orch models {search}`)"));
+    }
+    out
+}
+
 /// Failures to resolve a model reference.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ResolveError {
@@ -66,7 +76,7 @@ pub enum ResolveError {
     #[error(
         "provider {provider} has no model \"{}\"{}",
         shown(model),
-        list("did you mean", suggestions)
+        ranked("did you mean", suggestions, *more, search)
     )]
     UnknownModel {
         /// The reference.
@@ -75,14 +85,18 @@ pub enum ResolveError {
         provider: String,
         /// The model part.
         model: String,
-        /// Models of that provider that look alike.
+        /// Models of that provider that look alike, closest first.
         suggestions: Vec<String>,
+        /// How many more look alike than are suggested.
+        more: usize,
+        /// The `orch models` arguments that list them all.
+        search: String,
     },
     /// A partial name that matches no usable model.
     #[error(
         "no usable model matches \"{}\"{detail}{}",
         shown(reference),
-        list("closest", suggestions)
+        ranked("closest", suggestions, *more, search)
     )]
     NoMatch {
         /// The reference.
@@ -91,19 +105,23 @@ pub enum ResolveError {
         detail: String,
         /// The closest models.
         suggestions: Vec<String>,
+        /// How many more match than are suggested.
+        more: usize,
+        /// The `orch models` arguments that list them all.
+        search: String,
     },
     /// A partial name that matches several models equally well.
     #[error(
         "\"{}\" is ambiguous: {count} models match equally well; name one{}",
         shown(reference),
-        list("candidates", suggestions)
+        ranked("candidates", suggestions, count.saturating_sub(suggestions.len()), &format!("-q {}", shell_word(reference)))
     )]
     Ambiguous {
         /// The reference.
         reference: String,
         /// How many tied.
         count: usize,
-        /// The tied models (at most 20).
+        /// The tied models (at most 20), those that call tools first.
         suggestions: Vec<String>,
     },
     /// `node:<something>` that is not a tag.
@@ -183,6 +201,21 @@ pub enum ResolveError {
     },
 }
 
+/// `text` as one shell word in a suggested command: quoted when it holds anything but
+/// letters, digits and `-_./:@`.
+pub fn shell_word(text: &str) -> String {
+    let text = shown(text);
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '@'))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
 fn for_worker(worker: Option<&str>) -> String {
     worker
         .map(|w| format!(" for the {w} worker"))
@@ -206,6 +239,26 @@ impl ResolveError {
             | Self::ChainExhausted { .. }
             | Self::TagCycle { .. }
             | Self::TagTooDeep { .. } => &[],
+        }
+    }
+
+    /// How many more models match than [`ResolveError::suggestions`] lists.
+    pub fn more(&self) -> usize {
+        match self {
+            Self::UnknownModel { more, .. } | Self::NoMatch { more, .. } => *more,
+            Self::Ambiguous {
+                count, suggestions, ..
+            } => count.saturating_sub(suggestions.len()),
+            Self::Empty
+            | Self::Invalid { .. }
+            | Self::UnknownProvider { .. }
+            | Self::UnknownTag { .. }
+            | Self::NotVision { .. }
+            | Self::NoVisionModel { .. }
+            | Self::NoUsableModel { .. }
+            | Self::ChainExhausted { .. }
+            | Self::TagCycle { .. }
+            | Self::TagTooDeep { .. } => 0,
         }
     }
 

@@ -3,8 +3,11 @@
 //! Scores (higher wins; see `docs/model-selection.md`):
 //! exact id 1000 · exact last segment of a `/` id 960 · exact display name 950 ·
 //! same id once version suffixes are dropped 900 · id prefix 700 · name prefix 650 ·
-//! id substring 500 · name substring 450 · every word present 300; the last five add
-//! up to 99 for tightness (how much of the id or name the query covers).
+//! same id once separators are dropped (`gpt4o` is `gpt-4o`) 890, and the version suffix
+//! too 880 · id prefix 700 ·
+//! name prefix 650 · id prefix once separators are dropped 600 · id substring 500 · name
+//! substring 450 · id substring once separators are dropped 400 · every word present 300;
+//! the partial ones add up to 99 for tightness (how much of the id or name the query covers).
 
 use memchr::memmem;
 
@@ -26,6 +29,11 @@ pub struct Entry {
     /// Lowercase last `/` segment of the id without version suffixes: the model's identity
     /// across providers.
     pub identity: Box<str>,
+    /// The id lowercase with only its letters and digits (`gpt-4o` is `gpt4o`): how the
+    /// id reads to someone who types it without separators.
+    compact: Box<str>,
+    /// The identity, letters and digits only.
+    pub compact_identity: Box<str>,
     /// Provider access.
     pub access: Access,
 }
@@ -36,6 +44,15 @@ pub struct Entry {
 pub struct Key {
     id_grams: [u64; 2],
     name_grams: [u64; 2],
+    compact_grams: [u64; 2],
+}
+
+/// Letters and digits of `s`, lowercase: `GPT-4o` and `gpt 4o` are both `gpt4o`.
+pub fn compact(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// A 128-bit summary of the bytes (low half) and byte pairs (high half) of `s`, hashed.
@@ -87,14 +104,18 @@ impl ModelIndex {
                 let tail = id.rsplit('/').next().unwrap_or(&id);
                 let identity = strip_version(tail).to_owned();
                 let name = m.name.to_lowercase();
+                let compact_id = compact(&id);
                 keys.push(Key {
                     id_grams: grams(&id),
                     name_grams: grams(&name),
+                    compact_grams: grams(&compact_id),
                 });
                 entries.push(Entry {
                     provider: pi,
                     model: mi,
                     base: base.into(),
+                    compact: compact_id.into(),
+                    compact_identity: compact(&identity).into(),
                     identity: identity.into(),
                     name: name.into(),
                     id: id.into(),
@@ -115,12 +136,15 @@ impl ModelIndex {
 pub struct Query {
     q: String,
     base: String,
+    /// `q` with letters and digits only; empty when shorter than two characters.
+    compact: String,
     words: Vec<String>,
     finder: memmem::Finder<'static>,
     /// [`grams`] of `q`, of `base`, and of all words together.
     q_grams: [u64; 2],
     base_grams: [u64; 2],
     words_grams: [u64; 2],
+    compact_grams: [u64; 2],
 }
 
 impl Query {
@@ -128,6 +152,12 @@ impl Query {
     pub fn new(text: &str) -> Self {
         let q = text.trim().to_lowercase();
         let base = strip_version(&q).to_owned();
+        let squeezed = compact(&q);
+        let compact = if squeezed.chars().count() >= 2 {
+            squeezed
+        } else {
+            String::new()
+        };
         let words: Vec<String> = q
             .split(|c: char| c.is_whitespace() || matches!(c, '-' | '_' | '.' | '/' | ':'))
             .filter(|w| !w.is_empty())
@@ -142,8 +172,10 @@ impl Query {
             q_grams: grams(&q),
             base_grams: grams(&base),
             words_grams,
+            compact_grams: grams(&compact),
             q,
             base,
+            compact,
             words,
             finder,
         }
@@ -151,8 +183,9 @@ impl Query {
 
     /// Whether `e` can match at all. Every way to score needs the version-less query inside
     /// the id (exact id, last segment, same base or identity, id prefix or substring), the
-    /// query inside the name (exact name, name prefix or substring), or every word inside
-    /// the id or the name; an entry missing the grams of all three is skipped unscored.
+    /// query inside the name (exact name, name prefix or substring), every word inside
+    /// the id or the name, or the query's letters and digits inside the id's; an entry
+    /// missing the grams of all four is skipped unscored.
     #[inline]
     pub fn may_match(&self, k: &Key) -> bool {
         let both = [
@@ -162,7 +195,8 @@ impl Query {
         !self.q.is_empty()
             && (covers(k.id_grams, self.base_grams)
                 || covers(k.name_grams, self.q_grams)
-                || (self.words.len() > 1 && covers(both, self.words_grams)))
+                || (self.words.len() > 1 && covers(both, self.words_grams))
+                || (!self.compact.is_empty() && covers(k.compact_grams, self.compact_grams)))
     }
 
     /// Scores one entry; `None` when it does not match at all. Callers scanning many
@@ -184,6 +218,13 @@ impl Query {
         if !self.base.is_empty() && (*e.base == *self.base || *e.identity == *self.base) {
             return Some((900, "same id, version suffix ignored"));
         }
+        let c = self.compact.as_str();
+        if !c.is_empty() && *e.compact == *c {
+            return Some((890, "same id, separators ignored"));
+        }
+        if !c.is_empty() && *e.compact_identity == *c {
+            return Some((880, "same id, separators and version suffix ignored"));
+        }
         let tight = |target: &str| (q.len() * 99 / target.len().max(1)).min(99) as i64;
         if e.id.starts_with(q) {
             return Some((700 + tight(&e.id), "id prefix"));
@@ -191,11 +232,18 @@ impl Query {
         if e.name.starts_with(q) {
             return Some((650 + tight(&e.name), "name prefix"));
         }
+        let tight_compact = || (c.len() * 99 / e.compact.len().max(1)).min(99) as i64;
+        if !c.is_empty() && e.compact.starts_with(c) {
+            return Some((600 + tight_compact(), "id prefix, separators ignored"));
+        }
         if self.finder.find(e.id.as_bytes()).is_some() {
             return Some((500 + tight(&e.id), "id contains it"));
         }
         if self.finder.find(e.name.as_bytes()).is_some() {
             return Some((450 + tight(&e.name), "name contains it"));
+        }
+        if !c.is_empty() && e.compact.contains(c) {
+            return Some((400 + tight_compact(), "id contains it, separators ignored"));
         }
         if self.words.len() > 1
             && self
