@@ -10,6 +10,7 @@ mod failure;
 mod print;
 mod wait;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -320,6 +321,22 @@ fn mcp(cli: &Cli) -> anyhow::Result<u8> {
 /// on demand), logging to a file (never to the terminal it draws on). The terminal is
 /// restored on exit, error and panic.
 fn tui(cli: &Cli, args: &TuiArgs) -> anyhow::Result<u8> {
+    // Without a terminal the TUI cannot draw: say so before touching the terminal (no
+    // escape codes left behind) or starting a backend.
+    let missing: Vec<&str> = [
+        ("stdin", std::io::stdin().is_terminal()),
+        ("stdout", std::io::stdout().is_terminal()),
+    ]
+    .into_iter()
+    .filter_map(|(name, tty)| (!tty).then_some(name))
+    .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the terminal UI needs a terminal, but its {} {} not one; run it in a terminal, or use the commands (orch workers, orch worker-model-set, orch --format json ...) in scripts",
+            missing.join(" and "),
+            if missing.len() > 1 { "are" } else { "is" }
+        );
+    }
     let Place {
         env,
         project,

@@ -662,11 +662,9 @@ impl<W: WorkerService> McpServer<W> {
                     vision_only: a.vision_only,
                     limit: a.limit,
                 };
-                reply(
-                    &views::models(&backend.workers().knowledge(), &q),
-                    format,
-                    render::models,
-                )
+                let knowledge = backend.workers().knowledge();
+                views::known_providers(&knowledge, &q.providers)?;
+                reply(&views::models(&knowledge, &q), format, render::models)
             }
             ViewArg::Resolve => {
                 // An empty reference is the resolver's to refuse (with its own message).
