@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::complete;
+
 /// Choose, apply and verify the LLM model of each OpenCode worker.
 #[derive(Debug, Parser)]
 #[command(name = "orch", version, about, long_about = None, propagate_version = true)]
@@ -93,7 +95,7 @@ pub enum Command {
     /// Restore a worker's configured model.
     WorkerModelReset {
         /// The worker (vision, docs, coder, architect, explorer, memory, or your own).
-        #[arg(value_name = "WORKER")]
+        #[arg(value_name = "WORKER", add = complete::worker_arg())]
         worker: String,
     },
     /// Run a task on a worker and print its answer (Ctrl-C cancels it).
@@ -121,7 +123,11 @@ pub enum Command {
     /// A terminal UI: list workers, pick a model (search, tags with previews), apply it,
     /// verify which model answers.
     Tui(TuiArgs),
-    /// Print shell completions.
+    /// Print a static shell completion script (subcommands and flags).
+    ///
+    /// For worker names and model references too, use the dynamic script instead:
+    /// `source <(COMPLETE=bash orch)` (zsh: `source <(COMPLETE=zsh orch)`; fish:
+    /// `COMPLETE=fish orch | source`).
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -135,7 +141,7 @@ pub struct ModelsArgs {
     #[arg(long, value_enum, default_value_t = ScopeArg::Configured)]
     pub scope: ScopeArg,
     /// Only this provider (repeatable).
-    #[arg(long = "provider", value_name = "ID")]
+    #[arg(long = "provider", value_name = "ID", add = complete::provider_arg())]
     pub providers: Vec<String>,
     /// Only models whose id or name matches, best match first.
     #[arg(long, short = 'q', value_name = "TEXT")]
@@ -162,10 +168,10 @@ pub enum ScopeArg {
 #[derive(Debug, Args)]
 pub struct ResolveArgs {
     /// A model reference: provider/model, a partial name, or a tag (node, node:fast, node:vision, node:docs).
-    #[arg(value_name = "REF", allow_hyphen_values = true)]
+    #[arg(value_name = "REF", allow_hyphen_values = true, add = complete::model_arg())]
     pub reference: String,
     /// Resolve for this worker (a vision worker needs image input).
-    #[arg(long, short = 'w', value_name = "WORKER")]
+    #[arg(long, short = 'w', value_name = "WORKER", add = complete::worker_arg())]
     pub worker: Option<String>,
 }
 
@@ -183,10 +189,11 @@ pub enum PolicyArg {
 pub struct SetArgs {
     /// The worker: vision, docs, coder, architect, explorer, memory, or one of yours from
     /// orchestrator.json (`orch workers` lists them).
-    #[arg(value_name = "WORKER")]
+    #[arg(value_name = "WORKER", add = complete::worker_arg())]
     pub worker: String,
-    /// The model: a tag (node, node:fast, node:vision, node:docs), provider/model, or a partial name.
-    #[arg(value_name = "MODEL", allow_hyphen_values = true)]
+    /// The model: a tag (node, node:fast, node:vision, node:docs), provider/model, or a
+    /// partial name (kept as typed: it resolves again when your providers change).
+    #[arg(value_name = "MODEL", allow_hyphen_values = true, add = complete::model_arg())]
     pub model: String,
     /// dynamic (default) or sticky.
     #[arg(long, value_enum, default_value_t = PolicyArg::Dynamic)]
@@ -201,7 +208,7 @@ pub struct SetArgs {
 pub struct RunArgs {
     /// The worker: vision, docs, coder, architect, explorer, memory, or one of yours from
     /// orchestrator.json (`orch workers` lists them).
-    #[arg(value_name = "WORKER")]
+    #[arg(value_name = "WORKER", add = complete::worker_arg())]
     pub worker: String,
     /// What the worker should do (not empty).
     #[arg(
@@ -211,7 +218,7 @@ pub struct RunArgs {
     )]
     pub task: String,
     /// A model for this task (default: the worker's current one).
-    #[arg(long, short = 'm', value_name = "REF")]
+    #[arg(long, short = 'm', value_name = "REF", add = complete::model_arg())]
     pub model: Option<String>,
     /// With --model: dynamic (this task only, the default) or sticky (also the worker's default).
     #[arg(long, value_enum, requires = "model")]

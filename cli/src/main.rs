@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod complete;
 mod convert;
 mod exit;
 mod failure;
@@ -44,6 +45,9 @@ fn main() -> ExitCode {
         let code = orch::workers::guard::run(&program, &args);
         return ExitCode::from(u8::try_from(code).unwrap_or(exit::FAILURE));
     }
+    // `COMPLETE=bash orch` prints the dynamic completion script; the shell then calls orch
+    // back with COMPLETE set to complete a word. Nothing else runs then.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
