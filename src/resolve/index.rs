@@ -1,13 +1,16 @@
-//! A search index over every model of a provider set, and fuzzy scoring.
+//! A search index over every model of a provider set, and the one fuzzy scoring: the
+//! resolver, `orch models --query` and the TUI's search (through [`super::matcher`]) all
+//! score with [`Query::score`].
 //!
 //! Scores (higher wins; see `docs/model-selection.md`):
 //! exact id 1000 · exact last segment of a `/` id 960 · exact display name 950 ·
-//! same id once version suffixes are dropped 900 · id prefix 700 · name prefix 650 ·
-//! same id once separators are dropped (`gpt4o` is `gpt-4o`) 890, and the version suffix
-//! too 880 · id prefix 700 ·
-//! name prefix 650 · id prefix once separators are dropped 600 · id substring 500 · name
-//! substring 450 · id substring once separators are dropped 400 · every word present 300;
-//! the partial ones add up to 99 for tightness (how much of the id or name the query covers).
+//! same id once version suffixes are dropped 900 · same id once separators are dropped
+//! (`gpt4o` is `gpt-4o`) 890, and the version suffix too 880 · id prefix 700 · name prefix
+//! 650 · id prefix once separators are dropped 600 · id substring 500 · name substring 450
+//! · id substring once separators are dropped 400 · every word present 300; the partial
+//! ones add up to 99 for tightness (how much of the id or name the query covers).
+
+use std::ops::Deref;
 
 use memchr::memmem;
 
@@ -20,6 +23,23 @@ pub struct Entry {
     pub provider: usize,
     /// Index into that provider's models.
     pub model: usize,
+    /// Its id and name in the forms a query compares.
+    text: Searchable,
+    /// Provider access.
+    pub access: Access,
+}
+
+impl Deref for Entry {
+    type Target = Searchable;
+
+    fn deref(&self) -> &Searchable {
+        &self.text
+    }
+}
+
+/// An id and a name in every form a [`Query`] compares, computed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Searchable {
     /// Lowercase id.
     id: Box<str>,
     /// Lowercase id without version suffixes.
@@ -34,13 +54,38 @@ pub struct Entry {
     compact: Box<str>,
     /// The identity, letters and digits only.
     pub compact_identity: Box<str>,
-    /// Provider access.
-    pub access: Access,
+}
+
+impl Searchable {
+    /// The forms of `id` (a model id, `provider/model`, or a tag) and `name`.
+    pub fn new(id: &str, name: &str) -> Self {
+        let id = id.to_lowercase();
+        let base = strip_version(&id).to_owned();
+        let tail = id.rsplit('/').next().unwrap_or(&id);
+        let identity = strip_version(tail).to_owned();
+        Self {
+            base: base.into(),
+            compact: compact(&id).into(),
+            compact_identity: compact(&identity).into(),
+            identity: identity.into(),
+            name: name.to_lowercase().into(),
+            id: id.into(),
+        }
+    }
+
+    /// Its [`Key`].
+    pub fn key(&self) -> Key {
+        Key {
+            id_grams: grams(&self.id),
+            name_grams: grams(&self.name),
+            compact_grams: grams(&self.compact),
+        }
+    }
 }
 
 /// What a scan reads of every entry before it looks further: the [`grams`] of the lowercase
 /// id and name, kept apart from the entries so that a scan of the whole catalog stays in cache.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key {
     id_grams: [u64; 2],
     name_grams: [u64; 2],
@@ -99,26 +144,12 @@ impl ModelIndex {
         for (pi, p) in set.providers.iter().enumerate() {
             let start = entries.len();
             for (mi, m) in p.provider.models.iter().enumerate() {
-                let id = m.id.to_lowercase();
-                let base = strip_version(&id).to_owned();
-                let tail = id.rsplit('/').next().unwrap_or(&id);
-                let identity = strip_version(tail).to_owned();
-                let name = m.name.to_lowercase();
-                let compact_id = compact(&id);
-                keys.push(Key {
-                    id_grams: grams(&id),
-                    name_grams: grams(&name),
-                    compact_grams: grams(&compact_id),
-                });
+                let text = Searchable::new(&m.id, &m.name);
+                keys.push(text.key());
                 entries.push(Entry {
                     provider: pi,
                     model: mi,
-                    base: base.into(),
-                    compact: compact_id.into(),
-                    compact_identity: compact(&identity).into(),
-                    identity: identity.into(),
-                    name: name.into(),
-                    id: id.into(),
+                    text,
                     access: p.access,
                 });
             }
@@ -181,6 +212,16 @@ impl Query {
         }
     }
 
+    /// Whether there is nothing to look for (an empty or blank query matches nothing).
+    pub fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+
+    /// The lowercase query.
+    pub fn text(&self) -> &str {
+        &self.q
+    }
+
     /// Whether `e` can match at all. Every way to score needs the version-less query inside
     /// the id (exact id, last segment, same base or identity, id prefix or substring), the
     /// query inside the name (exact name, name prefix or substring), every word inside
@@ -201,7 +242,7 @@ impl Query {
 
     /// Scores one entry; `None` when it does not match at all. Callers scanning many
     /// entries skip those [`Query::may_match`] rejects; the result is the same.
-    pub fn score(&self, e: &Entry) -> Option<(i64, &'static str)> {
+    pub fn score(&self, e: &Searchable) -> Option<(i64, &'static str)> {
         let q = self.q.as_str();
         if q.is_empty() {
             return None;

@@ -7,6 +7,7 @@
 
 mod error;
 mod index;
+pub mod matcher;
 mod resolver;
 mod similar;
 pub mod tags;

@@ -1385,3 +1385,41 @@ fn suggestions_name_different_models_and_count_the_rest() {
     let err = resolve(&r, "sonnet", None).expect_err("only unusable providers have it");
     assert_eq!(err.suggestions(), ["one/sonnet-8", "one/sonnet-9"], "{err}");
 }
+
+/// Issue 14: one matcher. The TUI's search (over rows keyed `provider/model`) finds first
+/// the model the resolver's search finds first.
+#[test]
+fn the_tui_search_and_the_resolver_agree_on_the_first_model() {
+    use super::matcher::{Haystack, Matcher, filter};
+    let r = resolver(world());
+    let mut rows = Vec::new();
+    for e in &r.set().providers {
+        for m in &e.provider.models {
+            rows.push((format!("{}/{}", e.provider.id, m.id), m.name.clone()));
+        }
+    }
+    let hays: Vec<Haystack> = rows.iter().map(|(k, n)| Haystack::new(k, &[n])).collect();
+    for text in [
+        "gpt4o",
+        "GPT-4o",
+        "gpt5mini",
+        "gpt-5-mini",
+        "Big Pro",
+        "big-pro",
+        "fast mini",
+        "llama-guard",
+        "o3",
+        "vision",
+    ] {
+        let (pi, mi) = r.search(text)[0];
+        let want = format!(
+            "{}/{}",
+            r.set().providers[pi].provider.id,
+            r.set().providers[pi].provider.models[mi].id
+        );
+        let mut out = Vec::new();
+        filter(&hays, &Matcher::new(text), |_| true, &mut out);
+        let got = &rows[out[0]].0;
+        assert_eq!(got, &want, "{text}");
+    }
+}
