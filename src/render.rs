@@ -376,18 +376,23 @@ pub fn worker_change(
             w.model_ref.clone()
         }
     };
-    let resolved =
-        |w: &WorkerRow| w.resolved_model.clone().unwrap_or_else(|| "(none)".into());
+    let resolved = |w: &WorkerRow| w.resolved_model.clone().unwrap_or_else(|| "(none)".into());
     let mut t = Table::new(&["FIELD", "VALUE"]);
     t.row(vec!["worker".into(), after.id.clone()]);
-    t.row(vec!["ref".into(), change(before.map(reference), reference(after))]);
+    t.row(vec![
+        "ref".into(),
+        change(before.map(reference), reference(after)),
+    ]);
     t.row(vec![
         "resolved".into(),
         change(before.map(resolved), resolved(after)),
     ]);
     t.row(vec![
         "policy".into(),
-        change(before.map(|w| w.policy.to_string()), after.policy.to_string()),
+        change(
+            before.map(|w| w.policy.to_string()),
+            after.policy.to_string(),
+        ),
     ]);
     t.row(vec!["reason".into(), after.reason.clone()]);
     if partial && let Some(model) = &after.resolved_model {

@@ -83,7 +83,11 @@ pub fn models(knowledge: &Knowledge, q: &ModelsQuery) -> ModelsView {
 /// as "that provider has no models".
 pub fn known_providers(knowledge: &Knowledge, providers: &[String]) -> Result<(), Error> {
     let set = knowledge.resolver.set();
-    let ids: Vec<&str> = set.providers.iter().map(|e| e.provider.id.as_str()).collect();
+    let ids: Vec<&str> = set
+        .providers
+        .iter()
+        .map(|e| e.provider.id.as_str())
+        .collect();
     for p in providers {
         if ids.iter().any(|id| id.eq_ignore_ascii_case(p)) {
             continue;

@@ -419,7 +419,11 @@ mod tests {
                 .expect("the subcommand exists");
             let help = sub.render_long_help().to_string();
             for profile in &orch::profiles::Profiles::builtin().list {
-                assert!(help.contains(&profile.id), "{command} --help lacks {}", profile.id);
+                assert!(
+                    help.contains(&profile.id),
+                    "{command} --help lacks {}",
+                    profile.id
+                );
             }
         }
     }
@@ -435,7 +439,10 @@ mod tests {
             let cli = Cli::try_parse_from(args).expect("parses");
             assert!(cli.check_format().is_err(), "{args:?}");
         }
-        for args in [&["orch", "tui"][..], &["orch", "--format", "json", "models"]] {
+        for args in [
+            &["orch", "tui"][..],
+            &["orch", "--format", "json", "models"],
+        ] {
             let cli = Cli::try_parse_from(args).expect("parses");
             assert!(cli.check_format().is_ok(), "{args:?}");
         }

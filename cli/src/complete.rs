@@ -159,8 +159,8 @@ mod tests {
             let mut cmd = Cli::command();
             let args: Vec<OsString> = line.iter().map(OsString::from).collect();
             let index = args.len() - 1;
-            let found = clap_complete::engine::complete(&mut cmd, args, index, None)
-                .expect("completes");
+            let found =
+                clap_complete::engine::complete(&mut cmd, args, index, None).expect("completes");
             values(&found)
         };
         let found = complete(&["orch", "worker-model-set", "do"]);

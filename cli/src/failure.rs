@@ -151,7 +151,10 @@ fn rank_subcommands(e: &mut clap::Error) {
         return;
     };
     let ranked = by_similarity(&typed, similar.iter().map(String::as_str));
-    e.insert(ContextKind::SuggestedSubcommand, ContextValue::Strings(ranked));
+    e.insert(
+        ContextKind::SuggestedSubcommand,
+        ContextValue::Strings(ranked),
+    );
 }
 
 /// Writes a report as one line of JSON on stdout.
@@ -180,7 +183,13 @@ mod tests {
         assert!(wants_json(args(&["orch", "--format", "json", "nope"])));
         assert!(wants_json(args(&["orch", "resolve", "--format=json"])));
         assert!(!wants_json(args(&["orch", "--format", "table", "nope"])));
-        assert!(!wants_json(args(&["orch", "run", "docs", "--", "--format=json"])));
+        assert!(!wants_json(args(&[
+            "orch",
+            "run",
+            "docs",
+            "--",
+            "--format=json"
+        ])));
         assert!(!wants_json(args(&["orch", "json"])));
     }
 

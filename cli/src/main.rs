@@ -51,10 +51,7 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            return ExitCode::from(failure::usage(
-                e,
-                failure::wants_json(std::env::args_os()),
-            ));
+            return ExitCode::from(failure::usage(e, failure::wants_json(std::env::args_os())));
         }
     };
     if let Err(e) = cli.check_format() {

@@ -335,7 +335,10 @@ fn worker_model_set_prints_before_and_after_and_a_partial_name_is_announced() {
     assert_eq!(set.code, 0, "{}", set.stderr);
     let out = set.stdout.clone();
     assert!(out.contains("ref       node:docs → gpt4o *"), "{out}");
-    assert!(out.contains("resolved  fake/big-pro → openai/gpt-4o"), "{out}");
+    assert!(
+        out.contains("resolved  fake/big-pro → openai/gpt-4o"),
+        "{out}"
+    );
     assert!(
         out.contains("\"gpt4o\" is a partial name: it is stored as typed"),
         "{out}"
@@ -348,7 +351,11 @@ fn worker_model_set_prints_before_and_after_and_a_partial_name_is_announced() {
     // An explicit reference or a tag has no note.
     let set = h.run(&["worker-model-set", "docs", "node:fast"]);
     assert!(!set.stdout.contains("partial name"), "{}", set.stdout);
-    assert!(set.stdout.contains("ref       gpt4o * → node:fast *"), "{}", set.stdout);
+    assert!(
+        set.stdout.contains("ref       gpt4o * → node:fast *"),
+        "{}",
+        set.stdout
+    );
     let reset = h.run(&["worker-model-reset", "docs"]);
     assert_eq!(reset.code, 0, "{}", reset.stderr);
     assert!(

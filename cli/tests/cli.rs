@@ -547,7 +547,10 @@ fn json_errors_are_one_object_on_stdout_with_the_same_exit_codes() {
     }
     let run = m.run(&["--format", "json", "resolve", "gpt"]);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
-    snapshot("json_error_ambiguous", &serde_json::to_string_pretty(&v).expect("JSON"));
+    snapshot(
+        "json_error_ambiguous",
+        &serde_json::to_string_pretty(&v).expect("JSON"),
+    );
     // Usage errors: the typo's closest subcommand first.
     let run = m.run(&["--format", "json", "modles"]);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
@@ -609,13 +612,18 @@ fn smaller_cli_points_of_issue_14() {
     ] {
         let run = m.run(args);
         assert_eq!(run.code, USAGE, "orch {args:?}: {}", run.stderr);
-        assert!(run.stderr.contains("--format does not apply"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("--format does not apply"),
+            "{}",
+            run.stderr
+        );
     }
     // An unknown provider is an error naming the closest ones.
     let run = m.run(&["models", "--provider", "opnai"]);
     assert_eq!(run.code, FAILURE);
     assert!(
-        run.stderr.contains("unknown provider \"opnai\"; did you mean: openai"),
+        run.stderr
+            .contains("unknown provider \"opnai\"; did you mean: openai"),
         "{}",
         run.stderr
     );

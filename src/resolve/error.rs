@@ -31,6 +31,38 @@ fn list(prefix: &str, items: &[String]) -> String {
     }
 }
 
+/// Suggestions, best first, with how many more match and the `orch models` arguments that
+/// list them all (boxed: an error stays small to move).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ranked {
+    /// The suggestions, best first.
+    pub list: Vec<String>,
+    /// How many more match than `list` holds.
+    pub more: usize,
+    /// The `orch models` arguments that list them all (`-q gpt`).
+    pub search: String,
+}
+
+impl Ranked {
+    /// Boxed, as the errors hold it.
+    pub fn new(list: Vec<String>, more: usize, search: String) -> Box<Self> {
+        Box::new(Self { list, more, search })
+    }
+
+    /// `; {prefix}: a, b (+35 more; see `orch models -q gpt`)`.
+    fn message(&self, prefix: &str) -> String {
+        ranked(prefix, &self.list, self.more, &self.search)
+    }
+}
+
+impl std::ops::Deref for Ranked {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.list
+    }
+}
+
 /// A list of suggestions, then how many more match and the command that lists them all:
 /// `; closest: a, b (+35 more; see `orch models -q gpt`)`.
 fn ranked(prefix: &str, items: &[String], more: usize, search: &str) -> String {
@@ -76,7 +108,7 @@ pub enum ResolveError {
     #[error(
         "provider {provider} has no model \"{}\"{}",
         shown(model),
-        ranked("did you mean", suggestions, *more, search)
+        suggestions.message("did you mean")
     )]
     UnknownModel {
         /// The reference.
@@ -85,30 +117,22 @@ pub enum ResolveError {
         provider: String,
         /// The model part.
         model: String,
-        /// Models of that provider that look alike, closest first.
-        suggestions: Vec<String>,
-        /// How many more look alike than are suggested.
-        more: usize,
-        /// The `orch models` arguments that list them all.
-        search: String,
+        /// Models of that provider that look alike, closest first, and how many more.
+        suggestions: Box<Ranked>,
     },
     /// A partial name that matches no usable model.
     #[error(
         "no usable model matches \"{}\"{detail}{}",
         shown(reference),
-        ranked("closest", suggestions, *more, search)
+        suggestions.message("closest")
     )]
     NoMatch {
         /// The reference.
         reference: String,
         /// Extra explanation (matches in providers without credentials, ...).
         detail: String,
-        /// The closest models.
-        suggestions: Vec<String>,
-        /// How many more match than are suggested.
-        more: usize,
-        /// The `orch models` arguments that list them all.
-        search: String,
+        /// The closest models, and how many more.
+        suggestions: Box<Ranked>,
     },
     /// A partial name that matches several models equally well.
     #[error(
@@ -226,9 +250,10 @@ impl ResolveError {
     /// Suggested references, best first.
     pub fn suggestions(&self) -> &[String] {
         match self {
+            Self::UnknownModel { suggestions, .. } | Self::NoMatch { suggestions, .. } => {
+                &suggestions.list
+            }
             Self::UnknownProvider { suggestions, .. }
-            | Self::UnknownModel { suggestions, .. }
-            | Self::NoMatch { suggestions, .. }
             | Self::Ambiguous { suggestions, .. }
             | Self::UnknownTag { suggestions, .. }
             | Self::NotVision { suggestions, .. } => suggestions,
@@ -245,7 +270,9 @@ impl ResolveError {
     /// How many more models match than [`ResolveError::suggestions`] lists.
     pub fn more(&self) -> usize {
         match self {
-            Self::UnknownModel { more, .. } | Self::NoMatch { more, .. } => *more,
+            Self::UnknownModel { suggestions, .. } | Self::NoMatch { suggestions, .. } => {
+                suggestions.more
+            }
             Self::Ambiguous {
                 count, suggestions, ..
             } => count.saturating_sub(suggestions.len()),

@@ -4,7 +4,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::error::{ResolveError, shell_word, shown};
+use super::error::{Ranked, ResolveError, shell_word, shown};
 use super::index::{ModelIndex, Query, strip_version};
 use super::similar::by_similarity;
 use super::tags::{self, TAGS, Tag};
@@ -355,9 +355,7 @@ impl Resolver {
                 reference: r.to_owned(),
                 provider: entry.provider.id.clone(),
                 model: model_id.to_owned(),
-                suggestions,
-                more,
-                search,
+                suggestions: Ranked::new(suggestions, more, search),
             });
         };
         let model = self.model(pi, mi);
@@ -571,14 +569,14 @@ impl Resolver {
                 .and_then(|p| p.access.why_unusable(&p.provider))
                 .unwrap_or_default();
             let suggestions = self.distinct(elsewhere.iter().map(|m| m.2));
+            let more = count.saturating_sub(suggestions.len());
+            let search = format!("--scope all -q {}", shell_word(r));
             return ResolveError::NoMatch {
                 reference: r.to_owned(),
                 detail: format!(
                     "; {count} models match in providers you cannot use yet ({hint}); name one as provider/model to use it anyway"
                 ),
-                more: count.saturating_sub(suggestions.len()),
-                suggestions,
-                search: format!("--scope all -q {}", shell_word(r)),
+                suggestions: Ranked::new(suggestions, more, search),
             };
         }
         // Nothing matches as a whole: offer models matching its longest word, else the tags
@@ -613,9 +611,7 @@ impl Resolver {
         ResolveError::NoMatch {
             reference: r.to_owned(),
             detail: String::new(),
-            suggestions,
-            more,
-            search,
+            suggestions: Ranked::new(suggestions, more, search),
         }
     }
 

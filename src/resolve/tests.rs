@@ -1376,7 +1376,11 @@ fn suggestions_name_different_models_and_count_the_rest() {
     let r = resolver(set(
         vec![
             entry("fake", Config, vec![model("big-pro")]),
-            entry("one", NoCredentials, vec![model("sonnet-9"), model("sonnet-8")]),
+            entry(
+                "one",
+                NoCredentials,
+                vec![model("sonnet-9"), model("sonnet-8")],
+            ),
             entry("two", NoCredentials, vec![model("sonnet-9")]),
         ],
         None,
