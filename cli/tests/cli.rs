@@ -642,3 +642,26 @@ fn smaller_cli_points_of_issue_14() {
         assert!(help.contains(w), "{w}: {help}");
     }
 }
+
+/// The release binary stays under 20 MB (issue 14: 88 MB with line tables): the profile
+/// keeps no debug info and no symbols. `ORCH_RELEASE_BIN=target/release/orch` also checks
+/// the size of a built binary (CI builds it; building it here would take minutes).
+#[test]
+fn the_release_profile_strips_debug_info() {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("the workspace Cargo.toml");
+    let release: Vec<&str> = text
+        .split("[profile.release]")
+        .nth(1)
+        .expect("a release profile")
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .map(str::trim)
+        .collect();
+    assert!(release.contains(&"debug = false"), "{release:?}");
+    assert!(release.contains(&"strip = \"symbols\""), "{release:?}");
+    if let Some(bin) = std::env::var_os("ORCH_RELEASE_BIN") {
+        let size = std::fs::metadata(&bin).expect("the release binary").len();
+        assert!(size < 20_000_000, "{}: {size} bytes", bin.to_string_lossy());
+    }
+}
