@@ -638,8 +638,8 @@ impl Resolver {
 
     /// Models of provider `pi` like `model_id`, closest first; how many more there are;
     /// and the `orch models` arguments that list them all. Models matching the whole id
-    /// come first; else those sharing its longest word, closest in spelling first
-    /// (`gpt-9` offers `gpt-5` and `gpt-4` before `gpt-image-1`).
+    /// come first; else those sharing its longest word, those that call tools first, then
+    /// closest in spelling (`gpt-9` offers `gpt-5` and `gpt-4` before `gpt-image-1`).
     fn suggest_in_provider(&self, pi: usize, model_id: &str) -> (Vec<String>, usize, String) {
         let entries = &self.index.entries;
         let in_provider = Among::Provider(pi);
@@ -668,7 +668,15 @@ impl Resolver {
             .iter()
             .map(|m| self.model(pi, entries[m.2].model).id.as_str())
             .collect();
-        let ranked = by_similarity(model_id, ids);
+        let mut ranked = by_similarity(model_id, ids);
+        // Models that call tools before image, speech or embedding models, each group
+        // closest first.
+        let models = &self.entry(pi).provider.models;
+        ranked.sort_by_key(|id| {
+            !models
+                .binary_search_by(|m| m.id.as_str().cmp(id))
+                .is_ok_and(|i| models[i].capabilities.tool_call)
+        });
         let more = ranked.len().saturating_sub(MAX_SUGGESTIONS);
         let mut out: Vec<String> = ranked
             .into_iter()
