@@ -98,13 +98,7 @@ pub fn usage(mut e: clap::Error, json_wanted: bool) -> u8 {
         return exit::OK;
     }
     if json_wanted {
-        let rendered = e.render().to_string();
-        let message = rendered
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("error: ")
-            .to_owned();
+        let message = usage_message(&e.render().to_string());
         let suggestions = suggestions(&e);
         json(&Report {
             error: Body {
@@ -120,6 +114,19 @@ pub fn usage(mut e: clap::Error, json_wanted: bool) -> u8 {
     exit::USAGE
 }
 
+/// clap's error text as one line: what is wrong and its tips, without the usage and the
+/// pointer to `--help` (`the following required arguments were not provided: <REF>`).
+fn usage_message(rendered: &str) -> String {
+    rendered
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.trim_start_matches("error: "))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// What clap suggests: subcommands, arguments or valid values.
 fn suggestions(e: &clap::Error) -> Vec<String> {
     let mut out = Vec::new();
@@ -127,6 +134,7 @@ fn suggestions(e: &clap::Error) -> Vec<String> {
         ContextKind::SuggestedSubcommand,
         ContextKind::SuggestedArg,
         ContextKind::SuggestedValue,
+        ContextKind::ValidValue,
     ] {
         match e.get(kind) {
             Some(ContextValue::String(s)) => out.push(s.clone()),
@@ -191,6 +199,28 @@ mod tests {
             "--format=json"
         ])));
         assert!(!wants_json(args(&["orch", "json"])));
+    }
+
+    #[test]
+    fn usage_errors_read_as_one_line_with_what_is_valid() {
+        use clap::Parser;
+        let usage = |args: &[&str]| {
+            let e = crate::args::Cli::try_parse_from(args).expect_err("a usage error");
+            (usage_message(&e.render().to_string()), suggestions(&e))
+        };
+        let (message, _) = usage(&["orch", "resolve"]);
+        assert_eq!(
+            message,
+            "the following required arguments were not provided: <REF>"
+        );
+        let (message, valid) = usage(&["orch", "models", "--scope", "some"]);
+        assert!(
+            message.starts_with("invalid value 'some' for '--scope <SCOPE>'"),
+            "{message}"
+        );
+        assert_eq!(valid, ["configured", "all"]);
+        let (_, similar) = usage(&["orch", "modles"]);
+        assert!(similar.contains(&"models".to_owned()), "{similar:?}");
     }
 
     #[test]
