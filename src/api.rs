@@ -183,7 +183,9 @@ impl InProcess<NoWorkers> {
 
 impl<W: WorkerService> Orchestrator for InProcess<W> {
     async fn models(&self, q: &ModelsQuery) -> Result<ModelsView, Error> {
-        Ok(views::models(&self.knowledge(), q))
+        let knowledge = self.knowledge();
+        views::known_providers(&knowledge, &q.providers)?;
+        Ok(views::models(&knowledge, q))
     }
 
     async fn resolve(&self, q: &ResolveQuery) -> Result<ResolveView, Error> {

@@ -38,6 +38,13 @@ pub struct Error {
     /// References or ids the user may have meant.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<String>,
+    /// How many more candidates match than `suggestions` lists (0: none, or not counted).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub more: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Error {
@@ -47,6 +54,7 @@ impl Error {
             kind,
             message: message.into(),
             suggestions: Vec::new(),
+            more: 0,
         }
     }
 
@@ -60,7 +68,9 @@ impl Error {
 impl From<ResolveError> for Error {
     fn from(e: ResolveError) -> Self {
         let suggestions = e.suggestions().to_vec();
-        Self::new(e.kind(), e.to_string()).with_suggestions(suggestions)
+        let mut error = Self::new(e.kind(), e.to_string()).with_suggestions(suggestions);
+        error.more = e.more();
+        error
     }
 }
 

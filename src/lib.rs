@@ -23,6 +23,7 @@ pub mod fsutil;
 pub mod install;
 pub mod knowledge;
 pub mod mcp;
+pub mod numbers;
 pub mod opencode;
 pub mod paths;
 pub mod profiles;

@@ -91,26 +91,7 @@ impl Table {
     }
 }
 
-/// `128k`, `1M`, or `-` when unknown.
-pub fn tokens(n: u64) -> String {
-    match n {
-        0 => "-".into(),
-        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
-        n if n >= 1_000_000 => format!("{:.1}M", n as f64 / 1_000_000.0),
-        n if n >= 1000 => format!("{}k", n / 1000),
-        n => n.to_string(),
-    }
-}
-
-/// A price per million tokens: `0`, `0.15`, `3`, `-` never (0 is shown as 0).
-pub fn price(p: f64) -> String {
-    if p == 0.0 {
-        "0".into()
-    } else {
-        let s = format!("{p:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}
+pub use crate::numbers::{price, tokens};
 
 fn yes(b: bool) -> String {
     if b { "yes".into() } else { "-".into() }
@@ -120,7 +101,7 @@ fn yes(b: bool) -> String {
 pub fn model_cells(m: &ModelRow) -> Vec<String> {
     vec![
         if m.default {
-            format!("{} *", m.model)
+            format!("{} (default)", m.model)
         } else {
             m.model.clone()
         },
@@ -156,12 +137,12 @@ pub fn models(view: &ModelsView, format: Format) -> String {
         crate::wire::Scope::All => "known",
     };
     let more = if shown < view.total {
-        format!(" (first {shown} of {}; use --limit)", view.total)
+        format!(" ({shown} shown; a higher --limit shows more)")
     } else {
         String::new()
     };
     out.push_str(&format!(
-        "\n{} {scope} models{more} · usable providers: {} · catalog: {} · * = provider default\n",
+        "\n{} {scope} models{more} · usable providers: {} · catalog: {} · (default) = the provider's default model\n",
         view.total,
         if view.usable_providers.is_empty() {
             "none".to_owned()
@@ -315,6 +296,10 @@ fn or_dash(s: Option<&str>) -> String {
     s.filter(|s| !s.is_empty()).unwrap_or("-").to_owned()
 }
 
+/// The marker of a worker's model that the user set, in every client (the CLI's tables,
+/// the TUI): `*`. A provider's default model is marked `(default)` instead.
+pub const SET_BY_YOU: &str = "*";
+
 /// The first columns of every workers table (this one and the TUI's).
 pub const WORKER_COLUMNS: [&str; 6] = [
     "WORKER",
@@ -335,7 +320,7 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
             w.id.clone(),
             w.status.to_string(),
             if w.overridden {
-                format!("{} (set)", w.model_ref)
+                format!("{} {SET_BY_YOU}", w.model_ref)
             } else {
                 w.model_ref.clone()
             },
@@ -352,7 +337,7 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
     }
     let mut out = t.render(format);
     if view.workers.iter().any(|w| w.overridden) {
-        out.push_str("\n(set) = changed by worker.model.set; worker.model.reset restores the profile's model\n");
+        out.push_str(&format!("\n{SET_BY_YOU} = set by you (worker-model-set); worker-model-reset restores the profile's model\n"));
     }
     if !view.project.is_empty() {
         out.push_str(&format!("\nproject: {}\n", view.project));
@@ -371,6 +356,57 @@ pub fn worker(w: &WorkerRow, format: Format) -> String {
     ]);
     t.row(vec!["policy".into(), w.policy.to_string()]);
     t.row(vec!["reason".into(), w.reason.clone()]);
+    key_values(&t, format)
+}
+
+/// A worker's model change: each field as `before → after` where it changed (`worker`
+/// alone when the row before is unknown), and for a partial name, what it resolved to and
+/// that it is stored as typed.
+pub fn worker_change(
+    before: Option<&WorkerRow>,
+    after: &WorkerRow,
+    partial: bool,
+    format: Format,
+) -> String {
+    let change = |was: Option<String>, now: String| match was {
+        Some(was) if was != now => format!("{was} → {now}"),
+        _ => now,
+    };
+    let reference = |w: &WorkerRow| {
+        if w.overridden {
+            format!("{} {SET_BY_YOU}", w.model_ref)
+        } else {
+            w.model_ref.clone()
+        }
+    };
+    let resolved = |w: &WorkerRow| w.resolved_model.clone().unwrap_or_else(|| "(none)".into());
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    t.row(vec!["worker".into(), after.id.clone()]);
+    t.row(vec![
+        "ref".into(),
+        change(before.map(reference), reference(after)),
+    ]);
+    t.row(vec![
+        "resolved".into(),
+        change(before.map(resolved), resolved(after)),
+    ]);
+    t.row(vec![
+        "policy".into(),
+        change(
+            before.map(|w| w.policy.to_string()),
+            after.policy.to_string(),
+        ),
+    ]);
+    t.row(vec!["reason".into(), after.reason.clone()]);
+    if partial && let Some(model) = &after.resolved_model {
+        t.row(vec![
+            "note".into(),
+            format!(
+                "\"{}\" is a partial name: it is stored as typed and resolved again when your providers change; to keep {model} whatever comes, set {model}",
+                after.model_ref
+            ),
+        ]);
+    }
     key_values(&t, format)
 }
 
@@ -646,10 +682,11 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(tokens(0), "-");
+        // The rule and its cases live in `crate::numbers`; unknown was `-`, now `?`.
+        assert_eq!(tokens(0), "?");
         assert_eq!(tokens(131_072), "131k");
         assert_eq!(tokens(1_000_000), "1M");
-        assert_eq!(tokens(1_048_576), "1.0M");
+        assert_eq!(tokens(1_048_576), "1.05M");
         assert_eq!(price(0.0), "0");
         assert_eq!(price(0.15), "0.15");
         assert_eq!(price(3.0), "3");

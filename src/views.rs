@@ -3,10 +3,10 @@
 //! previews, the workers view of a service without workers, and the fit check (can a
 //! worker use a model, and if not why).
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::knowledge::Knowledge;
 use crate::profiles::Profile;
-use crate::resolve::{Policy, Request};
+use crate::resolve::{Policy, Request, by_similarity, shown};
 use crate::sources::ProviderEntry;
 use crate::wire::{
     ModelRow, ModelsQuery, ModelsView, ProfileRow, ProfilesView, ResolveQuery, ResolveView, Scope,
@@ -77,6 +77,38 @@ pub fn models(knowledge: &Knowledge, q: &ModelsQuery) -> ModelsView {
         warnings: set.warnings.clone(),
     }
 }
+
+/// Refuses a provider filter naming a provider nobody knows (`orch models --provider
+/// nope`), with the provider ids that look alike, closest first; an empty list would read
+/// as "that provider has no models".
+pub fn known_providers(knowledge: &Knowledge, providers: &[String]) -> Result<(), Error> {
+    let set = knowledge.resolver.set();
+    let ids: Vec<&str> = set
+        .providers
+        .iter()
+        .map(|e| e.provider.id.as_str())
+        .collect();
+    for p in providers {
+        if ids.iter().any(|id| id.eq_ignore_ascii_case(p)) {
+            continue;
+        }
+        let mut suggestions = by_similarity(p, ids.iter().copied());
+        suggestions.truncate(SUGGESTED_PROVIDERS);
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "unknown provider \"{}\"; did you mean: {}",
+                shown(p),
+                suggestions.join(", ")
+            ),
+        )
+        .with_suggestions(suggestions));
+    }
+    Ok(())
+}
+
+/// How many provider ids an unknown provider's error suggests.
+const SUGGESTED_PROVIDERS: usize = 5;
 
 /// What a reference resolves to, for a worker when one is named.
 pub fn resolve(knowledge: &Knowledge, q: &ResolveQuery) -> Result<ResolveView, Error> {

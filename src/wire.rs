@@ -106,9 +106,17 @@ pub struct ModelRow {
     pub reasoning: bool,
     /// Accepts attachments.
     pub attachment: bool,
-    /// Context window (tokens; 0 unknown).
+    /// Context window (tokens; 0 unknown, `null` in JSON).
+    #[serde(
+        serialize_with = "crate::numbers::serialize_tokens",
+        deserialize_with = "crate::numbers::deserialize_tokens"
+    )]
     pub context: u64,
-    /// Output limit (tokens; 0 unknown).
+    /// Output limit (tokens; 0 unknown, `null` in JSON).
+    #[serde(
+        serialize_with = "crate::numbers::serialize_tokens",
+        deserialize_with = "crate::numbers::deserialize_tokens"
+    )]
     pub output: u64,
     /// US dollars per million input tokens.
     pub cost_input: f64,

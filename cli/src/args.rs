@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::complete;
+
 /// Choose, apply and verify the LLM model of each OpenCode worker.
 #[derive(Debug, Parser)]
 #[command(name = "orch", version, about, long_about = None, propagate_version = true)]
@@ -45,6 +47,27 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// `--format` only shapes what a command prints; the commands that print no view
+    /// (`tui`, `serve`, `mcp`, `completions`) refuse it rather than ignore it.
+    pub fn check_format(&self) -> Result<(), clap::Error> {
+        let name = match &self.command {
+            Command::Tui(_) => "tui",
+            Command::Serve => "serve",
+            Command::Mcp => "mcp",
+            Command::Completions { .. } => "completions",
+            _ => return Ok(()),
+        };
+        match self.format {
+            None => Ok(()),
+            Some(_) => Err(<Self as clap::CommandFactory>::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("--format does not apply to `orch {name}`, which prints no table"),
+            )),
+        }
+    }
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
@@ -72,7 +95,7 @@ pub enum Command {
     /// Restore a worker's configured model.
     WorkerModelReset {
         /// The worker (vision, docs, coder, architect, explorer, memory, or your own).
-        #[arg(value_name = "WORKER")]
+        #[arg(value_name = "WORKER", add = complete::worker_arg())]
         worker: String,
     },
     /// Run a task on a worker and print its answer (Ctrl-C cancels it).
@@ -100,7 +123,11 @@ pub enum Command {
     /// A terminal UI: list workers, pick a model (search, tags with previews), apply it,
     /// verify which model answers.
     Tui(TuiArgs),
-    /// Print shell completions.
+    /// Print a static shell completion script (subcommands and flags).
+    ///
+    /// For worker names and model references too, use the dynamic script instead:
+    /// `source <(COMPLETE=bash orch)` (zsh: `source <(COMPLETE=zsh orch)`; fish:
+    /// `COMPLETE=fish orch | source`).
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -114,7 +141,7 @@ pub struct ModelsArgs {
     #[arg(long, value_enum, default_value_t = ScopeArg::Configured)]
     pub scope: ScopeArg,
     /// Only this provider (repeatable).
-    #[arg(long = "provider", value_name = "ID")]
+    #[arg(long = "provider", value_name = "ID", add = complete::provider_arg())]
     pub providers: Vec<String>,
     /// Only models whose id or name matches, best match first.
     #[arg(long, short = 'q', value_name = "TEXT")]
@@ -141,10 +168,10 @@ pub enum ScopeArg {
 #[derive(Debug, Args)]
 pub struct ResolveArgs {
     /// A model reference: provider/model, a partial name, or a tag (node, node:fast, node:vision, node:docs).
-    #[arg(value_name = "REF", allow_hyphen_values = true)]
+    #[arg(value_name = "REF", allow_hyphen_values = true, add = complete::model_arg())]
     pub reference: String,
     /// Resolve for this worker (a vision worker needs image input).
-    #[arg(long, short = 'w', value_name = "WORKER")]
+    #[arg(long, short = 'w', value_name = "WORKER", add = complete::worker_arg())]
     pub worker: Option<String>,
 }
 
@@ -160,11 +187,13 @@ pub enum PolicyArg {
 /// `orch worker-model-set`.
 #[derive(Debug, Args)]
 pub struct SetArgs {
-    /// The worker.
-    #[arg(value_name = "WORKER")]
+    /// The worker: vision, docs, coder, architect, explorer, memory, or one of yours from
+    /// orchestrator.json (`orch workers` lists them).
+    #[arg(value_name = "WORKER", add = complete::worker_arg())]
     pub worker: String,
-    /// The model: a tag (node, node:fast, node:vision, node:docs), provider/model, or a partial name.
-    #[arg(value_name = "MODEL", allow_hyphen_values = true)]
+    /// The model: a tag (node, node:fast, node:vision, node:docs), provider/model, or a
+    /// partial name (kept as typed: it resolves again when your providers change).
+    #[arg(value_name = "MODEL", allow_hyphen_values = true, add = complete::model_arg())]
     pub model: String,
     /// dynamic (default) or sticky.
     #[arg(long, value_enum, default_value_t = PolicyArg::Dynamic)]
@@ -177,14 +206,19 @@ pub struct SetArgs {
 /// `orch run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The worker.
-    #[arg(value_name = "WORKER")]
+    /// The worker: vision, docs, coder, architect, explorer, memory, or one of yours from
+    /// orchestrator.json (`orch workers` lists them).
+    #[arg(value_name = "WORKER", add = complete::worker_arg())]
     pub worker: String,
-    /// What the worker should do.
-    #[arg(value_name = "TASK", allow_hyphen_values = true)]
+    /// What the worker should do (not empty).
+    #[arg(
+        value_name = "TASK",
+        allow_hyphen_values = true,
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
     pub task: String,
     /// A model for this task (default: the worker's current one).
-    #[arg(long, short = 'm', value_name = "REF")]
+    #[arg(long, short = 'm', value_name = "REF", add = complete::model_arg())]
     pub model: Option<String>,
     /// With --model: dynamic (this task only, the default) or sticky (also the worker's default).
     #[arg(long, value_enum, requires = "model")]
@@ -358,6 +392,7 @@ mod tests {
             ],
             &["orch", "worker-model-reset"],
             &["orch", "run", "docs"],
+            &["orch", "run", "docs", ""],
             &["orch", "run", "docs", "x", "--policy", "sticky"],
             &["orch", "run", "docs", "x", "--timeout", "0"],
             &["orch", "tasks", "--status", "done"],
@@ -370,6 +405,46 @@ mod tests {
         ];
         for args in bad {
             assert!(Cli::try_parse_from(*args).is_err(), "{args:?}");
+        }
+    }
+
+    /// Help names every built-in worker where a command takes one.
+    #[test]
+    fn help_lists_the_workers() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command();
+        for command in ["worker-model-set", "worker-model-reset", "run"] {
+            let sub = cli
+                .find_subcommand_mut(command)
+                .expect("the subcommand exists");
+            let help = sub.render_long_help().to_string();
+            for profile in &orch::profiles::Profiles::builtin().list {
+                assert!(
+                    help.contains(&profile.id),
+                    "{command} --help lacks {}",
+                    profile.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn format_is_refused_where_nothing_is_printed() {
+        for args in [
+            &["orch", "--format", "json", "tui"][..],
+            &["orch", "serve", "--format", "table"],
+            &["orch", "--format", "markdown", "mcp"],
+            &["orch", "completions", "bash", "--format", "json"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert!(cli.check_format().is_err(), "{args:?}");
+        }
+        for args in [
+            &["orch", "tui"][..],
+            &["orch", "--format", "json", "models"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert!(cli.check_format().is_ok(), "{args:?}");
         }
     }
 

@@ -2,7 +2,8 @@
 //! backend, so the same code runs over the socket and in-process (`--opencode-url`).
 
 use orch::api::Orchestrator;
-use orch::wire::{CancelOutcome, Format};
+use orch::resolve::RefKind;
+use orch::wire::{CancelOutcome, Format, ResolveQuery, WorkerRow};
 use serde::Serialize;
 
 use crate::args::{ModelsArgs, ResolveArgs, RunArgs, SetArgs, TasksArgs};
@@ -54,8 +55,53 @@ shows! {
     ModelsArgs => |c, b| b.models(&c.into()), orch::render::models;
     ResolveArgs => |c, b| b.resolve(&c.into()), orch::render::resolve;
     Profiles => |_c, b| b.profiles(), orch::render::profiles;
-    SetArgs => |c, b| b.set_model(&c.into()), orch::render::worker;
-    Reset<'_> => |c, b| b.reset_model(c.0), orch::render::worker;
+}
+
+impl Ask for SetArgs {
+    /// Prints the worker's model before → after; for a partial name, also what it
+    /// resolved to and that it is kept as typed (re-resolved when providers change).
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        let before = row_of(backend, &self.worker).await;
+        let after = backend.set_model(&self.into()).await?;
+        let query = ResolveQuery {
+            reference: after.model_ref.clone(),
+            worker: Some(after.id.clone()),
+            policy: after.policy,
+        };
+        let partial = backend
+            .resolve(&query)
+            .await
+            .is_ok_and(|v| v.resolution.metadata.kind == RefKind::Fuzzy);
+        changed(before.as_ref(), &after, partial, fmt)
+    }
+}
+
+impl Ask for Reset<'_> {
+    /// Prints the worker's model before → after.
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        let before = row_of(backend, self.0).await;
+        let after = backend.reset_model(self.0).await?;
+        changed(before.as_ref(), &after, false, fmt)
+    }
+}
+
+/// Worker `id`'s row now, if the backend can say (the change itself reports failures).
+async fn row_of(backend: &impl Orchestrator, id: &str) -> Option<WorkerRow> {
+    backend.workers().await.ok()?.into_row(id)
+}
+
+/// Prints a model change: the row after it in JSON, before → after otherwise.
+fn changed(
+    before: Option<&WorkerRow>,
+    after: &WorkerRow,
+    partial: bool,
+    fmt: Format,
+) -> anyhow::Result<u8> {
+    match fmt {
+        Format::Json => print::view(after, fmt, orch::render::worker)?,
+        _ => print::bytes(orch::render::worker_change(before, after, partial, fmt).as_bytes())?,
+    }
+    Ok(exit::OK)
 }
 
 impl Ask for Workers {

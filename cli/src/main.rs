@@ -4,11 +4,14 @@
 
 mod args;
 mod commands;
+mod complete;
 mod convert;
 mod exit;
+mod failure;
 mod print;
 mod wait;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -42,32 +45,26 @@ fn main() -> ExitCode {
         let code = orch::workers::guard::run(&program, &args);
         return ExitCode::from(u8::try_from(code).unwrap_or(exit::FAILURE));
     }
+    // `COMPLETE=bash orch` prints the dynamic completion script; the shell then calls orch
+    // back with COMPLETE set to complete a word. Nothing else runs then.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(failure::usage(e, failure::wants_json(std::env::args_os())));
         }
     };
+    if let Err(e) = cli.check_format() {
+        return ExitCode::from(failure::usage(e, false));
+    }
     match run(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("orch: {e:#}");
+            let code = failure::command(&e, cli.output_format());
             if e.downcast_ref::<Usage>().is_some() {
                 return ExitCode::from(exit::USAGE);
             }
-            if let Some(api) = e.downcast_ref::<orch::Error>()
-                && let Some(first) = api.suggestions.first()
-                && !api.message.contains(first.as_str())
-            {
-                eprintln!("suggestions: {}", api.suggestions.join(", "));
-            }
-            ExitCode::from(exit::FAILURE)
+            ExitCode::from(code)
         }
     }
 }
@@ -371,6 +368,22 @@ fn mcp(cli: &Cli) -> anyhow::Result<u8> {
 /// on demand), logging to a file (never to the terminal it draws on). The terminal is
 /// restored on exit, error and panic.
 fn tui(cli: &Cli, args: &TuiArgs) -> anyhow::Result<u8> {
+    // Without a terminal the TUI cannot draw: say so before touching the terminal (no
+    // escape codes left behind) or starting a backend.
+    let missing: Vec<&str> = [
+        ("stdin", std::io::stdin().is_terminal()),
+        ("stdout", std::io::stdout().is_terminal()),
+    ]
+    .into_iter()
+    .filter_map(|(name, tty)| (!tty).then_some(name))
+    .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the terminal UI needs a terminal, but its {} {} not one; run it in a terminal, or use the commands (orch workers, orch worker-model-set, orch --format json ...) in scripts",
+            missing.join(" and "),
+            if missing.len() > 1 { "are" } else { "is" }
+        );
+    }
     let Place {
         env,
         project,

@@ -328,3 +328,44 @@ fn the_backend_log_holds_no_secret() {
     );
     assert_no_secret("the backend log", &text);
 }
+
+/// Issue 14: a change prints before → after; a partial name says what it resolved to and
+/// that it is stored as typed.
+#[test]
+fn worker_model_set_prints_before_and_after_and_a_partial_name_is_announced() {
+    let h = home();
+    let b = fake_backend(&h);
+    let set = h.run(&["worker-model-set", "docs", "gpt4o"]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    let out = set.stdout.clone();
+    assert!(out.contains("ref       node:docs → gpt4o *"), "{out}");
+    assert!(
+        out.contains("resolved  fake/big-pro → openai/gpt-4o"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"gpt4o\" is a partial name: it is stored as typed"),
+        "{out}"
+    );
+    settings(&h).bind(|| insta::assert_snapshot!("worker_model_set_partial", out));
+    // Stored as typed.
+    let workers: WorkersView = h.run(&["workers", "--format", "json"]).json();
+    let docs = workers.workers.iter().find(|w| w.id == "docs");
+    assert_eq!(docs.map(|w| w.model_ref.as_str()), Some("gpt4o"));
+    // An explicit reference or a tag has no note.
+    let set = h.run(&["worker-model-set", "docs", "node:fast"]);
+    assert!(!set.stdout.contains("partial name"), "{}", set.stdout);
+    assert!(
+        set.stdout.contains("ref       gpt4o * → node:fast *"),
+        "{}",
+        set.stdout
+    );
+    let reset = h.run(&["worker-model-reset", "docs"]);
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    assert!(
+        reset.stdout.contains("ref       node:fast * → node:docs"),
+        "{}",
+        reset.stdout
+    );
+    drop(b);
+}

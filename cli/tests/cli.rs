@@ -112,7 +112,7 @@ fn models_on_a_fresh_machine_lists_the_free_opencode_models() {
     let m = fresh();
     let table = m.ok(&["models"]);
     snapshot("models_fresh", &table);
-    assert!(table.contains("opencode/big-pickle *"), "{table}");
+    assert!(table.contains("opencode/big-pickle (default)"), "{table}");
     let view: ModelsView = m.json(&["models"]);
     assert_eq!(view.usable_providers, ["opencode"]);
     assert_eq!(view.source, "local");
@@ -277,9 +277,10 @@ fn resolve_failures_exit_1_with_suggestions() {
     }
     let run = m.run(&["resolve", "claude-sonnet"]);
     snapshot("resolve_no_match_stderr", &run.stderr);
-    // JSON output does not change how errors are reported.
+    // With --format json an error is one JSON object on stdout (issue 14), same exit code.
     let run = m.run(&["--format", "json", "resolve", "nope/x"]);
-    assert_eq!((run.code, run.stdout.as_str()), (FAILURE, ""));
+    assert_eq!((run.code, run.stderr.as_str()), (FAILURE, ""));
+    assert!(run.stdout.starts_with("{\"error\":"), "{}", run.stdout);
 }
 
 #[test]
@@ -472,4 +473,195 @@ fn files_that_start_with_a_byte_order_mark_are_read_like_opencode_reads_them() {
         "orchestrator.json with a BOM is read"
     );
     assert_eq!(profiles.profiles, before_profiles.profiles);
+}
+
+/// Completes the word at `line`'s last position as bash does through the script
+/// `COMPLETE=bash orch` prints; the candidates, one per line.
+#[expect(clippy::expect_used, reason = "test helper")]
+fn complete(m: &Sandbox, line: &[&str]) -> Vec<String> {
+    let mut c = m.orch(&["--"]);
+    c.args(line)
+        .env("COMPLETE", "bash")
+        .env("_CLAP_IFS", "\n")
+        .env("_CLAP_COMPLETE_INDEX", (line.len() - 1).to_string())
+        .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+        .env("_CLAP_COMPLETE_SPACE", "true");
+    let out = c.output().expect("orch runs");
+    assert_eq!(out.status.code(), Some(OK), "{line:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn dynamic_completions_offer_workers_and_model_references() {
+    let m = capture();
+    let mut with_env = m.orch(&[]);
+    let out = with_env
+        .env("COMPLETE", "bash")
+        .output()
+        .expect("orch prints the script");
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("_clap_complete_orch"), "{script}");
+    assert_eq!(complete(&m, &["orch", "worker-model-set", "do"]), ["docs"]);
+    assert_eq!(complete(&m, &["orch", "run", "expl"]), ["explorer"]);
+    // The capture's usable providers' models, as references, after the tags.
+    let refs = complete(&m, &["orch", "worker-model-set", "docs", "fake/"]);
+    assert_eq!(refs, ["fake/big-pro", "fake/fast-mini", "fake/vision-pro"]);
+    let refs = complete(&m, &["orch", "resolve", "node:"]);
+    assert!(refs.contains(&"node:fast".to_owned()), "{refs:?}");
+    let providers = complete(&m, &["orch", "models", "--provider", "gr"]);
+    // Usable providers first.
+    assert_eq!(providers, ["groq", "greenpt"]);
+    // A completion never starts a backend.
+    assert!(!m.socket().exists());
+}
+
+/// `--format json` errors: one object on stdout, nothing on stderr, the same exit codes.
+#[test]
+fn json_errors_are_one_object_on_stdout_with_the_same_exit_codes() {
+    let m = capture();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["resolve", "nope/x"], FAILURE, "not_found"),
+        (&["resolve", "gpt"], FAILURE, "ambiguous"),
+        (&["resolve", ""], FAILURE, "invalid_input"),
+        (&["models", "--provider", "nope"], FAILURE, "not_found"),
+        (&["modles"], USAGE, "usage"),
+        (&["models", "--limit", "many"], USAGE, "usage"),
+        (&["run", "docs", ""], USAGE, "usage"),
+    ];
+    for (args, code, kind) in cases {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        let run = m.run(&all);
+        assert_eq!(run.code, *code, "orch {all:?}: {}", run.stdout);
+        assert_eq!(run.stderr, "", "orch {all:?}");
+        let v: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("orch {all:?}: {e}: {}", run.stdout));
+        let error = &v["error"];
+        assert_eq!(error["kind"], *kind, "orch {all:?}: {v}");
+        assert!(error["message"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(error["suggestions"].is_array(), "{v}");
+        assert!(error["more"].is_u64(), "{v}");
+    }
+    let run = m.run(&["--format", "json", "resolve", "gpt"]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    snapshot(
+        "json_error_ambiguous",
+        &serde_json::to_string_pretty(&v).expect("JSON"),
+    );
+    // Usage errors: the typo's closest subcommand first.
+    let run = m.run(&["--format", "json", "modles"]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(v["error"]["suggestions"][0], "models", "{v}");
+    let run = m.run(&["modles"]);
+    assert_eq!(run.code, USAGE);
+    assert!(run.stderr.contains("'models'"), "{}", run.stderr);
+    let models_at = run.stderr.find("'models'");
+    let profiles_at = run.stderr.find("'profiles'");
+    assert!(
+        profiles_at.is_none() || models_at < profiles_at,
+        "models first: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn references_match_without_separators_and_suggest_with_a_count() {
+    let m = capture();
+    // The capture has openai usable: `gpt4o` is its gpt-4o family, not an error.
+    let view: ResolveView = m.json(&["resolve", "gpt4o"]);
+    assert!(
+        view.resolution.resolved_model.starts_with("openai/gpt-4o"),
+        "{}",
+        view.resolution.resolved_model
+    );
+    // An ambiguous reference: ranked candidates, how many more, and where to see them.
+    let run = m.run(&["resolve", "gpt"]);
+    assert_eq!(run.code, FAILURE);
+    assert!(
+        run.stderr.contains("more; see `orch models -q gpt`)"),
+        "{}",
+        run.stderr
+    );
+    // A wrong model id: the closest spellings first.
+    let run = m.run(&["resolve", "openai/gpt-9"]);
+    assert_eq!(run.code, FAILURE);
+    assert!(
+        run.stderr.contains("did you mean: openai/gpt-5,"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn smaller_cli_points_of_issue_14() {
+    let m = capture();
+    // `orch tui` without a terminal: a readable error, no escape code, no backend.
+    let run = m.run(&["tui"]);
+    assert_eq!(run.code, FAILURE, "{}", run.stderr);
+    assert!(run.stderr.contains("needs a terminal"), "{}", run.stderr);
+    assert!(!run.stdout.contains('\x1b') && !run.stderr.contains('\x1b'));
+    assert!(!m.socket().exists());
+    // --format where nothing is printed is a usage error.
+    for args in [
+        &["--format", "json", "tui"][..],
+        &["completions", "bash", "--format", "json"],
+        &["serve", "--format", "table"],
+    ] {
+        let run = m.run(args);
+        assert_eq!(run.code, USAGE, "orch {args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("--format does not apply"),
+            "{}",
+            run.stderr
+        );
+    }
+    // An unknown provider is an error naming the closest ones.
+    let run = m.run(&["models", "--provider", "opnai"]);
+    assert_eq!(run.code, FAILURE);
+    assert!(
+        run.stderr
+            .contains("unknown provider \"opnai\"; did you mean: openai"),
+        "{}",
+        run.stderr
+    );
+    // The footer of a limited list says how many are shown, and how to see more.
+    let out = m.ok(&["models", "--limit", "3"]);
+    assert!(
+        out.contains("88 usable models (3 shown; a higher --limit shows more)"),
+        "{out}"
+    );
+    // An empty task is a usage error.
+    let run = m.run(&["run", "docs", ""]);
+    assert_eq!(run.code, USAGE, "{}", run.stderr);
+    // Help lists the workers where a command takes one.
+    let help = m.ok(&["worker-model-set", "--help"]);
+    for w in ["vision", "docs", "coder", "architect", "explorer", "memory"] {
+        assert!(help.contains(w), "{w}: {help}");
+    }
+}
+
+/// The release binary stays under 20 MB (issue 14: 88 MB with line tables): the profile
+/// keeps no debug info and no symbols. `ORCH_RELEASE_BIN=target/release/orch` also checks
+/// the size of a built binary (CI builds it; building it here would take minutes).
+#[test]
+fn the_release_profile_strips_debug_info() {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("the workspace Cargo.toml");
+    let release: Vec<&str> = text
+        .split("[profile.release]")
+        .nth(1)
+        .expect("a release profile")
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .map(str::trim)
+        .collect();
+    assert!(release.contains(&"debug = false"), "{release:?}");
+    assert!(release.contains(&"strip = \"symbols\""), "{release:?}");
+    if let Some(bin) = std::env::var_os("ORCH_RELEASE_BIN") {
+        let size = std::fs::metadata(&bin).expect("the release binary").len();
+        assert!(size < 20_000_000, "{}: {size} bytes", bin.to_string_lossy());
+    }
 }

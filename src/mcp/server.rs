@@ -690,7 +690,9 @@ impl<W: WorkerService> McpServer<W> {
                     vision_only: a.vision_only,
                     limit: a.limit,
                 };
-                let mut view = views::models(&backend.workers().knowledge(), &q);
+                let knowledge = backend.workers().knowledge();
+                views::known_providers(&knowledge, &q.providers)?;
+                let mut view = views::models(&knowledge, &q);
                 // The backend's warnings too (a damaged state.json), each once.
                 for w in backend.workers().warnings() {
                     if !view.warnings.contains(&w) {

@@ -31,6 +31,48 @@ fn list(prefix: &str, items: &[String]) -> String {
     }
 }
 
+/// Suggestions, best first, with how many more match and the `orch models` arguments that
+/// list them all (boxed: an error stays small to move).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ranked {
+    /// The suggestions, best first.
+    pub list: Vec<String>,
+    /// How many more match than `list` holds.
+    pub more: usize,
+    /// The `orch models` arguments that list them all (`-q gpt`).
+    pub search: String,
+}
+
+impl Ranked {
+    /// Boxed, as the errors hold it.
+    pub fn new(list: Vec<String>, more: usize, search: String) -> Box<Self> {
+        Box::new(Self { list, more, search })
+    }
+
+    /// `; {prefix}: a, b (+35 more; see `orch models -q gpt`)`.
+    fn message(&self, prefix: &str) -> String {
+        ranked(prefix, &self.list, self.more, &self.search)
+    }
+}
+
+impl std::ops::Deref for Ranked {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.list
+    }
+}
+
+/// A list of suggestions, then how many more match and the command that lists them all:
+/// `; closest: a, b (+35 more; see `orch models -q gpt`)`.
+fn ranked(prefix: &str, items: &[String], more: usize, search: &str) -> String {
+    let mut out = list(prefix, items);
+    if more > 0 && !items.is_empty() {
+        out.push_str(&format!(" (+{more} more; see `orch models {search}`)"));
+    }
+    out
+}
+
 /// Failures to resolve a model reference.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ResolveError {
@@ -66,7 +108,7 @@ pub enum ResolveError {
     #[error(
         "provider {provider} has no model \"{}\"{}",
         shown(model),
-        list("did you mean", suggestions)
+        suggestions.message("did you mean")
     )]
     UnknownModel {
         /// The reference.
@@ -75,35 +117,35 @@ pub enum ResolveError {
         provider: String,
         /// The model part.
         model: String,
-        /// Models of that provider that look alike.
-        suggestions: Vec<String>,
+        /// Models of that provider that look alike, closest first, and how many more.
+        suggestions: Box<Ranked>,
     },
     /// A partial name that matches no usable model.
     #[error(
         "no usable model matches \"{}\"{detail}{}",
         shown(reference),
-        list("closest", suggestions)
+        suggestions.message("closest")
     )]
     NoMatch {
         /// The reference.
         reference: String,
         /// Extra explanation (matches in providers without credentials, ...).
         detail: String,
-        /// The closest models.
-        suggestions: Vec<String>,
+        /// The closest models, and how many more.
+        suggestions: Box<Ranked>,
     },
     /// A partial name that matches several models equally well.
     #[error(
         "\"{}\" is ambiguous: {count} models match equally well; name one{}",
         shown(reference),
-        list("candidates", suggestions)
+        ranked("candidates", suggestions, count.saturating_sub(suggestions.len()), &format!("-q {}", shell_word(reference)))
     )]
     Ambiguous {
         /// The reference.
         reference: String,
         /// How many tied.
         count: usize,
-        /// The tied models (at most 20).
+        /// The tied models (at most 20), those that call tools first.
         suggestions: Vec<String>,
     },
     /// `node:<something>` that is not a tag.
@@ -183,6 +225,21 @@ pub enum ResolveError {
     },
 }
 
+/// `text` as one shell word in a suggested command: quoted when it holds anything but
+/// letters, digits and `-_./:@`.
+pub fn shell_word(text: &str) -> String {
+    let text = shown(text);
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '@'))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
 fn for_worker(worker: Option<&str>) -> String {
     worker
         .map(|w| format!(" for the {w} worker"))
@@ -193,9 +250,10 @@ impl ResolveError {
     /// Suggested references, best first.
     pub fn suggestions(&self) -> &[String] {
         match self {
+            Self::UnknownModel { suggestions, .. } | Self::NoMatch { suggestions, .. } => {
+                &suggestions.list
+            }
             Self::UnknownProvider { suggestions, .. }
-            | Self::UnknownModel { suggestions, .. }
-            | Self::NoMatch { suggestions, .. }
             | Self::Ambiguous { suggestions, .. }
             | Self::UnknownTag { suggestions, .. }
             | Self::NotVision { suggestions, .. } => suggestions,
@@ -206,6 +264,28 @@ impl ResolveError {
             | Self::ChainExhausted { .. }
             | Self::TagCycle { .. }
             | Self::TagTooDeep { .. } => &[],
+        }
+    }
+
+    /// How many more models match than [`ResolveError::suggestions`] lists.
+    pub fn more(&self) -> usize {
+        match self {
+            Self::UnknownModel { suggestions, .. } | Self::NoMatch { suggestions, .. } => {
+                suggestions.more
+            }
+            Self::Ambiguous {
+                count, suggestions, ..
+            } => count.saturating_sub(suggestions.len()),
+            Self::Empty
+            | Self::Invalid { .. }
+            | Self::UnknownProvider { .. }
+            | Self::UnknownTag { .. }
+            | Self::NotVision { .. }
+            | Self::NoVisionModel { .. }
+            | Self::NoUsableModel { .. }
+            | Self::ChainExhausted { .. }
+            | Self::TagCycle { .. }
+            | Self::TagTooDeep { .. } => 0,
         }
     }
 

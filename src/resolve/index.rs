@@ -1,10 +1,16 @@
-//! A search index over every model of a provider set, and fuzzy scoring.
+//! A search index over every model of a provider set, and the one fuzzy scoring: the
+//! resolver, `orch models --query` and the TUI's search (through [`super::matcher`]) all
+//! score with [`Query::score`].
 //!
 //! Scores (higher wins; see `docs/model-selection.md`):
 //! exact id 1000 · exact last segment of a `/` id 960 · exact display name 950 ·
-//! same id once version suffixes are dropped 900 · id prefix 700 · name prefix 650 ·
-//! id substring 500 · name substring 450 · every word present 300; the last five add
-//! up to 99 for tightness (how much of the id or name the query covers).
+//! same id once version suffixes are dropped 900 · same id once separators are dropped
+//! (`gpt4o` is `gpt-4o`) 890, and the version suffix too 880 · id prefix 700 · name prefix
+//! 650 · id prefix once separators are dropped 600 · id substring 500 · name substring 450
+//! · id substring once separators are dropped 400 · every word present 300; the partial
+//! ones add up to 99 for tightness (how much of the id or name the query covers).
+
+use std::ops::Deref;
 
 use memchr::memmem;
 
@@ -17,6 +23,23 @@ pub struct Entry {
     pub provider: usize,
     /// Index into that provider's models.
     pub model: usize,
+    /// Its id and name in the forms a query compares.
+    text: Searchable,
+    /// Provider access.
+    pub access: Access,
+}
+
+impl Deref for Entry {
+    type Target = Searchable;
+
+    fn deref(&self) -> &Searchable {
+        &self.text
+    }
+}
+
+/// An id and a name in every form a [`Query`] compares, computed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Searchable {
     /// Lowercase id.
     id: Box<str>,
     /// Lowercase id without version suffixes.
@@ -26,16 +49,55 @@ pub struct Entry {
     /// Lowercase last `/` segment of the id without version suffixes: the model's identity
     /// across providers.
     pub identity: Box<str>,
-    /// Provider access.
-    pub access: Access,
+    /// The id lowercase with only its letters and digits (`gpt-4o` is `gpt4o`): how the
+    /// id reads to someone who types it without separators.
+    compact: Box<str>,
+    /// The identity, letters and digits only.
+    pub compact_identity: Box<str>,
+}
+
+impl Searchable {
+    /// The forms of `id` (a model id, `provider/model`, or a tag) and `name`.
+    pub fn new(id: &str, name: &str) -> Self {
+        let id = id.to_lowercase();
+        let base = strip_version(&id).to_owned();
+        let tail = id.rsplit('/').next().unwrap_or(&id);
+        let identity = strip_version(tail).to_owned();
+        Self {
+            base: base.into(),
+            compact: compact(&id).into(),
+            compact_identity: compact(&identity).into(),
+            identity: identity.into(),
+            name: name.to_lowercase().into(),
+            id: id.into(),
+        }
+    }
+
+    /// Its [`Key`].
+    pub fn key(&self) -> Key {
+        Key {
+            id_grams: grams(&self.id),
+            name_grams: grams(&self.name),
+            compact_grams: grams(&self.compact),
+        }
+    }
 }
 
 /// What a scan reads of every entry before it looks further: the [`grams`] of the lowercase
 /// id and name, kept apart from the entries so that a scan of the whole catalog stays in cache.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key {
     id_grams: [u64; 2],
     name_grams: [u64; 2],
+    compact_grams: [u64; 2],
+}
+
+/// Letters and digits of `s`, lowercase: `GPT-4o` and `gpt 4o` are both `gpt4o`.
+pub fn compact(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// A 128-bit summary of the bytes (low half) and byte pairs (high half) of `s`, hashed.
@@ -82,22 +144,12 @@ impl ModelIndex {
         for (pi, p) in set.providers.iter().enumerate() {
             let start = entries.len();
             for (mi, m) in p.provider.models.iter().enumerate() {
-                let id = m.id.to_lowercase();
-                let base = strip_version(&id).to_owned();
-                let tail = id.rsplit('/').next().unwrap_or(&id);
-                let identity = strip_version(tail).to_owned();
-                let name = m.name.to_lowercase();
-                keys.push(Key {
-                    id_grams: grams(&id),
-                    name_grams: grams(&name),
-                });
+                let text = Searchable::new(&m.id, &m.name);
+                keys.push(text.key());
                 entries.push(Entry {
                     provider: pi,
                     model: mi,
-                    base: base.into(),
-                    identity: identity.into(),
-                    name: name.into(),
-                    id: id.into(),
+                    text,
                     access: p.access,
                 });
             }
@@ -115,12 +167,15 @@ impl ModelIndex {
 pub struct Query {
     q: String,
     base: String,
+    /// `q` with letters and digits only; empty when shorter than two characters.
+    compact: String,
     words: Vec<String>,
     finder: memmem::Finder<'static>,
     /// [`grams`] of `q`, of `base`, and of all words together.
     q_grams: [u64; 2],
     base_grams: [u64; 2],
     words_grams: [u64; 2],
+    compact_grams: [u64; 2],
 }
 
 impl Query {
@@ -128,6 +183,12 @@ impl Query {
     pub fn new(text: &str) -> Self {
         let q = text.trim().to_lowercase();
         let base = strip_version(&q).to_owned();
+        let squeezed = compact(&q);
+        let compact = if squeezed.chars().count() >= 2 {
+            squeezed
+        } else {
+            String::new()
+        };
         let words: Vec<String> = q
             .split(|c: char| c.is_whitespace() || matches!(c, '-' | '_' | '.' | '/' | ':'))
             .filter(|w| !w.is_empty())
@@ -142,17 +203,30 @@ impl Query {
             q_grams: grams(&q),
             base_grams: grams(&base),
             words_grams,
+            compact_grams: grams(&compact),
             q,
             base,
+            compact,
             words,
             finder,
         }
     }
 
+    /// Whether there is nothing to look for (an empty or blank query matches nothing).
+    pub fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+
+    /// The lowercase query.
+    pub fn text(&self) -> &str {
+        &self.q
+    }
+
     /// Whether `e` can match at all. Every way to score needs the version-less query inside
     /// the id (exact id, last segment, same base or identity, id prefix or substring), the
-    /// query inside the name (exact name, name prefix or substring), or every word inside
-    /// the id or the name; an entry missing the grams of all three is skipped unscored.
+    /// query inside the name (exact name, name prefix or substring), every word inside
+    /// the id or the name, or the query's letters and digits inside the id's; an entry
+    /// missing the grams of all four is skipped unscored.
     #[inline]
     pub fn may_match(&self, k: &Key) -> bool {
         let both = [
@@ -162,12 +236,13 @@ impl Query {
         !self.q.is_empty()
             && (covers(k.id_grams, self.base_grams)
                 || covers(k.name_grams, self.q_grams)
-                || (self.words.len() > 1 && covers(both, self.words_grams)))
+                || (self.words.len() > 1 && covers(both, self.words_grams))
+                || (!self.compact.is_empty() && covers(k.compact_grams, self.compact_grams)))
     }
 
     /// Scores one entry; `None` when it does not match at all. Callers scanning many
     /// entries skip those [`Query::may_match`] rejects; the result is the same.
-    pub fn score(&self, e: &Entry) -> Option<(i64, &'static str)> {
+    pub fn score(&self, e: &Searchable) -> Option<(i64, &'static str)> {
         let q = self.q.as_str();
         if q.is_empty() {
             return None;
@@ -184,6 +259,13 @@ impl Query {
         if !self.base.is_empty() && (*e.base == *self.base || *e.identity == *self.base) {
             return Some((900, "same id, version suffix ignored"));
         }
+        let c = self.compact.as_str();
+        if !c.is_empty() && *e.compact == *c {
+            return Some((890, "same id, separators ignored"));
+        }
+        if !c.is_empty() && *e.compact_identity == *c {
+            return Some((880, "same id, separators and version suffix ignored"));
+        }
         let tight = |target: &str| (q.len() * 99 / target.len().max(1)).min(99) as i64;
         if e.id.starts_with(q) {
             return Some((700 + tight(&e.id), "id prefix"));
@@ -191,11 +273,18 @@ impl Query {
         if e.name.starts_with(q) {
             return Some((650 + tight(&e.name), "name prefix"));
         }
+        let tight_compact = || (c.len() * 99 / e.compact.len().max(1)).min(99) as i64;
+        if !c.is_empty() && e.compact.starts_with(c) {
+            return Some((600 + tight_compact(), "id prefix, separators ignored"));
+        }
         if self.finder.find(e.id.as_bytes()).is_some() {
             return Some((500 + tight(&e.id), "id contains it"));
         }
         if self.finder.find(e.name.as_bytes()).is_some() {
             return Some((450 + tight(&e.name), "name contains it"));
+        }
+        if !c.is_empty() && e.compact.contains(c) {
+            return Some((400 + tight_compact(), "id contains it, separators ignored"));
         }
         if self.words.len() > 1
             && self

@@ -7,6 +7,7 @@
 
 mod error;
 mod index;
+pub mod matcher;
 mod resolver;
 mod similar;
 pub mod tags;
@@ -14,7 +15,7 @@ pub mod tags;
 mod tests;
 mod types;
 
-pub use error::{ResolveError, shown};
+pub use error::{Ranked, ResolveError, shown};
 pub use index::strip_version;
 pub use resolver::{Request, Resolver, TagPreview, validate};
 pub use similar::by_similarity;

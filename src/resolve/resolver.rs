@@ -4,8 +4,9 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::error::{ResolveError, shown};
+use super::error::{Ranked, ResolveError, shell_word, shown};
 use super::index::{ModelIndex, Query, strip_version};
+use super::similar::by_similarity;
 use super::tags::{self, TAGS, Tag};
 use super::types::{Candidate, Metadata, Policy, RefKind, Resolution, Skipped};
 use crate::catalog::Model;
@@ -14,6 +15,8 @@ use crate::sources::{Access, ProviderEntry, ProviderSet};
 
 /// Most suggestions in one error.
 const MAX_SUGGESTIONS: usize = 20;
+/// How many matches a suggestion list looks at to find [`MAX_SUGGESTIONS`] different models.
+const SUGGESTION_POOL: usize = 400;
 /// Most candidates kept in a resolution.
 const MAX_CANDIDATES: usize = 10;
 /// Deepest nesting of user tags.
@@ -347,11 +350,12 @@ impl Resolver {
             }
         };
         let Some(mi) = mi else {
+            let (suggestions, more, search) = self.suggest_in_provider(pi, model_id);
             return Err(ResolveError::UnknownModel {
                 reference: r.to_owned(),
                 provider: entry.provider.id.clone(),
                 model: model_id.to_owned(),
-                suggestions: self.suggest_in_provider(pi, model_id),
+                suggestions: Ranked::new(suggestions, more, search),
             });
         };
         let model = self.model(pi, mi);
@@ -473,25 +477,31 @@ impl Resolver {
         // A partial match (prefix, substring, words) is ambiguous when the best kind of
         // match fits models of more than one identity; exact matches are not.
         let (top, top_note) = (found[0].0, found[0].1);
-        let partial = top < 900;
+        let partial = top < 880;
         let contenders: Vec<&(i64, &str, usize)> = if partial {
             found.iter().filter(|m| m.1 == top_note).collect()
         } else {
             found.iter().take_while(|m| m.0 == top).collect()
         };
-        let first_identity = &entries[found[0].2].identity;
+        // `gpt-4o` and `gpt4o` are one model: identities compare letters and digits only.
+        let first_identity = &entries[found[0].2].compact_identity;
         if contenders
             .iter()
-            .any(|m| entries[m.2].identity != *first_identity)
+            .any(|m| entries[m.2].compact_identity != *first_identity)
         {
+            // Models that call tools (what a worker needs) before the others (image or
+            // speech models), each group in match order.
+            let mut ranked = contenders.clone();
+            ranked.sort_by_key(|m| {
+                !self
+                    .model(entries[m.2].provider, entries[m.2].model)
+                    .capabilities
+                    .tool_call
+            });
             return Err(ResolveError::Ambiguous {
                 reference: r.to_owned(),
                 count: contenders.len(),
-                suggestions: contenders
-                    .iter()
-                    .take(MAX_SUGGESTIONS)
-                    .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
-                    .collect(),
+                suggestions: self.distinct(ranked.iter().map(|m| m.2)),
             });
         }
         let tied: Vec<&(i64, &str, usize)> = found.iter().take_while(|m| m.0 == top).collect();
@@ -547,7 +557,7 @@ impl Resolver {
                 };
             }
         }
-        let (elsewhere, count) = self.top_matches(q, Among::Unusable, |_| true, MAX_SUGGESTIONS);
+        let (elsewhere, count) = self.top_matches(q, Among::Unusable, |_| true, SUGGESTION_POOL);
         if !elsewhere.is_empty() {
             let mut providers: Vec<&ProviderEntry> = elsewhere
                 .iter()
@@ -558,16 +568,15 @@ impl Resolver {
                 .first()
                 .and_then(|p| p.access.why_unusable(&p.provider))
                 .unwrap_or_default();
+            let suggestions = self.distinct(elsewhere.iter().map(|m| m.2));
+            let more = count.saturating_sub(suggestions.len());
+            let search = format!("--scope all -q {}", shell_word(r));
             return ResolveError::NoMatch {
                 reference: r.to_owned(),
                 detail: format!(
                     "; {count} models match in providers you cannot use yet ({hint}); name one as provider/model to use it anyway"
                 ),
-                suggestions: elsewhere
-                    .iter()
-                    .take(MAX_SUGGESTIONS)
-                    .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
-                    .collect(),
+                suggestions: Ranked::new(suggestions, more, search),
             };
         }
         // Nothing matches as a whole: offer models matching its longest word, else the tags
@@ -578,17 +587,18 @@ impl Resolver {
             .filter(|w| w.len() >= 2)
             .collect();
         words.sort_by_key(|w| Reverse(w.len()));
-        let mut suggestions: Vec<String> = words
+        let (closest, total, word) = words
             .iter()
             .map(|w| {
-                self.top_matches(&Query::new(w), Among::Usable, |_| true, MAX_SUGGESTIONS)
-                    .0
+                let (m, total) =
+                    self.top_matches(&Query::new(w), Among::Usable, |_| true, SUGGESTION_POOL);
+                (m, total, *w)
             })
-            .find(|m| !m.is_empty())
-            .unwrap_or_default()
-            .iter()
-            .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
-            .collect();
+            .find(|(m, _, _)| !m.is_empty())
+            .unwrap_or_default();
+        let mut suggestions = self.distinct(closest.iter().map(|m| m.2));
+        let more = total.saturating_sub(suggestions.len());
+        let search = format!("-q {}", shell_word(word));
         if suggestions.is_empty() {
             suggestions.extend(TAGS.iter().take(4).map(|t| (*t).to_owned()));
             suggestions.extend(self.set.usable().filter_map(|p| {
@@ -601,36 +611,77 @@ impl Resolver {
         ResolveError::NoMatch {
             reference: r.to_owned(),
             detail: String::new(),
-            suggestions,
+            suggestions: Ranked::new(suggestions, more, search),
         }
     }
 
-    fn suggest_in_provider(&self, pi: usize, model_id: &str) -> Vec<String> {
+    /// Up to [`MAX_SUGGESTIONS`] references of index entries, in order, one per model: an
+    /// entry whose model (its identity, letters and digits only) is already listed from
+    /// another provider is left out, so that "did you mean" offers different models.
+    fn distinct(&self, matches: impl Iterator<Item = usize>) -> Vec<String> {
+        let entries = &self.index.entries;
+        let mut seen: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        for i in matches {
+            let e = &entries[i];
+            if seen.contains(&&*e.compact_identity) {
+                continue;
+            }
+            seen.push(&e.compact_identity);
+            out.push(self.model_ref(e.provider, e.model));
+            if out.len() == MAX_SUGGESTIONS {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Models of provider `pi` like `model_id`, closest first; how many more there are;
+    /// and the `orch models` arguments that list them all. Models matching the whole id
+    /// come first; else those sharing its longest word, those that call tools first, then
+    /// closest in spelling (`gpt-9` offers `gpt-5` and `gpt-4` before `gpt-image-1`).
+    fn suggest_in_provider(&self, pi: usize, model_id: &str) -> (Vec<String>, usize, String) {
         let entries = &self.index.entries;
         let in_provider = Among::Provider(pi);
-        let mut q = self
-            .top_matches(
-                &Query::new(model_id),
-                in_provider,
-                |_| true,
-                MAX_SUGGESTIONS,
-            )
-            .0;
-        if q.is_empty() {
-            let word = model_id
-                .to_lowercase()
-                .split(['-', '_', '.', '/', ':'])
-                .max_by_key(|w| w.len())
-                .unwrap_or_default()
-                .to_owned();
-            q = self
-                .top_matches(&Query::new(&word), in_provider, |_| true, MAX_SUGGESTIONS)
-                .0;
+        let provider = &self.entry(pi).provider.id;
+        let (found, total) = self.top_matches(
+            &Query::new(model_id),
+            in_provider,
+            |_| true,
+            MAX_SUGGESTIONS,
+        );
+        if !found.is_empty() {
+            let out: Vec<String> = found
+                .iter()
+                .map(|m| self.model_ref(pi, entries[m.2].model))
+                .collect();
+            let search = format!("--provider {provider} -q {}", shell_word(model_id));
+            return (out, total.saturating_sub(MAX_SUGGESTIONS), search);
         }
-        let mut out: Vec<String> = q
+        let lower = model_id.to_lowercase();
+        let word = lower
+            .split(['-', '_', '.', '/', ':'])
+            .max_by_key(|w| w.len())
+            .unwrap_or_default();
+        let alike = self.matches(&Query::new(word), in_provider, |_| true);
+        let ids: Vec<&str> = alike
             .iter()
+            .map(|m| self.model(pi, entries[m.2].model).id.as_str())
+            .collect();
+        let mut ranked = by_similarity(model_id, ids);
+        // Models that call tools before image, speech or embedding models, each group
+        // closest first.
+        let models = &self.entry(pi).provider.models;
+        ranked.sort_by_key(|id| {
+            !models
+                .binary_search_by(|m| m.id.as_str().cmp(id))
+                .is_ok_and(|i| models[i].capabilities.tool_call)
+        });
+        let more = ranked.len().saturating_sub(MAX_SUGGESTIONS);
+        let mut out: Vec<String> = ranked
+            .into_iter()
             .take(MAX_SUGGESTIONS)
-            .map(|m| self.model_ref(pi, entries[m.2].model))
+            .map(|id| format!("{provider}/{id}"))
             .collect();
         if out.is_empty() {
             let entry = self.entry(pi);
@@ -641,7 +692,8 @@ impl Resolver {
                     .map(|m| format!("{}/{m}", entry.provider.id)),
             );
         }
-        out
+        let search = format!("--provider {provider} -q {}", shell_word(word));
+        (out, more, search)
     }
 
     fn provider_suggestions(&self, p: &str) -> Vec<String> {

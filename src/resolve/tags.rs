@@ -10,6 +10,7 @@
 //! context counts double, OpenCode's `model` 60.
 
 use crate::catalog::Model;
+use crate::numbers::tokens;
 use crate::sources::{Access, ProviderEntry};
 
 /// A built-in tag.
@@ -91,14 +92,6 @@ fn context_points(context: u64) -> i64 {
     }
     let doublings = 63 - (context / 8192).leading_zeros() as i64;
     (doublings * 8).min(40)
-}
-
-fn fmt_tokens(n: u64) -> String {
-    if n >= 1_000_000 {
-        format!("{}M", n / 1_000_000)
-    } else {
-        format!("{}k", n / 1000)
-    }
 }
 
 /// What a scorer knows about the model beyond the model itself.
@@ -190,7 +183,7 @@ fn rate(tag: Tag, m: &Model, cx: &Context<'_>, notes: Option<&mut Vec<String>>) 
     }
     let ctx = context_points(m.limit.context);
     if m.limit.context > 0 {
-        t.note(|| format!("{} context", fmt_tokens(m.limit.context)));
+        t.note(|| format!("{} context", tokens(m.limit.context)));
     }
     match tag {
         Tag::Node => {

@@ -1292,3 +1292,138 @@ fn the_capture_resolves_as_its_config_says() {
         resolve(&r, "node:vision", Some(&profile("vision"))).expect("the reference resolves");
     assert!(vision.metadata.capabilities.input.image);
 }
+
+/// Issue 14: separators do not matter (`gpt4o` is `gpt-4o`), an exact id still wins, and
+/// "did you mean" lists different models, closest first, with a count of the rest.
+#[test]
+fn separators_are_ignored_after_exact_matches() {
+    use Access::*;
+    let r = resolver(world());
+    for (typed, want) in [
+        ("gpt4o", "openai/gpt-4o-2024-11-20"),
+        ("GPT4O", "openai/gpt-4o-2024-11-20"),
+        ("gpt5mini", "openai/gpt-5-mini"),
+        ("gpt 5 mini", "openai/gpt-5-mini"),
+        ("bigpro", "fake/big-pro"),
+        ("llama318b", "groq/llama-3.1-8b-instant"),
+        // An exact id wins over ids that only start with it once separators are dropped.
+        ("gpt-5", "openai/gpt-5"),
+        ("gpt5", "openai/gpt-5"),
+    ] {
+        let res = resolve(&r, typed, None).unwrap_or_else(|e| panic!("{typed}: {e}"));
+        assert_eq!(res.resolved_model, want, "{typed}: {}", res.reason);
+        check_ok(&r, &res, typed);
+    }
+    let res = resolve(&r, "gpt4o", None).expect("gpt4o resolves");
+    assert!(
+        res.reason.contains("separators and version suffix ignored"),
+        "{}",
+        res.reason
+    );
+    // The same model offered twice, as `gpt-4o` and `gpt4o`, is one model, not a tie.
+    let twice = resolver(set(
+        vec![
+            entry("a", Api, vec![model("gpt-4o")]),
+            entry("b", Env, vec![model("gpt4o")]),
+        ],
+        None,
+        None,
+    ));
+    let res = resolve(&twice, "gpt4o", None).expect("one model");
+    assert_eq!(res.resolved_model, "b/gpt4o", "the exact id wins");
+    let res = resolve(&twice, "gpt-4o", None).expect("one model");
+    assert_eq!(res.resolved_model, "a/gpt-4o");
+}
+
+#[test]
+fn suggestions_name_different_models_and_count_the_rest() {
+    use Access::*;
+    // 52 models tied: 20 suggested, the message counts the other 32 and says where to see
+    // them all.
+    let models = ('a'..='z')
+        .flat_map(|a| ['x', 'y'].map(move |b| model(&format!("model-{a}{b}"))))
+        .collect();
+    let r = resolver(set(vec![entry("many", Api, models)], None, None));
+    let err = resolve(&r, "model", None).expect_err("ambiguous");
+    assert_eq!(err.more(), 32);
+    assert!(
+        err.to_string()
+            .ends_with("(+32 more; see `orch models -q model`)"),
+        "{err}"
+    );
+    let api = crate::Error::from(err);
+    assert_eq!((api.suggestions.len(), api.more), (20, 32));
+    // Tool-calling models are suggested before the others when a reference is ambiguous.
+    let mut image_only = model("gpt-image");
+    image_only.capabilities.tool_call = false;
+    let mut chat = model("gpt-chat-long-name");
+    chat.capabilities.tool_call = true;
+    let r = resolver(set(
+        vec![entry("openai", Api, vec![image_only, chat])],
+        None,
+        None,
+    ));
+    let err = resolve(&r, "gpt", None).expect_err("ambiguous");
+    assert_eq!(
+        err.suggestions(),
+        ["openai/gpt-chat-long-name", "openai/gpt-image"]
+    );
+    // A wrong model id of a known provider: the closest spellings first.
+    let r = resolver(world());
+    let err = resolve(&r, "openai/gpt-9", None).expect_err("no such model");
+    assert_eq!(err.suggestions()[0], "openai/gpt-5", "{err}");
+    // The same model from two unusable providers is suggested once.
+    let r = resolver(set(
+        vec![
+            entry("fake", Config, vec![model("big-pro")]),
+            entry(
+                "one",
+                NoCredentials,
+                vec![model("sonnet-9"), model("sonnet-8")],
+            ),
+            entry("two", NoCredentials, vec![model("sonnet-9")]),
+        ],
+        None,
+        None,
+    ));
+    let err = resolve(&r, "sonnet", None).expect_err("only unusable providers have it");
+    assert_eq!(err.suggestions(), ["one/sonnet-8", "one/sonnet-9"], "{err}");
+}
+
+/// Issue 14: one matcher. The TUI's search (over rows keyed `provider/model`) finds first
+/// the model the resolver's search finds first.
+#[test]
+fn the_tui_search_and_the_resolver_agree_on_the_first_model() {
+    use super::matcher::{Haystack, Matcher, filter};
+    let r = resolver(world());
+    let mut rows = Vec::new();
+    for e in &r.set().providers {
+        for m in &e.provider.models {
+            rows.push((format!("{}/{}", e.provider.id, m.id), m.name.clone()));
+        }
+    }
+    let hays: Vec<Haystack> = rows.iter().map(|(k, n)| Haystack::new(k, &[n])).collect();
+    for text in [
+        "gpt4o",
+        "GPT-4o",
+        "gpt5mini",
+        "gpt-5-mini",
+        "Big Pro",
+        "big-pro",
+        "fast mini",
+        "llama-guard",
+        "o3",
+        "vision",
+    ] {
+        let (pi, mi) = r.search(text)[0];
+        let want = format!(
+            "{}/{}",
+            r.set().providers[pi].provider.id,
+            r.set().providers[pi].provider.models[mi].id
+        );
+        let mut out = Vec::new();
+        filter(&hays, &Matcher::new(text), |_| true, &mut out);
+        let got = &rows[out[0]].0;
+        assert_eq!(got, &want, "{text}");
+    }
+}

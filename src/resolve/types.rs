@@ -96,9 +96,17 @@ pub struct Metadata {
     pub usable: bool,
     /// Capabilities.
     pub capabilities: Capabilities,
-    /// Context window in tokens; 0 when unknown.
+    /// Context window in tokens; 0 when unknown (`null` in JSON).
+    #[serde(
+        serialize_with = "crate::numbers::serialize_tokens",
+        deserialize_with = "crate::numbers::deserialize_tokens"
+    )]
     pub context: u64,
-    /// Output limit in tokens; 0 when unknown.
+    /// Output limit in tokens; 0 when unknown (`null` in JSON).
+    #[serde(
+        serialize_with = "crate::numbers::serialize_tokens",
+        deserialize_with = "crate::numbers::deserialize_tokens"
+    )]
     pub output: u64,
     /// Price per million tokens.
     pub cost: Cost,
