@@ -6,7 +6,7 @@
 use crate::error::Error;
 use crate::knowledge::Knowledge;
 use crate::profiles::Profile;
-use crate::resolve::{Policy, Request};
+use crate::resolve::{Policy, Request, fit};
 use crate::sources::ProviderEntry;
 use crate::wire::{
     ModelRow, ModelsQuery, ModelsView, ProfileRow, ProfilesView, ResolveQuery, ResolveView, Scope,
@@ -31,6 +31,7 @@ fn row(entry: &ProviderEntry, m: &crate::catalog::Model) -> ModelRow {
         status: m.status,
         release_date: m.release_date.clone(),
         default: entry.default_model.as_deref() == Some(m.id.as_str()),
+        not_text: fit::text_work(m).err(),
     }
 }
 
@@ -59,7 +60,8 @@ pub fn models(knowledge: &Knowledge, q: &ModelsQuery) -> ModelsView {
                     .providers
                     .iter()
                     .any(|p| p.eq_ignore_ascii_case(&entry.provider.id)))
-            || (q.vision_only && !m.has_image_input())
+            // Vision-only is what the vision worker is offered: text work with image input.
+            || (q.vision_only && (!m.has_image_input() || fit::text_work(m).is_err()))
         {
             continue;
         }
@@ -101,6 +103,16 @@ fn configured(knowledge: &Knowledge, p: &Profile) -> (Option<String>, String) {
         Ok(r) => (Some(r.resolved_model), r.reason),
         Err(e) => (None, e.to_string()),
     }
+}
+
+/// Why a worker's resolved model does not fit it (a model set with `--force`, or a
+/// profile that names one explicitly), for the row's `warning`.
+pub fn fit_warning(
+    knowledge: &Knowledge,
+    p: &Profile,
+    resolved: Option<&crate::resolve::Resolution>,
+) -> Option<String> {
+    knowledge.resolver.fit_warning(resolved?, p)
 }
 
 /// Profiles with what each resolves to now, the user tags and the files read.
@@ -173,6 +185,7 @@ pub fn worker_row(
         port: None,
         session_id: None,
         error: None,
+        warning: None,
     }
 }
 
@@ -184,8 +197,16 @@ pub fn idle_workers(knowledge: &Knowledge) -> WorkersView {
         .list
         .iter()
         .map(|p| {
-            let configured = configured(knowledge, p);
-            worker_row(p, p.model.display(), Policy::default(), false, configured)
+            let resolved = knowledge.resolver.resolve_profile(p, Policy::default());
+            let warning = fit_warning(knowledge, p, resolved.as_ref().ok());
+            let configured = match resolved {
+                Ok(r) => (Some(r.resolved_model), r.reason),
+                Err(e) => (None, e.to_string()),
+            };
+            WorkerRow {
+                warning,
+                ..worker_row(p, p.model.display(), Policy::default(), false, configured)
+            }
         })
         .collect();
     WorkersView { workers }
@@ -217,10 +238,17 @@ pub fn tag_previews(knowledge: &Knowledge, worker: &str) -> Result<TagPreviewsVi
     })
 }
 
-/// Why `worker` cannot be given `model`, when it cannot: a worker that needs image input
-/// needs a model that takes images, and the model's provider must be usable here.
+/// Why `worker` cannot be given `model`, when it cannot: every worker needs a model that
+/// does text work, a worker that needs image input needs a model that takes images, and
+/// the model's provider must be usable here. (Tool calls and context are checked by the
+/// backend when the model is set: `Resolver::check_fit`.)
 pub fn unfit(worker: &WorkerRow, model: &ModelRow) -> Option<String> {
-    if worker.vision && !model.image {
+    if let Some(kind) = model.not_text {
+        Some(format!(
+            "not for text work: it is {} (pick a model that answers in text)",
+            kind.describe()
+        ))
+    } else if worker.vision && !model.image {
         Some(format!(
             "no image input: the {} worker needs one (pick a model marked img)",
             worker.id
@@ -260,6 +288,7 @@ mod tests {
             status: ModelStatus::Active,
             release_date: String::new(),
             default: false,
+            not_text: None,
         }
     }
 
@@ -292,5 +321,16 @@ mod tests {
             why,
             "provider p is not usable here (none): set its API key or run /connect in OpenCode"
         );
+        let embedding = ModelRow {
+            not_text: Some(crate::wire::NotText::Embedding),
+            ..model(true, Access::Env)
+        };
+        for worker in [&docs, &vision] {
+            let why = unfit(worker, &embedding).expect("an embedding model is unfit");
+            assert_eq!(
+                why,
+                "not for text work: it is an embedding model (pick a model that answers in text)"
+            );
+        }
     }
 }

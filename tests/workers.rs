@@ -289,6 +289,7 @@ async fn bad_sets_change_nothing_and_suggest() {
                 model: model.into(),
                 policy: Policy::Sticky,
                 respawn: true,
+                force: false,
             })
             .await
             .err()
@@ -608,6 +609,7 @@ async fn a_set_whose_respawn_fails_changes_nothing() {
             model: "fake/fast-mini".into(),
             policy: Policy::Sticky,
             respawn: true,
+            force: false,
         })
         .await
         .expect_err("the failed respawn is reported");

@@ -172,6 +172,9 @@ pub struct SetArgs {
     /// Restart the worker's OpenCode process now.
     #[arg(long)]
     pub respawn: bool,
+    /// Set the model even when it does not fit the worker (the worker row keeps a warning).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `orch run`.

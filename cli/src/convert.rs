@@ -92,6 +92,7 @@ impl From<&SetArgs> for SetModelRequest {
             model: a.model.clone(),
             policy: a.policy.into(),
             respawn: a.respawn,
+            force: a.force,
         }
     }
 }

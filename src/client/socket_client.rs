@@ -196,6 +196,7 @@ impl Orchestrator for SocketClient {
             model: Some(req.model.clone()),
             model_policy: Some(req.policy),
             respawn: req.respawn,
+            force: req.force,
         };
         self.op(OpName::WorkerModelSet, worker).await
     }

@@ -337,6 +337,7 @@ fn start_request(
                     model,
                     policy: w.model_policy.or(a.model_policy).unwrap_or_default(),
                     respawn: w.respawn,
+                    force: w.force,
                 })
             }
             OpName::WorkerModelReset => Work::ResetModel { worker },
@@ -530,7 +531,7 @@ impl<W: WorkerService> McpServer<W> {
     }
 
     #[tool(
-        description = "Start work in the background; returns a task id at once (then call task_await). kind \"worker\": run `task` on the worker `workerId`, optionally on `model` (a tag such as node:fast, or provider/model); kind \"auto\": orch picks the worker (the vision worker when an image is attached, else workerId, else coder); kind \"op\": change a worker's model with op \"worker.model.set\" and worker {workerId, model, modelPolicy, respawn}, or restore it with op \"worker.model.reset\" and worker {workerId}. Example: {\"kind\":\"worker\",\"workerId\":\"docs\",\"model\":\"node:fast\",\"task\":\"Summarise the README\"}."
+        description = "Start work in the background; returns a task id at once (then call task_await). kind \"worker\": run `task` on the worker `workerId`, optionally on `model` (a tag such as node:fast, or provider/model); kind \"auto\": orch picks the worker (the vision worker when an image is attached, else workerId, else coder); kind \"op\": change a worker's model with op \"worker.model.set\" and worker {workerId, model, modelPolicy, respawn, force}, or restore it with op \"worker.model.reset\" and worker {workerId}. Example: {\"kind\":\"worker\",\"workerId\":\"docs\",\"model\":\"node:fast\",\"task\":\"Summarise the README\"}."
     )]
     async fn task_start(
         &self,
@@ -978,6 +979,7 @@ mod tests {
                 model: "node:fast".into(),
                 policy: crate::resolve::Policy::Sticky,
                 respawn: false,
+                force: false,
             })
         );
         let Ok(req) = start(

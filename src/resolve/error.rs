@@ -131,6 +131,25 @@ pub enum ResolveError {
         /// Usable models with image input.
         suggestions: Vec<String>,
     },
+    /// A model that does not fit the worker (or text work): not a text model, no tool
+    /// calls for a worker that uses tools, or a context too small for the task.
+    #[error(
+        "{model} does not fit {}: {why}{}{hint}",
+        worker.as_deref().map_or_else(|| "text work".to_owned(), |w| format!("the {w} worker")),
+        list("closest models that fit", suggestions)
+    )]
+    Unfit {
+        /// Worker id, when resolving for one.
+        worker: Option<String>,
+        /// The model, `provider/model`.
+        model: String,
+        /// Every reason, in words.
+        why: String,
+        /// What to do instead (`--force`), or empty.
+        hint: String,
+        /// The closest usable models that fit.
+        suggestions: Vec<String>,
+    },
     /// No usable model accepts images.
     #[error("{}: no usable model accepts image input{} ({checked} usable models checked); fix: connect a provider that has vision models (set its API key or run /connect in OpenCode), or declare one in opencode.json with \"modalities\": {{\"input\": [\"text\", \"image\"]}}, then point the worker at it with `orch worker-model-set {} <provider/model>`", shown(reference), for_worker(worker.as_deref()), worker.as_deref().unwrap_or("vision"))]
     NoVisionModel {
@@ -198,7 +217,8 @@ impl ResolveError {
             | Self::NoMatch { suggestions, .. }
             | Self::Ambiguous { suggestions, .. }
             | Self::UnknownTag { suggestions, .. }
-            | Self::NotVision { suggestions, .. } => suggestions,
+            | Self::NotVision { suggestions, .. }
+            | Self::Unfit { suggestions, .. } => suggestions,
             Self::Empty
             | Self::Invalid { .. }
             | Self::NoVisionModel { .. }
@@ -213,7 +233,9 @@ impl ResolveError {
     /// variant must choose its kind here.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Empty | Self::Invalid { .. } | Self::NotVision { .. } => ErrorKind::InvalidInput,
+            Self::Empty | Self::Invalid { .. } | Self::NotVision { .. } | Self::Unfit { .. } => {
+                ErrorKind::InvalidInput
+            }
             Self::Ambiguous { .. } => ErrorKind::Ambiguous,
             Self::TagCycle { .. } | Self::TagTooDeep { .. } => ErrorKind::Config,
             Self::UnknownProvider { .. }

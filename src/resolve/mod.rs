@@ -6,6 +6,7 @@
 //! `orchestrator.json`. See `docs/model-selection.md`.
 
 mod error;
+pub mod fit;
 mod index;
 mod resolver;
 mod similar;
