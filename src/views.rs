@@ -13,7 +13,11 @@ use crate::wire::{
     TagPreviewRow, TagPreviewsView, TagRow, WorkerRow, WorkerStatus, WorkersView,
 };
 
-fn row(entry: &ProviderEntry, m: &crate::catalog::Model) -> ModelRow {
+fn row(
+    entry: &ProviderEntry,
+    m: &crate::catalog::Model,
+    text: Result<(), fit::NotText>,
+) -> ModelRow {
     ModelRow {
         model: format!("{}/{}", entry.provider.id, m.id),
         provider: entry.provider.id.clone(),
@@ -31,7 +35,7 @@ fn row(entry: &ProviderEntry, m: &crate::catalog::Model) -> ModelRow {
         status: m.status,
         release_date: m.release_date.clone(),
         default: entry.default_model.as_deref() == Some(m.id.as_str()),
-        not_text: fit::text_work(m).err(),
+        not_text: text.err(),
     }
 }
 
@@ -54,6 +58,7 @@ pub fn models(knowledge: &Knowledge, q: &ModelsQuery) -> ModelsView {
     for (pi, mi) in found {
         let entry = &set.providers[pi];
         let m = &entry.provider.models[mi];
+        let text = resolver.text_work_at(pi, mi);
         if (q.scope == Scope::Configured && !entry.access.is_usable())
             || (!q.providers.is_empty()
                 && !q
@@ -61,11 +66,11 @@ pub fn models(knowledge: &Knowledge, q: &ModelsQuery) -> ModelsView {
                     .iter()
                     .any(|p| p.eq_ignore_ascii_case(&entry.provider.id)))
             // Vision-only is what the vision worker is offered: text work with image input.
-            || (q.vision_only && (!m.has_image_input() || fit::text_work(m).is_err()))
+            || (q.vision_only && (!m.has_image_input() || text.is_err()))
         {
             continue;
         }
-        rows.push(row(entry, m));
+        rows.push(row(entry, m, text));
     }
     let total = rows.len();
     rows.truncate(q.limit.unwrap_or(usize::MAX));

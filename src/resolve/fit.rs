@@ -111,20 +111,24 @@ fn no_modalities(m: Modalities) -> bool {
     !(m.text || m.audio || m.image || m.video || m.pdf)
 }
 
+/// Whether `haystack` contains the lowercase ASCII `needle`, ignoring ASCII case.
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
 /// The family marker a text matches, if any.
 fn marker(text: &str) -> Option<NotText> {
-    let lower = text.to_ascii_lowercase();
-    if let Some(&(_, kind)) = MARKERS.iter().find(|(m, _)| lower.contains(m)) {
+    if let Some(&(_, kind)) = MARKERS.iter().find(|(m, _)| contains_ignore_case(text, m)) {
         return Some(kind);
     }
-    lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
+    text.split(|c: char| !c.is_ascii_alphanumeric())
         // `veo3` and `veo-3` are both Veo: a word may end in a version number.
         .map(|w| w.trim_end_matches(|c: char| c.is_ascii_digit()))
         .find_map(|w| {
             TOKEN_MARKERS
                 .iter()
-                .find(|(m, _)| *m == w)
+                .find(|(m, _)| m.eq_ignore_ascii_case(w))
                 .map(|&(_, kind)| kind)
         })
 }
@@ -175,15 +179,13 @@ pub enum Attached {
 /// file. OpenCode's own prompt is not in it; [`check`] adds [`WORKER_OVERHEAD_TOKENS`].
 pub fn estimate_tokens(prompt: &str, attachments: impl IntoIterator<Item = Attached>) -> u64 {
     let chars = prompt.chars().count() as u64;
-    attachments
-        .into_iter()
-        .fold(chars.div_ceil(4), |sum, a| {
-            sum.saturating_add(match a {
-                Attached::Image => IMAGE_TOKENS,
-                Attached::Pdf => PDF_TOKENS,
-                Attached::Text(bytes) => bytes.div_ceil(4),
-            })
+    attachments.into_iter().fold(chars.div_ceil(4), |sum, a| {
+        sum.saturating_add(match a {
+            Attached::Image => IMAGE_TOKENS,
+            Attached::Pdf => PDF_TOKENS,
+            Attached::Text(bytes) => bytes.div_ceil(4),
         })
+    })
 }
 
 /// What a worker needs of its model.
@@ -198,6 +200,15 @@ pub struct Needs {
 }
 
 impl Needs {
+    /// No worker: text work is all that is needed.
+    pub fn text_work() -> Self {
+        Self {
+            worker: String::new(),
+            image_input: false,
+            tool_calls: false,
+        }
+    }
+
     /// What `profile` needs: image input when it is a vision profile; tool calls unless
     /// its `tools` switch every tool off (`"*": false` and no tool switched on).
     pub fn of(profile: &Profile) -> Self {
@@ -236,11 +247,13 @@ impl Unfit {
     /// The reason in words, for `worker`.
     pub fn describe(&self, worker: &str) -> String {
         match self {
-            Self::NotText { kind } => format!("it is {}, not a model for text work", kind.describe()),
+            Self::NotText { kind } => {
+                format!("it is {}, not a model for text work", kind.describe())
+            }
             Self::NoImageInput => format!("it has no image input, which the {worker} worker needs"),
-            Self::NoToolCalls => format!(
-                "it cannot call tools, and the {worker} worker's profile allows tools"
-            ),
+            Self::NoToolCalls => {
+                format!("it cannot call tools, and the {worker} worker's profile allows tools")
+            }
             Self::ContextTooSmall { context, need } => format!(
                 "its context ({context} tokens) is smaller than the {need} tokens needed (OpenCode's prompt, counted as {WORKER_OVERHEAD_TOKENS}, plus the task's estimate)"
             ),
@@ -252,8 +265,19 @@ impl Unfit {
 /// [`estimate_tokens`]; `None` checks against OpenCode's prompt alone). A context of 0 is
 /// unknown and fits.
 pub fn reasons(m: &Model, needs: &Needs, tokens: Option<u64>) -> Vec<Unfit> {
+    reasons_given(m, text_work(m), needs, tokens)
+}
+
+/// [`reasons`] with `m`'s [`text_work`] already known (the resolver computes it once per
+/// model when it is built, so that ranking a large catalog runs no marker search).
+pub fn reasons_given(
+    m: &Model,
+    text: Result<(), NotText>,
+    needs: &Needs,
+    tokens: Option<u64>,
+) -> Vec<Unfit> {
     let mut out = Vec::new();
-    if let Err(kind) = text_work(m) {
+    if let Err(kind) = text {
         out.push(Unfit::NotText { kind });
     }
     if needs.image_input && !m.has_image_input() {
@@ -317,20 +341,50 @@ mod tests {
     fn markers_name_what_a_model_is() {
         let cases: &[(&str, &str, &str, Option<NotText>)] = &[
             ("gpt-5", "GPT-5", "gpt", None),
-            ("text-embedding-3-small", "", "text-embedding", Some(NotText::Embedding)),
+            (
+                "text-embedding-3-small",
+                "",
+                "text-embedding",
+                Some(NotText::Embedding),
+            ),
             ("bge-reranker-v2-m3", "", "bge", Some(NotText::Rerank)),
-            ("whisper-large-v3", "Whisper", "whisper", Some(NotText::SpeechToText)),
+            (
+                "whisper-large-v3",
+                "Whisper",
+                "whisper",
+                Some(NotText::SpeechToText),
+            ),
             ("gpt-4o-transcribe", "", "gpt", Some(NotText::SpeechToText)),
             ("grok-stt", "Grok STT", "grok", Some(NotText::SpeechToText)),
-            ("voxtral-mini-tts-latest", "", "", Some(NotText::TextToSpeech)),
-            ("gpt-image-1.5", "", "gpt-image", Some(NotText::ImageGeneration)),
+            (
+                "voxtral-mini-tts-latest",
+                "",
+                "",
+                Some(NotText::TextToSpeech),
+            ),
+            (
+                "gpt-image-1.5",
+                "",
+                "gpt-image",
+                Some(NotText::ImageGeneration),
+            ),
             ("openai/dall-e-3", "", "", Some(NotText::ImageGeneration)),
             ("google/imagen-4", "", "", Some(NotText::ImageGeneration)),
             ("bfl/flux-2-pro", "", "", Some(NotText::ImageGeneration)),
             ("google/veo3.1", "", "", Some(NotText::VideoGeneration)),
             ("openai/sora-2", "", "", Some(NotText::VideoGeneration)),
-            ("meta-llama/llama-prompt-guard-2-86m", "", "llama", Some(NotText::Moderation)),
-            ("meta-llama/llama-guard-4-12b", "", "llama", Some(NotText::Moderation)),
+            (
+                "meta-llama/llama-prompt-guard-2-86m",
+                "",
+                "llama",
+                Some(NotText::Moderation),
+            ),
+            (
+                "meta-llama/llama-guard-4-12b",
+                "",
+                "llama",
+                Some(NotText::Moderation),
+            ),
             ("omni-moderation-latest", "", "", Some(NotText::Moderation)),
             // Words that only contain a short marker are not it.
             ("mistral-small-asrx", "Fluxion", "veolia", None),
@@ -398,7 +452,11 @@ mod tests {
     fn the_guard_model_does_not_fit_the_memory_worker() {
         let profiles = Profiles::builtin();
         let memory = Needs::of(profiles.get("memory").expect("a memory profile"));
-        let mut guard = model("meta-llama/llama-prompt-guard-2-86m", "Prompt Guard 2 86M", "llama");
+        let mut guard = model(
+            "meta-llama/llama-prompt-guard-2-86m",
+            "Prompt Guard 2 86M",
+            "llama",
+        );
         guard.capabilities.tool_call = false;
         guard.limit.context = 512;
         let why = reasons(&guard, &memory, None);

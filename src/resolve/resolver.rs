@@ -81,6 +81,9 @@ pub struct Resolver {
     set: Arc<ProviderSet>,
     index: ModelIndex,
     tags: BTreeMap<String, Vec<String>>,
+    /// [`fit::text_work`] of every model, by provider and model index: computed once, so
+    /// that ranking the whole catalog runs no marker search.
+    text: Vec<Vec<Result<(), fit::NotText>>>,
 }
 
 /// Which providers' models a scan looks at.
@@ -110,8 +113,8 @@ struct Pick {
 
 struct Ctx<'a> {
     worker: Option<&'a Profile>,
-    /// What the worker needs of a model, when there is a worker.
-    needs: Option<Needs>,
+    /// What the worker needs of a model (text work alone when there is no worker).
+    needs: Needs,
     /// The task's estimated tokens, when resolving for one task.
     tokens: Option<u64>,
     stack: Vec<String>,
@@ -121,30 +124,10 @@ impl<'a> Ctx<'a> {
     fn new(worker: Option<&'a Profile>, tokens: Option<u64>) -> Self {
         Self {
             worker,
-            needs: worker.map(Needs::of),
+            needs: worker.map_or_else(Needs::text_work, Needs::of),
             tokens,
             stack: Vec::new(),
         }
-    }
-
-    /// Why `m` does not fit this resolution: not text work; for a worker, what it needs;
-    /// for a task, a context that cannot hold it. Empty when it fits.
-    fn unfit(&self, m: &Model) -> Vec<fit::Unfit> {
-        match &self.needs {
-            Some(needs) => fit::reasons(m, needs, self.tokens),
-            None => {
-                let anyone = Needs {
-                    worker: String::new(),
-                    image_input: false,
-                    tool_calls: false,
-                };
-                fit::reasons(m, &anyone, self.tokens)
-            }
-        }
-    }
-
-    fn fits(&self, m: &Model) -> bool {
-        self.unfit(m).is_empty()
     }
 
     fn need_image(&self) -> bool {
@@ -201,7 +184,17 @@ impl Resolver {
     /// A resolver over `set` with user tags `tags`.
     pub fn new(set: Arc<ProviderSet>, tags: BTreeMap<String, Vec<String>>) -> Self {
         let index = ModelIndex::build(&set);
-        Self { set, index, tags }
+        let text = set
+            .providers
+            .iter()
+            .map(|e| e.provider.models.iter().map(fit::text_work).collect())
+            .collect();
+        Self {
+            set,
+            index,
+            tags,
+            text,
+        }
     }
 
     /// The provider set it resolves against.
@@ -362,6 +355,30 @@ impl Resolver {
         &self.set.providers[pi].provider.models[mi]
     }
 
+    /// Whether model `mi` of provider `pi` does text work ([`fit::text_work`]).
+    pub fn text_work_at(&self, pi: usize, mi: usize) -> Result<(), fit::NotText> {
+        self.text
+            .get(pi)
+            .and_then(|p| p.get(mi))
+            .copied()
+            .unwrap_or(Ok(()))
+    }
+
+    /// Why model `mi` of provider `pi` does not fit `ctx`: not text work; for a worker,
+    /// what it needs; for a task, a context that cannot hold it. Empty when it fits.
+    fn unfit(&self, ctx: &Ctx<'_>, pi: usize, mi: usize) -> Vec<fit::Unfit> {
+        fit::reasons_given(
+            self.model(pi, mi),
+            self.text_work_at(pi, mi),
+            &ctx.needs,
+            ctx.tokens,
+        )
+    }
+
+    fn fits(&self, ctx: &Ctx<'_>, pi: usize, mi: usize) -> bool {
+        self.unfit(ctx, pi, mi).is_empty()
+    }
+
     fn model_ref(&self, pi: usize, mi: usize) -> String {
         format!("{}/{}", self.entry(pi).provider.id, self.model(pi, mi).id)
     }
@@ -415,7 +432,7 @@ impl Resolver {
                 suggestions: self.vision_suggestions(),
             });
         }
-        let unfit = ctx.unfit(model);
+        let unfit = self.unfit(ctx, pi, mi);
         // For one task, a context that cannot hold it is final: the task would fail.
         if ctx.tokens.is_some()
             && unfit
@@ -531,8 +548,8 @@ impl Resolver {
         let need_image = ctx.need_image();
         let entries = &self.index.entries;
         let found = self.matches(&q, Among::Usable, |i| {
-            let m = self.model(entries[i].provider, entries[i].model);
-            (!need_image || m.has_image_input()) && ctx.fits(m)
+            let (pi, mi) = (entries[i].provider, entries[i].model);
+            (!need_image || self.model(pi, mi).has_image_input()) && self.fits(ctx, pi, mi)
         });
         if found.is_empty() {
             return Err(self.no_match(r, &q, ctx));
@@ -615,7 +632,7 @@ impl Resolver {
                     suggestions: self.vision_suggestions(),
                 };
             }
-            let unfit = ctx.unfit(self.model(pi, mi));
+            let unfit = self.unfit(ctx, pi, mi);
             if !unfit.is_empty() {
                 return self.unfit_error(&self.model_ref(pi, mi), &unfit, ctx, String::new());
             }
@@ -743,7 +760,7 @@ impl Resolver {
     }
 
     fn vision_suggestions(&self) -> Vec<String> {
-        let (ranked, _) = self.rank_tag(Tag::Vision, true, MAX_SUGGESTIONS, |_| true);
+        let (ranked, _) = self.rank_tag(Tag::Vision, true, MAX_SUGGESTIONS, |_, _| true);
         ranked
             .into_iter()
             .map(|(_, pi, mi)| self.model_ref(pi, mi))
@@ -773,7 +790,7 @@ impl Resolver {
         tag: Tag,
         need_image: bool,
         limit: usize,
-        keep: impl Fn(&Model) -> bool,
+        keep: impl Fn(usize, usize) -> bool,
     ) -> (Vec<(i64, usize, usize)>, usize) {
         let mut out = Vec::new();
         for (pi, entry) in self.set.providers.iter().enumerate() {
@@ -781,8 +798,10 @@ impl Resolver {
                 continue;
             }
             for (mi, m) in entry.provider.models.iter().enumerate() {
-                if let Some(s) = tags::points(tag, m, &self.tag_context(pi, mi, need_image))
-                    && keep(m)
+                // Tags are for text work: never an embedding, speech, image or guard model.
+                if self.text_work_at(pi, mi).is_ok()
+                    && let Some(s) = tags::points(tag, m, &self.tag_context(pi, mi, need_image))
+                    && keep(pi, mi)
                 {
                     out.push((s, pi, mi));
                 }
@@ -849,7 +868,7 @@ impl Resolver {
         if need_image && !self.model(pi, mi).has_image_input() {
             return Err(format!("{} has no image input", self.model_ref(pi, mi)));
         }
-        let unfit = ctx.unfit(self.model(pi, mi));
+        let unfit = self.unfit(ctx, pi, mi);
         if !unfit.is_empty() {
             return Err(format!(
                 "{} does not fit {}: {}",
@@ -909,8 +928,9 @@ impl Resolver {
                 None => why_not_configured = format!("{label} is not set in the OpenCode config"),
             }
         }
-        let (ranked, qualified) =
-            self.rank_tag(tag, need_image, MAX_CANDIDATES, |m| ctx.fits(m));
+        let (ranked, qualified) = self.rank_tag(tag, need_image, MAX_CANDIDATES, |pi, mi| {
+            self.fits(ctx, pi, mi)
+        });
         let Some(&(score, pi, mi)) = ranked.first() else {
             let usable = self.set.usable_model_count();
             if need_image {
@@ -1002,9 +1022,9 @@ impl Resolver {
             match self.resolve_ref(entry, ctx) {
                 Ok(pick)
                     if self.entry(pick.provider).access.is_usable()
-                        && !ctx.fits(self.model(pick.provider, pick.model)) =>
+                        && !self.fits(ctx, pick.provider, pick.model) =>
                 {
-                    let unfit = ctx.unfit(self.model(pick.provider, pick.model));
+                    let unfit = self.unfit(ctx, pick.provider, pick.model);
                     skipped.push(Skipped {
                         reference: entry.to_owned(),
                         why: format!(
@@ -1119,7 +1139,7 @@ impl Resolver {
     /// else of its longest word that matches any, then the best for general work.
     fn fitting(&self, model_id: &str, ctx: &Ctx<'_>) -> Vec<String> {
         let entries = &self.index.entries;
-        let keep = |i: usize| ctx.fits(self.model(entries[i].provider, entries[i].model));
+        let keep = |i: usize| self.fits(ctx, entries[i].provider, entries[i].model);
         let text = model_id.to_lowercase();
         let mut words: Vec<&str> = text
             .split(|c: char| !c.is_alphanumeric() && c != '.')
@@ -1137,8 +1157,12 @@ impl Resolver {
             .iter()
             .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
             .collect();
-        let tag = if ctx.need_image() { Tag::Vision } else { Tag::Node };
-        let (best, _) = self.rank_tag(tag, ctx.need_image(), 5, |m| ctx.fits(m));
+        let tag = if ctx.need_image() {
+            Tag::Vision
+        } else {
+            Tag::Node
+        };
+        let (best, _) = self.rank_tag(tag, ctx.need_image(), 5, |pi, mi| self.fits(ctx, pi, mi));
         for (_, pi, mi) in best {
             let r = self.model_ref(pi, mi);
             if !out.contains(&r) {
@@ -1163,7 +1187,7 @@ impl Resolver {
         else {
             return Ok(());
         };
-        let unfit = ctx.unfit(m);
+        let unfit = fit::reasons(m, &ctx.needs, tokens);
         if unfit.is_empty() {
             return Ok(());
         }

@@ -1,7 +1,7 @@
 //! Built-in tags and how each one scores a usable model.
 //!
-//! Every tag needs a model that does text work ([`super::fit::text_work`]: text in, text
-//! out, no embedding, speech, image-generation or guard family); `node:vision` also needs
+//! Every tag needs a model that does text work (text in and text out here; the resolver
+//! also applies [`super::fit::text_work`]'s family markers); `node:vision` also needs
 //! image input. Points
 //! (see `docs/model-selection.md` for the table): provider access (config 100 / api 30 /
 //! env 20 / custom 10: a provider the user declared is preferred), tool calls 60, active
@@ -156,8 +156,13 @@ impl Tally<'_> {
 /// One scoring for both: notes are written only when asked for.
 fn rate(tag: Tag, m: &Model, cx: &Context<'_>, notes: Option<&mut Vec<String>>) -> Option<i64> {
     let c = &m.capabilities;
-    // Text in, text out, and not an embedding, speech, image or guard model.
-    if super::fit::text_work(m).is_err() {
+    // Text in, text out; the resolver also leaves out what `fit::text_work` excludes
+    // (embedding, speech, image-generation and guard families) before scoring.
+    let no_modalities =
+        |x: crate::catalog::Modalities| !(x.text || x.audio || x.image || x.video || x.pdf);
+    let text_in = c.input.text || no_modalities(c.input);
+    let text_out = c.output.text || no_modalities(c.output);
+    if !text_in || !text_out {
         return None;
     }
     if (tag == Tag::Vision || cx.need_image) && !c.input.image {
