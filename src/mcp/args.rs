@@ -50,7 +50,7 @@ pub(crate) struct WorkerOpArgs {
     /// For worker.model.set: restart the worker's OpenCode process now. Default false.
     #[serde(default)]
     pub respawn: bool,
-    /// For worker.model.set: set the model even when it does not fit the worker (not a text model, no tool calls for a worker that uses tools, no image input for the vision worker); the worker's row then carries a warning. Default false: such a model is refused with the closest models that fit.
+    /// For worker.model.set: set the model even when it does not fit the worker (not a model for text work, no tool calls for a worker that uses tools, a context too small for OpenCode's prompt); the worker's row then carries a warning. Default false: such a model is refused with the closest models that fit. A vision worker never takes a model without image input, forced or not.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force: bool,
 }

@@ -947,6 +947,25 @@ mod tests {
     }
 
     #[test]
+    fn worker_model_set_takes_force() {
+        let forced = |v: serde_json::Value| match start(v).map(|r| r.work) {
+            Ok(Work::SetModel(set)) => set.force,
+            Ok(other) => panic!("a model set: {other:?}"),
+            Err(_) => panic!("a model set, not a failure"),
+        };
+        assert!(forced(
+            serde_json::json!({"kind":"op","op":"worker.model.set",
+            "worker":{"workerId":"memory","model":"groq/x","force":true}})
+        ));
+        assert!(!forced(
+            serde_json::json!({"kind":"op","op":"worker.model.set",
+            "worker":{"workerId":"memory","model":"groq/x"}})
+        ));
+        let m = type_error_of::<StartArgs>(serde_json::json!({"worker": {"force": "yes"}}));
+        assert!(m.contains("worker.force"), "{m}");
+    }
+
+    #[test]
     fn start_arguments_become_requests_or_name_what_is_missing() {
         let malformed: &[serde_json::Value] = &[
             serde_json::json!({"kind":"worker","task":"x"}),
