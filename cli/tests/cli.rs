@@ -473,3 +473,56 @@ fn files_that_start_with_a_byte_order_mark_are_read_like_opencode_reads_them() {
     );
     assert_eq!(profiles.profiles, before_profiles.profiles);
 }
+
+#[test]
+fn chain_entries_that_name_no_model_show_in_profiles_and_resolve() {
+    let m = capture();
+    m.write(
+        "project/.opencode/orchestrator.json",
+        r#"{
+          "profiles": {"docs": {"model": ["fake/big-pro", "groq/llama-3.3-70b-versatil"]}},
+          "tags": {"team": ["openai/gpt-5-mimi", "openai/gpt-5-mini", "nope/x"]}
+        }"#,
+    );
+    // The winner is an earlier entry: the later one is still checked, with "did you mean".
+    let view: ProfilesView = m.json(&["profiles"]);
+    let docs = view
+        .profiles
+        .iter()
+        .find(|p| p.id == "docs")
+        .expect("a docs profile");
+    assert_eq!(docs.resolved_model.as_deref(), Some("fake/big-pro"));
+    assert!(
+        docs.reason.contains(
+            "later entries name no model: groq/llama-3.3-70b-versatil (provider groq has no model \"llama-3.3-70b-versatil\"; did you mean: groq/llama-3.3-70b-versatile"
+        ),
+        "{}",
+        docs.reason
+    );
+    let table = m.ok(&["profiles"]);
+    assert!(
+        table.contains("did you mean: groq/llama-3.3-70b-versatile"),
+        "{table}"
+    );
+    // orch resolve lists every entry that names no model, before and after the winner.
+    let view: ResolveView = m.json(&["resolve", "team"]);
+    assert_eq!(view.resolution.resolved_model, "openai/gpt-5-mini");
+    let missing: Vec<&str> = view
+        .resolution
+        .metadata
+        .missing
+        .iter()
+        .map(|s| s.reference.as_str())
+        .collect();
+    assert_eq!(missing, ["openai/gpt-5-mimi", "nope/x"]);
+    assert!(
+        view.resolution.reason.contains("skipped openai/gpt-5-mimi (provider openai has no model \"gpt-5-mimi\"; did you mean: openai/gpt-5-mini"),
+        "{}",
+        view.resolution.reason
+    );
+    let text = m.ok(&["resolve", "team"]);
+    assert!(
+        text.contains("later entries name no model: nope/x"),
+        "{text}"
+    );
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::error::{ResolveError, shown};
 use super::fit::{self, Needs};
 use super::index::{ModelIndex, Query, strip_version};
+use super::similar;
 use super::tags::{self, TAGS, Tag};
 use super::types::{Candidate, Metadata, Policy, RefKind, Resolution, Skipped};
 use crate::catalog::Model;
@@ -722,6 +723,19 @@ impl Resolver {
             .take(MAX_SUGGESTIONS)
             .map(|m| self.model_ref(pi, entries[m.2].model))
             .collect();
+        if out.is_empty() {
+            // A typo (`gpt-5-mimi`): the ids a few edits away.
+            let entry = self.entry(pi);
+            out.extend(
+                similar::within_typos(
+                    model_id,
+                    entry.provider.models.iter().map(|m| m.id.as_str()),
+                )
+                .into_iter()
+                .take(MAX_SUGGESTIONS)
+                .map(|m| format!("{}/{m}", entry.provider.id)),
+            );
+        }
         if out.is_empty() {
             let entry = self.entry(pi);
             out.extend(
