@@ -133,23 +133,8 @@ pub enum ResolveError {
     },
     /// A model that does not fit the worker (or text work): not a text model, no tool
     /// calls for a worker that uses tools, or a context too small for the task.
-    #[error(
-        "{model} does not fit {}: {why}{}{hint}",
-        worker.as_deref().map_or_else(|| "text work".to_owned(), |w| format!("the {w} worker")),
-        list("closest models that fit", suggestions)
-    )]
-    Unfit {
-        /// Worker id, when resolving for one.
-        worker: Option<String>,
-        /// The model, `provider/model`.
-        model: String,
-        /// Every reason, in words.
-        why: String,
-        /// What to do instead (`--force`), or empty.
-        hint: String,
-        /// The closest usable models that fit.
-        suggestions: Vec<String>,
-    },
+    #[error(transparent)]
+    Unfit(Box<UnfitModel>),
     /// No usable model accepts images.
     #[error("{}: no usable model accepts image input{} ({checked} usable models checked); fix: connect a provider that has vision models (set its API key or run /connect in OpenCode), or declare one in opencode.json with \"modalities\": {{\"input\": [\"text\", \"image\"]}}, then point the worker at it with `orch worker-model-set {} <provider/model>`", shown(reference), for_worker(worker.as_deref()), worker.as_deref().unwrap_or("vision"))]
     NoVisionModel {
@@ -202,6 +187,27 @@ pub enum ResolveError {
     },
 }
 
+/// A model that does not fit the worker it was resolved for (boxed in [`ResolveError`]
+/// to keep the error small).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{model} does not fit {}: {why}{}{hint}",
+    worker.as_deref().map_or_else(|| "text work".to_owned(), |w| format!("the {w} worker")),
+    list("closest models that fit", suggestions)
+)]
+pub struct UnfitModel {
+    /// Worker id, when resolving for one.
+    pub worker: Option<String>,
+    /// The model, `provider/model`.
+    pub model: String,
+    /// Every reason, in words.
+    pub why: String,
+    /// What to do instead (`--force`), or empty.
+    pub hint: String,
+    /// The closest usable models that fit.
+    pub suggestions: Vec<String>,
+}
+
 fn for_worker(worker: Option<&str>) -> String {
     worker
         .map(|w| format!(" for the {w} worker"))
@@ -217,8 +223,8 @@ impl ResolveError {
             | Self::NoMatch { suggestions, .. }
             | Self::Ambiguous { suggestions, .. }
             | Self::UnknownTag { suggestions, .. }
-            | Self::NotVision { suggestions, .. }
-            | Self::Unfit { suggestions, .. } => suggestions,
+            | Self::NotVision { suggestions, .. } => suggestions,
+            Self::Unfit(u) => &u.suggestions,
             Self::Empty
             | Self::Invalid { .. }
             | Self::NoVisionModel { .. }
@@ -233,7 +239,7 @@ impl ResolveError {
     /// variant must choose its kind here.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Empty | Self::Invalid { .. } | Self::NotVision { .. } | Self::Unfit { .. } => {
+            Self::Empty | Self::Invalid { .. } | Self::NotVision { .. } | Self::Unfit(_) => {
                 ErrorKind::InvalidInput
             }
             Self::Ambiguous { .. } => ErrorKind::Ambiguous,

@@ -15,7 +15,7 @@ pub mod tags;
 mod tests;
 mod types;
 
-pub use error::{ResolveError, shown};
+pub use error::{ResolveError, UnfitModel, shown};
 pub use index::strip_version;
 pub use resolver::{Request, Resolver, TagPreview, validate};
 pub use similar::by_similarity;

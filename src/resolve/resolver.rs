@@ -1140,13 +1140,13 @@ impl Resolver {
         hint: String,
     ) -> ResolveError {
         let id = model.split_once('/').map_or(model, |(_, m)| m);
-        ResolveError::Unfit {
+        ResolveError::Unfit(Box::new(super::error::UnfitModel {
             worker: ctx.worker.map(|w| w.id.clone()),
             model: model.to_owned(),
             why: fit::describe_all(unfit, &ctx.worker_id()),
             hint,
             suggestions: self.fitting(id, ctx),
-        }
+        }))
     }
 
     /// The closest usable models to `model_id` that fit `ctx`: matches of the whole id,

@@ -1378,7 +1378,7 @@ fn tags_and_fuzzy_matches_never_pick_a_model_that_does_not_do_text_work() {
             .expect_err("a lure is never a fuzzy match");
         let msg = err.to_string();
         assert!(
-            matches!(err, ResolveError::Unfit { .. }) && msg.contains(kind),
+            matches!(err, ResolveError::Unfit(_)) && msg.contains(kind),
             "{reference}: {msg}"
         );
         assert!(msg.contains("closest models that fit"), "{msg}");
@@ -1493,7 +1493,7 @@ fn a_task_that_does_not_fit_a_context_skips_that_model() {
     );
     // Named alone, a model whose context cannot hold the task is refused for it.
     let err = for_task("groq/llama-3.1-8b-instant", 10_000).expect_err("too small");
-    assert!(matches!(err, ResolveError::Unfit { .. }), "{err}");
+    assert!(matches!(err, ResolveError::Unfit(_)), "{err}");
     assert!(
         err.to_string().contains("its context (8192 tokens)"),
         "{err}"
