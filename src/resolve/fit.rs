@@ -111,24 +111,19 @@ fn no_modalities(m: Modalities) -> bool {
     !(m.text || m.audio || m.image || m.video || m.pdf)
 }
 
-/// Whether `haystack` contains the lowercase ASCII `needle`, ignoring ASCII case.
-fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
-    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
-}
-
-/// The family marker a text matches, if any.
-fn marker(text: &str) -> Option<NotText> {
-    if let Some(&(_, kind)) = MARKERS.iter().find(|(m, _)| contains_ignore_case(text, m)) {
+/// The family marker a lowercase text matches, if any.
+fn marker(lower: &str) -> Option<NotText> {
+    if let Some(&(_, kind)) = MARKERS.iter().find(|(m, _)| lower.contains(m)) {
         return Some(kind);
     }
-    text.split(|c: char| !c.is_ascii_alphanumeric())
+    lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
         // `veo3` and `veo-3` are both Veo: a word may end in a version number.
         .map(|w| w.trim_end_matches(|c: char| c.is_ascii_digit()))
         .find_map(|w| {
             TOKEN_MARKERS
                 .iter()
-                .find(|(m, _)| m.eq_ignore_ascii_case(w))
+                .find(|(m, _)| *m == w)
                 .map(|&(_, kind)| kind)
         })
 }
@@ -139,10 +134,14 @@ fn marker(text: &str) -> Option<NotText> {
 /// model. Markers apply even when the modalities say text: catalogs list embedding and
 /// guard models as text in, text out.
 pub fn text_work(m: &Model) -> Result<(), NotText> {
-    let found = marker(&m.id)
-        .or_else(|| marker(&m.name))
-        .or_else(|| marker(&m.family));
-    if let Some(kind) = found {
+    // One lowercase copy of the three, separated so no marker spans two of them.
+    let mut lower = String::with_capacity(m.id.len() + m.name.len() + m.family.len() + 2);
+    for part in [&m.id, &m.name, &m.family] {
+        lower.push_str(part);
+        lower.push('\n');
+    }
+    lower.make_ascii_lowercase();
+    if let Some(kind) = marker(&lower) {
         return Err(kind);
     }
     let c = &m.capabilities;

@@ -82,8 +82,8 @@ pub struct Resolver {
     set: Arc<ProviderSet>,
     index: ModelIndex,
     tags: BTreeMap<String, Vec<String>>,
-    /// [`fit::text_work`] of every model, by provider and model index: computed once, so
-    /// that ranking the whole catalog runs no marker search.
+    /// [`fit::text_work`] of every model of a usable provider (empty for the others), by
+    /// provider and model index: computed once, so that ranking runs no marker search.
     text: Vec<Vec<Result<(), fit::NotText>>>,
 }
 
@@ -188,7 +188,13 @@ impl Resolver {
         let text = set
             .providers
             .iter()
-            .map(|e| e.provider.models.iter().map(fit::text_work).collect())
+            .map(|e| {
+                if e.access.is_usable() {
+                    e.provider.models.iter().map(fit::text_work).collect()
+                } else {
+                    Vec::new()
+                }
+            })
             .collect();
         Self {
             set,
@@ -358,11 +364,10 @@ impl Resolver {
 
     /// Whether model `mi` of provider `pi` does text work ([`fit::text_work`]).
     pub fn text_work_at(&self, pi: usize, mi: usize) -> Result<(), fit::NotText> {
-        self.text
-            .get(pi)
-            .and_then(|p| p.get(mi))
-            .copied()
-            .unwrap_or(Ok(()))
+        match self.text.get(pi).and_then(|p| p.get(mi)) {
+            Some(known) => *known,
+            None => fit::text_work(self.model(pi, mi)),
+        }
     }
 
     /// Why model `mi` of provider `pi` does not fit `ctx`: not text work; for a worker,
