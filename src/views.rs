@@ -43,6 +43,11 @@ fn row(
 /// by provider then id, or best match first when there is a query.
 pub fn models(knowledge: &Knowledge, q: &ModelsQuery) -> ModelsView {
     let resolver = &knowledge.resolver;
+    let needs = q
+        .worker
+        .as_deref()
+        .and_then(|w| knowledge.profiles.get(w))
+        .map(fit::Needs::of);
     let set = resolver.set();
     let found: Vec<(usize, usize)> =
         match q.query.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -67,6 +72,9 @@ pub fn models(knowledge: &Knowledge, q: &ModelsQuery) -> ModelsView {
                     .any(|p| p.eq_ignore_ascii_case(&entry.provider.id)))
             // Vision-only is what the vision worker is offered: text work with image input.
             || (q.vision_only && (!m.has_image_input() || text.is_err()))
+            || needs
+                .as_ref()
+                .is_some_and(|n| !fit::reasons_given(m, text, n, None).is_empty())
         {
             continue;
         }
@@ -83,6 +91,14 @@ pub fn models(knowledge: &Knowledge, q: &ModelsQuery) -> ModelsView {
         models: rows,
         warnings: set.warnings.clone(),
     }
+}
+
+/// [`models`], after checking that the worker the query names exists.
+pub fn models_checked(knowledge: &Knowledge, q: &ModelsQuery) -> Result<ModelsView, Error> {
+    if let Some(worker) = q.worker.as_deref() {
+        knowledge.profile(worker)?;
+    }
+    Ok(models(knowledge, q))
 }
 
 /// What a reference resolves to, for a worker when one is named.

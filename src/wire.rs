@@ -83,6 +83,10 @@ pub struct ModelsQuery {
     /// At most this many rows.
     #[serde(default)]
     pub limit: Option<usize>,
+    /// Only models that fit this worker: text work, tool calls when its profile allows
+    /// tools, image input for a vision worker (see `docs/model-selection.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
 }
 
 /// One model in a listing.

@@ -125,6 +125,9 @@ pub struct ModelsArgs {
     /// At most N rows.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Only models that fit this worker (text work, tool calls, image input for vision).
+    #[arg(long, value_name = "WORKER")]
+    pub worker: Option<String>,
 }
 
 /// Model scope.

@@ -71,6 +71,7 @@ impl From<&ModelsArgs> for ModelsQuery {
             query: a.query.clone(),
             vision_only: a.vision,
             limit: a.limit,
+            worker: a.worker.clone(),
         }
     }
 }

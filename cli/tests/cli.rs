@@ -526,3 +526,44 @@ fn chain_entries_that_name_no_model_show_in_profiles_and_resolve() {
         "{text}"
     );
 }
+
+#[test]
+fn models_for_a_worker_list_only_models_that_fit_it() {
+    let m = capture();
+    let all: ModelsView = m.json(&["models"]);
+    // The capture's usable providers offer guard, speech and embedding models.
+    for id in [
+        "groq/meta-llama/llama-prompt-guard-2-86m",
+        "groq/whisper-large-v3",
+        "openai/text-embedding-3-small",
+    ] {
+        let row = all
+            .models
+            .iter()
+            .find(|r| r.model == id)
+            .expect("in the catalog");
+        assert!(row.not_text.is_some(), "{id} is marked");
+    }
+    let memory: ModelsView = m.json(&["models", "--worker", "memory"]);
+    assert!(!memory.models.is_empty());
+    assert!(memory.models.len() < all.models.len());
+    assert!(
+        memory
+            .models
+            .iter()
+            .all(|r| r.not_text.is_none() && r.tool_call),
+        "only text models with tool calls"
+    );
+    let vision: ModelsView = m.json(&["models", "--worker", "vision", "-q", "big"]);
+    assert!(
+        vision
+            .models
+            .iter()
+            .all(|r| r.image && r.not_text.is_none())
+    );
+    assert!(!vision.models.iter().any(|r| r.model.contains("embedding")));
+    // An unknown worker is an error, with suggestions.
+    let run = m.run(&["models", "--worker", "memroy"]);
+    assert_eq!(run.code, FAILURE, "{}", run.stdout);
+    assert!(run.stderr.contains("memory"), "{}", run.stderr);
+}

@@ -160,6 +160,7 @@ impl Orchestrator for SocketClient {
             query: q.query.clone(),
             vision_only: q.vision_only,
             limit: q.limit,
+            worker_id: q.worker.clone(),
             ..Self::list_args(ViewArg::Models)
         };
         self.list(args).await

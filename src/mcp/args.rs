@@ -192,7 +192,7 @@ pub(crate) struct ListArgs {
     /// View "resolve": the model reference to resolve (tag, provider/model or partial name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// Views "resolve" and "tags": resolve for this worker (a vision worker needs image input).
+    /// Views "resolve" and "tags": resolve for this worker (a vision worker needs image input). View "models": only models that fit this worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
     /// View "output": the task.

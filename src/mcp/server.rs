@@ -662,9 +662,10 @@ impl<W: WorkerService> McpServer<W> {
                     query: a.query,
                     vision_only: a.vision_only,
                     limit: a.limit,
+                    worker: a.worker_id,
                 };
                 reply(
-                    &views::models(&backend.workers().knowledge(), &q),
+                    &views::models_checked(&backend.workers().knowledge(), &q)?,
                     format,
                     render::models,
                 )

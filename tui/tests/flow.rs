@@ -536,7 +536,9 @@ async fn a_model_that_does_not_fit_the_worker_is_refused_with_models_that_fit() 
     let a = h.model().apply.clone().expect("an apply screen");
     let error = a.error.clone().expect("the apply was refused");
     assert!(
-        error.message.contains("groq/allam-2-7b does not fit the memory worker"),
+        error
+            .message
+            .contains("groq/allam-2-7b does not fit the memory worker"),
         "{}",
         error.message
     );
