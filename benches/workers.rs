@@ -96,6 +96,7 @@ fn set_model_then_prompt(bencher: divan::Bencher) {
                     model: models[i % 2].into(),
                     policy: Policy::Dynamic,
                     respawn: false,
+                    force: false,
                 })
                 .await;
             let run = m

@@ -183,9 +183,7 @@ impl InProcess<NoWorkers> {
 
 impl<W: WorkerService> Orchestrator for InProcess<W> {
     async fn models(&self, q: &ModelsQuery) -> Result<ModelsView, Error> {
-        let knowledge = self.knowledge();
-        views::known_providers(&knowledge, &q.providers)?;
-        Ok(views::models(&knowledge, q))
+        views::models_checked(&self.knowledge(), q)
     }
 
     async fn resolve(&self, q: &ResolveQuery) -> Result<ResolveView, Error> {

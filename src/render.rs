@@ -329,13 +329,21 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
             or_dash(w.answered_by.as_deref()),
             yes(w.vision),
             w.port.map_or_else(|| "-".to_owned(), |p| p.to_string()),
-            match &w.error {
-                Some(e) => format!("{} (error: {e})", w.reason),
-                None => w.reason.clone(),
+            match (&w.error, &w.warning) {
+                (Some(e), _) => format!("{} (error: {e})", w.reason),
+                (None, Some(warning)) => format!("{} (warning: {warning})", w.reason),
+                (None, None) => w.reason.clone(),
             },
         ]);
     }
     let mut out = t.render(format);
+    // A model that does not fit (set with --force) is said once more, under the table,
+    // where a long reason cannot hide it.
+    for w in view.workers.iter() {
+        if let Some(warning) = &w.warning {
+            out.push_str(&format!("\nwarning: {}: {warning}\n", w.id));
+        }
+    }
     if view.workers.iter().any(|w| w.overridden) {
         out.push_str(&format!("\n{SET_BY_YOU} = set by you (worker-model-set); worker-model-reset restores the profile's model\n"));
     }
@@ -356,6 +364,9 @@ pub fn worker(w: &WorkerRow, format: Format) -> String {
     ]);
     t.row(vec!["policy".into(), w.policy.to_string()]);
     t.row(vec!["reason".into(), w.reason.clone()]);
+    if let Some(warning) = &w.warning {
+        t.row(vec!["warning".into(), warning.clone()]);
+    }
     key_values(&t, format)
 }
 

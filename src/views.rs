@@ -6,14 +6,18 @@
 use crate::error::{Error, ErrorKind};
 use crate::knowledge::Knowledge;
 use crate::profiles::Profile;
-use crate::resolve::{Policy, Request, by_similarity, shown};
+use crate::resolve::{Policy, Request, by_similarity, fit, shown};
 use crate::sources::ProviderEntry;
 use crate::wire::{
     ModelRow, ModelsQuery, ModelsView, ProfileRow, ProfilesView, ResolveQuery, ResolveView, Scope,
     TagPreviewRow, TagPreviewsView, TagRow, WorkerRow, WorkerStatus, WorkersView,
 };
 
-fn row(entry: &ProviderEntry, m: &crate::catalog::Model) -> ModelRow {
+fn row(
+    entry: &ProviderEntry,
+    m: &crate::catalog::Model,
+    text: Result<(), fit::NotText>,
+) -> ModelRow {
     ModelRow {
         model: format!("{}/{}", entry.provider.id, m.id),
         provider: entry.provider.id.clone(),
@@ -31,6 +35,7 @@ fn row(entry: &ProviderEntry, m: &crate::catalog::Model) -> ModelRow {
         status: m.status,
         release_date: m.release_date.clone(),
         default: entry.default_model.as_deref() == Some(m.id.as_str()),
+        not_text: text.err(),
     }
 }
 
@@ -38,6 +43,11 @@ fn row(entry: &ProviderEntry, m: &crate::catalog::Model) -> ModelRow {
 /// by provider then id, or best match first when there is a query.
 pub fn models(knowledge: &Knowledge, q: &ModelsQuery) -> ModelsView {
     let resolver = &knowledge.resolver;
+    let needs = q
+        .worker
+        .as_deref()
+        .and_then(|w| knowledge.profiles.get(w))
+        .map(fit::Needs::of);
     let set = resolver.set();
     let found: Vec<(usize, usize)> =
         match q.query.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -53,17 +63,22 @@ pub fn models(knowledge: &Knowledge, q: &ModelsQuery) -> ModelsView {
     for (pi, mi) in found {
         let entry = &set.providers[pi];
         let m = &entry.provider.models[mi];
+        let text = resolver.text_work_at(pi, mi);
         if (q.scope == Scope::Configured && !entry.access.is_usable())
             || (!q.providers.is_empty()
                 && !q
                     .providers
                     .iter()
                     .any(|p| p.eq_ignore_ascii_case(&entry.provider.id)))
-            || (q.vision_only && !m.has_image_input())
+            // Vision-only is what the vision worker is offered: text work with image input.
+            || (q.vision_only && (!m.has_image_input() || text.is_err()))
+            || needs
+                .as_ref()
+                .is_some_and(|n| !fit::reasons_given(m, text, n, None).is_empty())
         {
             continue;
         }
-        rows.push(row(entry, m));
+        rows.push(row(entry, m, text));
     }
     let total = rows.len();
     rows.truncate(q.limit.unwrap_or(usize::MAX));
@@ -110,6 +125,15 @@ pub fn known_providers(knowledge: &Knowledge, providers: &[String]) -> Result<()
 /// How many provider ids an unknown provider's error suggests.
 const SUGGESTED_PROVIDERS: usize = 5;
 
+/// [`models`], after checking that the worker and the providers the query names exist.
+pub fn models_checked(knowledge: &Knowledge, q: &ModelsQuery) -> Result<ModelsView, Error> {
+    if let Some(worker) = q.worker.as_deref() {
+        knowledge.profile(worker)?;
+    }
+    known_providers(knowledge, &q.providers)?;
+    Ok(models(knowledge, q))
+}
+
 /// What a reference resolves to, for a worker when one is named.
 pub fn resolve(knowledge: &Knowledge, q: &ResolveQuery) -> Result<ResolveView, Error> {
     let worker = match q.worker.as_deref() {
@@ -133,6 +157,16 @@ fn configured(knowledge: &Knowledge, p: &Profile) -> (Option<String>, String) {
         Ok(r) => (Some(r.resolved_model), r.reason),
         Err(e) => (None, e.to_string()),
     }
+}
+
+/// Why a worker's resolved model does not fit it (a model set with `--force`, or a
+/// profile that names one explicitly), for the row's `warning`.
+pub fn fit_warning(
+    knowledge: &Knowledge,
+    p: &Profile,
+    resolved: Option<&crate::resolve::Resolution>,
+) -> Option<String> {
+    knowledge.resolver.fit_warning(resolved?, p)
 }
 
 /// Profiles with what each resolves to now, the user tags and the files read.
@@ -205,6 +239,7 @@ pub fn worker_row(
         port: None,
         session_id: None,
         error: None,
+        warning: None,
     }
 }
 
@@ -216,8 +251,16 @@ pub fn idle_workers(knowledge: &Knowledge) -> WorkersView {
         .list
         .iter()
         .map(|p| {
-            let configured = configured(knowledge, p);
-            worker_row(p, p.model.display(), Policy::default(), false, configured)
+            let resolved = knowledge.resolver.resolve_profile(p, Policy::default());
+            let warning = fit_warning(knowledge, p, resolved.as_ref().ok());
+            let configured = match resolved {
+                Ok(r) => (Some(r.resolved_model), r.reason),
+                Err(e) => (None, e.to_string()),
+            };
+            WorkerRow {
+                warning,
+                ..worker_row(p, p.model.display(), Policy::default(), false, configured)
+            }
         })
         .collect();
     WorkersView {
@@ -252,10 +295,17 @@ pub fn tag_previews(knowledge: &Knowledge, worker: &str) -> Result<TagPreviewsVi
     })
 }
 
-/// Why `worker` cannot be given `model`, when it cannot: a worker that needs image input
-/// needs a model that takes images, and the model's provider must be usable here.
+/// Why `worker` cannot be given `model`, when it cannot: every worker needs a model that
+/// does text work, a worker that needs image input needs a model that takes images, and
+/// the model's provider must be usable here. (Tool calls and context are checked by the
+/// backend when the model is set: `Resolver::check_fit`.)
 pub fn unfit(worker: &WorkerRow, model: &ModelRow) -> Option<String> {
-    if worker.vision && !model.image {
+    if let Some(kind) = model.not_text {
+        Some(format!(
+            "not for text work: it is {} (pick a model that answers in text)",
+            kind.describe()
+        ))
+    } else if worker.vision && !model.image {
         Some(format!(
             "no image input: the {} worker needs one (pick a model marked img)",
             worker.id
@@ -295,6 +345,7 @@ mod tests {
             status: ModelStatus::Active,
             release_date: String::new(),
             default: false,
+            not_text: None,
         }
     }
 
@@ -327,5 +378,16 @@ mod tests {
             why,
             "provider p is not usable here (none): set its API key or run /connect in OpenCode"
         );
+        let embedding = ModelRow {
+            not_text: Some(crate::wire::NotText::Embedding),
+            ..model(true, Access::Env)
+        };
+        for worker in [&docs, &vision] {
+            let why = unfit(worker, &embedding).expect("an embedding model is unfit");
+            assert_eq!(
+                why,
+                "not for text work: it is an embedding model (pick a model that answers in text)"
+            );
+        }
     }
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::catalog::ModelStatus;
 use crate::error::Error;
 pub use crate::profiles::BackendKind;
+pub use crate::resolve::fit::NotText;
 use crate::resolve::{Policy, Resolution};
 pub use crate::sources::{Access, Origin};
 
@@ -82,6 +83,10 @@ pub struct ModelsQuery {
     /// At most this many rows.
     #[serde(default)]
     pub limit: Option<usize>,
+    /// Only models that fit this worker: text work, tool calls when its profile allows
+    /// tools, image input for a vision worker (see `docs/model-selection.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
 }
 
 /// One model in a listing.
@@ -128,6 +133,10 @@ pub struct ModelRow {
     pub release_date: String,
     /// Whether it is its provider's default model.
     pub default: bool,
+    /// What it is when it does not do text work (`embedding`, `speech-to-text`,
+    /// `image-generation`, `moderation`, ...): no worker is given it by a tag or a search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_text: Option<NotText>,
 }
 
 /// The models view.
@@ -665,6 +674,9 @@ pub struct SetModelRequest {
     pub policy: Policy,
     /// Restart the worker's OpenCode process now.
     pub respawn: bool,
+    /// Set it even when the model does not fit the worker (the row then keeps a warning).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 /// A worker's lifecycle state.
@@ -735,6 +747,9 @@ pub struct WorkerRow {
     pub session_id: Option<String>,
     /// The last error, when it failed.
     pub error: Option<String>,
+    /// Why its model does not fit it, when it does not (a model set with `--force`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// The workers view.

@@ -524,6 +524,7 @@ async fn the_socket_client_drives_every_orchestrator_method() {
             model: "openai/gpt-5-mini".into(),
             policy: Policy::Dynamic,
             respawn: false,
+            force: false,
         })
         .await);
     assert_eq!(row.model_ref, "openai/gpt-5-mini");
@@ -568,6 +569,7 @@ async fn the_socket_client_drives_every_orchestrator_method() {
             model: "node".into(),
             policy: Policy::Dynamic,
             respawn: false,
+            force: false,
         })
         .await
         .expect_err("an unknown worker is refused");

@@ -289,6 +289,7 @@ async fn bad_sets_change_nothing_and_suggest() {
                 model: model.into(),
                 policy: Policy::Sticky,
                 respawn: true,
+                force: false,
             })
             .await
             .err()
@@ -611,6 +612,7 @@ async fn a_set_whose_respawn_fails_changes_nothing() {
             model: "fake/fast-mini".into(),
             policy: Policy::Sticky,
             respawn: true,
+            force: false,
         })
         .await
         .expect_err("the failed respawn is reported");
@@ -941,4 +943,43 @@ async fn a_delegating_worker_reaches_its_own_backend_and_is_admitted() {
         !refused.to_string().contains("opencode"),
         "no value: {refused}"
     );
+}
+
+#[tokio::test]
+async fn a_task_too_large_for_a_models_context_skips_that_model() {
+    let s = Setup::new();
+    // groq/llama-3.1-8b-instant has a 131072-token context in the capture; fake/big-pro's
+    // is unknown (it fits any task).
+    write_orchestrator_json(
+        &s.paths.project_dir,
+        r#"{"profiles": {"coder": {"model": ["groq/llama-3.1-8b-instant", "fake/big-pro"]}}}"#,
+    );
+    let m = s.manager();
+    run_task(&m, task("coder", "a small task")).await;
+    // About 150k tokens by the documented estimate (characters / 4).
+    let huge = "x".repeat(600_000);
+    let out = run_task(&m, task("coder", &huge)).await;
+    assert_eq!(out.resolution.resolved_model, "fake/big-pro");
+    assert!(
+        out.resolution.reason.contains(
+            "skipped groq/llama-3.1-8b-instant (groq/llama-3.1-8b-instant does not fit the coder worker: its context (131072 tokens) is smaller than the 154096 tokens needed"
+        ),
+        "{}",
+        out.resolution.reason
+    );
+    assert_eq!(
+        models_sent(&s.spawner.prompts()),
+        ["groq/llama-3.1-8b-instant", "fake/big-pro"]
+    );
+    // Named alone for the task, the model is refused before anything is sent.
+    let mut req = task("coder", &huge);
+    req.model = Some("groq/llama-3.1-8b-instant".into());
+    let err = task_error(&m, req).await;
+    assert!(
+        err.message.contains("does not fit the coder worker")
+            && err.message.contains("its context (131072 tokens)"),
+        "{}",
+        err.message
+    );
+    assert_eq!(s.spawner.prompts().len(), 2, "nothing was sent");
 }

@@ -152,6 +152,9 @@ pub struct ModelsArgs {
     /// At most N rows.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Only models that fit this worker (text work, tool calls, image input for vision).
+    #[arg(long, value_name = "WORKER")]
+    pub worker: Option<String>,
 }
 
 /// Model scope.
@@ -201,6 +204,9 @@ pub struct SetArgs {
     /// Restart the worker's OpenCode process now.
     #[arg(long)]
     pub respawn: bool,
+    /// Set the model even when it does not fit the worker (the worker row keeps a warning).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `orch run`.

@@ -71,6 +71,7 @@ impl From<&ModelsArgs> for ModelsQuery {
             query: a.query.clone(),
             vision_only: a.vision,
             limit: a.limit,
+            worker: a.worker.clone(),
         }
     }
 }
@@ -92,6 +93,7 @@ impl From<&SetArgs> for SetModelRequest {
             model: a.model.clone(),
             policy: a.policy.into(),
             respawn: a.respawn,
+            force: a.force,
         }
     }
 }

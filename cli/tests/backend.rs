@@ -369,3 +369,75 @@ fn worker_model_set_prints_before_and_after_and_a_partial_name_is_announced() {
     );
     drop(b);
 }
+
+#[test]
+fn worker_model_set_refuses_a_model_that_does_not_fit_unless_forced() {
+    let h = home();
+    // The example: a guard model (512-token context, no tool calls) for the
+    // memory worker, whose profile allows tools.
+    let guard = "groq/meta-llama/llama-prompt-guard-2-86m";
+    let refused = h.run(&["worker-model-set", "memory", guard]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    for phrase in [
+        "groq/meta-llama/llama-prompt-guard-2-86m does not fit the memory worker",
+        "it is a moderation (guard) model, not a model for text work",
+        "it cannot call tools, and the memory worker's profile allows tools",
+        "its context (512 tokens)",
+        "closest models that fit: groq/",
+        "--force",
+    ] {
+        assert!(
+            refused.stderr.contains(phrase),
+            "{phrase:?} not in {}",
+            refused.stderr
+        );
+    }
+    // Nothing changed.
+    let workers: WorkersView = h.run(&["workers", "--format", "json"]).json();
+    let memory = workers.into_row("memory").expect("a memory worker");
+    assert_eq!(memory.model_ref, "node");
+    assert_eq!(memory.warning, None);
+    // JSON errors carry the closest models that fit as suggestions.
+    let json = h.run(&[
+        "worker-model-set",
+        "memory",
+        "whisper-large-v3",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json.code, 1);
+    assert!(
+        json.stderr.contains("speech-to-text model")
+            || json.stdout.contains("speech-to-text model"),
+        "{} {}",
+        json.stdout,
+        json.stderr
+    );
+    // --force sets it; the worker row keeps a warning, in JSON and in the tables.
+    let forced = h.run(&["worker-model-set", "memory", guard, "--force"]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert!(forced.stdout.contains("warning"), "{}", forced.stdout);
+    let workers: WorkersView = h.run(&["workers", "--format", "json"]).json();
+    let memory = workers.into_row("memory").expect("a memory worker");
+    assert_eq!(memory.model_ref, guard);
+    let warning = memory
+        .warning
+        .expect("a forced unfit model keeps a warning");
+    assert!(
+        warning.starts_with("groq/meta-llama/llama-prompt-guard-2-86m does not fit the memory worker: it is a moderation (guard) model"),
+        "{warning}"
+    );
+    let table = h.run(&["workers"]);
+    assert!(
+        table
+            .stdout
+            .contains("warning: memory: groq/meta-llama/llama-prompt-guard-2-86m does not fit"),
+        "{}",
+        table.stdout
+    );
+    // A model that fits carries no warning; reset restores the profile's model.
+    let fits = h.run(&["worker-model-set", "memory", "groq/llama-3.1-8b-instant"]);
+    assert_eq!(fits.code, 0, "{}", fits.stderr);
+    let workers: WorkersView = h.run(&["workers", "--format", "json"]).json();
+    assert_eq!(workers.into_row("memory").and_then(|w| w.warning), None);
+}

@@ -665,3 +665,97 @@ fn the_release_profile_strips_debug_info() {
         assert!(size < 20_000_000, "{}: {size} bytes", bin.to_string_lossy());
     }
 }
+
+#[test]
+fn chain_entries_that_name_no_model_show_in_profiles_and_resolve() {
+    let m = capture();
+    m.write(
+        "project/.opencode/orchestrator.json",
+        r#"{
+          "profiles": {"docs": {"model": ["fake/big-pro", "groq/llama-3.3-70b-versatil"]}},
+          "tags": {"team": ["openai/gpt-5-mimi", "openai/gpt-5-mini", "nope/x"]}
+        }"#,
+    );
+    // The winner is an earlier entry: the later one is still checked, with "did you mean".
+    let view: ProfilesView = m.json(&["profiles"]);
+    let docs = view
+        .profiles
+        .iter()
+        .find(|p| p.id == "docs")
+        .expect("a docs profile");
+    assert_eq!(docs.resolved_model.as_deref(), Some("fake/big-pro"));
+    assert!(
+        docs.reason.contains(
+            "later entries name no model: groq/llama-3.3-70b-versatil (provider groq has no model \"llama-3.3-70b-versatil\"; did you mean: groq/llama-3.3-70b-versatile"
+        ),
+        "{}",
+        docs.reason
+    );
+    let table = m.ok(&["profiles"]);
+    assert!(
+        table.contains("did you mean: groq/llama-3.3-70b-versatile"),
+        "{table}"
+    );
+    // orch resolve lists every entry that names no model, before and after the winner.
+    let view: ResolveView = m.json(&["resolve", "team"]);
+    assert_eq!(view.resolution.resolved_model, "openai/gpt-5-mini");
+    let missing: Vec<&str> = view
+        .resolution
+        .metadata
+        .missing
+        .iter()
+        .map(|s| s.reference.as_str())
+        .collect();
+    assert_eq!(missing, ["openai/gpt-5-mimi", "nope/x"]);
+    assert!(
+        view.resolution.reason.contains("skipped openai/gpt-5-mimi (provider openai has no model \"gpt-5-mimi\"; did you mean: openai/gpt-5-mini"),
+        "{}",
+        view.resolution.reason
+    );
+    let text = m.ok(&["resolve", "team"]);
+    assert!(
+        text.contains("later entries name no model: nope/x"),
+        "{text}"
+    );
+}
+
+#[test]
+fn models_for_a_worker_list_only_models_that_fit_it() {
+    let m = capture();
+    let all: ModelsView = m.json(&["models"]);
+    // The capture's usable providers offer guard, speech and embedding models.
+    for id in [
+        "groq/meta-llama/llama-prompt-guard-2-86m",
+        "groq/whisper-large-v3",
+        "openai/text-embedding-3-small",
+    ] {
+        let row = all
+            .models
+            .iter()
+            .find(|r| r.model == id)
+            .expect("in the catalog");
+        assert!(row.not_text.is_some(), "{id} is marked");
+    }
+    let memory: ModelsView = m.json(&["models", "--worker", "memory"]);
+    assert!(!memory.models.is_empty());
+    assert!(memory.models.len() < all.models.len());
+    assert!(
+        memory
+            .models
+            .iter()
+            .all(|r| r.not_text.is_none() && r.tool_call),
+        "only text models with tool calls"
+    );
+    let vision: ModelsView = m.json(&["models", "--worker", "vision", "-q", "big"]);
+    assert!(
+        vision
+            .models
+            .iter()
+            .all(|r| r.image && r.not_text.is_none())
+    );
+    assert!(!vision.models.iter().any(|r| r.model.contains("embedding")));
+    // An unknown worker is an error, with suggestions.
+    let run = m.run(&["models", "--worker", "memroy"]);
+    assert_eq!(run.code, FAILURE, "{}", run.stdout);
+    assert!(run.stderr.contains("memory"), "{}", run.stderr);
+}

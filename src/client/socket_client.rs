@@ -186,6 +186,7 @@ impl Orchestrator for SocketClient {
             query: q.query.clone(),
             vision_only: q.vision_only,
             limit: q.limit,
+            worker_id: q.worker.clone(),
             ..Self::list_args(ViewArg::Models)
         };
         self.list(args).await
@@ -222,6 +223,7 @@ impl Orchestrator for SocketClient {
             model: Some(req.model.clone()),
             model_policy: Some(req.policy),
             respawn: req.respawn,
+            force: req.force,
         };
         self.op(OpName::WorkerModelSet, worker).await
     }

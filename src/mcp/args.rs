@@ -50,6 +50,9 @@ pub(crate) struct WorkerOpArgs {
     /// For worker.model.set: restart the worker's OpenCode process now. Default false.
     #[serde(default)]
     pub respawn: bool,
+    /// For worker.model.set: set the model even when it does not fit the worker (not a model for text work, no tool calls for a worker that uses tools, a context too small for OpenCode's prompt); the worker's row then carries a warning. Default false: such a model is refused with the closest models that fit. A vision worker never takes a model without image input, forced or not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 /// Arguments of `task_start`.
@@ -189,7 +192,7 @@ pub(crate) struct ListArgs {
     /// View "resolve": the model reference to resolve (tag, provider/model or partial name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// Views "resolve" and "tags": resolve for this worker (a vision worker needs image input).
+    /// Views "resolve" and "tags": resolve for this worker (a vision worker needs image input). View "models": only models that fit this worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
     /// View "output": the task.

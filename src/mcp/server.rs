@@ -360,6 +360,7 @@ fn start_request(
                     model,
                     policy: w.model_policy.or(a.model_policy).unwrap_or_default(),
                     respawn: w.respawn,
+                    force: w.force,
                 })
             }
             OpName::WorkerModelReset => Work::ResetModel { worker },
@@ -553,7 +554,7 @@ impl<W: WorkerService> McpServer<W> {
     }
 
     #[tool(
-        description = "Start work in the background; returns a task id at once (then call task_await). kind \"worker\": run `task` on the worker `workerId`, optionally on `model` (a tag such as node:fast, or provider/model); kind \"auto\": orch picks the worker (the vision worker when an image is attached, else workerId, else coder); kind \"op\": change a worker's model with op \"worker.model.set\" and worker {workerId, model, modelPolicy, respawn}, or restore it with op \"worker.model.reset\" and worker {workerId}. Example: {\"kind\":\"worker\",\"workerId\":\"docs\",\"model\":\"node:fast\",\"task\":\"Summarise the README\"}."
+        description = "Start work in the background; returns a task id at once (then call task_await). kind \"worker\": run `task` on the worker `workerId`, optionally on `model` (a tag such as node:fast, or provider/model); kind \"auto\": orch picks the worker (the vision worker when an image is attached, else workerId, else coder); kind \"op\": change a worker's model with op \"worker.model.set\" and worker {workerId, model, modelPolicy, respawn, force}, or restore it with op \"worker.model.reset\" and worker {workerId}. Example: {\"kind\":\"worker\",\"workerId\":\"docs\",\"model\":\"node:fast\",\"task\":\"Summarise the README\"}."
     )]
     async fn task_start(
         &self,
@@ -689,10 +690,9 @@ impl<W: WorkerService> McpServer<W> {
                     query: a.query,
                     vision_only: a.vision_only,
                     limit: a.limit,
+                    worker: a.worker_id,
                 };
-                let knowledge = backend.workers().knowledge();
-                views::known_providers(&knowledge, &q.providers)?;
-                let mut view = views::models(&knowledge, &q);
+                let mut view = views::models_checked(&backend.workers().knowledge(), &q)?;
                 // The backend's warnings too (a damaged state.json), each once.
                 for w in backend.workers().warnings() {
                     if !view.warnings.contains(&w) {
@@ -996,6 +996,25 @@ mod tests {
     }
 
     #[test]
+    fn worker_model_set_takes_force() {
+        let forced = |v: serde_json::Value| match start(v).map(|r| r.work) {
+            Ok(Work::SetModel(set)) => set.force,
+            Ok(other) => panic!("a model set: {other:?}"),
+            Err(_) => panic!("a model set, not a failure"),
+        };
+        assert!(forced(
+            serde_json::json!({"kind":"op","op":"worker.model.set",
+            "worker":{"workerId":"memory","model":"groq/x","force":true}})
+        ));
+        assert!(!forced(
+            serde_json::json!({"kind":"op","op":"worker.model.set",
+            "worker":{"workerId":"memory","model":"groq/x"}})
+        ));
+        let m = type_error_of::<StartArgs>(serde_json::json!({"worker": {"force": "yes"}}));
+        assert!(m.contains("worker.force"), "{m}");
+    }
+
+    #[test]
     fn start_arguments_become_requests_or_name_what_is_missing() {
         let malformed: &[serde_json::Value] = &[
             serde_json::json!({"kind":"worker","task":"x"}),
@@ -1028,6 +1047,7 @@ mod tests {
                 model: "node:fast".into(),
                 policy: crate::resolve::Policy::Sticky,
                 respawn: false,
+                force: false,
             })
         );
         let Ok(req) = start(

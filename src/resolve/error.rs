@@ -173,6 +173,10 @@ pub enum ResolveError {
         /// Usable models with image input.
         suggestions: Vec<String>,
     },
+    /// A model that does not fit the worker (or text work): not a text model, no tool
+    /// calls for a worker that uses tools, or a context too small for the task.
+    #[error(transparent)]
+    Unfit(Box<UnfitModel>),
     /// No usable model accepts images.
     #[error("{}: no usable model accepts image input{} ({checked} usable models checked); fix: connect a provider that has vision models (set its API key or run /connect in OpenCode), or declare one in opencode.json with \"modalities\": {{\"input\": [\"text\", \"image\"]}}, then point the worker at it with `orch worker-model-set {} <provider/model>`", shown(reference), for_worker(worker.as_deref()), worker.as_deref().unwrap_or("vision"))]
     NoVisionModel {
@@ -240,6 +244,27 @@ pub fn shell_word(text: &str) -> String {
     }
 }
 
+/// A model that does not fit the worker it was resolved for (boxed in [`ResolveError`]
+/// to keep the error small).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{model} does not fit {}: {why}{}{hint}",
+    worker.as_deref().map_or_else(|| "text work".to_owned(), |w| format!("the {w} worker")),
+    list("closest models that fit", suggestions)
+)]
+pub struct UnfitModel {
+    /// Worker id, when resolving for one.
+    pub worker: Option<String>,
+    /// The model, `provider/model`.
+    pub model: String,
+    /// Every reason, in words.
+    pub why: String,
+    /// What to do instead (`--force`), or empty.
+    pub hint: String,
+    /// The closest usable models that fit.
+    pub suggestions: Vec<String>,
+}
+
 fn for_worker(worker: Option<&str>) -> String {
     worker
         .map(|w| format!(" for the {w} worker"))
@@ -257,6 +282,7 @@ impl ResolveError {
             | Self::Ambiguous { suggestions, .. }
             | Self::UnknownTag { suggestions, .. }
             | Self::NotVision { suggestions, .. } => suggestions,
+            Self::Unfit(u) => &u.suggestions,
             Self::Empty
             | Self::Invalid { .. }
             | Self::NoVisionModel { .. }
@@ -281,6 +307,7 @@ impl ResolveError {
             | Self::UnknownProvider { .. }
             | Self::UnknownTag { .. }
             | Self::NotVision { .. }
+            | Self::Unfit(_)
             | Self::NoVisionModel { .. }
             | Self::NoUsableModel { .. }
             | Self::ChainExhausted { .. }
@@ -293,7 +320,9 @@ impl ResolveError {
     /// variant must choose its kind here.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Empty | Self::Invalid { .. } | Self::NotVision { .. } => ErrorKind::InvalidInput,
+            Self::Empty | Self::Invalid { .. } | Self::NotVision { .. } | Self::Unfit(_) => {
+                ErrorKind::InvalidInput
+            }
             Self::Ambiguous { .. } => ErrorKind::Ambiguous,
             Self::TagCycle { .. } | Self::TagTooDeep { .. } => ErrorKind::Config,
             Self::UnknownProvider { .. }

@@ -6,6 +6,7 @@
 //! `orchestrator.json`. See `docs/model-selection.md`.
 
 mod error;
+pub mod fit;
 mod index;
 pub mod matcher;
 mod resolver;
@@ -15,7 +16,7 @@ pub mod tags;
 mod tests;
 mod types;
 
-pub use error::{Ranked, ResolveError, shown};
+pub use error::{Ranked, ResolveError, UnfitModel, shown};
 pub use index::strip_version;
 pub use resolver::{Request, Resolver, TagPreview, validate};
 pub use similar::by_similarity;

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::error::{Ranked, ResolveError, shell_word, shown};
+use super::fit::{self, Needs};
 use super::index::{ModelIndex, Query, strip_version};
-use super::similar::by_similarity;
+use super::similar::{self, by_similarity};
 use super::tags::{self, TAGS, Tag};
 use super::types::{Candidate, Metadata, Policy, RefKind, Resolution, Skipped};
 use crate::catalog::Model;
@@ -31,6 +32,9 @@ pub struct Request<'a> {
     pub worker: Option<&'a Profile>,
     /// The policy to record.
     pub policy: Policy,
+    /// The task's estimated tokens ([`fit::estimate_tokens`]), when resolving for one task:
+    /// models whose context cannot hold it are skipped.
+    pub tokens: Option<u64>,
 }
 
 impl<'a> Request<'a> {
@@ -40,7 +44,14 @@ impl<'a> Request<'a> {
             reference,
             worker: None,
             policy: Policy::default(),
+            tokens: None,
         }
+    }
+
+    /// For a task of this many estimated tokens.
+    pub fn with_tokens(mut self, tokens: Option<u64>) -> Self {
+        self.tokens = tokens;
+        self
     }
 
     /// For this worker.
@@ -73,6 +84,9 @@ pub struct Resolver {
     set: Arc<ProviderSet>,
     index: ModelIndex,
     tags: BTreeMap<String, Vec<String>>,
+    /// [`fit::text_work`] of every model of a usable provider (empty for the others), by
+    /// provider and model index: computed once, so that ranking runs no marker search.
+    text: Vec<Vec<Result<(), fit::NotText>>>,
 }
 
 /// Which providers' models a scan looks at.
@@ -96,14 +110,29 @@ struct Pick {
     considered: usize,
     candidates: Vec<Candidate>,
     skipped: Vec<Skipped>,
+    /// Chain entries that name a model (or provider) that does not exist.
+    missing: Vec<Skipped>,
 }
 
 struct Ctx<'a> {
     worker: Option<&'a Profile>,
+    /// What the worker needs of a model (text work alone when there is no worker).
+    needs: Needs,
+    /// The task's estimated tokens, when resolving for one task.
+    tokens: Option<u64>,
     stack: Vec<String>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(worker: Option<&'a Profile>, tokens: Option<u64>) -> Self {
+        Self {
+            worker,
+            needs: worker.map_or_else(Needs::text_work, Needs::of),
+            tokens,
+            stack: Vec::new(),
+        }
+    }
+
     fn need_image(&self) -> bool {
         self.worker.is_some_and(|w| w.vision)
     }
@@ -158,7 +187,23 @@ impl Resolver {
     /// A resolver over `set` with user tags `tags`.
     pub fn new(set: Arc<ProviderSet>, tags: BTreeMap<String, Vec<String>>) -> Self {
         let index = ModelIndex::build(&set);
-        Self { set, index, tags }
+        let text = set
+            .providers
+            .iter()
+            .map(|e| {
+                if e.access.is_usable() {
+                    e.provider.models.iter().map(fit::text_work).collect()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        Self {
+            set,
+            index,
+            tags,
+            text,
+        }
     }
 
     /// The provider set it resolves against.
@@ -179,10 +224,7 @@ impl Resolver {
     /// Resolves one reference.
     pub fn resolve(&self, req: &Request<'_>) -> Result<Resolution, ResolveError> {
         let reference = validate(req.reference)?;
-        let mut ctx = Ctx {
-            worker: req.worker,
-            stack: Vec::new(),
-        };
+        let mut ctx = Ctx::new(req.worker, req.tokens);
         let pick = self.resolve_ref(reference, &mut ctx)?;
         Ok(self.finish(reference, req.policy, pick))
     }
@@ -193,18 +235,27 @@ impl Resolver {
         profile: &Profile,
         policy: Policy,
     ) -> Result<Resolution, ResolveError> {
+        self.resolve_profile_for(profile, policy, None)
+    }
+
+    /// [`Self::resolve_profile`] for one task of `tokens` estimated tokens: models whose
+    /// context cannot hold it are skipped.
+    pub fn resolve_profile_for(
+        &self,
+        profile: &Profile,
+        policy: Policy,
+        tokens: Option<u64>,
+    ) -> Result<Resolution, ResolveError> {
         match &profile.model {
             ModelSpec::One(r) => self.resolve(
                 &Request::new(r)
                     .for_worker(Some(profile))
-                    .with_policy(policy),
+                    .with_policy(policy)
+                    .with_tokens(tokens),
             ),
             ModelSpec::Chain(refs) => {
                 let label = format!("profile {}", profile.id);
-                let mut ctx = Ctx {
-                    worker: Some(profile),
-                    stack: Vec::new(),
-                };
+                let mut ctx = Ctx::new(Some(profile), tokens);
                 for r in refs {
                     validate(r)?;
                 }
@@ -313,6 +364,29 @@ impl Resolver {
         &self.set.providers[pi].provider.models[mi]
     }
 
+    /// Whether model `mi` of provider `pi` does text work ([`fit::text_work`]).
+    pub fn text_work_at(&self, pi: usize, mi: usize) -> Result<(), fit::NotText> {
+        match self.text.get(pi).and_then(|p| p.get(mi)) {
+            Some(known) => *known,
+            None => fit::text_work(self.model(pi, mi)),
+        }
+    }
+
+    /// Why model `mi` of provider `pi` does not fit `ctx`: not text work; for a worker,
+    /// what it needs; for a task, a context that cannot hold it. Empty when it fits.
+    fn unfit(&self, ctx: &Ctx<'_>, pi: usize, mi: usize) -> Vec<fit::Unfit> {
+        fit::reasons_given(
+            self.model(pi, mi),
+            self.text_work_at(pi, mi),
+            &ctx.needs,
+            ctx.tokens,
+        )
+    }
+
+    fn fits(&self, ctx: &Ctx<'_>, pi: usize, mi: usize) -> bool {
+        self.unfit(ctx, pi, mi).is_empty()
+    }
+
     fn model_ref(&self, pi: usize, mi: usize) -> String {
         format!("{}/{}", self.entry(pi).provider.id, self.model(pi, mi).id)
     }
@@ -367,7 +441,16 @@ impl Resolver {
                 suggestions: self.vision_suggestions(),
             });
         }
-        let reason = if entry.access.is_usable() {
+        let unfit = self.unfit(ctx, pi, mi);
+        // For one task, a context that cannot hold it is final: the task would fail.
+        if ctx.tokens.is_some()
+            && unfit
+                .iter()
+                .any(|u| matches!(u, fit::Unfit::ContextTooSmall { .. }))
+        {
+            return Err(self.unfit_error(&resolved, &unfit, ctx, String::new()));
+        }
+        let mut reason = if entry.access.is_usable() {
             format!(
                 "explicit reference to {resolved}{how}; {}",
                 describe_access(entry)
@@ -378,6 +461,13 @@ impl Resolver {
                 describe_access(entry)
             )
         };
+        if !unfit.is_empty() {
+            reason.push_str(&format!(
+                "; warning: it does not fit {}: {}",
+                target(ctx.worker),
+                fit::describe_all(&unfit, &ctx.worker_id())
+            ));
+        }
         Ok(Pick {
             provider: pi,
             model: mi,
@@ -386,6 +476,7 @@ impl Resolver {
             considered: 1,
             candidates: vec![self.candidate(pi, mi, 1000, "explicit reference".into())],
             skipped: Vec::new(),
+            missing: Vec::new(),
         })
     }
 
@@ -466,10 +557,8 @@ impl Resolver {
         let need_image = ctx.need_image();
         let entries = &self.index.entries;
         let found = self.matches(&q, Among::Usable, |i| {
-            !need_image
-                || self
-                    .model(entries[i].provider, entries[i].model)
-                    .has_image_input()
+            let (pi, mi) = (entries[i].provider, entries[i].model);
+            (!need_image || self.model(pi, mi).has_image_input()) && self.fits(ctx, pi, mi)
         });
         if found.is_empty() {
             return Err(self.no_match(r, &q, ctx));
@@ -541,20 +630,26 @@ impl Resolver {
                 })
                 .collect(),
             skipped: Vec::new(),
+            missing: Vec::new(),
         })
     }
 
     /// Explains a fuzzy reference that matched no usable model.
     fn no_match(&self, r: &str, q: &Query, ctx: &Ctx<'_>) -> ResolveError {
         let entries = &self.index.entries;
-        if ctx.need_image() {
-            let (plain, _) = self.top_matches(q, Among::Usable, |_| true, 1);
-            if let Some(&(_, _, i)) = plain.first() {
+        let (plain, _) = self.top_matches(q, Among::Usable, |_| true, 1);
+        if let Some(&(_, _, i)) = plain.first() {
+            let (pi, mi) = (entries[i].provider, entries[i].model);
+            if ctx.need_image() && !self.model(pi, mi).has_image_input() {
                 return ResolveError::NotVision {
                     worker: ctx.worker_id(),
-                    model: self.model_ref(entries[i].provider, entries[i].model),
+                    model: self.model_ref(pi, mi),
                     suggestions: self.vision_suggestions(),
                 };
+            }
+            let unfit = self.unfit(ctx, pi, mi);
+            if !unfit.is_empty() {
+                return self.unfit_error(&self.model_ref(pi, mi), &unfit, ctx, String::new());
             }
         }
         let (elsewhere, count) = self.top_matches(q, Among::Unusable, |_| true, SUGGESTION_POOL);
@@ -684,6 +779,19 @@ impl Resolver {
             .map(|id| format!("{provider}/{id}"))
             .collect();
         if out.is_empty() {
+            // A typo (`gpt-5-mimi`): the ids a few edits away.
+            let entry = self.entry(pi);
+            out.extend(
+                similar::within_typos(
+                    model_id,
+                    entry.provider.models.iter().map(|m| m.id.as_str()),
+                )
+                .into_iter()
+                .take(MAX_SUGGESTIONS)
+                .map(|m| format!("{}/{m}", entry.provider.id)),
+            );
+        }
+        if out.is_empty() {
             let entry = self.entry(pi);
             out.extend(
                 entry
@@ -722,7 +830,7 @@ impl Resolver {
     }
 
     fn vision_suggestions(&self) -> Vec<String> {
-        let (ranked, _) = self.rank_tag(Tag::Vision, true, MAX_SUGGESTIONS);
+        let (ranked, _) = self.rank_tag(Tag::Vision, true, MAX_SUGGESTIONS, |_, _| true);
         ranked
             .into_iter()
             .map(|(_, pi, mi)| self.model_ref(pi, mi))
@@ -752,6 +860,7 @@ impl Resolver {
         tag: Tag,
         need_image: bool,
         limit: usize,
+        keep: impl Fn(usize, usize) -> bool,
     ) -> (Vec<(i64, usize, usize)>, usize) {
         let mut out = Vec::new();
         for (pi, entry) in self.set.providers.iter().enumerate() {
@@ -759,7 +868,11 @@ impl Resolver {
                 continue;
             }
             for (mi, m) in entry.provider.models.iter().enumerate() {
-                if let Some(s) = tags::points(tag, m, &self.tag_context(pi, mi, need_image)) {
+                // Tags are for text work: never an embedding, speech, image or guard model.
+                if self.text_work_at(pi, mi).is_ok()
+                    && let Some(s) = tags::points(tag, m, &self.tag_context(pi, mi, need_image))
+                    && keep(pi, mi)
+                {
                     out.push((s, pi, mi));
                 }
             }
@@ -788,7 +901,12 @@ impl Resolver {
 
     /// OpenCode's `model` or `small_model`, which must name a usable model (with image
     /// input when needed).
-    fn configured(&self, value: &str, need_image: bool) -> Result<(usize, usize), String> {
+    fn configured(
+        &self,
+        value: &str,
+        need_image: bool,
+        ctx: &Ctx<'_>,
+    ) -> Result<(usize, usize), String> {
         if value.starts_with("{file:") && value.ends_with('}') {
             // The loader shows a substituted file by its name when it names no model.
             return Err(format!("the content of {value} is not provider/model"));
@@ -820,6 +938,15 @@ impl Resolver {
         if need_image && !self.model(pi, mi).has_image_input() {
             return Err(format!("{} has no image input", self.model_ref(pi, mi)));
         }
+        let unfit = self.unfit(ctx, pi, mi);
+        if !unfit.is_empty() {
+            return Err(format!(
+                "{} does not fit {}: {}",
+                self.model_ref(pi, mi),
+                target(ctx.worker),
+                fit::describe_all(&unfit, &ctx.worker_id())
+            ));
+        }
         Ok((pi, mi))
     }
 
@@ -839,7 +966,7 @@ impl Resolver {
         let mut why_not_configured = String::new();
         if !label.is_empty() {
             match configured {
-                Some(value) => match self.configured(value, need_image) {
+                Some(value) => match self.configured(value, need_image, ctx) {
                     Ok((pi, mi)) => {
                         let resolved = self.model_ref(pi, mi);
                         return Ok(Pick {
@@ -857,6 +984,7 @@ impl Resolver {
                                 format!("{label} from the OpenCode config"),
                             )],
                             skipped,
+                            missing: Vec::new(),
                         });
                     }
                     Err(why) => {
@@ -870,7 +998,9 @@ impl Resolver {
                 None => why_not_configured = format!("{label} is not set in the OpenCode config"),
             }
         }
-        let (ranked, qualified) = self.rank_tag(tag, need_image, MAX_CANDIDATES);
+        let (ranked, qualified) = self.rank_tag(tag, need_image, MAX_CANDIDATES, |pi, mi| {
+            self.fits(ctx, pi, mi)
+        });
         let Some(&(score, pi, mi)) = ranked.first() else {
             let usable = self.set.usable_model_count();
             if need_image {
@@ -883,7 +1013,10 @@ impl Resolver {
             let detail = if usable == 0 {
                 "no provider is usable".to_owned()
             } else {
-                format!("none of {usable} usable models takes text in and gives text out")
+                format!(
+                    "none of {usable} usable models takes text in and gives text out and fits {}",
+                    target(ctx.worker)
+                )
             };
             return Err(ResolveError::NoUsableModel {
                 reference: r.to_owned(),
@@ -919,6 +1052,7 @@ impl Resolver {
                 })
                 .collect(),
             skipped,
+            missing: Vec::new(),
         })
     }
 
@@ -952,9 +1086,25 @@ impl Resolver {
         kind: RefKind,
     ) -> Result<Pick, ResolveError> {
         let mut skipped: Vec<Skipped> = Vec::new();
+        let mut missing: Vec<Skipped> = Vec::new();
         for (i, entry) in refs.iter().enumerate() {
             let entry = entry.trim();
             match self.resolve_ref(entry, ctx) {
+                Ok(pick)
+                    if self.entry(pick.provider).access.is_usable()
+                        && !self.fits(ctx, pick.provider, pick.model) =>
+                {
+                    let unfit = self.unfit(ctx, pick.provider, pick.model);
+                    skipped.push(Skipped {
+                        reference: entry.to_owned(),
+                        why: format!(
+                            "{} does not fit {}: {}",
+                            self.model_ref(pick.provider, pick.model),
+                            target(ctx.worker),
+                            fit::describe_all(&unfit, &ctx.worker_id())
+                        ),
+                    });
+                }
                 Ok(mut pick) if self.entry(pick.provider).access.is_usable() => {
                     let resolved = self.model_ref(pick.provider, pick.model);
                     let mut reason = format!(
@@ -972,8 +1122,24 @@ impl Resolver {
                             .collect();
                         reason.push_str(&format!("; skipped {}", list.join("; ")));
                     }
+                    // Later entries are not needed now, but a run-time fallback may need
+                    // them: one that names no model is said now, not when a task fails.
+                    let later = self.missing_entries(&refs[i + 1..], ctx);
+                    if !later.is_empty() {
+                        let list: Vec<String> = later
+                            .iter()
+                            .map(|s| format!("{} ({})", shown(&s.reference), s.why))
+                            .collect();
+                        reason.push_str(&format!(
+                            "; later entries name no model: {}",
+                            list.join("; ")
+                        ));
+                    }
+                    missing.append(&mut pick.missing);
+                    missing.extend(later);
                     skipped.append(&mut pick.skipped);
                     pick.skipped = skipped;
+                    pick.missing = missing;
                     pick.reason = reason;
                     pick.kind = kind;
                     return Ok(pick);
@@ -985,16 +1151,143 @@ impl Resolver {
                 Err(e @ (ResolveError::TagCycle { .. } | ResolveError::TagTooDeep { .. })) => {
                     return Err(e);
                 }
-                Err(e) => skipped.push(Skipped {
-                    reference: entry.to_owned(),
-                    why: e.to_string(),
-                }),
+                Err(e) => {
+                    if missing_why(&e) {
+                        missing.push(Skipped {
+                            reference: entry.to_owned(),
+                            why: e.to_string(),
+                        });
+                    }
+                    skipped.push(Skipped {
+                        reference: entry.to_owned(),
+                        why: e.to_string(),
+                    });
+                }
             }
         }
         Err(ResolveError::ChainExhausted {
             reference: label.to_owned(),
             skipped,
         })
+    }
+
+    /// The entries of `refs` that name a model or provider that does not exist, and why
+    /// (with the "did you mean" of the error).
+    fn missing_entries(&self, refs: &[String], ctx: &mut Ctx<'_>) -> Vec<Skipped> {
+        refs.iter()
+            .filter_map(|r| {
+                let r = r.trim();
+                let e = self.resolve_ref(r, ctx).err()?;
+                missing_why(&e).then(|| Skipped {
+                    reference: r.to_owned(),
+                    why: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// The error of a resolution that named a model that does not fit `ctx`, with the
+    /// closest models that do; `hint` ends the message.
+    fn unfit_error(
+        &self,
+        model: &str,
+        unfit: &[fit::Unfit],
+        ctx: &Ctx<'_>,
+        hint: String,
+    ) -> ResolveError {
+        let id = model.split_once('/').map_or(model, |(_, m)| m);
+        ResolveError::Unfit(Box::new(super::error::UnfitModel {
+            worker: ctx.worker.map(|w| w.id.clone()),
+            model: model.to_owned(),
+            why: fit::describe_all(unfit, &ctx.worker_id()),
+            hint,
+            suggestions: self.fitting(id, ctx),
+        }))
+    }
+
+    /// The closest usable models to `model_id` that fit `ctx`: matches of the whole id,
+    /// else of its longest word that matches any, then the best for general work.
+    fn fitting(&self, model_id: &str, ctx: &Ctx<'_>) -> Vec<String> {
+        let entries = &self.index.entries;
+        let keep = |i: usize| self.fits(ctx, entries[i].provider, entries[i].model);
+        let text = model_id.to_lowercase();
+        let mut words: Vec<&str> = text
+            .split(|c: char| !c.is_alphanumeric() && c != '.')
+            .filter(|w| w.len() >= 3 && !w.chars().all(|c| c.is_ascii_digit()))
+            .collect();
+        words.sort_by_key(|w| Reverse(w.len()));
+        let mut out: Vec<String> = std::iter::once(text.as_str())
+            .chain(words)
+            .map(|w| {
+                self.top_matches(&Query::new(w), Among::Usable, keep, MAX_SUGGESTIONS / 2)
+                    .0
+            })
+            .find(|m| !m.is_empty())
+            .unwrap_or_default()
+            .iter()
+            .map(|m| self.model_ref(entries[m.2].provider, entries[m.2].model))
+            .collect();
+        let tag = if ctx.need_image() {
+            Tag::Vision
+        } else {
+            Tag::Node
+        };
+        let (best, _) = self.rank_tag(tag, ctx.need_image(), 5, |pi, mi| self.fits(ctx, pi, mi));
+        for (_, pi, mi) in best {
+            let r = self.model_ref(pi, mi);
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        out.truncate(MAX_SUGGESTIONS);
+        out
+    }
+
+    /// Checks a resolution against the worker it is for, for a task of `tokens` estimated
+    /// tokens when there is one: `Err(ResolveError::Unfit)` with the closest models that
+    /// fit when it does not. `worker.model.set` refuses on it unless forced.
+    pub fn check_fit(
+        &self,
+        resolution: &Resolution,
+        worker: &Profile,
+        tokens: Option<u64>,
+    ) -> Result<(), ResolveError> {
+        let ctx = Ctx::new(Some(worker), tokens);
+        let Some(m) = self.find_model(&resolution.metadata.provider, &resolution.metadata.model)
+        else {
+            return Ok(());
+        };
+        let unfit = fit::reasons(m, &ctx.needs, tokens);
+        if unfit.is_empty() {
+            return Ok(());
+        }
+        Err(self.unfit_error(
+            &resolution.resolved_model,
+            &unfit,
+            &ctx,
+            "; to set it anyway, pass --force (MCP: \"force\": true)".to_owned(),
+        ))
+    }
+
+    /// Why the resolved model does not fit `worker` (empty when it fits), in words; the
+    /// worker row shows it as a warning.
+    pub fn fit_warning(&self, resolution: &Resolution, worker: &Profile) -> Option<String> {
+        let m = self.find_model(&resolution.metadata.provider, &resolution.metadata.model)?;
+        let unfit = fit::reasons(m, &Needs::of(worker), None);
+        (!unfit.is_empty()).then(|| {
+            format!(
+                "{} does not fit the {} worker: {}",
+                resolution.resolved_model,
+                worker.id,
+                fit::describe_all(&unfit, &worker.id)
+            )
+        })
+    }
+
+    /// The model `model_id` of provider `provider`, exactly.
+    pub fn find_model(&self, provider: &str, model_id: &str) -> Option<&Model> {
+        let pi = self.provider_index(provider)?;
+        self.entry(pi).provider.model(model_id)
     }
 
     fn finish(&self, reference: &str, policy: Policy, pick: Pick) -> Resolution {
@@ -1020,9 +1313,27 @@ impl Resolver {
                 considered: pick.considered,
                 candidates: pick.candidates,
                 skipped: pick.skipped,
+                missing: pick.missing,
             },
         }
     }
+}
+
+/// Whether an error says a reference names a model or provider that does not exist (its
+/// message carries the "did you mean").
+fn missing_why(e: &ResolveError) -> bool {
+    matches!(
+        e,
+        ResolveError::UnknownModel { .. } | ResolveError::UnknownProvider { .. }
+    )
+}
+
+/// Who a fit is judged for, in words.
+fn target(worker: Option<&Profile>) -> String {
+    worker.map_or_else(
+        || "text work".to_owned(),
+        |w| format!("the {} worker", w.id),
+    )
 }
 
 /// Trims and checks a reference before anything looks it up.

@@ -51,9 +51,31 @@ pub fn by_similarity<'a>(
     ranked.into_iter().map(|(_, _, c)| c.to_owned()).collect()
 }
 
+/// The candidates within a few edits of `typed` (at most 2, or a quarter of its length
+/// when that is more), closest first: the "did you mean" of a typo.
+pub fn within_typos<'a>(typed: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let cap = (typed.chars().count() / 4).max(2);
+    let mut ranked: Vec<(usize, usize, &str)> = candidates
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (distance(typed, c), i, c))
+        .filter(|&(d, _, _)| d <= cap)
+        .collect();
+    ranked.sort_by_key(|&(d, i, _)| (d, i));
+    ranked.into_iter().map(|(_, _, c)| c.to_owned()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typos_find_the_name_meant() {
+        let ids = ["gpt-5-mini", "gpt-5", "gpt-5.6-terra-pro", "o3"];
+        assert_eq!(within_typos("gpt-5-mimi", ids), ["gpt-5-mini"]);
+        assert_eq!(within_typos("gtp-5", ids), ["gpt-5"]);
+        assert!(within_typos("claude", ids).is_empty());
+    }
 
     #[test]
     fn distances_count_edits_and_swaps() {

@@ -1,6 +1,8 @@
 //! Built-in tags and how each one scores a usable model.
 //!
-//! Every tag needs text in and text out; `node:vision` also needs image input. Points
+//! Every tag needs a model that does text work (text in and text out here; the resolver
+//! also applies [`super::fit::text_work`]'s family markers); `node:vision` also needs
+//! image input. Points
 //! (see `docs/model-selection.md` for the table): provider access (config 100 / api 30 /
 //! env 20 / custom 10: a provider the user declared is preferred), tool calls 60, active
 //! status 10, and per tag — `node`: provider from config 300 / api 200 / env 150 /
@@ -147,6 +149,8 @@ impl Tally<'_> {
 /// One scoring for both: notes are written only when asked for.
 fn rate(tag: Tag, m: &Model, cx: &Context<'_>, notes: Option<&mut Vec<String>>) -> Option<i64> {
     let c = &m.capabilities;
+    // Text in, text out; the resolver also leaves out what `fit::text_work` excludes
+    // (embedding, speech, image-generation and guard families) before scoring.
     let no_modalities =
         |x: crate::catalog::Modalities| !(x.text || x.audio || x.image || x.video || x.pdf);
     let text_in = c.input.text || no_modalities(c.input);

@@ -157,7 +157,7 @@ fn world_with(model_ref: Option<&str>, small: Option<&str>) -> ProviderSet {
                 Env,
                 vec![
                     model("llama-3.1-8b-instant").price(0.05).context(131_072),
-                    model("meta-llama/llama-guard-4-12b").named("Llama Guard 4"),
+                    model("meta-llama/llama-prism-4-12b").named("Llama Prism 4"),
                     model("shared-model"),
                 ],
             ),
@@ -305,9 +305,9 @@ fn references_resolve_with_reasons() {
             ],
         ),
         (
-            "groq/meta-llama/llama-guard-4-12b",
+            "groq/meta-llama/llama-prism-4-12b",
             None,
-            "groq/meta-llama/llama-guard-4-12b",
+            "groq/meta-llama/llama-prism-4-12b",
             Explicit,
             &["has a key in the environment"],
         ),
@@ -349,16 +349,16 @@ fn references_resolve_with_reasons() {
             &["by exact id"],
         ),
         (
-            "llama-guard-4-12b",
+            "llama-prism-4-12b",
             None,
-            "groq/meta-llama/llama-guard-4-12b",
+            "groq/meta-llama/llama-prism-4-12b",
             Fuzzy,
             &["exact id after the /"],
         ),
         (
-            "meta-llama/llama-guard-4-12b",
+            "meta-llama/llama-prism-4-12b",
             None,
-            "groq/meta-llama/llama-guard-4-12b",
+            "groq/meta-llama/llama-prism-4-12b",
             Fuzzy,
             &["exact id"],
         ),
@@ -392,9 +392,9 @@ fn references_resolve_with_reasons() {
             &["id contains it"],
         ),
         (
-            "guard 4",
+            "prism 4",
             None,
-            "groq/meta-llama/llama-guard-4-12b",
+            "groq/meta-llama/llama-prism-4-12b",
             Fuzzy,
             &["name contains it"],
         ),
@@ -1354,7 +1354,8 @@ fn suggestions_name_different_models_and_count_the_rest() {
     let api = crate::Error::from(err);
     assert_eq!((api.suggestions.len(), api.more), (20, 32));
     // Tool-calling models are suggested before the others when a reference is ambiguous.
-    let mut image_only = model("gpt-image");
+    // (Not an image-generation id: such a model is not suggested for text work at all.)
+    let mut image_only = model("gpt-plain");
     image_only.capabilities.tool_call = false;
     let mut chat = model("gpt-chat-long-name");
     chat.capabilities.tool_call = true;
@@ -1366,7 +1367,7 @@ fn suggestions_name_different_models_and_count_the_rest() {
     let err = resolve(&r, "gpt", None).expect_err("ambiguous");
     assert_eq!(
         err.suggestions(),
-        ["openai/gpt-chat-long-name", "openai/gpt-image"]
+        ["openai/gpt-chat-long-name", "openai/gpt-plain"]
     );
     // A wrong model id of a known provider: the closest spellings first.
     let r = resolver(world());
@@ -1411,7 +1412,7 @@ fn the_tui_search_and_the_resolver_agree_on_the_first_model() {
         "Big Pro",
         "big-pro",
         "fast mini",
-        "llama-guard",
+        "llama-prism",
         "o3",
         "vision",
     ] {
@@ -1426,4 +1427,455 @@ fn the_tui_search_and_the_resolver_agree_on_the_first_model() {
         let got = &rows[out[0]].0;
         assert_eq!(got, &want, "{text}");
     }
+}
+
+// ---- Models that fit the worker (issue 11) ----
+
+/// Models that do not do text work, each with a catalog entry that makes it look
+/// attractive (text in/out by its modalities, tool calls, huge context, free).
+fn not_text_models() -> Vec<Model> {
+    let lure = |id: &str, name: &str| model(id).named(name).price(0.0).context(2_000_000);
+    vec![
+        lure("text-embedding-3-large", "text-embedding-3-large"),
+        lure("whisper-large-v3", "Whisper"),
+        lure("voxtral-mini-tts-latest", "Voxtral Mini TTS"),
+        lure("gpt-image-1.5", "GPT Image 1.5").image(),
+        lure("meta-llama/llama-prompt-guard-2-86m", "Prompt Guard 2 86M"),
+        lure("fast-guard-mini", "Fast Guard Mini").image(),
+    ]
+}
+
+/// A world where every lure is usable, next to ordinary text models.
+fn lured_world() -> ProviderSet {
+    let mut groq = not_text_models();
+    groq.push(model("llama-3.3-70b-versatile").named("Llama 3.3 70B"));
+    groq.push(
+        model("llama-3.1-8b-instant")
+            .named("Llama 3.1 8B")
+            .price(0.0)
+            .context(8_192),
+    );
+    let mut no_tools = model("big-no-tools")
+        .named("Big No Tools")
+        .context(1_000_000);
+    no_tools.capabilities.tool_call = false;
+    set(
+        vec![
+            entry("groq", Access::Env, groq),
+            entry("openai", Access::Api, vec![model("gpt-5-mini").image()]),
+            entry("fake", Access::Config, vec![no_tools]),
+        ],
+        None,
+        None,
+    )
+}
+
+fn assert_text_work(r: &Resolver, res: &Resolution, what: &str) {
+    let (p, m) = res.provider_and_model();
+    let found = r
+        .find_model(p, m)
+        .expect("the resolved model is in the set");
+    assert_eq!(super::fit::text_work(found), Ok(()), "{what} → {p}/{m}");
+    for c in &res.metadata.candidates {
+        let (p, m) = c.model.split_once('/').expect("provider/model");
+        let found = r.find_model(p, m).expect("a candidate is in the set");
+        assert_eq!(
+            super::fit::text_work(found),
+            Ok(()),
+            "{what}: candidate {}",
+            c.model
+        );
+    }
+}
+
+#[test]
+fn tags_and_fuzzy_matches_never_pick_a_model_that_does_not_do_text_work() {
+    let r = resolver(lured_world());
+    let workers: Vec<Option<Profile>> = std::iter::once(None)
+        .chain(Profiles::builtin().list.into_iter().map(Some))
+        .collect();
+    for worker in &workers {
+        for tag in TAGS {
+            let what = format!("{tag} for {:?}", worker.as_ref().map(|w| &w.id));
+            if let Ok(res) = resolve(&r, tag, worker.as_ref()) {
+                assert_text_work(&r, &res, &what);
+            }
+        }
+    }
+    // Fuzzy: a name that only a lure matches is refused with models that fit instead.
+    for (reference, kind) in [
+        ("text-embedding-3-large", "an embedding model"),
+        ("whisper", "a speech-to-text model"),
+        ("voxtral-mini-tts", "a text-to-speech model"),
+        ("gpt-image", "an image-generation model"),
+        ("llama-prompt-guard-2-86m", "a moderation (guard) model"),
+    ] {
+        let err = resolve(&r, reference, Some(&profile("memory")))
+            .expect_err("a lure is never a fuzzy match");
+        let msg = err.to_string();
+        assert!(
+            matches!(err, ResolveError::Unfit(_)) && msg.contains(kind),
+            "{reference}: {msg}"
+        );
+        assert!(msg.contains("closest models that fit"), "{msg}");
+        assert!(!err.suggestions().is_empty(), "{reference}");
+        for s in err.suggestions() {
+            assert!(
+                !s.contains("embedding") && !s.contains("guard") && !s.contains("whisper"),
+                "{reference}: suggested {s}"
+            );
+        }
+    }
+    // A search that hits a lure and a text model picks the text model.
+    let res = resolve(&r, "guard mini", None).err();
+    assert!(
+        res.is_some(),
+        "fast-guard-mini is the only match and it is a guard model"
+    );
+    let res = resolve(&r, "llama-3.3", Some(&profile("coder"))).expect("llama-3.3 resolves");
+    assert_text_work(&r, &res, "llama-3.3");
+    // An explicit reference still resolves (worker.model.set refuses it, --force sets
+    // it), and its reason warns.
+    let res = resolve(
+        &r,
+        "groq/meta-llama/llama-prompt-guard-2-86m",
+        Some(&profile("memory")),
+    )
+    .expect("an explicit reference resolves");
+    assert!(
+        res.reason.contains(
+            "warning: it does not fit the memory worker: it is a moderation (guard) model"
+        ),
+        "{}",
+        res.reason
+    );
+}
+
+#[test]
+fn the_vision_worker_search_for_big_lists_no_embedding_model() {
+    // The issue's report: searching `big` for the vision worker listed embedding models.
+    let mut openai = vec![
+        model("text-embedding-3-big").named("Embedding Big").image(),
+        model("big-vision").named("Big Vision").image(),
+    ];
+    openai.push(model("cohere-embed-v-4-0").named("Embed v4 big").image());
+    let r = resolver(set(vec![entry("openai", Access::Api, openai)], None, None));
+    let res = resolve(&r, "big", Some(&profile("vision"))).expect("big resolves");
+    assert_eq!(res.resolved_model, "openai/big-vision");
+    assert_eq!(
+        res.metadata.candidates.len(),
+        1,
+        "{:?}",
+        res.metadata.candidates
+    );
+}
+
+#[test]
+fn a_worker_that_uses_tools_gets_a_model_that_calls_them() {
+    let r = resolver(lured_world());
+    // Without a worker, the 1M-context model without tool calls wins node:docs.
+    let res = resolve(&r, "node:docs", None).expect("node:docs resolves");
+    assert_eq!(res.resolved_model, "fake/big-no-tools");
+    // The docs worker's profile allows tools: it never gets it.
+    let res = resolve(&r, "node:docs", Some(&profile("docs"))).expect("node:docs resolves");
+    assert!(
+        res.metadata.capabilities.tool_call,
+        "{}",
+        res.resolved_model
+    );
+    assert!(
+        res.metadata
+            .candidates
+            .iter()
+            .all(|c| c.model != "fake/big-no-tools")
+    );
+    // Fuzzy: refused with the reason and models that fit.
+    let err = resolve(&r, "big-no-tools", Some(&profile("docs")))
+        .expect_err("no tool calls for the docs worker");
+    assert!(
+        err.to_string()
+            .contains("it cannot call tools, and the docs worker's profile allows tools"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_task_that_does_not_fit_a_context_skips_that_model() {
+    let user = tags(&[(
+        "small-first",
+        &["groq/llama-3.1-8b-instant", "groq/llama-3.3-70b-versatile"],
+    )]);
+    let r = Resolver::new(Arc::new(lured_world()), user);
+    let coder = profile("coder");
+    let for_task = |reference: &str, tokens: u64| {
+        r.resolve(
+            &Request::new(reference)
+                .for_worker(Some(&coder))
+                .with_tokens(Some(tokens)),
+        )
+    };
+    // A small task: the chain's first entry (8k context) wins.
+    let res = for_task("small-first", 1_000).expect("a small task resolves");
+    assert_eq!(res.resolved_model, "groq/llama-3.1-8b-instant");
+    // A task of ~10k tokens does not fit 8k: that entry is skipped, and the reason says so.
+    let res = for_task("small-first", 10_000).expect("a larger task resolves");
+    assert_eq!(res.resolved_model, "groq/llama-3.3-70b-versatile");
+    assert!(
+        res.reason.contains(
+            "skipped groq/llama-3.1-8b-instant (groq/llama-3.1-8b-instant does not fit the coder worker: its context (8192 tokens) is smaller than the 14096 tokens needed"
+        ),
+        "{}",
+        res.reason
+    );
+    // Named alone, a model whose context cannot hold the task is refused for it.
+    let err = for_task("groq/llama-3.1-8b-instant", 10_000).expect_err("too small");
+    assert!(matches!(err, ResolveError::Unfit(_)), "{err}");
+    assert!(
+        err.to_string().contains("its context (8192 tokens)"),
+        "{err}"
+    );
+    // Tags skip it too: node:fast would pick the cheap 8k model for a small task.
+    let small = for_task("node:fast", 10).expect("node:fast resolves");
+    let large = for_task("node:fast", 10_000).expect("node:fast resolves");
+    assert_eq!(small.resolved_model, "groq/llama-3.1-8b-instant");
+    assert_ne!(large.resolved_model, "groq/llama-3.1-8b-instant");
+    // The profile chain path takes the estimate as well.
+    let mut chained = coder.clone();
+    chained.model = ModelSpec::Chain(vec![
+        "groq/llama-3.1-8b-instant".into(),
+        "openai/gpt-5-mini".into(),
+    ]);
+    let res = r
+        .resolve_profile_for(&chained, Policy::Dynamic, Some(10_000))
+        .expect("the chain resolves");
+    assert_eq!(res.resolved_model, "openai/gpt-5-mini");
+}
+
+#[test]
+fn check_fit_refuses_the_guard_model_with_models_that_fit() {
+    let r = resolver(lured_world());
+    let memory = profile("memory");
+    let res = resolve(
+        &r,
+        "groq/meta-llama/llama-prompt-guard-2-86m",
+        Some(&memory),
+    )
+    .expect("an explicit reference resolves");
+    let err = r
+        .check_fit(&res, &memory, None)
+        .expect_err("the guard model does not fit the memory worker");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(
+            "groq/meta-llama/llama-prompt-guard-2-86m does not fit the memory worker: it is a moderation (guard) model"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("--force"), "{msg}");
+    // The closest that fit: llama models of the same family first.
+    let suggestions = err.suggestions();
+    assert!(
+        suggestions
+            .first()
+            .is_some_and(|s| s.starts_with("groq/llama-3.")),
+        "{suggestions:?}"
+    );
+    assert_eq!(err.kind(), crate::error::ErrorKind::InvalidInput);
+    // A model that fits passes; the warning of a forced one names the reasons.
+    let ok = resolve(&r, "groq/llama-3.3-70b-versatile", Some(&memory)).expect("resolves");
+    assert_eq!(r.check_fit(&ok, &memory, None), Ok(()));
+    assert_eq!(r.fit_warning(&ok, &memory), None);
+    let warning = r.fit_warning(&res, &memory).expect("a warning");
+    assert!(
+        warning.contains("does not fit the memory worker"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn chain_entries_that_name_no_model_are_reported_with_suggestions() {
+    let user = tags(&[(
+        "team",
+        &[
+            "openai/gpt-5-mini",
+            "openai/gpt-5-mimi",
+            "groq/llama-3.3-70b-versatil",
+            "nope/x",
+        ],
+    )]);
+    let r = Resolver::new(Arc::new(lured_world()), user);
+    let res = resolve(&r, "team", None).expect("team resolves");
+    assert_eq!(res.resolved_model, "openai/gpt-5-mini");
+    let missing: Vec<&str> = res
+        .metadata
+        .missing
+        .iter()
+        .map(|s| s.reference.as_str())
+        .collect();
+    assert_eq!(
+        missing,
+        ["openai/gpt-5-mimi", "groq/llama-3.3-70b-versatil", "nope/x"]
+    );
+    for phrase in [
+        "later entries name no model: openai/gpt-5-mimi (provider openai has no model \"gpt-5-mimi\"; did you mean: openai/gpt-5-mini",
+        "groq/llama-3.3-70b-versatil (provider groq has no model \"llama-3.3-70b-versatil\"; did you mean: groq/llama-3.3-70b-versatile",
+        "nope/x (unknown provider \"nope\"",
+    ] {
+        assert!(
+            res.reason.contains(phrase),
+            "{phrase:?} not in {}",
+            res.reason
+        );
+    }
+    // A profile chain: the same, and an entry before the winner is in both lists.
+    let mut p = profile("coder");
+    p.model = ModelSpec::Chain(vec![
+        "openai/gpt-6".into(),
+        "groq/llama-3.3-70b-versatile".into(),
+        "groq/llama-9".into(),
+    ]);
+    let res = r
+        .resolve_profile(&p, Policy::Dynamic)
+        .expect("the chain resolves");
+    assert_eq!(res.resolved_model, "groq/llama-3.3-70b-versatile");
+    let missing: Vec<&str> = res
+        .metadata
+        .missing
+        .iter()
+        .map(|s| s.reference.as_str())
+        .collect();
+    assert_eq!(missing, ["openai/gpt-6", "groq/llama-9"]);
+    assert!(
+        res.reason
+            .contains("skipped openai/gpt-6 (provider openai has no model"),
+        "{}",
+        res.reason
+    );
+    assert!(
+        res.reason
+            .contains("later entries name no model: groq/llama-9"),
+        "{}",
+        res.reason
+    );
+    // A chain where everything exists reports nothing missing.
+    let res = resolve(&r, "groq/llama-3.3-70b-versatile", None).expect("resolves");
+    assert!(res.metadata.missing.is_empty());
+}
+
+/// The bundled catalog with every provider usable (`usable[i]` false makes provider `i`
+/// unusable).
+fn bundled_set(usable: &[bool]) -> ProviderSet {
+    let catalog = crate::catalog::snapshot::bundled().expect("the bundled snapshot decodes");
+    let providers = catalog
+        .providers
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let access = if usable.get(i).copied().unwrap_or(true) {
+                Access::Env
+            } else {
+                Access::NoCredentials
+            };
+            entry(&p.id, access, p.models)
+        })
+        .collect();
+    set(providers, None, None)
+}
+
+#[test]
+fn the_bundled_catalog_excludes_these_models_from_text_work() {
+    // What the rule excludes, for a reviewer: by kind, each model id once (providers
+    // offer the same model under one id). Regenerate with `cargo insta review`.
+    let set = bundled_set(&[]);
+    let mut by_kind: BTreeMap<&'static str, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut text = 0usize;
+    for e in &set.providers {
+        for m in &e.provider.models {
+            match super::fit::text_work(m) {
+                Ok(()) => text += 1,
+                Err(kind) => {
+                    by_kind
+                        .entry(kind.as_str())
+                        .or_default()
+                        .insert(m.id.clone());
+                }
+            }
+        }
+    }
+    let mut out = format!(
+        "{} models; {text} do text work; excluded:\n",
+        set.providers
+            .iter()
+            .map(|e| e.provider.models.len())
+            .sum::<usize>()
+    );
+    for (kind, ids) in &by_kind {
+        out.push_str(&format!("\n{kind} ({}):\n", ids.len()));
+        for id in ids {
+            out.push_str(&format!("  {id}\n"));
+        }
+    }
+    insta::assert_snapshot!(out);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 8, ..proptest::prelude::ProptestConfig::default() })]
+
+    /// Whatever providers are usable, no text tag resolves to a model that does not do
+    /// text work, for no worker and for every built-in worker.
+    #[test]
+    fn no_text_tag_resolves_to_a_model_without_text_output(
+        usable in proptest::collection::vec(proptest::prelude::any::<bool>(), 240),
+    ) {
+        let r = resolver(bundled_set(&usable));
+        let workers: Vec<Option<Profile>> = std::iter::once(None)
+            .chain(Profiles::builtin().list.into_iter().map(Some))
+            .collect();
+        for worker in &workers {
+            for tag in ["node", "node:fast", "node:docs", "node:vision"] {
+                if let Ok(res) = resolve(&r, tag, worker.as_ref()) {
+                    assert_text_work(&r, &res, tag);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn no_fuzzy_match_in_the_bundled_catalog_is_a_model_without_text_output() {
+    // Every usable model that does not do text work, searched by its own id: the search
+    // never lands on a model that does not do text work.
+    let r = resolver(bundled_set(&[]));
+    let memory = profile("memory");
+    let mut checked = 0;
+    for e in &r.set().providers {
+        for m in &e.provider.models {
+            if super::fit::text_work(m).is_ok() {
+                continue;
+            }
+            checked += 1;
+            for worker in [None, Some(&memory)] {
+                // An id with a '/' may name a provider: an explicit reference is taken
+                // as written (and warned about), not searched.
+                if let Ok(res) = resolve(&r, &m.id, worker)
+                    && res.metadata.kind != RefKind::Explicit
+                {
+                    assert_text_work(&r, &res, &m.id);
+                }
+            }
+        }
+    }
+    assert!(checked > 300, "{checked} models checked");
+    // The issue's example is refused for the memory worker.
+    let res = resolve(
+        &r,
+        "groq/meta-llama/llama-prompt-guard-2-86m",
+        Some(&memory),
+    )
+    .expect("an explicit reference resolves");
+    let err = r.check_fit(&res, &memory, None).expect_err("refused");
+    assert!(
+        err.to_string().contains("moderation (guard) model"),
+        "{err}"
+    );
 }

@@ -119,6 +119,10 @@ pub struct Metadata {
     /// References passed over before this one won.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<Skipped>,
+    /// Fallback-chain entries (before or after the winner) that name a model or provider
+    /// that does not exist, each with the "did you mean" of its error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<Skipped>,
 }
 
 /// One model reference turned into one model, with the reason.

@@ -24,7 +24,7 @@ use crate::wire::{
     AwaitView, CancelOutcome, CancelRow, CancelView, TaskKind, TaskRow, TaskStatus, TasksQuery,
     TasksView,
 };
-use crate::workers::{CancellationToken, RunOutcome, WorkerRow, WorkerService};
+use crate::workers::{CancellationToken, RunOutcome, WorkerRow, WorkerService, attachment};
 
 /// Bounds on what the registry keeps and how long work may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,11 +225,12 @@ impl<W: WorkerService> Tasks<W> {
             route: req.route.clone(),
             ..TaskRow::queued(req.kind, worker, req.work.op(), now_ms())
         };
-        let mut early = |reference: &str, policy| -> Result<Resolution, Error> {
+        let mut early = |reference: &str, policy, tokens| -> Result<Resolution, Error> {
             let r = knowledge.resolver.resolve(
                 &Request::new(reference)
                     .for_worker(Some(profile))
-                    .with_policy(policy),
+                    .with_policy(policy)
+                    .with_tokens(tokens),
             )?;
             row.requested_ref = Some(r.model_ref.clone());
             row.resolved_model = Some(r.resolved_model.clone());
@@ -248,7 +249,8 @@ impl<W: WorkerService> Tasks<W> {
                 }
                 match &run.model {
                     Some(m) => {
-                        early(m, run.policy.unwrap_or_default())?;
+                        let tokens = attachment::estimate_tokens(&run.task, &run.attachments);
+                        early(m, run.policy.unwrap_or_default(), Some(tokens))?;
                     }
                     None => {
                         let view = self.inner.workers.workers().await;
@@ -264,7 +266,15 @@ impl<W: WorkerService> Tasks<W> {
                 row.task = Some(kept.to_owned());
                 row.task_truncated = truncated;
             }
-            Work::SetModel(set) => resolution = Some(early(&set.model, set.policy)?),
+            Work::SetModel(set) => {
+                let r = early(&set.model, set.policy, None)?;
+                // A model that does not fit the worker is refused, with the closest that
+                // do, unless forced; the worker row then carries a warning.
+                if !set.force {
+                    knowledge.resolver.check_fit(&r, profile, None)?;
+                }
+                resolution = Some(r);
+            }
             Work::ResetModel { .. } => {
                 row.requested_ref = Some(profile.model.display());
             }

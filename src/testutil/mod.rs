@@ -158,6 +158,7 @@ pub fn set_model(worker: &str, model: &str, policy: Policy) -> SetModelRequest {
         model: model.into(),
         policy,
         respawn: false,
+        force: false,
     }
 }
 

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::{Attachment, AttachmentKind};
+use crate::resolve::fit;
 
 /// The file types orch knows, by lowercase extension: the MIME type and whether it is an
 /// image. SVG is markup that vision models do not take as an image, so it travels as text
@@ -103,9 +104,55 @@ impl Attachment {
     }
 }
 
+/// The documented token estimate of a task and its attachments
+/// ([`fit::estimate_tokens`]): an image counts [`fit::IMAGE_TOKENS`], a PDF
+/// [`fit::PDF_TOKENS`], any other file its size / 4 (the base64 content's decoded size, or
+/// the file's size on disk; 0 when it cannot be read, which the prompt reports later).
+pub fn estimate_tokens(task: &str, attachments: &[Attachment]) -> u64 {
+    let attached = attachments.iter().map(|a| {
+        if a.kind == AttachmentKind::Image || is_image_mime(&a.mime_type()) {
+            return fit::Attached::Image;
+        }
+        if a.mime_type().eq_ignore_ascii_case("application/pdf") {
+            return fit::Attached::Pdf;
+        }
+        let bytes = match (&a.base64, &a.path) {
+            (Some(b64), _) => (b64.chars().filter(|c| !c.is_whitespace()).count() as u64) / 4 * 3,
+            (None, Some(path)) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+            (None, None) => 0,
+        };
+        fit::Attached::Text(bytes)
+    });
+    fit::estimate_tokens(task, attached)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_estimate_counts_images_pdfs_and_file_sizes() {
+        let file = |kind, name: &str, base64: Option<&str>| Attachment {
+            kind,
+            path: None,
+            base64: base64.map(str::to_owned),
+            mime: None,
+            name: Some(name.to_owned()),
+        };
+        let task = "a".repeat(10);
+        assert_eq!(estimate_tokens(&task, &[]), 3);
+        let all = [
+            file(AttachmentKind::Image, "shot.png", Some("AA==")),
+            file(AttachmentKind::File, "spec.pdf", Some("AA==")),
+            // 16 base64 characters are 12 bytes: 3 tokens.
+            file(AttachmentKind::File, "notes.md", Some("AAAAAAAA AAAAAAAA")),
+            file(AttachmentKind::File, "gone.txt", None),
+        ];
+        assert_eq!(
+            estimate_tokens(&task, &all),
+            3 + fit::IMAGE_TOKENS + fit::PDF_TOKENS + 3
+        );
+    }
 
     #[test]
     fn an_extension_is_an_image_exactly_when_its_mime_type_is_one() {

@@ -16,6 +16,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
+use super::attachment;
 use super::error::WorkerError;
 use super::isolation::{DELEGATION_DEPTH_VAR, delegation_depth, mcp_overlay};
 use super::procfs::Identity;
@@ -332,6 +333,19 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         spec: &ModelSpec,
         policy: Policy,
     ) -> Result<Resolution, WorkerError> {
+        self.resolve_for_task(knowledge, profile, spec, policy, None)
+    }
+
+    /// [`Self::resolve_spec`] for one task of `tokens` estimated tokens
+    /// ([`attachment::estimate_tokens`]): models whose context cannot hold it are skipped.
+    fn resolve_for_task(
+        &self,
+        knowledge: &Knowledge,
+        profile: &Profile,
+        spec: &ModelSpec,
+        policy: Policy,
+        tokens: Option<u64>,
+    ) -> Result<Resolution, WorkerError> {
         let span =
             tracing::info_span!("resolve", worker = %profile.id, reference = %spec.display());
         let _enter = span.enter();
@@ -340,12 +354,13 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             ModelSpec::One(r) => resolver.resolve(
                 &Request::new(r)
                     .for_worker(Some(profile))
-                    .with_policy(policy),
+                    .with_policy(policy)
+                    .with_tokens(tokens),
             ),
             ModelSpec::Chain(_) => {
                 let mut p = profile.clone();
                 p.model = spec.clone();
-                resolver.resolve_profile(&p, policy)
+                resolver.resolve_profile_for(&p, policy, tokens)
             }
         };
         result.map_err(|source| WorkerError::Resolve {
@@ -855,11 +870,13 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 .next()
                 .and_then(|p| p.trim_end_matches('/').parse().ok())
         });
+        let warning = views::fit_warning(knowledge, profile, resolved.as_ref().ok());
         let resolved = match resolved {
             Ok(r) => (Some(r.resolved_model), r.reason),
             Err(e) => (None, e.to_string()),
         };
         WorkerRow {
+            warning,
             status: st.status,
             answered_by: st.answered_by.clone(),
             pid: running.as_ref().and_then(|r| r.pid),
@@ -906,8 +923,11 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             ),
             None => (current, current_policy),
         };
-        // Resolve and validate before anything is spawned or sent.
-        let resolution = self.resolve_spec(&knowledge, &profile, &spec, policy)?;
+        // Resolve and validate before anything is spawned or sent; a model whose context
+        // cannot hold the task is skipped (a tag or chain) or refused (one model).
+        let tokens = attachment::estimate_tokens(&req.task, &req.attachments);
+        let resolution =
+            self.resolve_for_task(&knowledge, &profile, &spec, policy, Some(tokens))?;
         let parts = self.parts(&profile.id, std::mem::take(&mut req.task), &req.attachments)?;
         if let (Some(m), Policy::Sticky) = (&req.model, policy) {
             self.save_setting(
@@ -1054,6 +1074,15 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         // Validate first: on error nothing changes.
         let resolution =
             self.resolve_spec(&knowledge, &profile, &ModelSpec::One(model), req.policy)?;
+        if !req.force {
+            knowledge
+                .resolver
+                .check_fit(&resolution, &profile, None)
+                .map_err(|source| WorkerError::Resolve {
+                    worker: profile.id.clone(),
+                    source,
+                })?;
+        }
         self.apply_inner(&knowledge, &profile, req, resolution)
             .await
     }

@@ -58,7 +58,8 @@ pub struct Catalog {
     pub rows: Vec<ModelRow>,
     /// Their search text, same order.
     pub hays: Vec<Haystack>,
-    /// How many rows are usable.
+    /// How many rows are usable (by a worker: their provider is usable and they do text
+    /// work), what the usable scope lists.
     pub usable: usize,
     /// `local` or `live`.
     pub source: Origin,
@@ -75,7 +76,11 @@ impl Catalog {
             .map(|m| Haystack::new(&m.model, &[&m.name]))
             .collect();
         Self {
-            usable: view.models.iter().filter(|m| m.usable).count(),
+            usable: view
+                .models
+                .iter()
+                .filter(|m| m.usable && m.not_text.is_none())
+                .count(),
             rows: view.models,
             hays,
             source: view.source,
@@ -185,7 +190,13 @@ impl Pick {
             filter::filter(
                 &c.hays,
                 &m,
-                |i| (all || c.rows[i].usable) && (!vision_only || c.rows[i].image),
+                // The usable scope offers only what a worker can use: no model that does
+                // not do text work (embedding, speech, image generation, guard); the
+                // `all` scope shows them, marked unfit.
+                |i| {
+                    let r = &c.rows[i];
+                    (all || (r.usable && r.not_text.is_none())) && (!vision_only || r.image)
+                },
                 &mut self.scratch,
             );
             self.items

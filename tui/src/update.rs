@@ -270,6 +270,9 @@ fn enter(model: &mut Model) -> Option<Cmd> {
                 model: a.reference.clone(),
                 policy: a.policy,
                 respawn: a.respawn,
+                // The TUI offers no force: an unfit model is refused and the
+                // suggestions (models that fit) are offered instead.
+                force: false,
             }))
         }
         Screen::Verify => {

@@ -494,3 +494,62 @@ fn no_snapshot_holds_a_secret_or_a_temp_path() {
     }
     assert!(n >= 20, "only {n} snapshots");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_does_not_fit_the_worker_is_refused_with_models_that_fit() {
+    let mut h = Harness::new().await;
+    select_worker(&mut h, "memory").await;
+    h.key(KeyCode::Enter).await;
+    // The usable scope lists no model that does not do text work.
+    let p = h.model().pick.clone().expect("a pick is open");
+    let catalog = h.model().catalog().expect("the catalog is loaded");
+    assert!(p.items.iter().all(|i| match i {
+        Item::Model(m) => catalog.rows[*m].not_text.is_none(),
+        Item::Tag(_) => true,
+    }));
+    // groq/allam-2-7b does text work but cannot call tools, which the memory worker uses.
+    h.key(KeyCode::Char('/')).await;
+    h.chars("allam").await;
+    h.key(KeyCode::Enter).await;
+    let p = h.model().pick.clone().expect("a pick is open");
+    let item = p.current().expect("a row");
+    assert_eq!(
+        p.reference(item, h.model().catalog()).as_deref(),
+        Some("groq/allam-2-7b")
+    );
+    h.key(KeyCode::Enter).await;
+    let a = h.model().apply.clone().expect("an apply screen");
+    let preview = a
+        .preview
+        .clone()
+        .expect("the preview loaded")
+        .expect("an explicit reference resolves");
+    assert!(
+        preview
+            .reason
+            .contains("warning: it does not fit the memory worker: it cannot call tools"),
+        "{}",
+        preview.reason
+    );
+    // Applying it is refused by the backend, with the closest models that fit on offer.
+    h.key(KeyCode::Enter).await;
+    let a = h.model().apply.clone().expect("an apply screen");
+    let error = a.error.clone().expect("the apply was refused");
+    assert!(
+        error
+            .message
+            .contains("groq/allam-2-7b does not fit the memory worker"),
+        "{}",
+        error.message
+    );
+    assert!(!a.suggestions().is_empty());
+    let memory = h
+        .backend
+        .workers()
+        .await
+        .expect("the workers view")
+        .into_row("memory")
+        .expect("a memory worker");
+    assert_eq!(memory.model_ref, "node");
+    h.close().await;
+}
