@@ -30,10 +30,18 @@ fn main() -> ExitCode {
     // `orch __guard PROGRAM ARGS...`: the worker guard the backend runs each OpenCode
     // under (internal, not a command for people; its arguments are not orch's).
     let mut argv = std::env::args_os().skip(1);
-    if argv
-        .next()
-        .is_some_and(|a| a == orch::workers::guard::SUBCOMMAND)
+    let first = argv.next();
+    // `orch __launch ARGS...`: starts `orch ARGS...` (the backend) detached from the
+    // client that runs it, prints its pid and exits (internal, see `orch::client::detach`).
+    if first
+        .as_ref()
+        .is_some_and(|a| a == orch::client::detach::SUBCOMMAND)
     {
+        let args: Vec<_> = argv.collect();
+        let code = orch::client::detach::run(&args);
+        return ExitCode::from(u8::try_from(code).unwrap_or(exit::FAILURE));
+    }
+    if first.is_some_and(|a| a == orch::workers::guard::SUBCOMMAND) {
         let Some(program) = argv.next() else {
             eprintln!("orch: {} needs a program", orch::workers::guard::SUBCOMMAND);
             return ExitCode::from(exit::USAGE);
@@ -231,6 +239,9 @@ fn launch(project: &std::path::Path) -> anyhow::Result<Launch> {
 /// SIGINT/SIGTERM. The backend keeps the socket candidates clients use, so `orch status`
 /// shows a mismatch with `--socket`.
 fn serve(cli: &Cli) -> anyhow::Result<u8> {
+    // A session of its own, first thing: nothing that ends its client's session or
+    // process group reaches it (a no-op when a shell's job control made it a group leader).
+    let detached = orch::client::detach::leave_session();
     let Place { env, paths, .. } = Place::of(cli)?;
     // Every log line passes the backend's redactor, which learns the secrets once the
     // service loads them (and worker passwords as they are made).
@@ -246,6 +257,7 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn")),
         )
         .init();
+    orch::client::detach::log_start(detached);
     // The first safe candidate, where clients look first and start a backend themselves.
     let socket = match &cli.socket {
         Some(socket) => socket.clone(),
@@ -307,18 +319,30 @@ fn stop(cli: &Cli) -> anyhow::Result<Option<u32>> {
     }
 }
 
-/// `orch mcp`: stdout carries the protocol only; messages go to stderr.
+/// `orch mcp`: stdout carries the protocol only; messages go to stderr. The bridge
+/// survives the backend (see `orch::client::bridge_reconnecting`).
 fn mcp(cli: &Cli) -> anyhow::Result<u8> {
     let place = Place::of(cli)?.for_client(cli);
     let rt = runtime(Threads::One)?;
     let result = rt.block_on(async {
         warn_skipped_sockets(&place.paths);
-        let (stream, _) = connect_or_start(&place.paths, &launch(&place.project)?).await?;
+        let start = orch::client::StartOnDemand {
+            paths: place.paths.clone(),
+            launch: launch(&place.project)?,
+        };
+        let (stream, _) = connect_or_start(&start.paths, &start.launch).await?;
         // A worker's OpenCode runs this with the depth orch gave it (none for the user's).
         let depth = orch::workers::isolation::depth_in(&place.env);
-        orch::client::bridge(stream, tokio::io::stdin(), tokio::io::stdout(), depth)
-            .await
-            .context("the connection to the backend failed")
+        // It outlives the backend: a dropped connection is reconnected on the next request.
+        orch::client::bridge_reconnecting(
+            stream,
+            &start,
+            tokio::io::stdin(),
+            tokio::io::stdout(),
+            depth,
+        )
+        .await
+        .context("the connection to the backend failed")
     });
     // Reading stdin blocks a thread that would keep the runtime from shutting down.
     rt.shutdown_background();

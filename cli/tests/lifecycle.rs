@@ -1,0 +1,208 @@
+//! The backend's lifecycle (issue 9): it is never a descendant of the client that started
+//! it, a storm of cold calls starts exactly one, the `orch mcp` bridge survives its death,
+//! and it exits by itself when idle. Real `orch` binary, scrubbed sandbox; every backend a
+//! test starts, its sandbox stops.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::{Pid, getsid};
+use orch::testutil::{Poll, Sandbox, wait_until_blocking};
+use orch::wire::StatusView;
+use orch::workers::spawn::pid_alive;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_orch");
+
+fn pid(raw: u32) -> Pid {
+    Pid::from_raw(i32::try_from(raw).unwrap_or(i32::MAX))
+}
+
+/// The backend's log in `home`.
+fn serve_log(home: &Sandbox) -> String {
+    std::fs::read_to_string(orch::mcp::log_file(&home.paths())).unwrap_or_default()
+}
+
+/// Every ancestor of `pid`, nearest first, up to init.
+fn ancestors(mut of: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    while let Some(parent) = orch::workers::procfs::stat(of)
+        .and_then(|s| u32::try_from(s.ppid).ok())
+        .filter(|p| *p > 0)
+    {
+        out.push(parent);
+        if parent == 1 {
+            break;
+        }
+        of = parent;
+    }
+    out
+}
+
+/// `orch mcp` in its own process group, talking JSON-RPC lines over pipes.
+struct McpClient {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+impl McpClient {
+    #[expect(clippy::expect_used, reason = "test helper")]
+    fn start(home: &Sandbox) -> Self {
+        use std::os::unix::process::CommandExt;
+        let mut child = home
+            .orch(&["mcp"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("orch mcp starts");
+        let input = child.stdin.take().expect("stdin");
+        let output = BufReader::new(child.stdout.take().expect("stdout"));
+        Self {
+            child,
+            input,
+            output,
+        }
+    }
+
+    #[expect(clippy::expect_used, reason = "test helper")]
+    fn send(&mut self, message: &Value) {
+        writeln!(self.input, "{message}").expect("a line to orch mcp");
+        self.input.flush().expect("flushed");
+    }
+
+    /// The next line `orch mcp` prints, as JSON.
+    #[expect(clippy::expect_used, reason = "test helper")]
+    fn reply(&mut self) -> Value {
+        let mut line = String::new();
+        self.output
+            .read_line(&mut line)
+            .expect("a line from orch mcp");
+        assert!(!line.is_empty(), "orch mcp closed its output");
+        serde_json::from_str(&line).expect("JSON-RPC")
+    }
+
+    fn initialize(&mut self) -> Value {
+        self.send(
+            &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "lifecycle-test", "version": "0"}}}),
+        );
+        let reply = self.reply();
+        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        reply
+    }
+
+    fn call(&mut self, id: u64, tool: &str) -> Value {
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": tool, "arguments": {}}}));
+        self.reply()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for McpClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_backend_is_not_a_descendant_of_its_client_and_survives_its_kill() {
+    let home = Sandbox::capture(BIN);
+    let mut client = McpClient::start(&home);
+    let init = client.initialize();
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    let backend = orch::mcp::socket::backend_pid(&home.socket()).expect("a backend pid");
+    let me = client.pid();
+    assert!(
+        !ancestors(backend).contains(&me),
+        "the backend {backend} descends from its client {me}: {:?}",
+        ancestors(backend)
+    );
+    let session = |p: u32| getsid(Some(pid(p))).ok();
+    assert!(session(backend).is_some());
+    assert_ne!(
+        session(backend),
+        session(me),
+        "the backend shares its client's session"
+    );
+    assert_eq!(
+        session(backend),
+        Some(pid(backend)),
+        "the backend leads a session of its own"
+    );
+    // The client and its whole process group die, as when OpenCode exits.
+    killpg(pid(me), Signal::SIGKILL).expect("kill -9 of the client's group");
+    let _ = client.child.wait();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(pid_alive(backend), "the backend died with its client");
+    let status: StatusView = home.run(&["status", "--format", "json"]).json();
+    assert_eq!(status.pid, backend, "another backend answers");
+}
+
+#[test]
+fn fifty_concurrent_cold_calls_start_exactly_one_backend() {
+    let home = Sandbox::capture(BIN);
+    let calls: Vec<Child> = (0..50)
+        .map(|_| {
+            home.orch(&["--format", "json", "status"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("orch status starts")
+        })
+        .collect();
+    let mut pids = Vec::new();
+    for call in calls {
+        let run = orch::testutil::Run::of("orch status", call.wait_with_output());
+        assert_eq!(run.code, 0, "a cold call failed: {}", run.stderr);
+        let status: StatusView = run.json();
+        pids.push(status.pid);
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), 1, "several backends answered: {pids:?}");
+    let log = serve_log(&home);
+    let started = log
+        .lines()
+        .filter(|l| l.contains("orch backend starting"))
+        .count();
+    assert_eq!(started, 1, "backends started:\n{log}");
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("ERROR") || l.starts_with("orch: "))
+        .collect();
+    assert!(errors.is_empty(), "error lines in serve.log: {errors:#?}");
+}
+
+#[test]
+fn an_orch_mcp_session_survives_kill_9_of_the_backend() {
+    let home = Sandbox::capture(BIN);
+    let mut client = McpClient::start(&home);
+    client.initialize();
+    let listed = client.call(1, "task_list");
+    assert!(listed["result"].is_object(), "{listed}");
+    let first = orch::mcp::socket::backend_pid(&home.socket()).expect("a backend pid");
+    kill(pid(first), Signal::SIGKILL).expect("kill -9 of the backend");
+    assert!(
+        wait_until_blocking(Poll::within(Duration::from_secs(10)), || !pid_alive(first)),
+        "the backend survived kill -9"
+    );
+    // The next request reconnects (starting a new backend) and is answered.
+    let again = client.call(2, "task_list");
+    assert_eq!(again["id"], 2, "{again}");
+    assert!(again["result"].is_object(), "{again}");
+    let second = orch::mcp::socket::backend_pid(&home.socket()).expect("a new backend pid");
+    assert_ne!(first, second, "no new backend");
+    let status = client.call(3, "task_list");
+    assert!(status["result"].is_object(), "{status}");
+}
