@@ -101,7 +101,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Completions { shell } => completions(*shell),
         Command::Opencode(o) => opencode(cli, o),
         Command::Serve => serve(cli),
-        Command::Stop => stop(cli).map(|_| exit::OK),
+        Command::Stop { all: false } => stop(cli).map(|_| exit::OK),
+        Command::Stop { all: true } => stop_all(cli),
         Command::Restart => {
             stop(cli)?;
             ask(cli, &commands::Status)
@@ -263,6 +264,7 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
         Some(socket) => socket.clone(),
         None => orch::mcp::trust::listen_path(&paths.socket_candidates)?,
     };
+    let idle_exit = orch::mcp::socket::idle_exit(&env).map_err(anyhow::Error::msg)?;
     runtime(Threads::Many(None))?.block_on(async {
         let shutdown = orch::mcp::shutdown_signal().context("cannot watch for signals")?;
         // Lock first so a second backend fails fast, before loading anything; listen only
@@ -282,7 +284,7 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
             info,
             orch::tasks::Limits::default(),
         ));
-        orch::mcp::socket::serve(backend, listener, shutdown).await;
+        orch::mcp::socket::serve_until_idle(backend, listener, shutdown, idle_exit).await;
         Ok(exit::OK)
     })
 }
@@ -317,6 +319,36 @@ fn stop(cli: &Cli) -> anyhow::Result<Option<u32>> {
             Ok(Some(pid))
         }
     }
+}
+
+/// `orch stop --all`: every backend of this user stops, as `orch stop` stops one; exit 1
+/// when one could not be stopped.
+fn stop_all(cli: &Cli) -> anyhow::Result<u8> {
+    let place = Place::of(cli)?.for_client(cli);
+    let results = runtime(Threads::One)?.block_on(orch::client::stop_all(&place.paths, STOP_WAIT));
+    let mut code = exit::OK;
+    let mut stopped = 0;
+    for (socket, result) in results {
+        match result {
+            Ok(Stopped::NotRunning { .. }) => {}
+            Ok(Stopped::Stopped { pid, killed }) => {
+                stopped += 1;
+                let how = if killed { "killed" } else { "stopped" };
+                print::line(&format!(
+                    "{how} the orch backend (pid {pid}) on {}",
+                    socket.display()
+                ))?;
+            }
+            Err(e) => {
+                code = exit::FAILURE;
+                eprintln!("orch: cannot stop the backend on {}: {e}", socket.display());
+            }
+        }
+    }
+    if stopped == 0 && code == exit::OK {
+        print::line("no orch backend is running")?;
+    }
+    Ok(code)
 }
 
 /// `orch mcp`: stdout carries the protocol only; messages go to stderr. The bridge

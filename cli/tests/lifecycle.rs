@@ -206,3 +206,72 @@ fn an_orch_mcp_session_survives_kill_9_of_the_backend() {
     let status = client.call(3, "task_list");
     assert!(status["result"].is_object(), "{status}");
 }
+
+#[test]
+fn an_idle_backend_exits_by_itself_but_not_while_a_client_is_connected() {
+    let mut home = Sandbox::capture(BIN);
+    home.set("ORCH_IDLE_EXIT_SECS", "1");
+    let mut client = McpClient::start(&home);
+    client.initialize();
+    let backend = orch::mcp::socket::backend_pid(&home.socket()).expect("a backend pid");
+    // A connected client keeps it up, well past the idle time.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(pid_alive(backend), "it exited with a client connected");
+    drop(client);
+    assert!(
+        wait_until_blocking(Poll::within(Duration::from_secs(15)), || !pid_alive(
+            backend
+        )),
+        "the idle backend is still running"
+    );
+    assert!(!home.socket().exists(), "the idle backend left its socket");
+    let log = serve_log(&home);
+    assert!(log.contains("idle with no connection"), "{log}");
+    // The next call starts a new one.
+    let status: StatusView = home.run(&["status", "--format", "json"]).json();
+    assert_ne!(status.pid, backend);
+}
+
+#[test]
+fn an_idle_time_that_is_not_a_number_is_refused() {
+    let mut home = Sandbox::capture(BIN);
+    home.set("ORCH_IDLE_EXIT_SECS", "soon");
+    let serve = home.run(&["serve"]);
+    assert_eq!(serve.code, 1, "{}", serve.stderr);
+    assert!(
+        serve.stderr.contains("ORCH_IDLE_EXIT_SECS"),
+        "{}",
+        serve.stderr
+    );
+}
+
+#[test]
+fn stop_all_stops_every_backend_of_the_user() {
+    let home = Sandbox::capture(BIN);
+    home.write("other/.git/HEAD", "");
+    let other = home.root().join("other").display().to_string();
+    let a: StatusView = home.run(&["status", "--format", "json"]).json();
+    let b: StatusView = home
+        .run(&["-C", &other, "status", "--format", "json"])
+        .json();
+    assert_ne!(a.pid, b.pid, "one backend per project");
+    let stop = home.run(&["stop", "--all"]);
+    assert_eq!(stop.code, 0, "{}", stop.stderr);
+    for p in [a.pid, b.pid] {
+        assert!(
+            stop.stdout
+                .contains(&format!("stopped the orch backend (pid {p})")),
+            "{}",
+            stop.stdout
+        );
+        assert!(!pid_alive(p), "backend {p} survived orch stop --all");
+    }
+    assert!(orch::client::user_sockets(&home.paths()).is_empty());
+    let again = home.run(&["stop", "--all"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("no orch backend is running"),
+        "{}",
+        again.stdout
+    );
+}

@@ -1,5 +1,5 @@
 //! Finding the backend: the socket candidates in order, and starting `orch serve` when none
-//! answers: one client at a time (a start lock beside the socket), detached from the
+//! answers: one client at a time (a start lock in the backend's state directory), detached from the
 //! client (see [`super::detach`]), its stdout and stderr to the log file.
 
 use std::fs::File;
@@ -107,7 +107,7 @@ pub async fn connect(paths: &Paths) -> Result<(UnixStream, PathBuf), ConnectErro
 /// Connects to a running backend, or starts one on the first socket candidate and waits
 /// (at most `launch.wait`) until it answers.
 ///
-/// One start at a time: the client that takes the socket's start lock
+/// One start at a time: the client that takes the backend's start lock
 /// ([`start_lock_file`]) looks again, starts the backend detached (see [`super::detach`])
 /// and holds the lock until the socket answers; every other client waits for the lock or
 /// the socket, whichever comes first, so a storm of cold calls starts exactly one backend.
@@ -128,10 +128,10 @@ pub async fn connect_or_start(
         why,
     };
     let deadline = tokio::time::Instant::now() + launch.wait;
-    if let Some(dir) = socket.parent() {
+    let lock_path = start_lock_file(paths);
+    if let Some(dir) = lock_path.parent() {
         prepare_dir(dir)?;
     }
-    let lock_path = start_lock_file(&socket);
     loop {
         if let Some(lock) = try_start_lock(&lock_path).map_err(&fail)? {
             // Another client may have started it while this one waited for the lock.
@@ -155,10 +155,11 @@ pub async fn connect_or_start(
     }
 }
 
-/// The start lock beside a socket (`<key>.start.lock` for `<key>.sock`): held by the one
-/// client starting the backend, until the backend answers.
-pub fn start_lock_file(socket: &Path) -> PathBuf {
-    socket.with_extension("start.lock")
+/// The start lock of the backend of `paths`: `start.lock` in its state directory (beside
+/// its log; private to the user, whatever directory `--socket` names), held by the one
+/// client starting the backend until it answers.
+pub fn start_lock_file(paths: &Paths) -> PathBuf {
+    paths.backend_state_dir().join("start.lock")
 }
 
 /// The start lock when it is free; `None` while another client holds it.

@@ -15,4 +15,4 @@ pub use connect::{
     ConnectError, Launch, connect, connect_or_start, skipped_sockets, start_lock_file,
 };
 pub use socket_client::SocketClient;
-pub use stop::{StopError, Stopped, stop_backend};
+pub use stop::{StopError, Stopped, stop_all, stop_backend, user_sockets};
