@@ -275,3 +275,241 @@ fn stop_all_stops_every_backend_of_the_user() {
         again.stdout
     );
 }
+
+/// A sandbox whose project uses the real OpenCode with the fake LLM, with `orch mcp` (this
+/// very binary) as its `orch` MCP server.
+#[expect(clippy::expect_used, reason = "test set-up")]
+fn real_home(bin: &std::path::Path, llm: &orch::testutil::fake_llm::FakeLlm) -> Sandbox {
+    let mut home = Sandbox::new(BIN);
+    let mut config = orch::testutil::real::fake_llm_config(&llm.base_url());
+    config["mcp"] = json!({"orch": {"type": "local", "command": [BIN, "mcp"]}});
+    home.write("project/opencode.json", &config.to_string());
+    home.set("ORCH_OPENCODE_BIN", bin);
+    home.set("PATH", std::env::var("PATH").expect("PATH"));
+    home.set("OPENCODE_DISABLE_AUTOUPDATE", "1");
+    home.set("OPENCODE_DISABLE_MODELS_FETCH", "1");
+    home
+}
+
+/// Stops every backend of the sandbox when dropped (`orch stop --all`), also those a real
+/// OpenCode started under a key of its own.
+struct StopAll<'a>(&'a Sandbox);
+
+impl Drop for StopAll<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.orch(&["stop", "--all"]).output();
+    }
+}
+
+/// Runs `opencode run MESSAGE` in the sandbox's project; kills it after `limit`.
+#[expect(clippy::expect_used, reason = "test helper")]
+fn opencode_run(home: &Sandbox, bin: &std::path::Path, message: &str, limit: Duration) -> i32 {
+    let mut child = home
+        .command(bin)
+        .args(["run", message])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("opencode run starts");
+    let done = wait_until_blocking(
+        Poll::within(limit).every(Duration::from_millis(100)),
+        || child.try_wait().ok().flatten().is_some(),
+    );
+    if !done {
+        let _ = child.kill();
+    }
+    child
+        .wait()
+        .expect("opencode run ends")
+        .code()
+        .unwrap_or(-1)
+}
+
+#[test]
+fn a_task_delegated_by_opencode_run_completes_after_opencode_exits() {
+    let Some(bin) = orch::testutil::real::opencode_bin(
+        "a_task_delegated_by_opencode_run_completes_after_opencode_exits",
+    ) else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let llm = rt
+        .block_on(orch::testutil::fake_llm::FakeLlm::start())
+        .expect("fake LLM");
+    let home = real_home(&bin, &llm);
+    let _stop = StopAll(&home);
+    let m = std::process::id();
+    // The user's OpenCode delegates through orch's task_start; the worker's task answers.
+    llm.answer_with_tool(
+        &format!("DELEGATE-{m}"),
+        "orch_task_start",
+        &json!({"kind": "worker", "workerId": "coder", "task": format!("WORKER-{m} say hello")}),
+    );
+    let code = opencode_run(
+        &home,
+        &bin,
+        &format!("DELEGATE-{m} hand this to a worker"),
+        Duration::from_secs(120),
+    );
+    assert_eq!(code, 0, "opencode run failed");
+    let tools = llm.tools_for(&format!("DELEGATE-{m}"));
+    assert!(
+        tools.iter().any(|t| t == "orch_task_start"),
+        "OpenCode offered no orch tools: {tools:?}"
+    );
+    // OpenCode runs `orch mcp` with `OPENCODE=1` and `OPENCODE_PID`: it still reaches the
+    // backend of the user's shell in this project.
+    let sockets = orch::client::user_sockets(&home.paths());
+    assert_eq!(sockets, [home.socket()], "another backend than the shell's");
+    let socket = home.socket().display().to_string();
+    let backend = orch::mcp::socket::backend_pid(&home.socket()).expect("a backend pid");
+    // OpenCode has exited: the backend and the task live on, and the task completes.
+    let task = orch::testutil::eventually_blocking(
+        "the delegated task finished",
+        Poll::within(Duration::from_secs(90)).every(Duration::from_millis(200)),
+        || {
+            let tasks: orch::wire::TasksView = home
+                .run(&["--socket", &socket, "--format", "json", "tasks"])
+                .json();
+            tasks
+                .tasks
+                .into_iter()
+                .find(|t| t.worker.as_deref() == Some("coder") && t.finished_at_ms.is_some())
+        },
+    );
+    assert!(pid_alive(backend), "the backend died with OpenCode");
+    assert_eq!(
+        task.status,
+        orch::wire::TaskStatus::Succeeded,
+        "{:?} {:?}",
+        task.error,
+        task.output
+    );
+    assert!(
+        !llm.models_for(&format!("WORKER-{m}")).is_empty(),
+        "the worker's model never got the task"
+    );
+}
+
+/// A real `opencode serve` in the sandbox's project, in its own process group; stopped
+/// (the whole group) when dropped.
+struct OpenCodeServer {
+    child: Child,
+    url: String,
+}
+
+impl OpenCodeServer {
+    #[expect(clippy::expect_used, reason = "test set-up")]
+    fn start(bin: &std::path::Path, home: &Sandbox) -> Self {
+        use std::os::unix::process::CommandExt;
+        let mut child = home
+            .command(bin)
+            .args(["serve", "--hostname", "127.0.0.1", "--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("opencode serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("opencode server listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("opencode serve says where it listens");
+        assert!(url.starts_with("http://127.0.0.1:"), "not loopback: {url}");
+        Self { child, url }
+    }
+}
+
+impl Drop for OpenCodeServer {
+    fn drop(&mut self) {
+        if let Ok(group) = i32::try_from(self.child.id()) {
+            let _ = killpg(Pid::from_raw(group), Signal::SIGTERM);
+            let poll = Poll::within(Duration::from_secs(5)).every(Duration::from_millis(50));
+            wait_until_blocking(poll, || matches!(self.child.try_wait(), Ok(Some(_))));
+            let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn exiting_one_opencode_leaves_the_orch_tools_of_another_working() {
+    let Some(bin) = orch::testutil::real::opencode_bin(
+        "exiting_one_opencode_leaves_the_orch_tools_of_another_working",
+    ) else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let llm = rt
+        .block_on(orch::testutil::fake_llm::FakeLlm::start())
+        .expect("fake LLM");
+    let home = real_home(&bin, &llm);
+    let _stop = StopAll(&home);
+    let m = std::process::id();
+    let (first, second) = (format!("FIRST-{m}"), format!("SECOND-{m}"));
+    llm.answer_with_tool(&first, "orch_task_list", &json!({}));
+    llm.answer_with_tool(&second, "orch_task_list", &json!({}));
+    llm.answer_with_tool(
+        &format!("DELEGATE-{m}"),
+        "orch_task_start",
+        &json!({"kind": "worker", "workerId": "coder", "task": format!("WORKER-{m} say hello")}),
+    );
+    // OpenCode A, long-lived, uses the orch tools once.
+    let a = OpenCodeServer::start(&bin, &home);
+    let client = orch::opencode::OpenCodeClient::new(&a.url, Duration::from_secs(90))
+        .expect("a client of OpenCode");
+    let prompt = |text: &str| {
+        rt.block_on(async {
+            let session: Value = client
+                .post("session", &json!({"title": "lifecycle"}))
+                .await
+                .expect("a session");
+            let id = session["id"].as_str().unwrap_or_default().to_owned();
+            let _: Value = client
+                .post(
+                    &format!("session/{id}/message"),
+                    &json!({"parts": [{"type": "text", "text": text}]}),
+                )
+                .await
+                .expect("OpenCode answers");
+        });
+    };
+    prompt(&format!("{first} list the tasks"));
+    let backend = orch::mcp::socket::backend_pid(&home.socket()).expect("a backend pid");
+    // OpenCode B delegates a task and exits, killing its MCP servers' descendants.
+    let code = opencode_run(
+        &home,
+        &bin,
+        &format!("DELEGATE-{m} hand this to a worker"),
+        Duration::from_secs(120),
+    );
+    assert_eq!(code, 0, "opencode run failed");
+    assert!(pid_alive(backend), "the backend died with OpenCode B");
+    // A's next use of the orch tools works, on the same backend.
+    prompt(&format!("{second} list the tasks again"));
+    let seen: Vec<String> = llm
+        .log()
+        .into_iter()
+        .filter(|r| r.text.contains(&second))
+        .map(|r| r.text)
+        .collect();
+    let last = seen.last().cloned().unwrap_or_default();
+    assert!(
+        seen.len() >= 2 && last.contains("coder") && !last.contains("Connection closed"),
+        "A's orch tool call failed after B exited:\n{last}"
+    );
+    assert_eq!(
+        orch::mcp::socket::backend_pid(&home.socket()),
+        Some(backend),
+        "another backend"
+    );
+}
