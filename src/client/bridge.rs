@@ -218,7 +218,7 @@ impl<'a, C: Reconnect> Bridge<'a, C> {
                         continue;
                     }
                     let message = std::mem::take(&mut line);
-                    self.from_client(&mut conn, message, &mut output).await?;
+                    self.client_line(&mut conn, message, &mut output).await?;
                 }
                 read = from_backend => {
                     let message = match (read, conn.as_mut()) {
@@ -234,7 +234,7 @@ impl<'a, C: Reconnect> Bridge<'a, C> {
                         }
                         continue;
                     }
-                    self.from_backend(&message, &mut output).await?;
+                    self.backend_line(&message, &mut output).await?;
                 }
             }
         }
@@ -242,7 +242,7 @@ impl<'a, C: Reconnect> Bridge<'a, C> {
 
     /// A line from the client: refused, or forwarded (reconnecting first when the
     /// connection dropped).
-    async fn from_client<W: AsyncWrite + Unpin>(
+    async fn client_line<W: AsyncWrite + Unpin>(
         &mut self,
         conn: &mut Option<Connection>,
         line: Vec<u8>,
@@ -302,7 +302,7 @@ impl<'a, C: Reconnect> Bridge<'a, C> {
     }
 
     /// A line from the backend: passed on, unless it answers a replayed `initialize`.
-    async fn from_backend<W: AsyncWrite + Unpin>(
+    async fn backend_line<W: AsyncWrite + Unpin>(
         &mut self,
         line: &[u8],
         output: &mut W,
