@@ -390,6 +390,29 @@ fn a_task_delegated_by_opencode_run_completes_after_opencode_exits() {
         !llm.models_for(&format!("WORKER-{m}")).is_empty(),
         "the worker's model never got the task"
     );
+    // `orch stop` leaves no process of the test: no backend, no worker OpenCode, no guard.
+    let stop = home.run(&["stop"]);
+    assert_eq!(stop.code, 0, "{}", stop.stderr);
+    let root = home.root().display().to_string();
+    let left = || -> Vec<String> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|p| pid_alive(*p))
+            .filter_map(|p| {
+                let cmd = orch::workers::procfs::cmdline(p).unwrap_or_default();
+                let cwd = std::fs::read_link(format!("/proc/{p}/cwd")).unwrap_or_default();
+                (cmd.contains(&root) || cwd.starts_with(&root)).then(|| format!("{p}: {cmd}"))
+            })
+            .collect()
+    };
+    assert!(
+        wait_until_blocking(Poll::within(Duration::from_secs(10)), || left().is_empty()),
+        "processes left after orch stop: {:?}",
+        left()
+    );
 }
 
 /// A real `opencode serve` in the sandbox's project, in its own process group; stopped
