@@ -122,7 +122,8 @@ impl Environment {
 /// `AZURE_*`, `CLOUDFLARE_*`, `GCP_*`, `GCLOUD_*`), every variable a catalog provider names
 /// in its `env` list (all of them end in one of the suffixes below; a test checks the bundled
 /// catalog), and orch's backend settings. Session noise (`PWD`, `TERM`, `XDG_SESSION_ID`,
-/// `ORCH_DELEGATION_DEPTH`) is not part of it.
+/// `ORCH_DELEGATION_DEPTH`, and `OPENCODE`/`OPENCODE_PID`, which OpenCode sets on its MCP
+/// servers) is not part of it.
 pub fn decides_providers(name: &str) -> bool {
     const EXACT: [&str; 11] = [
         "HOME",
@@ -165,6 +166,12 @@ pub fn decides_providers(name: &str) -> bool {
         "_ACCOUNT_ID",
         "_ORG_ID",
     ];
+    // What OpenCode sets on each of its MCP servers (`OPENCODE=1`, `OPENCODE_PID`): the
+    // `orch mcp` of every OpenCode instance must reach the user's one backend.
+    const SESSION: [&str; 1] = ["OPENCODE_PID"];
+    if SESSION.contains(&name) {
+        return false;
+    }
     EXACT.contains(&name)
         || PREFIXES.iter().any(|p| name.starts_with(p))
         || SUFFIXES.iter().any(|s| name.ends_with(s))
@@ -426,6 +433,8 @@ mod tests {
             "ORCH_SOCKET",
             "ORCH_DELEGATION_DEPTH",
             "PATH",
+            "OPENCODE",
+            "OPENCODE_PID",
         ] {
             assert!(!decides_providers(noise), "{noise}");
         }

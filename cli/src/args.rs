@@ -113,7 +113,11 @@ pub enum Command {
     /// Run the backend: the MCP server on the Unix socket (clients start it on demand).
     Serve,
     /// Stop the backend, its tasks, its workers and everything they started.
-    Stop,
+    Stop {
+        /// Stop every orch backend of this user (every project and environment).
+        #[arg(long)]
+        all: bool,
+    },
     /// Stop the backend and start a new one.
     Restart,
     /// Speak MCP on stdin/stdout for OpenCode's `mcp` config, bridged to the backend.

@@ -33,10 +33,18 @@ fn main() -> ExitCode {
     // `orch __guard PROGRAM ARGS...`: the worker guard the backend runs each OpenCode
     // under (internal, not a command for people; its arguments are not orch's).
     let mut argv = std::env::args_os().skip(1);
-    if argv
-        .next()
-        .is_some_and(|a| a == orch::workers::guard::SUBCOMMAND)
+    let first = argv.next();
+    // `orch __launch ARGS...`: starts `orch ARGS...` (the backend) detached from the
+    // client that runs it, prints its pid and exits (internal, see `orch::client::detach`).
+    if first
+        .as_ref()
+        .is_some_and(|a| a == orch::client::detach::SUBCOMMAND)
     {
+        let args: Vec<_> = argv.collect();
+        let code = orch::client::detach::run(&args);
+        return ExitCode::from(u8::try_from(code).unwrap_or(exit::FAILURE));
+    }
+    if first.is_some_and(|a| a == orch::workers::guard::SUBCOMMAND) {
         let Some(program) = argv.next() else {
             eprintln!("orch: {} needs a program", orch::workers::guard::SUBCOMMAND);
             return ExitCode::from(exit::USAGE);
@@ -93,7 +101,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Completions { shell } => completions(*shell),
         Command::Opencode(o) => opencode(cli, o),
         Command::Serve => serve(cli),
-        Command::Stop => stop(cli).map(|_| exit::OK),
+        Command::Stop { all: false } => stop(cli).map(|_| exit::OK),
+        Command::Stop { all: true } => stop_all(cli),
         Command::Restart => {
             stop(cli)?;
             ask(cli, &commands::Status)
@@ -261,6 +270,9 @@ fn launch(project: &std::path::Path) -> anyhow::Result<Launch> {
 /// SIGINT/SIGTERM. The backend keeps the socket candidates clients use, so `orch status`
 /// shows a mismatch with `--socket`.
 fn serve(cli: &Cli) -> anyhow::Result<u8> {
+    // A session of its own, first thing: nothing that ends its client's session or
+    // process group reaches it (a no-op when a shell's job control made it a group leader).
+    let detached = orch::client::detach::leave_session();
     let Place { env, paths, .. } = Place::of(cli)?;
     // Every log line passes the backend's redactor, which learns the secrets once the
     // service loads them (and worker passwords as they are made).
@@ -276,11 +288,13 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn")),
         )
         .init();
+    orch::client::detach::log_start(detached);
     // The first safe candidate, where clients look first and start a backend themselves.
     let socket = match &cli.socket {
         Some(socket) => socket.clone(),
         None => orch::mcp::trust::listen_path(&paths.socket_candidates)?,
     };
+    let idle_exit = orch::mcp::socket::idle_exit(&env).map_err(anyhow::Error::msg)?;
     runtime(Threads::Many(None))?.block_on(async {
         let shutdown = orch::mcp::shutdown_signal().context("cannot watch for signals")?;
         // Lock first so a second backend fails fast, before loading anything; listen only
@@ -302,7 +316,7 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
             info,
             orch::tasks::Limits::default(),
         ));
-        orch::mcp::socket::serve(backend, listener, shutdown).await;
+        orch::mcp::socket::serve_until_idle(backend, listener, shutdown, idle_exit).await;
         Ok(exit::OK)
     })
 }
@@ -339,18 +353,55 @@ fn stop(cli: &Cli) -> anyhow::Result<Option<u32>> {
     }
 }
 
-/// `orch mcp`: stdout carries the protocol only; messages go to stderr.
+/// `orch stop --all`: every backend of this user stops, as `orch stop` stops one; exit 1
+/// when one could not be stopped.
+fn stop_all(cli: &Cli) -> anyhow::Result<u8> {
+    let place = Place::of(cli)?.for_client(cli);
+    let results = runtime(Threads::One)?.block_on(orch::client::stop_all(&place.paths, STOP_WAIT));
+    let mut code = exit::OK;
+    let mut stopped = 0;
+    for (socket, result) in results {
+        match result {
+            Ok(Stopped::NotRunning { .. }) => {}
+            Ok(Stopped::Stopped { pid, killed }) => {
+                stopped += 1;
+                let how = if killed { "killed" } else { "stopped" };
+                print::line(&format!(
+                    "{how} the orch backend (pid {pid}) on {}",
+                    socket.display()
+                ))?;
+            }
+            Err(e) => {
+                code = exit::FAILURE;
+                eprintln!("orch: cannot stop the backend on {}: {e}", socket.display());
+            }
+        }
+    }
+    if stopped == 0 && code == exit::OK {
+        print::line("no orch backend is running")?;
+    }
+    Ok(code)
+}
+
+/// `orch mcp`: stdout carries the protocol only; messages go to stderr. The bridge
+/// survives the backend (see `orch::client::bridge_reconnecting`).
 fn mcp(cli: &Cli) -> anyhow::Result<u8> {
     let place = Place::of(cli)?.for_client(cli);
     let rt = runtime(Threads::One)?;
     let result = rt.block_on(async {
         warn_skipped_sockets(&place.paths);
-        let (stream, _) = connect_or_start(&place.paths, &launch(&place.project)?).await?;
+        let start = orch::client::StartOnDemand {
+            paths: place.paths.clone(),
+            launch: launch(&place.project)?,
+        };
+        let (stream, _) = connect_or_start(&start.paths, &start.launch).await?;
         // A worker's OpenCode runs this with the depth orch gave it (none for the user's).
         let depth = orch::workers::isolation::depth_in(&place.env);
         let context = Some((&place.paths, &place.env));
-        orch::client::bridge(
+        // It outlives the backend: a dropped connection is reconnected on the next request.
+        orch::client::bridge_reconnecting(
             stream,
+            &start,
             tokio::io::stdin(),
             tokio::io::stdout(),
             depth,

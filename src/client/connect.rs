@@ -1,16 +1,20 @@
-//! Finding the backend: the socket candidates in order, and starting `orch serve` as a
-//! detached process (its own process group, stdio to the log file) when none answers.
+//! Finding the backend: the socket candidates in order, and starting `orch serve` when none
+//! answers: one client at a time (a start lock in the backend's state directory), detached from the
+//! client (see [`super::detach`]), its stdout and stderr to the log file.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
+use nix::fcntl::{Flock, FlockArg};
 use tokio::net::UnixStream;
 
 use crate::error::{Error, ErrorKind};
 use crate::mcp::socket::{log_file, prepare_dir};
 use crate::mcp::trust::{check_peer, check_socket_path, choose_socket, unsafe_candidates};
 use crate::paths::Paths;
+use crate::workers::spawn::pid_alive;
 
 /// The log is started afresh once it grows past this.
 const MAX_LOG_BYTES: u64 = 4 * 1024 * 1024;
@@ -102,6 +106,11 @@ pub async fn connect(paths: &Paths) -> Result<(UnixStream, PathBuf), ConnectErro
 
 /// Connects to a running backend, or starts one on the first socket candidate and waits
 /// (at most `launch.wait`) until it answers.
+///
+/// One start at a time: the client that takes the backend's start lock
+/// ([`start_lock_file`]) looks again, starts the backend detached (see [`super::detach`])
+/// and holds the lock until the socket answers; every other client waits for the lock or
+/// the socket, whichever comes first, so a storm of cold calls starts exactly one backend.
 pub async fn connect_or_start(
     paths: &Paths,
     launch: &Launch,
@@ -118,25 +127,87 @@ pub async fn connect_or_start(
         log: log.clone(),
         why,
     };
-    let log_start = std::fs::metadata(&log).map_or(0, |m| m.len());
-    let mut child = spawn(paths, launch, &socket, &log).map_err(&fail)?;
     let deadline = tokio::time::Instant::now() + launch.wait;
+    let lock_path = start_lock_file(paths);
+    if let Some(dir) = lock_path.parent() {
+        prepare_dir(dir)?;
+    }
     loop {
-        if let Some(stream) = try_socket(&socket).await? {
-            // Reap the child whenever it ends, so it never lingers as a zombie.
-            std::thread::spawn(move || child.wait());
-            return Ok((stream, socket));
+        if let Some(lock) = try_start_lock(&lock_path).map_err(&fail)? {
+            // Another client may have started it while this one waited for the lock.
+            if let Some(stream) = try_socket(&socket).await? {
+                return Ok((stream, socket));
+            }
+            let started = start_and_wait(paths, launch, &socket, &log, deadline).await;
+            drop(lock);
+            return started.map(|stream| (stream, socket.clone()));
         }
-        if let Ok(Some(status)) = child.try_wait()
-            && !another_backend_starting(&socket, child.id())
-        {
-            let why =
-                last_error(&log, log_start).map_or_else(String::new, |line| format!(": {line}"));
-            return Err(fail(format!("it exited ({status}) before answering{why}")));
+        if let Some(stream) = try_socket(&socket).await? {
+            return Ok((stream, socket));
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(fail(format!(
-                "it did not answer within {} ms",
+                "another client was starting it and it did not answer within {} ms",
+                launch.wait.as_millis()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The start lock of the backend of `paths`: `start.lock` in its state directory (beside
+/// its log; private to the user, whatever directory `--socket` names), held by the one
+/// client starting the backend until it answers.
+pub fn start_lock_file(paths: &Paths) -> PathBuf {
+    paths.backend_state_dir().join("start.lock")
+}
+
+/// The start lock when it is free; `None` while another client holds it.
+fn try_start_lock(path: &Path) -> Result<Option<Flock<File>>, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot open the start lock {}: {e}", path.display()))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(Some(lock)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
+}
+
+/// Starts the backend detached and waits until it answers on `socket`, it dies, or
+/// `deadline` passes.
+async fn start_and_wait(
+    paths: &Paths,
+    launch: &Launch,
+    socket: &Path,
+    log: &Path,
+    deadline: tokio::time::Instant,
+) -> Result<UnixStream, ConnectError> {
+    let fail = |why: String| ConnectError::Start {
+        socket: socket.to_path_buf(),
+        log: log.to_path_buf(),
+        why,
+    };
+    let log_start = std::fs::metadata(log).map_or(0, |m| m.len());
+    let pid = spawn(paths, launch, socket, log).await.map_err(&fail)?;
+    loop {
+        if let Some(stream) = try_socket(socket).await? {
+            return Ok(stream);
+        }
+        if !pid_alive(pid) && !another_backend_starting(socket, pid) {
+            let why =
+                last_error(log, log_start).map_or_else(String::new, |line| format!(": {line}"));
+            return Err(fail(format!("it (pid {pid}) exited before answering{why}")));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(fail(format!(
+                "it (pid {pid}) did not answer within {} ms",
                 launch.wait.as_millis()
             )));
         }
@@ -166,38 +237,44 @@ fn last_error(log: &Path, from: u64) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn spawn(
-    paths: &Paths,
-    launch: &Launch,
-    socket: &Path,
-    log: &Path,
-) -> Result<std::process::Child, String> {
+/// Runs `orch __launch ARGS serve --socket SOCKET` with its stderr the log, reaps it, and
+/// returns the pid of the backend it started.
+async fn spawn(paths: &Paths, launch: &Launch, socket: &Path, log: &Path) -> Result<u32, String> {
     use std::os::unix::fs::OpenOptionsExt;
-    use std::os::unix::process::CommandExt;
     let dir = log.parent().unwrap_or(&paths.state_dir);
     prepare_dir(dir).map_err(|e| e.to_string())?;
     if std::fs::metadata(log).is_ok_and(|m| m.len() > MAX_LOG_BYTES) {
         let _ = std::fs::rename(log, log.with_extension("log.1"));
     }
-    let out = std::fs::OpenOptions::new()
+    let err = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
         .open(log)
         .map_err(|e| format!("cannot open the log file: {e}"))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| format!("cannot open the log file: {e}"))?;
-    let mut cmd = Command::new(&launch.exe);
-    cmd.args(&launch.args)
+    let launcher = tokio::process::Command::new(&launch.exe)
+        .arg(super::detach::SUBCOMMAND)
+        .args(&launch.args)
         .arg("serve")
         .arg("--socket")
         .arg(socket)
         .stdin(Stdio::null())
-        .stdout(out)
+        .stdout(Stdio::piped())
         .stderr(err)
-        // Its own process group: a Ctrl-C meant for the client does not stop it.
-        .process_group(0);
-    cmd.spawn()
-        .map_err(|e| format!("cannot run {}: {e}", launch.exe.display()))
+        .kill_on_drop(true)
+        // Not `output()`, which would pipe stderr too: the backend keeps the log open.
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", launch.exe.display()))?
+        .wait_with_output()
+        .await
+        .map_err(|e| format!("cannot read what {} printed: {e}", launch.exe.display()))?;
+    let printed = String::from_utf8_lossy(&launcher.stdout);
+    match printed.trim().parse() {
+        Ok(pid) if launcher.status.success() => Ok(pid),
+        _ => Err(format!(
+            "its launcher failed ({}){}",
+            launcher.status,
+            last_error(log, 0).map_or_else(String::new, |line| format!(": {line}"))
+        )),
+    }
 }

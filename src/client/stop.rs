@@ -133,3 +133,35 @@ pub async fn stop_backend(paths: &Paths, wait: Duration) -> Result<Stopped, Stop
         killed: false,
     })
 }
+
+/// The sockets of every backend of this user that `paths` can see: the `*.sock` files in
+/// the directories of its socket candidates (one backend per project and environment, all
+/// in the same directories), sorted.
+pub fn user_sockets(paths: &Paths) -> Vec<PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut out: Vec<PathBuf> = paths
+        .socket_candidates
+        .iter()
+        .filter_map(|s| s.parent())
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flat_map(|entries| entries.flatten())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_socket()))
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sock"))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Stops every backend of this user ([`user_sockets`]), one after the other, each as
+/// [`stop_backend`] does; a socket nobody answers on is reported as not running.
+pub async fn stop_all(paths: &Paths, wait: Duration) -> Vec<(PathBuf, Result<Stopped, StopError>)> {
+    let mut out = Vec::new();
+    for socket in user_sockets(paths) {
+        let mut one = paths.clone();
+        one.socket_candidates = vec![socket.clone()];
+        out.push((socket, stop_backend(&one, wait).await));
+    }
+    out
+}

@@ -406,6 +406,70 @@ pub async fn serve_with_limits<W: WorkerService>(
     shutdown: impl Future<Output = ()>,
     limits: ConnectionLimits,
 ) {
+    serve_inner(backend, listener, shutdown, limits, None).await;
+}
+
+/// How long a backend started by `orch serve` stays up with nothing to do (no connection, no
+/// task queued or running, no worker process) before it exits by itself.
+pub const DEFAULT_IDLE_EXIT: Duration = Duration::from_secs(30 * 60);
+
+/// The variable that sets the idle time in seconds (`0`: never exit when idle).
+pub const IDLE_EXIT_VAR: &str = "ORCH_IDLE_EXIT_SECS";
+
+/// The idle time of `env` ([`IDLE_EXIT_VAR`], else [`DEFAULT_IDLE_EXIT`]); `None` never
+/// exits. A value that is not a number of seconds is an error naming the variable.
+pub fn idle_exit(env: &crate::paths::Environment) -> Result<Option<Duration>, String> {
+    match env.get(IDLE_EXIT_VAR) {
+        None => Ok(Some(DEFAULT_IDLE_EXIT)),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(0) => Ok(None),
+            Ok(secs) => Ok(Some(Duration::from_secs(secs))),
+            Err(_) => Err(format!(
+                "{IDLE_EXIT_VAR}={v} is not a number of seconds (0 never exits when idle)"
+            )),
+        },
+    }
+}
+
+/// [`serve`] that also stops by itself once it has been idle for `idle_exit` (no
+/// connection, no task queued or running, no worker process); `None` never does.
+pub async fn serve_until_idle<W: WorkerService>(
+    backend: Arc<Backend<W>>,
+    listener: Listener,
+    shutdown: impl Future<Output = ()>,
+    idle_exit: Option<Duration>,
+) {
+    serve_inner(
+        backend,
+        listener,
+        shutdown,
+        ConnectionLimits::default(),
+        idle_exit,
+    )
+    .await;
+}
+
+/// Whether the backend has nothing to do: no connection, no task, no worker process.
+async fn is_idle<W: WorkerService>(backend: &Backend<W>) -> bool {
+    if backend.connections() > 0 || backend.tasks().counts().0 > 0 {
+        return false;
+    }
+    !backend
+        .workers()
+        .workers()
+        .await
+        .workers
+        .iter()
+        .any(|w| w.pid.is_some())
+}
+
+async fn serve_inner<W: WorkerService>(
+    backend: Arc<Backend<W>>,
+    listener: Listener,
+    shutdown: impl Future<Output = ()>,
+    limits: ConnectionLimits,
+    idle_exit: Option<Duration>,
+) {
     let table = Connections::new(limits);
     let stop = CancellationToken::new();
     let mut connections = JoinSet::new();
@@ -415,8 +479,12 @@ pub async fn serve_with_limits<W: WorkerService>(
     // instead of lingering (a cleaned temp dir, a user deleting the runtime dir).
     let ours = Some(listener.ino);
     let inode = |p: &Path| std::fs::symlink_metadata(p).ok().map(|m| m.ino());
-    let mut watch = tokio::time::interval(Duration::from_secs(2));
+    let every = idle_exit.map_or(Duration::from_secs(2), |idle| {
+        (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(2))
+    });
+    let mut watch = tokio::time::interval(every);
     watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut idle_since: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             () = &mut shutdown => break,
@@ -424,6 +492,14 @@ pub async fn serve_with_limits<W: WorkerService>(
                 if inode(listener.path()) != ours {
                     tracing::warn!(socket = %listener.path().display(), "the socket was removed or replaced; stopping");
                     break;
+                }
+                if let Some(idle) = idle_exit {
+                    if !is_idle(&backend).await {
+                        idle_since = None;
+                    } else if idle_since.get_or_insert_with(tokio::time::Instant::now).elapsed() >= idle {
+                        tracing::info!(idle_secs = idle.as_secs_f64(), "idle with no connection, task or worker; stopping");
+                        break;
+                    }
                 }
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}

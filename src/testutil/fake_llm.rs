@@ -34,6 +34,8 @@ struct State {
     /// `(needle, command)`: a request whose messages contain `needle` and no tool result
     /// yet is answered with a call of OpenCode's `bash` tool running `command`.
     bash: Vec<(String, String)>,
+    /// `(needle, tool, arguments)`: as `bash`, a call of any tool.
+    tools: Vec<(String, String, Value)>,
     /// Keys that got their 500 (OpenCode retries a 500, so only the first fails).
     failed_500: Vec<String>,
 }
@@ -102,6 +104,15 @@ impl FakeLlm {
             .push((needle.to_owned(), command.to_owned()));
     }
 
+    /// Answers a request whose messages contain `needle` (and no tool result yet) with a
+    /// call of the tool `name` (as OpenCode offers it, e.g. `orch_task_start`) with
+    /// `arguments`; once the tool has answered, the usual `echo from <model>` text follows.
+    pub fn answer_with_tool(&self, needle: &str, name: &str, arguments: &Value) {
+        lock(&self.state)
+            .tools
+            .push((needle.to_owned(), name.to_owned(), arguments.clone()));
+    }
+
     /// Makes every answer wait this long.
     pub fn set_delay(&self, delay: Duration) {
         lock(&self.state).delay = delay;
@@ -151,7 +162,18 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
             .bash
             .iter()
             .find(|(needle, _)| !tool_answered && text.contains(needle.as_str()))
-            .map(|(_, command)| command.clone());
+            .map(|(_, command)| {
+                (
+                    "bash".to_owned(),
+                    json!({"command": command, "description": "Runs the command of the test"}),
+                )
+            })
+            .or_else(|| {
+                s.tools
+                    .iter()
+                    .find(|(needle, _, _)| !tool_answered && text.contains(needle.as_str()))
+                    .map(|(_, name, arguments)| (name.clone(), arguments.clone()))
+            });
         s.log.push(LlmRequest {
             model: model.clone(),
             text,
@@ -163,8 +185,8 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    if let Some(command) = bash {
-        return bash_call(&model, &command, stream);
+    if let Some((name, arguments)) = bash {
+        return tool_call(&model, &name, &arguments, stream);
     }
     match leak {
         Some("LEAK-401") => {
@@ -219,12 +241,11 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
     )
 }
 
-/// An answer that calls OpenCode's `bash` tool with `command`.
-fn bash_call(model: &str, command: &str, stream: bool) -> Resp {
-    let arguments =
-        json!({"command": command, "description": "Runs the command of the test"}).to_string();
+/// An answer that calls OpenCode's tool `name` with `arguments`.
+fn tool_call(model: &str, name: &str, arguments: &Value, stream: bool) -> Resp {
+    let arguments = arguments.to_string();
     let call = json!({"id": "call_orch_test", "type": "function",
-        "function": {"name": "bash", "arguments": arguments}});
+        "function": {"name": name, "arguments": arguments}});
     let usage = json!({"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8});
     if !stream {
         return Resp::json(
