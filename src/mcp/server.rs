@@ -94,7 +94,11 @@ impl<W: WorkerService> Backend<W> {
     pub fn new(workers: Arc<W>, info: ServeInfo, limits: Limits) -> Self {
         let dir = info.paths.project_state_dir().join("tasks");
         let project = info.paths.project_dir.display().to_string();
-        let tasks = match TaskStore::open(&dir, &project, StoreLimits::default()) {
+        let bounds = StoreLimits {
+            max_records: limits.finished_capacity,
+            ..StoreLimits::default()
+        };
+        let tasks = match TaskStore::open(&dir, &project, bounds) {
             Ok(store) => Tasks::with_store(workers, limits, store),
             Err(e) => {
                 tracing::warn!("task records are kept in memory only: {e}");

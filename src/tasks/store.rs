@@ -13,9 +13,10 @@
 //!   the record line that names them.
 //! - `next-id`: the last id given, so ids never repeat across restarts.
 //!
-//! Bounds ([`StoreLimits`]): at most `max_records` tasks and `max_bytes` on disk; when a
-//! bound is passed, the oldest finished tasks are removed (down to 90 % of the bound) and
-//! `records.jsonl` is rewritten (atomically) with one line per kept task.
+//! Bounds ([`StoreLimits`], by default 1,000 finished tasks and 256 MiB): the views show the
+//! newest `max_records` finished tasks; once the files hold 10 % more than that, or more
+//! than `max_bytes`, the oldest finished tasks are removed (down to `max_records`, and to
+//! 90 % of `max_bytes`) and `records.jsonl` is rewritten atomically, one line per task.
 //!
 //! A record keeps every field it does not know (`extra`), so a record written by a newer
 //! orch (with `attempts`, `usage`) survives a compaction by an older one. Summing over the
@@ -41,7 +42,8 @@ use crate::workers::procfs;
 /// Bounds on the records kept on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreLimits {
-    /// Tasks kept at most (queued and running ones are never removed).
+    /// Finished tasks kept at most (queued and running ones are never removed). The views
+    /// show exactly the newest ones; the files may hold 10 % more until the next compaction.
     pub max_records: usize,
     /// Bytes on disk at most: the records file, details and outputs.
     pub max_bytes: u64,
@@ -50,7 +52,7 @@ pub struct StoreLimits {
 impl Default for StoreLimits {
     fn default() -> Self {
         Self {
-            max_records: 10_000,
+            max_records: 1000,
             max_bytes: 256 * 1024 * 1024,
         }
     }
@@ -522,7 +524,26 @@ impl TaskStore {
                 .collect();
             self.append(&marked)?;
         }
-        Ok(self.index().records.values().cloned().collect())
+        let index = self.index();
+        let finished = index
+            .records
+            .values()
+            .filter(|r| r.status.is_finished())
+            .count();
+        let mut forget = finished.saturating_sub(self.limits.max_records);
+        Ok(index
+            .records
+            .values()
+            .filter(|r| {
+                if forget > 0 && r.status.is_finished() {
+                    forget -= 1;
+                    false
+                } else {
+                    true
+                }
+            })
+            .cloned()
+            .collect())
     }
 
     /// One task in full (details and output), when the store has it.
@@ -573,10 +594,16 @@ impl TaskStore {
     /// Removes the oldest finished tasks while a bound is passed, and rewrites the records
     /// file when it holds many superseded lines. Call under the exclusive lock.
     fn compact_if_over(&self) -> Result<(), StoreError> {
+        let slack = (self.limits.max_records / 10).max(1);
         let (over, stale) = {
             let index = self.index();
+            let finished = index
+                .records
+                .values()
+                .filter(|r| r.status.is_finished())
+                .count();
             (
-                index.records.len() > self.limits.max_records
+                finished > self.limits.max_records + slack
                     || Self::bytes(&index) > self.limits.max_bytes,
                 index.lines > 2 * index.records.len() + 64,
             )
@@ -584,26 +611,25 @@ impl TaskStore {
         if !over && !stale {
             return Ok(());
         }
-        let target_records = self.limits.max_records / 10 * 9;
         let target_bytes = self.limits.max_bytes / 10 * 9;
         let mut removed = Vec::new();
         let kept: Vec<TaskRecord> = {
             let mut index = self.index();
             let mut bytes = Self::bytes(&index);
-            let mut count = index.records.len();
             let finished: Vec<u64> = index
                 .records
                 .values()
                 .filter(|r| r.status.is_finished())
                 .map(|r| r.id)
                 .collect();
+            let mut count = finished.len();
             if over {
                 for id in finished {
-                    if count <= target_records && bytes <= target_bytes {
+                    if count <= self.limits.max_records && bytes <= target_bytes {
                         break;
                     }
                     if let Some(r) = index.records.remove(&id) {
-                        // A record line is about its own size in the rewritten file.
+                        // A record line is about 300 bytes of the rewritten file.
                         bytes = bytes.saturating_sub(r.bytes + 300);
                         count -= 1;
                         removed.push(id);
@@ -636,5 +662,295 @@ impl TaskStore {
         // Read the new file from its start.
         *self.index() = Index::default();
         self.refresh()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn finished(text: &str, output: &str) -> TaskRow {
+        TaskRow {
+            status: TaskStatus::Succeeded,
+            task: Some(text.to_owned()),
+            reason: Some("the reason".to_owned()),
+            resolved_model: Some("fake/big-pro".to_owned()),
+            finished_at_ms: Some(2),
+            duration_ms: Some(1),
+            output: Some(output.to_owned()),
+            ..TaskRow::queued(TaskKind::Worker, "coder", None, 1)
+        }
+    }
+
+    fn running() -> TaskRow {
+        TaskRow {
+            status: TaskStatus::Running,
+            task: Some("a long job".to_owned()),
+            started_at_ms: Some(1),
+            ..TaskRow::queued(TaskKind::Worker, "coder", None, 1)
+        }
+    }
+
+    fn open(dir: &Path, limits: StoreLimits) -> TaskStore {
+        TaskStore::open(dir, "/project", limits).expect("the store opens")
+    }
+
+    /// An owner that is not running: this process's pid with another start time.
+    fn dead_owner() -> Owner {
+        let me = Owner::current();
+        Owner {
+            pid: me.pid,
+            start_time: me.start_time + 1,
+        }
+    }
+
+    fn ids(store: &TaskStore) -> Vec<u64> {
+        store
+            .records()
+            .expect("the records read")
+            .iter()
+            .map(|r| r.id)
+            .collect()
+    }
+
+    #[test]
+    fn a_reopened_store_has_the_tasks_with_their_output_and_details() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        let id = store.next_id().expect("an id");
+        store
+            .save(id, &finished("say hi", "hi there"))
+            .expect("saved");
+        drop(store);
+        let store = open(dir.path(), StoreLimits::default());
+        let row = store.task(id).expect("read").expect("the task is kept");
+        assert_eq!(row.id, format!("t{id}"));
+        assert_eq!(row.status, TaskStatus::Succeeded);
+        assert_eq!(row.output.as_deref(), Some("hi there"));
+        assert_eq!(row.task.as_deref(), Some("say hi"));
+        assert_eq!(row.reason.as_deref(), Some("the reason"));
+        assert_eq!(row.resolved_model.as_deref(), Some("fake/big-pro"));
+        assert_eq!(row.worker.as_deref(), Some("coder"));
+        // The record line holds neither the text nor the output.
+        let line = std::fs::read_to_string(dir.path().join("records.jsonl")).expect("records");
+        assert!(!line.contains("hi there") && !line.contains("say hi"), "{line}");
+        assert!(line.contains("\"project\":\"/project\""), "{line}");
+    }
+
+    #[test]
+    fn files_are_private() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let tasks = dir.path().join("tasks");
+        let store = open(&tasks, StoreLimits::default());
+        let id = store.next_id().expect("an id");
+        store.save(id, &finished("x", "y")).expect("saved");
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .expect("the file exists")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode(&tasks), 0o700);
+        for name in ["records.jsonl", "lock", "next-id", "1.json", "1.out"] {
+            assert_eq!(mode(&tasks.join(name)), 0o600, "{name}");
+        }
+    }
+
+    #[test]
+    fn ids_never_repeat_across_stores_even_after_the_records_are_gone() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        let first = store.next_id().expect("an id");
+        store.save(first, &finished("a", "b")).expect("saved");
+        drop(store);
+        std::fs::remove_file(dir.path().join("records.jsonl")).expect("records removed");
+        let store = open(dir.path(), StoreLimits::default());
+        assert_eq!(store.next_id().expect("an id"), first + 1);
+        // A counter lost (or behind): the records still keep ids unique.
+        std::fs::remove_file(dir.path().join("next-id")).expect("counter removed");
+        store.save(7, &finished("a", "b")).expect("saved");
+        assert_eq!(store.next_id().expect("an id"), 8);
+    }
+
+    #[test]
+    fn concurrent_stores_of_one_project_give_distinct_ids_and_keep_every_record() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let path = dir.path().to_path_buf();
+                std::thread::spawn(move || {
+                    let store = open(&path, StoreLimits::default());
+                    (0..25)
+                        .map(|i| {
+                            let id = store.next_id().expect("an id");
+                            store
+                                .save(id, &finished(&format!("task {i}"), "out"))
+                                .expect("saved");
+                            id
+                        })
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<u64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().expect("the thread ends"))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 100, "every id distinct");
+        let store = open(dir.path(), StoreLimits::default());
+        assert_eq!(ids(&store), all);
+    }
+
+    #[test]
+    fn a_task_whose_backend_died_reads_lost_with_why() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let gone = dead_owner();
+        let old = TaskStore::open_as(dir.path(), "/project", StoreLimits::default(), gone)
+            .expect("the store opens");
+        old.save(1, &running()).expect("saved");
+        // Another live backend's running task stays running.
+        let alive = TaskStore::open(dir.path(), "/project", StoreLimits::default())
+            .expect("the store opens");
+        alive.save(2, &running()).expect("saved");
+        drop(old);
+        let now = open(dir.path(), StoreLimits::default());
+        let records = now.records().expect("the records read");
+        let lost = records.iter().find(|r| r.id == 1).expect("task 1 kept");
+        assert_eq!(lost.status, TaskStatus::Lost);
+        let error = lost.error.as_ref().expect("why it is lost");
+        assert_eq!(error.kind, ErrorKind::Failed);
+        assert!(
+            error.message.contains(&format!("pid {}", gone.pid)) && error.message.contains("lost"),
+            "{}",
+            error.message
+        );
+        assert!(lost.finished_at_ms.is_some());
+        assert_eq!(
+            records.iter().find(|r| r.id == 2).map(|r| r.status),
+            Some(TaskStatus::Running)
+        );
+        // The full row says so too, with what was kept of its text; and it is recorded.
+        let row = now.task(1).expect("read").expect("kept");
+        assert_eq!(row.status, TaskStatus::Lost);
+        assert_eq!(row.task.as_deref(), Some("a long job"));
+        let text = std::fs::read_to_string(dir.path().join("records.jsonl")).expect("records");
+        assert!(text.contains("\"status\":\"lost\""), "{text}");
+    }
+
+    #[test]
+    fn corrupt_and_cut_lines_are_skipped_not_fatal() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        store.save(1, &finished("a", "one")).expect("saved");
+        let path = dir.path().join("records.jsonl");
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("the records open");
+        f.write_all(b"{not json\n\xff\xfe garbage\n{\"id\":5,\"kind\":\"worker\"")
+            .expect("garbage written");
+        drop(f);
+        // The cut line is ended before the next record, so that one still reads.
+        store.save(2, &finished("b", "two")).expect("saved");
+        let store = open(dir.path(), StoreLimits::default());
+        assert_eq!(ids(&store), [1, 2]);
+        assert_eq!(
+            store
+                .task(2)
+                .expect("read")
+                .expect("kept")
+                .output
+                .as_deref(),
+            Some("two")
+        );
+    }
+
+    #[test]
+    fn the_count_bound_keeps_the_newest_finished_and_never_a_running_task() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let limits = StoreLimits {
+            max_records: 10,
+            ..StoreLimits::default()
+        };
+        let store = open(dir.path(), limits);
+        store.save(1, &running()).expect("saved");
+        for id in 2..=40 {
+            store
+                .save(id, &finished("t", &format!("output {id}")))
+                .expect("saved");
+        }
+        let kept = ids(&store);
+        let mut expected = vec![1];
+        expected.extend(31..=40);
+        assert_eq!(kept, expected);
+        // On disk: at most 10 % more, and the files of removed tasks are gone.
+        let text = std::fs::read_to_string(dir.path().join("records.jsonl")).expect("records");
+        assert!(text.lines().count() <= 1 + 11, "{}", text.lines().count());
+        assert!(!dir.path().join("2.out").exists());
+        assert!(!dir.path().join("2.json").exists());
+        assert!(dir.path().join("40.out").exists());
+        assert!(store.task(2).expect("read").is_none());
+    }
+
+    #[test]
+    fn the_byte_bound_removes_the_oldest_outputs() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let limits = StoreLimits {
+            max_records: 1000,
+            max_bytes: 64 * 1024,
+        };
+        let store = open(dir.path(), limits);
+        let big = "x".repeat(10 * 1024);
+        for id in 1..=30 {
+            store.save(id, &finished("t", &big)).expect("saved");
+        }
+        let on_disk: u64 = std::fs::read_dir(dir.path())
+            .expect("the dir reads")
+            .map(|e| e.expect("an entry").metadata().expect("metadata").len())
+            .sum();
+        assert!(on_disk <= 64 * 1024 + 4096, "{on_disk} bytes");
+        let kept = ids(&store);
+        assert!(kept.len() < 7 && kept.contains(&30), "{kept:?}");
+        assert!(!dir.path().join("1.out").exists());
+    }
+
+    #[test]
+    fn fields_of_a_newer_orch_survive_a_compaction() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        let path = dir.path().join("records.jsonl");
+        let mut record = TaskRecord::of(&finished("a", "b"), 9, "/p", Owner::current(), 0);
+        record.extra.insert(
+            "usage".to_owned(),
+            serde_json::json!({"input": 10, "output": 3}),
+        );
+        let line = serde_json::to_string(&record).expect("encodes");
+        std::fs::write(&path, format!("{line}\n").repeat(80)).expect("written");
+        // Many superseded lines: the next save rewrites the file, keeping `usage`.
+        store.save(10, &finished("t", "o")).expect("saved");
+        let text = std::fs::read_to_string(&path).expect("records");
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.contains("\"usage\":{\"input\":10,\"output\":3}"), "{text}");
+    }
+
+    #[test]
+    fn a_long_error_is_cut_in_the_record_and_whole_in_the_details() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        let mut row = finished("t", "o");
+        row.status = TaskStatus::Failed;
+        row.error = Some(Error::new(ErrorKind::Failed, "e".repeat(10_000)));
+        store.save(1, &row).expect("saved");
+        let record = &store.records().expect("read")[0];
+        let message = &record.error.as_ref().expect("an error").message;
+        assert!(message.len() <= RECORD_ERROR_BYTES + 4, "{}", message.len());
+        let row = store.task(1).expect("read").expect("kept");
+        assert_eq!(row.error.expect("an error").message.len(), 10_000);
     }
 }
