@@ -692,7 +692,7 @@ impl<W> Inner<W> {
             }
         };
         if began {
-            self.save(id);
+            self.save_as(id, false);
         }
         began
     }
@@ -700,6 +700,12 @@ impl<W> Inner<W> {
     /// Writes the task's row as it is now to the store (redacted), when there is one. A
     /// failure is logged: the task goes on, in memory.
     fn save(&self, id: u64) {
+        self.save_as(id, true);
+    }
+
+    /// [`Self::save`]; `files: false` when only the status changed (its details and output
+    /// files are left as they are).
+    fn save_as(&self, id: u64, files: bool) {
         let Some(store) = &self.store else {
             return;
         };
@@ -711,7 +717,16 @@ impl<W> Inner<W> {
             return;
         };
         self.redactor.redact_task(&mut row);
-        if let Err(e) = store.save(id, &row) {
+        // On disk, the caller's own text is redacted too.
+        if let Some(task) = row.task.as_mut() {
+            self.redactor.redact_in_place(task);
+        }
+        let saved = if files {
+            store.save(id, &row)
+        } else {
+            store.save_state(id, &row)
+        };
+        if let Err(e) = saved {
             tracing::warn!(task = %task_id(id), "cannot record the task: {}", error_chain(&e));
         }
     }

@@ -462,6 +462,13 @@ impl TaskStore {
         Ok(())
     }
 
+    /// Records a new state of `row` whose details and output have not changed (queued →
+    /// running): the record line only.
+    pub fn save_state(&self, id: u64, row: &TaskRow) -> Result<(), StoreError> {
+        let bytes = self.index().records.get(&id).map_or(0, |r| r.bytes);
+        self.append(&[TaskRecord::of(row, id, &self.project, self.owner, bytes)])
+    }
+
     fn append(&self, records: &[TaskRecord]) -> Result<(), StoreError> {
         let path = self.records_path();
         let mut text = Vec::new();
