@@ -1,0 +1,136 @@
+//! Task records outlive the backend, through the real `orch` binary: after a `kill -9` of
+//! the backend, the next call starts a new one, `orch tasks` still lists the earlier
+//! finished tasks with their output, and the task that was running reads `lost`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use orch::testutil::{Poll, Sandbox, eventually_blocking, wait_until_blocking};
+use orch::wire::{StatusView, TaskKind, TaskRow, TaskStatus, TasksView};
+
+const BIN: &str = env!("CARGO_BIN_EXE_orch");
+
+fn alive(pid: i32) -> bool {
+    orch::workers::procfs::stat(pid.unsigned_abs()).is_some_and(|s| !s.is_zombie())
+}
+
+#[test]
+fn after_kill_9_of_the_backend_finished_tasks_keep_their_output_and_the_running_one_is_lost() {
+    let mut h = Sandbox::capture(BIN);
+    // An "OpenCode" that never becomes ready: a task on it runs until its backend dies.
+    let fake = h.root().join("opencode-that-hangs");
+    let pid_file = h.root().join("opencode.pid");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho $$ > '{}'\nexec sleep 120\n",
+            pid_file.display()
+        ),
+    )
+    .expect("the fake OpenCode is written");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755))
+        .expect("the fake OpenCode is executable");
+    h.set("ORCH_OPENCODE_BIN", &fake);
+
+    // A finished task with output: a model change (needs no OpenCode).
+    let set = h.run(&["worker-model-set", "docs", "node:fast"]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    // A task that runs when the backend dies.
+    let started: TaskRow = h
+        .run(&[
+            "run",
+            "coder",
+            "a long job",
+            "--no-wait",
+            "--format",
+            "json",
+        ])
+        .json();
+    assert_eq!(started.id, "t2");
+    eventually_blocking("the task runs", Poll::default(), || {
+        let row: TaskRow = h.run(&["tasks", "t2", "--format", "json"]).json();
+        (row.status == TaskStatus::Running).then_some(())
+    });
+    let before: StatusView = h.run(&["status", "--format", "json"]).json();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &before.pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let old = i32::try_from(before.pid).expect("a pid");
+    assert!(
+        wait_until_blocking(Poll::default(), || !alive(old)),
+        "the backend is gone"
+    );
+
+    // The next call starts a new backend, which knows the earlier tasks.
+    let all: TasksView = h
+        .run(&["tasks", "--kind", "all", "--format", "json"])
+        .json();
+    let after: StatusView = h.run(&["status", "--format", "json"]).json();
+    assert_ne!(after.pid, before.pid, "a new backend serves");
+    let ids: Vec<&str> = all.tasks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["t2", "t1"]);
+    let op = &all.tasks[1];
+    assert_eq!(op.kind, TaskKind::Op);
+    assert_eq!(op.status, TaskStatus::Succeeded);
+    assert!(
+        op.output
+            .as_deref()
+            .is_some_and(|o| o.contains("worker docs now uses node:fast")),
+        "{:?}",
+        op.output
+    );
+    let lost = &all.tasks[0];
+    assert_eq!(lost.status, TaskStatus::Lost);
+    let why = &lost.error.as_ref().expect("why it is lost").message;
+    assert!(
+        why.contains(&format!("pid {}", before.pid)) && why.contains("stopped before it finished"),
+        "{why}"
+    );
+
+    // `orch tasks` lists tasks (not operations) by default; one task in full by id.
+    let tasks = h.run(&["tasks"]);
+    assert_eq!(tasks.code, 0, "{}", tasks.stderr);
+    assert!(
+        tasks.stdout.contains("t2") && tasks.stdout.contains("lost"),
+        "{}",
+        tasks.stdout
+    );
+    assert!(!tasks.stdout.contains("t1 "), "{}", tasks.stdout);
+    let one = h.run(&["tasks", "t1"]);
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    assert!(
+        one.stdout.contains("worker docs now uses node:fast"),
+        "{}",
+        one.stdout
+    );
+    // Waiting for a lost task ends at once, with a failure.
+    let waited = h.run(&["tasks", "t2", "--wait"]);
+    assert_eq!(waited.code, 1, "{}", waited.stdout);
+    assert!(waited.stdout.contains("lost"), "{}", waited.stdout);
+    let unknown = h.run(&["tasks", "t99"]);
+    assert_eq!(unknown.code, 1);
+    assert!(unknown.stderr.contains("unknown task t99"), "{}", unknown.stderr);
+
+    // Ids go on from the dead backend's.
+    let next: TaskRow = h
+        .run(&["run", "coder", "again", "--no-wait", "--format", "json"])
+        .json();
+    assert_eq!(next.id, "t3");
+
+    h.stop_backend();
+    // The worker guard ended the fake OpenCode when its backend died; make sure.
+    if let Some(pid) = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+    {
+        let gone = wait_until_blocking(Poll::within(Duration::from_secs(10)), || !alive(pid));
+        if !gone {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+        assert!(gone, "the worker's OpenCode outlived its backend");
+    }
+}
