@@ -7,6 +7,11 @@
 //! A row keeps only the first [`MAX_KEPT_TASK_BYTES`] of its task text (and says so in
 //! `task_truncated`): the whole text goes once to the worker service, never into the records,
 //! so what the registry holds does not grow with the size of the tasks it is given.
+//!
+//! With a [`TaskStore`] (`orch serve`), each state change of a task is also written to disk,
+//! ids come from the store's counter, and peeks and lists read the store for the tasks this
+//! process does not hold (finished long ago, or run by an earlier or another backend of the
+//! project).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::pin::pin;
