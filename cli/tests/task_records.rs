@@ -101,7 +101,7 @@ fn after_kill_9_of_the_backend_finished_tasks_keep_their_output_and_the_running_
     let one = h.run(&["tasks", "t1"]);
     assert_eq!(one.code, 0, "{}", one.stderr);
     assert!(
-        one.stdout.contains("worker docs now uses node:fast"),
+        one.stdout.contains("succeeded") && one.stdout.contains("node:fast → fake/fast-mini"),
         "{}",
         one.stdout
     );
