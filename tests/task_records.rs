@@ -35,7 +35,10 @@ fn run(worker: &str, task: &str) -> RunRequest {
 }
 
 async fn run_to_end(client: &impl Orchestrator, worker: &str, task: &str) -> TaskRow {
-    let row = client.run(&run(worker, task)).await.expect("the task starts");
+    let row = client
+        .run(&run(worker, task))
+        .await
+        .expect("the task starts");
     let done = client
         .await_tasks(std::slice::from_ref(&row.id), Duration::from_secs(10))
         .await
@@ -113,7 +116,12 @@ async fn a_restarted_backend_keeps_finished_tasks_with_their_output_and_new_ids(
         .await
         .expect("the list");
     assert_eq!(tasks.total, 2);
-    assert!(tasks.tasks.iter().all(|t| t.op.is_none() && t.output.is_none()));
+    assert!(
+        tasks
+            .tasks
+            .iter()
+            .all(|t| t.op.is_none() && t.output.is_none())
+    );
     let ops = client
         .tasks(&TasksQuery {
             kind: TaskListKind::Op,
@@ -123,7 +131,10 @@ async fn a_restarted_backend_keeps_finished_tasks_with_their_output_and_new_ids(
         .expect("the list");
     assert_eq!(ops.total, 1);
     assert_eq!(ops.tasks[0].id, "t2");
-    assert!(ops.tasks[0].worker_row.is_some(), "an op keeps its worker row");
+    assert!(
+        ops.tasks[0].worker_row.is_some(),
+        "an op keeps its worker row"
+    );
 
     // Ids go on from the earlier backend's.
     let next = run_to_end(&client, "docs", "again").await;
@@ -160,7 +171,9 @@ async fn a_secret_in_a_task_or_its_output_is_redacted_before_it_is_stored() {
     let store = paths.project_state_dir().join("tasks");
     let files = text_files_under(&store);
     assert!(
-        files.iter().any(|(p, t)| p.ends_with(".out") && t.contains("[REDACTED]")),
+        files
+            .iter()
+            .any(|(p, t)| p.ends_with(".out") && t.contains("[REDACTED]")),
         "the output is stored: {files:?}"
     );
     for (path, text) in files {

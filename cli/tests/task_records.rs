@@ -5,6 +5,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use orch::testutil::fake_llm::FakeLlm;
+use orch::testutil::real::{fake_llm_config, opencode_bin};
 use orch::testutil::{Poll, Sandbox, eventually_blocking, wait_until_blocking};
 use orch::wire::{StatusView, TaskKind, TaskRow, TaskStatus, TasksView};
 
@@ -12,6 +14,32 @@ const BIN: &str = env!("CARGO_BIN_EXE_orch");
 
 fn alive(pid: i32) -> bool {
     orch::workers::procfs::stat(pid.unsigned_abs()).is_some_and(|s| !s.is_zombie())
+}
+
+/// Stops the sandbox's backend even when the test fails.
+struct Stop<'a>(&'a Sandbox);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        self.0.stop_backend();
+    }
+}
+
+/// Kills the backend that serves the sandbox with SIGKILL and waits until it is gone;
+/// returns its pid.
+fn kill_9_the_backend(h: &Sandbox) -> u32 {
+    let status: StatusView = h.run(&["status", "--format", "json"]).json();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &status.pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let pid = i32::try_from(status.pid).expect("a pid");
+    assert!(
+        wait_until_blocking(Poll::default(), || !alive(pid)),
+        "the backend is gone"
+    );
+    status.pid
 }
 
 #[test]
@@ -51,24 +79,14 @@ fn after_kill_9_of_the_backend_finished_tasks_keep_their_output_and_the_running_
         let row: TaskRow = h.run(&["tasks", "t2", "--format", "json"]).json();
         (row.status == TaskStatus::Running).then_some(())
     });
-    let before: StatusView = h.run(&["status", "--format", "json"]).json();
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &before.pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let old = i32::try_from(before.pid).expect("a pid");
-    assert!(
-        wait_until_blocking(Poll::default(), || !alive(old)),
-        "the backend is gone"
-    );
+    let killed = kill_9_the_backend(&h);
 
     // The next call starts a new backend, which knows the earlier tasks.
     let all: TasksView = h
         .run(&["tasks", "--kind", "all", "--format", "json"])
         .json();
     let after: StatusView = h.run(&["status", "--format", "json"]).json();
-    assert_ne!(after.pid, before.pid, "a new backend serves");
+    assert_ne!(after.pid, killed, "a new backend serves");
     let ids: Vec<&str> = all.tasks.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids, ["t2", "t1"]);
     let op = &all.tasks[1];
@@ -85,7 +103,7 @@ fn after_kill_9_of_the_backend_finished_tasks_keep_their_output_and_the_running_
     assert_eq!(lost.status, TaskStatus::Lost);
     let why = &lost.error.as_ref().expect("why it is lost").message;
     assert!(
-        why.contains(&format!("pid {}", before.pid)) && why.contains("stopped before it finished"),
+        why.contains(&format!("pid {killed}")) && why.contains("stopped before it finished"),
         "{why}"
     );
 
@@ -111,7 +129,11 @@ fn after_kill_9_of_the_backend_finished_tasks_keep_their_output_and_the_running_
     assert!(waited.stdout.contains("lost"), "{}", waited.stdout);
     let unknown = h.run(&["tasks", "t99"]);
     assert_eq!(unknown.code, 1);
-    assert!(unknown.stderr.contains("unknown task t99"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("unknown task t99"),
+        "{}",
+        unknown.stderr
+    );
 
     // Ids go on from the dead backend's.
     let next: TaskRow = h
@@ -133,4 +155,69 @@ fn after_kill_9_of_the_backend_finished_tasks_keep_their_output_and_the_running_
         }
         assert!(gone, "the worker's OpenCode outlived its backend");
     }
+}
+
+/// The same with the real OpenCode: a task it answered keeps its answer, and the one it was
+/// running (a `sleep` through its bash tool) reads `lost`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_real_opencode_an_answer_survives_kill_9_and_the_running_task_is_lost() {
+    let Some(opencode) = opencode_bin(
+        "with_the_real_opencode_an_answer_survives_kill_9_and_the_running_task_is_lost",
+    ) else {
+        return;
+    };
+    let llm = FakeLlm::start().await.expect("the fake LLM starts");
+    let mut s = Sandbox::offline_opencode(BIN);
+    s.set("ORCH_OPENCODE_BIN", &opencode);
+    s.write(
+        "project/opencode.json",
+        &fake_llm_config(&llm.base_url()).to_string(),
+    );
+    std::fs::create_dir_all(s.project().join(".git")).expect("a git root");
+    let _stop = Stop(&s);
+
+    let answered = s.run(&["run", "coder", "say hello", "--timeout", "120"]);
+    assert_eq!(answered.code, 0, "{}\n{}", answered.stdout, answered.stderr);
+    assert!(answered.stdout.contains("echo from"), "{}", answered.stdout);
+    llm.answer_with_bash("LONG-JOB", "sleep 300");
+    let started: TaskRow = s
+        .run(&[
+            "run",
+            "coder",
+            "LONG-JOB now",
+            "--no-wait",
+            "--format",
+            "json",
+        ])
+        .json();
+    assert!(
+        wait_until_blocking(Poll::within(Duration::from_secs(60)), || {
+            llm.log().iter().any(|r| r.text.contains("LONG-JOB"))
+        }),
+        "the worker's OpenCode asked the model"
+    );
+    let old = kill_9_the_backend(&s);
+
+    let all: TasksView = s.run(&["tasks", "--format", "json"]).json();
+    let ids: Vec<&str> = all.tasks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, [started.id.as_str(), "t1"]);
+    assert_eq!(all.tasks[1].status, TaskStatus::Succeeded);
+    assert!(
+        all.tasks[1]
+            .output
+            .as_deref()
+            .is_some_and(|o| o.contains("echo from")),
+        "{:?}",
+        all.tasks[1].output
+    );
+    assert_eq!(all.tasks[0].status, TaskStatus::Lost);
+    let why = &all.tasks[0].error.as_ref().expect("why it is lost").message;
+    assert!(why.contains(&format!("pid {old}")), "{why}");
+    let one = s.run(&["tasks", "t1"]);
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    assert!(
+        one.stdout.contains("output:") && one.stdout.contains("echo from"),
+        "{}",
+        one.stdout
+    );
 }

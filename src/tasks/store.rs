@@ -743,7 +743,10 @@ mod tests {
         assert_eq!(row.worker.as_deref(), Some("coder"));
         // The record line holds neither the text nor the output.
         let line = std::fs::read_to_string(dir.path().join("records.jsonl")).expect("records");
-        assert!(!line.contains("hi there") && !line.contains("say hi"), "{line}");
+        assert!(
+            !line.contains("hi there") && !line.contains("say hi"),
+            "{line}"
+        );
         assert!(line.contains("\"project\":\"/project\""), "{line}");
     }
 
@@ -943,7 +946,10 @@ mod tests {
         store.save(10, &finished("t", "o")).expect("saved");
         let text = std::fs::read_to_string(&path).expect("records");
         assert_eq!(text.lines().count(), 2, "{text}");
-        assert!(text.contains("\"usage\":{\"input\":10,\"output\":3}"), "{text}");
+        assert!(
+            text.contains("\"usage\":{\"input\":10,\"output\":3}"),
+            "{text}"
+        );
     }
 
     #[test]
