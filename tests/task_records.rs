@@ -18,6 +18,7 @@ use orch::testutil::{Poll, wait_until};
 use orch::wire::{TaskListKind, TaskRow, TaskStatus, TasksQuery};
 use orch::workers::RunRequest;
 
+#[expect(clippy::expect_used, reason = "test helper")]
 fn fake(paths: &Paths, env: &Environment) -> FakeWorkers {
     let knowledge = Knowledge::load_local(paths, env).expect("the captured home loads");
     let redactor = Redactor::new();
@@ -34,6 +35,7 @@ fn run(worker: &str, task: &str) -> RunRequest {
     }
 }
 
+#[expect(clippy::expect_used, reason = "test helper")]
 async fn run_to_end(client: &impl Orchestrator, worker: &str, task: &str) -> TaskRow {
     let row = client
         .run(&run(worker, task))

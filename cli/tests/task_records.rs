@@ -27,6 +27,7 @@ impl Drop for Stop<'_> {
 
 /// Kills the backend that serves the sandbox with SIGKILL and waits until it is gone;
 /// returns its pid.
+#[expect(clippy::expect_used, reason = "test helper")]
 fn kill_9_the_backend(h: &Sandbox) -> u32 {
     let status: StatusView = h.run(&["status", "--format", "json"]).json();
     let killed = std::process::Command::new("kill")

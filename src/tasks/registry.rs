@@ -481,8 +481,8 @@ impl<W: WorkerService> Tasks<W> {
     pub fn list(&self, q: &TasksQuery) -> TasksView {
         /// A row of the list: held in memory, or a record whose details are read if shown.
         enum Item {
-            Live(TaskRow),
-            Stored(super::store::TaskRecord),
+            Live(Box<TaskRow>),
+            Stored(Box<super::store::TaskRecord>),
         }
         let records = match &self.inner.store {
             Some(store) => store.records().unwrap_or_else(|e| {
@@ -496,10 +496,13 @@ impl<W: WorkerService> Tasks<W> {
             let now = now_ms();
             let mut all: BTreeMap<u64, Item> = records
                 .into_iter()
-                .map(|r| (r.id, Item::Stored(r)))
+                .map(|r| (r.id, Item::Stored(Box::new(r))))
                 .collect();
             for (n, e) in &st.entries {
-                all.insert(*n, Item::Live(with_live_duration(e.row.clone(), now)));
+                all.insert(
+                    *n,
+                    Item::Live(Box::new(with_live_duration(e.row.clone(), now))),
+                );
             }
             (all, st.active)
         };
@@ -528,7 +531,7 @@ impl<W: WorkerService> Tasks<W> {
                 continue;
             }
             let (mut row, stored_output) = match item {
-                Item::Live(row) => (row, None),
+                Item::Live(row) => (*row, None),
                 Item::Stored(r) => {
                     let store = self.inner.store.as_ref();
                     let row = store.map_or_else(|| r.row(), |s| s.with_details(&r));
