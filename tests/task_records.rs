@@ -14,7 +14,6 @@ use orch::tasks::{Limits, Tasks};
 use orch::testutil::fake_workers::FakeWorkers;
 use orch::testutil::served::Served;
 use orch::testutil::{FAKE_SECRETS, assert_no_secret, capture_home, text_files_under};
-use orch::testutil::{Poll, wait_until};
 use orch::wire::{TaskListKind, TaskRow, TaskStatus, TasksQuery};
 use orch::workers::RunRequest;
 
@@ -196,14 +195,11 @@ async fn a_list_carries_at_most_one_mib_of_outputs() {
         ids.push(client.run(&run("docs", &text)).await.expect("starts").id);
     }
     let tasks = served.backend.tasks().clone();
-    wait_until(Poll::default(), async || {
-        tasks
-            .list(&TasksQuery::default())
-            .tasks
-            .iter()
-            .all(|t| t.status.is_finished())
-    })
-    .await;
+    let done = tasks
+        .wait(&ids, Duration::from_secs(60), false)
+        .await
+        .expect("the tasks are known");
+    assert!(!done.timed_out, "the tasks finished");
     let view = tasks.list(&TasksQuery {
         output: true,
         limit: Some(300),

@@ -585,8 +585,8 @@ impl<W: WorkerService> Tasks<W> {
         };
         let kept = match &self.inner.store {
             Some(store) => store
-                .records()
-                .map_or(in_memory, |r| r.len().max(in_memory)),
+                .visit(|records| records.count())
+                .map_or(in_memory, |n| n.max(in_memory)),
             None => in_memory,
         };
         (active, kept)

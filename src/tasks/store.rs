@@ -431,7 +431,16 @@ impl TaskStore {
             s.refresh()?;
             let seen = s.index().records.keys().next_back().copied().unwrap_or(0);
             let id = last.max(seen) + 1;
-            write_atomic(&path, id.to_string().as_bytes(), 0o600).map_err(io("write", &path))?;
+            // Not synced: the caller records the task (synced) before it shows the id, and
+            // an unreadable counter falls back to the highest recorded id.
+            OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .and_then(|mut f| f.write_all(id.to_string().as_bytes()))
+                .map_err(io("write", &path))?;
             Ok(id)
         })
     }
@@ -507,6 +516,16 @@ impl TaskStore {
     /// Every record, oldest first, with the tasks whose backend died marked `lost` (and
     /// recorded so).
     pub fn records(&self) -> Result<Vec<TaskRecord>, StoreError> {
+        self.visit(|records| records.cloned().collect())
+    }
+
+    /// Runs `f` over the records the views show (oldest first) without copying them: what
+    /// a sum over many records (issue 12's usage) reads. The store keeps them in memory and
+    /// parses only what was appended since it last looked.
+    pub fn visit<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Iterator<Item = &TaskRecord>) -> T,
+    ) -> Result<T, StoreError> {
         self.with_lock(FlockArg::LockShared, |s| s.refresh())?;
         let lost: Vec<TaskRecord> = self
             .index()
@@ -538,19 +557,15 @@ impl TaskStore {
             .filter(|r| r.status.is_finished())
             .count();
         let mut forget = finished.saturating_sub(self.limits.max_records);
-        Ok(index
-            .records
-            .values()
-            .filter(|r| {
-                if forget > 0 && r.status.is_finished() {
-                    forget -= 1;
-                    false
-                } else {
-                    true
-                }
-            })
-            .cloned()
-            .collect())
+        let mut shown = index.records.values().filter(|r| {
+            if forget > 0 && r.status.is_finished() {
+                forget -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        Ok(f(&mut shown))
     }
 
     /// One task in full (details and output), when the store has it.
