@@ -199,7 +199,9 @@ impl<W: WorkerService> Orchestrator for InProcess<W> {
     }
 
     async fn workers(&self) -> Result<WorkersView, Error> {
-        Ok(self.service().workers().await)
+        let mut view = self.service().workers().await;
+        view.warnings = self.service().warnings();
+        Ok(view)
     }
 
     async fn set_model(&self, req: &SetModelRequest) -> Result<WorkerRow, Error> {

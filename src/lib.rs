@@ -17,6 +17,7 @@ pub mod api;
 pub mod catalog;
 pub mod client;
 pub mod clock;
+pub mod context;
 pub mod error;
 pub mod fsutil;
 pub mod install;

@@ -354,6 +354,9 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
     if view.workers.iter().any(|w| w.overridden) {
         out.push_str("\n(set) = changed by worker.model.set; worker.model.reset restores the profile's model\n");
     }
+    if !view.project.is_empty() {
+        out.push_str(&format!("\nproject: {}\n", view.project));
+    }
     out
 }
 
@@ -585,6 +588,17 @@ pub fn status(v: &StatusView, format: Format) -> String {
     }
     fact("max message", format!("{} bytes", v.max_message_bytes));
     fact("project", v.project_dir.clone());
+    if !v.project_key.is_empty() {
+        fact("project key", v.project_key.clone());
+    }
+    if !v.env_key.is_empty() {
+        let from = if v.env_vars.is_empty() {
+            "no variable".to_owned()
+        } else {
+            v.env_vars.join(", ")
+        };
+        fact("env key", format!("{} (from {from})", v.env_key));
+    }
     fact("state dir", v.state_dir.clone());
     fact("log file", v.log_file.clone());
     fact("uptime", duration_ms(v.uptime_ms));
@@ -609,6 +623,9 @@ pub fn status(v: &StatusView, format: Format) -> String {
             v.usable_providers.join(", ")
         },
     );
+    for w in &v.warnings {
+        fact("warning", w.clone());
+    }
     key_values(&t, format)
 }
 

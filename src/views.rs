@@ -188,7 +188,10 @@ pub fn idle_workers(knowledge: &Knowledge) -> WorkersView {
             worker_row(p, p.model.display(), Policy::default(), false, configured)
         })
         .collect();
-    WorkersView { workers }
+    WorkersView {
+        workers,
+        ..WorkersView::default()
+    }
 }
 
 /// Every tag (built-in, then the user's) and what it resolves to now for `worker`.

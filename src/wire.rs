@@ -636,6 +636,21 @@ pub struct StatusView {
     pub catalog: String,
     /// Usable provider ids.
     pub usable_providers: Vec<String>,
+    /// The project's key (its directory's name and a digest of its path): the backend
+    /// serves this project only.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub project_key: String,
+    /// The environment's key (a digest of the variables that decide providers): the
+    /// backend serves this environment only.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub env_key: String,
+    /// The names of the variables the environment key is made of (never their values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_vars: Vec<String>,
+    /// What the backend worked around and the user should know (a damaged `state.json`
+    /// moved aside, an unreadable `auth.json`, a failed reload), until it is resolved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What a file attached to a task is.
@@ -773,11 +788,17 @@ pub struct WorkerRow {
 }
 
 /// The workers view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkersView {
     /// Workers by id.
     pub workers: Vec<WorkerRow>,
+    /// The project these workers belong to (its directory), when the backend says.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub project: String,
+    /// What the backend worked around (as in the status view), until it is resolved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl WorkersView {

@@ -893,3 +893,52 @@ async fn a_large_task_reaches_opencode_whole_and_its_row_keeps_a_head() {
     );
     tasks.workers().shutdown().await;
 }
+
+/// A delegating worker's own `orch` clients reach the backend that runs it: the worker
+/// gets the backend's socket and key, and the backend admits the context its `orch mcp`
+/// sends although orch changed the worker's environment (`OPENCODE_CONFIG_CONTENT`, its
+/// password); without the key that same environment would be refused.
+#[tokio::test]
+async fn a_delegating_worker_reaches_its_own_backend_and_is_admitted() {
+    use orch::context::{Context, WORKER_OF_VAR};
+    let s = Setup::new();
+    write_orchestrator_json(
+        &s.paths.project_dir,
+        r#"{"profiles": {"coder": {"delegate": true}}}"#,
+    );
+    let mut env = s.env.clone();
+    // What a user's shell may hold is replaced, never passed on.
+    env.set("ORCH_SOCKET", "/somewhere/else.sock");
+    env.set(WORKER_OF_VAR, "someone-else");
+    let mut config = s.config();
+    config.env = env;
+    config.backend_socket = Some(std::path::PathBuf::from("/run/orch/this.sock"));
+    let m = s.manager_with(config);
+    run_task(&m, task("coder", "write code")).await;
+    let specs = s.spawner.specs();
+    let coder = &specs[0];
+    assert_eq!(spawn_var(coder, "ORCH_SOCKET"), "/run/orch/this.sock");
+    assert_eq!(spawn_var(coder, WORKER_OF_VAR), s.paths.backend_key());
+    // The worker's `orch mcp` runs in the project with the worker's environment.
+    let worker_env = Environment::from_pairs(coder.env.iter().cloned());
+    let worker_paths = Paths::resolve(&worker_env, &coder.dir);
+    assert_ne!(worker_paths.env_key, s.paths.env_key, "orch changed it");
+    assert_eq!(
+        worker_paths.socket_candidates,
+        vec![std::path::PathBuf::from("/run/orch/this.sock")]
+    );
+    let backend = Context::of(&s.paths, &s.env);
+    let worker = Context::of(&worker_paths, &worker_env);
+    assert_eq!(backend.admits(&worker), Ok(()));
+    let mut stranger = worker.clone();
+    stranger.worker_of = None;
+    let refused = backend.admits(&stranger).expect_err("another environment");
+    assert!(
+        refused.to_string().contains("OPENCODE_CONFIG_CONTENT"),
+        "{refused}"
+    );
+    assert!(
+        !refused.to_string().contains("opencode"),
+        "no value: {refused}"
+    );
+}

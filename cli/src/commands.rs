@@ -50,13 +50,23 @@ macro_rules! shows {
     )*};
 }
 
+// `orch models` prints the backend's warnings under its table, on stdout (its view's
+// `warnings`, which carry the backend's own too); `orch workers` prints them on stderr first.
 shows! {
     ModelsArgs => |c, b| b.models(&c.into()), orch::render::models;
     ResolveArgs => |c, b| b.resolve(&c.into()), orch::render::resolve;
     Profiles => |_c, b| b.profiles(), orch::render::profiles;
-    Workers => |_c, b| b.workers(), orch::render::workers;
     SetArgs => |c, b| b.set_model(&c.into()), orch::render::worker;
     Reset<'_> => |c, b| b.reset_model(c.0), orch::render::worker;
+}
+
+impl Ask for Workers {
+    /// The backend's warnings come first, on stderr (the table stays on stdout).
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        let view = backend.workers().await?;
+        print::warnings(&view.warnings, fmt);
+        show(&view, fmt, orch::render::workers)
+    }
 }
 
 impl Ask for RunArgs {

@@ -58,6 +58,9 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("orch: {e:#}");
+            if e.downcast_ref::<Usage>().is_some() {
+                return ExitCode::from(exit::USAGE);
+            }
             if let Some(api) = e.downcast_ref::<orch::Error>()
                 && let Some(first) = api.suggestions.first()
                 && !api.message.contains(first.as_str())
@@ -138,6 +141,19 @@ fn runtime(threads: Threads) -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// A command line clap accepts but that cannot be used (a `-C` directory that does not
+/// exist): exits with [`exit::USAGE`].
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 /// Where a command runs: the environment, the project directory (`-C`, else the current
 /// one), and the paths they give.
 struct Place {
@@ -150,8 +166,19 @@ impl Place {
     fn of(cli: &Cli) -> anyhow::Result<Self> {
         let env = Environment::capture();
         let project = match &cli.project {
-            Some(p) => std::fs::canonicalize(p)
-                .with_context(|| format!("the project directory {} cannot be used", p.display()))?,
+            Some(p) => match std::fs::canonicalize(p) {
+                Ok(dir) if dir.is_dir() => dir,
+                Ok(_) => {
+                    return Err(
+                        Usage(format!("-C/--project {} is not a directory", p.display())).into(),
+                    );
+                }
+                Err(e) => {
+                    return Err(
+                        Usage(format!("-C/--project {} cannot be used: {e}", p.display())).into(),
+                    );
+                }
+            },
             None => std::env::current_dir().context("cannot read the current directory")?,
         };
         let paths = Paths::resolve(&env, &project);
@@ -160,6 +187,12 @@ impl Place {
             project,
             paths,
         })
+    }
+
+    /// What a client sends the backend, which refuses it when it serves another project
+    /// or environment (`--socket`, `ORCH_SOCKET`).
+    fn context(&self) -> orch::context::Context {
+        orch::context::Context::of(&self.paths, &self.env)
     }
 
     /// The paths of a client: `--socket` is the only socket it tries.
@@ -194,7 +227,7 @@ fn ask(cli: &Cli, command: &impl Ask) -> anyhow::Result<u8> {
                 warn_skipped_sockets(&place.paths);
                 let (stream, socket) =
                     connect_or_start(&place.paths, &launch(&place.project)?).await?;
-                let backend = SocketClient::connect(stream, &socket).await?;
+                let backend = SocketClient::connect_in(stream, &socket, &place.context()).await?;
                 let code = command.ask(&backend, fmt).await;
                 backend.close().await;
                 code
@@ -258,12 +291,14 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
         let lock = orch::mcp::SocketLock::acquire(&socket)?;
         // Each worker runs under this very binary's guard (`orch __guard`).
         let guard = std::env::current_exe().ok();
-        let service = orch::mcp::default_service(&paths, &env, guard, &redactor)?;
+        let service =
+            orch::mcp::default_service(&paths, &env, guard, &redactor, Some(socket.clone()))?;
         let listener = lock.listen()?;
         let info = orch::mcp::ServeInfo {
             paths: paths.clone(),
             socket: Some(socket),
             log_file: orch::mcp::log_file(&paths),
+            context: Some(orch::context::Context::of(&paths, &env)),
         };
         let backend = Arc::new(orch::mcp::Backend::new(
             Arc::new(service),
@@ -316,9 +351,16 @@ fn mcp(cli: &Cli) -> anyhow::Result<u8> {
         let (stream, _) = connect_or_start(&place.paths, &launch(&place.project)?).await?;
         // A worker's OpenCode runs this with the depth orch gave it (none for the user's).
         let depth = orch::workers::isolation::depth_in(&place.env);
-        orch::client::bridge(stream, tokio::io::stdin(), tokio::io::stdout(), depth)
-            .await
-            .context("the connection to the backend failed")
+        let context = Some((&place.paths, &place.env));
+        orch::client::bridge(
+            stream,
+            tokio::io::stdin(),
+            tokio::io::stdout(),
+            depth,
+            context,
+        )
+        .await
+        .context("the connection to the backend failed")
     });
     // Reading stdin blocks a thread that would keep the runtime from shutting down.
     rt.shutdown_background();
@@ -344,7 +386,8 @@ fn tui(cli: &Cli, args: &TuiArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot open the log file {}", log.display()))?;
     runtime(Threads::Many(Some(2)))?.block_on(async {
         let (stream, socket) = connect_or_start(&paths, &launch(&project)?).await?;
-        let client = SocketClient::connect(stream, &socket).await?;
+        let context = orch::context::Context::of(&paths, &env);
+        let client = SocketClient::connect_in(stream, &socket, &context).await?;
         orch_tui::run_terminal(Arc::new(client))
             .await
             .context("the terminal UI failed")

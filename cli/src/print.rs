@@ -34,3 +34,14 @@ pub fn view<V: Serialize>(
 pub fn line(text: &str) -> anyhow::Result<()> {
     bytes(format!("{text}\n").as_bytes())
 }
+
+/// Says on stderr what the backend worked around, before a table (in JSON the view carries
+/// them in its `warnings` field, and stdout stays one document).
+pub fn warnings(warnings: &[String], format: Format) {
+    if format == Format::Json {
+        return;
+    }
+    for w in warnings {
+        eprintln!("orch: warning: {w}");
+    }
+}

@@ -202,7 +202,7 @@ fn tui_happy_path_in_tmux_exits_cleanly_and_restores_the_terminal() {
     let logged = std::fs::read_to_string(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
     assert_no_secret("tui.log", &logged);
     // The change was made by the real manager: it is in orch's state.
-    let state = std::fs::read_dir(&paths.state_dir)
+    let state = std::fs::read_dir(paths.project_state_dir())
         .expect("orch's state directory")
         .filter_map(Result::ok)
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())

@@ -4,29 +4,52 @@
 //! Run by a worker's OpenCode with a delegation depth of 0 (`ORCH_DELEGATION_DEPTH=0`, see
 //! `workers::isolation`), the bridge answers `task_start` itself with an error instead of
 //! forwarding it, so a worker cannot hand tasks back to orch; every other call passes.
+//!
+//! The client's first message (OpenCode's `initialize`) gets this process's context
+//! ([`crate::context`]) before it is forwarded, so the backend can refuse a bridge that
+//! reached it from another project or environment.
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
+use super::context::inject_into_line;
+use crate::paths::{Environment, Paths};
+
 /// Copies `input` to the socket and the socket to `output` until the backend closes the
 /// connection (or `input` ends and the backend has answered what it was sent). With
-/// `depth` `Some(0)`, `task_start` calls are refused here (see the module comment).
+/// `depth` `Some(0)`, `task_start` calls are refused here (see the module comment). With
+/// `context`, the client's `initialize` carries it ([`super::context::inject_into_initialize`]).
 pub async fn bridge<R, W>(
-    stream: UnixStream,
+    mut stream: UnixStream,
     input: R,
-    output: W,
+    mut output: W,
     depth: Option<u32>,
+    context: Option<(&Paths, &Environment)>,
 ) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    // The first message is the client's `initialize`: it goes with the context.
+    let mut input = BufReader::new(input);
+    let mut first = Vec::new();
+    input.read_until(b'\n', &mut first).await?;
+    if let Some((paths, env)) = context
+        && let Some(with_context) = inject_into_line(&first, paths, env)
+    {
+        first = with_context;
+    }
+    match refusal(&first).filter(|_| depth == Some(0)) {
+        Some(reply) => {
+            output.write_all(&reply).await?;
+            output.flush().await?;
+        }
+        None => stream.write_all(&first).await?,
+    }
     if depth == Some(0) {
         return bridge_refusing(stream, input, output).await;
     }
-    let mut input = input;
-    let mut output = output;
     let (mut from_backend, mut to_backend) = stream.into_split();
     let up = async {
         let copied = tokio::io::copy(&mut input, &mut to_backend).await;
@@ -150,7 +173,7 @@ mod tests {
         let (ours, mut backend) = UnixStream::pair().expect("a socket pair");
         let (mut client, bridge_io) = tokio::io::duplex(4096);
         let (bridge_in, bridge_out) = tokio::io::split(bridge_io);
-        let running = tokio::spawn(bridge(ours, bridge_in, bridge_out, Some(0)));
+        let running = tokio::spawn(bridge(ours, bridge_in, bridge_out, Some(0), None));
         let start = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "task_start", "arguments": {"worker": "docs", "task": "x"}}});
         let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "task_list", "arguments": {}}});
         client

@@ -4,6 +4,7 @@
 
 mod bridge;
 mod connect;
+pub mod context;
 mod socket_client;
 mod stop;
 

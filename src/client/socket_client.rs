@@ -5,14 +5,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, ContentBlock};
-use rmcp::service::{RoleClient, RunningService, ServiceError};
+use rmcp::model::{CallToolRequestParams, ClientConfig, ContentBlock};
+use rmcp::service::{ClientInitializeError, RoleClient, RunningService, ServiceError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
 use crate::api::{OP_WAIT, Orchestrator, finish};
 use crate::clock::millis;
+use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::mcp::{AttachmentArg, AwaitArgs, IdsArgs, ListArgs, StartArgs, ViewArg, WorkerOpArgs};
 use crate::wire::{
@@ -23,7 +24,7 @@ use crate::wire::{
 
 /// A connected MCP client of the backend.
 pub struct SocketClient {
-    service: RunningService<RoleClient, ()>,
+    service: RunningService<RoleClient, ClientConfig>,
     socket: PathBuf,
 }
 
@@ -41,16 +42,41 @@ struct ErrorReply {
 }
 
 impl SocketClient {
-    /// Performs the MCP handshake on a connected stream; `socket` names it in errors.
+    /// Performs the MCP handshake on a connected stream without saying in which context
+    /// (the backend accepts it, as any client of this user); `socket` names it in errors.
+    /// Clients that know their project and environment use [`SocketClient::connect_in`].
     pub async fn connect(stream: UnixStream, socket: &Path) -> Result<Self, Error> {
-        let service = ().serve(stream).await.map_err(|e| {
-            Error::new(
+        Self::handshake(stream, socket, ClientConfig::default()).await
+    }
+
+    /// Performs the MCP handshake sending `context`: a backend serving another project or
+    /// environment refuses it with an error naming the project or the variables (names only).
+    pub async fn connect_in(
+        stream: UnixStream,
+        socket: &Path,
+        context: &Context,
+    ) -> Result<Self, Error> {
+        Self::handshake(stream, socket, super::context::client_config(context)).await
+    }
+
+    async fn handshake(
+        stream: UnixStream,
+        socket: &Path,
+        config: ClientConfig,
+    ) -> Result<Self, Error> {
+        let service = config.serve(stream).await.map_err(|e| match e {
+            // The backend refused this client (another project or environment).
+            ClientInitializeError::JsonRpcError(data) => Error::new(
+                ErrorKind::InvalidInput,
+                format!("{} (socket {})", data.message, socket.display()),
+            ),
+            other => Error::new(
                 ErrorKind::Unavailable,
                 format!(
-                    "the orch backend on {} did not complete the MCP handshake: {e}",
+                    "the orch backend on {} did not complete the MCP handshake: {other}",
                     socket.display()
                 ),
-            )
+            ),
         })?;
         Ok(Self {
             service,

@@ -17,7 +17,7 @@ use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    JsonObject, ServerCapabilities, ServerConfig,
+    InitializeRequestParams, InitializeResult, JsonObject, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -26,6 +26,7 @@ use serde::de::DeserializeOwned;
 
 use super::args::{AttachmentArg, AwaitArgs, IdsArgs, ListArgs, StartArgs, ViewArg, WaitForArg};
 use super::transport::MAX_MESSAGE_BYTES;
+use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::paths::Paths;
 use crate::redact::Redactor;
@@ -68,6 +69,10 @@ pub struct ServeInfo {
     pub socket: Option<PathBuf>,
     /// Its log file.
     pub log_file: PathBuf,
+    /// The project and environment it serves: a client that says it works in another
+    /// one is refused at `initialize` (see [`crate::context`]). `None`: every client is
+    /// accepted (in-process test backends).
+    pub context: Option<Context>,
 }
 
 /// State shared by every connection: the task registry (with the worker service) and
@@ -171,6 +176,24 @@ impl<W: WorkerService> Backend<W> {
             source: set.origin.kind,
             catalog: set.origin.catalog.clone(),
             usable_providers: set.usable_ids().into_iter().map(str::to_owned).collect(),
+            project_key: self.info.paths.project_key.clone(),
+            env_key: self.info.paths.env_key.clone(),
+            env_vars: self
+                .info
+                .context
+                .as_ref()
+                .map(|c| c.vars.keys().cloned().collect())
+                .unwrap_or_default(),
+            warnings: self.workers().warnings(),
+        }
+    }
+
+    /// Whether a client that sent `client` in its `initialize` is served: the same project
+    /// and environment, one of this backend's workers, or a client that said nothing.
+    pub fn admits(&self, client: Option<&Context>) -> Result<(), crate::context::Mismatch> {
+        match (&self.info.context, client) {
+            (Some(own), Some(client)) => own.admits(client),
+            _ => Ok(()),
         }
     }
 }
@@ -665,7 +688,12 @@ impl<W: WorkerService> McpServer<W> {
                 };
                 reply(&backend.tasks().list(&q), format, render::tasks)
             }
-            ViewArg::Workers => reply(&backend.workers().workers().await, format, render::workers),
+            ViewArg::Workers => {
+                let mut view = backend.workers().workers().await;
+                view.project = backend.info.paths.project_dir.display().to_string();
+                view.warnings = backend.workers().warnings();
+                reply(&view, format, render::workers)
+            }
             ViewArg::Profiles => reply(
                 &views::profiles(&backend.workers().knowledge()),
                 format,
@@ -679,11 +707,14 @@ impl<W: WorkerService> McpServer<W> {
                     vision_only: a.vision_only,
                     limit: a.limit,
                 };
-                reply(
-                    &views::models(&backend.workers().knowledge(), &q),
-                    format,
-                    render::models,
-                )
+                let mut view = views::models(&backend.workers().knowledge(), &q);
+                // The backend's warnings too (a damaged state.json), each once.
+                for w in backend.workers().warnings() {
+                    if !view.warnings.contains(&w) {
+                        view.warnings.push(w);
+                    }
+                }
+                reply(&view, format, render::models)
             }
             ViewArg::Resolve => {
                 // An empty reference is the resolver's to refuse (with its own message).
@@ -734,6 +765,23 @@ impl<W: WorkerService> ServerHandler for McpServer<W> {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("orch", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
+    }
+
+    /// Refuses a client whose `orch/context` names another project or environment (see
+    /// [`crate::context`]); a client that sends none is accepted.
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        let sent = Context::from_capabilities(request.capabilities.experimental.as_ref())
+            .map_err(|why| ErrorData::invalid_params(why, None))?;
+        if let Err(mismatch) = self.backend.admits(sent.as_ref()) {
+            tracing::warn!("refused a client: {mismatch}");
+            return Err(ErrorData::invalid_request(mismatch.to_string(), None));
+        }
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
     }
 
     async fn call_tool(

@@ -13,14 +13,17 @@ use crate::workers::WorkerService;
 /// OpenCode's and orch's files when they change. `guard` is the `orch` executable whose
 /// `__guard` subcommand watches each worker (`None`: the `/bin/sh` guard; see
 /// `docs/workers.md`, "No orphans"). `redactor` learns every secret the service knows;
-/// give the one the log writer uses.
+/// give the one the log writer uses. `socket` is where the backend listens: its workers'
+/// own `orch` clients are sent there (`ORCH_SOCKET`).
 pub fn default_service(
     paths: &Paths,
     env: &Environment,
     guard: Option<PathBuf>,
     redactor: &Redactor,
+    socket: Option<PathBuf>,
 ) -> Result<impl WorkerService, Error> {
     let mut config = crate::workers::ManagerConfig::from_env(paths.clone(), env.clone());
     config.guard_bin = guard;
+    config.backend_socket = socket;
     crate::workers::Manager::start_redacting(config, redactor.clone())
 }

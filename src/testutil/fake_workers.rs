@@ -245,6 +245,7 @@ impl WorkerService for FakeWorkers {
                 .iter()
                 .map(|p| self.row(p, &st))
                 .collect(),
+            ..WorkersView::default()
         }
     }
 

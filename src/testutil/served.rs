@@ -49,6 +49,7 @@ impl<W: WorkerService> Served<W> {
             paths: paths.clone(),
             socket: Some(socket.clone()),
             log_file: crate::mcp::log_file(paths),
+            context: None,
         };
         let backend = Arc::new(Backend::new(workers, info, limits));
         let (stop, stopped) = oneshot::channel::<()>();

@@ -27,6 +27,7 @@ use super::{
     WorkerService, WorkerStatus, WorkersView,
 };
 use crate::clock::{Clock, SystemClock};
+use crate::context::WORKER_OF_VAR;
 use crate::error::Error;
 use crate::knowledge::{Knowledge, KnowledgeSource};
 use crate::opencode::{
@@ -65,6 +66,12 @@ pub struct ManagerConfig {
     /// process it started (see `workers::guard`); `None`: the `/bin/sh` guard, which ends
     /// the worker's process group only. `orch serve` sets it to itself.
     pub guard_bin: Option<PathBuf>,
+    /// The socket of the backend this manager runs in (`None`: the first socket candidate
+    /// of `paths`). Each worker gets it as `ORCH_SOCKET`, with the backend's key as
+    /// [`crate::context::WORKER_OF_VAR`], so the `orch mcp` (and `orch` commands) a
+    /// delegating worker runs reach this backend, which accepts them although orch changed
+    /// their environment; see `docs/workers.md`, "Delegation".
+    pub backend_socket: Option<PathBuf>,
 }
 
 impl ManagerConfig {
@@ -84,6 +91,7 @@ impl ManagerConfig {
             task_timeout: ms("ORCH_TASK_TIMEOUT_MS", 30 * 60_000),
             keep_workers: env.flag("ORCH_KEEP_WORKERS"),
             guard_bin: None,
+            backend_socket: None,
             paths,
             env,
         }
@@ -241,10 +249,35 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         }
     }
 
-    /// Problems found while starting (a corrupt state file moved aside, ...).
+    /// What the manager worked around, as long as it holds: a `state.json` moved aside
+    /// (while the moved file is there), a state file that could not be read (this run),
+    /// a failed reload, and the provider set's own warnings (an unreadable `auth.json`,
+    /// an ignored models cache).
     pub fn warnings(&self) -> Vec<String> {
-        let mut w = lock(&self.inner.warnings).clone();
+        let mut w: Vec<String> = lock(&self.inner.warnings)
+            .iter()
+            // A moved-aside file is reported from the directory below, while it exists.
+            .filter(|w| !w.contains(".corrupt-"))
+            .cloned()
+            .collect();
+        w.extend(self.inner.store.kept_aside().iter().map(|kept| {
+            format!(
+                "worker settings were reset: {} could not be read and was moved aside to {}; check it, then delete it to clear this warning",
+                self.inner.store.path().display(),
+                kept.display()
+            )
+        }));
         w.extend(self.inner.knowledge.warning());
+        w.extend(
+            self.inner
+                .knowledge
+                .get()
+                .resolver
+                .set()
+                .warnings
+                .iter()
+                .cloned(),
+        );
         w
     }
 
@@ -555,6 +588,8 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                             | "OPENCODE_DISABLE_AUTOUPDATE"
                             | "OPENCODE_SERVER_USERNAME"
                             | "OPENCODE_SERVER_PASSWORD"
+                            | "ORCH_SOCKET"
+                            | WORKER_OF_VAR
                     ) && *k != DELEGATION_DEPTH_VAR
                 })
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -576,6 +611,16 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                         DELEGATION_DEPTH_VAR.to_owned(),
                         delegation_depth(profile.delegate).to_owned(),
                     ),
+                    // Its own clients reach this backend, not one of their own.
+                    (
+                        "ORCH_SOCKET".to_owned(),
+                        cfg.backend_socket
+                            .as_deref()
+                            .unwrap_or_else(|| cfg.paths.socket())
+                            .display()
+                            .to_string(),
+                    ),
+                    (WORKER_OF_VAR.to_owned(), cfg.paths.backend_key()),
                 ])
                 .collect(),
             ready_timeout: cfg.ready_timeout,
@@ -1086,7 +1131,12 @@ impl<S: Spawner, C: Clock> WorkerService for Manager<S, C> {
                 .iter()
                 .map(|p| self.row(&knowledge, p))
                 .collect(),
+            ..WorkersView::default()
         }
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        Manager::warnings(self)
     }
 
     fn knowledge(&self) -> Knowledge {

@@ -87,6 +87,13 @@ pub trait WorkerService: Send + Sync + 'static {
     /// Catalog, resolver and profiles, for the read-only views.
     fn knowledge(&self) -> Knowledge;
 
+    /// What the service worked around and the user should know until it is resolved
+    /// (shown by `orch status`, `orch workers`, `orch models`, the TUI and the MCP status
+    /// view). By default the provider set's warnings (an unreadable `auth.json`, ...).
+    fn warnings(&self) -> Vec<String> {
+        self.knowledge().resolver.set().warnings.clone()
+    }
+
     /// The redactor for everything that leaves the backend: task outputs and errors,
     /// worker rows, views, MCP replies. It shares its secrets with every clone and grows
     /// as the service learns more (worker passwords, reloaded files).

@@ -101,6 +101,25 @@ impl SettingsStore {
         }
     }
 
+    /// The files an earlier load moved aside (`state.json.corrupt-*`) that are still there:
+    /// each one is a reset the user has not looked at yet.
+    pub fn kept_aside(&self) -> Vec<PathBuf> {
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return Vec::new();
+        };
+        let prefix = format!("{}.corrupt-", name.to_string_lossy());
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut kept: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .collect();
+        kept.sort();
+        kept
+    }
+
     /// Saves the settings atomically.
     pub fn save(&self, settings: &Settings) -> Result<(), WorkerError> {
         let err = |source: std::io::Error| WorkerError::State {
@@ -156,6 +175,10 @@ mod tests {
             "{\"version\": 1, \"workers\": {"
         );
         assert!(!store.path().exists());
+        assert_eq!(
+            store.kept_aside(),
+            vec![dir.path().join("state/state.json.corrupt-9")]
+        );
     }
 
     #[test]

@@ -305,6 +305,11 @@ pub struct Model {
     pub quit: bool,
     /// Why the TUI stopped on its own, when it did.
     pub fatal: Option<String>,
+    /// The project the backend serves (its directory), shown in the header.
+    pub project: String,
+    /// What the backend worked around (a damaged `state.json`, ...), shown on the status
+    /// line while nothing else is.
+    pub warnings: Vec<String>,
 }
 
 impl Default for Model {
@@ -331,6 +336,8 @@ impl Model {
             page: 10,
             quit: false,
             fatal: None,
+            project: String::new(),
+            warnings: Vec::new(),
         }
     }
 

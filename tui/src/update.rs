@@ -85,6 +85,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
                         v.after = row.clone();
                     }
                     model.selected = model.selected.min(view.workers.len().saturating_sub(1));
+                    model.project = view.project;
+                    model.warnings = view.warnings;
                     model.workers = Load::Ready(view.workers);
                     if model.notice == Some(Notice::Info("reloading".into())) {
                         model.notice = None;

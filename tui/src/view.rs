@@ -92,7 +92,11 @@ pub fn view(model: &Model, frame: &mut Frame) {
 }
 
 fn header(model: &Model, frame: &mut Frame, area: Rect) {
-    let mut crumbs = vec![Span::styled("orch", bold()), Span::raw(" · Workers")];
+    let mut crumbs = vec![Span::styled("orch", bold())];
+    if !model.project.is_empty() {
+        crumbs.push(Span::styled(format!(" · {}", model.project), dim()));
+    }
+    crumbs.push(Span::raw(" · Workers"));
     let worker = match model.screen {
         Screen::Workers => None,
         Screen::Pick => model.pick.as_ref().map(|p| &p.worker.id),
@@ -153,6 +157,16 @@ fn notice_line(model: &Model, frame: &mut Frame, area: Rect) {
         return;
     }
     let text = match &model.notice {
+        None if !model.warnings.is_empty() => {
+            let more = match model.warnings.len() {
+                1 => String::new(),
+                n => format!(" (+{} more, see `orch status`)", n - 1),
+            };
+            Text::from(Line::styled(
+                format!("⚠ {}{more}", model.warnings[0]),
+                Style::new().fg(Color::Yellow),
+            ))
+        }
         None => return,
         Some(Notice::Info(s)) => Text::from(s.as_str()),
         Some(Notice::Error(e)) => {
