@@ -84,6 +84,18 @@ async fn a_restarted_backend_keeps_finished_tasks_with_their_output_and_new_ids(
         .cancel(std::slice::from_ref(&held.id))
         .await
         .expect("cancelled");
+    // A task cancelled because the backend stops (`orch stop`): that reason is recorded.
+    let stopped = client
+        .run(&run("memory", "remember this"))
+        .await
+        .expect("starts");
+    assert_eq!(
+        first
+            .backend
+            .tasks()
+            .cancel_all("the backend is stopping (orch stop)"),
+        1
+    );
     client.close().await;
     first.stop().await;
 
@@ -102,13 +114,25 @@ async fn a_restarted_backend_keeps_finished_tasks_with_their_output_and_new_ids(
     assert_eq!(kept.tasks[1].status, TaskStatus::Cancelled);
     let why = kept.tasks[1].error.as_ref().expect("why it was cancelled");
     assert!(why.message.contains("cancelled by a caller"), "{why:?}");
+    let kept_stopped = client
+        .await_tasks(std::slice::from_ref(&stopped.id), Duration::ZERO)
+        .await
+        .expect("the stopped task is known");
+    assert_eq!(kept_stopped.tasks[0].status, TaskStatus::Cancelled);
+    assert_eq!(
+        kept_stopped.tasks[0]
+            .error
+            .as_ref()
+            .map(|e| e.message.as_str()),
+        Some("the backend is stopping (orch stop)")
+    );
 
     // The list: tasks and operations apart, outputs with them when asked.
     let all = client.tasks(&all_with_output()).await.expect("the list");
-    assert_eq!(all.total, 3);
+    assert_eq!(all.total, 4);
     let ids: Vec<&str> = all.tasks.iter().map(|t| t.id.as_str()).collect();
-    assert_eq!(ids, ["t3", "t2", "t1"]);
-    assert_eq!(all.tasks[2].output.as_deref(), Some(answer.as_str()));
+    assert_eq!(ids, ["t4", "t3", "t2", "t1"]);
+    assert_eq!(all.tasks[3].output.as_deref(), Some(answer.as_str()));
     let tasks = client
         .tasks(&TasksQuery {
             kind: TaskListKind::Task,
@@ -116,7 +140,7 @@ async fn a_restarted_backend_keeps_finished_tasks_with_their_output_and_new_ids(
         })
         .await
         .expect("the list");
-    assert_eq!(tasks.total, 2);
+    assert_eq!(tasks.total, 3);
     assert!(
         tasks
             .tasks
@@ -139,9 +163,9 @@ async fn a_restarted_backend_keeps_finished_tasks_with_their_output_and_new_ids(
 
     // Ids go on from the earlier backend's.
     let next = run_to_end(&client, "docs", "again").await;
-    assert_eq!(next.id, "t4");
+    assert_eq!(next.id, "t5");
     let status = client.status().await.expect("status");
-    assert_eq!(status.kept_tasks, 4);
+    assert_eq!(status.kept_tasks, 5);
     client.close().await;
     second.stop().await;
 }
