@@ -336,6 +336,8 @@ pub enum TaskStatus {
     Failed,
     /// Cancelled by a caller.
     Cancelled,
+    /// Running (or queued) when its backend died: it will not finish; its error says why.
+    Lost,
 }
 
 impl TaskStatus {
@@ -347,12 +349,16 @@ impl TaskStatus {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
+            Self::Lost => "lost",
         }
     }
 
-    /// Whether the task is over (succeeded, failed or cancelled).
+    /// Whether the task is over (succeeded, failed, cancelled or lost).
     pub fn is_finished(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Cancelled | Self::Lost
+        )
     }
 }
 
@@ -360,7 +366,7 @@ impl TaskStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskRow {
-    /// Task id (`t1`, `t2`, ...), unique while the backend runs.
+    /// Task id (`t1`, `t2`, ...): never given twice in a project, across backend restarts.
     pub id: String,
     /// `worker`, `auto` or `op`.
     pub kind: TaskKind,
@@ -457,12 +463,14 @@ impl TaskRow {
                     ),
                 },
             )),
-            TaskStatus::Failed | TaskStatus::Cancelled => Err(self.error.unwrap_or_else(|| {
-                Error::new(
-                    crate::error::ErrorKind::Failed,
-                    format!("task {} failed", self.id),
-                )
-            })),
+            TaskStatus::Failed | TaskStatus::Cancelled | TaskStatus::Lost => {
+                Err(self.error.unwrap_or_else(|| {
+                    Error::new(
+                        crate::error::ErrorKind::Failed,
+                        format!("task {} failed", self.id),
+                    )
+                }))
+            }
         }
     }
 
@@ -479,6 +487,42 @@ impl TaskRow {
     }
 }
 
+/// Which tasks a list shows: work for workers, operations on them, or both.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+#[schemars(inline)]
+pub enum TaskListKind {
+    /// Tasks for workers (kinds `worker` and `auto`).
+    Task,
+    /// Operations on workers (kind `op`).
+    Op,
+    /// Both.
+    #[default]
+    All,
+}
+
+impl TaskListKind {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Task => "task",
+            Self::Op => "op",
+            Self::All => "all",
+        }
+    }
+
+    /// Whether a task of `kind` belongs to the list.
+    pub fn admits(self, kind: TaskKind) -> bool {
+        match (self, kind) {
+            (Self::All, _) | (Self::Op, TaskKind::Op) => true,
+            (Self::Task, TaskKind::Worker | TaskKind::Auto) => true,
+            (Self::Task, TaskKind::Op) | (Self::Op, TaskKind::Worker | TaskKind::Auto) => false,
+        }
+    }
+}
+
 /// A request for the tasks view.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TasksQuery {
@@ -488,6 +532,12 @@ pub struct TasksQuery {
     /// At most this many, newest first.
     #[serde(default)]
     pub limit: Option<usize>,
+    /// Tasks, operations or both (default both).
+    #[serde(default)]
+    pub kind: TaskListKind,
+    /// Whether rows carry their output (up to 1 MiB in all, newest first).
+    #[serde(default)]
+    pub output: bool,
 }
 
 /// The tasks view: newest first.
@@ -502,6 +552,14 @@ pub struct TasksView {
     pub active: usize,
     /// Finished tasks kept; older ones are forgotten.
     pub capacity: usize,
+    /// Rows whose output was asked for but left out (past 1 MiB in all): `orch tasks <id>`
+    /// shows it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub outputs_omitted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What `task_await` returns.
@@ -834,6 +892,7 @@ mod tests {
             TaskStatus::Succeeded,
             TaskStatus::Failed,
             TaskStatus::Cancelled,
+            TaskStatus::Lost,
         ]);
         check(&[
             WorkerStatus::Idle,

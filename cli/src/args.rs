@@ -100,7 +100,7 @@ pub enum Command {
     },
     /// Run a task on a worker and print its answer (Ctrl-C cancels it).
     Run(RunArgs),
-    /// List recent tasks, newest first.
+    /// List recent tasks, newest first, or show one task with its full output.
     Tasks(TasksArgs),
     /// Cancel tasks (their OpenCode sessions are aborted).
     Cancel {
@@ -257,17 +257,40 @@ pub enum StatusArg {
     Failed,
     /// Cancelled.
     Cancelled,
+    /// Its backend died while it ran.
+    Lost,
+}
+
+/// Which tasks `orch tasks` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum KindArg {
+    /// Work for workers (`orch run`, `task_start`).
+    #[default]
+    Task,
+    /// Operations on workers (model changes).
+    Op,
+    /// Both.
+    All,
 }
 
 /// `orch tasks`.
 #[derive(Debug, Args)]
 pub struct TasksArgs {
+    /// Show this task (as `orch run --no-wait` printed it) with its full output.
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+    /// With ID: wait until the task finishes (a failed task exits with a failure).
+    #[arg(long, requires = "id")]
+    pub wait: bool,
     /// Only tasks in this state (repeatable).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, conflicts_with = "id")]
     pub status: Vec<StatusArg>,
     /// At most N tasks (default 50).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "id")]
     pub limit: Option<usize>,
+    /// Tasks for workers, operations on them (model changes), or all.
+    #[arg(long, value_enum, default_value_t, conflicts_with = "id")]
+    pub kind: KindArg,
 }
 
 /// `orch opencode`.

@@ -1,9 +1,11 @@
 //! The commands the backend answers: one [`Ask`] implementation each, generic over the
 //! backend, so the same code runs over the socket and in-process (`--opencode-url`).
 
+use std::time::Duration;
+
 use orch::api::Orchestrator;
 use orch::resolve::RefKind;
-use orch::wire::{CancelOutcome, Format, ResolveQuery, WorkerRow};
+use orch::wire::{CancelOutcome, Format, ResolveQuery, TasksQuery, WorkerRow};
 use serde::Serialize;
 
 use crate::args::{ModelsArgs, ResolveArgs, RunArgs, SetArgs, TasksArgs};
@@ -134,14 +136,40 @@ impl Ask for RunArgs {
 }
 
 impl Ask for TasksArgs {
+    /// With an id, one task in full (`--wait`: once it finished; a task that did not
+    /// succeed then exits with a failure); else the list (with outputs in JSON).
     async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
-        show(
-            &backend.tasks(&self.into()).await?,
-            fmt,
-            orch::render::tasks,
-        )
+        let Some(id) = &self.id else {
+            let mut q: TasksQuery = self.into();
+            q.output = fmt == Format::Json;
+            return show(&backend.tasks(&q).await?, fmt, orch::render::tasks);
+        };
+        let ids = [id.clone()];
+        let row = loop {
+            let timeout = if self.wait {
+                TASK_WAIT_CHUNK
+            } else {
+                Duration::ZERO
+            };
+            let view = backend.await_tasks(&ids, timeout).await?;
+            let Some(row) = view.tasks.into_iter().next() else {
+                anyhow::bail!("unknown task {id}; `orch tasks` lists the tasks kept");
+            };
+            if !self.wait || row.status.is_finished() {
+                break row;
+            }
+        };
+        print::view(&row, fmt, orch::render::task)?;
+        Ok(if self.wait && row.into_result().is_err() {
+            exit::FAILURE
+        } else {
+            exit::OK
+        })
     }
 }
+
+/// `orch tasks ID --wait` asks the backend to wait this long at a time.
+const TASK_WAIT_CHUNK: Duration = Duration::from_secs(30);
 
 impl Ask for Cancel<'_> {
     /// An id the backend does not know is a failure (the others are still cancelled).

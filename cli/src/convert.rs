@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use orch::resolve::Policy;
-use orch::wire::{Format, ModelsQuery, ResolveQuery, Scope, TaskStatus, TasksQuery};
+use orch::wire::{Format, ModelsQuery, ResolveQuery, Scope, TaskListKind, TaskStatus, TasksQuery};
 use orch::workers::{RunRequest, SetModelRequest};
 
 use crate::args::{
-    Cli, FormatArg, ModelsArgs, PolicyArg, ResolveArgs, RunArgs, ScopeArg, SetArgs, StatusArg,
-    TasksArgs,
+    Cli, FormatArg, KindArg, ModelsArgs, PolicyArg, ResolveArgs, RunArgs, ScopeArg, SetArgs,
+    StatusArg, TasksArgs,
 };
 
 /// `orch tasks` lists at most this many tasks without `--limit`.
@@ -59,6 +59,7 @@ impl From<StatusArg> for TaskStatus {
             StatusArg::Succeeded => Self::Succeeded,
             StatusArg::Failed => Self::Failed,
             StatusArg::Cancelled => Self::Cancelled,
+            StatusArg::Lost => Self::Lost,
         }
     }
 }
@@ -118,6 +119,12 @@ impl From<&TasksArgs> for TasksQuery {
         Self {
             status: a.status.iter().copied().map(TaskStatus::from).collect(),
             limit: Some(a.limit.unwrap_or(TASKS_LIMIT)),
+            kind: match a.kind {
+                KindArg::Task => TaskListKind::Task,
+                KindArg::Op => TaskListKind::Op,
+                KindArg::All => TaskListKind::All,
+            },
+            output: false,
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::mcp::{AttachmentArg, AwaitArgs, IdsArgs, ListArgs, StartArgs, ViewArg
 use crate::wire::{
     AwaitView, CancelView, ModelsQuery, ModelsView, OpName, ProfilesView, ReplyFormat,
     ResolveQuery, ResolveView, RunRequest, SetModelRequest, StatusView, TagPreviewsView, TaskKind,
-    TaskRow, TasksQuery, TasksView, WorkerRow, WorkersView,
+    TaskListKind, TaskRow, TasksQuery, TasksView, WorkerRow, WorkersView,
 };
 
 /// A connected MCP client of the backend.
@@ -266,6 +266,8 @@ impl Orchestrator for SocketClient {
         let args = ListArgs {
             status: q.status.clone(),
             limit: q.limit,
+            kind: Some(q.kind).filter(|k| *k != TaskListKind::All),
+            output: q.output,
             ..Self::list_args(ViewArg::Tasks)
         };
         self.list(args).await

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::resolve::Policy;
-use crate::wire::{OpName, ReplyFormat, Scope, TaskKind, TaskStatus};
+use crate::wire::{OpName, ReplyFormat, Scope, TaskKind, TaskListKind, TaskStatus};
 use crate::workers::{Attachment, AttachmentKind};
 
 /// A file for the worker.
@@ -201,6 +201,12 @@ pub(crate) struct ListArgs {
     /// View "tasks": only tasks in these states.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub status: Vec<TaskStatus>,
+    /// View "tasks": "task" (work for workers), "op" (model changes) or "all" (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<TaskListKind>,
+    /// View "tasks": rows carry their output (up to 1 MiB in all, newest first).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub output: bool,
 }
 
 impl From<&Attachment> for AttachmentArg {

@@ -31,7 +31,7 @@ use crate::error::{Error, ErrorKind};
 use crate::paths::Paths;
 use crate::redact::Redactor;
 use crate::render;
-use crate::tasks::{Limits, StartRequest, Tasks, Work, route_auto};
+use crate::tasks::{Limits, StartRequest, StoreLimits, TaskStore, Tasks, Work, route_auto};
 use crate::views;
 use crate::wire::{
     AwaitView, Format, ModelsQuery, OpName, ReplyFormat, ResolveQuery, StatusView, TaskKind,
@@ -93,10 +93,25 @@ impl<W> std::fmt::Debug for Backend<W> {
 }
 
 impl<W: WorkerService> Backend<W> {
-    /// A backend over a worker service.
+    /// A backend over a worker service. Its task records live in the project's state
+    /// directory (`tasks/`), shared with the project's other backends; when that cannot be
+    /// opened, they live in memory only (and the log says why).
     pub fn new(workers: Arc<W>, info: ServeInfo, limits: Limits) -> Self {
+        let dir = info.paths.project_state_dir().join("tasks");
+        let project = info.paths.project_dir.display().to_string();
+        let bounds = StoreLimits {
+            max_records: limits.finished_capacity,
+            ..StoreLimits::default()
+        };
+        let tasks = match TaskStore::open(&dir, &project, bounds) {
+            Ok(store) => Tasks::with_store(workers, limits, store),
+            Err(e) => {
+                tracing::warn!("task records are kept in memory only: {e}");
+                Tasks::new(workers, limits)
+            }
+        };
         Self {
-            tasks: Tasks::new(workers, limits),
+            tasks,
             info,
             started_at_ms: crate::tasks::now_ms(),
             connections: AtomicUsize::new(0),
@@ -156,7 +171,7 @@ impl<W: WorkerService> Backend<W> {
             connections: self.connections(),
             active_tasks: active,
             kept_tasks: kept,
-            task_capacity: self.tasks.limits().finished_capacity,
+            task_capacity: self.tasks.capacity(),
             workers: knowledge.profiles.list.len(),
             source: set.origin.kind,
             catalog: set.origin.catalog.clone(),
@@ -669,6 +684,8 @@ impl<W: WorkerService> McpServer<W> {
                 let q = TasksQuery {
                     status: a.status,
                     limit: Some(a.limit.unwrap_or(DEFAULT_TASK_ROWS)),
+                    kind: a.kind.unwrap_or_default(),
+                    output: a.output,
                 };
                 reply(&backend.tasks().list(&q), format, render::tasks)
             }

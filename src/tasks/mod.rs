@@ -4,8 +4,10 @@
 
 mod registry;
 mod request;
+mod store;
 
-pub use registry::{Limits, MAX_KEPT_TASK_BYTES, Tasks};
+pub use registry::{LIST_OUTPUT_BYTES, Limits, MAX_KEPT_TASK_BYTES, Tasks};
 pub use request::{StartRequest, Work, route_auto};
+pub use store::{Owner, StoreError, StoreLimits, TaskRecord, TaskStore, lost_message};
 
 pub(crate) use registry::now_ms;

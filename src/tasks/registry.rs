@@ -7,6 +7,11 @@
 //! A row keeps only the first [`MAX_KEPT_TASK_BYTES`] of its task text (and says so in
 //! `task_truncated`): the whole text goes once to the worker service, never into the records,
 //! so what the registry holds does not grow with the size of the tasks it is given.
+//!
+//! With a [`TaskStore`] (`orch serve`), each state change of a task is also written to disk,
+//! ids come from the store's counter, and peeks and lists read the store for the tasks this
+//! process does not hold (finished long ago, or run by an earlier or another backend of the
+//! project).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::pin::pin;
@@ -16,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::request::{StartRequest, Work};
+use super::store::TaskStore;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind};
 use crate::redact::Redactor;
@@ -53,6 +59,10 @@ impl Default for Limits {
 /// Characters of the task text shown in lists.
 const LIST_TASK_CHARS: usize = 200;
 
+/// Bytes of outputs a list carries at most (`TasksQuery::output`); the rows past it carry
+/// none and the view counts them in `outputs_omitted`.
+pub const LIST_OUTPUT_BYTES: usize = 1024 * 1024;
+
 /// Bytes of a task's text kept in its row (queued, running and finished); the whole text is
 /// handed to the worker service only. 1,500 finished tasks of 1 MiB held 1 GB before this.
 pub const MAX_KEPT_TASK_BYTES: usize = 4 * 1024;
@@ -77,6 +87,10 @@ struct Inner<W> {
     limits: Limits,
     state: Mutex<State>,
     changed: Notify,
+    /// Held while a row is written to the store, so the last write is the newest state.
+    saving: Mutex<()>,
+    /// Where records outlive the backend (none in process: `--opencode-url`, tests).
+    store: Option<TaskStore>,
 }
 
 /// The task registry, shared by every connection (cheap to clone).
@@ -155,8 +169,21 @@ fn preview(text: &str) -> String {
 }
 
 impl<W: WorkerService> Tasks<W> {
-    /// A registry running work through `workers`.
+    /// A registry running work through `workers`, its records in memory only.
     pub fn new(workers: Arc<W>, limits: Limits) -> Self {
+        Self::build(workers, limits, None)
+    }
+
+    /// A registry whose records are also kept in `store`, so they outlive this process;
+    /// the tasks that were running when an earlier backend died are marked `lost` now.
+    pub fn with_store(workers: Arc<W>, limits: Limits, store: TaskStore) -> Self {
+        if let Err(e) = store.records() {
+            tracing::warn!("cannot read the task records: {}", error_chain(&e));
+        }
+        Self::build(workers, limits, Some(store))
+    }
+
+    fn build(workers: Arc<W>, limits: Limits, store: Option<TaskStore>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 redactor: workers.redactor(),
@@ -164,8 +191,15 @@ impl<W: WorkerService> Tasks<W> {
                 limits,
                 state: Mutex::new(State::default()),
                 changed: Notify::new(),
+                saving: Mutex::new(()),
+                store,
             }),
         }
+    }
+
+    /// The durable store, when there is one.
+    pub fn store(&self) -> Option<&TaskStore> {
+        self.inner.store.as_ref()
     }
 
     /// The worker service.
@@ -186,6 +220,17 @@ impl<W: WorkerService> Tasks<W> {
     pub async fn start(&self, req: StartRequest) -> Result<TaskRow, Error> {
         let (mut row, resolution) = self.prepare(&req).await?;
         let cancel = CancellationToken::new();
+        // A durable id first (ids never repeat across restarts); without a store, the
+        // registry counts.
+        let durable = match &self.inner.store {
+            Some(store) => Some(store.next_id().map_err(|e| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("cannot record the task: {}", error_chain(&e)),
+                )
+            })?),
+            None => None,
+        };
         let id = {
             let mut st = lock(&self.inner.state);
             if st.active >= self.inner.limits.max_active {
@@ -197,8 +242,8 @@ impl<W: WorkerService> Tasks<W> {
                     ),
                 ));
             }
-            st.last_id += 1;
-            let id = st.last_id;
+            let id = durable.unwrap_or(st.last_id + 1);
+            st.last_id = st.last_id.max(id);
             row.id = task_id(id);
             st.active += 1;
             st.entries.insert(
@@ -210,6 +255,7 @@ impl<W: WorkerService> Tasks<W> {
             );
             id
         };
+        self.inner.save(id);
         let inner = Arc::clone(&self.inner);
         tokio::spawn(run(inner, id, req.work, resolution, cancel));
         Ok(row)
@@ -300,7 +346,10 @@ impl<W: WorkerService> Tasks<W> {
         for id in ids {
             match parse_id(id).and_then(|n| st.entries.get(&n)) {
                 Some(e) => out.push(with_live_duration(e.row.clone(), now)),
-                None => missing.push(id.clone()),
+                None => match parse_id(id).and_then(|n| self.stored(n)) {
+                    Some(row) => out.push(row),
+                    None => missing.push(id.clone()),
+                },
             }
         }
         if out.is_empty() && !missing.is_empty() {
@@ -373,6 +422,7 @@ impl<W: WorkerService> Tasks<W> {
     fn cancel_with(&self, ids: &[String], reason: &str) -> CancelView {
         let mut results = Vec::with_capacity(ids.len());
         let mut changed = false;
+        let mut cancelled = Vec::new();
         {
             let mut st = lock(&self.inner.state);
             let now = now_ms();
@@ -401,6 +451,7 @@ impl<W: WorkerService> Tasks<W> {
                         row.status = TaskStatus::Cancelled;
                         row.error = Some(Error::new(ErrorKind::Failed, reason));
                     });
+                    cancelled.push(n);
                     changed = true;
                     CancelOutcome::Cancelled
                 };
@@ -412,46 +463,155 @@ impl<W: WorkerService> Tasks<W> {
                 });
             }
         }
+        // The reason is durable: `orch tasks` shows it after a restart.
+        for n in cancelled {
+            self.inner.save(n);
+        }
         if changed {
             self.inner.changed.notify_waiters();
         }
         CancelView { results }
     }
 
-    /// The tasks view: newest first, without outputs.
+    /// A task this backend no longer holds, from the store (with its output).
+    fn stored(&self, n: u64) -> Option<TaskRow> {
+        let store = self.inner.store.as_ref()?;
+        match store.task(n) {
+            Ok(row) => row,
+            Err(e) => {
+                tracing::warn!("cannot read the task records: {}", error_chain(&e));
+                None
+            }
+        }
+    }
+
+    /// The tasks view: newest first; outputs only when `q.output` asks (up to
+    /// [`LIST_OUTPUT_BYTES`] in all). With a store, the tasks of every backend of the
+    /// project, past and present.
     pub fn list(&self, q: &TasksQuery) -> TasksView {
-        let st = lock(&self.inner.state);
-        let now = now_ms();
-        let matching = st
-            .entries
-            .values()
-            .rev()
-            .filter(|e| q.status.is_empty() || q.status.contains(&e.row.status));
+        /// A row of the list: held in memory, or a record whose details are read if shown.
+        enum Item {
+            Live(Box<TaskRow>),
+            Stored(Box<super::store::TaskRecord>),
+        }
+        let records = match &self.inner.store {
+            Some(store) => store.records().unwrap_or_else(|e| {
+                tracing::warn!("cannot read the task records: {}", error_chain(&e));
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        let (mut all, active): (BTreeMap<u64, Item>, usize) = {
+            let st = lock(&self.inner.state);
+            let now = now_ms();
+            let mut all: BTreeMap<u64, Item> = records
+                .into_iter()
+                .map(|r| (r.id, Item::Stored(Box::new(r))))
+                .collect();
+            for (n, e) in &st.entries {
+                all.insert(
+                    *n,
+                    Item::Live(Box::new(with_live_duration(e.row.clone(), now))),
+                );
+            }
+            (all, st.active)
+        };
+        let wanted = |kind: TaskKind, status: TaskStatus| {
+            (q.status.is_empty() || q.status.contains(&status)) && q.kind.admits(kind)
+        };
         let mut total = 0;
         let mut tasks = Vec::new();
         let limit = q.limit.unwrap_or(usize::MAX);
-        for e in matching {
-            total += 1;
-            if tasks.len() < limit {
-                let mut row = with_live_duration(e.row.clone(), now);
-                row.output = None;
-                row.task = row.task.as_deref().map(preview);
-                tasks.push(row);
+        let mut output_budget = LIST_OUTPUT_BYTES;
+        let mut outputs_omitted = 0;
+        let active_elsewhere = all
+            .values()
+            .filter(|i| matches!(i, Item::Stored(r) if !r.status.is_finished()))
+            .count();
+        while let Some((n, item)) = all.pop_last() {
+            let (kind, status) = match &item {
+                Item::Live(row) => (row.kind, row.status),
+                Item::Stored(r) => (r.kind, r.status),
+            };
+            if !wanted(kind, status) {
+                continue;
             }
+            total += 1;
+            if tasks.len() >= limit {
+                continue;
+            }
+            let (mut row, stored_output) = match item {
+                Item::Live(row) => (*row, None),
+                Item::Stored(r) => {
+                    let store = self.inner.store.as_ref();
+                    let row = store.map_or_else(|| r.row(), |s| s.with_details(&r));
+                    let output = if q.output {
+                        store.and_then(|s| s.output(n))
+                    } else {
+                        None
+                    };
+                    (row, output)
+                }
+            };
+            let output = stored_output.or_else(|| row.output.take());
+            row.output = match output {
+                Some(text) if q.output && text.len() <= output_budget => {
+                    output_budget -= text.len();
+                    Some(text)
+                }
+                Some(_) if q.output => {
+                    outputs_omitted += 1;
+                    None
+                }
+                _ => None,
+            };
+            row.task = row.task.as_deref().map(preview);
+            tasks.push(row);
         }
         TasksView {
             tasks,
             total,
-            active: st.active,
-            capacity: self.inner.limits.finished_capacity,
+            active: active + active_elsewhere,
+            capacity: self.capacity(),
+            outputs_omitted,
         }
     }
 
-    /// Tasks queued or running, and tasks kept in total.
-    pub fn counts(&self) -> (usize, usize) {
-        let st = lock(&self.inner.state);
-        (st.active, st.entries.len())
+    /// Finished tasks kept at most: the store's bound, else the registry's.
+    pub fn capacity(&self) -> usize {
+        self.inner
+            .store
+            .as_ref()
+            .map_or(self.inner.limits.finished_capacity, |s| {
+                s.limits().max_records
+            })
     }
+
+    /// Tasks queued or running, and tasks kept in total (with a store, on disk).
+    pub fn counts(&self) -> (usize, usize) {
+        let (active, in_memory) = {
+            let st = lock(&self.inner.state);
+            (st.active, st.entries.len())
+        };
+        let kept = match &self.inner.store {
+            Some(store) => store
+                .visit(|records| records.count())
+                .map_or(in_memory, |n| n.max(in_memory)),
+            None => in_memory,
+        };
+        (active, kept)
+    }
+}
+
+/// An error and its causes, on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    out
 }
 
 fn unknown_tasks(missing: &[String], st: &State) -> Error {
@@ -531,20 +691,61 @@ impl<W> Inner<W> {
             })
         };
         if done {
+            self.save(id);
             self.changed.notify_waiters();
         }
     }
 
     /// Queued → running; false when the task was cancelled (or forgotten) meanwhile.
     fn begin(&self, id: u64) -> bool {
-        let mut st = lock(&self.state);
-        match st.entries.get_mut(&id) {
-            Some(e) if e.row.status == TaskStatus::Queued => {
-                e.row.status = TaskStatus::Running;
-                e.row.started_at_ms = Some(now_ms());
-                true
+        let began = {
+            let mut st = lock(&self.state);
+            match st.entries.get_mut(&id) {
+                Some(e) if e.row.status == TaskStatus::Queued => {
+                    e.row.status = TaskStatus::Running;
+                    e.row.started_at_ms = Some(now_ms());
+                    true
+                }
+                _ => false,
             }
-            _ => false,
+        };
+        if began {
+            self.save_as(id, false);
+        }
+        began
+    }
+
+    /// Writes the task's row as it is now to the store (redacted), when there is one. A
+    /// failure is logged: the task goes on, in memory.
+    fn save(&self, id: u64) {
+        self.save_as(id, true);
+    }
+
+    /// [`Self::save`]; `files: false` when only the status changed (its details and output
+    /// files are left as they are).
+    fn save_as(&self, id: u64, files: bool) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let _saving = match self.saving.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let Some(mut row) = lock(&self.state).entries.get(&id).map(|e| e.row.clone()) else {
+            return;
+        };
+        self.redactor.redact_task(&mut row);
+        // On disk, the caller's own text is redacted too.
+        if let Some(task) = row.task.as_mut() {
+            self.redactor.redact_in_place(task);
+        }
+        let saved = if files {
+            store.save(id, &row)
+        } else {
+            store.save_state(id, &row)
+        };
+        if let Err(e) = saved {
+            tracing::warn!(task = %task_id(id), "cannot record the task: {}", error_chain(&e));
         }
     }
 }

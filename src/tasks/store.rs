@@ -1,0 +1,984 @@
+//! Durable task records: what `orch tasks` shows after the backend restarts.
+//!
+//! One directory per project (`<project state dir>/tasks/`, 0700), shared by that project's
+//! backends (one per environment):
+//!
+//! - `records.jsonl`: one small JSON record per line (ids, status, worker, models, timings,
+//!   the owner backend's pid and start time; never the task text or its output), appended
+//!   and synced under an exclusive `flock` of `lock`. A task has a line when it is accepted
+//!   and another when it finishes; the last line of an id wins. A line that does not parse
+//!   is skipped with a warning.
+//! - `<id>.json`: the task's details (its kept text, route, reason, full error, the worker
+//!   row of an operation) and `<id>.out`: its output; both 0600, written atomically before
+//!   the record line that names them.
+//! - `next-id`: the last id given, so ids never repeat across restarts.
+//!
+//! Bounds ([`StoreLimits`], by default 1,000 finished tasks and 256 MiB): the views show the
+//! newest `max_records` finished tasks; once the files hold 10 % more than that, or more
+//! than `max_bytes`, the oldest finished tasks are removed (down to `max_records`, and to
+//! 90 % of `max_bytes`) and `records.jsonl` is rewritten atomically, one line per task.
+//!
+//! A record keeps every field it does not know (`extra`), so a record written by a newer
+//! orch (with `attempts`, `usage`) survives a compaction by an older one. Summing over the
+//! records (issue 12's `orch usage`) reads `records.jsonl` only: a record is a few hundred
+//! bytes, and the outputs are never parsed.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::fsutil::{private_dir, write_atomic};
+use crate::resolve::Policy;
+use crate::wire::{OpName, TaskKind, TaskRow, TaskStatus, WorkerRow};
+use crate::workers::procfs;
+
+/// Bounds on the records kept on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// Finished tasks kept at most (queued and running ones are never removed). The views
+    /// show exactly the newest ones; the files may hold 10 % more until the next compaction.
+    pub max_records: usize,
+    /// Bytes on disk at most: the records file, details and outputs.
+    pub max_bytes: u64,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        Self {
+            max_records: 1000,
+            max_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Bytes of an error message kept in a record (the details file keeps all of it).
+const RECORD_ERROR_BYTES: usize = 1024;
+/// Suggestions of an error kept in a record.
+const RECORD_SUGGESTIONS: usize = 5;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file of the store could not be read or written.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// The backend process that ran a task: a pid and its start time, so a reused pid is not
+/// taken for the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// Its pid.
+    pub pid: u32,
+    /// Its start time in clock ticks after boot (`/proc/<pid>/stat` field 22).
+    pub start_time: u64,
+}
+
+impl Owner {
+    /// This process.
+    pub fn current() -> Self {
+        let pid = std::process::id();
+        Self {
+            pid,
+            start_time: procfs::stat(pid).map_or(0, |s| s.start_time),
+        }
+    }
+
+    /// Whether that process still runs (not a zombie, not a reused pid).
+    pub fn is_alive(&self) -> bool {
+        procfs::stat(self.pid).is_some_and(|s| !s.is_zombie() && s.start_time == self.start_time)
+    }
+}
+
+/// One line of `records.jsonl`: a task without its text and output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// The number of its id (`t<id>`).
+    pub id: u64,
+    /// `worker`, `auto` or `op`.
+    pub kind: TaskKind,
+    /// Where it is in its life.
+    pub status: TaskStatus,
+    /// The project directory it belongs to.
+    #[serde(default)]
+    pub project: String,
+    /// The worker.
+    #[serde(default)]
+    pub worker: Option<String>,
+    /// The operation of an `op` task.
+    #[serde(default)]
+    pub op: Option<OpName>,
+    /// The reference asked for.
+    #[serde(default)]
+    pub requested_ref: Option<String>,
+    /// What it resolved to.
+    #[serde(default)]
+    pub resolved_model: Option<String>,
+    /// `dynamic` or `sticky`.
+    #[serde(default)]
+    pub policy: Option<Policy>,
+    /// The model that answered.
+    #[serde(default)]
+    pub answered_by: Option<String>,
+    /// The OpenCode session.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// Accepted (Unix ms).
+    pub created_at_ms: u64,
+    /// Started.
+    #[serde(default)]
+    pub started_at_ms: Option<u64>,
+    /// Finished.
+    #[serde(default)]
+    pub finished_at_ms: Option<u64>,
+    /// How long it ran.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// Whether the task text was cut.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub task_truncated: bool,
+    /// Whether the output was cut.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub output_truncated: bool,
+    /// Why it failed (the message cut to 1 KiB; the details file has all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Error>,
+    /// The backend that ran it.
+    pub owner: Owner,
+    /// Bytes of its details and output files.
+    #[serde(default)]
+    pub bytes: u64,
+    /// Fields this version does not know (kept through a compaction).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a record leaves to its details file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Details {
+    #[serde(default)]
+    task: Option<String>,
+    #[serde(default)]
+    route: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    error: Option<Error>,
+    #[serde(default)]
+    worker_row: Option<WorkerRow>,
+}
+
+fn cut_str(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+}
+
+impl TaskRecord {
+    fn of(row: &TaskRow, id: u64, project: &str, owner: Owner, bytes: u64) -> Self {
+        let error = row.error.clone().map(|mut e| {
+            cut_str(&mut e.message, RECORD_ERROR_BYTES);
+            e.suggestions.truncate(RECORD_SUGGESTIONS);
+            e
+        });
+        Self {
+            id,
+            kind: row.kind,
+            status: row.status,
+            project: project.to_owned(),
+            worker: row.worker.clone(),
+            op: row.op,
+            requested_ref: row.requested_ref.clone(),
+            resolved_model: row.resolved_model.clone(),
+            policy: row.policy,
+            answered_by: row.answered_by.clone(),
+            session_id: row.session_id.clone(),
+            created_at_ms: row.created_at_ms,
+            started_at_ms: row.started_at_ms,
+            finished_at_ms: row.finished_at_ms,
+            duration_ms: row.duration_ms,
+            task_truncated: row.task_truncated,
+            output_truncated: row.output_truncated,
+            error,
+            owner,
+            bytes,
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    /// The row, without what the details and output files hold.
+    pub fn row(&self) -> TaskRow {
+        TaskRow {
+            id: format!("t{}", self.id),
+            status: self.status,
+            worker: self.worker.clone(),
+            requested_ref: self.requested_ref.clone(),
+            resolved_model: self.resolved_model.clone(),
+            policy: self.policy,
+            answered_by: self.answered_by.clone(),
+            session_id: self.session_id.clone(),
+            started_at_ms: self.started_at_ms,
+            finished_at_ms: self.finished_at_ms,
+            duration_ms: self.duration_ms,
+            task_truncated: self.task_truncated,
+            output_truncated: self.output_truncated,
+            error: self.error.clone(),
+            ..TaskRow::queued(self.kind, "", self.op, self.created_at_ms)
+        }
+    }
+}
+
+/// What the store has read of `records.jsonl`.
+#[derive(Default)]
+struct Index {
+    records: BTreeMap<u64, TaskRecord>,
+    /// Bytes of the file read (up to the last complete line).
+    offset: u64,
+    /// Lines read (superseded ones included), to know when to compact.
+    lines: usize,
+    /// The file read (device, inode): another backend's compaction replaces it.
+    file: Option<(u64, u64)>,
+}
+
+/// The task records of one project; see the module docs.
+pub struct TaskStore {
+    dir: PathBuf,
+    project: String,
+    owner: Owner,
+    limits: StoreLimits,
+    index: Mutex<Index>,
+}
+
+impl std::fmt::Debug for TaskStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskStore")
+            .field("dir", &self.dir)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The message of a task whose backend died while it ran.
+pub fn lost_message(owner: Owner) -> String {
+    format!(
+        "lost: the backend that ran it (pid {}) stopped before it finished (killed or crashed); its output was not kept. Run it again",
+        owner.pid
+    )
+}
+
+impl TaskStore {
+    /// Opens (creating) the store in `dir` for `project`, owned by this process.
+    pub fn open(dir: &Path, project: &str, limits: StoreLimits) -> Result<Self, StoreError> {
+        Self::open_as(dir, project, limits, Owner::current())
+    }
+
+    /// [`Self::open`] as another owner (tests).
+    pub fn open_as(
+        dir: &Path,
+        project: &str,
+        limits: StoreLimits,
+        owner: Owner,
+    ) -> Result<Self, StoreError> {
+        private_dir(dir).map_err(io("create", dir))?;
+        let store = Self {
+            dir: dir.to_path_buf(),
+            project: project.to_owned(),
+            owner,
+            limits,
+            index: Mutex::new(Index::default()),
+        };
+        store.with_lock(FlockArg::LockShared, |s| s.refresh())?;
+        Ok(store)
+    }
+
+    /// The bounds in force.
+    pub fn limits(&self) -> StoreLimits {
+        self.limits
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn records_path(&self) -> PathBuf {
+        self.dir.join("records.jsonl")
+    }
+
+    fn details_path(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    fn output_path(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("{id}.out"))
+    }
+
+    fn index(&self) -> std::sync::MutexGuard<'_, Index> {
+        match self.index.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn with_lock<T>(
+        &self,
+        how: FlockArg,
+        f: impl FnOnce(&Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let path = self.dir.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io("open", &path))?;
+        let _guard =
+            Flock::lock(file, how).map_err(|(_, e)| io("lock", &path)(std::io::Error::from(e)))?;
+        f(self)
+    }
+
+    /// Reads what was appended since the last read (all of it again after a compaction).
+    /// Call under the lock.
+    fn refresh(&self) -> Result<(), StoreError> {
+        let path = self.records_path();
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                *self.index() = Index::default();
+                return Ok(());
+            }
+            Err(e) => return Err(io("open", &path)(e)),
+        };
+        let meta = file.metadata().map_err(io("read", &path))?;
+        let identity = Some((meta.dev(), meta.ino()));
+        let mut index = self.index();
+        if index.file != identity || meta.len() < index.offset {
+            *index = Index {
+                file: identity,
+                ..Index::default()
+            };
+        }
+        if meta.len() == index.offset {
+            return Ok(());
+        }
+        file.seek(SeekFrom::Start(index.offset))
+            .map_err(io("read", &path))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io("read", &path))?;
+        // Only complete lines: a line cut by a crash is ignored until a newline follows it.
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let mut skipped = 0usize;
+        for line in bytes[..complete].split(|b| *b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            index.lines += 1;
+            match serde_json::from_slice::<TaskRecord>(line) {
+                Ok(r) => {
+                    index.records.insert(r.id, r);
+                }
+                Err(_) => skipped += 1,
+            }
+        }
+        if skipped > 0 {
+            tracing::warn!(
+                file = %path.display(),
+                "skipped {skipped} task record line(s) that do not parse"
+            );
+        }
+        index.offset += complete as u64;
+        Ok(())
+    }
+
+    /// Gives the next task id: one more than any given before in this project, by any backend.
+    pub fn next_id(&self) -> Result<u64, StoreError> {
+        self.with_lock(FlockArg::LockExclusive, |s| {
+            let path = s.dir.join("next-id");
+            let last: u64 = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0);
+            s.refresh()?;
+            let seen = s.index().records.keys().next_back().copied().unwrap_or(0);
+            let id = last.max(seen) + 1;
+            // Not synced: the caller records the task (synced) before it shows the id, and
+            // an unreadable counter falls back to the highest recorded id.
+            OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .and_then(|mut f| f.write_all(id.to_string().as_bytes()))
+                .map_err(io("write", &path))?;
+            Ok(id)
+        })
+    }
+
+    /// Records `row` (its id is `t<id>`): details and output files first, then the record line.
+    /// The caller has redacted the row.
+    pub fn save(&self, id: u64, row: &TaskRow) -> Result<(), StoreError> {
+        let details = Details {
+            task: row.task.clone(),
+            route: row.route.clone(),
+            reason: row.reason.clone(),
+            error: row.error.clone(),
+            worker_row: row.worker_row.clone(),
+        };
+        let details_bytes = serde_json::to_vec(&details).map_err(|e| {
+            io("encode", &self.details_path(id))(std::io::Error::other(e.to_string()))
+        })?;
+        let details_path = self.details_path(id);
+        write_atomic(&details_path, &details_bytes, 0o600).map_err(io("write", &details_path))?;
+        let mut bytes = details_bytes.len() as u64;
+        if let Some(output) = &row.output {
+            let out_path = self.output_path(id);
+            write_atomic(&out_path, output.as_bytes(), 0o600).map_err(io("write", &out_path))?;
+            bytes += output.len() as u64;
+        }
+        let record = TaskRecord::of(row, id, &self.project, self.owner, bytes);
+        self.append(&[record])?;
+        Ok(())
+    }
+
+    /// Records a new state of `row` whose details and output have not changed (queued →
+    /// running): the record line only.
+    pub fn save_state(&self, id: u64, row: &TaskRow) -> Result<(), StoreError> {
+        let bytes = self.index().records.get(&id).map_or(0, |r| r.bytes);
+        self.append(&[TaskRecord::of(row, id, &self.project, self.owner, bytes)])
+    }
+
+    fn append(&self, records: &[TaskRecord]) -> Result<(), StoreError> {
+        let path = self.records_path();
+        let mut text = Vec::new();
+        for r in records {
+            let line = serde_json::to_vec(r)
+                .map_err(|e| io("encode", &path)(std::io::Error::other(e.to_string())))?;
+            text.extend_from_slice(&line);
+            text.push(b'\n');
+        }
+        self.with_lock(FlockArg::LockExclusive, |s| {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .read(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io("open", &path))?;
+            // A line cut by a crash: end it, so the next one is not glued to it.
+            let len = file.metadata().map_err(io("read", &path))?.len();
+            if len > 0 {
+                let mut last = [0u8; 1];
+                file.seek(SeekFrom::Start(len - 1))
+                    .and_then(|_| file.read_exact(&mut last))
+                    .map_err(io("read", &path))?;
+                if last[0] != b'\n' {
+                    text.insert(0, b'\n');
+                }
+            }
+            file.write_all(&text).map_err(io("append to", &path))?;
+            file.sync_data().map_err(io("sync", &path))?;
+            s.refresh()?;
+            s.compact_if_over()
+        })
+    }
+
+    /// Every record, oldest first, with the tasks whose backend died marked `lost` (and
+    /// recorded so).
+    pub fn records(&self) -> Result<Vec<TaskRecord>, StoreError> {
+        self.visit(|records| records.cloned().collect())
+    }
+
+    /// Runs `f` over the records the views show (oldest first) without copying them: what
+    /// a sum over many records (issue 12's usage) reads. The store keeps them in memory and
+    /// parses only what was appended since it last looked.
+    pub fn visit<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Iterator<Item = &TaskRecord>) -> T,
+    ) -> Result<T, StoreError> {
+        self.with_lock(FlockArg::LockShared, |s| s.refresh())?;
+        let lost: Vec<TaskRecord> = self
+            .index()
+            .records
+            .values()
+            .filter(|r| !r.status.is_finished() && r.owner != self.owner && !r.owner.is_alive())
+            .cloned()
+            .collect();
+        if !lost.is_empty() {
+            let now = crate::tasks::now_ms();
+            let marked: Vec<TaskRecord> = lost
+                .into_iter()
+                .map(|mut r| {
+                    r.status = TaskStatus::Lost;
+                    r.finished_at_ms = Some(now);
+                    r.error = Some(Error::new(
+                        crate::error::ErrorKind::Failed,
+                        lost_message(r.owner),
+                    ));
+                    r
+                })
+                .collect();
+            self.append(&marked)?;
+        }
+        let index = self.index();
+        let finished = index
+            .records
+            .values()
+            .filter(|r| r.status.is_finished())
+            .count();
+        let mut forget = finished.saturating_sub(self.limits.max_records);
+        let mut shown = index.records.values().filter(|r| {
+            if forget > 0 && r.status.is_finished() {
+                forget -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        Ok(f(&mut shown))
+    }
+
+    /// One task in full (details and output), when the store has it.
+    pub fn task(&self, id: u64) -> Result<Option<TaskRow>, StoreError> {
+        let Some(record) = self.records()?.into_iter().find(|r| r.id == id) else {
+            return Ok(None);
+        };
+        let mut row = self.with_details(&record);
+        row.output = match std::fs::read(self.output_path(id)) {
+            Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+            Err(_) => None,
+        };
+        Ok(Some(row))
+    }
+
+    /// The output of a task, when it has one on disk.
+    pub fn output(&self, id: u64) -> Option<String> {
+        std::fs::read(self.output_path(id))
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// A record's row with its details file (task text, route, reason, full error).
+    pub fn with_details(&self, record: &TaskRecord) -> TaskRow {
+        let mut row = record.row();
+        let details: Details = std::fs::read(self.details_path(record.id))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        row.task = details.task;
+        row.route = details.route;
+        row.reason = details.reason;
+        row.worker_row = details.worker_row;
+        // The lost status is decided after the details were written.
+        if record.status != TaskStatus::Lost
+            && let Some(e) = details.error
+        {
+            row.error = Some(e);
+        }
+        row
+    }
+
+    /// Bytes on disk: the records file and every task's files.
+    fn bytes(index: &Index) -> u64 {
+        index.offset + index.records.values().map(|r| r.bytes).sum::<u64>()
+    }
+
+    /// Removes the oldest finished tasks while a bound is passed, and rewrites the records
+    /// file when it holds many superseded lines. Call under the exclusive lock.
+    fn compact_if_over(&self) -> Result<(), StoreError> {
+        let slack = (self.limits.max_records / 10).max(1);
+        let (over, stale) = {
+            let index = self.index();
+            let finished = index
+                .records
+                .values()
+                .filter(|r| r.status.is_finished())
+                .count();
+            (
+                finished > self.limits.max_records + slack
+                    || Self::bytes(&index) > self.limits.max_bytes,
+                index.lines > 2 * index.records.len() + 64,
+            )
+        };
+        if !over && !stale {
+            return Ok(());
+        }
+        let target_bytes = self.limits.max_bytes / 10 * 9;
+        let mut removed = Vec::new();
+        let kept: Vec<TaskRecord> = {
+            let mut index = self.index();
+            let mut bytes = Self::bytes(&index);
+            let finished: Vec<u64> = index
+                .records
+                .values()
+                .filter(|r| r.status.is_finished())
+                .map(|r| r.id)
+                .collect();
+            let mut count = finished.len();
+            if over {
+                for id in finished {
+                    if count <= self.limits.max_records && bytes <= target_bytes {
+                        break;
+                    }
+                    if let Some(r) = index.records.remove(&id) {
+                        // A record line is about 300 bytes of the rewritten file.
+                        bytes = bytes.saturating_sub(r.bytes + 300);
+                        count -= 1;
+                        removed.push(id);
+                    }
+                }
+            }
+            index.records.values().cloned().collect()
+        };
+        let path = self.records_path();
+        let mut text = Vec::new();
+        for r in &kept {
+            let line = serde_json::to_vec(r)
+                .map_err(|e| io("encode", &path)(std::io::Error::other(e.to_string())))?;
+            text.extend_from_slice(&line);
+            text.push(b'\n');
+        }
+        write_atomic(&path, &text, 0o600).map_err(io("rewrite", &path))?;
+        for id in &removed {
+            let _ = std::fs::remove_file(self.details_path(*id));
+            let _ = std::fs::remove_file(self.output_path(*id));
+        }
+        if !removed.is_empty() {
+            tracing::info!(
+                "removed the {} oldest finished task records (bounds: {} tasks, {} bytes)",
+                removed.len(),
+                self.limits.max_records,
+                self.limits.max_bytes
+            );
+        }
+        // Read the new file from its start.
+        *self.index() = Index::default();
+        self.refresh()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn finished(text: &str, output: &str) -> TaskRow {
+        TaskRow {
+            status: TaskStatus::Succeeded,
+            task: Some(text.to_owned()),
+            reason: Some("the reason".to_owned()),
+            resolved_model: Some("fake/big-pro".to_owned()),
+            finished_at_ms: Some(2),
+            duration_ms: Some(1),
+            output: Some(output.to_owned()),
+            ..TaskRow::queued(TaskKind::Worker, "coder", None, 1)
+        }
+    }
+
+    fn running() -> TaskRow {
+        TaskRow {
+            status: TaskStatus::Running,
+            task: Some("a long job".to_owned()),
+            started_at_ms: Some(1),
+            ..TaskRow::queued(TaskKind::Worker, "coder", None, 1)
+        }
+    }
+
+    fn open(dir: &Path, limits: StoreLimits) -> TaskStore {
+        TaskStore::open(dir, "/project", limits).expect("the store opens")
+    }
+
+    /// An owner that is not running: this process's pid with another start time.
+    fn dead_owner() -> Owner {
+        let me = Owner::current();
+        Owner {
+            pid: me.pid,
+            start_time: me.start_time + 1,
+        }
+    }
+
+    fn ids(store: &TaskStore) -> Vec<u64> {
+        store
+            .records()
+            .expect("the records read")
+            .iter()
+            .map(|r| r.id)
+            .collect()
+    }
+
+    #[test]
+    fn a_reopened_store_has_the_tasks_with_their_output_and_details() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        let id = store.next_id().expect("an id");
+        store
+            .save(id, &finished("say hi", "hi there"))
+            .expect("saved");
+        drop(store);
+        let store = open(dir.path(), StoreLimits::default());
+        let row = store.task(id).expect("read").expect("the task is kept");
+        assert_eq!(row.id, format!("t{id}"));
+        assert_eq!(row.status, TaskStatus::Succeeded);
+        assert_eq!(row.output.as_deref(), Some("hi there"));
+        assert_eq!(row.task.as_deref(), Some("say hi"));
+        assert_eq!(row.reason.as_deref(), Some("the reason"));
+        assert_eq!(row.resolved_model.as_deref(), Some("fake/big-pro"));
+        assert_eq!(row.worker.as_deref(), Some("coder"));
+        // The record line holds neither the text nor the output.
+        let line = std::fs::read_to_string(dir.path().join("records.jsonl")).expect("records");
+        assert!(
+            !line.contains("hi there") && !line.contains("say hi"),
+            "{line}"
+        );
+        assert!(line.contains("\"project\":\"/project\""), "{line}");
+    }
+
+    #[test]
+    fn files_are_private() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let tasks = dir.path().join("tasks");
+        let store = open(&tasks, StoreLimits::default());
+        let id = store.next_id().expect("an id");
+        store.save(id, &finished("x", "y")).expect("saved");
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .expect("the file exists")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode(&tasks), 0o700);
+        for name in ["records.jsonl", "lock", "next-id", "1.json", "1.out"] {
+            assert_eq!(mode(&tasks.join(name)), 0o600, "{name}");
+        }
+    }
+
+    #[test]
+    fn ids_never_repeat_across_stores_even_after_the_records_are_gone() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        let first = store.next_id().expect("an id");
+        store.save(first, &finished("a", "b")).expect("saved");
+        drop(store);
+        std::fs::remove_file(dir.path().join("records.jsonl")).expect("records removed");
+        let store = open(dir.path(), StoreLimits::default());
+        assert_eq!(store.next_id().expect("an id"), first + 1);
+        // A counter lost (or behind): the records still keep ids unique.
+        std::fs::remove_file(dir.path().join("next-id")).expect("counter removed");
+        store.save(7, &finished("a", "b")).expect("saved");
+        assert_eq!(store.next_id().expect("an id"), 8);
+    }
+
+    #[test]
+    fn concurrent_stores_of_one_project_give_distinct_ids_and_keep_every_record() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let path = dir.path().to_path_buf();
+                std::thread::spawn(move || {
+                    let store = open(&path, StoreLimits::default());
+                    (0..25)
+                        .map(|i| {
+                            let id = store.next_id().expect("an id");
+                            store
+                                .save(id, &finished(&format!("task {i}"), "out"))
+                                .expect("saved");
+                            id
+                        })
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<u64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().expect("the thread ends"))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 100, "every id distinct");
+        let store = open(dir.path(), StoreLimits::default());
+        assert_eq!(ids(&store), all);
+    }
+
+    #[test]
+    fn a_task_whose_backend_died_reads_lost_with_why() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let gone = dead_owner();
+        let old = TaskStore::open_as(dir.path(), "/project", StoreLimits::default(), gone)
+            .expect("the store opens");
+        old.save(1, &running()).expect("saved");
+        // Another live backend's running task stays running.
+        let alive = TaskStore::open(dir.path(), "/project", StoreLimits::default())
+            .expect("the store opens");
+        alive.save(2, &running()).expect("saved");
+        drop(old);
+        let now = open(dir.path(), StoreLimits::default());
+        let records = now.records().expect("the records read");
+        let lost = records.iter().find(|r| r.id == 1).expect("task 1 kept");
+        assert_eq!(lost.status, TaskStatus::Lost);
+        let error = lost.error.as_ref().expect("why it is lost");
+        assert_eq!(error.kind, ErrorKind::Failed);
+        assert!(
+            error.message.contains(&format!("pid {}", gone.pid)) && error.message.contains("lost"),
+            "{}",
+            error.message
+        );
+        assert!(lost.finished_at_ms.is_some());
+        assert_eq!(
+            records.iter().find(|r| r.id == 2).map(|r| r.status),
+            Some(TaskStatus::Running)
+        );
+        // The full row says so too, with what was kept of its text; and it is recorded.
+        let row = now.task(1).expect("read").expect("kept");
+        assert_eq!(row.status, TaskStatus::Lost);
+        assert_eq!(row.task.as_deref(), Some("a long job"));
+        let text = std::fs::read_to_string(dir.path().join("records.jsonl")).expect("records");
+        assert!(text.contains("\"status\":\"lost\""), "{text}");
+    }
+
+    #[test]
+    fn corrupt_and_cut_lines_are_skipped_not_fatal() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        store.save(1, &finished("a", "one")).expect("saved");
+        let path = dir.path().join("records.jsonl");
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("the records open");
+        f.write_all(b"{not json\n\xff\xfe garbage\n{\"id\":5,\"kind\":\"worker\"")
+            .expect("garbage written");
+        drop(f);
+        // The cut line is ended before the next record, so that one still reads.
+        store.save(2, &finished("b", "two")).expect("saved");
+        let store = open(dir.path(), StoreLimits::default());
+        assert_eq!(ids(&store), [1, 2]);
+        assert_eq!(
+            store
+                .task(2)
+                .expect("read")
+                .expect("kept")
+                .output
+                .as_deref(),
+            Some("two")
+        );
+    }
+
+    #[test]
+    fn the_count_bound_keeps_the_newest_finished_and_never_a_running_task() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let limits = StoreLimits {
+            max_records: 10,
+            ..StoreLimits::default()
+        };
+        let store = open(dir.path(), limits);
+        store.save(1, &running()).expect("saved");
+        for id in 2..=40 {
+            store
+                .save(id, &finished("t", &format!("output {id}")))
+                .expect("saved");
+        }
+        let kept = ids(&store);
+        let mut expected = vec![1];
+        expected.extend(31..=40);
+        assert_eq!(kept, expected);
+        // On disk: at most 10 % more, and the files of removed tasks are gone.
+        let text = std::fs::read_to_string(dir.path().join("records.jsonl")).expect("records");
+        assert!(text.lines().count() <= 1 + 11, "{}", text.lines().count());
+        assert!(!dir.path().join("2.out").exists());
+        assert!(!dir.path().join("2.json").exists());
+        assert!(dir.path().join("40.out").exists());
+        assert!(store.task(2).expect("read").is_none());
+    }
+
+    #[test]
+    fn the_byte_bound_removes_the_oldest_outputs() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let limits = StoreLimits {
+            max_records: 1000,
+            max_bytes: 64 * 1024,
+        };
+        let store = open(dir.path(), limits);
+        let big = "x".repeat(10 * 1024);
+        for id in 1..=30 {
+            store.save(id, &finished("t", &big)).expect("saved");
+        }
+        let on_disk: u64 = std::fs::read_dir(dir.path())
+            .expect("the dir reads")
+            .map(|e| e.expect("an entry").metadata().expect("metadata").len())
+            .sum();
+        assert!(on_disk <= 64 * 1024 + 4096, "{on_disk} bytes");
+        let kept = ids(&store);
+        assert!(kept.len() < 7 && kept.contains(&30), "{kept:?}");
+        assert!(!dir.path().join("1.out").exists());
+    }
+
+    #[test]
+    fn fields_of_a_newer_orch_survive_a_compaction() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        let path = dir.path().join("records.jsonl");
+        let mut record = TaskRecord::of(&finished("a", "b"), 9, "/p", Owner::current(), 0);
+        record.extra.insert(
+            "usage".to_owned(),
+            serde_json::json!({"input": 10, "output": 3}),
+        );
+        let line = serde_json::to_string(&record).expect("encodes");
+        std::fs::write(&path, format!("{line}\n").repeat(80)).expect("written");
+        // Many superseded lines: the next save rewrites the file, keeping `usage`.
+        store.save(10, &finished("t", "o")).expect("saved");
+        let text = std::fs::read_to_string(&path).expect("records");
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(
+            text.contains("\"usage\":{\"input\":10,\"output\":3}"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_long_error_is_cut_in_the_record_and_whole_in_the_details() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        let mut row = finished("t", "o");
+        row.status = TaskStatus::Failed;
+        row.error = Some(Error::new(ErrorKind::Failed, "e".repeat(10_000)));
+        store.save(1, &row).expect("saved");
+        let record = &store.records().expect("read")[0];
+        let message = &record.error.as_ref().expect("an error").message;
+        assert!(message.len() <= RECORD_ERROR_BYTES + 4, "{}", message.len());
+        let row = store.task(1).expect("read").expect("kept");
+        assert_eq!(row.error.expect("an error").message.len(), 10_000);
+    }
+}
