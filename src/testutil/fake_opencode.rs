@@ -217,6 +217,7 @@ async fn prompt(state: &Arc<Mutex<State>>, id: &str, body: &Value) -> Resp {
             status: 500,
             content_type: "application/json",
             body: fixture("session-prompt-bad-model.json").into(),
+            headers: Vec::new(),
         };
     }
     let started = std::time::Instant::now();
