@@ -38,6 +38,10 @@ pub struct Error {
     /// References or ids the user may have meant.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<String>,
+    /// For a task whose every candidate model failed: each attempt (the task registry moves
+    /// them onto the task's row).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<crate::wire::Attempt>,
 }
 
 impl Error {
@@ -47,6 +51,7 @@ impl Error {
             kind,
             message: message.into(),
             suggestions: Vec::new(),
+            attempts: Vec::new(),
         }
     }
 

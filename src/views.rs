@@ -173,6 +173,7 @@ pub fn worker_row(
         port: None,
         session_id: None,
         error: None,
+        fallback: None,
     }
 }
 

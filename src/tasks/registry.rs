@@ -579,6 +579,7 @@ fn apply_outcome(row: &mut TaskRow, outcome: RunOutcome) {
     row.answered_by = outcome.answered_by;
     row.session_id = Some(outcome.session_id).filter(|s| !s.is_empty());
     row.output = Some(outcome.output);
+    row.attempts = outcome.attempts;
 }
 
 fn apply_worker_row(row: &mut TaskRow, w: WorkerRow) {
@@ -591,8 +592,9 @@ fn apply_worker_row(row: &mut TaskRow, w: WorkerRow) {
     row.worker_row = Some(w);
 }
 
-fn failed(row: &mut TaskRow, e: Error) {
+fn failed(row: &mut TaskRow, mut e: Error) {
     row.status = TaskStatus::Failed;
+    row.attempts = std::mem::take(&mut e.attempts);
     row.error = Some(e);
 }
 

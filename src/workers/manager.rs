@@ -944,6 +944,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                     answered_by,
                     output: reply.text(),
                     session_id: running.session_id.clone(),
+                    attempts: Vec::new(),
                 })
             }
             Err(e) => {

@@ -5,6 +5,7 @@
 
 pub mod attachment;
 mod error;
+pub mod failure;
 pub mod guard;
 pub mod isolation;
 mod manager;
@@ -48,6 +49,9 @@ pub struct RunOutcome {
     pub output: String,
     /// OpenCode session id.
     pub session_id: String,
+    /// Every model tried, when the task fell back (empty when the first one answered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<crate::wire::Attempt>,
 }
 
 /// What the task layer needs from workers.
