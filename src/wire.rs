@@ -1004,3 +1004,45 @@ impl Attempt {
         (!hops.is_empty()).then(|| hops.join("; "))
     }
 }
+
+/// One model's health (`orch health`, `task_list` view `health`): its recent failures and
+/// whether tags and chains pass it over now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthRow {
+    /// `provider/model`; `provider/*` for a provider whose credentials were refused.
+    pub model: String,
+    /// `ok`, `cooling` (passed over until `cooldown_until_ms`) or `unusable` (the
+    /// provider refused its credentials; until they or its config change).
+    pub state: String,
+    /// Failures in a row that belong to the model or its provider.
+    pub consecutive_failures: u32,
+    /// The class of the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_class: Option<FailureClass>,
+    /// Its HTTP status, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status_code: Option<u16>,
+    /// Its error, cut short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Passed over until then (Unix milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_until_ms: Option<u64>,
+    /// Seconds of cooldown left now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_left_s: Option<u64>,
+    /// When it last changed (Unix milliseconds).
+    pub updated_at_ms: u64,
+}
+
+/// The health view.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthView {
+    /// Models (and providers) with a failure on record, worst first.
+    pub models: Vec<HealthRow>,
+    /// The file it is kept in, when it is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}

@@ -7,6 +7,7 @@ pub mod attachment;
 mod error;
 pub mod failure;
 pub mod guard;
+pub mod health;
 pub mod isolation;
 mod manager;
 mod none;
