@@ -190,25 +190,57 @@ impl Resolver {
         profile: &Profile,
         policy: Policy,
     ) -> Result<Resolution, ResolveError> {
-        match &profile.model {
-            ModelSpec::One(r) => self.resolve(
-                &Request::new(r)
-                    .for_worker(Some(profile))
-                    .with_policy(policy),
-            ),
+        self.resolve_spec(&profile.model, Some(profile), policy)
+    }
+
+    /// Resolves one reference or a fallback chain for `worker` (a chain: the first entry
+    /// that resolves to a usable model wins; the reason names the entries skipped).
+    pub fn resolve_spec(
+        &self,
+        spec: &ModelSpec,
+        worker: Option<&Profile>,
+        policy: Policy,
+    ) -> Result<Resolution, ResolveError> {
+        match spec {
+            ModelSpec::One(r) => {
+                self.resolve(&Request::new(r).for_worker(worker).with_policy(policy))
+            }
             ModelSpec::Chain(refs) => {
-                let label = format!("profile {}", profile.id);
+                let label = match worker {
+                    Some(p) if *spec == p.model => format!("profile {}", p.id),
+                    _ => "chain".to_owned(),
+                };
                 let mut ctx = Ctx {
-                    worker: Some(profile),
+                    worker,
                     stack: Vec::new(),
                 };
                 for r in refs {
                     validate(r)?;
                 }
                 let pick = self.chain(&label, refs, &mut ctx, RefKind::Chain)?;
-                Ok(self.finish(&profile.model.display(), policy, pick))
+                Ok(self.finish(&spec.display(), policy, pick))
             }
         }
+    }
+
+    /// A built-in tag's candidates for `worker`, best first, as `provider/model` (at most
+    /// `limit`): the order a task falls back along at run time (`fallback: "ranked"`).
+    /// Empty for a reference that is not a built-in tag.
+    pub fn ranked_tag(
+        &self,
+        reference: &str,
+        worker: Option<&Profile>,
+        limit: usize,
+    ) -> Vec<String> {
+        let Some(tag) = Tag::parse(reference.trim()) else {
+            return Vec::new();
+        };
+        let need_image = tag == Tag::Vision || worker.is_some_and(|w| w.vision);
+        let (ranked, _) = self.rank_tag(tag, need_image, limit);
+        ranked
+            .into_iter()
+            .map(|(_, pi, mi)| self.model_ref(pi, mi))
+            .collect()
     }
 
     /// Every tag (built-in, then user-defined) and what it resolves to now for `worker`.

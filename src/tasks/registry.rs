@@ -18,8 +18,9 @@ use tokio::sync::Notify;
 use super::request::{StartRequest, Work};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind};
+use crate::profiles::ModelSpec;
 use crate::redact::Redactor;
-use crate::resolve::{Request, Resolution};
+use crate::resolve::Resolution;
 use crate::wire::{
     AwaitView, CancelOutcome, CancelRow, CancelView, TaskKind, TaskRow, TaskStatus, TasksQuery,
     TasksView,
@@ -226,10 +227,11 @@ impl<W: WorkerService> Tasks<W> {
             ..TaskRow::queued(req.kind, worker, req.work.op(), now_ms())
         };
         let mut early = |reference: &str, policy| -> Result<Resolution, Error> {
-            let r = knowledge.resolver.resolve(
-                &Request::new(reference)
-                    .for_worker(Some(profile))
-                    .with_policy(policy),
+            // A reference or a chain (`a, b, c`): run-time fallback walks the chain.
+            let r = knowledge.resolver.resolve_spec(
+                &ModelSpec::parse(reference),
+                Some(profile),
+                policy,
             )?;
             row.requested_ref = Some(r.model_ref.clone());
             row.resolved_model = Some(r.resolved_model.clone());

@@ -6,6 +6,7 @@
 pub mod attachment;
 mod error;
 pub mod failure;
+pub mod fallback;
 pub mod guard;
 pub mod health;
 pub mod isolation;
@@ -103,6 +104,16 @@ pub trait WorkerService: Send + Sync + 'static {
     /// ([`NoWorkers`]) does not, and in-process clients say so before starting anything.
     fn runs_tasks(&self) -> bool {
         true
+    }
+
+    /// Every model and provider with a failure on record (`orch health`).
+    fn health(&self) -> crate::wire::HealthView {
+        crate::wire::HealthView::default()
+    }
+
+    /// Clears the health record (`orch health --reset`) and returns it.
+    fn reset_health(&self) -> Result<crate::wire::HealthView, Error> {
+        Ok(self.health())
     }
 
     /// Stops worker processes that are not meant to outlive the backend, and flushes state.
