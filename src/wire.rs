@@ -120,6 +120,9 @@ pub struct ModelRow {
     pub release_date: String,
     /// Whether it is its provider's default model.
     pub default: bool,
+    /// Its health when it has failures on record: `cooling 25 s (429)`, `unusable (401)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
 }
 
 /// The models view.
@@ -292,6 +295,9 @@ pub enum OpName {
     /// Restore a worker's configured model.
     #[serde(rename = "worker.model.reset")]
     WorkerModelReset,
+    /// Clear the provider and model health record (`orch health --reset`); no worker.
+    #[serde(rename = "health.reset")]
+    HealthReset,
 }
 
 impl OpName {
@@ -300,6 +306,7 @@ impl OpName {
         match self {
             Self::WorkerModelSet => "worker.model.set",
             Self::WorkerModelReset => "worker.model.reset",
+            Self::HealthReset => "health.reset",
         }
     }
 }

@@ -219,6 +219,11 @@ impl<W: WorkerService> Tasks<W> {
     /// Checks the request against the profiles and the resolver, and builds the queued row;
     /// a model change's reference is resolved here, once, and its resolution passed on.
     async fn prepare(&self, req: &StartRequest) -> Result<(TaskRow, Option<Resolution>), Error> {
+        if req.work == Work::ResetHealth {
+            let mut row = TaskRow::queued(req.kind, "", req.work.op(), now_ms());
+            row.worker = None;
+            return Ok((row, None));
+        }
         let knowledge = self.inner.workers.knowledge();
         let worker = req.work.worker();
         let profile = knowledge.profile(worker)?;
@@ -270,6 +275,7 @@ impl<W: WorkerService> Tasks<W> {
             Work::ResetModel { .. } => {
                 row.requested_ref = Some(profile.model.display());
             }
+            Work::ResetHealth => {}
         }
         Ok((row, resolution))
     }
@@ -665,6 +671,13 @@ async fn run<W: WorkerService>(
                 Err(e) => inner.finish(id, |row| failed(row, e)),
             }
         }
+        Work::ResetHealth => match inner.workers.reset_health() {
+            Ok(view) => inner.finish(id, |row| {
+                row.status = TaskStatus::Succeeded;
+                row.output = Some(crate::render::health(&view, crate::wire::Format::Table));
+            }),
+            Err(e) => inner.finish(id, |row| failed(row, e)),
+        },
         Work::ResetModel { worker } => match inner.workers.reset_model(&worker).await {
             Ok(w) => inner.finish(id, |row| apply_worker_row(row, w)),
             Err(e) => inner.finish(id, |row| failed(row, e)),
