@@ -41,8 +41,15 @@ impl Setup {
         }
     }
 
-    #[expect(clippy::expect_used, reason = "test helper")]
     fn manager(&self) -> Manager<FakeSpawner, FakeClock> {
+        self.manager_redacting(orch::redact::Redactor::new())
+    }
+
+    #[expect(clippy::expect_used, reason = "test helper")]
+    fn manager_redacting(
+        &self,
+        redactor: orch::redact::Redactor,
+    ) -> Manager<FakeSpawner, FakeClock> {
         let set = LocalSource::new(self.paths.clone(), self.env.clone())
             .load_now()
             .expect("the source loads");
@@ -57,7 +64,7 @@ impl Setup {
         };
         Manager::new(
             config,
-            KnowledgeSource::fixed(Knowledge::new(set, profiles)),
+            KnowledgeSource::fixed(Knowledge::new(set, profiles)).with_redactor(redactor),
             self.spawner.clone(),
             self.clock.clone(),
         )
@@ -523,4 +530,27 @@ async fn a_chain_set_on_the_worker_is_kept_whole_and_falls_back() {
         .fail_model("fake/big-pro", captured_error("prompt-error-429.json"));
     let out = run_task(&m, task("coder", "x")).await;
     assert_eq!(out.answered_by.as_deref(), Some("fake/fast-mini"));
+}
+
+#[tokio::test]
+async fn a_key_echoed_in_a_provider_error_is_kept_nowhere() {
+    let s = Setup::new();
+    let key = "sk-test-123";
+    let m = s.manager_redacting(orch::redact::Redactor::from_secrets([key]));
+    s.spawner.fail_model(
+        "fake/big-pro",
+        serde_json::json!({"name": "APIError", "data": {
+            "message": format!("Incorrect API key provided: {key}"),
+            "statusCode": 401, "isRetryable": false}}),
+    );
+    let out = run_task(&m, on("coder", "fake/big-pro, openai/gpt-4o", "x")).await;
+    let shown = serde_json::to_string(&out).expect("the outcome serializes");
+    assert!(!shown.contains(key), "{shown}");
+    assert!(shown.contains("Incorrect API key provided"), "{shown}");
+    let health = serde_json::to_string(&m.health()).expect("the view serializes");
+    assert!(!health.contains(key), "{health}");
+    let path = m.health().path.expect("health is kept in a file");
+    let file = std::fs::read_to_string(path).expect("health.json");
+    assert!(!file.contains(key), "{file}");
+    assert!(file.contains("Incorrect API key provided"), "{file}");
 }

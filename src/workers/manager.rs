@@ -1206,7 +1206,13 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                         attempts,
                     });
                 }
-                AttemptEnd::Failed(c, shown) => {
+                AttemptEnd::Failed(mut c, shown) => {
+                    // Provider text may echo a key: it is kept (row, health.json) redacted.
+                    if let std::borrow::Cow::Owned(clean) =
+                        self.inner.knowledge.redactor().redact(&c.message)
+                    {
+                        c.message = clean;
+                    }
                     tracing::info!(worker = %profile.id, model = %chosen.resolved_model, class = %c.class, "attempt failed: {}", c.message);
                     attempts.push(Attempt {
                         model: chosen.resolved_model.clone(),

@@ -213,7 +213,10 @@ fn workers_table<'a>(rows: &'a [WorkerRow], title: &'a str, wide: bool) -> Table
             Cell::from(w.answered_by.as_deref().unwrap_or("-")),
         ];
         if wide {
-            cells.push(Cell::from(w.reason.as_str()));
+            cells.push(Cell::from(match &w.fallback {
+                Some(f) => format!("{} (last task: {f})", w.reason),
+                None => w.reason.clone(),
+            }));
         }
         Row::new(cells)
     });
@@ -744,6 +747,12 @@ fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
                     },
                 ],
             ));
+            if let Some(f) = &out.fallback {
+                lines.push(kv(
+                    "fallback",
+                    vec![Span::styled(f.clone(), Style::new().fg(Color::Yellow))],
+                ));
+            }
             let first = out.output.lines().next().unwrap_or("").to_owned();
             lines.push(kv("reply", vec![Span::raw(first)]));
         }
