@@ -213,6 +213,7 @@ impl<W: WorkerService> Orchestrator for InProcess<W> {
     }
 
     async fn health(&self) -> Result<HealthView, Error> {
+        self.serving("the health record")?;
         Ok(self.service().health())
     }
 
