@@ -1,9 +1,10 @@
 //! What a run-time fallback costs orch itself, per hop (issue 11: under 5 ms).
 //!
-//! - `hop_bookkeeping`: orch's own work when an attempt fails: classify OpenCode's
-//!   `info.error` (the captured 429), record it in the health record and save
-//!   `health.json` atomically, and work out the next plan (resolution of every chain
-//!   entry, health order). No HTTP.
+//! - `hop_bookkeeping`: orch's own work on the task's path when an attempt fails:
+//!   classify OpenCode's `info.error` (the captured 429), record it in the health record,
+//!   and work out the plan (resolution of every chain entry, health order). No HTTP.
+//! - `health_file_write`: saving `health.json` atomically (synced to disk), which the
+//!   manager does on a blocking thread, off the task's path.
 //! - `task_with_one_hop` / `task_without_hop`: a whole task over the fake spawner and fake
 //!   OpenCode (loopback HTTP), whose first model fails with the captured 429 / which
 //!   answers at once; the difference is the hop, including one more prompt round trip to
@@ -43,7 +44,6 @@ fn hop_bookkeeping(bencher: divan::Bencher) {
     let knowledge = Knowledge::load_local(&paths, &env).expect("the capture's knowledge");
     let profile = knowledge.profiles.get("coder").cloned().expect("coder");
     let spec = ModelSpec::parse(CHAIN);
-    let store = HealthStore::new(&paths.state_dir);
     let error = captured_429();
     let mut now = 0u64;
     bencher.bench_local(|| {
@@ -51,7 +51,6 @@ fn hop_bookkeeping(bencher: divan::Bencher) {
         let c = classify_reply(&error);
         let mut health = Health::default();
         health.failed("fake/big-pro", &c, "fingerprint", now);
-        let saved = store.save(&health).is_ok();
         let first = knowledge
             .resolver
             .resolve_spec(&spec, Some(&profile), Policy::Dynamic)
@@ -67,8 +66,21 @@ fn hop_bookkeeping(bencher: divan::Bencher) {
             &|_| "fingerprint".to_owned(),
             now,
         );
-        saved && plan.candidates.len() == 2
+        plan.candidates.len() == 2
     });
+}
+
+#[divan::bench(sample_count = 100)]
+#[expect(clippy::expect_used, reason = "benchmark set-up")]
+fn health_file_write(bencher: divan::Bencher) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = HealthStore::new(dir.path());
+    let mut health = Health::default();
+    let c = classify_reply(&captured_429());
+    for i in 0..20 {
+        health.failed(&format!("p/m{i}"), &c, "fingerprint", 0);
+    }
+    bencher.bench_local(|| store.save(&health).is_ok());
 }
 
 struct Setup {

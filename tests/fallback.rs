@@ -549,6 +549,7 @@ async fn a_key_echoed_in_a_provider_error_is_kept_nowhere() {
     assert!(shown.contains("Incorrect API key provided"), "{shown}");
     let health = serde_json::to_string(&m.health()).expect("the view serializes");
     assert!(!health.contains(key), "{health}");
+    m.shutdown().await;
     let path = m.health().path.expect("health is kept in a file");
     let file = std::fs::read_to_string(path).expect("health.json");
     assert!(!file.contains(key), "{file}");

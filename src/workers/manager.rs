@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -278,6 +279,21 @@ struct Inner<S, C> {
     warnings: Mutex<Vec<String>>,
     health_store: HealthStore,
     health: Mutex<Health>,
+    /// Set when the record changed and is not saved yet.
+    health_dirty: AtomicBool,
+    /// One writer of `health.json` at a time.
+    health_saving: Mutex<()>,
+}
+
+/// Writes the newest health record while it has unsaved changes.
+fn save_health<S, C>(inner: &Inner<S, C>) {
+    let _one_writer = lock(&inner.health_saving);
+    while inner.health_dirty.swap(false, Ordering::SeqCst) {
+        let snapshot = lock(&inner.health).clone();
+        if let Err(e) = inner.health_store.save(&snapshot) {
+            tracing::warn!("{e}");
+        }
+    }
 }
 
 /// The worker manager.
@@ -369,6 +385,8 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 warnings: Mutex::new(warning.into_iter().chain(health_warning).collect()),
                 health_store,
                 health: Mutex::new(health),
+                health_dirty: AtomicBool::new(false),
+                health_saving: Mutex::new(()),
             }),
         }
     }
@@ -1049,8 +1067,18 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 health.failed(model, c, &fingerprint, self.inner.clock.now_ms())
             }
         };
-        if changed && let Err(e) = self.inner.health_store.save(&health) {
-            tracing::warn!("{e}");
+        drop(health);
+        // The file is written off the task's path (an atomic write syncs the disk, which
+        // takes milliseconds): one writer at a time, always the newest record, and
+        // `shutdown` flushes it.
+        if changed && !self.inner.health_dirty.swap(true, Ordering::SeqCst) {
+            let inner = Arc::clone(&self.inner);
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn_blocking(move || save_health(&inner));
+                }
+                Err(_) => save_health(&inner),
+            }
         }
     }
 
@@ -1064,6 +1092,8 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
 
     /// Clears the health record (and its file).
     pub fn reset_health(&self) -> Result<HealthView, Error> {
+        // No background writer may put an older record back after this.
+        let _one_writer = lock(&self.inner.health_saving);
         let mut health = lock(&self.inner.health);
         let clean = Health {
             version: super::health::VERSION,
@@ -1071,6 +1101,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         };
         self.inner.health_store.save(&clean)?;
         *health = clean;
+        self.inner.health_dirty.store(false, Ordering::SeqCst);
         drop(health);
         Ok(self.health())
     }
@@ -1497,6 +1528,7 @@ impl<S: Spawner, C: Clock> WorkerService for Manager<S, C> {
     }
 
     async fn shutdown(&self) {
+        save_health(&self.inner);
         let slots: Vec<(String, Arc<Slot>)> = lock(&self.inner.slots)
             .iter()
             .map(|(k, v)| (k.clone(), Arc::clone(v)))
