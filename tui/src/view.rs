@@ -427,7 +427,14 @@ fn pick_screen(model: &Model, p: &Pick, frame: &mut Frame, area: Rect) {
                 let Some(m) = catalog.and_then(|c| c.rows.get(i)) else {
                     return Row::new(Vec::<Cell>::new());
                 };
-                let mut cells = vec![Cell::from(mark), Cell::from(m.model.as_str())];
+                let model = match &m.health {
+                    Some(h) => Cell::from(Line::from(vec![
+                        Span::raw(m.model.as_str()),
+                        Span::styled(format!(" [{h}]"), Style::new().fg(Color::Yellow)),
+                    ])),
+                    None => Cell::from(m.model.as_str()),
+                };
+                let mut cells = vec![Cell::from(mark), model];
                 if wide {
                     cells.push(Cell::from(m.name.as_str()));
                     cells.push(Cell::from(m.source.as_str()));
