@@ -298,16 +298,26 @@ async fn a_401_marks_the_whole_provider_unusable_until_its_credentials_change() 
     let health = m.health();
     assert_eq!(health.models[0].model, "fake/*");
     assert_eq!(health.models[0].state, "unusable");
-    // Another model of that provider, a day later: still passed over.
+    // Another model of that provider, a day later: still passed over while anything else
+    // fits; alone, it is tried anyway, and the reason says why.
     s.clock.advance(24 * 3600 * 1000);
     let before = s.spawner.prompts().len();
-    let err = task_error(&m, on("coder", "fake/fast-mini", "two")).await;
-    assert!(
-        err.message.contains("no candidate is left"),
-        "{}",
-        err.message
+    let out = run_task(&m, on("coder", "fake/fast-mini, openai/gpt-4o", "two")).await;
+    assert_eq!(out.answered_by.as_deref(), Some("openai/gpt-4o"));
+    assert_eq!(
+        models_sent(&s.spawner.prompts()[before..]),
+        ["openai/gpt-4o"]
     );
-    assert_eq!(s.spawner.prompts().len(), before, "nothing was sent");
+    s.spawner
+        .fail_model("fake/fast-mini", captured_error("prompt-error-401.json"));
+    let before = s.spawner.prompts().len();
+    let err = task_error(&m, on("coder", "fake/fast-mini", "alone")).await;
+    assert_eq!(
+        models_sent(&s.spawner.prompts()[before..]),
+        ["fake/fast-mini"]
+    );
+    assert_eq!(err.attempts.len(), 1);
+    s.spawner.heal_model("fake/fast-mini");
     // New credentials (the project's opencode.json changes): usable again.
     let config = s.paths.project_dir.join("opencode.json");
     let text = std::fs::read_to_string(&config).expect("the project config");

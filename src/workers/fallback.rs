@@ -9,7 +9,7 @@
 //! usable provider; at most [`MAX_CANDIDATES`] are kept. A profile with
 //! `"fallback": "none"` keeps only the first. Health then orders them: models in cooldown
 //! go after every healthy one, models of a provider that refused its credentials are
-//! dropped, and the plan's notes say so.
+//! dropped (unless nothing else is left: then they are tried), and the plan's notes say so.
 
 use std::collections::BTreeSet;
 
@@ -163,6 +163,7 @@ pub fn plan(
     }
     let mut healthy = Vec::new();
     let mut cooling = Vec::new();
+    let mut refused = Vec::new();
     let mut notes = Vec::new();
     for c in candidates {
         let model = &c.resolution.resolved_model;
@@ -174,10 +175,17 @@ pub fn plan(
             }
             v @ Verdict::Unusable { .. } => {
                 notes.push(format!("skipped {model} ({})", v.describe()));
+                refused.push(c);
             }
         }
     }
     healthy.extend(cooling);
+    if healthy.is_empty() && !refused.is_empty() {
+        // Nothing else fits: a refused provider is tried rather than failing unasked (its
+        // credentials may have been fixed in a way the fingerprint cannot see).
+        notes.push("tried anyway: nothing else fits the worker".into());
+        healthy = refused;
+    }
     Plan {
         candidates: healthy,
         notes,
