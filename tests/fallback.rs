@@ -569,3 +569,74 @@ async fn a_key_echoed_in_a_provider_error_is_kept_nowhere() {
     assert!(!file.contains(key), "{file}");
     assert!(file.contains("Incorrect API key provided"), "{file}");
 }
+
+#[tokio::test]
+async fn the_task_row_keeps_every_attempt_whether_the_task_succeeds_or_fails() {
+    use orch::api::{InProcess, Orchestrator, finish};
+    let s = Setup::new();
+    let o = InProcess::new(s.manager());
+    s.spawner
+        .fail_model("fake/big-pro", captured_error("prompt-error-429.json"));
+    let req = on("coder", "fake/big-pro, fake/fast-mini", "x");
+    let started = o.run(&req).await.expect("the task starts");
+    assert_eq!(
+        started.requested_ref.as_deref(),
+        Some("fake/big-pro > fake/fast-mini")
+    );
+    let row = finish(&o, &started, Duration::from_secs(20))
+        .await
+        .expect("the task succeeds");
+    assert_eq!(row.answered_by.as_deref(), Some("fake/fast-mini"));
+    assert_eq!(row.resolved_model.as_deref(), Some("fake/fast-mini"));
+    assert_eq!(row.attempts.len(), 2);
+    let shown = orch::render::task(&row, orch::wire::Format::Table);
+    assert!(
+        shown.contains("fell back from fake/big-pro to fake/fast-mini (429)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("fake/big-pro: rate_limited 429 after"),
+        "{shown}"
+    );
+    let listed = o
+        .tasks(&orch::wire::TasksQuery::default())
+        .await
+        .expect("the tasks view");
+    assert!(orch::render::tasks(&listed, orch::wire::Format::Table).contains("(fell back 1×)"));
+
+    s.spawner
+        .fail_model("fake/fast-mini", captured_error("prompt-error-500.json"));
+    o.reset_health().await.expect("the record is cleared");
+    let started = o.run(&req).await.expect("the task starts");
+    let err = finish(&o, &started, Duration::from_secs(20))
+        .await
+        .expect_err("every candidate fails");
+    assert!(err.attempts.is_empty(), "moved onto the row, not repeated");
+    let row = o
+        .await_tasks(std::slice::from_ref(&started.id), Duration::from_secs(1))
+        .await
+        .expect("the task")
+        .tasks
+        .remove(0);
+    let classes: Vec<Option<u16>> = row.attempts.iter().map(|a| a.status_code).collect();
+    assert_eq!(classes, [Some(429), Some(500)]);
+    let json = serde_json::to_value(&row).expect("the row serializes");
+    assert_eq!(json["attempts"][0]["class"], "rate_limited");
+    o.close().await;
+}
+
+#[tokio::test]
+async fn the_model_that_answered_is_checked_against_the_one_asked() {
+    let s = Setup::new();
+    let m = s.manager();
+    s.spawner.answer_as("fake/fast-mini", "fake/big-pro");
+    let out = run_task(&m, on("coder", "fake/fast-mini", "x")).await;
+    assert_eq!(out.answered_by.as_deref(), Some("fake/big-pro"));
+    assert!(
+        out.resolution
+            .reason
+            .contains("OpenCode says fake/big-pro answered, not fake/fast-mini"),
+        "{}",
+        out.resolution.reason
+    );
+}

@@ -53,6 +53,9 @@ pub struct State {
     pub retry_models: BTreeMap<String, String>,
     /// Models whose answer never starts (status `busy`) until the prompt is aborted.
     pub hang_models: BTreeSet<String>,
+    /// Models (`provider/model`) whose replies say another model answered (a provider
+    /// that silently substitutes one).
+    pub answer_as: BTreeMap<String, (String, String)>,
     /// `GET /session/status`: sessions that are not idle.
     status: BTreeMap<String, Value>,
     sessions: BTreeMap<String, Value>,
@@ -87,6 +90,7 @@ impl FakeOpenCode {
             error_models: BTreeMap::new(),
             retry_models: BTreeMap::new(),
             hang_models: BTreeSet::new(),
+            answer_as: BTreeMap::new(),
             status: BTreeMap::new(),
             sessions: BTreeMap::new(),
             messages: BTreeMap::new(),
@@ -241,14 +245,16 @@ async fn prompt(state: &Arc<Mutex<State>>, id: &str, body: &Value) -> Resp {
         };
     }
     let key = format!("{provider}/{model}");
-    let (retry, hang, error) = {
+    let (retry, hang, error, answer_as) = {
         let s = lock(state);
         (
             s.retry_models.get(&key).cloned(),
             s.hang_models.contains(&key),
             s.error_models.get(&key).cloned(),
+            s.answer_as.get(&key).cloned(),
         )
     };
+    let (provider, model) = answer_as.unwrap_or((provider, model));
     let started = std::time::Instant::now();
     let mut aborted = false;
     let waits_for_abort = retry.is_some() || hang;

@@ -35,6 +35,7 @@ struct Faults {
     errors: std::collections::BTreeMap<String, serde_json::Value>,
     retrying: std::collections::BTreeMap<String, String>,
     hanging: std::collections::BTreeSet<String>,
+    answer_as: std::collections::BTreeMap<String, (String, String)>,
 }
 
 impl Faults {
@@ -43,6 +44,7 @@ impl Faults {
         st.error_models.clone_from(&self.errors);
         st.retry_models.clone_from(&self.retrying);
         st.hang_models.clone_from(&self.hanging);
+        st.answer_as.clone_from(&self.answer_as);
     }
 }
 
@@ -151,6 +153,15 @@ impl FakeSpawner {
     pub fn hang_model(&self, model: &str) {
         self.faults(|f| {
             f.hanging.insert(model.to_owned());
+        });
+    }
+
+    /// Makes replies for `model` say `other` (`provider/model`) answered.
+    pub fn answer_as(&self, model: &str, other: &str) {
+        let (p, m) = other.split_once('/').unwrap_or((other, ""));
+        self.faults(|f| {
+            f.answer_as
+                .insert(model.to_owned(), (p.to_owned(), m.to_owned()));
         });
     }
 
