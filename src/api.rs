@@ -16,9 +16,9 @@ use crate::sources::live::LiveSource;
 use crate::tasks::{Limits, StartRequest, Tasks, Work};
 use crate::views;
 use crate::wire::{
-    AwaitView, CancelView, ModelsQuery, ModelsView, ProfilesView, ResolveQuery, ResolveView,
-    RunRequest, SetModelRequest, StatusView, TagPreviewsView, TaskKind, TaskRow, TasksQuery,
-    TasksView, WorkerRow, WorkersView,
+    AwaitView, CancelView, HealthView, ModelsQuery, ModelsView, ProfilesView, ResolveQuery,
+    ResolveView, RunRequest, SetModelRequest, StatusView, TagPreviewsView, TaskKind, TaskRow,
+    TasksQuery, TasksView, WorkerRow, WorkersView,
 };
 use crate::workers::{NoWorkers, WorkerService};
 
@@ -62,6 +62,14 @@ pub trait Orchestrator: Send + Sync {
     fn tasks(&self, q: &TasksQuery) -> impl Future<Output = Result<TasksView, Error>> + Send;
     /// Cancels tasks (`task_cancel`).
     fn cancel(&self, ids: &[String]) -> impl Future<Output = Result<CancelView, Error>> + Send;
+    /// Models and providers with failures on record (`task_list` view `health`).
+    fn health(&self) -> impl Future<Output = Result<HealthView, Error>> + Send {
+        async { Err(needs_backend("the health record")) }
+    }
+    /// Clears the health record (`task_start` op `health.reset`, awaited) and returns it.
+    fn reset_health(&self) -> impl Future<Output = Result<HealthView, Error>> + Send {
+        async { Err(needs_backend("resetting the health record")) }
+    }
     /// The backend's state and paths (`task_list` view `status`).
     fn status(&self) -> impl Future<Output = Result<StatusView, Error>> + Send;
     /// Called once when a client is done (an in-process implementation stops its workers).
@@ -183,7 +191,9 @@ impl InProcess<NoWorkers> {
 
 impl<W: WorkerService> Orchestrator for InProcess<W> {
     async fn models(&self, q: &ModelsQuery) -> Result<ModelsView, Error> {
-        views::models_checked(&self.knowledge(), q)
+        let mut view = views::models_checked(&self.knowledge(), q)?;
+        views::mark_health(&mut view, &self.service().health());
+        Ok(view)
     }
 
     async fn resolve(&self, q: &ResolveQuery) -> Result<ResolveView, Error> {
@@ -202,6 +212,24 @@ impl<W: WorkerService> Orchestrator for InProcess<W> {
         let mut view = self.service().workers().await;
         view.warnings = self.service().warnings();
         Ok(view)
+    }
+
+    async fn health(&self) -> Result<HealthView, Error> {
+        self.serving("the health record")?;
+        Ok(self.service().health())
+    }
+
+    async fn reset_health(&self) -> Result<HealthView, Error> {
+        let started = self
+            .serving("health.reset")?
+            .start(StartRequest {
+                kind: TaskKind::Op,
+                work: Work::ResetHealth,
+                route: None,
+            })
+            .await?;
+        finish(self, &started, OP_WAIT).await?;
+        Ok(self.service().health())
     }
 
     async fn set_model(&self, req: &SetModelRequest) -> Result<WorkerRow, Error> {

@@ -41,6 +41,10 @@ pub struct Error {
     /// How many more candidates match than `suggestions` lists (0: none, or not counted).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub more: usize,
+    /// For a task whose every candidate model failed: each attempt (the task registry moves
+    /// them onto the task's row).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<crate::wire::Attempt>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -55,6 +59,7 @@ impl Error {
             message: message.into(),
             suggestions: Vec::new(),
             more: 0,
+            attempts: Vec::new(),
         }
     }
 

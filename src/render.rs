@@ -1,11 +1,11 @@
 //! Human renderings of the views: aligned tables for terminals, Markdown for the
 //! OpenCode TUI and for LLMs reading MCP results. JSON is the views themselves.
 
+use crate::wire::{Attempt, HealthView, WorkerRow, WorkersView};
 use crate::wire::{
     AwaitView, CancelOutcome, CancelView, Format, ModelRow, ModelsView, ProfilesView, ResolveView,
     StatusView, TagPreviewsView, TaskRow, TasksView,
 };
-use crate::wire::{WorkerRow, WorkersView};
 
 /// A table of text cells.
 #[derive(Debug, Clone, Default)]
@@ -100,10 +100,16 @@ fn yes(b: bool) -> String {
 /// The capability columns of a model row.
 pub fn model_cells(m: &ModelRow) -> Vec<String> {
     vec![
-        if m.default {
-            format!("{} (default)", m.model)
-        } else {
-            m.model.clone()
+        {
+            let mut cell = if m.default {
+                format!("{} (default)", m.model)
+            } else {
+                m.model.clone()
+            };
+            if let Some(h) = &m.health {
+                cell.push_str(&format!(" [{h}]"));
+            }
+            cell
         },
         m.name.clone(),
         m.source.to_string(),
@@ -329,10 +335,16 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
             or_dash(w.answered_by.as_deref()),
             yes(w.vision),
             w.port.map_or_else(|| "-".to_owned(), |p| p.to_string()),
-            match (&w.error, &w.warning) {
-                (Some(e), _) => format!("{} (error: {e})", w.reason),
-                (None, Some(warning)) => format!("{} (warning: {warning})", w.reason),
-                (None, None) => w.reason.clone(),
+            {
+                let mut reason = match (&w.error, &w.warning) {
+                    (Some(e), _) => format!("{} (error: {e})", w.reason),
+                    (None, Some(warning)) => format!("{} (warning: {warning})", w.reason),
+                    (None, None) => w.reason.clone(),
+                };
+                if let Some(f) = &w.fallback {
+                    reason.push_str(&format!(" (last task: {f})"));
+                }
+                reason
             },
         ]);
     }
@@ -434,6 +446,21 @@ fn key_values(t: &Table, format: Format) -> String {
     }
 }
 
+/// `fake/a: rate_limited 429 after 120 ms; fake/b: answered after 300 ms`.
+pub fn attempts(list: &[Attempt]) -> String {
+    list.iter()
+        .map(|a| {
+            let how = match (a.class, a.status_code) {
+                (None, _) => "answered".to_owned(),
+                (Some(c), Some(code)) => format!("{c} {code}"),
+                (Some(c), None) => c.to_string(),
+            };
+            format!("{}: {how} after {}", a.model, duration_ms(a.elapsed_ms))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn model_cell(r: &TaskRow) -> String {
     match (&r.requested_ref, &r.resolved_model) {
         (Some(a), Some(b)) if a == b => a.clone(),
@@ -471,7 +498,14 @@ pub fn tasks(view: &TasksView, format: Format) -> String {
             r.status.as_str().to_owned(),
             or_dash(r.worker.as_deref()),
             model_cell(r),
-            or_dash(r.answered_by.as_deref()),
+            match r.attempts.len() {
+                0 | 1 => or_dash(r.answered_by.as_deref()),
+                n => format!(
+                    "{} (fell back {}×)",
+                    or_dash(r.answered_by.as_deref()),
+                    n - 1
+                ),
+            },
             r.duration_ms.map_or_else(|| "-".to_owned(), duration_ms),
             what(r),
         ]);
@@ -520,6 +554,12 @@ pub fn task(r: &TaskRow, format: Format) -> String {
     }
     if r.op.is_none() {
         fact("answered by", or_dash(r.answered_by.as_deref()));
+    }
+    if let Some(hops) = Attempt::hops(&r.attempts) {
+        fact("fallback", hops);
+    }
+    if !r.attempts.is_empty() {
+        fact("attempts", attempts(&r.attempts));
     }
     if let Some(d) = r.duration_ms {
         fact("duration", duration_ms(d));
@@ -579,6 +619,39 @@ pub fn awaited(view: &AwaitView, format: Format) -> String {
             "\nunknown tasks: {} (finished tasks are forgotten oldest first)\n",
             view.unknown.join(", ")
         ));
+    }
+    out
+}
+
+/// The health view: models and providers with failures on record, and what tags and
+/// chains do with them now.
+pub fn health(view: &HealthView, format: Format) -> String {
+    let mut out = if view.models.is_empty() {
+        "no failures on record: every model is healthy\n".to_owned()
+    } else {
+        let mut t = Table::new(&["MODEL", "STATE", "FAILURES", "LAST", "COOLDOWN", "ERROR"]);
+        for r in &view.models {
+            t.row(vec![
+                r.model.clone(),
+                r.state.clone(),
+                r.consecutive_failures.to_string(),
+                match (r.last_class, r.last_status_code) {
+                    (Some(c), Some(code)) => format!("{c} {code}"),
+                    (Some(c), None) => c.to_string(),
+                    (None, _) => "-".into(),
+                },
+                match (r.state.as_str(), r.cooldown_left_s) {
+                    ("unusable", _) => "until its credentials or config change".into(),
+                    (_, Some(s)) => format!("{s} s"),
+                    _ => "-".into(),
+                },
+                or_dash(r.last_error.as_deref()),
+            ]);
+        }
+        t.render(format)
+    };
+    if let Some(p) = &view.path {
+        out.push_str(&format!("\nkept in {}\n", p.display()));
     }
     out
 }

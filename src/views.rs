@@ -36,6 +36,7 @@ fn row(
         release_date: m.release_date.clone(),
         default: entry.default_model.as_deref() == Some(m.id.as_str()),
         not_text: text.err(),
+        health: None,
     }
 }
 
@@ -213,6 +214,35 @@ pub fn profiles(knowledge: &Knowledge) -> ProfilesView {
     }
 }
 
+/// Marks the rows of models that have failures on record (`[cooling 25 s (429)]`,
+/// `[unusable (401)]`), from the health view.
+pub fn mark_health(view: &mut crate::wire::ModelsView, health: &crate::wire::HealthView) {
+    for row in &mut view.models {
+        let provider_mark = format!("{}/*", row.provider);
+        let found = health
+            .models
+            .iter()
+            .find(|h| h.model == provider_mark)
+            .or_else(|| {
+                health
+                    .models
+                    .iter()
+                    .find(|h| h.model == row.model && h.state != "ok")
+            });
+        row.health = found.map(|h| {
+            let last = h
+                .last_status_code
+                .map(|c| c.to_string())
+                .or(h.last_class.map(|c| c.to_string()))
+                .unwrap_or_default();
+            match h.cooldown_left_s {
+                Some(s) if h.state == "cooling" => format!("cooling {s} s ({last})"),
+                _ => format!("{} ({last})", h.state),
+            }
+        });
+    }
+}
+
 /// A worker's row before anything about its process is known: idle, on `model_ref`
 /// under `policy`, with what it resolves to (or `None`) and why. Services fill in the rest.
 pub fn worker_row(
@@ -240,6 +270,7 @@ pub fn worker_row(
         session_id: None,
         error: None,
         warning: None,
+        fallback: None,
     }
 }
 
@@ -346,7 +377,71 @@ mod tests {
             release_date: String::new(),
             default: false,
             not_text: None,
+            health: None,
         }
+    }
+
+    #[test]
+    fn models_in_cooldown_or_of_a_refused_provider_are_marked() {
+        use crate::wire::{FailureClass, HealthRow, HealthView, ModelsView, Origin, Scope};
+        let health_row = |model: &str, state: &str, left: Option<u64>, code: u16| HealthRow {
+            model: model.into(),
+            state: state.into(),
+            consecutive_failures: 1,
+            last_class: Some(FailureClass::RateLimited),
+            last_status_code: Some(code),
+            last_error: None,
+            cooldown_until_ms: left.map(|s| s * 1000),
+            cooldown_left_s: left,
+            updated_at_ms: 0,
+        };
+        let mut a = model(false, Access::Config);
+        a.model = "p/a".into();
+        a.provider = "p".into();
+        let mut b = a.clone();
+        b.model = "p/b".into();
+        let mut c = a.clone();
+        c.model = "q/c".into();
+        c.provider = "q".into();
+        let mut d = c.clone();
+        d.model = "q/d".into();
+        let mut view = ModelsView {
+            source: Origin::Local,
+            catalog: String::new(),
+            scope: Scope::Configured,
+            usable_providers: Vec::new(),
+            total: 4,
+            models: vec![a, b, c, d],
+            warnings: Vec::new(),
+        };
+        let health = HealthView {
+            models: vec![
+                health_row("q/*", "unusable", None, 401),
+                health_row("p/a", "cooling", Some(25), 429),
+                health_row("p/b", "ok", None, 500),
+            ],
+            path: None,
+        };
+        mark_health(&mut view, &health);
+        let marks: Vec<Option<&str>> = view.models.iter().map(|m| m.health.as_deref()).collect();
+        assert_eq!(
+            marks,
+            [
+                Some("cooling 25 s (429)"),
+                None,
+                Some("unusable (401)"),
+                Some("unusable (401)")
+            ]
+        );
+        assert!(
+            crate::render::models(&view, crate::wire::Format::Table)
+                .contains("p/a [cooling 25 s (429)]")
+        );
+        let shown = crate::render::health(&health, crate::wire::Format::Table);
+        assert!(
+            shown.contains("until its credentials or config change"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -137,6 +137,9 @@ pub struct ModelRow {
     /// `image-generation`, `moderation`, ...): no worker is given it by a tag or a search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_text: Option<NotText>,
+    /// Its health when it has failures on record: `cooling 25 s (429)`, `unusable (401)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
 }
 
 /// The models view.
@@ -309,6 +312,9 @@ pub enum OpName {
     /// Restore a worker's configured model.
     #[serde(rename = "worker.model.reset")]
     WorkerModelReset,
+    /// Clear the provider and model health record (`orch health --reset`); no worker.
+    #[serde(rename = "health.reset")]
+    HealthReset,
 }
 
 impl OpName {
@@ -317,6 +323,7 @@ impl OpName {
         match self {
             Self::WorkerModelSet => "worker.model.set",
             Self::WorkerModelReset => "worker.model.reset",
+            Self::HealthReset => "health.reset",
         }
     }
 }
@@ -413,6 +420,10 @@ pub struct TaskRow {
     /// For `op` tasks that succeeded, the worker afterwards (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_row: Option<WorkerRow>,
+    /// Every model the task was tried on, in order, when it was more than one or one
+    /// failed (run-time fallback); empty when the first model answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
 }
 
 impl TaskRow {
@@ -441,6 +452,7 @@ impl TaskRow {
             output_truncated: false,
             error: None,
             worker_row: None,
+            attempts: Vec::new(),
         }
     }
 
@@ -808,6 +820,9 @@ pub struct WorkerRow {
     /// Why its model does not fit it, when it does not (a model set with `--force`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// How its last task fell back (`fell back from a to b (429)`), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 /// The workers view.
@@ -974,4 +989,170 @@ mod tests {
             serde_json::to_value(task(TaskStatus::Succeeded, None)).expect("the value serializes");
         assert!(json.get("worker_row").is_none(), "{json}");
     }
+}
+
+/// Why one attempt of a task on one model failed, classified from what OpenCode reported
+/// (`docs/model-selection.md`, "Run-time fallback"). The first seven belong to the model or
+/// its provider and move the task to the next candidate; the rest do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(inline)]
+pub enum FailureClass {
+    /// `429`, or OpenCode retrying after a rate limit.
+    RateLimited,
+    /// `529`/`503` or an `overloaded_error`.
+    Overloaded,
+    /// Another `5xx` (or `408`), or a retryable error without a status.
+    ServerError,
+    /// `401`/`403` or OpenCode's `ProviderAuthError`: the provider's credentials.
+    Auth,
+    /// The prompt does not fit the model's context (`ContextOverflowError`,
+    /// `context_length_exceeded`).
+    ContextOverflow,
+    /// The provider does not know the model (`404`, `model_not_found`, OpenCode's opaque
+    /// `UnknownError` for a model it cannot load).
+    UnknownModel,
+    /// The answer did not start within the answer-start time.
+    NoAnswer,
+    /// The message was aborted (`MessageAbortedError`): a cancel, not the model's fault.
+    Aborted,
+    /// The answer hit the output limit (`MessageOutputLengthError`).
+    OutputLength,
+    /// The provider's content filter refused the task (`ContentFilterError`).
+    ContentFilter,
+    /// The provider refused the request itself (another `4xx`): the task's content.
+    BadRequest,
+    /// Anything else (a tool failure, `StructuredOutputError`, an unexplained error).
+    Other,
+}
+
+impl FailureClass {
+    /// The `snake_case` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RateLimited => "rate_limited",
+            Self::Overloaded => "overloaded",
+            Self::ServerError => "server_error",
+            Self::Auth => "auth",
+            Self::ContextOverflow => "context_overflow",
+            Self::UnknownModel => "unknown_model",
+            Self::NoAnswer => "no_answer",
+            Self::Aborted => "aborted",
+            Self::OutputLength => "output_length",
+            Self::ContentFilter => "content_filter",
+            Self::BadRequest => "bad_request",
+            Self::Other => "other",
+        }
+    }
+
+    /// Whether the failure belongs to the model or its provider, so the task moves on to
+    /// the next candidate (and the model's health record counts it).
+    pub fn falls_back(self) -> bool {
+        match self {
+            Self::RateLimited
+            | Self::Overloaded
+            | Self::ServerError
+            | Self::Auth
+            | Self::ContextOverflow
+            | Self::UnknownModel
+            | Self::NoAnswer => true,
+            Self::Aborted
+            | Self::OutputLength
+            | Self::ContentFilter
+            | Self::BadRequest
+            | Self::Other => false,
+        }
+    }
+}
+
+display_as_str!(FailureClass);
+
+/// One model a task was tried on (`TaskRow.attempts`): which, how it ended, how long it took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Attempt {
+    /// `provider/model` asked.
+    pub model: String,
+    /// Why it failed; absent for the attempt that answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<FailureClass>,
+    /// The provider's HTTP status, when OpenCode reported one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// From the prompt to the end of this attempt, in milliseconds.
+    pub elapsed_ms: u64,
+    /// The error as OpenCode reported it (`APIError: Rate limit reached`), cut short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// For the attempt that answered: the model OpenCode says answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_by: Option<String>,
+}
+
+impl Attempt {
+    /// `429`, or the class when there is no status (`no answer`).
+    pub fn short(&self) -> String {
+        match (self.status_code, self.class) {
+            (Some(code), _) => code.to_string(),
+            (None, Some(c)) => c.as_str().replace('_', " "),
+            (None, None) => "answered".into(),
+        }
+    }
+
+    /// `fell back from a to b (429)` for every hop of `attempts` (empty with fewer than two).
+    pub fn hops(attempts: &[Attempt]) -> Option<String> {
+        let hops: Vec<String> = attempts
+            .windows(2)
+            .map(|w| {
+                format!(
+                    "fell back from {} to {} ({})",
+                    w[0].model,
+                    w[1].model,
+                    w[0].short()
+                )
+            })
+            .collect();
+        (!hops.is_empty()).then(|| hops.join("; "))
+    }
+}
+
+/// One model's health (`orch health`, `task_list` view `health`): its recent failures and
+/// whether tags and chains pass it over now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthRow {
+    /// `provider/model`; `provider/*` for a provider whose credentials were refused.
+    pub model: String,
+    /// `ok`, `cooling` (passed over until `cooldown_until_ms`) or `unusable` (the
+    /// provider refused its credentials; until they or its config change).
+    pub state: String,
+    /// Failures in a row that belong to the model or its provider.
+    pub consecutive_failures: u32,
+    /// The class of the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_class: Option<FailureClass>,
+    /// Its HTTP status, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status_code: Option<u16>,
+    /// Its error, cut short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Passed over until then (Unix milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_until_ms: Option<u64>,
+    /// Seconds of cooldown left now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_left_s: Option<u64>,
+    /// When it last changed (Unix milliseconds).
+    pub updated_at_ms: u64,
+}
+
+/// The health view.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthView {
+    /// Models (and providers) with a failure on record, worst first.
+    pub models: Vec<HealthRow>,
+    /// The file it is kept in, when it is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
 }

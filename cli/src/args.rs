@@ -110,6 +110,12 @@ pub enum Command {
     },
     /// Show the backend: pid, socket, paths, log file, tasks.
     Status,
+    /// Show model and provider health: failures on record, cooldowns, refused credentials.
+    Health {
+        /// Clear the record (every model is tried again in its usual order).
+        #[arg(long)]
+        reset: bool,
+    },
     /// Run the backend: the MCP server on the Unix socket (clients start it on demand).
     Serve,
     /// Stop the backend, its tasks, its workers and everything they started.
@@ -199,7 +205,8 @@ pub struct SetArgs {
     #[arg(value_name = "WORKER", add = complete::worker_arg())]
     pub worker: String,
     /// The model: a tag (node, node:fast, node:vision, node:docs), provider/model, or a
-    /// partial name (kept as typed: it resolves again when your providers change).
+    /// partial name (kept as typed: it resolves again when your providers change); or a
+    /// fallback chain, `a,b,c`, tried in order when a model fails at run time.
     #[arg(value_name = "MODEL", allow_hyphen_values = true, add = complete::model_arg())]
     pub model: String,
     /// dynamic (default) or sticky.
@@ -227,9 +234,10 @@ pub struct RunArgs {
         value_parser = clap::builder::NonEmptyStringValueParser::new()
     )]
     pub task: String,
-    /// A model for this task (default: the worker's current one).
+    /// A model for this task (default: the worker's current one). A fallback chain, tried
+    /// in order when a model fails: `--model a,b,c` or the option repeated.
     #[arg(long, short = 'm', value_name = "REF", add = complete::model_arg())]
-    pub model: Option<String>,
+    pub model: Vec<String>,
     /// With --model: dynamic (this task only, the default) or sticky (also the worker's default).
     #[arg(long, value_enum, requires = "model")]
     pub policy: Option<PolicyArg>,
@@ -388,6 +396,8 @@ mod tests {
             &["orch", "tasks", "--status", "running", "--limit", "5"],
             &["orch", "cancel", "t1", "t2"],
             &["orch", "status", "--format", "json"],
+            &["orch", "health"],
+            &["orch", "health", "--reset", "--format", "json"],
             &["orch", "serve", "--socket", "/tmp/x.sock"],
             &["orch", "--socket", "/tmp/x.sock", "workers"],
             &["orch", "mcp"],

@@ -37,6 +37,11 @@ pub struct Status;
 pub struct Reset<'a>(pub &'a str);
 /// `orch cancel ID...`.
 pub struct Cancel<'a>(pub &'a [String]);
+/// `orch health [--reset]`.
+pub struct Health {
+    /// Clear the record first.
+    pub reset: bool,
+}
 
 /// Implements [`Ask`] for commands that ask `backend` for one view and print it with its
 /// renderer: `Type => |command, backend| the request, renderer;`.
@@ -181,6 +186,17 @@ impl Ask for Cancel<'_> {
             .iter()
             .any(|r| r.outcome == CancelOutcome::NotFound);
         Ok(if unknown { exit::FAILURE } else { exit::OK })
+    }
+}
+
+impl Ask for Health {
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        let view = if self.reset {
+            backend.reset_health().await?
+        } else {
+            backend.health().await?
+        };
+        show(&view, fmt, orch::render::health)
     }
 }
 

@@ -104,7 +104,8 @@ impl From<&RunArgs> for RunRequest {
         Self {
             worker: a.worker.clone(),
             task: a.task.clone(),
-            model: a.model.clone(),
+            // Repeated options are one chain: `-m a -m b` is `a, b`.
+            model: (!a.model.is_empty()).then(|| a.model.join(", ")),
             policy: a.policy.map(Policy::from),
             force_new: a.force_new,
             auto_spawn: true,
@@ -126,5 +127,29 @@ impl From<&TasksArgs> for TasksQuery {
             },
             output: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn run_request(args: &[&str]) -> RunRequest {
+        match Cli::try_parse_from(args).map(|c| c.command) {
+            Ok(Command::Run(a)) => RunRequest::from(&a),
+            other => panic!("not a run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_repeated_or_comma_separated_model_is_one_chain() {
+        let repeated = run_request(&["orch", "run", "coder", "x", "-m", "a/b", "--model", "node"]);
+        assert_eq!(repeated.model.as_deref(), Some("a/b, node"));
+        let commas = run_request(&["orch", "run", "coder", "x", "--model", "a/b,node"]);
+        assert_eq!(commas.model.as_deref(), Some("a/b,node"));
+        assert_eq!(run_request(&["orch", "run", "coder", "x"]).model, None);
     }
 }

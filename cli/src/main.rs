@@ -119,6 +119,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Tasks(a) => ask(cli, a),
         Command::Cancel { ids } => ask(cli, &commands::Cancel(ids)),
         Command::Status => ask(cli, &commands::Status),
+        Command::Health { reset } => ask(cli, &commands::Health { reset: *reset }),
     }
 }
 

@@ -441,3 +441,42 @@ fn worker_model_set_refuses_a_model_that_does_not_fit_unless_forced() {
     let workers: WorkersView = h.run(&["workers", "--format", "json"]).json();
     assert_eq!(workers.into_row("memory").and_then(|w| w.warning), None);
 }
+
+#[test]
+fn health_survives_in_the_state_dir_shows_in_models_and_resets() {
+    let h = home();
+    let state = h.paths().state_dir;
+    orch::fsutil::private_dir(&state).expect("the state dir, private as orch makes it");
+    std::fs::write(
+        state.join("health.json"),
+        r#"{"version": 1, "models": {"fake/big-pro": {"consecutive_failures": 2,
+            "last_class": "rate_limited", "last_status_code": 429,
+            "cooldown_until_ms": 99999999999999, "updated_at_ms": 1}}, "providers": {}}"#,
+    )
+    .expect("health.json is written");
+    let view: orch::wire::HealthView = h.run(&["health", "--format", "json"]).json();
+    assert_eq!(view.models.len(), 1);
+    assert_eq!(view.models[0].state, "cooling");
+    let table = h.run(&["health"]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(
+        table.stdout.contains("fake/big-pro") && table.stdout.contains("rate_limited 429"),
+        "{}",
+        table.stdout
+    );
+    let models = h.run(&["models", "--query", "big-pro"]);
+    assert!(
+        models.stdout.contains("fake/big-pro [cooling"),
+        "{}",
+        models.stdout
+    );
+    let reset = h.run(&["health", "--reset"]);
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    assert!(
+        reset.stdout.contains("every model is healthy"),
+        "{}",
+        reset.stdout
+    );
+    let after: orch::wire::HealthView = h.run(&["health", "--format", "json"]).json();
+    assert!(after.models.is_empty());
+}

@@ -17,7 +17,7 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::mcp::{AttachmentArg, AwaitArgs, IdsArgs, ListArgs, StartArgs, ViewArg, WorkerOpArgs};
 use crate::wire::{
-    AwaitView, CancelView, ModelsQuery, ModelsView, OpName, ProfilesView, ReplyFormat,
+    AwaitView, CancelView, HealthView, ModelsQuery, ModelsView, OpName, ProfilesView, ReplyFormat,
     ResolveQuery, ResolveView, RunRequest, SetModelRequest, StatusView, TagPreviewsView, TaskKind,
     TaskListKind, TaskRow, TasksQuery, TasksView, WorkerRow, WorkersView,
 };
@@ -215,6 +215,22 @@ impl Orchestrator for SocketClient {
 
     async fn workers(&self) -> Result<WorkersView, Error> {
         self.list(Self::list_args(ViewArg::Workers)).await
+    }
+
+    async fn health(&self) -> Result<HealthView, Error> {
+        self.list(Self::list_args(ViewArg::Health)).await
+    }
+
+    async fn reset_health(&self) -> Result<HealthView, Error> {
+        let args = StartArgs {
+            kind: TaskKind::Op,
+            op: Some(OpName::HealthReset),
+            format: ReplyFormat::Json,
+            ..StartArgs::default()
+        };
+        let started: TaskRow = self.call("task_start", &args).await?;
+        finish(self, &started, OP_WAIT).await?;
+        self.health().await
     }
 
     async fn set_model(&self, req: &SetModelRequest) -> Result<WorkerRow, Error> {

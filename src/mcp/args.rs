@@ -33,6 +33,32 @@ pub(crate) struct AttachmentArg {
     pub name: Option<String>,
 }
 
+/// A model reference or a fallback chain: a string (`"a/b"`, `"a/b, node"`) or a list of
+/// references, tried in order at run time.
+fn model_schema(_: &mut schemars::SchemaGenerator) -> Schema {
+    schemars::json_schema!({
+        "anyOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}, "minItems": 1}
+        ]
+    })
+}
+
+/// A string, or a list of strings joined with `, ` (the chain spelling the core parses).
+fn string_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => None,
+        Some(OneOrMany::One(s)) => Some(s),
+        Some(OneOrMany::Many(v)) => Some(v.join(", ")),
+    })
+}
+
 /// The worker an operation changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -41,8 +67,13 @@ pub(crate) struct WorkerOpArgs {
     /// The worker id, e.g. "docs".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
-    /// For worker.model.set: the new model, a tag (node, node:fast, node:vision, node:docs), provider/model, or a partial name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// For worker.model.set: the new model, a tag (node, node:fast, node:vision, node:docs), provider/model, or a partial name; or a fallback chain, as a list or comma-separated ("anthropic/claude-sonnet-5, node"), tried in order when a model fails at run time.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "string_or_list"
+    )]
+    #[schemars(schema_with = "model_schema")]
     pub model: Option<String>,
     /// For worker.model.set: "dynamic" (default; the model rides on each message, no restart) or "sticky" (the worker's default until reset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,8 +100,13 @@ pub(crate) struct StartArgs {
     /// The worker: vision, docs, coder, architect, explorer, memory, or a user-defined one (task_list view "workers" lists them). Required for kind "worker".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
-    /// The model for this task: a tag (node, node:fast, node:vision, node:docs), provider/model (e.g. "openai/gpt-5-mini"), or a partial name. Default: the worker's current model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The model for this task: a tag (node, node:fast, node:vision, node:docs), provider/model (e.g. "openai/gpt-5-mini"), or a partial name; or a fallback chain, as a list or comma-separated, tried in order when a model fails (rate limit, overload, auth, ...). Default: the worker's current model.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "string_or_list"
+    )]
+    #[schemars(schema_with = "model_schema")]
     pub model: Option<String>,
     /// With `model`: "dynamic" (default) uses it for this task only; "sticky" also makes it the worker's model until reset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,6 +197,7 @@ pub(crate) enum ViewArg {
     Status,
     Output,
     Tags,
+    Health,
 }
 
 /// Arguments of `task_list`.
@@ -168,7 +205,7 @@ pub(crate) enum ViewArg {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(transform = plain, transform = list_needs)]
 pub(crate) struct ListArgs {
-    /// "tasks" (default): recent tasks. "workers": each worker's model ref, resolved model, policy, reason and the model that answered its last task. "profiles": worker profiles and their tag-based defaults. "models": usable models (see scope, providers, query, visionOnly, limit). "resolve": what `model` resolves to (for `workerId`), why, and the ranked candidates. "status": the backend and its paths. "output": one task's full output (`taskId`). "tags": every tag and what it resolves to now for `workerId`.
+    /// "tasks" (default): recent tasks. "workers": each worker's model ref, resolved model, policy, reason and the model that answered its last task. "profiles": worker profiles and their tag-based defaults. "models": usable models (see scope, providers, query, visionOnly, limit). "resolve": what `model` resolves to (for `workerId`), why, and the ranked candidates. "status": the backend and its paths. "output": one task's full output (`taskId`). "tags": every tag and what it resolves to now for `workerId`. "health": models and providers with failures on record (cooldowns after 429/5xx, providers whose credentials were refused); clear it with task_start op "health.reset".
     #[serde(default)]
     pub view: ViewArg,
     /// Reply as "markdown" (default) or "json".
@@ -332,4 +369,27 @@ fn list_needs(schema: &mut Schema) {
             }
         }),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_is_a_string_or_a_list_that_becomes_a_chain() {
+        let parse = |v: Value| serde_json::from_value::<StartArgs>(v);
+        let one = parse(json!({"model": "node:fast"})).expect("a string");
+        assert_eq!(one.model.as_deref(), Some("node:fast"));
+        let chain = parse(json!({"model": ["anthropic/claude-sonnet-5", "node"]})).expect("a list");
+        assert_eq!(
+            chain.model.as_deref(),
+            Some("anthropic/claude-sonnet-5, node")
+        );
+        assert_eq!(parse(json!({})).expect("absent").model, None);
+        assert!(parse(json!({"model": 5})).is_err());
+        let op = parse(json!({"kind": "op", "op": "worker.model.set",
+            "worker": {"workerId": "docs", "model": ["a/b", "c/d"]}}))
+        .expect("an op with a chain");
+        assert_eq!(op.worker.and_then(|w| w.model).as_deref(), Some("a/b, c/d"));
+    }
 }

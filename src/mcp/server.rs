@@ -350,6 +350,13 @@ fn start_request(
                 "kind \"op\" needs op: \"worker.model.set\" or \"worker.model.reset\"",
             );
         };
+        if op == OpName::HealthReset {
+            return Ok(StartRequest {
+                kind: TaskKind::Op,
+                work: Work::ResetHealth,
+                route: None,
+            });
+        }
         let w = a.worker.unwrap_or_default();
         let pick = |inner: Option<String>, outer: Option<String>, name: &str| match (
             non_empty(inner),
@@ -379,6 +386,7 @@ fn start_request(
                 })
             }
             OpName::WorkerModelReset => Work::ResetModel { worker },
+            OpName::HealthReset => Work::ResetHealth,
         };
         return Ok(StartRequest {
             kind: TaskKind::Op,
@@ -569,7 +577,7 @@ impl<W: WorkerService> McpServer<W> {
     }
 
     #[tool(
-        description = "Start work in the background; returns a task id at once (then call task_await). kind \"worker\": run `task` on the worker `workerId`, optionally on `model` (a tag such as node:fast, or provider/model); kind \"auto\": orch picks the worker (the vision worker when an image is attached, else workerId, else coder); kind \"op\": change a worker's model with op \"worker.model.set\" and worker {workerId, model, modelPolicy, respawn, force}, or restore it with op \"worker.model.reset\" and worker {workerId}. Example: {\"kind\":\"worker\",\"workerId\":\"docs\",\"model\":\"node:fast\",\"task\":\"Summarise the README\"}."
+        description = "Start work in the background; returns a task id at once (then call task_await). kind \"worker\": run `task` on the worker `workerId`, optionally on `model` (a tag such as node:fast, or provider/model); kind \"auto\": orch picks the worker (the vision worker when an image is attached, else workerId, else coder); kind \"op\": change a worker's model with op \"worker.model.set\" and worker {workerId, model, modelPolicy, respawn, force}, or restore it with op \"worker.model.reset\" and worker {workerId}; op \"health.reset\" clears the model health record. `model` may be a fallback chain (a list, or comma-separated), tried in order when a model fails. Example: {\"kind\":\"worker\",\"workerId\":\"docs\",\"model\":\"node:fast\",\"task\":\"Summarise the README\"}."
     )]
     async fn task_start(
         &self,
@@ -644,7 +652,7 @@ impl<W: WorkerService> McpServer<W> {
     }
 
     #[tool(
-        description = "Read-only views. view \"tasks\" (default): recent tasks. \"workers\": each worker's status, model ref, resolved model, policy, reason, the model that answered its last task, vision, port. \"profiles\": worker profiles and their tag-based defaults. \"models\": usable models (scope, providers, query, visionOnly, limit). \"resolve\": what `model` resolves to (for workerId), why, and the ranked candidates. \"status\": the backend and its paths. \"output\": one task's full output (taskId). \"tags\": every tag and what it resolves to now for workerId. format \"markdown\" (default) or \"json\".",
+        description = "Read-only views. view \"tasks\" (default): recent tasks. \"workers\": each worker's status, model ref, resolved model, policy, reason, the model that answered its last task, vision, port. \"profiles\": worker profiles and their tag-based defaults. \"models\": usable models (scope, providers, query, visionOnly, limit). \"resolve\": what `model` resolves to (for workerId), why, and the ranked candidates. \"status\": the backend and its paths. \"output\": one task's full output (taskId). \"tags\": every tag and what it resolves to now for workerId. \"health\": models and providers with failures on record and their cooldowns. format \"markdown\" (default) or \"json\".",
         annotations(read_only_hint = true)
     )]
     async fn task_list(
@@ -716,6 +724,7 @@ impl<W: WorkerService> McpServer<W> {
                         view.warnings.push(w);
                     }
                 }
+                views::mark_health(&mut view, &backend.workers().health());
                 reply(&view, format, render::models)
             }
             ViewArg::Resolve => {
@@ -735,6 +744,7 @@ impl<W: WorkerService> McpServer<W> {
                 )
             }
             ViewArg::Status => reply(&backend.status(), format, render::status),
+            ViewArg::Health => reply(&backend.workers().health(), format, render::health),
             ViewArg::Tags => {
                 let Some(worker) = a.worker_id else {
                     return malformed("view \"tags\" needs workerId");

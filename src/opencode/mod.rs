@@ -7,5 +7,6 @@ mod session;
 pub use client::{OpenCodeClient, OpenCodeError, UrlError, strip_credentials};
 pub use credentials::{Credentials, DEFAULT_USERNAME, Secret};
 pub use session::{
-    AssistantInfo, Health, ModelChoice, PartInput, PartOutput, PromptBody, PromptReply, Session,
+    AssistantInfo, Health, MessageHead, MessageWithParts, ModelChoice, PartInput, PartOutput,
+    PromptBody, PromptReply, Session, SessionStatus,
 };

@@ -156,6 +156,53 @@ impl PromptReply {
     }
 }
 
+/// A session's state in `GET /session/status` (absent sessions are idle).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum SessionStatus {
+    /// Nothing running.
+    Idle,
+    /// A prompt is running.
+    Busy,
+    /// OpenCode is waiting to retry a provider error (1.18.34 shows its retries only here).
+    Retry {
+        /// Which retry is due (1 for the first).
+        #[serde(default)]
+        attempt: u32,
+        /// The provider's error message.
+        #[serde(default)]
+        message: String,
+        /// When the retry is due (Unix milliseconds).
+        #[serde(default)]
+        next: u64,
+    },
+    /// A state this version of orch does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A message of `GET /session/{id}/message`: enough to tell whether an answer started.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MessageHead {
+    /// `user` or `assistant`.
+    #[serde(default)]
+    pub role: String,
+    /// An error recorded on it.
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+/// One message with its parts.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MessageWithParts {
+    /// The header.
+    #[serde(default)]
+    pub info: MessageHead,
+    /// Its parts.
+    #[serde(default)]
+    pub parts: Vec<PartOutput>,
+}
+
 #[derive(Serialize)]
 struct CreateSession<'a> {
     title: &'a str,
@@ -204,6 +251,19 @@ impl OpenCodeClient {
             .await
     }
 
+    /// `GET /session/status`: the state of every session that is not idle.
+    pub async fn session_status(&self) -> Result<BTreeMap<String, SessionStatus>, OpenCodeError> {
+        self.get("session/status").await
+    }
+
+    /// `GET /session/{id}/message?limit=1`: the newest message.
+    pub async fn last_message(&self, id: &str) -> Result<Option<MessageWithParts>, OpenCodeError> {
+        let list: Vec<MessageWithParts> = self
+            .get(&format!("session/{}/message?limit=1", path_segment(id)))
+            .await?;
+        Ok(list.into_iter().next_back())
+    }
+
     /// `GET /session/{id}/message`.
     pub async fn messages(&self, id: &str) -> Result<Vec<Value>, OpenCodeError> {
         self.get(&format!("session/{}/message", path_segment(id)))
@@ -230,6 +290,28 @@ mod tests {
         assert_eq!(reply.answered_by().as_deref(), Some("fake/big-pro"));
         assert_eq!(reply.text(), "echo from big-pro");
         assert_eq!(reply.error(), None);
+    }
+
+    #[test]
+    fn reads_the_captured_session_status_during_retries() {
+        let text = crate::testutil::fixture("session-status-retry.json");
+        let status: BTreeMap<String, SessionStatus> =
+            serde_json::from_str(&text).expect("the json parses");
+        assert_eq!(
+            status.get("ses_de2cc8b13ffe06UZhPO1JmzZ8m"),
+            Some(&SessionStatus::Retry {
+                attempt: 1,
+                message: "Rate limit reached".into(),
+                next: 1_795_786_271_578
+            })
+        );
+        assert_eq!(
+            status.get("ses_de2cc3bd5ffe7TxitKZupGAada"),
+            Some(&SessionStatus::Busy)
+        );
+        let odd: SessionStatus =
+            serde_json::from_str(r#"{"type":"compacting"}"#).expect("unknown states parse");
+        assert_eq!(odd, SessionStatus::Unknown);
     }
 
     #[test]

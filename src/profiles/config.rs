@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{AgentServer, BackendKind, ModelSpec, PasswordSource, Profile, Profiles};
+use super::{AgentServer, BackendKind, Fallback, ModelSpec, PasswordSource, Profile, Profiles};
 use crate::paths::{Environment, Paths};
 use crate::sources::config::{parse_config_text, project_dirs};
 use crate::sources::{ConfigError, Redacted};
@@ -78,7 +78,23 @@ pub struct OrchestratorConfig {
     pub profiles: BTreeMap<String, ProfilePatch>,
     /// Tags by name.
     #[serde(default)]
-    pub tags: BTreeMap<String, ModelSpec>,
+    pub tags: BTreeMap<String, TagEntry>,
+}
+
+/// A user tag: a reference or chain, or `{"models": ..., "fallback": "ranked" | "none"}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum TagEntry {
+    /// References alone.
+    Models(ModelSpec),
+    /// References with options.
+    Full {
+        /// The references.
+        models: ModelSpec,
+        /// Run-time fallback along its entries.
+        #[serde(default)]
+        fallback: Option<Fallback>,
+    },
 }
 
 /// Fields of a profile in `orchestrator.json`; absent fields keep the built-in's value.
@@ -89,6 +105,7 @@ pub struct ProfilePatch {
     purpose: Option<String>,
     when_to_use: Option<String>,
     model: Option<ModelSpec>,
+    fallback: Option<Fallback>,
     backend: Option<BackendKind>,
     agent: Option<String>,
     vision: Option<bool>,
@@ -270,7 +287,11 @@ pub fn apply(
         path: path.to_path_buf(),
         message,
     };
-    for (name, spec) in config.tags {
+    for (name, entry) in config.tags {
+        let (spec, fallback) = match entry {
+            TagEntry::Models(spec) => (spec, None),
+            TagEntry::Full { models, fallback } => (models, fallback),
+        };
         if name.trim().is_empty()
             || name.chars().any(|c| c.is_whitespace() || c.is_control())
             || name.contains('/')
@@ -281,6 +302,10 @@ pub fn apply(
             )));
         }
         check_spec(&spec, &format!("tag {name}")).map_err(invalid)?;
+        match fallback {
+            Some(f) => profiles.tag_fallback.insert(name.clone(), f),
+            None => profiles.tag_fallback.remove(&name),
+        };
         profiles.tags.insert(name, spec.refs().to_vec());
     }
     for (id, patch) in config.profiles {
@@ -303,6 +328,7 @@ pub fn apply(
                     purpose: String::new(),
                     when_to_use: String::new(),
                     model: ModelSpec::One("node".into()),
+                    fallback: Fallback::Ranked,
                     backend: BackendKind::Server,
                     agent: None,
                     vision: false,
@@ -325,6 +351,7 @@ pub fn apply(
             purpose,
             when_to_use,
             model,
+            fallback,
             backend,
             agent,
             vision,
@@ -342,6 +369,7 @@ pub fn apply(
         overlay(&mut profile.purpose, purpose);
         overlay(&mut profile.when_to_use, when_to_use);
         overlay(&mut profile.model, model);
+        overlay(&mut profile.fallback, fallback);
         overlay(&mut profile.backend, backend);
         overlay(&mut profile.agent, agent.map(Some));
         overlay(&mut profile.vision, vision);
@@ -407,6 +435,27 @@ mod tests {
                 "vision"
             ]
         );
+    }
+
+    #[test]
+    fn fallback_is_an_option_of_profiles_and_tags() {
+        let p = parse(
+            r#"{"profiles": {"docs": {"fallback": "none"}, "coder": {"model": ["a/b", "cheap"]}},
+                "tags": {"cheap": {"models": ["groq/x", "node:fast"], "fallback": "none"},
+                         "wide": {"models": "node"}, "plain": ["a/b"]}}"#,
+        )
+        .expect("the profiles parse");
+        let profile = |id: &str| p.get(id).cloned().expect("the profile exists");
+        assert_eq!(profile("docs").fallback, Fallback::None);
+        assert_eq!(profile("coder").fallback, Fallback::Ranked);
+        assert_eq!(p.tag_fallback.get("cheap"), Some(&Fallback::None));
+        assert_eq!(p.tag_fallback.get("wide"), None);
+        assert_eq!(p.tags.get("cheap").map(Vec::len), Some(2));
+        assert_eq!(p.tags.get("wide").map(Vec::len), Some(1));
+        let bad = parse(r#"{"profiles": {"docs": {"fallback": "sometimes"}}}"#);
+        assert!(bad.is_err(), "{bad:?}");
+        let bad = parse(r#"{"tags": {"x": {"models": ["a/b"], "fallback": "always"}}}"#);
+        assert!(bad.is_err(), "{bad:?}");
     }
 
     #[test]

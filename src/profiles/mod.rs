@@ -37,6 +37,50 @@ impl ModelSpec {
     pub fn display(&self) -> String {
         self.refs().join(" > ")
     }
+
+    /// A reference or a chain as typed: entries separated by `,` or ` > `
+    /// (`"anthropic/claude-sonnet-5, node"`), blanks dropped; one entry is [`ModelSpec::One`].
+    pub fn parse(text: &str) -> Self {
+        let mut refs: Vec<String> = text
+            .split([',', '>'])
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect();
+        match refs.len() {
+            0 => Self::One(String::new()),
+            1 => Self::One(refs.remove(0)),
+            _ => Self::Chain(refs),
+        }
+    }
+}
+
+/// Whether a task falls back at run time along a tag's ranked candidates
+/// (`docs/model-selection.md`, "Run-time fallback").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fallback {
+    /// A failing model hands the task to the next entry of the chain, and a tag to its
+    /// next ranked candidate (the default).
+    #[default]
+    Ranked,
+    /// No run-time fallback: the task fails with its first model.
+    None,
+}
+
+impl Fallback {
+    /// Whether it is the default.
+    pub fn is_ranked(&self) -> bool {
+        *self == Self::Ranked
+    }
+
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ranked => "ranked",
+            Self::None => "none",
+        }
+    }
 }
 
 /// Which OpenCode a worker runs in.
@@ -101,6 +145,9 @@ pub struct Profile {
     pub when_to_use: String,
     /// Its configured model: a tag by default.
     pub model: ModelSpec,
+    /// Run-time fallback: `ranked` (default) or `none`.
+    #[serde(default, skip_serializing_if = "Fallback::is_ranked")]
+    pub fallback: Fallback,
     /// Server or agent backend.
     #[serde(default)]
     pub backend: BackendKind,
@@ -158,6 +205,8 @@ pub struct Profiles {
     pub list: Vec<Profile>,
     /// User-defined tags: name → ordered references.
     pub tags: BTreeMap<String, Vec<String>>,
+    /// User tags that set `fallback` (the rest fall back along their entries).
+    pub tag_fallback: BTreeMap<String, Fallback>,
     /// Files read, in merge order.
     pub files: Vec<std::path::PathBuf>,
 }
@@ -187,6 +236,16 @@ impl Profiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chains_parse_from_commas_and_arrows() {
+        assert_eq!(ModelSpec::parse(" node "), ModelSpec::One("node".into()));
+        assert_eq!(
+            ModelSpec::parse("a/b, node > groq/c,"),
+            ModelSpec::Chain(vec!["a/b".into(), "node".into(), "groq/c".into()])
+        );
+        assert_eq!(ModelSpec::parse(" , "), ModelSpec::One(String::new()));
+    }
 
     #[test]
     fn builtins_use_tags() {

@@ -246,23 +246,70 @@ impl Resolver {
         policy: Policy,
         tokens: Option<u64>,
     ) -> Result<Resolution, ResolveError> {
-        match &profile.model {
+        self.resolve_spec_for(&profile.model, Some(profile), policy, tokens)
+    }
+
+    /// Resolves one reference or a fallback chain for `worker` (a chain: the first entry
+    /// that resolves to a usable model wins; the reason names the entries skipped).
+    pub fn resolve_spec(
+        &self,
+        spec: &ModelSpec,
+        worker: Option<&Profile>,
+        policy: Policy,
+    ) -> Result<Resolution, ResolveError> {
+        self.resolve_spec_for(spec, worker, policy, None)
+    }
+
+    /// [`Self::resolve_spec`] for one task of `tokens` estimated tokens.
+    pub fn resolve_spec_for(
+        &self,
+        spec: &ModelSpec,
+        worker: Option<&Profile>,
+        policy: Policy,
+        tokens: Option<u64>,
+    ) -> Result<Resolution, ResolveError> {
+        match spec {
             ModelSpec::One(r) => self.resolve(
                 &Request::new(r)
-                    .for_worker(Some(profile))
+                    .for_worker(worker)
                     .with_policy(policy)
                     .with_tokens(tokens),
             ),
             ModelSpec::Chain(refs) => {
-                let label = format!("profile {}", profile.id);
-                let mut ctx = Ctx::new(Some(profile), tokens);
+                let label = match worker {
+                    Some(p) if *spec == p.model => format!("profile {}", p.id),
+                    _ => "chain".to_owned(),
+                };
+                let mut ctx = Ctx::new(worker, tokens);
                 for r in refs {
                     validate(r)?;
                 }
                 let pick = self.chain(&label, refs, &mut ctx, RefKind::Chain)?;
-                Ok(self.finish(&profile.model.display(), policy, pick))
+                Ok(self.finish(&spec.display(), policy, pick))
             }
         }
+    }
+
+    /// A built-in tag's candidates for `worker`, best first, as `provider/model` (at most
+    /// `limit`): the order a task falls back along at run time (`fallback: "ranked"`).
+    /// Empty for a reference that is not a built-in tag.
+    pub fn ranked_tag(
+        &self,
+        reference: &str,
+        worker: Option<&Profile>,
+        limit: usize,
+    ) -> Vec<String> {
+        let Some(tag) = Tag::parse(reference.trim()) else {
+            return Vec::new();
+        };
+        let need_image = tag == Tag::Vision || worker.is_some_and(|w| w.vision);
+        // Only models that fit the worker (text work, tool calls, image input).
+        let ctx = Ctx::new(worker, None);
+        let (ranked, _) = self.rank_tag(tag, need_image, limit, |pi, mi| self.fits(&ctx, pi, mi));
+        ranked
+            .into_iter()
+            .map(|(_, pi, mi)| self.model_ref(pi, mi))
+            .collect()
     }
 
     /// Every tag (built-in, then user-defined) and what it resolves to now for `worker`.

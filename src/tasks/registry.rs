@@ -24,8 +24,9 @@ use super::request::{StartRequest, Work};
 use super::store::TaskStore;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind};
+use crate::profiles::ModelSpec;
 use crate::redact::Redactor;
-use crate::resolve::{Request, Resolution};
+use crate::resolve::Resolution;
 use crate::wire::{
     AwaitView, CancelOutcome, CancelRow, CancelView, TaskKind, TaskRow, TaskStatus, TasksQuery,
     TasksView,
@@ -264,6 +265,11 @@ impl<W: WorkerService> Tasks<W> {
     /// Checks the request against the profiles and the resolver, and builds the queued row;
     /// a model change's reference is resolved here, once, and its resolution passed on.
     async fn prepare(&self, req: &StartRequest) -> Result<(TaskRow, Option<Resolution>), Error> {
+        if req.work == Work::ResetHealth {
+            let mut row = TaskRow::queued(req.kind, "", req.work.op(), now_ms());
+            row.worker = None;
+            return Ok((row, None));
+        }
         let knowledge = self.inner.workers.knowledge();
         let worker = req.work.worker();
         let profile = knowledge.profile(worker)?;
@@ -272,11 +278,12 @@ impl<W: WorkerService> Tasks<W> {
             ..TaskRow::queued(req.kind, worker, req.work.op(), now_ms())
         };
         let mut early = |reference: &str, policy, tokens| -> Result<Resolution, Error> {
-            let r = knowledge.resolver.resolve(
-                &Request::new(reference)
-                    .for_worker(Some(profile))
-                    .with_policy(policy)
-                    .with_tokens(tokens),
+            // A reference or a chain (`a, b, c`): run-time fallback walks the chain.
+            let r = knowledge.resolver.resolve_spec_for(
+                &ModelSpec::parse(reference),
+                Some(profile),
+                policy,
+                tokens,
             )?;
             row.requested_ref = Some(r.model_ref.clone());
             row.resolved_model = Some(r.resolved_model.clone());
@@ -324,6 +331,7 @@ impl<W: WorkerService> Tasks<W> {
             Work::ResetModel { .. } => {
                 row.requested_ref = Some(profile.model.display());
             }
+            Work::ResetHealth => {}
         }
         Ok((row, resolution))
     }
@@ -790,6 +798,7 @@ fn apply_outcome(row: &mut TaskRow, outcome: RunOutcome) {
     row.answered_by = outcome.answered_by;
     row.session_id = Some(outcome.session_id).filter(|s| !s.is_empty());
     row.output = Some(outcome.output);
+    row.attempts = outcome.attempts;
 }
 
 fn apply_worker_row(row: &mut TaskRow, w: WorkerRow) {
@@ -802,8 +811,9 @@ fn apply_worker_row(row: &mut TaskRow, w: WorkerRow) {
     row.worker_row = Some(w);
 }
 
-fn failed(row: &mut TaskRow, e: Error) {
+fn failed(row: &mut TaskRow, mut e: Error) {
     row.status = TaskStatus::Failed;
+    row.attempts = std::mem::take(&mut e.attempts);
     row.error = Some(e);
 }
 
@@ -872,6 +882,13 @@ async fn run<W: WorkerService>(
                 Err(e) => inner.finish(id, |row| failed(row, e)),
             }
         }
+        Work::ResetHealth => match inner.workers.reset_health() {
+            Ok(view) => inner.finish(id, |row| {
+                row.status = TaskStatus::Succeeded;
+                row.output = Some(crate::render::health(&view, crate::wire::Format::Table));
+            }),
+            Err(e) => inner.finish(id, |row| failed(row, e)),
+        },
         Work::ResetModel { worker } => match inner.workers.reset_model(&worker).await {
             Ok(w) => inner.finish(id, |row| apply_worker_row(row, w)),
             Err(e) => inner.finish(id, |row| failed(row, e)),

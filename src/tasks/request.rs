@@ -17,6 +17,8 @@ pub enum Work {
         /// Worker id.
         worker: String,
     },
+    /// Clear the health record (concerns no worker).
+    ResetHealth,
 }
 
 impl Work {
@@ -26,6 +28,7 @@ impl Work {
             Self::Run(r) => &r.worker,
             Self::SetModel(s) => &s.worker,
             Self::ResetModel { worker } => worker,
+            Self::ResetHealth => "",
         }
     }
 
@@ -35,6 +38,7 @@ impl Work {
             Self::Run(_) => None,
             Self::SetModel(_) => Some(OpName::WorkerModelSet),
             Self::ResetModel { .. } => Some(OpName::WorkerModelReset),
+            Self::ResetHealth => Some(OpName::HealthReset),
         }
     }
 }

@@ -5,6 +5,13 @@
 //! names the key, `LEAK-500` a 500 with the key (the first time only: OpenCode retries a
 //! 500, and the retry gets an answer with the key), `LEAK-STREAM` an answer with the key
 //! (only the newest message counts).
+//!
+//! Per model it can also fail the way real providers do ([`Failure`], set with
+//! [`FakeLlm::fail_model`]): `429` with `retry-after`, `500`, Anthropic's `529
+//! overloaded_error`, `401 invalid_api_key`, OpenAI's `context_length_exceeded`, `404
+//! model_not_found`, or an answer that never starts. Answers carry usage figures (the
+//! prompt's tokens estimated as its characters / 4). The log records which model each
+//! request asked for and the status it got.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +32,75 @@ pub struct LlmRequest {
     pub stream: bool,
     /// The names of the tools it offered the model (`tools[].function.name`).
     pub tools: Vec<String>,
+    /// The status it was answered with (`0` for an answer that never started).
+    pub status: u16,
+}
+
+/// How a model fails, every time it is asked (OpenCode's own retries included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// `429` with `retry-after: <seconds>` (OpenAI's `rate_limit_exceeded`).
+    RateLimited {
+        /// The `retry-after` header, in seconds.
+        retry_after_s: u64,
+    },
+    /// `500` `server_error`.
+    ServerError,
+    /// `529` with Anthropic's `overloaded_error` body.
+    Overloaded,
+    /// `401` `invalid_api_key`.
+    Unauthorized,
+    /// `400` `context_length_exceeded`, in OpenAI's format.
+    ContextLength,
+    /// `404` `model_not_found`.
+    ModelNotFound,
+    /// Accepts the request and never answers (until the fake is dropped).
+    Hang,
+}
+
+impl Failure {
+    /// The status it answers with (`0` for [`Failure::Hang`]).
+    pub fn status(self) -> u16 {
+        match self {
+            Self::RateLimited { .. } => 429,
+            Self::ServerError => 500,
+            Self::Overloaded => 529,
+            Self::Unauthorized => 401,
+            Self::ContextLength => 400,
+            Self::ModelNotFound => 404,
+            Self::Hang => 0,
+        }
+    }
+
+    fn response(self, model: &str) -> Resp {
+        let body = match self {
+            Self::RateLimited { .. } => {
+                json!({"error": {"message": format!("Rate limit reached for {model}"), "type": "requests", "code": "rate_limit_exceeded"}})
+            }
+            Self::ServerError => {
+                json!({"error": {"message": "The server had an error while processing your request", "type": "server_error"}})
+            }
+            Self::Overloaded => {
+                json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+            }
+            Self::Unauthorized => {
+                json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}})
+            }
+            Self::ContextLength => {
+                json!({"error": {"message": "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens. Please reduce the length of the messages.", "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}})
+            }
+            Self::ModelNotFound => {
+                json!({"error": {"message": format!("The model `{model}` does not exist or you do not have access to it."), "type": "invalid_request_error", "code": "model_not_found"}})
+            }
+            Self::Hang => Value::Null,
+        };
+        let mut resp = Resp::status_json(self.status(), &body);
+        if let Self::RateLimited { retry_after_s } = self {
+            resp.headers
+                .push(("retry-after", retry_after_s.to_string()));
+        }
+        resp
+    }
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +114,8 @@ struct State {
     tools: Vec<(String, String, Value)>,
     /// Keys that got their 500 (OpenCode retries a 500, so only the first fails).
     failed_500: Vec<String>,
+    /// Models that fail, by the request's `model` field.
+    failures: std::collections::BTreeMap<String, Failure>,
 }
 
 /// The fake LLM server.
@@ -117,6 +195,25 @@ impl FakeLlm {
     pub fn set_delay(&self, delay: Duration) {
         lock(&self.state).delay = delay;
     }
+
+    /// Makes every request for `model` (the id the provider sees, without the provider
+    /// prefix) fail with `failure`.
+    pub fn fail_model(&self, model: &str, failure: Failure) {
+        lock(&self.state).failures.insert(model.to_owned(), failure);
+    }
+
+    /// Makes `model` answer normally again.
+    pub fn heal_model(&self, model: &str) {
+        lock(&self.state).failures.remove(model);
+    }
+
+    /// The models asked, in order, with the status each got.
+    pub fn asked(&self) -> Vec<(String, u16)> {
+        self.log()
+            .into_iter()
+            .map(|r| (r.model, r.status))
+            .collect()
+    }
 }
 
 async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
@@ -156,7 +253,8 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
     let leak = ["LEAK-401", "LEAK-500", "LEAK-STREAM"]
         .into_iter()
         .find(|m| last.contains(m));
-    let (delay, bash) = {
+    let prompt_tokens = text.chars().count() / 4;
+    let (delay, bash, failure) = {
         let mut s = lock(&state);
         let bash = s
             .bash
@@ -174,14 +272,25 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
                     .find(|(needle, _, _)| !tool_answered && text.contains(needle.as_str()))
                     .map(|(_, name, arguments)| (name.clone(), arguments.clone()))
             });
+        let failure = s.failures.get(&model).copied();
         s.log.push(LlmRequest {
             model: model.clone(),
             text,
             stream,
             tools,
+            status: failure.map_or(200, Failure::status),
         });
-        (s.delay, bash)
+        (s.delay, bash, failure)
     };
+    match failure {
+        Some(Failure::Hang) => {
+            // Never answers; the connection task ends when the fake is dropped.
+            tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+            return Failure::Hang.response(&model);
+        }
+        Some(f) => return f.response(&model),
+        None => {}
+    }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -190,19 +299,17 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
     }
     match leak {
         Some("LEAK-401") => {
-            return Resp {
-                status: 401,
-                content_type: "application/json",
-                body: json!({"error": {"message": format!("Incorrect API key provided: {key}. You can find your API key at https://example.invalid."), "type": "invalid_request_error", "code": "invalid_api_key"}}).to_string().into(),
-            };
+            return Resp::status_json(
+                401,
+                &json!({"error": {"message": format!("Incorrect API key provided: {key}. You can find your API key at https://example.invalid."), "type": "invalid_request_error", "code": "invalid_api_key"}}),
+            );
         }
         Some("LEAK-500") if !lock(&state).failed_500.contains(&key) => {
             lock(&state).failed_500.push(key.clone());
-            return Resp {
-                status: 500,
-                content_type: "application/json",
-                body: json!({"error": {"message": format!("upstream failed for key {key}"), "type": "server_error"}}).to_string().into(),
-            };
+            return Resp::status_json(
+                500,
+                &json!({"error": {"message": format!("upstream failed for key {key}"), "type": "server_error"}}),
+            );
         }
         _ => {}
     }
@@ -211,7 +318,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
     } else {
         format!("echo from {model}")
     };
-    let usage = json!({"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8});
+    let usage = json!({"prompt_tokens": prompt_tokens, "completion_tokens": 3, "total_tokens": prompt_tokens + 3});
     if stream {
         let chunk = |delta: Value, finish: Value, usage: Option<&Value>| {
             let mut c = json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,
@@ -232,6 +339,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
             status: 200,
             content_type: "text/event-stream",
             body: sse.into(),
+            headers: Vec::new(),
         };
     }
     Resp::json(
@@ -269,5 +377,86 @@ fn tool_call(model: &str, name: &str, arguments: &Value, stream: bool) -> Resp {
         status: 200,
         content_type: "text/event-stream",
         body: sse.into(),
+        headers: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn ask(llm: &FakeLlm, model: &str) -> Result<reqwest::Response, reqwest::Error> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_millis(500))
+            .build()?
+            .post(format!("{}/chat/completions", llm.base_url()))
+            .json(
+                &json!({"model": model, "messages": [{"role": "user", "content": "hello there"}]}),
+            )
+            .send()
+            .await
+    }
+
+    #[tokio::test]
+    async fn each_model_fails_its_own_way_and_the_log_says_which_was_asked() {
+        let llm = FakeLlm::start().await.expect("the fake starts");
+        let cases = [
+            ("limited", Failure::RateLimited { retry_after_s: 7 }, 429),
+            ("broken", Failure::ServerError, 500),
+            ("busy", Failure::Overloaded, 529),
+            ("locked", Failure::Unauthorized, 401),
+            ("small", Failure::ContextLength, 400),
+            ("gone", Failure::ModelNotFound, 404),
+        ];
+        for (model, failure, status) in cases {
+            llm.fail_model(model, failure);
+            let resp = ask(&llm, model).await.expect("an answer");
+            assert_eq!(resp.status().as_u16(), status, "{model}");
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap_or("").to_owned());
+            let body: Value = resp.json().await.expect("a JSON body");
+            assert!(body["error"]["message"].is_string(), "{model}: {body}");
+            if model == "limited" {
+                assert_eq!(retry_after.as_deref(), Some("7"));
+            }
+            if model == "small" {
+                assert_eq!(body["error"]["code"], "context_length_exceeded");
+            }
+        }
+        llm.fail_model("silent", Failure::Hang);
+        assert!(
+            ask(&llm, "silent").await.is_err(),
+            "a hanging model never answers"
+        );
+        let ok: Value = ask(&llm, "fine")
+            .await
+            .expect("an answer")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(ok["choices"][0]["message"]["content"], "echo from fine");
+        assert!(ok["usage"]["prompt_tokens"].as_u64().unwrap_or(0) > 0);
+        llm.heal_model("broken");
+        let healed = ask(&llm, "broken").await.expect("an answer");
+        assert_eq!(healed.status().as_u16(), 200);
+        let asked = llm.asked();
+        assert_eq!(
+            asked,
+            [
+                ("limited".to_owned(), 429),
+                ("broken".to_owned(), 500),
+                ("busy".to_owned(), 529),
+                ("locked".to_owned(), 401),
+                ("small".to_owned(), 400),
+                ("gone".to_owned(), 404),
+                ("silent".to_owned(), 0),
+                ("fine".to_owned(), 200),
+                ("broken".to_owned(), 200),
+            ]
+        );
     }
 }

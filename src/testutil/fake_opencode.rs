@@ -44,6 +44,20 @@ pub struct State {
     pub failing_models: BTreeSet<String>,
     /// The model that answers when a prompt names none.
     pub default_model: (String, String),
+    /// Models (`provider/model`) whose replies carry this `info.error`, as OpenCode
+    /// records a provider's failure (`APIError`, `ContextOverflowError`, ...).
+    pub error_models: BTreeMap<String, Value>,
+    /// Models OpenCode keeps retrying (session status `retry` with this provider message,
+    /// next try a minute away) until the prompt is aborted; the reply then has no error
+    /// and no parts, as captured.
+    pub retry_models: BTreeMap<String, String>,
+    /// Models whose answer never starts (status `busy`) until the prompt is aborted.
+    pub hang_models: BTreeSet<String>,
+    /// Models (`provider/model`) whose replies say another model answered (a provider
+    /// that silently substitutes one).
+    pub answer_as: BTreeMap<String, (String, String)>,
+    /// `GET /session/status`: sessions that are not idle.
+    status: BTreeMap<String, Value>,
     sessions: BTreeMap<String, Value>,
     messages: BTreeMap<String, Vec<Value>>,
     aborted: BTreeSet<String>,
@@ -73,6 +87,11 @@ impl FakeOpenCode {
             prompt_delay: Duration::ZERO,
             failing_models: BTreeSet::new(),
             default_model: ("fake".into(), "big-pro".into()),
+            error_models: BTreeMap::new(),
+            retry_models: BTreeMap::new(),
+            hang_models: BTreeSet::new(),
+            answer_as: BTreeMap::new(),
+            status: BTreeMap::new(),
             sessions: BTreeMap::new(),
             messages: BTreeMap::new(),
             aborted: BTreeSet::new(),
@@ -169,6 +188,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
         ("GET", ["session"]) => Resp::json(&Value::Array(
             lock(&state).sessions.values().cloned().collect(),
         )),
+        ("GET", ["session", "status"]) => Resp::json(&json!(lock(&state).status)),
         ("GET", ["session", id]) => match lock(&state).sessions.get(*id) {
             Some(s) => Resp::json(s),
             None => Resp::not_found(),
@@ -186,6 +206,10 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
             Resp::json(&json!(known))
         }
         ("GET", ["session", id, "message"]) => match lock(&state).messages.get(*id) {
+            // `?limit=1`: the newest message only.
+            Some(m) if req.query.contains("limit=1") => {
+                Resp::json(&Value::Array(m.last().cloned().into_iter().collect()))
+            }
             Some(m) => Resp::json(&Value::Array(m.clone())),
             None => Resp::json(&json!([])),
         },
@@ -217,24 +241,59 @@ async fn prompt(state: &Arc<Mutex<State>>, id: &str, body: &Value) -> Resp {
             status: 500,
             content_type: "application/json",
             body: fixture("session-prompt-bad-model.json").into(),
+            headers: Vec::new(),
         };
     }
+    let key = format!("{provider}/{model}");
+    let (retry, hang, error, answer_as) = {
+        let s = lock(state);
+        (
+            s.retry_models.get(&key).cloned(),
+            s.hang_models.contains(&key),
+            s.error_models.get(&key).cloned(),
+            s.answer_as.get(&key).cloned(),
+        )
+    };
+    let (provider, model) = answer_as.unwrap_or((provider, model));
     let started = std::time::Instant::now();
     let mut aborted = false;
-    while started.elapsed() < delay {
-        tokio::time::sleep(Duration::from_millis(5).min(delay)).await;
+    let waits_for_abort = retry.is_some() || hang;
+    {
+        let mut s = lock(state);
+        let status = match &retry {
+            Some(message) => {
+                json!({"type": "retry", "attempt": 1, "message": message, "next": now_ms() + 60_000})
+            }
+            None => json!({"type": "busy"}),
+        };
+        s.status.insert(id.to_owned(), status);
+        // While it waits, the newest message is the assistant's, without parts.
+        let messages = s.messages.entry(id.to_owned()).or_default();
+        messages.push(
+            json!({"info": {"role": "user", "sessionID": id}, "parts": body["parts"].clone()}),
+        );
+        messages.push(json!({"info": {"role": "assistant", "sessionID": id}, "parts": []}));
+    }
+    while waits_for_abort || started.elapsed() < delay {
+        tokio::time::sleep(Duration::from_millis(5)).await;
         if lock(state).aborted.contains(id) {
             aborted = true;
             break;
         }
     }
+    lock(state).status.remove(id);
     let mut reply = parse(&fixture("session-prompt-response.json"));
     reply["info"]["providerID"] = json!(provider);
     reply["info"]["modelID"] = json!(model);
     reply["info"]["sessionID"] = json!(id);
     reply["info"]["time"] = json!({"created": now_ms(), "completed": now_ms()});
-    if aborted {
+    if aborted && retry.is_some() {
+        reply["parts"] = json!([]);
+    } else if aborted {
         reply["info"]["error"] = json!({"name": "MessageAbortedError", "data": {"message": "The operation was aborted."}});
+        reply["parts"] = json!([]);
+    } else if let Some(error) = error {
+        reply["info"]["error"] = error;
         reply["parts"] = json!([]);
     } else if let Some(parts) = reply["parts"].as_array_mut() {
         for p in parts.iter_mut() {
@@ -246,8 +305,7 @@ async fn prompt(state: &Arc<Mutex<State>>, id: &str, body: &Value) -> Resp {
     }
     let mut s = lock(state);
     let messages = s.messages.entry(id.to_owned()).or_default();
-    messages
-        .push(json!({"info": {"role": "user", "sessionID": id}, "parts": body["parts"].clone()}));
+    messages.pop();
     messages.push(reply.clone());
     Resp::json(&reply)
 }

@@ -26,6 +26,26 @@ struct Log {
     spawn_delay: Duration,
     prompt_delay: Duration,
     fail: Option<String>,
+    faults: Faults,
+}
+
+/// How models fail on every fake server, present and future.
+#[derive(Debug, Default, Clone)]
+struct Faults {
+    errors: std::collections::BTreeMap<String, serde_json::Value>,
+    retrying: std::collections::BTreeMap<String, String>,
+    hanging: std::collections::BTreeSet<String>,
+    answer_as: std::collections::BTreeMap<String, (String, String)>,
+}
+
+impl Faults {
+    fn apply(&self, fake: &FakeOpenCode) {
+        let mut st = fake.state();
+        st.error_models.clone_from(&self.errors);
+        st.retry_models.clone_from(&self.retrying);
+        st.hang_models.clone_from(&self.hanging);
+        st.answer_as.clone_from(&self.answer_as);
+    }
 }
 
 impl Drop for Log {
@@ -101,6 +121,58 @@ impl FakeSpawner {
     pub fn fail_with(&self, message: Option<&str>) {
         lock(&self.log).fail = message.map(str::to_owned);
     }
+
+    fn faults(&self, change: impl FnOnce(&mut Faults)) {
+        let (faults, servers) = {
+            let mut log = lock(&self.log);
+            change(&mut log.faults);
+            (log.faults.clone(), log.servers.clone())
+        };
+        for server in servers {
+            faults.apply(&server);
+        }
+    }
+
+    /// Makes every prompt for `model` (`provider/model`) end with OpenCode's `info.error`
+    /// `error` (for example a capture's), on every fake server.
+    pub fn fail_model(&self, model: &str, error: serde_json::Value) {
+        self.faults(|f| {
+            f.errors.insert(model.to_owned(), error);
+        });
+    }
+
+    /// Makes OpenCode keep retrying prompts for `model` (session status `retry` with
+    /// `message`) until they are aborted.
+    pub fn retry_model(&self, model: &str, message: &str) {
+        self.faults(|f| {
+            f.retrying.insert(model.to_owned(), message.to_owned());
+        });
+    }
+
+    /// Makes prompts for `model` never start an answer until they are aborted.
+    pub fn hang_model(&self, model: &str) {
+        self.faults(|f| {
+            f.hanging.insert(model.to_owned());
+        });
+    }
+
+    /// Makes replies for `model` say `other` (`provider/model`) answered.
+    pub fn answer_as(&self, model: &str, other: &str) {
+        let (p, m) = other.split_once('/').unwrap_or((other, ""));
+        self.faults(|f| {
+            f.answer_as
+                .insert(model.to_owned(), (p.to_owned(), m.to_owned()));
+        });
+    }
+
+    /// Makes `model` answer normally again.
+    pub fn heal_model(&self, model: &str) {
+        self.faults(|f| {
+            f.errors.remove(model);
+            f.retrying.remove(model);
+            f.hanging.remove(model);
+        });
+    }
 }
 
 /// A fake worker process.
@@ -115,10 +187,15 @@ pub struct FakeProcess {
 
 impl Spawner for FakeSpawner {
     async fn spawn(&self, spec: SpawnSpec) -> Result<Arc<dyn Process>, WorkerError> {
-        let (delay, prompt_delay, fail) = {
+        let (delay, prompt_delay, fail, faults) = {
             let mut log = lock(&self.log);
             log.specs.push(spec.clone());
-            (log.spawn_delay, log.prompt_delay, log.fail.clone())
+            (
+                log.spawn_delay,
+                log.prompt_delay,
+                log.fail.clone(),
+                log.faults.clone(),
+            )
         };
         tokio::time::sleep(delay).await;
         if let Some(output) = fail {
@@ -136,6 +213,7 @@ impl Spawner for FakeSpawner {
         };
         let fake = Arc::new(FakeOpenCode::start().await.map_err(spawn_err)?);
         fake.state().prompt_delay = prompt_delay;
+        faults.apply(&fake);
         let mut child = tokio::process::Command::new("sleep")
             .arg("3600")
             .process_group(0)

@@ -214,6 +214,7 @@ impl WorkerService for FakeWorkers {
             answered_by: Some(answered),
             resolution,
             session_id: session,
+            attempts: Vec::new(),
         })
     }
 

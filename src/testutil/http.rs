@@ -45,6 +45,8 @@ pub struct Resp {
     pub content_type: &'static str,
     /// Body.
     pub body: Bytes,
+    /// Extra headers (`retry-after`, ...).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Resp {
@@ -59,6 +61,7 @@ impl Resp {
             status,
             content_type: "application/json",
             body: Bytes::from(v.to_string()),
+            headers: Vec::new(),
         }
     }
 
@@ -68,6 +71,7 @@ impl Resp {
             status: 200,
             content_type: "application/json",
             body: text.into(),
+            headers: Vec::new(),
         }
     }
 
@@ -131,6 +135,11 @@ impl Server {
                                 hyper::header::CONTENT_TYPE,
                                 hyper::header::HeaderValue::from_static(resp.content_type),
                             );
+                            for (name, value) in resp.headers {
+                                if let Ok(value) = hyper::header::HeaderValue::from_str(&value) {
+                                    out.headers_mut().insert(name, value);
+                                }
+                            }
                             Ok::<_, Infallible>(out)
                         }
                     });

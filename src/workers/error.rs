@@ -88,6 +88,15 @@ pub enum WorkerError {
         /// OpenCode's error.
         message: String,
     },
+    /// Every candidate model failed for a reason of its own (run-time fallback ran out),
+    /// or health left none to try.
+    #[error("worker {worker}: every candidate model failed: {summary}")]
+    Exhausted {
+        /// Worker id.
+        worker: String,
+        /// Each attempt (`model (429: ...)`) and each model passed over.
+        summary: String,
+    },
     /// The task was cancelled.
     #[error("worker {worker}: the task was cancelled")]
     Cancelled {
@@ -165,7 +174,10 @@ impl WorkerError {
             Self::State { .. } | Self::NoAgentUrl { .. } | Self::Credentials { .. } => {
                 ErrorKind::Config
             }
-            Self::Cancelled { .. } | Self::Timeout { .. } | Self::Reply { .. } => ErrorKind::Failed,
+            Self::Cancelled { .. }
+            | Self::Timeout { .. }
+            | Self::Reply { .. }
+            | Self::Exhausted { .. } => ErrorKind::Failed,
             Self::OpenCodeMissing { .. }
             | Self::Spawn { .. }
             | Self::ReadyTimeout { .. }

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +19,9 @@ use tracing::Instrument;
 
 use super::attachment;
 use super::error::WorkerError;
+use super::failure::{Classified, RetryRule, classify_call, classify_reply, classify_retry};
+use super::fallback::{self, Candidate, Plan};
+use super::health::{Health, HealthStore, Verdict};
 use super::isolation::{DELEGATION_DEPTH_VAR, delegation_depth, mcp_overlay};
 use super::procfs::Identity;
 use super::registry::{Entry, Registry};
@@ -33,16 +37,121 @@ use crate::error::Error;
 use crate::knowledge::{Knowledge, KnowledgeSource};
 use crate::opencode::{
     Credentials, DEFAULT_USERNAME, ModelChoice, OpenCodeClient, PartInput, PromptBody, Secret,
+    SessionStatus,
 };
 use crate::paths::{Environment, Paths};
 use crate::profiles::{AgentServer, BackendKind, ModelSpec, PasswordSource, Profile};
 use crate::redact::Redactor;
-use crate::resolve::{Policy, Request, Resolution};
+use crate::resolve::{Policy, Resolution};
 use crate::sources::config::ConfigLocations;
 use crate::views;
+use crate::wire::{Attempt, FailureClass, HealthView};
 
 /// Largest attachment read from disk.
 const MAX_ATTACHMENT: u64 = 20 * 1024 * 1024;
+/// How long an aborted prompt gets to return before the next attempt is sent.
+const ABORT_GRACE: Duration = Duration::from_secs(5);
+
+/// How one attempt ended.
+enum AttemptEnd {
+    /// The model answered.
+    Answered(crate::opencode::PromptReply),
+    /// It failed; the classification and OpenCode's error as shown to users.
+    Failed(Classified, String),
+    /// The task ends here (the process died, cancel, timeout, ...).
+    Error(WorkerError),
+}
+
+/// A failed task: the error and every attempt made.
+#[derive(Debug)]
+struct Failed {
+    error: WorkerError,
+    attempts: Vec<Attempt>,
+}
+
+impl From<WorkerError> for Failed {
+    fn from(error: WorkerError) -> Self {
+        Self {
+            error,
+            attempts: Vec::new(),
+        }
+    }
+}
+
+/// Watches a running prompt and returns when orch should give up on it: OpenCode retries
+/// past the [`RetryRule`], or no answer started within its answer-start time. Never
+/// returns otherwise (the prompt's own end wins the race).
+async fn watch(client: &OpenCodeClient, session: &str, rule: RetryRule) -> Classified {
+    let started = tokio::time::Instant::now();
+    let mut answer_started = false;
+    loop {
+        tokio::time::sleep(rule.poll).await;
+        let status = client
+            .session_status()
+            .await
+            .ok()
+            .and_then(|mut all| all.remove(session));
+        if let Some(SessionStatus::Retry {
+            attempt,
+            message,
+            next,
+        }) = status
+        {
+            // `next` is OpenCode's wall clock, so compare with the system's, not orch's clock.
+            let wait = Duration::from_millis(next.saturating_sub(SystemClock.now_ms()));
+            if rule.gives_up(attempt, wait) {
+                return classify_retry(&message, wait);
+            }
+            continue;
+        }
+        if !answer_started && started.elapsed() >= rule.answer_start {
+            match client.last_message(session).await {
+                Ok(Some(m))
+                    if m.info.role == "assistant"
+                        && (!m.parts.is_empty() || m.info.error.is_some()) =>
+                {
+                    answer_started = true;
+                }
+                Ok(_) => {
+                    return Classified {
+                        class: FailureClass::NoAnswer,
+                        status_code: None,
+                        retry_after: None,
+                        message: format!(
+                            "no answer started within {} ms",
+                            rule.answer_start.as_millis()
+                        ),
+                    };
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+/// The reason of a task's model: the resolver's, plus how the task fell back and why
+/// models were passed over.
+fn fallback_reason(
+    first: &Resolution,
+    winner: &Candidate,
+    attempts: &[Attempt],
+    notes: &[String],
+) -> String {
+    let mut reason = first.reason.clone();
+    if !notes.is_empty() {
+        reason.push_str(&format!("; {}", notes.join("; ")));
+    }
+    if let Some(hops) = Attempt::hops(attempts) {
+        reason.push_str(&format!("; {hops}"));
+    }
+    if winner.resolution.resolved_model != first.resolved_model {
+        reason.push_str(&format!(
+            "; {} is {}",
+            winner.resolution.resolved_model, winner.origin
+        ));
+    }
+    reason
+}
 
 /// How the manager runs.
 #[derive(Debug, Clone)]
@@ -73,11 +182,15 @@ pub struct ManagerConfig {
     /// delegating worker runs reach this backend, which accepts them although orch changed
     /// their environment; see `docs/workers.md`, "Delegation".
     pub backend_socket: Option<PathBuf>,
+    /// When to stop waiting for OpenCode's own retries and for an answer to start, and
+    /// move on to the next candidate model (see [`RetryRule`]).
+    pub retry: RetryRule,
 }
 
 impl ManagerConfig {
-    /// Defaults, with `ORCH_OPENCODE_BIN`, `ORCH_AGENT_URL`, `ORCH_READY_TIMEOUT_MS` and
-    /// `ORCH_KEEP_WORKERS` read from `env`.
+    /// Defaults, with `ORCH_OPENCODE_BIN`, `ORCH_AGENT_URL`, `ORCH_READY_TIMEOUT_MS`,
+    /// `ORCH_KEEP_WORKERS` and the retry rule's `ORCH_RETRY_MAX`, `ORCH_RETRY_WAIT_MS`,
+    /// `ORCH_ANSWER_START_MS`, `ORCH_WATCH_POLL_MS` read from `env`.
     pub fn from_env(paths: Paths, env: Environment) -> Self {
         let ms = |var: &str, default: u64| {
             Duration::from_millis(env.get(var).and_then(|v| v.parse().ok()).unwrap_or(default))
@@ -93,6 +206,15 @@ impl ManagerConfig {
             keep_workers: env.flag("ORCH_KEEP_WORKERS"),
             guard_bin: None,
             backend_socket: None,
+            retry: RetryRule {
+                max_retries: env
+                    .get("ORCH_RETRY_MAX")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(RetryRule::default().max_retries),
+                max_wait: ms("ORCH_RETRY_WAIT_MS", 10_000),
+                answer_start: ms("ORCH_ANSWER_START_MS", 90_000),
+                poll: ms("ORCH_WATCH_POLL_MS", 500).max(Duration::from_millis(10)),
+            },
             paths,
             env,
         }
@@ -141,6 +263,8 @@ struct SlotState {
     running: Option<Arc<Running>>,
     answered_by: Option<String>,
     error: Option<String>,
+    /// How the last task fell back, when it did.
+    fallback: Option<String>,
 }
 
 #[derive(Debug)]
@@ -162,6 +286,23 @@ struct Inner<S, C> {
     registry: Registry,
     slots: Mutex<BTreeMap<String, Arc<Slot>>>,
     warnings: Mutex<Vec<String>>,
+    health_store: HealthStore,
+    health: Mutex<Health>,
+    /// Set when the record changed and is not saved yet.
+    health_dirty: AtomicBool,
+    /// One writer of `health.json` at a time.
+    health_saving: Mutex<()>,
+}
+
+/// Writes the newest health record while it has unsaved changes.
+fn save_health<S, C>(inner: &Inner<S, C>) {
+    let _one_writer = lock(&inner.health_saving);
+    while inner.health_dirty.swap(false, Ordering::SeqCst) {
+        let snapshot = lock(&inner.health).clone();
+        if let Err(e) = inner.health_store.save(&snapshot) {
+            tracing::warn!("{e}");
+        }
+    }
 }
 
 /// The worker manager.
@@ -235,6 +376,11 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             tracing::warn!("{w}");
         }
         let registry = Registry::new(&config.paths.backend_state_dir());
+        let health_store = HealthStore::new(&config.paths.state_dir);
+        let (health, health_warning) = health_store.load(clock.now_ms());
+        if let Some(w) = &health_warning {
+            tracing::warn!("{w}");
+        }
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -245,7 +391,11 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 settings: Mutex::new(settings),
                 registry,
                 slots: Mutex::new(BTreeMap::new()),
-                warnings: Mutex::new(warning.into_iter().collect()),
+                warnings: Mutex::new(warning.into_iter().chain(health_warning).collect()),
+                health_store,
+                health: Mutex::new(health),
+                health_dirty: AtomicBool::new(false),
+                health_saving: Mutex::new(()),
             }),
         }
     }
@@ -307,6 +457,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                     running: None,
                     answered_by: None,
                     error: None,
+                    fallback: None,
                 }),
                 spawn: tokio::sync::Mutex::new(()),
                 prompt: tokio::sync::Mutex::new(()),
@@ -321,7 +472,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
     /// The worker's model in effect: what the user set, else the profile's.
     fn current(&self, profile: &Profile) -> (ModelSpec, Policy, bool) {
         match self.setting(&profile.id) {
-            Some(s) => (ModelSpec::One(s.model), s.policy, true),
+            Some(s) => (ModelSpec::parse(&s.model), s.policy, true),
             None => (profile.model.clone(), Policy::Dynamic, false),
         }
     }
@@ -349,24 +500,13 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         let span =
             tracing::info_span!("resolve", worker = %profile.id, reference = %spec.display());
         let _enter = span.enter();
-        let resolver = &knowledge.resolver;
-        let result = match spec {
-            ModelSpec::One(r) => resolver.resolve(
-                &Request::new(r)
-                    .for_worker(Some(profile))
-                    .with_policy(policy)
-                    .with_tokens(tokens),
-            ),
-            ModelSpec::Chain(_) => {
-                let mut p = profile.clone();
-                p.model = spec.clone();
-                resolver.resolve_profile_for(&p, policy, tokens)
-            }
-        };
-        result.map_err(|source| WorkerError::Resolve {
-            worker: profile.id.clone(),
-            source,
-        })
+        knowledge
+            .resolver
+            .resolve_spec_for(spec, Some(profile), policy, tokens)
+            .map_err(|source| WorkerError::Resolve {
+                worker: profile.id.clone(),
+                source,
+            })
     }
 
     /// What reuse must match: the worker, its profile's server-side settings, the policy,
@@ -884,6 +1024,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             port,
             session_id: running.as_ref().map(|r| r.session_id.clone()),
             error: st.error.clone(),
+            fallback: st.fallback.clone(),
             ..views::worker_row(profile, spec.display(), policy, overridden, resolved)
         }
     }
@@ -908,19 +1049,134 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         Ok(())
     }
 
+    /// The candidates for a task, in the order they are tried (see [`super::fallback`]).
+    fn plan(
+        &self,
+        knowledge: &Knowledge,
+        profile: &Profile,
+        spec: &ModelSpec,
+        policy: Policy,
+        first: Resolution,
+    ) -> Plan {
+        let health = lock(&self.inner.health).clone();
+        fallback::plan(
+            &knowledge.resolver,
+            &knowledge.profiles.tag_fallback,
+            profile,
+            spec,
+            policy,
+            first,
+            &health,
+            &|provider| self.provider_fingerprint(knowledge, provider),
+            self.inner.clock.now_ms(),
+        )
+    }
+
+    /// What orch knows about a provider's credentials and config, hashed: an auth failure
+    /// holds until this changes. It covers the provider's access, key presence and
+    /// package, the values of its key variables (hashed, never kept), and the size and
+    /// time of `auth.json` and of the OpenCode config files.
+    fn provider_fingerprint(&self, knowledge: &Knowledge, provider: &str) -> String {
+        let mut text = String::new();
+        let env = &self.inner.config.env;
+        if let Some(e) = knowledge
+            .resolver
+            .set()
+            .providers
+            .iter()
+            .find(|p| p.provider.id == provider)
+        {
+            text.push_str(&format!(
+                "{}|{}|{:?}|",
+                e.access.label(),
+                e.key_present,
+                e.provider.npm
+            ));
+            for var in &e.provider.env {
+                let value = env.get(var).map(|v| fnv(v.as_bytes()));
+                text.push_str(&format!("{var}={value:?}|"));
+            }
+        }
+        let paths = &self.inner.config.paths;
+        for file in [
+            paths.auth_file(),
+            paths.opencode_config_dir.join("opencode.json"),
+            paths.opencode_config_dir.join("opencode.jsonc"),
+            paths.project_dir.join("opencode.json"),
+            paths.project_dir.join("opencode.jsonc"),
+        ] {
+            if let Ok(m) = std::fs::metadata(&file) {
+                let modified = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos());
+                text.push_str(&format!("{}:{}:{modified:?}|", file.display(), m.len()));
+            }
+        }
+        format!("{:016x}", fnv(text.as_bytes()))
+    }
+
+    /// Records an attempt's end in the health record, saving it when it changed.
+    fn record_health(&self, knowledge: &Knowledge, model: &str, failure: Option<&Classified>) {
+        let mut health = lock(&self.inner.health);
+        let changed = match failure {
+            None => health.succeeded(model),
+            Some(c) => {
+                let provider = model.split_once('/').map_or(model, |(p, _)| p);
+                let fingerprint = self.provider_fingerprint(knowledge, provider);
+                health.failed(model, c, &fingerprint, self.inner.clock.now_ms())
+            }
+        };
+        drop(health);
+        // The file is written off the task's path (an atomic write syncs the disk, which
+        // takes milliseconds): one writer at a time, always the newest record, and
+        // `shutdown` flushes it.
+        if changed && !self.inner.health_dirty.swap(true, Ordering::SeqCst) {
+            let inner = Arc::clone(&self.inner);
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn_blocking(move || save_health(&inner));
+                }
+                Err(_) => save_health(&inner),
+            }
+        }
+    }
+
+    /// The health record now.
+    pub fn health(&self) -> HealthView {
+        lock(&self.inner.health).view(
+            self.inner.clock.now_ms(),
+            Some(self.inner.health_store.path().to_path_buf()),
+        )
+    }
+
+    /// Clears the health record (and its file).
+    pub fn reset_health(&self) -> Result<HealthView, Error> {
+        // No background writer may put an older record back after this.
+        let _one_writer = lock(&self.inner.health_saving);
+        let mut health = lock(&self.inner.health);
+        let clean = Health {
+            version: super::health::VERSION,
+            ..Health::default()
+        };
+        self.inner.health_store.save(&clean)?;
+        *health = clean;
+        self.inner.health_dirty.store(false, Ordering::SeqCst);
+        drop(health);
+        Ok(self.health())
+    }
+
     async fn run_inner(
         &self,
         mut req: RunRequest,
         cancel: CancellationToken,
-    ) -> Result<RunOutcome, WorkerError> {
+    ) -> Result<RunOutcome, Failed> {
         let knowledge = self.inner.knowledge.get();
         let profile = self.profile(&knowledge, &req.worker)?;
         let (current, current_policy, _) = self.current(&profile);
         let (spec, policy) = match &req.model {
-            Some(m) => (
-                ModelSpec::One(m.clone()),
-                req.policy.unwrap_or(Policy::Dynamic),
-            ),
+            Some(m) => (ModelSpec::parse(m), req.policy.unwrap_or(Policy::Dynamic)),
             None => (current, current_policy),
         };
         // Resolve and validate before anything is spawned or sent; a model whose context
@@ -928,112 +1184,279 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         let tokens = attachment::estimate_tokens(&req.task, &req.attachments);
         let resolution =
             self.resolve_for_task(&knowledge, &profile, &spec, policy, Some(tokens))?;
-        let parts = self.parts(&profile.id, std::mem::take(&mut req.task), &req.attachments)?;
-        if let (Some(m), Policy::Sticky) = (&req.model, policy) {
+        let mut body = PromptBody {
+            parts: self.parts(&profile.id, std::mem::take(&mut req.task), &req.attachments)?,
+            model: None,
+            agent: profile.agent.clone(),
+            tools: (!profile.tools.is_empty()).then(|| profile.tools.clone()),
+            system: profile.prompt.clone(),
+        };
+        if let (Some(_), Policy::Sticky) = (&req.model, policy) {
             self.save_setting(
                 &profile.id,
                 Some(WorkerSetting {
-                    model: m.clone(),
+                    model: resolution.model_ref.clone(),
                     policy,
                     set_at: self.inner.clock.now_ms(),
                 }),
             )?;
         }
+        let plan = self.plan(&knowledge, &profile, &spec, policy, resolution.clone());
+        if plan.candidates.is_empty() {
+            return Err(WorkerError::Exhausted {
+                worker: profile.id.clone(),
+                summary: format!("no candidate is left to try: {}", plan.notes.join("; ")),
+            }
+            .into());
+        }
         let slot = self.slot(&profile.id);
         let running = tokio::select! {
             r = self.ensure_running(&knowledge, &profile, &slot, req.force_new, req.auto_spawn) => r?,
-            () = cancel.cancelled() => return Err(WorkerError::Cancelled { worker: profile.id.clone() }),
-        };
-        let body = PromptBody {
-            parts,
-            model: Some(ModelChoice {
-                provider_id: resolution.metadata.provider.clone(),
-                model_id: resolution.metadata.model.clone(),
-            }),
-            agent: profile.agent.clone(),
-            tools: (!profile.tools.is_empty()).then(|| profile.tools.clone()),
-            system: profile.prompt.clone(),
+            () = cancel.cancelled() => return Err(WorkerError::Cancelled { worker: profile.id.clone() }.into()),
         };
         let _turn = tokio::select! {
             g = slot.prompt.lock() => g,
-            () = cancel.cancelled() => return Err(WorkerError::Cancelled { worker: profile.id.clone() }),
+            () = cancel.cancelled() => return Err(WorkerError::Cancelled { worker: profile.id.clone() }.into()),
         };
         lock(&slot.state).status = WorkerStatus::Busy;
         let timeout = req.timeout.unwrap_or(self.inner.config.task_timeout);
-        let span =
-            tracing::info_span!("prompt", worker = %profile.id, model = %resolution.resolved_model);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let task_started = tokio::time::Instant::now();
+        let mut attempts: Vec<Attempt> = Vec::new();
+        let mut last_failure = String::new();
+        let mut notes = plan.notes.clone();
+        for candidate in &plan.candidates {
+            let chosen = &candidate.resolution;
+            // An auth failure earlier in this task rules out the rest of that provider.
+            if attempts.iter().any(|a| a.class == Some(FailureClass::Auth)) {
+                let provider = &chosen.metadata.provider;
+                let verdict = lock(&self.inner.health).verdict(
+                    &chosen.resolved_model,
+                    &self.provider_fingerprint(&knowledge, provider),
+                    self.inner.clock.now_ms(),
+                );
+                if let v @ Verdict::Unusable { .. } = verdict {
+                    notes.push(format!(
+                        "skipped {} ({})",
+                        chosen.resolved_model,
+                        v.describe()
+                    ));
+                    continue;
+                }
+            }
+            body.model = Some(ModelChoice {
+                provider_id: chosen.metadata.provider.clone(),
+                model_id: chosen.metadata.model.clone(),
+            });
+            let end = self
+                .attempt(
+                    &profile,
+                    &running,
+                    &body,
+                    &cancel,
+                    (deadline, timeout),
+                    &chosen.resolved_model,
+                )
+                .await;
+            let elapsed_ms = crate::clock::millis(task_started.elapsed());
+            match end {
+                AttemptEnd::Answered(reply) => {
+                    self.record_health(&knowledge, &chosen.resolved_model, None);
+                    let answered_by = reply.answered_by();
+                    attempts.push(Attempt {
+                        model: chosen.resolved_model.clone(),
+                        class: None,
+                        status_code: None,
+                        elapsed_ms,
+                        error: None,
+                        answered_by: answered_by.clone(),
+                    });
+                    let mut outcome_resolution = chosen.clone();
+                    outcome_resolution.reason =
+                        fallback_reason(&resolution, candidate, &attempts, &notes);
+                    if let Some(by) = &answered_by
+                        && by != &chosen.resolved_model
+                    {
+                        outcome_resolution.reason.push_str(&format!(
+                            "; OpenCode says {by} answered, not {}",
+                            chosen.resolved_model
+                        ));
+                    }
+                    let hops = Attempt::hops(&attempts);
+                    if attempts.len() == 1 {
+                        attempts.clear();
+                    }
+                    let mut st = lock(&slot.state);
+                    st.answered_by.clone_from(&answered_by);
+                    st.status = WorkerStatus::Ready;
+                    st.error = None;
+                    st.fallback = hops;
+                    return Ok(RunOutcome {
+                        worker: profile.id.clone(),
+                        requested_ref: spec.display(),
+                        resolution: outcome_resolution,
+                        answered_by,
+                        output: reply.text(),
+                        session_id: running.session_id.clone(),
+                        attempts,
+                    });
+                }
+                AttemptEnd::Failed(mut c, shown) => {
+                    // Provider text may echo a key: it is kept (row, health.json) redacted.
+                    if let std::borrow::Cow::Owned(clean) =
+                        self.inner.knowledge.redactor().redact(&c.message)
+                    {
+                        c.message = clean;
+                    }
+                    tracing::info!(worker = %profile.id, model = %chosen.resolved_model, class = %c.class, "attempt failed: {}", c.message);
+                    attempts.push(Attempt {
+                        model: chosen.resolved_model.clone(),
+                        class: Some(c.class),
+                        status_code: c.status_code,
+                        elapsed_ms,
+                        error: Some(c.message.clone()),
+                        answered_by: None,
+                    });
+                    self.record_health(&knowledge, &chosen.resolved_model, Some(&c));
+                    if !c.class.falls_back() {
+                        let e = WorkerError::Reply {
+                            worker: profile.id.clone(),
+                            message: shown,
+                        };
+                        let mut st = lock(&slot.state);
+                        st.status = WorkerStatus::Ready;
+                        st.error = Some(e.to_string());
+                        st.fallback = Attempt::hops(&attempts);
+                        if attempts.len() == 1 {
+                            attempts.clear();
+                        }
+                        return Err(Failed { error: e, attempts });
+                    }
+                    last_failure = shown;
+                }
+                AttemptEnd::Error(e) => {
+                    let mut st = lock(&slot.state);
+                    if matches!(e, WorkerError::Exited { .. }) {
+                        st.status = WorkerStatus::Failed;
+                        st.running = None;
+                        if let Some(pid) = running.pid {
+                            let _ = self.inner.registry.remove(&profile.id, pid);
+                        }
+                    } else if matches!(
+                        e,
+                        WorkerError::OpenCode {
+                            source: crate::opencode::OpenCodeError::Status { status: 404, .. },
+                            ..
+                        }
+                    ) {
+                        // The session is gone (the server restarted or someone deleted it):
+                        // the next task opens a new one.
+                        st.status = WorkerStatus::Failed;
+                        st.running = None;
+                    } else {
+                        st.status = WorkerStatus::Ready;
+                    }
+                    st.error = Some(e.to_string());
+                    st.fallback = Attempt::hops(&attempts);
+                    return Err(Failed { error: e, attempts });
+                }
+            }
+        }
+        // Every candidate failed for a reason of its own.
+        let summary = attempts
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({}: {})",
+                    a.model,
+                    a.short(),
+                    a.error.as_deref().unwrap_or("")
+                )
+            })
+            .chain(notes.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let e = WorkerError::Exhausted {
+            worker: profile.id.clone(),
+            summary: if summary.is_empty() {
+                last_failure
+            } else {
+                summary
+            },
+        };
+        let mut st = lock(&slot.state);
+        st.status = WorkerStatus::Ready;
+        st.error = Some(e.to_string());
+        st.fallback = Attempt::hops(&attempts);
+        Err(Failed { error: e, attempts })
+    }
+
+    /// One prompt on one model: its reply, its classified failure (also when orch gave up
+    /// on OpenCode's retries or on an answer that never started, aborting the message), or
+    /// an error that ends the task (the process died, cancel, timeout, ...).
+    async fn attempt(
+        &self,
+        profile: &Profile,
+        running: &Running,
+        body: &PromptBody,
+        cancel: &CancellationToken,
+        (deadline, timeout): (tokio::time::Instant, Duration),
+        model: &str,
+    ) -> AttemptEnd {
+        let span = tracing::info_span!("prompt", worker = %profile.id, model = %model);
         let exit = async {
             match &running.process {
                 Some(p) => p.wait_exit().await,
                 None => std::future::pending().await,
             }
         };
-        let result = tokio::select! {
-            r = running.client.prompt(&running.session_id, &body).instrument(span) => match r {
-                Ok(reply) => Ok(reply),
+        let prompt = running
+            .client
+            .prompt(&running.session_id, body)
+            .instrument(span);
+        tokio::pin!(prompt);
+        let watch = watch(
+            &running.client,
+            &running.session_id,
+            self.inner.config.retry,
+        );
+        tokio::select! {
+            r = &mut prompt => match r {
+                Ok(reply) => match reply.info.error.as_ref() {
+                    Some(error) => {
+                        let c = classify_reply(error);
+                        AttemptEnd::Failed(c, reply.error().unwrap_or_default())
+                    }
+                    None => AttemptEnd::Answered(reply),
+                },
                 // A dropped connection usually means the process died: give its exit a
                 // moment to be noticed so the error says so.
                 Err(source) => match running.wait_exited(Duration::from_secs(3)).await {
-                    Some(status) => Err(self.exited(&profile.id, &running, status)),
-                    None => Err(WorkerError::OpenCode { worker: profile.id.clone(), source }),
+                    Some(status) => AttemptEnd::Error(self.exited(&profile.id, running, status)),
+                    None => match classify_call(&source) {
+                        Some(c) => {
+                            let shown = source.to_string();
+                            AttemptEnd::Failed(c, shown)
+                        }
+                        None => AttemptEnd::Error(WorkerError::OpenCode { worker: profile.id.clone(), source }),
+                    },
                 },
             },
-            status = exit => Err(self.exited(&profile.id, &running, status)),
+            status = exit => AttemptEnd::Error(self.exited(&profile.id, running, status)),
             () = cancel.cancelled() => {
                 let _ = running.client.abort(&running.session_id).await;
-                Err(WorkerError::Cancelled { worker: profile.id.clone() })
+                AttemptEnd::Error(WorkerError::Cancelled { worker: profile.id.clone() })
             }
-            () = tokio::time::sleep(timeout) => {
+            () = tokio::time::sleep_until(deadline) => {
                 let _ = running.client.abort(&running.session_id).await;
-                Err(WorkerError::Timeout { worker: profile.id.clone(), after: timeout })
+                AttemptEnd::Error(WorkerError::Timeout { worker: profile.id.clone(), after: timeout })
             }
-        };
-        let mut st = lock(&slot.state);
-        match result {
-            Ok(reply) => {
-                let answered_by = reply.answered_by();
-                st.answered_by.clone_from(&answered_by);
-                st.status = WorkerStatus::Ready;
-                if let Some(message) = reply.error() {
-                    st.error = Some(message.clone());
-                    return Err(WorkerError::Reply {
-                        worker: profile.id.clone(),
-                        message,
-                    });
-                }
-                st.error = None;
-                Ok(RunOutcome {
-                    worker: profile.id.clone(),
-                    requested_ref: spec.display(),
-                    resolution,
-                    answered_by,
-                    output: reply.text(),
-                    session_id: running.session_id.clone(),
-                })
-            }
-            Err(e) => {
-                if matches!(e, WorkerError::Exited { .. }) {
-                    st.status = WorkerStatus::Failed;
-                    st.running = None;
-                    if let Some(pid) = running.pid {
-                        let _ = self.inner.registry.remove(&profile.id, pid);
-                    }
-                } else if matches!(
-                    e,
-                    WorkerError::OpenCode {
-                        source: crate::opencode::OpenCodeError::Status { status: 404, .. },
-                        ..
-                    }
-                ) {
-                    // The session is gone (the server restarted or someone deleted it):
-                    // the next task opens a new one.
-                    st.status = WorkerStatus::Failed;
-                    st.running = None;
-                } else {
-                    st.status = WorkerStatus::Ready;
-                }
-                st.error = Some(e.to_string());
-                Err(e)
+            c = watch => {
+                let _ = running.client.abort(&running.session_id).await;
+                // The aborted prompt returns at once; the session takes the next one after.
+                let _ = tokio::time::timeout(ABORT_GRACE, &mut prompt).await;
+                let shown = c.message.clone();
+                AttemptEnd::Failed(c, shown)
             }
         }
     }
@@ -1065,15 +1488,9 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
     async fn set_inner(&self, req: SetModelRequest) -> Result<WorkerRow, WorkerError> {
         let knowledge = self.inner.knowledge.get();
         let profile = self.profile(&knowledge, &req.worker)?;
-        let model = crate::resolve::validate(&req.model)
-            .map_err(|source| WorkerError::Resolve {
-                worker: profile.id.clone(),
-                source,
-            })?
-            .to_owned();
-        // Validate first: on error nothing changes.
-        let resolution =
-            self.resolve_spec(&knowledge, &profile, &ModelSpec::One(model), req.policy)?;
+        // Validate first: on error nothing changes. A chain (`a, b, c`) is kept whole.
+        let spec = ModelSpec::parse(&req.model);
+        let resolution = self.resolve_spec(&knowledge, &profile, &spec, req.policy)?;
         if !req.force {
             knowledge
                 .resolver
@@ -1128,7 +1545,19 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
 
 impl<S: Spawner, C: Clock> WorkerService for Manager<S, C> {
     async fn run(&self, req: RunRequest, cancel: CancellationToken) -> Result<RunOutcome, Error> {
-        self.run_inner(req, cancel).await.map_err(Error::from)
+        self.run_inner(req, cancel).await.map_err(|f| {
+            let mut e = Error::from(f.error);
+            e.attempts = f.attempts;
+            e
+        })
+    }
+
+    fn health(&self) -> HealthView {
+        Manager::health(self)
+    }
+
+    fn reset_health(&self) -> Result<HealthView, Error> {
+        Manager::reset_health(self)
     }
 
     async fn set_model(&self, req: SetModelRequest) -> Result<WorkerRow, Error> {
@@ -1177,6 +1606,7 @@ impl<S: Spawner, C: Clock> WorkerService for Manager<S, C> {
     }
 
     async fn shutdown(&self) {
+        save_health(&self.inner);
         let slots: Vec<(String, Arc<Slot>)> = lock(&self.inner.slots)
             .iter()
             .map(|(k, v)| (k.clone(), Arc::clone(v)))

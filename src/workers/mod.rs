@@ -5,7 +5,10 @@
 
 pub mod attachment;
 mod error;
+pub mod failure;
+pub mod fallback;
 pub mod guard;
+pub mod health;
 pub mod isolation;
 mod manager;
 mod none;
@@ -48,6 +51,9 @@ pub struct RunOutcome {
     pub output: String,
     /// OpenCode session id.
     pub session_id: String,
+    /// Every model tried, when the task fell back (empty when the first one answered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<crate::wire::Attempt>,
 }
 
 /// What the task layer needs from workers.
@@ -105,6 +111,16 @@ pub trait WorkerService: Send + Sync + 'static {
     /// ([`NoWorkers`]) does not, and in-process clients say so before starting anything.
     fn runs_tasks(&self) -> bool {
         true
+    }
+
+    /// Every model and provider with a failure on record (`orch health`).
+    fn health(&self) -> crate::wire::HealthView {
+        crate::wire::HealthView::default()
+    }
+
+    /// Clears the health record (`orch health --reset`) and returns it.
+    fn reset_health(&self) -> Result<crate::wire::HealthView, Error> {
+        Ok(self.health())
     }
 
     /// Stops worker processes that are not meant to outlive the backend, and flushes state.

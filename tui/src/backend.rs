@@ -17,6 +17,8 @@ pub struct Probe {
     pub answered_by: Option<String>,
     /// The answer's text.
     pub output: String,
+    /// How the task fell back to another model (`fell back from X to Y (429)`), when it did.
+    pub fallback: Option<String>,
 }
 
 /// The task the probe sends: short, so the answer is quick and shows who answered.
@@ -38,6 +40,7 @@ pub async fn probe(o: &impl Orchestrator, worker: String) -> Result<Probe, Error
     let started = o.run(&req).await?;
     let task = finish(o, &started, PROBE_TIMEOUT).await?;
     Ok(Probe {
+        fallback: orch::wire::Attempt::hops(&task.attempts),
         resolved_model: task.resolved_model.unwrap_or_default(),
         answered_by: task.answered_by,
         output: task.output.unwrap_or_default(),

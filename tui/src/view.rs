@@ -227,7 +227,10 @@ fn workers_table<'a>(rows: &'a [WorkerRow], title: &'a str, wide: bool) -> Table
             Cell::from(w.answered_by.as_deref().unwrap_or("-")),
         ];
         if wide {
-            cells.push(Cell::from(w.reason.as_str()));
+            cells.push(Cell::from(match &w.fallback {
+                Some(f) => format!("{} (last task: {f})", w.reason),
+                None => w.reason.clone(),
+            }));
         }
         Row::new(cells)
     });
@@ -438,7 +441,14 @@ fn pick_screen(model: &Model, p: &Pick, frame: &mut Frame, area: Rect) {
                 let Some(m) = catalog.and_then(|c| c.rows.get(i)) else {
                     return Row::new(Vec::<Cell>::new());
                 };
-                let mut cells = vec![Cell::from(mark), Cell::from(m.model.as_str())];
+                let model = match &m.health {
+                    Some(h) => Cell::from(Line::from(vec![
+                        Span::raw(m.model.as_str()),
+                        Span::styled(format!(" [{h}]"), Style::new().fg(Color::Yellow)),
+                    ])),
+                    None => Cell::from(m.model.as_str()),
+                };
+                let mut cells = vec![Cell::from(mark), model];
                 if wide {
                     cells.push(Cell::from(m.name.as_str()));
                     cells.push(Cell::from(m.source.as_str()));
@@ -758,6 +768,12 @@ fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
                     },
                 ],
             ));
+            if let Some(f) = &out.fallback {
+                lines.push(kv(
+                    "fallback",
+                    vec![Span::styled(f.clone(), Style::new().fg(Color::Yellow))],
+                ));
+            }
             let first = out.output.lines().next().unwrap_or("").to_owned();
             lines.push(kv("reply", vec![Span::raw(first)]));
         }
