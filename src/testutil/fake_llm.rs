@@ -25,6 +25,8 @@ pub struct LlmRequest {
     pub stream: bool,
     /// The names of the tools it offered the model (`tools[].function.name`).
     pub tools: Vec<String>,
+    /// The size of the request body in bytes (what a call costs, roughly: 4 bytes a token).
+    pub bytes: usize,
 }
 
 #[derive(Debug, Default)]
@@ -179,6 +181,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
             text,
             stream,
             tools,
+            bytes: req.body.len(),
         });
         (s.delay, bash)
     };
