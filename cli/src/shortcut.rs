@@ -177,7 +177,10 @@ mod tests {
                 "opencode shortcut models node:fast",
                 "orch resolve node:fast --format table",
             ),
-            ("opencode shortcut models node", "orch resolve node --format table"),
+            (
+                "opencode shortcut models node",
+                "orch resolve node --format table",
+            ),
             (
                 "opencode shortcut models claude sonnet --scope all",
                 "orch models --query claude sonnet --scope all --format table",

@@ -299,9 +299,7 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
         "no prompt carries orch's output row {first_row:?}: {prompts:#?}"
     );
     assert!(
-        prompts
-            .iter()
-            .all(|t| !t.contains("opencode shortcut")),
+        prompts.iter().all(|t| !t.contains("opencode shortcut")),
         "the command itself reached the model instead of its output: {prompts:#?}"
     );
     // `/orchestrator.models node:fast` (as docs/tui.md shows it) says what the tag picks.
@@ -363,10 +361,16 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     assert!(!calls.is_empty(), "no call carries the change");
     for call in &calls {
         assert!(call.tools.is_empty(), "tools offered: {:?}", call.tools);
-        assert!(call.bytes < 8192, "a call of {} bytes: {}", call.bytes, call.text);
+        assert!(
+            call.bytes < 8192,
+            "a call of {} bytes: {}",
+            call.bytes,
+            call.text
+        );
     }
     // A usage error shows the slash syntax, not the orch command line behind it.
-    ask.command(&id, "orchestrator.worker-model-set", "docs").await;
+    ask.command(&id, "orchestrator.worker-model-set", "docs")
+        .await;
     let shown = visible_text(&ask.get(&format!("session/{id}/message")).await);
     assert!(
         shown.contains("Usage: /orchestrator.worker-model-set WORKER MODEL-OR-TAG"),

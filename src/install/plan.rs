@@ -45,16 +45,16 @@ pub fn install(paths: &Paths, opts: &InstallOptions) -> Result<InstallReport, In
     let agents_dir = commands_dir.with_file_name("agents");
     let mut notes = Vec::new();
     let mut plans = Vec::with_capacity(TEMPLATES.len() + 1);
-    for template in &TEMPLATES {
-        let dir = match template.kind {
-            FileKind::Agent => &agents_dir,
-            FileKind::Command | FileKind::Config => &commands_dir,
-        };
-        plans.push(plan_command(dir, template, &bin_word)?);
+    // The command files, the config, then the agent (reported in that order).
+    for template in TEMPLATES.iter().filter(|t| t.kind == FileKind::Command) {
+        plans.push(plan_command(&commands_dir, template, &bin_word)?);
     }
     let config = plan_config(&config_dir, bin, &mut notes)?;
     let config_file = config.report.path.clone();
     plans.push(config);
+    for template in TEMPLATES.iter().filter(|t| t.kind == FileKind::Agent) {
+        plans.push(plan_command(&agents_dir, template, &bin_word)?);
+    }
 
     if !opts.dry_run {
         for plan in &mut plans {
