@@ -71,7 +71,7 @@ fn dry_run_then_install_then_nothing_to_change() {
     assert_eq!(read(&s, "opencode.jsonc.orch-backup"), COMMENTED);
     assert!(
         read(&s, ".opencode/commands/orchestrator.models.md").contains(&format!(
-            "!`{} models $ARGUMENTS --format markdown 2>&1`",
+            "!`{} opencode shortcut models $ARGUMENTS 2>&1`",
             Path::new(env!("CARGO_BIN_EXE_orch"))
                 .canonicalize()
                 .expect("the orch binary's path")
@@ -204,7 +204,7 @@ fn format_markdown_renders_a_table_and_fenced_diffs() {
         ),
         "{markdown}"
     );
-    assert_eq!(markdown.matches("\n```diff\n--- /dev/null\n").count(), 5);
+    assert_eq!(markdown.matches("\n```diff\n--- /dev/null\n").count(), 6);
     assert!(table.starts_with("orch opencode install (project; dry run"));
     assert!(
         !table.contains("```") && !table.contains("| ACTION |"),
