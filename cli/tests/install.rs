@@ -241,3 +241,72 @@ fn a_config_that_starts_with_a_byte_order_mark_keeps_it() {
     let models = s.run(&["--format", "json", "models"]);
     assert_eq!(models.code, 0, "{}", models.stderr.clone());
 }
+
+/// What OpenCode's `/orchestrator.*` files run: `orch opencode shortcut NAME ARGS...`.
+#[test]
+fn shortcuts_take_the_slash_arguments_and_answer_usage_errors_in_slash_syntax() {
+    let s = Sandbox::capture(BIN);
+    // `/orchestrator.models node:fast` (as docs/tui.md shows it): what the tag picks.
+    let out = s.run(&["opencode", "shortcut", "models", "node:fast"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("reference") && l.contains("node:fast")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("candidates"), "{}", out.stdout);
+    // Aligned columns, not Markdown pipes: OpenCode shows the user's message as plain text.
+    assert!(!out.stdout.contains("| "), "{}", out.stdout);
+    // Words that are not a tag search the models.
+    let out = s.run(&["opencode", "shortcut", "models", "gpt-4o", "--scope", "all"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("gpt-4o")),
+        "{}",
+        out.stdout
+    );
+
+    // Usage errors: exit 2, the slash syntax, nothing of the orch command line behind it.
+    for (args, usage) in [
+        (
+            &["opencode", "shortcut", "worker-model-set", "docs"][..],
+            "Usage: /orchestrator.worker-model-set WORKER MODEL-OR-TAG",
+        ),
+        (
+            &["opencode", "shortcut", "worker-model-reset"][..],
+            "Usage: /orchestrator.worker-model-reset WORKER",
+        ),
+        (
+            &["opencode", "shortcut", "workers", "extra"][..],
+            "Usage: /orchestrator.workers",
+        ),
+        (
+            &["opencode", "shortcut", "models", "--scope", "nope"][..],
+            "Usage: /orchestrator.models",
+        ),
+    ] {
+        let out = s.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(usage), "{args:?}: {}", out.stderr);
+        for orch_syntax in ["--format", "orch worker-model", "orch models", "--help"] {
+            assert!(
+                !out.stderr.contains(orch_syntax),
+                "{args:?}: {}",
+                out.stderr
+            );
+        }
+    }
+    // An unknown shortcut is an unknown command, as before.
+    let out = s.run(&["opencode", "shortcut", "nope"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
