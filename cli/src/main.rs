@@ -62,6 +62,8 @@ fn main() -> ExitCode {
     if let Some((shortcut, argv)) = shortcut::rewrite(&args) {
         let cli = match Cli::try_parse_from(argv) {
             Ok(cli) => cli,
+            // `--format json` asked for the JSON error object; else the slash syntax.
+            Err(e) if failure::wants_json(args) => return ExitCode::from(failure::usage(e, true)),
             Err(e) => return ExitCode::from(shortcut::usage(shortcut, &e)),
         };
         return finish(&cli);

@@ -306,6 +306,18 @@ fn shortcuts_take_the_slash_arguments_and_answer_usage_errors_in_slash_syntax() 
             );
         }
     }
+    // `--format json` still gets the JSON error object.
+    let out = s.run(&[
+        "opencode",
+        "shortcut",
+        "worker-model-set",
+        "docs",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let error: serde_json::Value = serde_json::from_str(&out.stdout).expect("a JSON error");
+    assert_eq!(error["error"]["kind"], "usage", "{error}");
     // An unknown shortcut is an unknown command, as before.
     let out = s.run(&["opencode", "shortcut", "nope"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
