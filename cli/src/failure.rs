@@ -116,7 +116,7 @@ pub fn usage(mut e: clap::Error, json_wanted: bool) -> u8 {
 
 /// clap's error text as one line: what is wrong and its tips, without the usage and the
 /// pointer to `--help` (`the following required arguments were not provided: <REF>`).
-fn usage_message(rendered: &str) -> String {
+pub fn usage_message(rendered: &str) -> String {
     rendered
         .lines()
         .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))

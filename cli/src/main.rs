@@ -9,6 +9,7 @@ mod convert;
 mod exit;
 mod failure;
 mod print;
+mod shortcut;
 mod wait;
 
 use std::io::IsTerminal;
@@ -56,16 +57,32 @@ fn main() -> ExitCode {
     // `COMPLETE=bash orch` prints the dynamic completion script; the shell then calls orch
     // back with COMPLETE set to complete a word. Nothing else runs then.
     clap_complete::CompleteEnv::with_factory(Cli::command).complete();
+    // `orch opencode shortcut NAME ARGS...`: what OpenCode's `/orchestrator.NAME` runs.
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    if let Some((shortcut, argv)) = shortcut::rewrite(&args) {
+        let cli = match Cli::try_parse_from(argv) {
+            Ok(cli) => cli,
+            // `--format json` asked for the JSON error object; else the slash syntax.
+            Err(e) if failure::wants_json(args) => return ExitCode::from(failure::usage(e, true)),
+            Err(e) => return ExitCode::from(shortcut::usage(shortcut, &e)),
+        };
+        return finish(&cli);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             return ExitCode::from(failure::usage(e, failure::wants_json(std::env::args_os())));
         }
     };
+    finish(&cli)
+}
+
+/// Runs a parsed command line and prints its failure, if any; its exit code.
+fn finish(cli: &Cli) -> ExitCode {
     if let Err(e) = cli.check_format() {
         return ExitCode::from(failure::usage(e, false));
     }
-    match run(&cli) {
+    match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let code = failure::command(&e, cli.output_format());

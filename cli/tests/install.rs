@@ -71,7 +71,7 @@ fn dry_run_then_install_then_nothing_to_change() {
     assert_eq!(read(&s, "opencode.jsonc.orch-backup"), COMMENTED);
     assert!(
         read(&s, ".opencode/commands/orchestrator.models.md").contains(&format!(
-            "!`{} models $ARGUMENTS --format markdown 2>&1`",
+            "!`{} opencode shortcut models $ARGUMENTS 2>&1`",
             Path::new(env!("CARGO_BIN_EXE_orch"))
                 .canonicalize()
                 .expect("the orch binary's path")
@@ -204,7 +204,7 @@ fn format_markdown_renders_a_table_and_fenced_diffs() {
         ),
         "{markdown}"
     );
-    assert_eq!(markdown.matches("\n```diff\n--- /dev/null\n").count(), 5);
+    assert_eq!(markdown.matches("\n```diff\n--- /dev/null\n").count(), 6);
     assert!(table.starts_with("orch opencode install (project; dry run"));
     assert!(
         !table.contains("```") && !table.contains("| ACTION |"),
@@ -240,4 +240,85 @@ fn a_config_that_starts_with_a_byte_order_mark_keeps_it() {
     // OpenCode's reader (and orch's) sees the entry.
     let models = s.run(&["--format", "json", "models"]);
     assert_eq!(models.code, 0, "{}", models.stderr.clone());
+}
+
+/// What OpenCode's `/orchestrator.*` files run: `orch opencode shortcut NAME ARGS...`.
+#[test]
+fn shortcuts_take_the_slash_arguments_and_answer_usage_errors_in_slash_syntax() {
+    let s = Sandbox::capture(BIN);
+    // `/orchestrator.models node:fast` (as docs/tui.md shows it): what the tag picks.
+    let out = s.run(&["opencode", "shortcut", "models", "node:fast"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("reference") && l.contains("node:fast")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("candidates"), "{}", out.stdout);
+    // Aligned columns, not Markdown pipes: OpenCode shows the user's message as plain text.
+    assert!(!out.stdout.contains("| "), "{}", out.stdout);
+    // Words that are not a tag search the models.
+    let out = s.run(&["opencode", "shortcut", "models", "gpt-4o", "--scope", "all"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("gpt-4o")),
+        "{}",
+        out.stdout
+    );
+
+    // Usage errors: exit 2, the slash syntax, nothing of the orch command line behind it.
+    for (args, usage) in [
+        (
+            &["opencode", "shortcut", "worker-model-set", "docs"][..],
+            "Usage: /orchestrator.worker-model-set WORKER MODEL-OR-TAG",
+        ),
+        (
+            &["opencode", "shortcut", "worker-model-reset"][..],
+            "Usage: /orchestrator.worker-model-reset WORKER",
+        ),
+        (
+            &["opencode", "shortcut", "workers", "extra"][..],
+            "Usage: /orchestrator.workers",
+        ),
+        (
+            &["opencode", "shortcut", "models", "--scope", "nope"][..],
+            "Usage: /orchestrator.models",
+        ),
+    ] {
+        let out = s.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(usage), "{args:?}: {}", out.stderr);
+        for orch_syntax in ["--format", "orch worker-model", "orch models", "--help"] {
+            assert!(
+                !out.stderr.contains(orch_syntax),
+                "{args:?}: {}",
+                out.stderr
+            );
+        }
+    }
+    // `--format json` still gets the JSON error object.
+    let out = s.run(&[
+        "opencode",
+        "shortcut",
+        "worker-model-set",
+        "docs",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let error: serde_json::Value = serde_json::from_str(&out.stdout).expect("a JSON error");
+    assert_eq!(error["error"]["kind"], "usage", "{error}");
+    // An unknown shortcut is an unknown command, as before.
+    let out = s.run(&["opencode", "shortcut", "nope"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
 }

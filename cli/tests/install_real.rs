@@ -5,7 +5,9 @@
 //! the edited config (comments and trailing commas included); running `/orchestrator.models`
 //! (`POST /session/{id}/command`) puts orch's output into the prompt the model receives (a
 //! fake OpenAI-compatible LLM on loopback logs it), and `/orchestrator.worker-model-set` with
-//! `docs node:fast` changes the docs worker in the backend (its workers view shows it). The
+//! `docs node:fast` changes the docs worker in the backend (its workers view shows it), once
+//! in what the user sees and through a model turn without tools; `/orchestrator.models
+//! node:fast` says what the tag picks and a usage error shows the slash syntax. The
 //! server's whole process group and the orch backend are stopped at the end, also on panic,
 //! and no process of the sandbox is left behind.
 
@@ -190,6 +192,20 @@ fn project_config(llm_base: &str) -> String {
     )
 }
 
+/// The texts a user sees in a session (`GET /session/{id}/message`): text parts that are
+/// neither synthetic nor ignored, user's and model's alike.
+fn visible_text(messages: &Value) -> String {
+    messages
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m["parts"].as_array().into_iter().flatten())
+        .filter(|p| p["type"] == "text" && p["synthetic"] != true && p["ignored"] != true)
+        .filter_map(|p| p["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_then_real_opencode_lists_commands_and_mcp() {
     let Some(bin) =
@@ -270,7 +286,7 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
     let id = session["id"].as_str().unwrap_or_default().to_owned();
     let answer = ask.command(&id, "orchestrator.models", "").await;
     assert_eq!(answer["info"]["providerID"], "fake", "{answer}");
-    let direct = sandbox.run(&["models", "--format", "markdown"]);
+    let direct = sandbox.run(&["models", "--format", "table"]);
     assert_eq!(direct.code, 0, "{}", direct.stderr);
     let direct = direct.stdout;
     let first_row = direct
@@ -283,10 +299,17 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
         "no prompt carries orch's output row {first_row:?}: {prompts:#?}"
     );
     assert!(
-        prompts
-            .iter()
-            .all(|t| !t.contains("--format markdown 2>&1")),
+        prompts.iter().all(|t| !t.contains("opencode shortcut")),
         "the command itself reached the model instead of its output: {prompts:#?}"
+    );
+    // `/orchestrator.models node:fast` (as docs/tui.md shows it) says what the tag picks.
+    ask.command(&id, "orchestrator.models", "node:fast").await;
+    let shown = visible_text(&ask.get(&format!("session/{id}/message")).await);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("resolved") && l.contains("fake/fast-mini")),
+        "/orchestrator.models node:fast did not show what node:fast picks:\n{shown}"
     );
     // `/orchestrator.worker-model-set docs node:fast` from OpenCode changes the docs worker
     // in the backend: its workers view shows the new model and reason.
@@ -318,6 +341,42 @@ async fn install_then_real_opencode_lists_commands_and_mcp() {
             .any(|t| t.contains("fake/fast-mini") && t.contains("node:fast")),
         "no prompt carries worker-model-set's output: {prompts:#?}"
     );
+    // What the user sees (the texts of the session that are not synthetic) holds the
+    // change once: in the user's message, as orch printed it; the model's turn answers it
+    // without tools and with a prompt of a few hundred tokens (OpenCode's default agent:
+    // 15 tools and about 43 KB).
+    let change = "fake/big-pro → fake/fast-mini";
+    let messages = ask.get(&format!("session/{id}/message")).await;
+    let shown = visible_text(&messages);
+    assert_eq!(
+        shown.matches(change).count(),
+        1,
+        "the change is not shown once:\n{shown}"
+    );
+    let calls: Vec<_> = llm
+        .log()
+        .into_iter()
+        .filter(|r| r.text.contains(change))
+        .collect();
+    assert!(!calls.is_empty(), "no call carries the change");
+    for call in &calls {
+        assert!(call.tools.is_empty(), "tools offered: {:?}", call.tools);
+        assert!(
+            call.bytes < 8192,
+            "a call of {} bytes: {}",
+            call.bytes,
+            call.text
+        );
+    }
+    // A usage error shows the slash syntax, not the orch command line behind it.
+    ask.command(&id, "orchestrator.worker-model-set", "docs")
+        .await;
+    let shown = visible_text(&ask.get(&format!("session/{id}/message")).await);
+    assert!(
+        shown.contains("Usage: /orchestrator.worker-model-set WORKER MODEL-OR-TAG"),
+        "{shown}"
+    );
+    assert!(!shown.contains("--format"), "{shown}");
 
     let stderr = server.stderr();
     orch::testutil::assert_no_secret("OpenCode's stderr", &stderr);

@@ -47,4 +47,4 @@ pub use jsonc::{MCP_NAME, SCHEMA_URL};
 pub use plan::{install, locations};
 pub use render::render;
 pub use report::{FileAction, FileKind, FileReport, InstallOptions, InstallReport, InstallScope};
-pub use templates::{MARKER, command_names};
+pub use templates::{AGENT_NAME, MARKER, command_names};

@@ -41,14 +41,20 @@ pub fn install(paths: &Paths, opts: &InstallOptions) -> Result<InstallReport, In
         reason: "the path is not UTF-8".into(),
     })?;
     let (commands_dir, config_dir) = locations(paths, opts.scope);
+    // OpenCode reads agents from `agents/` beside `commands/`.
+    let agents_dir = commands_dir.with_file_name("agents");
     let mut notes = Vec::new();
     let mut plans = Vec::with_capacity(TEMPLATES.len() + 1);
-    for template in &TEMPLATES {
+    // The command files, the config, then the agent (reported in that order).
+    for template in TEMPLATES.iter().filter(|t| t.kind == FileKind::Command) {
         plans.push(plan_command(&commands_dir, template, &bin_word)?);
     }
     let config = plan_config(&config_dir, bin, &mut notes)?;
     let config_file = config.report.path.clone();
     plans.push(config);
+    for template in TEMPLATES.iter().filter(|t| t.kind == FileKind::Agent) {
+        plans.push(plan_command(&agents_dir, template, &bin_word)?);
+    }
 
     if !opts.dry_run {
         for plan in &mut plans {
@@ -194,14 +200,13 @@ fn read_existing(path: &Path) -> Result<Option<Existing>, InstallError> {
 fn plan_command(dir: &Path, template: &Template, bin_word: &str) -> Result<Plan, InstallError> {
     let path = dir.join(template.file);
     let new = template.render(bin_word);
-    let kind = FileKind::Command;
+    let kind = template.kind;
     let Some(existing) = read_existing(&path)? else {
-        return Ok(Plan::create(
-            path,
-            kind,
-            new,
-            vec!["new command file".into()],
-        ));
+        let what = match kind {
+            FileKind::Agent => "new agent file for the shortcuts",
+            FileKind::Command | FileKind::Config => "new command file",
+        };
+        return Ok(Plan::create(path, kind, new, vec![what.into()]));
     };
     if existing.bytes == new.as_bytes() {
         return Ok(Plan::unchanged(path, kind, existing));

@@ -33,6 +33,8 @@ pub struct InstallOptions {
 pub enum FileKind {
     /// A command shortcut (Markdown).
     Command,
+    /// The agent that answers the shortcuts (Markdown).
+    Agent,
     /// OpenCode's config (`opencode.json` or `opencode.jsonc`).
     Config,
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::InstallError;
+use super::{FileKind, InstallError};
 
 /// The line orch puts in the frontmatter of every command file it writes (a YAML comment,
 /// so OpenCode ignores it). A file without it is the user's and is backed up before it is
@@ -13,9 +13,11 @@ pub const MARKER: &str = "# orch-managed:";
 /// The placeholder in the templates that becomes the shell-quoted orch path.
 pub(super) const BIN_PLACEHOLDER: &str = "{{ORCH}}";
 
-/// One command template: the file name OpenCode sees and its text.
+/// One template: the file name OpenCode sees, what it is and its text.
 pub(super) struct Template {
-    /// The file name in `commands/`.
+    /// A command shortcut (in `commands/`) or the agent that answers them (in `agents/`).
+    pub(super) kind: FileKind,
+    /// The file name in `commands/` or `agents/`.
     pub(super) file: &'static str,
     /// The text, with [`BIN_PLACEHOLDER`] where the orch binary goes.
     pub(super) text: &'static str,
@@ -28,28 +30,45 @@ impl Template {
     }
 }
 
-/// A template read from `assets/commands/<file>` at build time.
+/// A template read from `assets/commands/<file>` (or `assets/agents/<file>`) at build time.
 macro_rules! template {
     ($file:literal) => {
         Template {
+            kind: FileKind::Command,
             file: $file,
             text: include_str!(concat!("../../assets/commands/", $file)),
         }
     };
+    (agent $file:literal) => {
+        Template {
+            kind: FileKind::Agent,
+            file: $file,
+            text: include_str!(concat!("../../assets/agents/", $file)),
+        }
+    };
 }
 
-/// The command shortcuts, in the order they are reported.
-pub(super) const TEMPLATES: [Template; 4] = [
+/// The command shortcuts, then the agent they name (`agent: orchestrator-shortcut`), in
+/// the order they are reported. The agent is a hidden subagent with no tools and a
+/// one-paragraph prompt: the shortcut's output is the user's message (shown once, as
+/// `orch` prints it) and the model's turn costs a few hundred tokens and answers "Done."
+/// (OpenCode 1.18.34 gives every command a model turn; there is no way to skip it).
+pub(super) const TEMPLATES: [Template; 5] = [
     template!("orchestrator.models.md"),
     template!("orchestrator.worker-model-set.md"),
     template!("orchestrator.worker-model-reset.md"),
     template!("orchestrator.workers.md"),
+    template!(agent "orchestrator-shortcut.md"),
 ];
+
+/// The name of the agent that answers the shortcuts.
+pub const AGENT_NAME: &str = "orchestrator-shortcut";
 
 /// The names of the command shortcuts as OpenCode lists them (`/orchestrator.models`, ...).
 pub fn command_names() -> Vec<&'static str> {
     TEMPLATES
         .iter()
+        .filter(|t| t.kind == FileKind::Command)
         .map(|t| t.file.trim_end_matches(".md"))
         .collect()
 }

@@ -229,7 +229,8 @@ fn running_twice_changes_nothing_the_second_time() {
             FileAction::Created,
             FileAction::Created,
             FileAction::Created,
-            FileAction::Updated
+            FileAction::Updated,
+            FileAction::Created
         ]
     );
     let before = s.tree();
@@ -472,12 +473,12 @@ fn a_command_file_orch_did_not_write_is_backed_up_and_its_own_is_not() {
     let f = &report.files[3];
     assert_eq!((f.action, f.backup.as_ref()), (FileAction::Updated, None));
     assert!(read(&ours).contains(&format!(
-        "!`{BIN} workers $ARGUMENTS --format markdown 2>&1`"
+        "!`{BIN} opencode shortcut workers $ARGUMENTS 2>&1`"
     )));
 }
 
 #[test]
-fn command_files_run_this_binary_with_markdown_output() {
+fn command_files_run_this_binary_through_the_shortcut_agent() {
     let s = Setup::new();
     s.ok(InstallScope::Project);
     let dir = s.project(".opencode/commands");
@@ -498,12 +499,23 @@ fn command_files_run_this_binary_with_markdown_output() {
         let text = read(&dir.join(format!("{name}.md")));
         assert!(text.starts_with("---\ndescription: "), "{text}");
         assert!(has_marker(&text), "{text}");
+        // The output is the user's message, shown once; the hidden agent (no tools, a
+        // short prompt) answers it without repeating it.
         assert!(
-            text.contains(&format!("!`{BIN} {sub} --format markdown 2>&1`")),
+            text.contains(&format!("!`{BIN} opencode shortcut {sub} 2>&1`")),
             "{text}"
         );
-        assert!(text.contains("Show the output above to the user"), "{text}");
+        assert!(
+            text.contains("\nagent: orchestrator-shortcut\nsubtask: false\n"),
+            "{text}"
+        );
+        assert!(!text.contains("Show the output above"), "{text}");
         assert!(!text.contains(BIN_PLACEHOLDER));
+    }
+    let agent = read(&s.project(".opencode/agents/orchestrator-shortcut.md"));
+    assert!(has_marker(&agent), "{agent}");
+    for line in ["mode: subagent", "hidden: true", "  \"*\": deny"] {
+        assert!(agent.lines().any(|l| l == line), "no {line:?} in {agent}");
     }
 }
 
@@ -524,7 +536,8 @@ fn a_dry_run_writes_nothing_and_shows_the_change() {
             FileAction::Created,
             FileAction::Created,
             FileAction::Created,
-            FileAction::Updated
+            FileAction::Updated,
+            FileAction::Created
         ]
     );
     assert_eq!(
@@ -540,7 +553,7 @@ fn a_dry_run_writes_nothing_and_shows_the_change() {
     let text = render(&report, Format::Table);
     assert!(text.contains("would create"), "{text}");
     assert!(
-        text.contains("+!`/opt/orch/bin/orch models $ARGUMENTS"),
+        text.contains("+!`/opt/orch/bin/orch opencode shortcut models $ARGUMENTS"),
         "{text}"
     );
     assert!(text.contains("would back up to"), "{text}");
@@ -554,8 +567,14 @@ fn a_dry_run_writes_nothing_and_shows_the_change() {
         .run_with(InstallScope::Project, true, "/new/orch")
         .expect("the install runs");
     let diff = report.files[0].diff.as_deref().unwrap_or_default();
-    assert!(diff.contains("\n-!`/opt/orch/bin/orch models"), "{diff}");
-    assert!(diff.contains("\n+!`/new/orch models"), "{diff}");
+    assert!(
+        diff.contains("\n-!`/opt/orch/bin/orch opencode shortcut models"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("\n+!`/new/orch opencode shortcut models"),
+        "{diff}"
+    );
     assert!(diff.contains("\n ---\n"), "{diff}");
     assert_eq!(
         report.files[4].diff.as_deref(),
@@ -629,4 +648,38 @@ fn the_report_reads_back_as_json() {
     assert_eq!(back, report);
     assert!(json.contains("\"scope\": \"project\""), "{json}");
     assert!(json.contains("\"action\": \"created\""), "{json}");
+}
+
+#[test]
+fn the_shortcut_agent_sits_beside_the_commands_and_a_foreign_one_is_backed_up() {
+    let s = Setup::new();
+    let report = s.ok(InstallScope::Global);
+    let global = s.root.join("xdg-config/opencode");
+    let agent = report.files.last().expect("the agent file is reported");
+    assert_eq!(agent.kind, FileKind::Agent);
+    assert_eq!(
+        agent.path,
+        global.join("agents").join(format!("{AGENT_NAME}.md"))
+    );
+
+    // The user's own file of that name is kept as a backup; orch's own is replaced quietly.
+    let mine = s.write(
+        ".opencode/agents/orchestrator-shortcut.md",
+        "---\ndescription: mine\n---\nmy agent\n",
+    );
+    let report = s.ok(InstallScope::Project);
+    let agent = report.files.last().expect("the agent file is reported");
+    assert_eq!(
+        (agent.action, agent.path.as_path()),
+        (FileAction::Updated, mine.as_path())
+    );
+    let backup = s.project(".opencode/agents/orchestrator-shortcut.md.orch-backup");
+    assert_eq!(agent.backup.as_deref(), Some(backup.as_path()));
+    assert_eq!(read(&backup), "---\ndescription: mine\n---\nmy agent\n");
+    assert!(has_marker(&read(&mine)));
+    let again = s.ok(InstallScope::Project);
+    assert_eq!(
+        again.files.last().map(|f| f.action),
+        Some(FileAction::Unchanged)
+    );
 }

@@ -34,6 +34,8 @@ pub struct LlmRequest {
     pub tools: Vec<String>,
     /// The status it was answered with (`0` for an answer that never started).
     pub status: u16,
+    /// The size of the request body in bytes (what a call costs, roughly: 4 bytes a token).
+    pub bytes: usize,
 }
 
 /// How a model fails, every time it is asked (OpenCode's own retries included).
@@ -279,6 +281,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
             stream,
             tools,
             status: failure.map_or(200, Failure::status),
+            bytes: req.body.len(),
         });
         (s.delay, bash, failure)
     };
