@@ -191,10 +191,11 @@ fn status_text(model: &Model) -> Option<Text<'static>> {
     }
     if let Some(e) = &model.lost {
         return Some(Text::from(Line::styled(
+            // What the TUI does first: the message (a socket path) may not fit.
             format!(
-                "✗ {} · retrying every {}s (r: now); the rows shown may be stale",
+                "✗ no backend: retrying every {}s (r: now), the rows may be stale · {}",
+                crate::event::RETRY_TICKS / crate::event::TICKS_PER_SECOND,
                 e.message,
-                crate::event::RETRY_TICKS / crate::event::TICKS_PER_SECOND
             ),
             red(),
         )));
