@@ -170,7 +170,7 @@ fn tui_happy_path_in_tmux_exits_cleanly_and_restores_the_terminal() {
     t.keys(&["j", "j"]);
     t.wait_for(&["› docs"]);
     t.keys(&["Enter"]);
-    t.wait_for(&["Pick a model for docs", "tags 4 · models 88/88"]);
+    t.wait_for(&["Pick a model for docs", "tags 4 · models 74/74"]);
     t.literal("/fast");
     t.wait_for(&["search: fast", "node:fast → fake/fast-mini"]);
     t.keys(&["Enter"]);
@@ -229,4 +229,47 @@ fn sigterm_quits_and_restores_the_terminal() {
     let screen = t.wait_for(&["orch-exit="]);
     assert!(screen.contains("orch-exit=0"), "{screen}");
     assert_eq!(t.alternate_on(), "0", "the alternate screen was left");
+}
+
+/// Issue 14, point 4, in a real terminal: a change made with the CLI shows in the TUI
+/// without `r`, and after `orch restart` the TUI reconnects on its own and keeps
+/// following changes.
+#[test]
+fn the_tui_follows_cli_changes_and_a_backend_restart() {
+    let s = Setup::new();
+    let mut t = s.tmux();
+    t.wait_for(&["ANSWERED BY", "coder", "node:docs"]);
+    let run = s
+        .sandbox
+        .run(&["worker-model-set", "coder", "node:fast"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // No key: the TUI's idle poll picks it up (every 1.5 s).
+    let screen = t.wait_for(&["node:fast*"]);
+    let coder = screen
+        .lines()
+        .find(|l| l.contains("coder "))
+        .unwrap_or_else(|| panic!("no coder row:\n{screen}"));
+    assert!(coder.contains("node:fast*"), "{coder}");
+
+    let run = s.sandbox.run(&["restart"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    t.wait_for(&["reconnected to the orch backend"]);
+    let run = s.sandbox.run(&["worker-model-set", "architect", "node:fast"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // The new backend's change shows too (no key pressed).
+    let poll = Poll::within(WAIT).every(Duration::from_millis(100));
+    eventually_blocking("architect on node:fast* in the TUI", poll, || {
+        let screen = t.capture();
+        match screen.lines().find(|l| l.contains("architect ")) {
+            Some(row) if row.contains("node:fast*") => Ok(()),
+            _ => Err(screen),
+        }
+    });
+
+    t.keys(&["q"]);
+    let screen = t.wait_for(&["orch-exit="]);
+    assert!(screen.contains("orch-exit=0"), "{screen}");
+    for s in &t.screens {
+        assert_no_secret("a tmux screen", s);
+    }
 }
