@@ -239,9 +239,7 @@ fn the_tui_follows_cli_changes_and_a_backend_restart() {
     let s = Setup::new();
     let mut t = s.tmux();
     t.wait_for(&["ANSWERED BY", "coder", "node:docs"]);
-    let run = s
-        .sandbox
-        .run(&["worker-model-set", "coder", "node:fast"]);
+    let run = s.sandbox.run(&["worker-model-set", "coder", "node:fast"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     // No key: the TUI's idle poll picks it up (every 1.5 s).
     let screen = t.wait_for(&["node:fast*"]);
@@ -254,7 +252,9 @@ fn the_tui_follows_cli_changes_and_a_backend_restart() {
     let run = s.sandbox.run(&["restart"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     t.wait_for(&["reconnected to the orch backend"]);
-    let run = s.sandbox.run(&["worker-model-set", "architect", "node:fast"]);
+    let run = s
+        .sandbox
+        .run(&["worker-model-set", "architect", "node:fast"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     // The new backend's change shows too (no key pressed).
     let poll = Poll::within(WAIT).every(Duration::from_millis(100));

@@ -138,7 +138,10 @@ mod tests {
 
     #[test]
     fn middle_keeps_both_ends() {
-        assert_eq!(middle("anthropic/claude-sonnet-4-5", 40), "anthropic/claude-sonnet-4-5");
+        assert_eq!(
+            middle("anthropic/claude-sonnet-4-5", 40),
+            "anthropic/claude-sonnet-4-5"
+        );
         assert_eq!(middle("anthropic/claude-sonnet-4-5", 15), "anthrop…net-4-5");
         assert_eq!(middle("abcdefghij", 5), "ab…ij");
         assert_eq!(width(&middle("abcdefghij", 6)), 6);
@@ -164,7 +167,11 @@ mod tests {
     #[test]
     fn fit_drops_then_shrinks() {
         let c = |natural, min, drop| Column { natural, min, drop };
-        let cols = [c(10, None, None), c(30, Some(12), None), c(20, None, Some(1))];
+        let cols = [
+            c(10, None, None),
+            c(30, Some(12), None),
+            c(20, None, Some(1)),
+        ];
         assert_eq!(fit(&cols, 80, 1), [Some(10), Some(30), Some(20)]);
         // No room for the droppable column: it goes, the id keeps its whole width.
         assert_eq!(fit(&cols, 45, 1), [Some(10), Some(30), None]);

@@ -19,13 +19,22 @@ pub const HELP: [(&str, &str); 20] = [
     ("r", "workers: reload"),
     ("p", "workers, verify: probe (which model answers)"),
     ("c / Esc", "verify: cancel the running probe"),
-    ("R", "workers, verify: reset to the configured model (asks y/n)"),
+    (
+        "R",
+        "workers, verify: reset to the configured model (asks y/n)",
+    ),
     ("/", "pick: search models and tags"),
     ("a", "pick: usable models / all models"),
     ("v", "pick: vision models only"),
     ("d / s", "apply: dynamic / sticky policy"),
-    ("  dynamic", "rides on each message: the next task uses it, no restart"),
-    ("  sticky", "also the worker's default: its OpenCode restarts with it"),
+    (
+        "  dynamic",
+        "rides on each message: the next task uses it, no restart",
+    ),
+    (
+        "  sticky",
+        "also the worker's default: its OpenCode restarts with it",
+    ),
     ("Tab / ← / →", "apply: switch policy"),
     ("r", "apply: respawn the worker now (on/off)"),
     ("Backspace", "search: delete a character"),
@@ -73,8 +82,8 @@ pub fn map(model: &Model, key: KeyEvent) -> Option<Msg> {
             _ => None,
         };
     }
-    let probing = model.screen == Screen::Verify
-        && model.verify.as_ref().is_some_and(|v| v.probing);
+    let probing =
+        model.screen == Screen::Verify && model.verify.as_ref().is_some_and(|v| v.probing);
     if probing && matches!(key.code, KeyCode::Esc | KeyCode::Char('c')) {
         return Some(Msg::CancelProbe);
     }

@@ -251,7 +251,11 @@ fn poll(model: &mut Model) -> Option<Cmd> {
         return None;
     }
     model.idle_ticks = model.idle_ticks.saturating_add(1);
-    let every = if model.lost.is_some() { RETRY_TICKS } else { POLL_TICKS };
+    let every = if model.lost.is_some() {
+        RETRY_TICKS
+    } else {
+        POLL_TICKS
+    };
     if model.idle_ticks < every {
         return None;
     }

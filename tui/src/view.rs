@@ -148,7 +148,10 @@ fn hints(model: &Model) -> String {
         return "Esc/c cancel the probe · Enter workers (cancels it) · q quit".into();
     }
     if model.screen == Screen::Apply
-        && model.apply.as_ref().is_some_and(|a| !a.suggestions().is_empty())
+        && model
+            .apply
+            .as_ref()
+            .is_some_and(|a| !a.suggestions().is_empty())
     {
         return "d/s policy · r respawn · j/k suggestion · Enter use it · Esc back".into();
     }
@@ -268,15 +271,29 @@ fn workers_table<'a>(rows: &'a [WorkerRow], title: &'a str, width: u16) -> Table
     let col = |natural, min, drop| Column { natural, min, drop };
     let cols = [
         col(widest("WORKER", &|w| fit::width(&w.id)), None, None),
-        col(widest("STATUS", &|w| w.status.as_str().len()), None, Some(2)),
         col(
-            widest("MODEL REF", &|w| fit::width(&w.model_ref) + usize::from(w.overridden)),
+            widest("STATUS", &|w| w.status.as_str().len()),
+            None,
+            Some(2),
+        ),
+        col(
+            widest("MODEL REF", &|w| {
+                fit::width(&w.model_ref) + usize::from(w.overridden)
+            }),
             Some(8),
             None,
         ),
-        col(widest("RESOLVED", &|w| fit::width(&resolved(w))), Some(10), None),
+        col(
+            widest("RESOLVED", &|w| fit::width(&resolved(w))),
+            Some(10),
+            None,
+        ),
         col(widest("POLICY", &|w| w.policy.as_str().len()), None, None),
-        col(widest("ANSWERED BY", &|w| fit::width(&answered(w))), Some(10), Some(1)),
+        col(
+            widest("ANSWERED BY", &|w| fit::width(&answered(w))),
+            Some(10),
+            Some(1),
+        ),
     ];
     // Border (2), highlight symbol (2), one space between columns.
     let avail = usize::from(width).saturating_sub(4);
@@ -302,7 +319,10 @@ fn workers_table<'a>(rows: &'a [WorkerRow], title: &'a str, width: u16) -> Table
         let cut = |i: usize, s: &str| middle(s, shown[i].unwrap_or(0));
         let model_ref = if w.overridden {
             // The marker never goes: the reference gives way instead.
-            format!("{}*", middle(&w.model_ref, shown[2].unwrap_or(1).saturating_sub(1)))
+            format!(
+                "{}*",
+                middle(&w.model_ref, shown[2].unwrap_or(1).saturating_sub(1))
+            )
         } else {
             cut(2, &w.model_ref)
         };
@@ -494,13 +514,23 @@ fn pick_screen(model: &Model, p: &Pick, frame: &mut Frame, area: Rect) {
         .map(|&item| pick_row(p, item, catalog))
         .collect();
     // Numbers whole (a price is never cut), then the model ids; the name takes the rest.
-    let ctx_w = shown.iter().map(|r| fit::width(&r.ctx)).max().unwrap_or(0).max(3);
-    let cost_w = shown.iter().map(|r| fit::width(&r.cost)).max().unwrap_or(0).max(10);
+    let ctx_w = shown
+        .iter()
+        .map(|r| fit::width(&r.ctx))
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let cost_w = shown
+        .iter()
+        .map(|r| fit::width(&r.cost))
+        .max()
+        .unwrap_or(0)
+        .max(10);
     let fixed = [1, 3, 4, 3, ctx_w, cost_w];
     // The highlight symbol (2), one space between columns.
     let gaps = if wide { 8 } else { 6 };
-    let avail = usize::from(table_area.width)
-        .saturating_sub(2 + gaps + fixed.iter().sum::<usize>());
+    let avail =
+        usize::from(table_area.width).saturating_sub(2 + gaps + fixed.iter().sum::<usize>());
     let label_need = shown
         .iter()
         .map(|r| fit::width(&r.label) + r.target.as_ref().map_or(0, |t| 1 + fit::width(t)))
@@ -509,7 +539,9 @@ fn pick_screen(model: &Model, p: &Pick, frame: &mut Frame, area: Rect) {
         .max(11);
     let (label_w, name_w) = if wide {
         // Source 8; the name at least 16 when the ids leave room.
-        let label_w = label_need.min(avail.saturating_sub(8 + 16)).max(avail.saturating_sub(8).min(24));
+        let label_w = label_need
+            .min(avail.saturating_sub(8 + 16))
+            .max(avail.saturating_sub(8).min(24));
         (label_w, avail.saturating_sub(8 + label_w))
     } else {
         (avail, 0)
@@ -660,7 +692,10 @@ fn pick_detail(model: &Model, p: &Pick) -> Text<'static> {
                     (false, false) => ", a: all models",
                 };
                 let edit = if p.editing { "Backspace" } else { "/" };
-                format!("nothing matches \"{}\" ({edit}: edit the search{scope})", p.query)
+                format!(
+                    "nothing matches \"{}\" ({edit}: edit the search{scope})",
+                    p.query
+                )
             },
             dim(),
         );
@@ -956,7 +991,12 @@ fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
             lines.extend(kv_wrapped("reply", first, Style::new(), width));
         }
         (Some(Err(e)), false) => {
-            lines.extend(kv_wrapped("probe", &format!("✗ {}", e.message), red(), width));
+            lines.extend(kv_wrapped(
+                "probe",
+                &format!("✗ {}", e.message),
+                red(),
+                width,
+            ));
         }
     }
     frame.render_widget(

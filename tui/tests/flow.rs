@@ -563,8 +563,10 @@ fn text_at(h: &Harness, w: u16, hgt: u16) -> String {
 }
 
 async fn ctrl(h: &mut Harness, c: char) {
-    h.app
-        .handle(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)));
+    h.app.handle(Msg::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::CONTROL,
+    )));
     h.settle().await;
 }
 
@@ -601,7 +603,11 @@ async fn an_exact_model_id_comes_before_the_tags_and_enter_applies_it() {
     );
     h.key(KeyCode::Enter).await;
     assert_eq!(h.model().screen, Screen::Verify);
-    let row = h.model().worker("explorer").cloned().expect("an explorer row");
+    let row = h
+        .model()
+        .worker("explorer")
+        .cloned()
+        .expect("an explorer row");
     assert_eq!(row.model_ref, "fake/big-pro");
     h.close().await;
 }
@@ -774,8 +780,10 @@ async fn a_probe_shows_its_time_and_is_cancelled_by_c_esc_and_leaving() {
         ("esc", vec![KeyCode::Esc]),
         ("enter", vec![KeyCode::Enter]),
     ] {
-        h.app
-            .handle(Msg::Key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE)));
+        h.app.handle(Msg::Key(KeyEvent::new(
+            KeyCode::Char('p'),
+            KeyModifiers::NONE,
+        )));
         assert_eq!(h.model().screen, Screen::Verify);
         // Wait until the probe's task runs in the backend.
         let deadline = tokio::time::Instant::now() + SETTLE;
@@ -784,7 +792,10 @@ async fn a_probe_shows_its_time_and_is_cancelled_by_c_esc_and_leaving() {
             .iter()
             .any(|t| t.status == orch::wire::TaskStatus::Running)
         {
-            assert!(tokio::time::Instant::now() < deadline, "{how}: no task runs");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{how}: no task runs"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         for _ in 0..25 {
@@ -803,7 +814,11 @@ async fn a_probe_shows_its_time_and_is_cancelled_by_c_esc_and_leaving() {
         assert!(h.model().busy.is_none(), "{how}");
         let v = h.model().verify.clone().expect("verify is open");
         assert!(!v.probing, "{how}");
-        let e = v.probe.clone().expect("the probe ended").expect_err("cancelled");
+        let e = v
+            .probe
+            .clone()
+            .expect("the probe ended")
+            .expect_err("cancelled");
         assert!(e.message.contains("cancelled"), "{how}: {}", e.message);
         match how {
             "c" | "esc" => {
@@ -823,7 +838,10 @@ async fn a_probe_shows_its_time_and_is_cancelled_by_c_esc_and_leaving() {
                 orch::wire::TaskStatus::Running | orch::wire::TaskStatus::Queued
             )
         }) {
-            assert!(tokio::time::Instant::now() < deadline, "{how}: the task runs on");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{how}: the task runs on"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         if h.model().screen == Screen::Verify {
@@ -832,8 +850,11 @@ async fn a_probe_shows_its_time_and_is_cancelled_by_c_esc_and_leaving() {
     }
     // q while probing: the loop ends and the task does not run on.
     let tx = h.app.sender();
-    tx.send(Msg::Key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE)))
-        .expect("the key is sent");
+    tx.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('p'),
+        KeyModifiers::NONE,
+    )))
+    .expect("the key is sent");
     let mut t = Terminal::new(TestBackend::new(80, 24)).expect("the terminal builds");
     let watcher = Arc::clone(&h.backend);
     let quit = async move {
@@ -849,14 +870,14 @@ async fn a_probe_shows_its_time_and_is_cancelled_by_c_esc_and_leaving() {
             assert!(tokio::time::Instant::now() < deadline, "q: no task runs");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tx.send(Msg::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)))
-            .expect("the key is sent");
+        tx.send(Msg::Key(KeyEvent::new(
+            KeyCode::Char('q'),
+            KeyModifiers::NONE,
+        )))
+        .expect("the key is sent");
     };
     let backend = Arc::clone(&h.backend);
-    let (run, ()) = tokio::join!(
-        tokio::time::timeout(SETTLE, h.app.run(&mut t)),
-        quit
-    );
+    let (run, ()) = tokio::join!(tokio::time::timeout(SETTLE, h.app.run(&mut t)), quit);
     run.expect("the app quits in time").expect("the app runs");
     let left = backend
         .tasks(&orch::wire::TasksQuery::default())
@@ -891,7 +912,9 @@ async fn in_the_all_scope_usable_models_rank_above_unusable_ones() {
             .items
             .iter()
             .filter_map(|i| match i {
-                Item::Model(m) => Some(catalog.rows[*m].usable && catalog.rows[*m].not_text.is_none()),
+                Item::Model(m) => {
+                    Some(catalog.rows[*m].usable && catalog.rows[*m].not_text.is_none())
+                }
                 Item::Tag(_) => None,
             })
             .collect();
@@ -919,7 +942,10 @@ async fn hints_say_only_what_works_and_no_space_is_wasted() {
     // 80x24, nothing to say: the key bar sits right under the detail box.
     let screen = text_at(&h, 80, 24);
     let lines: Vec<&str> = screen.lines().collect();
-    assert!(lines[22].contains('└'), "a blank row above the key bar:\n{screen}");
+    assert!(
+        lines[22].contains('└'),
+        "a blank row above the key bar:\n{screen}"
+    );
     // 160x48: the workers box holds its rows, no more.
     let screen = text_at(&h, 160, 48);
     let workers = h.model().workers.ready().map_or(0, Vec::len);
@@ -950,7 +976,10 @@ async fn hints_say_only_what_works_and_no_space_is_wasted() {
     assert!(!screen.contains("suggestion"), "{screen}");
     // The policies are explained, one line each.
     assert!(screen.contains("dynamic rides on each message"), "{screen}");
-    assert!(screen.contains("sticky  also the worker's default"), "{screen}");
+    assert!(
+        screen.contains("sticky  also the worker's default"),
+        "{screen}"
+    );
     h.close().await;
 }
 
@@ -968,8 +997,48 @@ async fn pick_opens_on_the_current_model_and_ctrl_d_u_page() {
     let start = p.selected;
     ctrl(&mut h, 'd').await;
     let page = h.model().page;
-    assert_eq!(h.model().pick.as_ref().map(|p| p.selected), Some(start + page));
+    assert_eq!(
+        h.model().pick.as_ref().map(|p| p.selected),
+        Some(start + page)
+    );
     ctrl(&mut h, 'u').await;
     assert_eq!(h.model().pick.as_ref().map(|p| p.selected), Some(start));
     h.close().await;
+}
+
+/// Every screen capture in `docs/tui.md` is one of these snapshots, as it is now.
+#[test]
+fn the_screens_in_docs_tui_md_are_current_snapshots() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("../docs/tui.md")).expect("docs/tui.md reads");
+    let mut screens = Vec::new();
+    for entry in std::fs::read_dir(root.join("tests/snapshots")).expect("the snapshots list") {
+        let text = std::fs::read_to_string(entry.expect("an entry").path()).expect("it reads");
+        let body = text.splitn(3, "---\n").nth(2).unwrap_or_default();
+        let lines: Vec<String> = body
+            .lines()
+            .filter_map(|l| serde_json_line(l.trim()))
+            .map(|l| l.trim_end().to_owned())
+            .collect();
+        screens.push(lines.join("\n"));
+    }
+    let mut checked = 0;
+    for block in doc.split("```text\n").skip(1) {
+        let block = block.split("```").next().unwrap_or_default().trim_end();
+        if !block.starts_with("orch ·") {
+            continue;
+        }
+        assert!(
+            screens.iter().any(|s| s.trim_end() == block),
+            "a screen in docs/tui.md is not a current snapshot:\n{block}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} screens checked");
+}
+
+/// One line of an insta snapshot (`"…"`, JSON-escaped) as text.
+fn serde_json_line(l: &str) -> Option<String> {
+    let inner = l.strip_prefix('"')?.strip_suffix('"')?;
+    Some(inner.replace("\\\"", "\"").replace("\\\\", "\\"))
 }

@@ -103,7 +103,11 @@ async fn the_tui_reconnects_after_the_backend_restarts() {
     let dir = tempfile::tempdir().expect("a temp dir is created");
     let (paths, env) = capture_home(dir.path());
     let spawner = FakeSpawner::new();
-    let served = Served::start(Arc::new(spawner.manager(&paths, &env)), &paths, Default::default());
+    let served = Served::start(
+        Arc::new(spawner.manager(&paths, &env)),
+        &paths,
+        Default::default(),
+    );
     let socket = served.socket.clone();
     let dial = {
         let socket = socket.clone();
@@ -112,7 +116,9 @@ async fn the_tui_reconnects_after_the_backend_restarts() {
             async move {
                 let stream = tokio::net::UnixStream::connect(&socket)
                     .await
-                    .map_err(|e| orch::Error::new(orch::error::ErrorKind::Unavailable, e.to_string()))?;
+                    .map_err(|e| {
+                        orch::Error::new(orch::error::ErrorKind::Unavailable, e.to_string())
+                    })?;
                 SocketClient::connect(stream, &socket).await
             }
         }
@@ -147,8 +153,15 @@ async fn the_tui_reconnects_after_the_backend_restarts() {
 
     // A new backend on the same socket (a restart): `r` reaches it.
     let spawner2 = FakeSpawner::new();
-    let served = Served::start(Arc::new(spawner2.manager(&paths, &env)), &paths, Default::default());
-    app.handle(Msg::Key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE)));
+    let served = Served::start(
+        Arc::new(spawner2.manager(&paths, &env)),
+        &paths,
+        Default::default(),
+    );
+    app.handle(Msg::Key(KeyEvent::new(
+        KeyCode::Char('r'),
+        KeyModifiers::NONE,
+    )));
     assert!(app.settle(SETTLE).await);
     assert!(app.model.lost.is_none(), "{:?}", app.model.lost);
     assert_eq!(app.model.workers.ready().map_or(0, Vec::len), rows);
@@ -159,12 +172,20 @@ async fn the_tui_reconnects_after_the_backend_restarts() {
     assert!(app.settle(SETTLE).await);
     assert!(app.model.lost.is_some());
     let spawner3 = FakeSpawner::new();
-    let served = Served::start(Arc::new(spawner3.manager(&paths, &env)), &paths, Default::default());
+    let served = Served::start(
+        Arc::new(spawner3.manager(&paths, &env)),
+        &paths,
+        Default::default(),
+    );
     tick(&mut app, 20);
     assert!(app.settle(SETTLE).await);
     assert!(app.model.lost.is_none(), "{:?}", app.model.lost);
     app.draw(&mut t).expect("the frame draws");
-    assert!(t.backend().to_string().contains("reconnected"), "{}", t.backend());
+    assert!(
+        t.backend().to_string().contains("reconnected"),
+        "{}",
+        t.backend()
+    );
 
     drop(app);
     let _ = tokio::time::timeout(Duration::from_secs(10), served.stop()).await;
