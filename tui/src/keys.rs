@@ -234,6 +234,27 @@ mod tests {
     }
 
     #[test]
+    fn ctrl_d_u_page_a_question_takes_any_key_and_a_probe_cancels_with_esc_or_c() {
+        let m = on(Screen::Pick);
+        assert_eq!(name(map(&m, ctrl('d'))), "PageDown");
+        assert_eq!(name(map(&m, ctrl('u'))), "PageUp");
+        let mut m = on(Screen::Workers);
+        m.confirm_reset = Some("docs".into());
+        assert_eq!(name(map(&m, ch('y'))), "ConfirmReset(true)");
+        assert_eq!(name(map(&m, key(KeyCode::Enter))), "ConfirmReset(true)");
+        assert_eq!(name(map(&m, ch('n'))), "ConfirmReset(false)");
+        assert_eq!(name(map(&m, key(KeyCode::Esc))), "ConfirmReset(false)");
+        assert_eq!(name(map(&m, ctrl('c'))), "Quit");
+        let mut m = on(Screen::Verify);
+        let mut v = crate::app::Verify::new(worker(), worker());
+        v.probing = true;
+        m.verify = Some(v);
+        assert_eq!(name(map(&m, ch('c'))), "CancelProbe");
+        assert_eq!(name(map(&m, key(KeyCode::Esc))), "CancelProbe");
+        assert_eq!(name(map(&m, ch('q'))), "Quit");
+    }
+
+    #[test]
     fn releases_are_ignored() {
         let m = on(Screen::Workers);
         let mut k = ch('q');

@@ -562,6 +562,106 @@ mod tests {
         assert!(m.quit);
     }
 
+    fn row(id: &str, overridden: bool) -> WorkerRow {
+        let profiles = orch::profiles::Profiles::builtin();
+        let docs = profiles.get("docs").expect("a built-in docs profile");
+        let mut w = orch::views::worker_row(
+            docs,
+            "node:fast".into(),
+            Policy::Dynamic,
+            overridden,
+            (None, String::new()),
+        );
+        w.id = id.into();
+        w.overridden = overridden;
+        w
+    }
+
+    fn loaded(rows: Vec<WorkerRow>) -> Model {
+        let mut m = Model::new();
+        m.workers = Load::Ready(rows);
+        m.loading_workers = false;
+        m
+    }
+
+    #[test]
+    fn idle_ticks_poll_the_workers_once_at_a_time() {
+        let mut m = loaded(vec![row("docs", false)]);
+        for _ in 1..POLL_TICKS {
+            assert_eq!(update(&mut m, Msg::Tick), None);
+        }
+        assert_eq!(update(&mut m, Msg::Tick), Some(Cmd::Workers));
+        // While that call runs, no other starts.
+        for _ in 0..3 * POLL_TICKS {
+            assert_eq!(update(&mut m, Msg::Tick), None);
+        }
+        // Nor while a change runs.
+        m.loading_workers = false;
+        m.busy = Some("applying".into());
+        for _ in 0..3 * POLL_TICKS {
+            assert_eq!(update(&mut m, Msg::Tick), None);
+        }
+    }
+
+    #[test]
+    fn a_lost_backend_keeps_the_rows_and_retries_slower() {
+        let mut m = loaded(vec![row("docs", false)]);
+        let lost = orch::Error::new(orch::error::ErrorKind::Unavailable, "lost the orch backend");
+        update(&mut m, Msg::Workers(Err(lost)));
+        assert!(m.lost.is_some());
+        assert_eq!(m.workers.ready().map(Vec::len), Some(1));
+        for _ in 1..RETRY_TICKS {
+            assert_eq!(update(&mut m, Msg::Tick), None);
+        }
+        assert_eq!(update(&mut m, Msg::Tick), Some(Cmd::Workers));
+        // `r` retries at once.
+        assert!(update(&mut m, Msg::Refresh).is_some());
+    }
+
+    #[test]
+    fn reset_with_nothing_set_says_so_and_otherwise_asks() {
+        let mut m = loaded(vec![row("docs", false), row("coder", true)]);
+        assert_eq!(update(&mut m, Msg::Reset), None);
+        assert!(m.confirm_reset.is_none());
+        assert!(matches!(&m.notice, Some(Notice::Info(s)) if s.contains("nothing to reset")));
+        m.selected = 1;
+        assert_eq!(update(&mut m, Msg::Reset), None);
+        assert_eq!(m.confirm_reset.as_deref(), Some("coder"));
+        assert_eq!(update(&mut m, Msg::ConfirmReset(false)), None);
+        assert!(m.confirm_reset.is_none());
+        update(&mut m, Msg::Reset);
+        assert_eq!(
+            update(&mut m, Msg::ConfirmReset(true)),
+            Some(Cmd::Reset("coder".into()))
+        );
+    }
+
+    #[test]
+    fn quitting_or_leaving_while_probing_cancels_the_probe() {
+        let mut m = loaded(vec![row("docs", false)]);
+        assert_eq!(update(&mut m, Msg::Probe), Some(Cmd::Probe("docs".into())));
+        assert_eq!(update(&mut m, Msg::Enter), Some(Cmd::CancelProbe));
+        assert_eq!(m.screen, Screen::Workers);
+        let mut m = loaded(vec![row("docs", false)]);
+        update(&mut m, Msg::Probe);
+        for _ in 0..35 {
+            update(&mut m, Msg::Tick);
+        }
+        assert_eq!(m.verify.as_ref().map(Verify::probe_secs), Some(3));
+        assert_eq!(update(&mut m, Msg::Quit), Some(Cmd::CancelProbe));
+        // Without a probe, nothing to cancel.
+        let mut m = loaded(vec![row("docs", false)]);
+        assert_eq!(update(&mut m, Msg::Quit), None);
+        assert_eq!(update(&mut m, Msg::CancelProbe), None);
+    }
+
+    #[test]
+    fn an_unknown_key_says_so() {
+        let mut m = Model::new();
+        update(&mut m, Msg::Unknown("x".into()));
+        assert!(matches!(&m.notice, Some(Notice::Info(s)) if s.contains("x does nothing here")));
+    }
+
     #[test]
     fn enter_without_workers_does_nothing() {
         let mut m = Model::new();
