@@ -759,11 +759,11 @@ fn kv(key: &str, value: Vec<Span<'static>>) -> Line<'static> {
 pub const POLICIES: [(Policy, &str); 2] = [
     (
         Policy::Dynamic,
-        "rides on each message: the next task uses it, nothing restarts",
+        "rides on each message: the next task uses it, no restart",
     ),
     (
         Policy::Sticky,
-        "also the worker's default: its OpenCode restarts with it (now with r)",
+        "also the worker's default: its OpenCode restarts with it",
     ),
 ];
 
@@ -859,9 +859,12 @@ fn apply_screen(a: &Apply, frame: &mut Frame, area: Rect) {
     let list_h = if suggestions.is_empty() {
         0
     } else {
+        // The text above first (it explains the refusal), the list gets the rest, at
+        // least a few rows.
+        let text_h = u16::try_from(lines.len()).unwrap_or(u16::MAX);
         u16::try_from(suggestions.len() + 1)
             .unwrap_or(u16::MAX)
-            .min(inner.height / 2)
+            .min(inner.height.saturating_sub(text_h).max(4))
     };
     let [text_area, list_area] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(list_h)]).areas(inner);
