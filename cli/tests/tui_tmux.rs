@@ -33,6 +33,11 @@ impl Tmux {
     }
 
     fn start(socket: PathBuf, script: &Path) -> Self {
+        Self::start_sized(socket, script, (100, 30))
+    }
+
+    fn start_sized(socket: PathBuf, script: &Path, (w, h): (u16, u16)) -> Self {
+        let (w, h) = (w.to_string(), h.to_string());
         let t = Self {
             socket,
             screens: Vec::new(),
@@ -43,9 +48,9 @@ impl Tmux {
             "-s",
             "orch",
             "-x",
-            "100",
+            &w,
             "-y",
-            "30",
+            &h,
             &format!("sh {}", script.display()),
         ]);
         assert!(out.status.success(), "tmux new-session: {out:?}");
@@ -151,6 +156,10 @@ impl Setup {
 
     fn tmux(&self) -> Tmux {
         Tmux::start(self.sandbox.root().join("tmux.sock"), &self.script)
+    }
+
+    fn tmux_sized(&self, size: (u16, u16)) -> Tmux {
+        Tmux::start_sized(self.sandbox.root().join("tmux.sock"), &self.script, size)
     }
 }
 
@@ -271,5 +280,59 @@ fn the_tui_follows_cli_changes_and_a_backend_restart() {
     assert!(screen.contains("orch-exit=0"), "{screen}");
     for s in &t.screens {
         assert_no_secret("a tmux screen", s);
+    }
+}
+
+/// Issue 14 in a real terminal at 80x24 and 160x48: an exact model id typed is the row
+/// Enter applies, the changed row reads whole on Verify with its `*`, the policies are
+/// explained, and `R` asks first and shows as "before" the state it replaced.
+#[test]
+fn exact_id_long_row_and_reset_at_80x24_and_160x48() {
+    const LONG: &str = "opencode/muse-spark-1.3-contributor-free";
+    for size in [(80, 24), (160, 48)] {
+        let s = Setup::new();
+        let mut t = s.tmux_sized(size);
+        t.wait_for(&["WORKER", "docs", "node:docs"]);
+        t.keys(&["j", "j"]);
+        t.wait_for(&["› docs"]);
+        t.keys(&["Enter"]);
+        t.wait_for(&["Pick a model for docs", "tags 4"]);
+        t.literal(&format!("/{LONG}"));
+        t.wait_for(&[&format!("search: {LONG}")]);
+        t.keys(&["Enter"]);
+        t.wait_for(&["/ search"]);
+        t.keys(&["Enter"]);
+        let screen = t.wait_for(&[&format!("Apply {LONG} to docs"), "Enter: apply"]);
+        assert!(
+            screen.contains("dynamic rides on each message"),
+            "{size:?}:\n{screen}"
+        );
+        assert!(
+            screen.contains("sticky  also the worker's default"),
+            "{size:?}:\n{screen}"
+        );
+        t.keys(&["Enter"]);
+        let screen = t.wait_for(&["Verify", &format!("docs now uses {LONG}")]);
+        let row = screen
+            .lines()
+            .find(|l| l.contains("│› docs"))
+            .unwrap_or_else(|| panic!("{size:?}: no docs row:\n{screen}"));
+        assert!(row.contains(&format!("{LONG}*")), "{size:?}: {row}");
+        t.keys(&["R"]);
+        t.wait_for(&["to its configured model? y/n"]);
+        t.keys(&["y"]);
+        let screen = t.wait_for(&["docs reset to node:docs"]);
+        assert!(
+            screen.contains(&format!("model ref {LONG} → node:docs")),
+            "{size:?}: the before is the state replaced:\n{screen}"
+        );
+        t.keys(&["R"]);
+        t.wait_for(&["nothing to reset"]);
+        t.keys(&["q"]);
+        let screen = t.wait_for(&["orch-exit="]);
+        assert!(screen.contains("orch-exit=0"), "{size:?}: {screen}");
+        for s in &t.screens {
+            assert_no_secret("a tmux screen", s);
+        }
     }
 }

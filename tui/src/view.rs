@@ -188,7 +188,7 @@ fn status_text(model: &Model) -> Option<Text<'static>> {
             .map(|w| format!(" (now {})", w.model_ref))
             .unwrap_or_default();
         return Some(Text::from(Line::styled(
-            format!("Reset {id}{configured} to its configured model? y/n"),
+            format!("Reset {id} to its configured model? y/n{configured}"),
             bold().fg(Color::Yellow),
         )));
     }
