@@ -117,7 +117,6 @@ struct Setup {
 }
 
 impl Setup {
-    #[expect(clippy::expect_used, reason = "test set-up")]
     fn new() -> Self {
         assert!(Path::new(TMUX).exists(), "{TMUX} is needed for this test");
         let mut sandbox = Sandbox::capture(env!("CARGO_BIN_EXE_orch"));
@@ -125,6 +124,18 @@ impl Setup {
         sandbox.set("PATH", "/usr/bin:/bin");
         sandbox.set("TERM", "xterm-256color");
         sandbox.set("ORCH_OPENCODE_BIN", root.join("no-opencode"));
+        Self::with(sandbox)
+    }
+
+    /// The same set-up again, after the sandbox's environment changed.
+    fn rewrite(s: Self) -> Self {
+        let Self { sandbox, .. } = s;
+        Self::with(sandbox)
+    }
+
+    #[expect(clippy::expect_used, reason = "test set-up")]
+    fn with(sandbox: Sandbox) -> Self {
+        let root = sandbox.root().to_path_buf();
         let paths = sandbox.paths();
         let log = root.join("tui.log");
         let pid_file = root.join("orch.pid");
@@ -335,4 +346,43 @@ fn exact_id_long_row_and_reset_at_80x24_and_160x48() {
             assert_no_secret("a tmux screen", s);
         }
     }
+}
+
+/// Issue 14, point 5, in a real terminal: a probe on a worker whose OpenCode never gets
+/// ready shows its elapsed time; `c` cancels it; `q` during another probe quits at once and
+/// leaves no task running in the backend.
+#[test]
+fn a_probe_shows_its_time_and_c_or_q_cancel_it() {
+    let mut s = Setup::new();
+    // An OpenCode that never answers: the probe waits for it to get ready.
+    let hang = s.sandbox.root().join("hang-opencode");
+    std::fs::write(&hang, "#!/bin/sh\nexec sleep 60\n").expect("the hanging OpenCode");
+    std::fs::set_permissions(&hang, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("it is executable");
+    s.sandbox.set("ORCH_OPENCODE_BIN", &hang);
+    let s = Setup::rewrite(s);
+    let mut t = s.tmux_sized((80, 24));
+    t.wait_for(&["WORKER", "docs"]);
+    t.keys(&["j", "j"]);
+    t.wait_for(&["› docs"]);
+    t.keys(&["p"]);
+    let screen = t.wait_for(&["running a tiny task… 2s (Esc or c cancels)"]);
+    assert!(screen.contains("Esc/c cancel the probe"), "{screen}");
+    t.keys(&["c"]);
+    t.wait_for(&["the probe was cancelled"]);
+    t.keys(&["Escape"]);
+    t.wait_for(&["Enter pick a model"]);
+    t.keys(&["p"]);
+    t.wait_for(&["running a tiny task… 1s"]);
+    t.keys(&["q"]);
+    let screen = t.wait_for(&["orch-exit="]);
+    assert!(screen.contains("orch-exit=0"), "{screen}");
+    // The backend (still running, detached) has no task left running.
+    let poll = Poll::within(WAIT).every(Duration::from_millis(200));
+    eventually_blocking("no task runs in the backend", poll, || {
+        let run = s.sandbox.run(&["--format", "json", "tasks"]);
+        let view: serde_json::Value = run.json();
+        let active = view["active"].as_u64().unwrap_or(u64::MAX);
+        if active == 0 { Ok(()) } else { Err(run.stdout) }
+    });
 }
