@@ -307,7 +307,8 @@ fn exact_id_long_row_and_reset_at_80x24_and_160x48() {
         t.keys(&["j", "j"]);
         t.wait_for(&["› docs"]);
         t.keys(&["Enter"]);
-        t.wait_for(&["Pick a model for docs", "tags 4"]);
+        // Once the models are loaded (a slow machine takes a moment).
+        t.wait_for(&["Pick a model for docs", "tags 4 · models 74/74"]);
         t.literal(&format!("/{LONG}"));
         t.wait_for(&[&format!("search: {LONG}")]);
         t.keys(&["Enter"]);

@@ -311,7 +311,15 @@ fn enter(model: &mut Model) -> Option<Cmd> {
         Screen::Pick => {
             let catalog = model.catalog.ready();
             let p = model.pick.as_ref()?;
-            let item = p.current()?;
+            let Some(item) = p.current() else {
+                // Nothing under the cursor: say why rather than do nothing.
+                if matches!(model.catalog, Load::Loading) || p.tags.is_none() {
+                    model.notice = Some(Notice::Info(
+                        "the models are still loading; press Enter again in a moment".into(),
+                    ));
+                }
+                return None;
+            };
             let reference = p.reference(item, catalog)?;
             if let (Item::Tag(_), Some(why)) = (item, p.blocked(item, catalog)) {
                 model.notice = Some(Notice::Info(format!("{reference} cannot be used: {why}")));
