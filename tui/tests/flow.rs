@@ -763,8 +763,15 @@ async fn a_change_from_another_client_shows_without_r() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_probe_shows_its_time_and_is_cancelled_by_c_esc_and_leaving() {
     let mut h = Harness::new().await;
-    h.spawner.set_prompt_delay(Duration::from_secs(600));
     select_worker(&mut h, "docs").await;
+    // A first probe that answers starts the worker, so its status is steady below.
+    h.key(KeyCode::Char('p')).await;
+    h.key(KeyCode::Esc).await;
+    // From now on its OpenCode takes 10 minutes to answer.
+    h.spawner.set_prompt_delay(Duration::from_secs(600));
+    for server in h.spawner.servers() {
+        server.state().prompt_delay = Duration::from_secs(600);
+    }
     let tasks = |h: &Harness| {
         let backend = Arc::clone(&h.backend);
         async move {
@@ -824,6 +831,24 @@ async fn a_probe_shows_its_time_and_is_cancelled_by_c_esc_and_leaving() {
             "c" | "esc" => {
                 assert_eq!(h.model().screen, Screen::Verify);
                 if how == "c" {
+                    // The worker's status settles (the cancelled session ends), then an
+                    // idle poll shows it: the snapshot does not race the backend.
+                    let deadline = tokio::time::Instant::now() + SETTLE;
+                    loop {
+                        let docs = h
+                            .backend
+                            .workers()
+                            .await
+                            .expect("the workers view")
+                            .into_row("docs")
+                            .expect("a docs worker");
+                        if docs.status == WorkerStatus::Ready {
+                            break;
+                        }
+                        assert!(tokio::time::Instant::now() < deadline, "{:?}", docs.status);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    ticks(&mut h, 15).await;
                     h.snap("54_probe_cancelled");
                 }
             }
