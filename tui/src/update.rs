@@ -225,6 +225,14 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
             }
             if let Some(v) = model.verify.as_mut().filter(|v| v.after.id == worker) {
                 v.probing = false;
+                // A cancelled probe says how long it ran.
+                let cancelled = crate::backend::cancelled();
+                let result = result.map_err(|mut e| {
+                    if e.message == cancelled.message {
+                        e.message = format!("{} after {}s", e.message, v.probe_secs());
+                    }
+                    e
+                });
                 v.probe = Some(result);
             } else if let Err(e) = result {
                 model.notice = Some(Notice::Error(e));
