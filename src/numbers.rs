@@ -66,9 +66,10 @@ pub fn price(p: f64) -> String {
     if !p.is_finite() || p < 0.0 {
         return UNKNOWN.to_owned();
     }
-    // `Display` of f64 is the shortest text that reads back as the same number: exactly
-    // what the catalog's JSON said.
-    format!("{p}")
+    // Every digit the catalog gives, up to six decimals: a price computed from a
+    // per-token one (`0.04999999999999999`) reads as the catalog meant it (`0.05`).
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// Serializes a token count with 0 (unknown) as `null`.
@@ -148,6 +149,10 @@ mod tests {
         assert_eq!(price(0.0375), "0.0375");
         assert_eq!(price(f64::NAN), "?");
         assert_eq!(price(-1.0), "?");
+        // Float noise from a computed price is not a digit the catalog gave.
+        assert_eq!(price(0.04999999999999999), "0.05");
+        assert_eq!(price(0.18749999999999992), "0.1875");
+        assert_eq!(price(0.000_25), "0.00025");
     }
 
     #[test]

@@ -467,10 +467,20 @@ fn tui(cli: &Cli, args: &TuiArgs) -> anyhow::Result<u8> {
     orch_tui::log_to_file(&log, env.get("ORCH_LOG"), redactor)
         .with_context(|| format!("cannot open the log file {}", log.display()))?;
     runtime(Threads::Many(Some(2)))?.block_on(async {
-        let (stream, socket) = connect_or_start(&paths, &launch(&project)?).await?;
+        let launch = launch(&project)?;
+        let (stream, socket) = connect_or_start(&paths, &launch).await?;
         let context = orch::context::Context::of(&paths, &env);
         let client = SocketClient::connect_in(stream, &socket, &context).await?;
-        orch_tui::run_terminal(Arc::new(client))
+        // After the backend is lost (a restart, `orch stop`), the TUI's next call dials
+        // again, starting a backend as it did at first.
+        let dial = move || {
+            let (paths, launch, context) = (paths.clone(), launch.clone(), context.clone());
+            async move {
+                let (stream, socket) = connect_or_start(&paths, &launch).await?;
+                SocketClient::connect_in(stream, &socket, &context).await
+            }
+        };
+        orch_tui::run_terminal(Arc::new(orch_tui::redial::Redial::new(client, dial)))
             .await
             .context("the terminal UI failed")
     })?;

@@ -60,8 +60,14 @@ pub enum Msg {
     ToggleRespawn,
     /// Run the probe task on the worker.
     Probe,
-    /// Restore the worker's configured model.
+    /// Restore the worker's configured model (asks to confirm first).
     Reset,
+    /// The answer to "reset?": yes or no.
+    ConfirmReset(bool),
+    /// Stop the running probe.
+    CancelProbe,
+    /// A key that means nothing here (its name), for feedback.
+    Unknown(String),
     /// Reload workers, profiles and models.
     Refresh,
 
@@ -130,6 +136,9 @@ pub enum Cmd {
     Reset(String),
     /// Run the probe task on a worker.
     Probe(String),
+    /// Stop the running probe: its tokio task, and its task in the backend. Ends with no
+    /// message of its own (the probe's `Probed` says it was cancelled).
+    CancelProbe,
     /// Several at once.
     Batch(Vec<Cmd>),
 }

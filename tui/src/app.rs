@@ -142,7 +142,8 @@ pub struct Pick {
     pub all: bool,
     /// Only models with image input.
     pub vision_only: bool,
-    /// The rows shown, tags first, each group best match first.
+    /// The rows shown: a model whose id is exactly the search first, then tags, then
+    /// models, each group best match first.
     pub items: Vec<Item>,
     /// How many of `items` are tags.
     pub tag_count: usize,
@@ -199,10 +200,43 @@ impl Pick {
                 },
                 &mut self.scratch,
             );
+            // In the `all` scope a model a worker can use ranks above one it cannot,
+            // each group keeping the matcher's order (as `orch models` does).
+            if all {
+                self.scratch
+                    .sort_by_key(|&i| !(c.rows[i].usable && c.rows[i].not_text.is_none()));
+            }
+            // An exact model id typed comes first, above the tags (which merely resolve
+            // to a model): Enter then applies the model that was typed.
+            let typed = self.query.trim();
+            if let Some(pos) = self
+                .scratch
+                .iter()
+                .position(|&i| c.rows[i].model.eq_ignore_ascii_case(typed))
+                .filter(|_| !typed.is_empty())
+            {
+                let exact = self.scratch.remove(pos);
+                self.items.insert(0, Item::Model(exact));
+            }
             self.items
                 .extend(self.scratch.iter().map(|&i| Item::Model(i)));
         }
         self.selected = 0;
+        if self.query.trim().is_empty() {
+            self.select_current(catalog);
+        }
+    }
+
+    /// Puts the cursor on the worker's current model: its tag row, else its model row.
+    pub fn select_current(&mut self, catalog: Option<&Catalog>) {
+        let now = self.worker.model_ref.clone();
+        if let Some(pos) = self
+            .items
+            .iter()
+            .position(|&item| self.reference(item, catalog).as_deref() == Some(now.as_str()))
+        {
+            self.selected = pos;
+        }
     }
 
     /// The selected row.
@@ -283,6 +317,26 @@ pub struct Verify {
     pub probe: Option<Result<Probe, Error>>,
     /// Whether the probe runs.
     pub probing: bool,
+    /// Ticks ([`crate::event::TICK`]) since the probe started: its elapsed time.
+    pub probe_ticks: u32,
+}
+
+impl Verify {
+    /// The worker before and after (the same row when only probing).
+    pub fn new(before: WorkerRow, after: WorkerRow) -> Self {
+        Self {
+            before,
+            after,
+            probe: None,
+            probing: false,
+            probe_ticks: 0,
+        }
+    }
+
+    /// Seconds since the probe started.
+    pub fn probe_secs(&self) -> u32 {
+        self.probe_ticks / crate::event::TICKS_PER_SECOND
+    }
 }
 
 /// The whole state of the TUI.
@@ -321,6 +375,14 @@ pub struct Model {
     /// What the backend worked around (a damaged `state.json`, ...), shown on the status
     /// line while nothing else is.
     pub warnings: Vec<String>,
+    /// The worker whose reset waits for a yes (`y`/Enter) or a no (any other key).
+    pub confirm_reset: Option<String>,
+    /// Why the backend cannot be reached, while the TUI retries (the last rows stay shown).
+    pub lost: Option<Error>,
+    /// Ticks since the workers were last asked for (the idle poll).
+    pub idle_ticks: u32,
+    /// A workers call runs.
+    pub loading_workers: bool,
 }
 
 impl Default for Model {
@@ -349,6 +411,10 @@ impl Model {
             fatal: None,
             project: String::new(),
             warnings: Vec::new(),
+            confirm_reset: None,
+            lost: None,
+            idle_ticks: 0,
+            loading_workers: true,
         }
     }
 

@@ -28,8 +28,26 @@ pub const PROBE_TASK: &str =
 /// How long a probe may take.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Where a running probe leaves its task's id, so that cancelling it can cancel the task
+/// in the backend too.
+pub type ProbeTask = std::sync::Arc<std::sync::Mutex<Option<String>>>;
+
+/// The error a cancelled probe ends with.
+pub fn cancelled() -> Error {
+    Error::new(orch::error::ErrorKind::Failed, "the probe was cancelled")
+}
+
 /// Runs [`PROBE_TASK`] on the worker's current model and waits for it.
 pub async fn probe(o: &impl Orchestrator, worker: String) -> Result<Probe, Error> {
+    probe_into(o, worker, &ProbeTask::default()).await
+}
+
+/// [`probe`], leaving the task's id in `task` once it started.
+pub async fn probe_into(
+    o: &impl Orchestrator,
+    worker: String,
+    task: &ProbeTask,
+) -> Result<Probe, Error> {
     let req = RunRequest {
         worker,
         task: PROBE_TASK.into(),
@@ -38,6 +56,9 @@ pub async fn probe(o: &impl Orchestrator, worker: String) -> Result<Probe, Error
         ..RunRequest::default()
     };
     let started = o.run(&req).await?;
+    if let Ok(mut slot) = task.lock() {
+        *slot = Some(started.id.clone());
+    }
     let task = finish(o, &started, PROBE_TIMEOUT).await?;
     Ok(Probe {
         fallback: orch::wire::Attempt::hops(&task.attempts),

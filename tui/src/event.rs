@@ -13,6 +13,13 @@ use crate::action::Msg;
 
 /// How often the spinner moves.
 pub const TICK: Duration = Duration::from_millis(100);
+/// Ticks in a second.
+pub const TICKS_PER_SECOND: u32 = 10;
+/// Ticks between two polls of the workers while idle (1.5 s): a change made from another
+/// client (the CLI, an MCP client) shows without `r`.
+pub const POLL_TICKS: u32 = 15;
+/// Ticks between two attempts to reach a lost backend (2 s).
+pub const RETRY_TICKS: u32 = 20;
 
 /// The message for a terminal event, if it matters.
 pub fn to_msg(event: Event) -> Option<Msg> {

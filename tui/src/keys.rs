@@ -8,9 +8,9 @@ use crate::action::Msg;
 use crate::app::{Model, Screen};
 
 /// The key bindings, for the help overlay: (keys, what they do).
-pub const HELP: [(&str, &str); 18] = [
+pub const HELP: [(&str, &str); 20] = [
     ("j / k / ↑ / ↓", "move"),
-    ("PgUp / PgDn", "move a page"),
+    ("PgUp / PgDn", "move a page (also Ctrl-U / Ctrl-D)"),
     ("g / G", "first / last row"),
     ("Enter", "choose; on a suggestion, use it"),
     ("Esc", "back (in search: stop typing)"),
@@ -18,14 +18,25 @@ pub const HELP: [(&str, &str); 18] = [
     ("?", "this help"),
     ("r", "workers: reload"),
     ("p", "workers, verify: probe (which model answers)"),
-    ("R", "workers, verify: reset to the configured model"),
+    ("c / Esc", "verify: cancel the running probe"),
+    (
+        "R",
+        "workers, verify: reset to the configured model (asks y/n)",
+    ),
     ("/", "pick: search models and tags"),
     ("a", "pick: usable models / all models"),
     ("v", "pick: vision models only"),
     ("d / s", "apply: dynamic / sticky policy"),
+    (
+        "  dynamic",
+        "rides on each message: the next task uses it, no restart",
+    ),
+    (
+        "  sticky",
+        "also the worker's default: its OpenCode restarts with it",
+    ),
     ("Tab / ← / →", "apply: switch policy"),
     ("r", "apply: respawn the worker now (on/off)"),
-    ("Enter", "apply: apply the change"),
     ("Backspace", "search: delete a character"),
 ];
 
@@ -37,6 +48,19 @@ pub fn map(model: &Model, key: KeyEvent) -> Option<Msg> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl && matches!(key.code, KeyCode::Char('c')) {
         return Some(Msg::Quit);
+    }
+    if model.confirm_reset.is_some() && !model.help {
+        return Some(Msg::ConfirmReset(matches!(
+            key.code,
+            KeyCode::Char('y' | 'Y') | KeyCode::Enter
+        )));
+    }
+    if ctrl && !model.help {
+        return match key.code {
+            KeyCode::Char('d') => Some(Msg::PageDown),
+            KeyCode::Char('u') => Some(Msg::PageUp),
+            _ => None,
+        };
     }
     if model.help {
         return match key.code {
@@ -57,6 +81,11 @@ pub fn map(model: &Model, key: KeyEvent) -> Option<Msg> {
             KeyCode::Char(c) if !ctrl => Some(Msg::SearchChar(c)),
             _ => None,
         };
+    }
+    let probing =
+        model.screen == Screen::Verify && model.verify.as_ref().is_some_and(|v| v.probing);
+    if probing && matches!(key.code, KeyCode::Esc | KeyCode::Char('c')) {
+        return Some(Msg::CancelProbe);
     }
     let common = match key.code {
         KeyCode::Char('q') => Some(Msg::Quit),
@@ -88,7 +117,8 @@ pub fn map(model: &Model, key: KeyEvent) -> Option<Msg> {
             KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right | KeyCode::Char(' '),
         ) => Some(Msg::TogglePolicy),
         (Screen::Apply, KeyCode::Char('r')) => Some(Msg::ToggleRespawn),
-        _ => None,
+        (_, KeyCode::Modifier(_) | KeyCode::Null) => None,
+        (_, code) => Some(Msg::Unknown(code.to_string())),
     }
 }
 
@@ -159,12 +189,12 @@ mod tests {
         assert_eq!(name(map(&w, ch('r'))), "Refresh");
         assert_eq!(name(map(&w, ch('p'))), "Probe");
         assert_eq!(name(map(&w, ch('R'))), "Reset");
-        assert_eq!(name(map(&w, ch('/'))), "-");
+        assert_eq!(name(map(&w, ch('/'))), "Unknown(\"/\")");
         let p = on(Screen::Pick);
         assert_eq!(name(map(&p, ch('/'))), "SearchStart");
         assert_eq!(name(map(&p, ch('a'))), "ToggleScope");
         assert_eq!(name(map(&p, ch('v'))), "ToggleVision");
-        assert_eq!(name(map(&p, ch('p'))), "-");
+        assert_eq!(name(map(&p, ch('p'))), "Unknown(\"p\")");
         let a = on(Screen::Apply);
         assert_eq!(name(map(&a, ch('s'))), "SetPolicy(Sticky)");
         assert_eq!(name(map(&a, ch('d'))), "SetPolicy(Dynamic)");
@@ -174,7 +204,7 @@ mod tests {
         let v = on(Screen::Verify);
         assert_eq!(name(map(&v, ch('p'))), "Probe");
         assert_eq!(name(map(&v, ch('R'))), "Reset");
-        assert_eq!(name(map(&v, ch('s'))), "-");
+        assert_eq!(name(map(&v, ch('s'))), "Unknown(\"s\")");
     }
 
     #[test]
@@ -201,6 +231,27 @@ mod tests {
         assert_eq!(name(map(&m, ch('q'))), "Help");
         assert_eq!(name(map(&m, key(KeyCode::Esc))), "Help");
         assert_eq!(name(map(&m, ch('?'))), "Help");
+    }
+
+    #[test]
+    fn ctrl_d_u_page_a_question_takes_any_key_and_a_probe_cancels_with_esc_or_c() {
+        let m = on(Screen::Pick);
+        assert_eq!(name(map(&m, ctrl('d'))), "PageDown");
+        assert_eq!(name(map(&m, ctrl('u'))), "PageUp");
+        let mut m = on(Screen::Workers);
+        m.confirm_reset = Some("docs".into());
+        assert_eq!(name(map(&m, ch('y'))), "ConfirmReset(true)");
+        assert_eq!(name(map(&m, key(KeyCode::Enter))), "ConfirmReset(true)");
+        assert_eq!(name(map(&m, ch('n'))), "ConfirmReset(false)");
+        assert_eq!(name(map(&m, key(KeyCode::Esc))), "ConfirmReset(false)");
+        assert_eq!(name(map(&m, ctrl('c'))), "Quit");
+        let mut m = on(Screen::Verify);
+        let mut v = crate::app::Verify::new(worker(), worker());
+        v.probing = true;
+        m.verify = Some(v);
+        assert_eq!(name(map(&m, ch('c'))), "CancelProbe");
+        assert_eq!(name(map(&m, key(KeyCode::Esc))), "CancelProbe");
+        assert_eq!(name(map(&m, ch('q'))), "Quit");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::action::{Cmd, Msg};
 use crate::app::Model;
-use crate::backend::probe;
+use crate::backend::{ProbeTask, cancelled, probe_into};
 use crate::update::{init, update};
 use crate::view::view;
 
@@ -25,6 +25,10 @@ pub struct App<B: Orchestrator> {
     tx: UnboundedSender<Msg>,
     rx: UnboundedReceiver<Msg>,
     pending: usize,
+    /// The running probe: its tokio task and where its backend task's id lands.
+    probe: Option<(tokio::task::AbortHandle, ProbeTask)>,
+    /// The cancel of the probe's backend task, while it runs.
+    cancelling: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Whether a message is the result of a [`Cmd`].
@@ -53,6 +57,8 @@ impl<B: Orchestrator + 'static> App<B> {
             tx,
             rx,
             pending: 0,
+            probe: None,
+            cancelling: None,
         }
     }
 
@@ -76,6 +82,9 @@ impl<B: Orchestrator + 'static> App<B> {
         if is_result(&msg) {
             self.pending = self.pending.saturating_sub(1);
         }
+        if matches!(msg, Msg::Probed { .. }) {
+            self.probe = None;
+        }
         if let Some(cmd) = update(&mut self.model, msg) {
             self.perform(cmd);
         }
@@ -88,17 +97,65 @@ impl<B: Orchestrator + 'static> App<B> {
             }
             return;
         }
+        if cmd == Cmd::CancelProbe {
+            self.cancelling = self.cancel_probe();
+            return;
+        }
         self.pending += 1;
         let backend = Arc::clone(&self.backend);
         let tx = self.tx.clone();
-        let work = tokio::spawn(async move { execute(&*backend, cmd).await });
+        let probed = match &cmd {
+            Cmd::Probe(worker) => Some(worker.clone()),
+            _ => None,
+        };
+        let task = ProbeTask::default();
+        let slot = Arc::clone(&task);
+        let work = tokio::spawn(async move {
+            match cmd {
+                Cmd::Probe(worker) => Msg::Probed {
+                    result: probe_into(&*backend, worker.clone(), &slot).await,
+                    worker,
+                },
+                cmd => execute(&*backend, cmd).await,
+            }
+        });
+        if probed.is_some() {
+            self.probe = Some((work.abort_handle(), task));
+        }
         tokio::spawn(async move {
-            let msg = match work.await {
-                Ok(msg) => msg,
-                Err(e) => Msg::TaskFailed(format!("a background task failed: {e}")),
+            let msg = match (work.await, probed) {
+                (Ok(msg), _) => msg,
+                // A cancelled probe ends as one.
+                (Err(e), Some(worker)) if e.is_cancelled() => Msg::Probed {
+                    worker,
+                    result: Err(cancelled()),
+                },
+                (Err(e), _) => Msg::TaskFailed(format!("a background task failed: {e}")),
             };
             let _ = tx.send(msg);
         });
+    }
+
+    /// Stops the running probe: aborts its tokio task and cancels its task in the backend
+    /// (on a task of its own, so the loop does not wait).
+    fn cancel_probe(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        let (abort, task) = self.probe.take()?;
+        abort.abort();
+        let id = task.lock().ok().and_then(|mut t| t.take())?;
+        let backend = Arc::clone(&self.backend);
+        Some(tokio::spawn(async move {
+            if let Err(e) = backend.cancel(&[id]).await {
+                tracing::warn!("cancelling the probe's task failed: {}", e.message);
+            }
+        }))
+    }
+
+    /// Stops what the TUI started that outlives it (a running probe and its backend task),
+    /// waiting up to 5 s for the backend to confirm. [`App::run`] calls it on the way out.
+    pub async fn shutdown(&mut self) {
+        if let Some(cancel) = self.cancel_probe().or_else(|| self.cancelling.take()) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), cancel).await;
+        }
     }
 
     /// Handles messages until no backend call runs (or `limit` passes); `false` on timeout.
@@ -146,6 +203,7 @@ impl<B: Orchestrator + 'static> App<B> {
                 self.draw(terminal)?;
             }
         }
+        self.shutdown().await;
         Ok(())
     }
 }
@@ -184,9 +242,10 @@ async fn execute<B: Orchestrator>(b: &B, cmd: Cmd) -> Msg {
         Cmd::Apply(req) => Msg::Applied(b.set_model(&req).await),
         Cmd::Reset(worker) => Msg::ResetDone(b.reset_model(&worker).await),
         Cmd::Probe(worker) => Msg::Probed {
-            result: probe(b, worker.clone()).await,
+            result: probe_into(b, worker.clone(), &ProbeTask::default()).await,
             worker,
         },
+        Cmd::CancelProbe => Msg::TaskFailed("a probe cancel reached a task".into()),
         // `perform` runs a batch's commands one by one; a batch never reaches here.
         Cmd::Batch(_) => Msg::TaskFailed("a nested command batch".into()),
     }

@@ -6,6 +6,7 @@ use orch::workers::{SetModelRequest, WorkerRow};
 
 use crate::action::{Cmd, Msg};
 use crate::app::{Apply, Catalog, Item, Load, Model, Notice, Pick, Screen, TagItem, Verify};
+use crate::event::{POLL_TICKS, RETRY_TICKS};
 use crate::keys;
 
 /// What the TUI asks for when it starts.
@@ -17,6 +18,12 @@ pub fn init() -> Cmd {
 pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
     match msg {
         Msg::Key(k) => keys::map(model, k).and_then(|m| update(model, m)),
+        Msg::Unknown(key) => {
+            model.notice = Some(Notice::Info(format!(
+                "{key} does nothing here; ? lists the keys"
+            )));
+            None
+        }
         Msg::Resize(_, h) => {
             model.page = usize::from(h.saturating_sub(12)).max(1);
             None
@@ -25,11 +32,32 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
             if model.busy.is_some() {
                 model.spinner = model.spinner.wrapping_add(1);
             }
-            None
+            if let Some(v) = model.verify.as_mut().filter(|v| v.probing) {
+                v.probe_ticks = v.probe_ticks.saturating_add(1);
+            }
+            poll(model)
         }
         Msg::Quit => {
             model.quit = true;
-            None
+            // A running probe goes with the TUI (its task in the backend too).
+            probing(model).then_some(Cmd::CancelProbe)
+        }
+        Msg::CancelProbe => {
+            if !probing(model) {
+                return None;
+            }
+            model.notice = Some(Notice::Info("cancelling the probe".into()));
+            Some(Cmd::CancelProbe)
+        }
+        Msg::ConfirmReset(yes) => {
+            let worker = model.confirm_reset.take()?;
+            if !yes {
+                model.notice = Some(Notice::Info(format!("{worker}: reset cancelled")));
+                return None;
+            }
+            model.notice = None;
+            model.busy = Some(format!("resetting {worker}"));
+            Some(Cmd::Reset(worker))
         }
         Msg::Help => {
             model.help = !model.help;
@@ -45,6 +73,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
         Msg::Back => back(model),
         Msg::Refresh => {
             model.notice = Some(Notice::Info("reloading".into()));
+            model.idle_ticks = 0;
+            model.loading_workers = true;
             Some(init())
         }
         Msg::SearchStart | Msg::SearchChar(_) | Msg::SearchBackspace | Msg::SearchDone => {
@@ -77,8 +107,11 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
         Msg::Reset => reset(model),
 
         Msg::Workers(result) => {
+            model.loading_workers = false;
+            model.idle_ticks = 0;
             match result {
                 Ok(view) => {
+                    let was_lost = model.lost.take().is_some();
                     if let Some(v) = model.verify.as_mut()
                         && let Some(row) = view.workers.iter().find(|w| w.id == v.after.id)
                     {
@@ -91,6 +124,23 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
                     if model.notice == Some(Notice::Info("reloading".into())) {
                         model.notice = None;
                     }
+                    // Back after a restart: what was loaded from the old backend is
+                    // loaded again.
+                    if was_lost {
+                        model.notice = Some(Notice::Info("reconnected to the orch backend".into()));
+                        if !matches!(model.catalog, Load::Ready(_)) {
+                            model.catalog = Load::Loading;
+                            return Some(Cmd::Models);
+                        }
+                    }
+                }
+                // Rows already shown stay (marked stale on the status line) while the TUI
+                // retries; with none, the error is the table.
+                Err(e) if e.kind == orch::error::ErrorKind::Unavailable => {
+                    if model.workers.ready().is_none() {
+                        model.workers = Load::Failed(e.clone());
+                    }
+                    model.lost = Some(e);
                 }
                 Err(e) => model.workers = Load::Failed(e),
             }
@@ -105,6 +155,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
         Msg::Models(result) => {
             match result {
                 Ok(view) => model.catalog = Load::Ready(Catalog::new(view)),
+                // A catalog already loaded stays (the backend may be restarting).
+                Err(_) if model.catalog.ready().is_some() => {}
                 Err(e) => model.catalog = Load::Failed(e),
             }
             let catalog = model.catalog.ready();
@@ -144,6 +196,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
             model.busy = None;
             match result {
                 Ok(row) => {
+                    let replaced = model.worker(&row.id).cloned();
                     model.notice = Some(Notice::Info(format!(
                         "{} reset to {}: {}",
                         row.id,
@@ -152,6 +205,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
                     )));
                     replace_row(model, &row);
                     if let Some(v) = model.verify.as_mut().filter(|v| v.after.id == row.id) {
+                        // "before" is the state the reset just replaced.
+                        v.before = replaced.unwrap_or_else(|| v.after.clone());
                         v.after = row;
                         v.probe = None;
                     }
@@ -165,8 +220,19 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
         }
         Msg::Probed { worker, result } => {
             model.busy = None;
+            if model.notice == Some(Notice::Info("cancelling the probe".into())) {
+                model.notice = None;
+            }
             if let Some(v) = model.verify.as_mut().filter(|v| v.after.id == worker) {
                 v.probing = false;
+                // A cancelled probe says how long it ran.
+                let cancelled = crate::backend::cancelled();
+                let result = result.map_err(|mut e| {
+                    if e.message == cancelled.message {
+                        e.message = format!("{} after {}s", e.message, v.probe_secs());
+                    }
+                    e
+                });
                 v.probe = Some(result);
             } else if let Err(e) = result {
                 model.notice = Some(Notice::Error(e));
@@ -179,6 +245,31 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
             None
         }
     }
+}
+
+/// Whether a probe runs.
+fn probing(model: &Model) -> bool {
+    model.verify.as_ref().is_some_and(|v| v.probing)
+}
+
+/// On a tick: the workers again after [`POLL_TICKS`] idle ticks (after [`RETRY_TICKS`]
+/// while the backend is lost), unless a workers call already runs or a change does.
+fn poll(model: &mut Model) -> Option<Cmd> {
+    if model.loading_workers || model.busy.is_some() {
+        return None;
+    }
+    model.idle_ticks = model.idle_ticks.saturating_add(1);
+    let every = if model.lost.is_some() {
+        RETRY_TICKS
+    } else {
+        POLL_TICKS
+    };
+    if model.idle_ticks < every {
+        return None;
+    }
+    model.idle_ticks = 0;
+    model.loading_workers = true;
+    Some(Cmd::Workers)
 }
 
 fn clamp_step(len: usize, at: usize, by: isize) -> usize {
@@ -228,7 +319,15 @@ fn enter(model: &mut Model) -> Option<Cmd> {
         Screen::Pick => {
             let catalog = model.catalog.ready();
             let p = model.pick.as_ref()?;
-            let item = p.current()?;
+            let Some(item) = p.current() else {
+                // Nothing under the cursor: say why rather than do nothing.
+                if matches!(model.catalog, Load::Loading) || p.tags.is_none() {
+                    model.notice = Some(Notice::Info(
+                        "the models are still loading; press Enter again in a moment".into(),
+                    ));
+                }
+                return None;
+            };
             let reference = p.reference(item, catalog)?;
             if let (Item::Tag(_), Some(why)) = (item, p.blocked(item, catalog)) {
                 model.notice = Some(Notice::Info(format!("{reference} cannot be used: {why}")));
@@ -277,7 +376,8 @@ fn enter(model: &mut Model) -> Option<Cmd> {
         }
         Screen::Verify => {
             model.screen = Screen::Workers;
-            None
+            // Leaving the screen stops its probe.
+            probing(model).then_some(Cmd::CancelProbe)
         }
     }
 }
@@ -316,6 +416,10 @@ fn back(model: &mut Model) -> Option<Cmd> {
         return None;
     }
     model.notice = None;
+    if model.screen == Screen::Verify && probing(model) {
+        model.screen = Screen::Workers;
+        return Some(Cmd::CancelProbe);
+    }
     model.screen = match model.screen {
         Screen::Workers | Screen::Verify => Screen::Workers,
         Screen::Pick => Screen::Workers,
@@ -370,12 +474,7 @@ fn applied(model: &mut Model, result: Result<WorkerRow, orch::Error>) -> Option<
     a.running = false;
     match result {
         Ok(row) => {
-            model.verify = Some(Verify {
-                before: a.worker.clone(),
-                after: row.clone(),
-                probe: None,
-                probing: false,
-            });
+            model.verify = Some(Verify::new(a.worker.clone(), row.clone()));
             replace_row(model, &row);
             model.screen = Screen::Verify;
             model.notice = Some(Notice::Info(format!(
@@ -420,19 +519,15 @@ fn probe(model: &mut Model) -> Option<Cmd> {
             .as_ref()
             .is_none_or(|v| v.after.id != worker.id)
     {
-        model.verify = Some(Verify {
-            before: worker.clone(),
-            after: worker.clone(),
-            probe: None,
-            probing: false,
-        });
+        model.verify = Some(Verify::new(worker.clone(), worker.clone()));
     }
     model.screen = Screen::Verify;
     if let Some(v) = model.verify.as_mut() {
         v.probing = true;
         v.probe = None;
+        v.probe_ticks = 0;
     }
-    model.busy = Some(format!("probing {}", worker.id));
+    model.busy = Some(format!("probing {} (Esc or c cancels)", worker.id));
     model.notice = None;
     Some(Cmd::Probe(worker.id))
 }
@@ -442,11 +537,21 @@ fn reset(model: &mut Model) -> Option<Cmd> {
         return None;
     }
     let worker = match model.screen {
-        Screen::Verify => model.verify.as_ref()?.after.id.clone(),
-        _ => model.selected_worker()?.id.clone(),
+        Screen::Verify => model.verify.as_ref()?.after.clone(),
+        _ => model.selected_worker()?.clone(),
     };
-    model.busy = Some(format!("resetting {worker}"));
-    Some(Cmd::Reset(worker))
+    // The current row decides: a model set by the user is undone, nothing else.
+    let worker = model.worker(&worker.id).cloned().unwrap_or(worker);
+    if !worker.overridden {
+        model.notice = Some(Notice::Info(format!(
+            "{}: nothing to reset, it already uses its configured model {}",
+            worker.id, worker.model_ref
+        )));
+        return None;
+    }
+    model.notice = None;
+    model.confirm_reset = Some(worker.id);
+    None
 }
 
 #[cfg(test)]
@@ -471,6 +576,106 @@ mod tests {
         assert!(!m.help);
         update(&mut m, Msg::Quit);
         assert!(m.quit);
+    }
+
+    fn row(id: &str, overridden: bool) -> WorkerRow {
+        let profiles = orch::profiles::Profiles::builtin();
+        let docs = profiles.get("docs").expect("a built-in docs profile");
+        let mut w = orch::views::worker_row(
+            docs,
+            "node:fast".into(),
+            Policy::Dynamic,
+            overridden,
+            (None, String::new()),
+        );
+        w.id = id.into();
+        w.overridden = overridden;
+        w
+    }
+
+    fn loaded(rows: Vec<WorkerRow>) -> Model {
+        let mut m = Model::new();
+        m.workers = Load::Ready(rows);
+        m.loading_workers = false;
+        m
+    }
+
+    #[test]
+    fn idle_ticks_poll_the_workers_once_at_a_time() {
+        let mut m = loaded(vec![row("docs", false)]);
+        for _ in 1..POLL_TICKS {
+            assert_eq!(update(&mut m, Msg::Tick), None);
+        }
+        assert_eq!(update(&mut m, Msg::Tick), Some(Cmd::Workers));
+        // While that call runs, no other starts.
+        for _ in 0..3 * POLL_TICKS {
+            assert_eq!(update(&mut m, Msg::Tick), None);
+        }
+        // Nor while a change runs.
+        m.loading_workers = false;
+        m.busy = Some("applying".into());
+        for _ in 0..3 * POLL_TICKS {
+            assert_eq!(update(&mut m, Msg::Tick), None);
+        }
+    }
+
+    #[test]
+    fn a_lost_backend_keeps_the_rows_and_retries_slower() {
+        let mut m = loaded(vec![row("docs", false)]);
+        let lost = orch::Error::new(orch::error::ErrorKind::Unavailable, "lost the orch backend");
+        update(&mut m, Msg::Workers(Err(lost)));
+        assert!(m.lost.is_some());
+        assert_eq!(m.workers.ready().map(Vec::len), Some(1));
+        for _ in 1..RETRY_TICKS {
+            assert_eq!(update(&mut m, Msg::Tick), None);
+        }
+        assert_eq!(update(&mut m, Msg::Tick), Some(Cmd::Workers));
+        // `r` retries at once.
+        assert!(update(&mut m, Msg::Refresh).is_some());
+    }
+
+    #[test]
+    fn reset_with_nothing_set_says_so_and_otherwise_asks() {
+        let mut m = loaded(vec![row("docs", false), row("coder", true)]);
+        assert_eq!(update(&mut m, Msg::Reset), None);
+        assert!(m.confirm_reset.is_none());
+        assert!(matches!(&m.notice, Some(Notice::Info(s)) if s.contains("nothing to reset")));
+        m.selected = 1;
+        assert_eq!(update(&mut m, Msg::Reset), None);
+        assert_eq!(m.confirm_reset.as_deref(), Some("coder"));
+        assert_eq!(update(&mut m, Msg::ConfirmReset(false)), None);
+        assert!(m.confirm_reset.is_none());
+        update(&mut m, Msg::Reset);
+        assert_eq!(
+            update(&mut m, Msg::ConfirmReset(true)),
+            Some(Cmd::Reset("coder".into()))
+        );
+    }
+
+    #[test]
+    fn quitting_or_leaving_while_probing_cancels_the_probe() {
+        let mut m = loaded(vec![row("docs", false)]);
+        assert_eq!(update(&mut m, Msg::Probe), Some(Cmd::Probe("docs".into())));
+        assert_eq!(update(&mut m, Msg::Enter), Some(Cmd::CancelProbe));
+        assert_eq!(m.screen, Screen::Workers);
+        let mut m = loaded(vec![row("docs", false)]);
+        update(&mut m, Msg::Probe);
+        for _ in 0..35 {
+            update(&mut m, Msg::Tick);
+        }
+        assert_eq!(m.verify.as_ref().map(Verify::probe_secs), Some(3));
+        assert_eq!(update(&mut m, Msg::Quit), Some(Cmd::CancelProbe));
+        // Without a probe, nothing to cancel.
+        let mut m = loaded(vec![row("docs", false)]);
+        assert_eq!(update(&mut m, Msg::Quit), None);
+        assert_eq!(update(&mut m, Msg::CancelProbe), None);
+    }
+
+    #[test]
+    fn an_unknown_key_says_so() {
+        let mut m = Model::new();
+        update(&mut m, Msg::Unknown("x".into()));
+        assert!(matches!(&m.notice, Some(Notice::Info(s)) if s.contains("x does nothing here")));
     }
 
     #[test]

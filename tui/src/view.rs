@@ -2,7 +2,7 @@
 //! zero: below [`MIN_WIDTH`]×[`MIN_HEIGHT`] it says the terminal is too small.
 
 use orch::render::{WORKER_COLUMNS, price, tokens};
-use orch::resolve::{Policy, Resolution};
+use orch::resolve::Policy;
 use orch::workers::{WorkerRow, WorkerStatus};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -13,6 +13,7 @@ use ratatui::widgets::{
 };
 
 use crate::app::{Apply, Item, Load, Model, Notice, Pick, Screen, Verify};
+use crate::fit;
 use crate::keys::HELP;
 
 /// Narrowest terminal drawn normally.
@@ -58,10 +59,20 @@ pub fn view(model: &Model, frame: &mut Frame) {
         );
         return;
     }
+    // The status line takes the rows its text needs (none, one or two), no more.
+    let status = status_text(model);
+    let status_h = match &status {
+        None => 0,
+        Some(t) => {
+            let w = usize::from(area.width).max(1);
+            let rows: usize = t.lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum();
+            u16::try_from(rows.clamp(1, 2)).unwrap_or(2)
+        }
+    };
     let [top, body, notice, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
-        Constraint::Length(2),
+        Constraint::Length(status_h),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -81,7 +92,9 @@ pub fn view(model: &Model, frame: &mut Frame) {
             None => workers_screen(model, frame, body),
         },
     }
-    notice_line(model, frame, notice);
+    if let Some(t) = status {
+        frame.render_widget(Paragraph::new(t).wrap(Wrap { trim: true }), notice);
+    }
     frame.render_widget(
         Paragraph::new(Line::from(hints(model)).style(dim())),
         footer,
@@ -128,6 +141,20 @@ fn hints(model: &Model) -> String {
     if model.help {
         return "Esc/?: close help".into();
     }
+    if model.confirm_reset.is_some() {
+        return "y/Enter reset · any other key keeps the model".into();
+    }
+    if model.screen == Screen::Verify && model.verify.as_ref().is_some_and(|v| v.probing) {
+        return "Esc/c cancel the probe · Enter workers (cancels it) · q quit".into();
+    }
+    if model.screen == Screen::Apply
+        && model
+            .apply
+            .as_ref()
+            .is_some_and(|a| !a.suggestions().is_empty())
+    {
+        return "d/s policy · r respawn · j/k suggestion · Enter use it · Esc back".into();
+    }
     match model.screen {
         Screen::Workers => "j/k move · Enter pick a model · p probe · R reset · r reload · q quit",
         Screen::Pick if model.editing() => {
@@ -136,27 +163,47 @@ fn hints(model: &Model) -> String {
         Screen::Pick => {
             "/ search · a usable/all · v vision only · j/k move · Enter choose · Esc back"
         }
-        Screen::Apply => {
-            "d/s or Tab policy · r respawn · Enter apply (or use a suggestion) · Esc back"
-        }
+        Screen::Apply => "d/s or Tab policy · r respawn · Enter apply · Esc back",
         Screen::Verify => "p probe · R reset · Enter/Esc workers · q quit",
     }
     .into()
 }
 
-fn notice_line(model: &Model, frame: &mut Frame, area: Rect) {
+/// The status line: what runs, a question, the backend lost, a notice, or a warning.
+fn status_text(model: &Model) -> Option<Text<'static>> {
     if let Some(b) = &model.busy {
         let spin = SPINNER[model.spinner % SPINNER.len()];
-        frame.render_widget(
-            Paragraph::new(Line::styled(
-                format!("{spin} {b}"),
-                Style::new().fg(Color::Yellow),
-            )),
-            area,
-        );
-        return;
+        let elapsed = match &model.verify {
+            Some(v) if v.probing => format!(" · {}s", v.probe_secs()),
+            _ => String::new(),
+        };
+        return Some(Text::from(Line::styled(
+            format!("{spin} {b}{elapsed}"),
+            Style::new().fg(Color::Yellow),
+        )));
     }
-    let text = match &model.notice {
+    if let Some(id) = &model.confirm_reset {
+        let configured = model
+            .worker(id)
+            .map(|w| format!(" (now {})", w.model_ref))
+            .unwrap_or_default();
+        return Some(Text::from(Line::styled(
+            format!("Reset {id} to its configured model? y/n{configured}"),
+            bold().fg(Color::Yellow),
+        )));
+    }
+    if let Some(e) = &model.lost {
+        return Some(Text::from(Line::styled(
+            // What the TUI does first: the message (a socket path) may not fit.
+            format!(
+                "✗ no backend: retrying every {}s (r: now), the rows may be stale · {}",
+                crate::event::RETRY_TICKS / crate::event::TICKS_PER_SECOND,
+                e.message,
+            ),
+            red(),
+        )));
+    }
+    Some(match &model.notice {
         None if !model.warnings.is_empty() => {
             let more = match model.warnings.len() {
                 1 => String::new(),
@@ -167,8 +214,8 @@ fn notice_line(model: &Model, frame: &mut Frame, area: Rect) {
                 Style::new().fg(Color::Yellow),
             ))
         }
-        None => return,
-        Some(Notice::Info(s)) => Text::from(s.as_str()),
+        None => return None,
+        Some(Notice::Info(s)) => Text::from(s.clone()),
         Some(Notice::Error(e)) => {
             let mut line = vec![Span::styled(format!("✗ {}", e.message), red())];
             if !e.suggestions.is_empty() && model.screen != Screen::Apply {
@@ -179,8 +226,7 @@ fn notice_line(model: &Model, frame: &mut Frame, area: Rect) {
             }
             Text::from(Line::from(line))
         }
-    };
-    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+    })
 }
 
 /// Rows `offset..` that fit `height` with `selected` visible.
@@ -202,51 +248,118 @@ fn status_span(s: WorkerStatus) -> Span<'static> {
     Span::styled(s.as_str(), style)
 }
 
-/// The workers table; the reason column only when `wide` (the detail panel shows it too).
-fn workers_table<'a>(rows: &'a [WorkerRow], title: &'a str, wide: bool) -> Table<'a> {
-    let mut head = WORKER_COLUMNS.to_vec();
-    if wide {
-        head.push("REASON");
-    }
-    let header = Row::new(head).style(bold());
-    let body = rows.iter().map(|w| {
-        let model_ref = if w.overridden {
-            format!("{}*", w.model_ref)
-        } else {
-            w.model_ref.clone()
-        };
-        let mut cells = vec![
-            Cell::from(w.id.as_str()),
-            Cell::from(status_span(w.status)),
-            Cell::from(model_ref),
-            match &w.resolved_model {
-                Some(m) => Cell::from(m.as_str()),
-                None => Cell::from(Span::styled("unresolved", red())),
-            },
-            Cell::from(w.policy.as_str()),
-            Cell::from(w.answered_by.as_deref().unwrap_or("-")),
-        ];
-        if wide {
-            cells.push(Cell::from(match &w.fallback {
-                Some(f) => format!("{} (last task: {f})", w.reason),
-                None => w.reason.clone(),
-            }));
-        }
-        Row::new(cells)
-    });
-    let mut widths = vec![
-        Constraint::Length(10),
-        Constraint::Length(8),
-        Constraint::Length(12),
-        Constraint::Length(16),
-        Constraint::Length(7),
-        Constraint::Fill(1),
+/// The RESOLVED cell of a model reference that names the model itself.
+const SAME: &str = "(same)";
+
+/// The workers table in `width` columns (its border included). Each column takes what its
+/// widest cell needs, model ids first: when that is too much the answered-by column goes,
+/// then the status; only then do the model columns shrink, with a middle ellipsis (the `*`
+/// "set by you" marker always shows). The reason takes what is left, cut at a word.
+fn workers_table<'a>(rows: &'a [WorkerRow], title: &'a str, width: u16) -> Table<'a> {
+    use crate::fit::{Column, at_word, fit, middle};
+    // An explicit model resolves to itself: "(same)" instead of the id twice, so the id
+    // keeps its whole width.
+    let resolved = |w: &WorkerRow| match w.resolved_model.as_deref() {
+        Some(m) if m == w.model_ref => SAME.to_owned(),
+        Some(m) => m.to_owned(),
+        None => "unresolved".to_owned(),
+    };
+    let answered = |w: &WorkerRow| w.answered_by.as_deref().unwrap_or("-").to_owned();
+    let widest = |head: &str, f: &dyn Fn(&WorkerRow) -> usize| {
+        rows.iter().map(f).max().unwrap_or(0).max(fit::width(head))
+    };
+    let col = |natural, min, drop| Column { natural, min, drop };
+    let cols = [
+        col(widest("WORKER", &|w| fit::width(&w.id)), None, None),
+        col(
+            widest("STATUS", &|w| w.status.as_str().len()),
+            None,
+            Some(2),
+        ),
+        col(
+            widest("MODEL REF", &|w| {
+                fit::width(&w.model_ref) + usize::from(w.overridden)
+            }),
+            Some(8),
+            None,
+        ),
+        col(
+            widest("RESOLVED", &|w| fit::width(&resolved(w))),
+            Some(10),
+            None,
+        ),
+        col(widest("POLICY", &|w| w.policy.as_str().len()), None, None),
+        col(
+            widest("ANSWERED BY", &|w| fit::width(&answered(w))),
+            Some(10),
+            Some(1),
+        ),
     ];
-    if wide {
-        widths[5] = Constraint::Length(16);
-        widths.push(Constraint::Fill(1));
+    // Border (2), highlight symbol (2), one space between columns.
+    let avail = usize::from(width).saturating_sub(4);
+    let mut widths = fit(&cols, avail, 1);
+    let used: usize = widths.iter().flatten().map(|w| w + 1).sum();
+    let reason_w = avail.saturating_sub(used);
+    let reason = reason_w >= 20;
+    if reason {
+        widths.push(Some(reason_w));
     }
-    Table::new(body, widths)
+    // The CLI's columns, then the reason.
+    let heads: Vec<&str> = WORKER_COLUMNS.iter().copied().chain(["REASON"]).collect();
+    let header = Row::new(
+        heads
+            .iter()
+            .zip(&widths)
+            .filter_map(|(h, w)| w.map(|_| *h))
+            .collect::<Vec<_>>(),
+    )
+    .style(bold());
+    let shown = widths.clone();
+    let body = rows.iter().map(move |w| {
+        let cut = |i: usize, s: &str| middle(s, shown[i].unwrap_or(0));
+        let model_ref = if w.overridden {
+            // The marker never goes: the reference gives way instead.
+            format!(
+                "{}*",
+                middle(&w.model_ref, shown[2].unwrap_or(1).saturating_sub(1))
+            )
+        } else {
+            cut(2, &w.model_ref)
+        };
+        let cells = [
+            Some(Cell::from(w.id.clone())),
+            Some(Cell::from(status_span(w.status))),
+            Some(Cell::from(model_ref)),
+            Some(match &w.resolved_model {
+                Some(m) if *m == w.model_ref => Cell::from(Span::styled(SAME, dim())),
+                Some(m) => Cell::from(cut(3, m)),
+                None => Cell::from(Span::styled("unresolved", red())),
+            }),
+            Some(Cell::from(w.policy.as_str())),
+            Some(Cell::from(cut(5, &answered(w)))),
+            reason.then(|| {
+                // How the last task fell back, when it did (issue 11), after the reason.
+                let text = match &w.fallback {
+                    Some(f) => format!("{} (last task: {f})", w.reason),
+                    None => w.reason.clone(),
+                };
+                Cell::from(at_word(&text, reason_w))
+            }),
+        ];
+        Row::new(
+            cells
+                .into_iter()
+                .zip(&shown)
+                .filter_map(|(c, w)| w.and(c))
+                .collect::<Vec<_>>(),
+        )
+    });
+    let constraints: Vec<Constraint> = widths
+        .iter()
+        .flatten()
+        .map(|&w| Constraint::Length(u16::try_from(w).unwrap_or(u16::MAX)))
+        .collect();
+    Table::new(body, constraints)
         .header(header)
         .block(Block::bordered().title(title))
         .row_highlight_style(selected_style())
@@ -274,10 +387,10 @@ fn workers_screen(model: &Model, frame: &mut Frame, area: Rect) {
         }
         Load::Ready(rows) => rows,
     };
+    // The box holds its rows (and the header) and no more; the detail takes the rest.
     let table_h = u16::try_from(rows.len() + 3)
         .unwrap_or(u16::MAX)
-        .min(area.height.saturating_sub(4))
-        .max(area.height.saturating_sub(12));
+        .min(area.height.saturating_sub(4));
     let [table_area, detail] =
         Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(area);
     let height = usize::from(table_area.height.saturating_sub(3));
@@ -287,7 +400,7 @@ fn workers_screen(model: &Model, frame: &mut Frame, area: Rect) {
     let mut state =
         TableState::default().with_selected(Some(model.selected - offset.min(model.selected)));
     frame.render_stateful_widget(
-        workers_table(shown, " Workers · * = set by you ", area.width >= WIDE),
+        workers_table(shown, " Workers · * = set by you ", area.width),
         table_area,
         &mut state,
     );
@@ -403,82 +516,85 @@ fn pick_screen(model: &Model, p: &Pick, frame: &mut Frame, area: Rect) {
     let height = usize::from(table_area.height.saturating_sub(1));
     let offset = window(p.selected, height);
     let end = p.items.len().min(offset + height.max(1));
-    let rows = p.items[offset.min(end)..end].iter().map(|&item| {
-        let blocked = p.blocked(item, catalog).is_some();
-        let mark = if blocked { "✗" } else { " " };
-        let row = match item {
-            Item::Tag(i) => {
-                let Some(t) = p.tags.as_ref().and_then(|t| t.get(i)) else {
-                    return Row::new(Vec::<Cell>::new());
-                };
-                let label = if t.user {
-                    format!("{} (your tag)", t.tag)
-                } else {
-                    t.tag.clone()
-                };
-                let target = match &t.result {
-                    Ok(r) => format!("→ {}", r.resolved_model),
-                    Err(_) => "→ does not resolve".into(),
-                };
-                let mut cells = vec![Cell::from(mark)];
-                if wide {
-                    cells.push(Cell::from(Span::styled(label, bold())));
-                    cells.push(Cell::from(target));
-                    cells.push(Cell::from(if t.user { "tag" } else { "built-in" }));
-                } else {
-                    cells.push(Cell::from(Line::from(vec![
-                        Span::styled(label, bold()),
-                        Span::raw(format!(" {target}")),
-                    ])));
+    let shown: Vec<PickRow> = p.items[offset.min(end)..end]
+        .iter()
+        .map(|&item| pick_row(p, item, catalog))
+        .collect();
+    // Numbers whole (a price is never cut), then the model ids; the name takes the rest.
+    let ctx_w = shown
+        .iter()
+        .map(|r| fit::width(&r.ctx))
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let cost_w = shown
+        .iter()
+        .map(|r| fit::width(&r.cost))
+        .max()
+        .unwrap_or(0)
+        .max(10);
+    let fixed = [1, 3, 4, 3, ctx_w, cost_w];
+    // The highlight symbol (2), one space between columns.
+    let gaps = if wide { 8 } else { 6 };
+    let avail =
+        usize::from(table_area.width).saturating_sub(2 + gaps + fixed.iter().sum::<usize>());
+    let label_need = shown
+        .iter()
+        .map(|r| fit::width(&r.label) + r.target.as_ref().map_or(0, |t| 1 + fit::width(t)))
+        .max()
+        .unwrap_or(0)
+        .max(11);
+    let (label_w, name_w) = if wide {
+        // Source 8; the name at least 16 when the ids leave room.
+        let label_w = label_need
+            .min(avail.saturating_sub(8 + 16))
+            .max(avail.saturating_sub(8).min(24));
+        (label_w, avail.saturating_sub(8 + label_w))
+    } else {
+        (avail, 0)
+    };
+    let rows = shown.iter().map(|r| {
+        let mut cells = vec![Cell::from(if r.blocked { "✗" } else { " " })];
+        let label_style = if r.tag { bold() } else { Style::new() };
+        if wide {
+            // The tag and what it resolves to in their own columns.
+            let label = fit::middle(&r.label, label_w);
+            let target = r.target.clone().unwrap_or_default();
+            cells.push(Cell::from(Span::styled(label, label_style)));
+            cells.push(Cell::from(fit::middle(
+                if r.tag { &target } else { &r.name },
+                name_w,
+            )));
+            cells.push(Cell::from(r.source.clone()));
+        } else {
+            let label = fit::middle(&r.label, label_w);
+            let mut spans = vec![Span::styled(label.clone(), label_style)];
+            if let Some(t) = &r.target {
+                let room = label_w.saturating_sub(fit::width(&label) + 1);
+                if room > 2 {
+                    spans.push(Span::raw(format!(" {}", fit::middle(t, room))));
                 }
-                match &t.result {
-                    Ok(r) => cells.extend(resolution_cells(r)),
-                    Err(_) => cells.extend(std::iter::repeat_n(Cell::from(""), 5)),
-                }
-                Row::new(cells)
             }
-            Item::Model(i) => {
-                let Some(m) = catalog.and_then(|c| c.rows.get(i)) else {
-                    return Row::new(Vec::<Cell>::new());
-                };
-                let model = match &m.health {
-                    Some(h) => Cell::from(Line::from(vec![
-                        Span::raw(m.model.as_str()),
-                        Span::styled(format!(" [{h}]"), Style::new().fg(Color::Yellow)),
-                    ])),
-                    None => Cell::from(m.model.as_str()),
-                };
-                let mut cells = vec![Cell::from(mark), model];
-                if wide {
-                    cells.push(Cell::from(m.name.as_str()));
-                    cells.push(Cell::from(m.source.as_str()));
-                }
-                cells.extend([
-                    yes(m.image, "img"),
-                    yes(m.tool_call, "tool"),
-                    yes(m.reasoning, "rsn"),
-                    Cell::from(tokens(m.context)),
-                    Cell::from(cost(m.cost_input, m.cost_output)),
-                ]);
-                Row::new(cells)
-            }
-        };
-        if blocked { row.style(dim()) } else { row }
+            cells.push(Cell::from(Line::from(spans)));
+        }
+        cells.extend([
+            yes(r.img, "img"),
+            yes(r.tool, "tool"),
+            yes(r.rsn, "rsn"),
+            Cell::from(r.ctx.clone()),
+            Cell::from(r.cost.clone()),
+        ]);
+        let row = Row::new(cells);
+        if r.blocked { row.style(dim()) } else { row }
     });
-    let mut widths = vec![Constraint::Length(1), Constraint::Fill(1)];
+    let len = |w: usize| Constraint::Length(u16::try_from(w).unwrap_or(u16::MAX));
+    let mut widths = vec![len(1), len(label_w)];
     let mut head = vec!["", "MODEL / TAG"];
     if wide {
-        widths[1] = Constraint::Length(44);
-        widths.extend([Constraint::Fill(1), Constraint::Length(8)]);
+        widths.extend([Constraint::Fill(1), len(8)]);
         head.extend(["NAME / RESOLVES TO", "SOURCE"]);
     }
-    widths.extend([
-        Constraint::Length(3),
-        Constraint::Length(4),
-        Constraint::Length(3),
-        Constraint::Length(5),
-        Constraint::Length(11),
-    ]);
+    widths.extend([len(3), len(4), len(3), len(ctx_w), len(cost_w)]);
     head.extend(["IMG", "TOOL", "RSN", "CTX", "$/M IN/OUT"]);
     let table = Table::new(rows, widths)
         .header(Row::new(head).style(bold()))
@@ -495,15 +611,82 @@ fn pick_screen(model: &Model, p: &Pick, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn resolution_cells(r: &Resolution) -> Vec<Cell<'static>> {
-    let m = &r.metadata;
-    vec![
-        yes(m.capabilities.input.image, "img"),
-        yes(m.capabilities.tool_call, "tool"),
-        yes(m.capabilities.reasoning, "rsn"),
-        Cell::from(tokens(m.context)),
-        Cell::from(cost(m.cost.input, m.cost.output)),
-    ]
+/// One row of the pick list, as text, before it is fitted.
+struct PickRow {
+    tag: bool,
+    blocked: bool,
+    /// The tag (with "(your tag)") or the model id.
+    label: String,
+    /// What a tag resolves to (`→ …`).
+    target: Option<String>,
+    name: String,
+    source: String,
+    img: bool,
+    tool: bool,
+    rsn: bool,
+    ctx: String,
+    cost: String,
+}
+
+fn pick_row(p: &Pick, item: Item, catalog: Option<&crate::app::Catalog>) -> PickRow {
+    let blocked = p.blocked(item, catalog).is_some();
+    let mut row = PickRow {
+        tag: false,
+        blocked,
+        label: String::new(),
+        target: None,
+        name: String::new(),
+        source: String::new(),
+        img: false,
+        tool: false,
+        rsn: false,
+        ctx: String::new(),
+        cost: String::new(),
+    };
+    match item {
+        Item::Tag(i) => {
+            let Some(t) = p.tags.as_ref().and_then(|t| t.get(i)) else {
+                return row;
+            };
+            row.tag = true;
+            row.label = if t.user {
+                format!("{} (your tag)", t.tag)
+            } else {
+                t.tag.clone()
+            };
+            row.source = if t.user { "tag" } else { "built-in" }.into();
+            match &t.result {
+                Ok(r) => {
+                    let m = &r.metadata;
+                    row.target = Some(format!("→ {}", r.resolved_model));
+                    row.img = m.capabilities.input.image;
+                    row.tool = m.capabilities.tool_call;
+                    row.rsn = m.capabilities.reasoning;
+                    row.ctx = tokens(m.context);
+                    row.cost = cost(m.cost.input, m.cost.output);
+                }
+                Err(_) => row.target = Some("→ does not resolve".into()),
+            }
+        }
+        Item::Model(i) => {
+            let Some(m) = catalog.and_then(|c| c.rows.get(i)) else {
+                return row;
+            };
+            // Health (issue 11): a model cooling down or of a refused provider says so.
+            row.label = match &m.health {
+                Some(h) => format!("{} [{h}]", m.model),
+                None => m.model.clone(),
+            };
+            row.name = m.name.clone();
+            row.source = m.source.as_str().to_owned();
+            row.img = m.image;
+            row.tool = m.tool_call;
+            row.rsn = m.reasoning;
+            row.ctx = tokens(m.context);
+            row.cost = cost(m.cost_input, m.cost_output);
+        }
+    }
+    row
 }
 
 fn pick_detail(model: &Model, p: &Pick) -> Text<'static> {
@@ -513,8 +696,15 @@ fn pick_detail(model: &Model, p: &Pick) -> Text<'static> {
             if p.query.is_empty() {
                 "nothing to show".to_owned()
             } else {
+                // Only the keys that work now: while typing, `a` is a letter.
+                let scope = match (p.all, p.editing) {
+                    (true, _) => "",
+                    (false, true) => ", Esc then a: all models",
+                    (false, false) => ", a: all models",
+                };
+                let edit = if p.editing { "Backspace" } else { "/" };
                 format!(
-                    "nothing matches \"{}\" (a: all models, Backspace: edit)",
+                    "nothing matches \"{}\" ({edit}: edit the search{scope})",
                     p.query
                 )
             },
@@ -550,11 +740,43 @@ fn pick_detail(model: &Model, p: &Pick) -> Text<'static> {
     }
 }
 
+/// Width of the key column of [`kv`].
+const KEY_W: usize = 10;
+
+/// `key` then `text` wrapped at words into `width` columns, each further line indented
+/// under the first.
+fn kv_wrapped(key: &str, text: &str, style: Style, width: u16) -> Vec<Line<'static>> {
+    let w = usize::from(width).saturating_sub(KEY_W).max(10);
+    fit::wrap(text, w)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let k = if i == 0 { key } else { "" };
+            Line::from(vec![
+                Span::styled(format!("{k:<KEY_W$}"), dim()),
+                Span::styled(l, style),
+            ])
+        })
+        .collect()
+}
+
 fn kv(key: &str, value: Vec<Span<'static>>) -> Line<'static> {
     let mut spans = vec![Span::styled(format!("{key:<10}"), dim())];
     spans.extend(value);
     Line::from(spans)
 }
+
+/// What the two policies do, for the apply screen (the help says the same).
+pub const POLICIES: [(Policy, &str); 2] = [
+    (
+        Policy::Dynamic,
+        "rides on each message: the next task uses it, no restart",
+    ),
+    (
+        Policy::Sticky,
+        "also the worker's default: its OpenCode restarts with it",
+    ),
+];
 
 fn apply_screen(a: &Apply, frame: &mut Frame, area: Rect) {
     let block = Block::bordered().title(format!(" Apply {} to {} ", a.reference, a.worker.id));
@@ -590,7 +812,7 @@ fn apply_screen(a: &Apply, frame: &mut Frame, area: Rect) {
                 ));
             }
             lines.push(kv("new", new));
-            lines.push(kv("why", vec![Span::raw(r.reason.clone())]));
+            lines.extend(kv_wrapped("why", &r.reason, Style::new(), inner.width));
         }
         Some(Err(e)) => {
             lines.push(kv(
@@ -600,7 +822,7 @@ fn apply_screen(a: &Apply, frame: &mut Frame, area: Rect) {
                     Span::styled(" → cannot be used", red()),
                 ],
             ));
-            lines.push(kv("why", vec![Span::styled(short_message(e), red())]));
+            lines.extend(kv_wrapped("why", &short_message(e), red(), inner.width));
         }
     }
     lines.push(Line::default());
@@ -613,18 +835,22 @@ fn apply_screen(a: &Apply, frame: &mut Frame, area: Rect) {
     };
     lines.push(kv(
         "policy",
-        vec![
-            radio(Policy::Dynamic),
-            radio(Policy::Sticky),
-            Span::styled(
-                match a.policy {
-                    Policy::Dynamic => "rides on each message, no respawn needed",
-                    Policy::Sticky => "the worker's default until reset",
-                },
-                dim(),
-            ),
-        ],
+        vec![radio(Policy::Dynamic), radio(Policy::Sticky)],
     ));
+    // What each policy does, one line each (the chosen one bright).
+    for (p, what) in POLICIES {
+        let style = if a.policy == p { Style::new() } else { dim() };
+        let indent = KEY_W + 8;
+        let w = usize::from(inner.width).saturating_sub(indent).max(10);
+        for (i, l) in fit::wrap(what, w).into_iter().enumerate() {
+            let name = if i == 0 { p.as_str() } else { "" };
+            lines.push(Line::from(vec![
+                Span::raw(" ".repeat(KEY_W)),
+                Span::styled(format!("{name:<8}"), style.add_modifier(Modifier::BOLD)),
+                Span::styled(l, style),
+            ]));
+        }
+    }
     lines.push(kv(
         "respawn",
         vec![
@@ -644,9 +870,12 @@ fn apply_screen(a: &Apply, frame: &mut Frame, area: Rect) {
     let list_h = if suggestions.is_empty() {
         0
     } else {
+        // The text above first (it explains the refusal), the list gets the rest, at
+        // least a few rows.
+        let text_h = u16::try_from(lines.len()).unwrap_or(u16::MAX);
         u16::try_from(suggestions.len() + 1)
             .unwrap_or(u16::MAX)
-            .min(inner.height / 2)
+            .min(inner.height.saturating_sub(text_h).max(4))
     };
     let [text_area, list_area] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(list_h)]).areas(inner);
@@ -705,7 +934,7 @@ fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
         workers_table(
             &rows[offset.min(end)..end],
             " Workers (refreshed) ",
-            area.width >= WIDE,
+            area.width,
         ),
         table_area,
         &mut state,
@@ -734,15 +963,19 @@ fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
             ),
         ),
         kv("policy", change(b.policy.as_str(), a.policy.as_str())),
-        kv("reason", vec![Span::raw(a.reason.clone())]),
-        kv("status", vec![status_span(a.status)]),
     ];
+    let width = detail.width.saturating_sub(2);
+    lines.extend(kv_wrapped("reason", &a.reason, Style::new(), width));
+    lines.push(kv("status", vec![status_span(a.status)]));
     lines.push(Line::default());
     match (&v.probe, v.probing) {
         (_, true) => lines.push(kv(
             "probe",
             vec![Span::styled(
-                "running a tiny task…",
+                format!(
+                    "running a tiny task… {}s (Esc or c cancels)",
+                    v.probe_secs()
+                ),
                 Style::new().fg(Color::Yellow),
             )],
         )),
@@ -768,19 +1001,17 @@ fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
                     },
                 ],
             ));
-            if let Some(f) = &out.fallback {
-                lines.push(kv(
-                    "fallback",
-                    vec![Span::styled(f.clone(), Style::new().fg(Color::Yellow))],
-                ));
-            }
-            let first = out.output.lines().next().unwrap_or("").to_owned();
-            lines.push(kv("reply", vec![Span::raw(first)]));
+            let first = out.output.lines().next().unwrap_or("");
+            lines.extend(kv_wrapped("reply", first, Style::new(), width));
         }
-        (Some(Err(e)), false) => lines.push(kv(
-            "probe",
-            vec![Span::styled(format!("✗ {}", e.message), red())],
-        )),
+        (Some(Err(e)), false) => {
+            lines.extend(kv_wrapped(
+                "probe",
+                &format!("✗ {}", e.message),
+                red(),
+                width,
+            ));
+        }
     }
     frame.render_widget(
         Paragraph::new(Text::from(lines))
@@ -791,7 +1022,7 @@ fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
 }
 
 fn help_overlay(frame: &mut Frame, area: Rect) {
-    let w = 64.min(area.width.saturating_sub(2));
+    let w = 80.min(area.width.saturating_sub(2));
     let h = u16::try_from(HELP.len() + 2)
         .unwrap_or(u16::MAX)
         .min(area.height.saturating_sub(2));

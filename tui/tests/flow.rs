@@ -197,8 +197,9 @@ async fn list_pick_search_apply_sticky_verify_probe() {
     h.key(KeyCode::Esc).await;
     assert!(!h.model().help);
 
-    // Reset puts the configured model back.
+    // Reset puts the configured model back (after a yes).
     h.key(KeyCode::Char('R')).await;
+    h.key(KeyCode::Char('y')).await;
     let row = &h.model().workers.ready().expect("the rows are loaded")[h.model().selected];
     assert_eq!(
         (row.id.as_str(), row.model_ref.as_str()),
@@ -552,4 +553,517 @@ async fn a_model_that_does_not_fit_the_worker_is_refused_with_models_that_fit() 
         .expect("a memory worker");
     assert_eq!(memory.model_ref, "node");
     h.close().await;
+}
+
+// ---- issue 14: the TUI as a demanding user expects ----
+
+/// The text of the screen at one size (for `contains` checks beside the snapshots).
+fn text_at(h: &Harness, w: u16, hgt: u16) -> String {
+    h.screen(w, hgt)
+}
+
+async fn ctrl(h: &mut Harness, c: char) {
+    h.app.handle(Msg::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::CONTROL,
+    )));
+    h.settle().await;
+}
+
+async fn ticks(h: &mut Harness, n: usize) {
+    for _ in 0..n {
+        h.app.handle(Msg::Tick);
+    }
+    h.settle().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exact_model_id_comes_before_the_tags_and_enter_applies_it() {
+    let mut h = Harness::new().await;
+    select_worker(&mut h, "explorer").await;
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Char('/')).await;
+    h.chars("fake/big-pro").await;
+    h.snap("40_exact_id_first");
+    let p = h.model().pick.clone().expect("a pick is open");
+    let first = p.current().expect("rows");
+    assert!(matches!(first, Item::Model(_)), "{:?}", p.items);
+    assert_eq!(
+        p.reference(first, h.model().catalog()).as_deref(),
+        Some("fake/big-pro")
+    );
+    // Tags that resolve to it still follow.
+    assert!(p.items[1..].iter().any(|i| matches!(i, Item::Tag(_))));
+    // Enter (stop typing), Enter (choose), Enter (apply): the pinned model, not a tag.
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Enter).await;
+    assert_eq!(
+        h.model().apply.as_ref().map(|a| a.reference.as_str()),
+        Some("fake/big-pro")
+    );
+    h.key(KeyCode::Enter).await;
+    assert_eq!(h.model().screen, Screen::Verify);
+    let row = h
+        .model()
+        .worker("explorer")
+        .cloned()
+        .expect("an explorer row");
+    assert_eq!(row.model_ref, "fake/big-pro");
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_model_id_and_its_marker_are_whole_on_verify_at_80_columns() {
+    let mut h = Harness::new().await;
+    // The longest id a docs worker can use.
+    let catalog = h.model().catalog().expect("the catalog is loaded");
+    let long = catalog
+        .rows
+        .iter()
+        .filter(|r| r.usable && r.not_text.is_none() && r.tool_call)
+        .map(|r| r.model.clone())
+        .max_by_key(|m| (m.len(), m.clone()))
+        .expect("a usable model");
+    assert!(long.len() >= 25, "{long}");
+    select_worker(&mut h, "docs").await;
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Char('/')).await;
+    h.chars(&long).await;
+    h.snap("41_pick_long_id");
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Enter).await;
+    assert_eq!(h.model().screen, Screen::Verify);
+    h.snap("42_verify_long_id");
+    for (w, hgt) in SIZES {
+        let screen = text_at(&h, w, hgt);
+        let row = screen
+            .lines()
+            .find(|l| l.contains("│› docs"))
+            .unwrap_or_else(|| panic!("no docs row at {w}x{hgt}:\n{screen}"));
+        assert!(row.contains(&format!("{long}*")), "{w}x{hgt}: {row}");
+        assert!(row.contains(&long), "{w}x{hgt}: {row}");
+        let models = row.split("dynamic").next().unwrap_or_default();
+        assert!(!models.contains('…'), "{w}x{hgt}: {row}");
+    }
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_are_never_cut_in_the_pick_list() {
+    let mut h = Harness::new().await;
+    select_worker(&mut h, "coder").await;
+    h.key(KeyCode::Enter).await;
+    // The widest price of any model (scope all), typed exactly so it is the first row.
+    h.key(KeyCode::Char('a')).await;
+    let catalog = h.model().catalog().expect("the catalog is loaded");
+    let (model, cost) = catalog
+        .rows
+        .iter()
+        .map(|r| {
+            let cost = format!(
+                "{}/{}",
+                orch::render::price(r.cost_input),
+                orch::render::price(r.cost_output)
+            );
+            (r.model.clone(), cost)
+        })
+        .max_by_key(|(m, c)| (c.len(), m.clone()))
+        .expect("a usable model");
+    assert!(cost.len() >= 11, "{cost}");
+    h.key(KeyCode::Char('/')).await;
+    h.chars(&model).await;
+    for (w, hgt) in SIZES {
+        let screen = text_at(&h, w, hgt);
+        assert!(screen.contains(&cost), "{w}x{hgt}: {cost} cut:\n{screen}");
+    }
+    h.snap("43_pick_whole_price");
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_asks_first_says_when_there_is_nothing_and_verify_shows_what_it_replaced() {
+    let mut h = Harness::new().await;
+    select_worker(&mut h, "docs").await;
+    // Nothing set by the user: R says so and runs nothing.
+    h.key(KeyCode::Char('R')).await;
+    assert!(h.model().confirm_reset.is_none());
+    assert!(h.model().busy.is_none());
+    assert!(
+        matches!(&h.model().notice, Some(orch_tui::app::Notice::Info(s)) if s.contains("nothing to reset")),
+        "{:?}",
+        h.model().notice
+    );
+    h.snap("50_reset_nothing");
+    // Apply node:fast (dynamic), then reset from Verify.
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Char('/')).await;
+    h.chars("node:fast").await;
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Enter).await;
+    assert_eq!(h.model().screen, Screen::Verify);
+    assert_eq!(
+        h.model().worker("docs").map(|w| w.model_ref.as_str()),
+        Some("node:fast")
+    );
+    h.key(KeyCode::Char('R')).await;
+    assert_eq!(h.model().confirm_reset.as_deref(), Some("docs"));
+    h.snap("51_reset_confirm");
+    // No: nothing changes.
+    h.key(KeyCode::Char('n')).await;
+    assert!(h.model().confirm_reset.is_none());
+    assert_eq!(
+        h.model().worker("docs").map(|w| w.model_ref.as_str()),
+        Some("node:fast")
+    );
+    // Yes: reset, and "before" is the state just replaced, not the one before the apply.
+    h.key(KeyCode::Char('R')).await;
+    h.key(KeyCode::Char('y')).await;
+    let v = h.model().verify.clone().expect("verify is open");
+    assert_eq!(v.before.model_ref, "node:fast");
+    assert!(v.before.overridden);
+    assert_eq!(v.after.model_ref, "node:docs");
+    assert!(!v.after.overridden);
+    h.snap("52_verify_after_reset");
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_from_another_client_shows_without_r() {
+    let mut h = Harness::new().await;
+    // Another client (the CLI, an MCP client) changes a worker.
+    h.backend
+        .set_model(&orch::wire::SetModelRequest {
+            worker: "coder".into(),
+            model: "node:fast".into(),
+            policy: Policy::Dynamic,
+            respawn: false,
+            force: false,
+        })
+        .await
+        .expect("the change applies");
+    assert_eq!(
+        h.model().worker("coder").map(|w| w.model_ref.as_str()),
+        Some("node")
+    );
+    // Idle ticks (1.5 s of them) poll the workers.
+    ticks(&mut h, 14).await;
+    assert_eq!(
+        h.model().worker("coder").map(|w| w.model_ref.as_str()),
+        Some("node")
+    );
+    ticks(&mut h, 1).await;
+    let coder = h.model().worker("coder").cloned().expect("a coder row");
+    assert_eq!(coder.model_ref, "node:fast");
+    assert!(coder.overridden);
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_shows_its_time_and_is_cancelled_by_c_esc_and_leaving() {
+    let mut h = Harness::new().await;
+    select_worker(&mut h, "docs").await;
+    // A first probe that answers starts the worker, so its status is steady below.
+    h.key(KeyCode::Char('p')).await;
+    h.key(KeyCode::Esc).await;
+    // From now on its OpenCode takes 10 minutes to answer.
+    h.spawner.set_prompt_delay(Duration::from_secs(600));
+    for server in h.spawner.servers() {
+        server.state().prompt_delay = Duration::from_secs(600);
+    }
+    let tasks = |h: &Harness| {
+        let backend = Arc::clone(&h.backend);
+        async move {
+            backend
+                .tasks(&orch::wire::TasksQuery::default())
+                .await
+                .expect("the tasks view")
+                .tasks
+        }
+    };
+    for (how, keys) in [
+        ("c", vec![KeyCode::Char('c')]),
+        ("esc", vec![KeyCode::Esc]),
+        ("enter", vec![KeyCode::Enter]),
+    ] {
+        h.app.handle(Msg::Key(KeyEvent::new(
+            KeyCode::Char('p'),
+            KeyModifiers::NONE,
+        )));
+        assert_eq!(h.model().screen, Screen::Verify);
+        // Wait until the probe's task runs in the backend.
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        while !tasks(&h)
+            .await
+            .iter()
+            .any(|t| t.status == orch::wire::TaskStatus::Running)
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{how}: no task runs"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for _ in 0..25 {
+            h.app.handle(Msg::Tick);
+        }
+        let v = h.model().verify.clone().expect("verify is open");
+        assert!(v.probing);
+        assert_eq!(v.probe_secs(), 2);
+        if how == "c" {
+            h.snap("53_probing");
+        }
+        for k in keys {
+            h.app.handle(Msg::Key(KeyEvent::new(k, KeyModifiers::NONE)));
+        }
+        h.settle().await;
+        assert!(h.model().busy.is_none(), "{how}");
+        let v = h.model().verify.clone().expect("verify is open");
+        assert!(!v.probing, "{how}");
+        let e = v
+            .probe
+            .clone()
+            .expect("the probe ended")
+            .expect_err("cancelled");
+        assert!(e.message.contains("cancelled"), "{how}: {}", e.message);
+        match how {
+            "c" | "esc" => {
+                assert_eq!(h.model().screen, Screen::Verify);
+                if how == "c" {
+                    // The worker's status settles (the cancelled session ends), then an
+                    // idle poll shows it: the snapshot does not race the backend.
+                    let deadline = tokio::time::Instant::now() + SETTLE;
+                    loop {
+                        let docs = h
+                            .backend
+                            .workers()
+                            .await
+                            .expect("the workers view")
+                            .into_row("docs")
+                            .expect("a docs worker");
+                        if docs.status == WorkerStatus::Ready {
+                            break;
+                        }
+                        assert!(tokio::time::Instant::now() < deadline, "{:?}", docs.status);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    ticks(&mut h, 15).await;
+                    h.snap("54_probe_cancelled");
+                }
+            }
+            // Leaving the screen cancels it.
+            _ => assert_eq!(h.model().screen, Screen::Workers, "{how}"),
+        }
+        // The task in the backend is cancelled too.
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        while tasks(&h).await.iter().any(|t| {
+            matches!(
+                t.status,
+                orch::wire::TaskStatus::Running | orch::wire::TaskStatus::Queued
+            )
+        }) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{how}: the task runs on"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if h.model().screen == Screen::Verify {
+            h.key(KeyCode::Esc).await;
+        }
+    }
+    // q while probing: the loop ends and the task does not run on.
+    let tx = h.app.sender();
+    tx.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('p'),
+        KeyModifiers::NONE,
+    )))
+    .expect("the key is sent");
+    let mut t = Terminal::new(TestBackend::new(80, 24)).expect("the terminal builds");
+    let watcher = Arc::clone(&h.backend);
+    let quit = async move {
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        while !watcher
+            .tasks(&orch::wire::TasksQuery::default())
+            .await
+            .expect("the tasks view")
+            .tasks
+            .iter()
+            .any(|t| t.status == orch::wire::TaskStatus::Running)
+        {
+            assert!(tokio::time::Instant::now() < deadline, "q: no task runs");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tx.send(Msg::Key(KeyEvent::new(
+            KeyCode::Char('q'),
+            KeyModifiers::NONE,
+        )))
+        .expect("the key is sent");
+    };
+    let backend = Arc::clone(&h.backend);
+    let (run, ()) = tokio::join!(tokio::time::timeout(SETTLE, h.app.run(&mut t)), quit);
+    run.expect("the app quits in time").expect("the app runs");
+    let left = backend
+        .tasks(&orch::wire::TasksQuery::default())
+        .await
+        .expect("the tasks view")
+        .tasks;
+    assert!(
+        left.iter().all(|t| !matches!(
+            t.status,
+            orch::wire::TaskStatus::Running | orch::wire::TaskStatus::Queued
+        )),
+        "{left:?}"
+    );
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_all_scope_usable_models_rank_above_unusable_ones() {
+    let mut h = Harness::new().await;
+    select_worker(&mut h, "coder").await;
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Char('a')).await;
+    for query in ["", "gpt", "llama"] {
+        if !query.is_empty() {
+            h.key(KeyCode::Char('/')).await;
+            h.chars(query).await;
+            h.key(KeyCode::Enter).await;
+        }
+        let p = h.model().pick.clone().expect("a pick is open");
+        let catalog = h.model().catalog().expect("the catalog is loaded");
+        let usable: Vec<bool> = p
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Model(m) => {
+                    Some(catalog.rows[*m].usable && catalog.rows[*m].not_text.is_none())
+                }
+                Item::Tag(_) => None,
+            })
+            .collect();
+        let first_unusable = usable.iter().position(|u| !u).expect("some are unusable");
+        assert!(first_unusable > 0, "{query}");
+        assert!(
+            usable[first_unusable..].iter().all(|u| !u),
+            "{query}: a usable model after an unusable one"
+        );
+        if query == "gpt" {
+            h.snap("44_all_scope_usable_first");
+        }
+        for _ in 0..query.len() {
+            h.key(KeyCode::Char('/')).await;
+            h.key(KeyCode::Backspace).await;
+            h.key(KeyCode::Enter).await;
+        }
+    }
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hints_say_only_what_works_and_no_space_is_wasted() {
+    let mut h = Harness::new().await;
+    // 80x24, nothing to say: the key bar sits right under the detail box.
+    let screen = text_at(&h, 80, 24);
+    let lines: Vec<&str> = screen.lines().collect();
+    assert!(
+        lines[22].contains('└'),
+        "a blank row above the key bar:\n{screen}"
+    );
+    // 160x48: the workers box holds its rows, no more.
+    let screen = text_at(&h, 160, 48);
+    let workers = h.model().workers.ready().map_or(0, Vec::len);
+    let lines: Vec<&str> = screen.lines().collect();
+    assert!(lines[1].contains("Workers"), "{screen}");
+    assert!(lines[3 + workers].contains('└'), "{screen}");
+    // No match while typing: `a` would type a letter, so the hint says Esc first.
+    select_worker(&mut h, "docs").await;
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Char('/')).await;
+    h.chars("zzqqxx").await;
+    let screen = text_at(&h, 80, 24);
+    assert!(screen.contains("Esc then a: all models"), "{screen}");
+    h.snap("45_no_match_typing");
+    h.key(KeyCode::Enter).await;
+    assert!(text_at(&h, 80, 24).contains("(/: edit the search, a: all models)"));
+    // An unknown key says so.
+    h.key(KeyCode::Char('x')).await;
+    assert!(text_at(&h, 80, 24).contains("x does nothing here; ? lists the keys"));
+    // The apply key bar offers suggestions only when there are some.
+    h.key(KeyCode::Esc).await;
+    h.key(KeyCode::Esc).await;
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Char('j')).await;
+    h.key(KeyCode::Enter).await;
+    assert_eq!(h.model().screen, Screen::Apply);
+    let screen = text_at(&h, 80, 24);
+    assert!(!screen.contains("suggestion"), "{screen}");
+    // The policies are explained, one line each.
+    assert!(screen.contains("dynamic rides on each message"), "{screen}");
+    assert!(
+        screen.contains("sticky  also the worker's default"),
+        "{screen}"
+    );
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pick_opens_on_the_current_model_and_ctrl_d_u_page() {
+    let mut h = Harness::new().await;
+    select_worker(&mut h, "docs").await;
+    h.key(KeyCode::Enter).await;
+    let p = h.model().pick.clone().expect("a pick is open");
+    let at = p.current().expect("a row");
+    assert_eq!(
+        p.reference(at, h.model().catalog()).as_deref(),
+        Some("node:docs")
+    );
+    let start = p.selected;
+    ctrl(&mut h, 'd').await;
+    let page = h.model().page;
+    assert_eq!(
+        h.model().pick.as_ref().map(|p| p.selected),
+        Some(start + page)
+    );
+    ctrl(&mut h, 'u').await;
+    assert_eq!(h.model().pick.as_ref().map(|p| p.selected), Some(start));
+    h.close().await;
+}
+
+/// Every screen capture in `docs/tui.md` is one of these snapshots, as it is now.
+#[test]
+fn the_screens_in_docs_tui_md_are_current_snapshots() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("../docs/tui.md")).expect("docs/tui.md reads");
+    let mut screens = Vec::new();
+    for entry in std::fs::read_dir(root.join("tests/snapshots")).expect("the snapshots list") {
+        let text = std::fs::read_to_string(entry.expect("an entry").path()).expect("it reads");
+        let body = text.splitn(3, "---\n").nth(2).unwrap_or_default();
+        let lines: Vec<String> = body
+            .lines()
+            .filter_map(|l| serde_json_line(l.trim()))
+            .map(|l| l.trim_end().to_owned())
+            .collect();
+        screens.push(lines.join("\n"));
+    }
+    let mut checked = 0;
+    for block in doc.split("```text\n").skip(1) {
+        let block = block.split("```").next().unwrap_or_default().trim_end();
+        if !block.starts_with("orch ·") {
+            continue;
+        }
+        assert!(
+            screens.iter().any(|s| s.trim_end() == block),
+            "a screen in docs/tui.md is not a current snapshot:\n{block}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} screens checked");
+}
+
+/// One line of an insta snapshot (`"…"`, JSON-escaped) as text.
+fn serde_json_line(l: &str) -> Option<String> {
+    let inner = l.strip_prefix('"')?.strip_suffix('"')?;
+    Some(inner.replace("\\\"", "\"").replace("\\\\", "\\"))
 }

@@ -93,3 +93,101 @@ async fn the_flow_runs_against_the_backend_over_its_socket() {
     drop(app);
     let _ = tokio::time::timeout(Duration::from_secs(10), served.stop()).await;
 }
+
+/// After the backend restarts, the TUI says it lost it (keeping the rows it had), retries
+/// on its own, and `r` reaches the new backend (issue 14, point 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_reconnects_after_the_backend_restarts() {
+    use orch_tui::redial::Redial;
+
+    let dir = tempfile::tempdir().expect("a temp dir is created");
+    let (paths, env) = capture_home(dir.path());
+    let spawner = FakeSpawner::new();
+    let served = Served::start(
+        Arc::new(spawner.manager(&paths, &env)),
+        &paths,
+        Default::default(),
+    );
+    let socket = served.socket.clone();
+    let dial = {
+        let socket = socket.clone();
+        move || {
+            let socket = socket.clone();
+            async move {
+                let stream = tokio::net::UnixStream::connect(&socket)
+                    .await
+                    .map_err(|e| {
+                        orch::Error::new(orch::error::ErrorKind::Unavailable, e.to_string())
+                    })?;
+                SocketClient::connect(stream, &socket).await
+            }
+        }
+    };
+    let first = dial().await.expect("the client connects");
+    let mut app = App::new(Arc::new(Redial::new(first, dial)));
+    app.start();
+    assert!(app.settle(SETTLE).await);
+    let rows = app.model.workers.ready().map_or(0, Vec::len);
+    assert!(rows > 0);
+
+    // The backend goes away: the next poll says so, the rows stay.
+    let _ = tokio::time::timeout(Duration::from_secs(10), served.stop()).await;
+    let tick = |app: &mut App<_>, n: usize| {
+        for _ in 0..n {
+            app.handle(Msg::Tick);
+        }
+    };
+    tick(&mut app, 15);
+    assert!(app.settle(SETTLE).await);
+    assert!(app.model.lost.is_some(), "the loss is noticed");
+    assert_eq!(app.model.workers.ready().map_or(0, Vec::len), rows);
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24))
+        .expect("the terminal builds");
+    app.draw(&mut t).expect("the frame draws");
+    let screen = t.backend().to_string();
+    assert!(screen.contains("retrying every 2s"), "{screen}");
+    // Retries on its own, every 2 s, while it is down.
+    tick(&mut app, 20);
+    assert!(app.settle(SETTLE).await);
+    assert!(app.model.lost.is_some());
+
+    // A new backend on the same socket (a restart): `r` reaches it.
+    let spawner2 = FakeSpawner::new();
+    let served = Served::start(
+        Arc::new(spawner2.manager(&paths, &env)),
+        &paths,
+        Default::default(),
+    );
+    app.handle(Msg::Key(KeyEvent::new(
+        KeyCode::Char('r'),
+        KeyModifiers::NONE,
+    )));
+    assert!(app.settle(SETTLE).await);
+    assert!(app.model.lost.is_none(), "{:?}", app.model.lost);
+    assert_eq!(app.model.workers.ready().map_or(0, Vec::len), rows);
+
+    // And on its own: another restart, then only ticks.
+    let _ = tokio::time::timeout(Duration::from_secs(10), served.stop()).await;
+    tick(&mut app, 15);
+    assert!(app.settle(SETTLE).await);
+    assert!(app.model.lost.is_some());
+    let spawner3 = FakeSpawner::new();
+    let served = Served::start(
+        Arc::new(spawner3.manager(&paths, &env)),
+        &paths,
+        Default::default(),
+    );
+    tick(&mut app, 20);
+    assert!(app.settle(SETTLE).await);
+    assert!(app.model.lost.is_none(), "{:?}", app.model.lost);
+    app.draw(&mut t).expect("the frame draws");
+    assert!(
+        t.backend().to_string().contains("reconnected"),
+        "{}",
+        t.backend()
+    );
+
+    drop(app);
+    let _ = tokio::time::timeout(Duration::from_secs(10), served.stop()).await;
+    drop((spawner, spawner2, spawner3));
+}
