@@ -72,6 +72,11 @@ pub fn price(p: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
+/// A price that may be unknown: `?` when it is.
+pub fn price_or_unknown(p: Option<f64>) -> String {
+    p.map_or_else(|| UNKNOWN.to_owned(), price)
+}
+
 /// Serializes a token count with 0 (unknown) as `null`.
 pub fn serialize_tokens<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
     match *n {

@@ -117,7 +117,11 @@ pub fn model_cells(m: &ModelRow) -> Vec<String> {
         yes(m.tool_call),
         yes(m.reasoning),
         tokens(m.context),
-        format!("{}/{}", price(m.cost_input), price(m.cost_output)),
+        format!(
+            "{}/{}",
+            crate::numbers::price_or_unknown(m.cost_input),
+            crate::numbers::price_or_unknown(m.cost_output)
+        ),
     ]
 }
 

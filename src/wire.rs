@@ -123,10 +123,12 @@ pub struct ModelRow {
         deserialize_with = "crate::numbers::deserialize_tokens"
     )]
     pub output: u64,
-    /// US dollars per million input tokens.
-    pub cost_input: f64,
-    /// US dollars per million output tokens.
-    pub cost_output: f64,
+    /// US dollars per million input tokens (`null` when no price is known).
+    #[serde(default)]
+    pub cost_input: Option<f64>,
+    /// US dollars per million output tokens (`null` when no price is known).
+    #[serde(default)]
+    pub cost_output: Option<f64>,
     /// `active`, `beta`, `alpha` or `deprecated`.
     pub status: ModelStatus,
     /// Release date, when known.

@@ -125,7 +125,7 @@ fn models_on_a_fresh_machine_lists_the_free_opencode_models() {
     assert!(
         view.models
             .iter()
-            .all(|r| r.provider == "opencode" && r.usable && r.cost_input == 0.0),
+            .all(|r| r.provider == "opencode" && r.usable && r.cost_input == Some(0.0)),
         "{view:?}"
     );
     assert!(view.warnings.is_empty(), "{:?}", view.warnings);
@@ -758,4 +758,33 @@ fn models_for_a_worker_list_only_models_that_fit_it() {
     let run = m.run(&["models", "--worker", "memroy"]);
     assert_eq!(run.code, FAILURE, "{}", run.stdout);
     assert!(run.stderr.contains("memory"), "{}", run.stderr);
+}
+
+/// Issue 14: a price nobody knows is not a free price. The capture's `fake` models are
+/// declared in the OpenCode config without `cost` and are not in the catalog: `?` in
+/// tables, `null` in JSON; the catalog's free models stay `0`.
+#[test]
+fn an_unknown_price_is_a_question_mark_and_null_not_zero() {
+    let m = capture();
+    let view: ModelsView = m.json(&["models", "--query", "big-pro"]);
+    let big = view
+        .models
+        .iter()
+        .find(|r| r.model == "fake/big-pro")
+        .expect("fake/big-pro is listed");
+    assert_eq!((big.cost_input, big.cost_output), (None, None));
+    let raw = m.ok(&["models", "--query", "big-pro", "--format", "json"]);
+    assert!(raw.contains("\"cost_input\": null"), "{raw}");
+    let table = m.ok(&["models", "--query", "big-pro"]);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("fake/big-pro"))
+        .expect("a fake/big-pro row");
+    assert!(row.trim_end().ends_with("?/?"), "{row}");
+    // A model the catalog knows keeps its price, a free one `0`.
+    let view: ModelsView = m.json(&["models", "--provider", "opencode"]);
+    assert!(
+        view.models.iter().all(|r| r.cost_input == Some(0.0)),
+        "{view:?}"
+    );
 }

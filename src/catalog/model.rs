@@ -218,6 +218,11 @@ pub struct Cost {
     /// Cached input write.
     #[serde(default)]
     pub cache_write: f64,
+    /// No price is known: a model the OpenCode config declares without `cost` and the
+    /// catalog does not have (its zeros mean "unknown", not "free"). Catalog models always
+    /// carry their prices (OpenCode reports 0 for a free one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
 }
 
 /// Release status of a model.

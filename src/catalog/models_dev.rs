@@ -117,6 +117,7 @@ impl DevModel {
                 output: self.cost.output,
                 cache_read: self.cost.cache_read,
                 cache_write: self.cost.cache_write,
+                unknown: false,
             },
             status: ModelStatus::parse(&self.status),
             release_date: self.release_date,

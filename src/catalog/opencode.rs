@@ -192,6 +192,7 @@ impl WireModel {
                 output: self.cost.output,
                 cache_read: self.cost.cache.read,
                 cache_write: self.cost.cache.write,
+                unknown: false,
             },
             status: ModelStatus::parse(&self.status),
             release_date: self.release_date,

@@ -217,6 +217,7 @@ pub fn decode(bytes: &[u8]) -> Result<Catalog, SnapshotError> {
                             output: cout,
                             cache_read: cr,
                             cache_write: cw,
+                            unknown: false,
                         },
                         status: status(st),
                         release_date,

@@ -203,7 +203,10 @@ fn rate(tag: Tag, m: &Model, cx: &Context<'_>, notes: Option<&mut Vec<String>>) 
                 .any(|w| contains_ignore_case(&m.id, w) || contains_ignore_case(&m.name, w));
             t.bonuses(&[(fast_name, 40, "fast-model name")]);
             let price = m.cost.input;
-            let cheap = if price <= 0.0 {
+            let cheap = if m.cost.unknown {
+                // An unknown price is not a low one.
+                0
+            } else if price <= 0.0 {
                 30
             } else if price <= 0.5 {
                 20

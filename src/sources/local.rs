@@ -412,6 +412,8 @@ fn config_model(model_id: &str, cm: &ConfigModel, base: Option<Model>) -> Model 
             output: cost.output.unwrap_or(base_cost.output),
             cache_read: cost.cache_read.unwrap_or(base_cost.cache_read),
             cache_write: cost.cache_write.unwrap_or(base_cost.cache_write),
+            // Declared without a price and unknown to the catalog: unknown, not free.
+            unknown: base.is_none() && cm.cost.is_none(),
         },
         status: cm
             .status

@@ -1,7 +1,7 @@
 //! `view(&Model, &mut Frame)`: draws the model, changes nothing. Every size works, down to
 //! zero: below [`MIN_WIDTH`]×[`MIN_HEIGHT`] it says the terminal is too small.
 
-use orch::render::{WORKER_COLUMNS, price, tokens};
+use orch::render::{WORKER_COLUMNS, tokens};
 use orch::resolve::Policy;
 use orch::workers::{WorkerRow, WorkerStatus};
 use ratatui::Frame;
@@ -461,8 +461,9 @@ fn yes(b: bool, label: &'static str) -> Cell<'static> {
     }
 }
 
-fn cost(input: f64, output: f64) -> String {
-    format!("{}/{}", price(input), price(output))
+fn cost(input: Option<f64>, output: Option<f64>) -> String {
+    use orch::numbers::price_or_unknown;
+    format!("{}/{}", price_or_unknown(input), price_or_unknown(output))
 }
 
 fn pick_screen(model: &Model, p: &Pick, frame: &mut Frame, area: Rect) {
@@ -663,7 +664,11 @@ fn pick_row(p: &Pick, item: Item, catalog: Option<&crate::app::Catalog>) -> Pick
                     row.tool = m.capabilities.tool_call;
                     row.rsn = m.capabilities.reasoning;
                     row.ctx = tokens(m.context);
-                    row.cost = cost(m.cost.input, m.cost.output);
+                    let known = !m.cost.unknown;
+                    row.cost = cost(
+                        known.then_some(m.cost.input),
+                        known.then_some(m.cost.output),
+                    );
                 }
                 Err(_) => row.target = Some("→ does not resolve".into()),
             }

@@ -663,8 +663,8 @@ async fn prices_are_never_cut_in_the_pick_list() {
         .map(|r| {
             let cost = format!(
                 "{}/{}",
-                orch::render::price(r.cost_input),
-                orch::render::price(r.cost_output)
+                orch::numbers::price_or_unknown(r.cost_input),
+                orch::numbers::price_or_unknown(r.cost_output)
             );
             (r.model.clone(), cost)
         })
