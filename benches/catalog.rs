@@ -163,3 +163,16 @@ fn capture_home(root: &Path) -> (Paths, Environment) {
     let env = orch::testutil::capture_env(root);
     (Paths::resolve(&env, root.join("project")), env)
 }
+
+/// The `task_list` view `models` (usable scope, JSON) as the backend builds it: the rows
+/// and their serialization, without the socket.
+#[divan::bench]
+fn models_view_usable_json(b: Bencher) {
+    let knowledge =
+        orch::knowledge::Knowledge::new(capture_set(), orch::profiles::Profiles::builtin());
+    let q = orch::wire::ModelsQuery::default();
+    b.bench(|| {
+        let view = orch::views::models(&knowledge, black_box(&q));
+        serde_json::to_string(&view).map(|s| s.len()).unwrap_or(0)
+    });
+}
