@@ -799,6 +799,7 @@ fn apply_outcome(row: &mut TaskRow, outcome: RunOutcome) {
     row.session_id = Some(outcome.session_id).filter(|s| !s.is_empty());
     row.output = Some(outcome.output);
     row.attempts = outcome.attempts;
+    row.usage = outcome.usage;
 }
 
 fn apply_worker_row(row: &mut TaskRow, w: WorkerRow) {

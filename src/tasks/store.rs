@@ -177,6 +177,9 @@ pub struct TaskRecord {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The record key of a task's usage.
+const USAGE_KEY: &str = "usage";
+
 /// What a record leaves to its details file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Details {
@@ -231,8 +234,22 @@ impl TaskRecord {
             error,
             owner,
             bytes,
-            extra: serde_json::Map::new(),
+            extra: row
+                .usage
+                .as_ref()
+                .and_then(|u| serde_json::to_value(u).ok())
+                .map(|u| (USAGE_KEY.to_owned(), u))
+                .into_iter()
+                .collect(),
         }
+    }
+
+    /// Tokens, cost and time of the answer (issue 12). Kept in the record line (under
+    /// `usage`, as a field the record keeps verbatim) so totals need no other file.
+    pub fn usage(&self) -> Option<crate::usage::Usage> {
+        self.extra
+            .get(USAGE_KEY)
+            .and_then(|v| crate::usage::Usage::deserialize(v).ok())
     }
 
     /// The row, without what the details and output files hold.
@@ -252,6 +269,7 @@ impl TaskRecord {
             task_truncated: self.task_truncated,
             output_truncated: self.output_truncated,
             error: self.error.clone(),
+            usage: self.usage(),
             ..TaskRow::queued(self.kind, "", self.op, self.created_at_ms)
         }
     }
@@ -736,6 +754,43 @@ mod tests {
             .iter()
             .map(|r| r.id)
             .collect()
+    }
+
+    #[test]
+    fn a_reopened_store_keeps_the_usage_with_an_unknown_cost_unknown() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        let usage = crate::usage::Usage {
+            input: Some(5),
+            output: Some(3),
+            reasoning: Some(0),
+            cache_read: Some(0),
+            cache_write: Some(0),
+            cost_usd: None,
+            total_ms: Some(40),
+            ..crate::usage::Usage::default()
+        };
+        let priced = crate::usage::Usage {
+            cost_usd: Some(0.0000425),
+            estimated: true,
+            ..usage.clone()
+        };
+        let a = store.next_id().expect("an id");
+        let mut row = finished("one", "1");
+        row.usage = Some(usage.clone());
+        store.save(a, &row).expect("saved");
+        let b = store.next_id().expect("an id");
+        row.usage = Some(priced.clone());
+        store.save(b, &row).expect("saved");
+        drop(store);
+        let store = open(dir.path(), StoreLimits::default());
+        let got = |id| store.task(id).expect("read").expect("kept").usage;
+        assert_eq!(got(a), Some(usage));
+        assert_eq!(got(b), Some(priced));
+        // In the record line itself, the unknown cost is `null`, not 0.
+        let text = std::fs::read_to_string(dir.path().join("records.jsonl")).expect("records");
+        assert!(text.contains("\"cost_usd\":null"), "{text}");
+        assert!(text.contains("\"estimated\":true"), "{text}");
     }
 
     #[test]
