@@ -190,6 +190,175 @@ pub fn cost_text(cost: Option<f64>, estimated: bool) -> String {
     }
 }
 
+/// What the totals are grouped by.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum By {
+    /// One row per worker.
+    #[default]
+    Worker,
+    /// One row per model that answered (`provider/model`).
+    Model,
+    /// One row per UTC day the task finished (`2026-11-27`).
+    Day,
+}
+
+impl By {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Worker => "worker",
+            Self::Model => "model",
+            Self::Day => "day",
+        }
+    }
+}
+
+/// One group of tasks and their summed usage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UsageRow {
+    /// The worker, model or day.
+    pub key: String,
+    /// Tasks with a usage in the group.
+    pub tasks: u64,
+    /// Of those, tasks whose cost is unknown (left out of `usage.cost_usd`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unknown_cost: u64,
+    /// The sums; `cost_usd` is `null` when no task's cost is known.
+    pub usage: Usage,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Usage totals of a project (`orch usage`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UsageView {
+    /// What the rows are grouped by.
+    pub by: By,
+    /// Only tasks that finished at or after this time (Unix milliseconds), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<u64>,
+    /// One row per group, sorted by key.
+    pub rows: Vec<UsageRow>,
+    /// Every group together.
+    pub total: UsageRow,
+}
+
+/// One finished task as the totals see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// The worker.
+    pub worker: &'a str,
+    /// The model that answered (or was resolved).
+    pub model: &'a str,
+    /// When it finished (or was created), Unix milliseconds.
+    pub at_ms: u64,
+    /// Its usage.
+    pub usage: &'a Usage,
+}
+
+/// `2026-11-27` for a Unix time in milliseconds (UTC).
+pub fn day(ms: u64) -> String {
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = (ms / 86_400_000) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Sums `entries` (those at or after `since_ms`) grouped `by`.
+pub fn totals<'a>(
+    entries: impl Iterator<Item = Entry<'a>>,
+    by: By,
+    since_ms: Option<u64>,
+) -> UsageView {
+    let mut groups: std::collections::BTreeMap<String, UsageRow> =
+        std::collections::BTreeMap::new();
+    let mut total = UsageRow {
+        key: "total".to_owned(),
+        ..UsageRow::default()
+    };
+    for e in entries {
+        if since_ms.is_some_and(|s| e.at_ms < s) {
+            continue;
+        }
+        let key = match by {
+            By::Worker => e.worker.to_owned(),
+            By::Model => e.model.to_owned(),
+            By::Day => day(e.at_ms),
+        };
+        let row = groups.entry(key).or_insert_with_key(|k| UsageRow {
+            key: k.clone(),
+            ..UsageRow::default()
+        });
+        for r in [row, &mut total] {
+            r.tasks += 1;
+            r.unknown_cost += u64::from(e.usage.cost_usd.is_none());
+            r.usage.add(e.usage);
+        }
+    }
+    // The first-token time of a sum means nothing.
+    let rows: Vec<UsageRow> = groups
+        .into_values()
+        .map(|mut r| {
+            r.usage.first_token_ms = None;
+            r
+        })
+        .collect();
+    total.usage.first_token_ms = None;
+    UsageView {
+        by,
+        since_ms,
+        rows,
+        total,
+    }
+}
+
+/// `orch usage` as a table or Markdown (JSON is the view itself).
+pub fn render(view: &UsageView, format: crate::wire::Format) -> String {
+    let mut t = crate::render::Table::new(&[
+        &view.by.as_str().to_uppercase(),
+        "TASKS",
+        "INPUT",
+        "OUTPUT",
+        "REASONING",
+        "CACHE READ",
+        "CACHE WRITE",
+        "COST",
+    ]);
+    let n = |v: Option<u64>| v.map_or_else(|| "?".to_owned(), |v| v.to_string());
+    for r in view.rows.iter().chain(std::iter::once(&view.total)) {
+        let mut cost = cost_text(r.usage.cost_usd, r.usage.estimated);
+        if r.unknown_cost > 0 && r.usage.cost_usd.is_some() {
+            cost.push_str(&format!(" + {} unknown", r.unknown_cost));
+        }
+        t.row(vec![
+            r.key.clone(),
+            r.tasks.to_string(),
+            n(r.usage.input),
+            n(r.usage.output),
+            n(r.usage.reasoning),
+            n(r.usage.cache_read),
+            n(r.usage.cache_write),
+            cost,
+        ]);
+    }
+    if view.rows.is_empty() {
+        return "no task with usage recorded\n".to_owned();
+    }
+    t.render(format)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,6 +520,84 @@ mod tests {
         assert_eq!(
             u.line(),
             "1000 in, 0 out, 0 reasoning, cache 0 read/0 write · $0.001000 (estimate) · first token 120 ms"
+        );
+    }
+
+    #[test]
+    fn days_are_utc_dates() {
+        assert_eq!(day(0), "1970-01-01");
+        assert_eq!(day(1_795_525_344_965), "2026-11-24");
+        assert_eq!(day(951_782_400_000), "2000-02-29");
+    }
+
+    #[test]
+    fn totals_group_and_keep_unknown_cost_apart() {
+        let priced = Usage::of(
+            Some(&tokens(10, 2)),
+            Some(0.5),
+            &Cost::default(),
+            "m",
+            Some(5),
+            Some(100),
+        );
+        let unknown = Usage::of(
+            Some(&tokens(1, 1)),
+            Some(0.0),
+            &Cost::default(),
+            "m",
+            None,
+            Some(10),
+        );
+        let entries = [
+            Entry {
+                worker: "coder",
+                model: "fake/a",
+                at_ms: 1_000,
+                usage: &priced,
+            },
+            Entry {
+                worker: "coder",
+                model: "fake/b",
+                at_ms: 86_400_000,
+                usage: &unknown,
+            },
+            Entry {
+                worker: "docs",
+                model: "fake/a",
+                at_ms: 86_400_001,
+                usage: &priced,
+            },
+        ];
+        let v = totals(entries.iter().copied(), By::Worker, None);
+        assert_eq!(v.rows.len(), 2);
+        assert_eq!((v.rows[0].key.as_str(), v.rows[0].tasks), ("coder", 2));
+        assert_eq!(v.rows[0].usage.input, Some(11));
+        assert_eq!(v.rows[0].usage.cost_usd, Some(0.5));
+        assert_eq!(v.rows[0].unknown_cost, 1);
+        assert_eq!(v.total.tasks, 3);
+        assert_eq!(v.total.usage.cost_usd, Some(1.0));
+        assert_eq!(v.total.usage.total_ms, Some(210));
+        let v = totals(entries.iter().copied(), By::Model, None);
+        let b = v.rows.iter().find(|r| r.key == "fake/b").expect("fake/b");
+        assert_eq!(b.usage.cost_usd, None, "only unknown costs: unknown, not 0");
+        let json = serde_json::to_value(b).expect("serializes");
+        assert_eq!(json["usage"]["cost_usd"], serde_json::Value::Null);
+        let v = totals(entries.iter().copied(), By::Day, Some(86_400_000));
+        let keys: Vec<&str> = v.rows.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["1970-01-02"]);
+        assert_eq!(v.total.tasks, 2);
+        let text = render(
+            &totals(entries.iter().copied(), By::Worker, None),
+            crate::wire::Format::Table,
+        );
+        assert!(text.starts_with("WORKER"), "{text}");
+        assert!(text.contains("$0.50 + 1 unknown"), "{text}");
+        assert_eq!(
+            render(
+                &totals(std::iter::empty(), By::Day, None),
+                crate::wire::Format::Table
+            ),
+            "no task with usage recorded\n"
         );
     }
 }
