@@ -195,6 +195,7 @@ pub fn cost_text(cost: Option<f64>, estimated: bool) -> String {
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum By {
     /// One row per worker.
     #[default]

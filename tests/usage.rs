@@ -117,3 +117,87 @@ async fn after_a_fallback_the_answering_attempt_carries_the_usage() {
     assert_eq!(task_usage.cost_usd, answered.cost_usd);
     assert_eq!(task_usage.input, Some(5));
 }
+
+#[tokio::test]
+async fn usage_totals_come_through_the_socket_from_the_records_and_survive_a_restart() {
+    use orch::api::Orchestrator;
+    use orch::testutil::fake_workers::FakeWorkers;
+    use orch::testutil::served::Served;
+    use orch::usage::{By, Usage};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (paths, env) = capture_home(dir.path());
+    let fake =
+        || FakeWorkers::new(orch::knowledge::Knowledge::load_local(&paths, &env).expect("loads"));
+    let first = Served::start(Arc::new(fake()), &paths, orch::tasks::Limits::default());
+    let store = first
+        .backend
+        .tasks()
+        .store()
+        .expect("the backend keeps records");
+    let usage = |input, cost| Usage {
+        input: Some(input),
+        output: Some(3),
+        reasoning: Some(0),
+        cache_read: Some(0),
+        cache_write: Some(0),
+        cost_usd: cost,
+        ..Usage::default()
+    };
+    // Three tasks on two workers; one model without prices (cost unknown).
+    for (worker, model, input, cost) in [
+        ("coder", "openai/gpt-4o", 5, Some(0.0000425)),
+        ("docs", "fake/big-pro", 7, None),
+        ("coder", "openai/gpt-4o", 5, Some(0.0000425)),
+    ] {
+        let id = store.next_id().expect("an id");
+        let row = orch::wire::TaskRow {
+            status: orch::wire::TaskStatus::Succeeded,
+            answered_by: Some(model.to_owned()),
+            finished_at_ms: Some(1_795_525_344_965),
+            usage: Some(usage(input, cost)),
+            ..orch::wire::TaskRow::queued(orch::wire::TaskKind::Worker, worker, None, 1)
+        };
+        store.save(id, &row).expect("saved");
+    }
+    let client = first.client().await;
+    let view = client.usage(By::Worker).await.expect("the usage view");
+    type Row<'a> = (&'a str, u64, Option<u64>, Option<u64>, Option<f64>);
+    let rows: Vec<Row<'_>> = view
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.key.as_str(),
+                r.tasks,
+                r.usage.input,
+                r.usage.output,
+                r.usage.cost_usd,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("coder", 2, Some(10), Some(6), Some(0.000085)),
+            ("docs", 1, Some(7), Some(3), None)
+        ]
+    );
+    assert_eq!((view.total.tasks, view.total.usage.input), (3, Some(17)));
+    client.close().await;
+    first.stop().await;
+
+    let second = Served::start(Arc::new(fake()), &paths, orch::tasks::Limits::default());
+    let client = second.client().await;
+    let by_model = client.usage(By::Model).await.expect("the usage view");
+    let keys: Vec<&str> = by_model.rows.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["fake/big-pro", "openai/gpt-4o"]);
+    assert_eq!(by_model.rows[0].usage.cost_usd, None, "unknown, not 0");
+    let by_day = client.usage(By::Day).await.expect("the usage view");
+    assert_eq!(by_day.rows[0].key, "2026-11-24");
+    let text = orch::usage::render(&by_model, orch::wire::Format::Markdown);
+    assert!(text.contains("| fake/big-pro | 1 |"), "{text}");
+    client.close().await;
+    second.stop().await;
+}
