@@ -249,7 +249,7 @@ impl TaskRecord {
     pub fn usage(&self) -> Option<crate::usage::Usage> {
         self.extra
             .get(USAGE_KEY)
-            .and_then(|v| crate::usage::Usage::deserialize(v).ok())
+            .and_then(crate::usage::Usage::from_value)
     }
 
     /// The row, without what the details and output files hold.
