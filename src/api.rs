@@ -66,6 +66,14 @@ pub trait Orchestrator: Send + Sync {
     fn health(&self) -> impl Future<Output = Result<HealthView, Error>> + Send {
         async { Err(needs_backend("the health record")) }
     }
+    /// Usage totals of the project's tasks (`task_list` view `usage`).
+    fn usage(
+        &self,
+        by: crate::usage::By,
+    ) -> impl Future<Output = Result<crate::usage::UsageView, Error>> + Send {
+        let _ = by;
+        async { Err(needs_backend("usage totals")) }
+    }
     /// Clears the health record (`task_start` op `health.reset`, awaited) and returns it.
     fn reset_health(&self) -> impl Future<Output = Result<HealthView, Error>> + Send {
         async { Err(needs_backend("resetting the health record")) }
@@ -217,6 +225,10 @@ impl<W: WorkerService> Orchestrator for InProcess<W> {
     async fn health(&self) -> Result<HealthView, Error> {
         self.serving("the health record")?;
         Ok(self.service().health())
+    }
+
+    async fn usage(&self, by: crate::usage::By) -> Result<crate::usage::UsageView, Error> {
+        self.serving("usage totals")?.usage(by)
     }
 
     async fn reset_health(&self) -> Result<HealthView, Error> {

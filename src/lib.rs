@@ -34,6 +34,7 @@ pub mod sources;
 pub mod tasks;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
+pub mod usage;
 pub mod views;
 pub mod wire;
 pub mod workers;

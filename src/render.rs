@@ -568,6 +568,9 @@ pub fn task(r: &TaskRow, format: Format) -> String {
     if let Some(d) = r.duration_ms {
         fact("duration", duration_ms(d));
     }
+    if let Some(u) = &r.usage {
+        fact("usage", u.line());
+    }
     if let Some(e) = &r.error {
         let mut msg = e.message.clone();
         if !e.suggestions.is_empty() {
@@ -781,5 +784,26 @@ mod tests {
         assert_eq!(duration_ms(850), "850 ms");
         assert_eq!(duration_ms(1250), "1.2 s");
         assert_eq!(duration_ms(184_000), "3 min 4 s");
+    }
+
+    #[test]
+    fn a_task_shows_its_usage_on_one_line_and_unknown_cost_as_unknown() {
+        let mut row = TaskRow::queued(crate::wire::TaskKind::Worker, "coder", None, 1);
+        row.id = "t1".into();
+        assert!(!task(&row, Format::Table).contains("usage"));
+        row.usage = Some(crate::usage::Usage {
+            input: Some(5),
+            output: Some(3),
+            total_ms: Some(1500),
+            ..crate::usage::Usage::default()
+        });
+        let text = task(&row, Format::Table);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("usage"))
+            .expect("a usage line");
+        assert!(line.contains("5 in, 3 out"), "{line}");
+        assert!(line.contains("cost unknown"), "{line}");
+        assert!(!line.contains("$0"), "{line}");
     }
 }

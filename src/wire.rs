@@ -426,6 +426,9 @@ pub struct TaskRow {
     /// failed (run-time fallback); empty when the first model answered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
+    /// Tokens, cost and time of the answer (every attempt summed), when OpenCode answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::Usage>,
 }
 
 impl TaskRow {
@@ -455,6 +458,7 @@ impl TaskRow {
             error: None,
             worker_row: None,
             attempts: Vec::new(),
+            usage: None,
         }
     }
 
@@ -1088,6 +1092,9 @@ pub struct Attempt {
     /// For the attempt that answered: the model OpenCode says answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_by: Option<String>,
+    /// For the attempt that answered: its tokens, cost and time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::Usage>,
 }
 
 impl Attempt {

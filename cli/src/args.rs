@@ -110,6 +110,8 @@ pub enum Command {
     },
     /// Show the backend: pid, socket, paths, log file, tasks.
     Status,
+    /// Show tokens and cost of the project's tasks per worker, model or day.
+    Usage(UsageArgs),
     /// Show model and provider health: failures on record, cooldowns, refused credentials.
     Health {
         /// Clear the record (every model is tried again in its usual order).
@@ -279,6 +281,36 @@ pub enum KindArg {
     Op,
     /// Both.
     All,
+}
+
+/// `orch usage`.
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// One row per worker, per model that answered, or per UTC day.
+    #[arg(long, value_enum, default_value_t)]
+    pub by: ByArg,
+}
+
+/// What `orch usage` groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ByArg {
+    /// Per worker.
+    #[default]
+    Worker,
+    /// Per model that answered.
+    Model,
+    /// Per UTC day the task finished.
+    Day,
+}
+
+impl From<ByArg> for orch::usage::By {
+    fn from(b: ByArg) -> Self {
+        match b {
+            ByArg::Worker => Self::Worker,
+            ByArg::Model => Self::Model,
+            ByArg::Day => Self::Day,
+        }
+    }
 }
 
 /// `orch tasks`.

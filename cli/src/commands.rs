@@ -8,7 +8,7 @@ use orch::resolve::RefKind;
 use orch::wire::{CancelOutcome, Format, ResolveQuery, TasksQuery, WorkerRow};
 use serde::Serialize;
 
-use crate::args::{ModelsArgs, ResolveArgs, RunArgs, SetArgs, TasksArgs};
+use crate::args::{ModelsArgs, ResolveArgs, RunArgs, SetArgs, TasksArgs, UsageArgs};
 use crate::{exit, print, wait};
 
 /// A command answered by the backend: asks it, prints the answer, says the exit code.
@@ -62,6 +62,7 @@ shows! {
     ModelsArgs => |c, b| b.models(&c.into()), orch::render::models;
     ResolveArgs => |c, b| b.resolve(&c.into()), orch::render::resolve;
     Profiles => |_c, b| b.profiles(), orch::render::profiles;
+    UsageArgs => |c, b| b.usage(c.by.into()), orch::usage::render;
 }
 
 impl Ask for SetArgs {

@@ -134,6 +134,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::WorkerModelReset { worker } => ask(cli, &commands::Reset(worker)),
         Command::Run(a) => ask(cli, a),
         Command::Tasks(a) => ask(cli, a),
+        Command::Usage(a) => ask(cli, a),
         Command::Cancel { ids } => ask(cli, &commands::Cancel(ids)),
         Command::Status => ask(cli, &commands::Status),
         Command::Health { reset } => ask(cli, &commands::Health { reset: *reset }),

@@ -289,6 +289,14 @@ impl Orchestrator for SocketClient {
         self.list(args).await
     }
 
+    async fn usage(&self, by: crate::usage::By) -> Result<crate::usage::UsageView, Error> {
+        let args = ListArgs {
+            by: Some(by),
+            ..Self::list_args(ViewArg::Usage)
+        };
+        self.list(args).await
+    }
+
     async fn cancel(&self, ids: &[String]) -> Result<CancelView, Error> {
         let args = IdsArgs {
             task_ids: ids.to_vec(),

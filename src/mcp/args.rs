@@ -198,6 +198,7 @@ pub(crate) enum ViewArg {
     Output,
     Tags,
     Health,
+    Usage,
 }
 
 /// Arguments of `task_list`.
@@ -205,9 +206,12 @@ pub(crate) enum ViewArg {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(transform = plain, transform = list_needs)]
 pub(crate) struct ListArgs {
-    /// "tasks" (default): recent tasks. "workers": each worker's model ref, resolved model, policy, reason and the model that answered its last task. "profiles": worker profiles and their tag-based defaults. "models": usable models (see scope, providers, query, visionOnly, limit). "resolve": what `model` resolves to (for `workerId`), why, and the ranked candidates. "status": the backend and its paths. "output": one task's full output (`taskId`). "tags": every tag and what it resolves to now for `workerId`. "health": models and providers with failures on record (cooldowns after 429/5xx, providers whose credentials were refused); clear it with task_start op "health.reset".
+    /// "tasks" (default): recent tasks. "workers": each worker's model ref, resolved model, policy, reason and the model that answered its last task. "profiles": worker profiles and their tag-based defaults. "models": usable models (see scope, providers, query, visionOnly, limit). "resolve": what `model` resolves to (for `workerId`), why, and the ranked candidates. "status": the backend and its paths. "output": one task's full output (`taskId`). "tags": every tag and what it resolves to now for `workerId`. "health": models and providers with failures on record (cooldowns after 429/5xx, providers whose credentials were refused); clear it with task_start op "health.reset". "usage": tokens and cost of the project's tasks summed (by `by`).
     #[serde(default)]
     pub view: ViewArg,
+    /// View "usage": one row per "worker" (default), "model" or "day".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<crate::usage::By>,
     /// Reply as "markdown" (default) or "json".
     #[serde(default)]
     pub format: ReplyFormat,

@@ -652,7 +652,7 @@ impl<W: WorkerService> McpServer<W> {
     }
 
     #[tool(
-        description = "Read-only views. view \"tasks\" (default): recent tasks. \"workers\": each worker's status, model ref, resolved model, policy, reason, the model that answered its last task, vision, port. \"profiles\": worker profiles and their tag-based defaults. \"models\": usable models (scope, providers, query, visionOnly, limit). \"resolve\": what `model` resolves to (for workerId), why, and the ranked candidates. \"status\": the backend and its paths. \"output\": one task's full output (taskId). \"tags\": every tag and what it resolves to now for workerId. \"health\": models and providers with failures on record and their cooldowns. format \"markdown\" (default) or \"json\".",
+        description = "Read-only views. view \"tasks\" (default): recent tasks. \"workers\": each worker's status, model ref, resolved model, policy, reason, the model that answered its last task, vision, port. \"profiles\": worker profiles and their tag-based defaults. \"models\": usable models (scope, providers, query, visionOnly, limit). \"resolve\": what `model` resolves to (for workerId), why, and the ranked candidates. \"status\": the backend and its paths. \"output\": one task's full output (taskId). \"tags\": every tag and what it resolves to now for workerId. \"health\": models and providers with failures on record and their cooldowns. \"usage\": tokens and cost of the project's tasks summed per worker, model or day (by). format \"markdown\" (default) or \"json\".",
         annotations(read_only_hint = true)
     )]
     async fn task_list(
@@ -745,6 +745,11 @@ impl<W: WorkerService> McpServer<W> {
             }
             ViewArg::Status => reply(&backend.status(), format, render::status),
             ViewArg::Health => reply(&backend.workers().health(), format, render::health),
+            ViewArg::Usage => reply(
+                &backend.tasks().usage(a.by.unwrap_or_default())?,
+                format,
+                crate::usage::render,
+            ),
             ViewArg::Tags => {
                 let Some(worker) = a.worker_id else {
                     return malformed("view \"tags\" needs workerId");

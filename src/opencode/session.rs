@@ -97,6 +97,29 @@ pub struct AssistantInfo {
     /// An error OpenCode recorded on the message (`{name, data: {message}}`).
     #[serde(default)]
     pub error: Option<Value>,
+    /// Tokens the answer used, as OpenCode counted them.
+    #[serde(default)]
+    pub tokens: Option<crate::usage::Tokens>,
+    /// Cost in US dollars, as OpenCode computed it from its prices (0 when it has none).
+    #[serde(default)]
+    pub cost: Option<f64>,
+    /// When the message was created and completed (Unix milliseconds).
+    #[serde(default)]
+    pub time: Option<MessageTime>,
+}
+
+/// `info.time` of a message, or `time` of a part.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct MessageTime {
+    /// Created (messages).
+    #[serde(default)]
+    pub created: Option<u64>,
+    /// Completed (messages).
+    #[serde(default)]
+    pub completed: Option<u64>,
+    /// Started (parts).
+    #[serde(default)]
+    pub start: Option<u64>,
 }
 
 /// One part of the reply; orch reads only text.
@@ -108,6 +131,9 @@ pub struct PartOutput {
     /// Text, for text parts.
     #[serde(default)]
     pub text: Option<String>,
+    /// When the part started, for text and reasoning parts.
+    #[serde(default)]
+    pub time: Option<MessageTime>,
 }
 
 /// `POST /session/{id}/message` reply.
@@ -137,6 +163,23 @@ impl PromptReply {
             .filter_map(|p| p.text.as_deref())
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// From the message's creation to its first text or reasoning part, in milliseconds.
+    pub fn first_token_ms(&self) -> Option<u64> {
+        let created = self.info.time?.created?;
+        self.parts
+            .iter()
+            .filter(|p| p.kind == "text" || p.kind == "reasoning")
+            .filter_map(|p| p.time?.start)
+            .min()
+            .map(|start| start.saturating_sub(created))
+    }
+
+    /// From the message's creation to its completion, in milliseconds.
+    pub fn answer_ms(&self) -> Option<u64> {
+        let t = self.info.time?;
+        Some(t.completed?.saturating_sub(t.created?))
     }
 
     /// The recorded error as `Name: message`, when there is one.
@@ -290,6 +333,12 @@ mod tests {
         assert_eq!(reply.answered_by().as_deref(), Some("fake/big-pro"));
         assert_eq!(reply.text(), "echo from big-pro");
         assert_eq!(reply.error(), None);
+        let tokens = reply.info.tokens.expect("the capture has tokens");
+        assert_eq!((tokens.input, tokens.output, tokens.reasoning), (5, 3, 0));
+        assert_eq!(reply.info.cost, Some(0.0));
+        // created 1795525344965, first text part 1795525345592, completed 1795525345614
+        assert_eq!(reply.first_token_ms(), Some(627));
+        assert_eq!(reply.answer_ms(), Some(649));
     }
 
     #[test]

@@ -1059,6 +1059,11 @@ impl Resolver {
             }
             let detail = if usable == 0 {
                 "no provider is usable".to_owned()
+            } else if tag == Tag::Cheap {
+                format!(
+                    "none of {usable} usable models that fit {} has a known price (a model without one is never taken for the cheapest)",
+                    target(ctx.worker)
+                )
             } else {
                 format!(
                     "none of {usable} usable models takes text in and gives text out and fits {}",
@@ -1082,10 +1087,16 @@ impl Resolver {
             ""
         };
         let notes = self.tag_notes(tag, need_image, pi, mi);
-        reason.push_str(&format!(
-            "best of {qualified} usable models{need} for {} (score {score}: {notes})",
-            tag.purpose()
-        ));
+        if tag == Tag::Cheap {
+            reason.push_str(&format!(
+                "cheapest of {qualified} usable models{need} with a known price ({notes})"
+            ));
+        } else {
+            reason.push_str(&format!(
+                "best of {qualified} usable models{need} for {} (score {score}: {notes})",
+                tag.purpose()
+            ));
+        }
         Ok(Pick {
             provider: pi,
             model: mi,

@@ -26,6 +26,12 @@ pub enum Tag {
     Vision,
     /// `node:docs`: reading documentation; long context.
     Docs,
+    /// `node:cheap`: the cheapest usable model that fits, by catalog price (input + output
+    /// per million tokens). A model without a price never qualifies (0 in the catalog also
+    /// means "unknown"), except one known to be free ([`crate::usage::known_free`]).
+    /// Accepted by [`Tag::parse`]; not (yet) in [`TAGS`] or [`Tag::ALL`], whose lists the
+    /// views, completions and snapshots show.
+    Cheap,
 }
 
 /// The tags users can write, canonical spelling first.
@@ -52,6 +58,7 @@ impl Tag {
             ":fast" => Some(Self::Fast),
             ":vision" => Some(Self::Vision),
             ":docs" => Some(Self::Docs),
+            ":cheap" => Some(Self::Cheap),
             _ => None,
         }
     }
@@ -68,6 +75,7 @@ impl Tag {
             Self::Fast => "node:fast",
             Self::Vision => "node:vision",
             Self::Docs => "node:docs",
+            Self::Cheap => "node:cheap",
         }
     }
 
@@ -78,6 +86,7 @@ impl Tag {
             Self::Fast => "fast work",
             Self::Vision => "image input",
             Self::Docs => "documentation work",
+            Self::Cheap => "cheap work",
         }
     }
 }
@@ -161,6 +170,12 @@ fn rate(tag: Tag, m: &Model, cx: &Context<'_>, notes: Option<&mut Vec<String>>) 
     if (tag == Tag::Vision || cx.need_image) && !c.input.image {
         return None;
     }
+    // `node:cheap` ranks by price first: only a known price (or a known-free model) counts.
+    let cheap_price = if tag == Tag::Cheap {
+        Some(cheap_price(m)?)
+    } else {
+        None
+    };
     let mut t = Tally { points: 0, notes };
     let access = cx.provider.access;
     let (config, api, env, custom) = if tag == Tag::Node {
@@ -245,8 +260,33 @@ fn rate(tag: Tag, m: &Model, cx: &Context<'_>, notes: Option<&mut Vec<String>>) 
             ]);
             t.points += ctx * 2;
         }
+        Tag::Cheap => {
+            let price = cheap_price.unwrap_or_default();
+            // Price in thousandths of a dollar per million tokens, weighed so that a cheaper
+            // model always outranks a dearer one; the points above (at most 170) only break ties.
+            t.points -= (price * 1000.0).round() as i64 * 1000;
+            t.note(|| {
+                if price <= 0.0 {
+                    "known free".into()
+                } else {
+                    format!("${}/M input+output", crate::numbers::price(price))
+                }
+            });
+        }
     }
     Some(t.points)
+}
+
+/// The price `node:cheap` ranks by: input + output dollars per million tokens; `None` when
+/// the catalog has no price and the model is not known to be free.
+pub fn cheap_price(m: &Model) -> Option<f64> {
+    if crate::usage::has_price(&m.cost) {
+        Some(m.cost.input.max(0.0) + m.cost.output.max(0.0))
+    } else if crate::usage::known_free(&m.id) {
+        Some(0.0)
+    } else {
+        None
+    }
 }
 
 /// Whether `haystack` contains the lowercase ASCII `needle`, ignoring ASCII case, without
@@ -267,6 +307,8 @@ mod tests {
         assert_eq!(Tag::parse("auto:vision"), Some(Tag::Vision));
         assert_eq!(Tag::parse("node:docs"), Some(Tag::Docs));
         assert_eq!(Tag::parse("node:slow"), None);
+        assert_eq!(Tag::parse("node:cheap"), Some(Tag::Cheap));
+        assert_eq!(Tag::parse("auto:cheap"), Some(Tag::Cheap));
         assert_eq!(Tag::parse("nodes"), None);
         assert!(Tag::looks_like_tag("node:slow") && !Tag::looks_like_tag("nodejs"));
         for t in TAGS {

@@ -1879,3 +1879,127 @@ fn no_fuzzy_match_in_the_bundled_catalog_is_a_model_without_text_output() {
         "{err}"
     );
 }
+
+/// A test model with this catalog price (input, output per million tokens; 0 = none).
+fn priced(id: &str, input: f64, output: f64) -> Model {
+    let mut m = model(id);
+    m.cost = Cost {
+        input,
+        output,
+        ..Cost::default()
+    };
+    m
+}
+
+#[test]
+fn node_cheap_takes_the_cheapest_known_price_and_names_it() {
+    use Access::*;
+    let r = resolver(set(
+        vec![
+            entry(
+                "fake",
+                Config,
+                vec![
+                    // 0 in the catalog is "unknown": never the cheapest.
+                    priced("big-pro", 0.0, 0.0),
+                    priced("fast-mini", 0.1, 0.4),
+                    priced("vision-pro", 2.0, 8.0).image(),
+                ],
+            ),
+            entry(
+                "groq",
+                Env,
+                vec![
+                    priced("llama-3.1-8b-instant", 0.05, 0.08),
+                    priced("gpt-oss-120b", 0.15, 0.6),
+                ],
+            ),
+            entry("opencode", Custom, vec![priced("big-pickle", 0.0, 0.0)]),
+            // Cheaper, but its provider is not usable.
+            entry("mistral", NoCredentials, vec![priced("tiny", 0.01, 0.01)]),
+        ],
+        None,
+        Some("fake/fast-mini"),
+    ));
+    let res = resolve(&r, "node:cheap", None).expect("node:cheap resolves");
+    check_ok(&r, &res, "node:cheap");
+    assert_eq!(
+        res.resolved_model, "groq/llama-3.1-8b-instant",
+        "{}",
+        res.reason
+    );
+    assert!(
+        res.reason.contains("cheapest of 4 usable models"),
+        "{}",
+        res.reason
+    );
+    assert!(
+        res.reason.contains("$0.13/M input+output"),
+        "{}",
+        res.reason
+    );
+    let order: Vec<&str> = res
+        .metadata
+        .candidates
+        .iter()
+        .map(|c| c.model.as_str())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "groq/llama-3.1-8b-instant",
+            "fake/fast-mini",
+            "groq/gpt-oss-120b",
+            "fake/vision-pro"
+        ]
+    );
+    assert_eq!(
+        resolve(&r, "auto:cheap", None)
+            .expect("the auto spelling")
+            .resolved_model,
+        "groq/llama-3.1-8b-instant"
+    );
+    // A vision worker: the cheapest priced model with image input, never a text-only one.
+    let res = resolve(&r, "node:cheap", Some(&profile("vision"))).expect("resolves for vision");
+    assert_eq!(res.resolved_model, "fake/vision-pro");
+    assert!(res.reason.contains("$10/M"), "{}", res.reason);
+}
+
+#[test]
+fn node_cheap_prefers_a_known_free_model_and_refuses_when_no_price_is_known() {
+    use Access::*;
+    let r = resolver(set(
+        vec![
+            entry(
+                "fake",
+                Config,
+                vec![priced("big-pro", 0.0, 0.0), priced("small", 0.0, 0.0)],
+            ),
+            entry(
+                "opencode",
+                Custom,
+                vec![
+                    priced("nemotron-ultra-free", 0.0, 0.0),
+                    priced("paid", 0.05, 0.05),
+                ],
+            ),
+        ],
+        None,
+        None,
+    ));
+    let res = resolve(&r, "node:cheap", None).expect("resolves");
+    assert_eq!(res.resolved_model, "opencode/nemotron-ultra-free");
+    assert!(res.reason.contains("known free"), "{}", res.reason);
+
+    let r = resolver(set(
+        vec![entry(
+            "fake",
+            Config,
+            vec![priced("big-pro", 0.0, 0.0), priced("small", 0.0, 0.0)],
+        )],
+        None,
+        None,
+    ));
+    let err = resolve(&r, "node:cheap", None).expect_err("no price is known");
+    assert!(err.to_string().contains("known price"), "{err}");
+}

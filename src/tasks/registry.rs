@@ -493,6 +493,42 @@ impl<W: WorkerService> Tasks<W> {
         }
     }
 
+    /// Usage totals (`orch usage`, `task_list` view `usage`): with a store, from the
+    /// project's task records (every backend, past and present); else from the tasks held
+    /// in memory.
+    pub fn usage(&self, by: crate::usage::By) -> Result<crate::usage::UsageView, Error> {
+        if let Some(store) = &self.inner.store {
+            return store.usage_totals(by, None).map_err(|e| {
+                Error::new(
+                    crate::error::ErrorKind::Failed,
+                    format!("cannot read the task records: {}", error_chain(&e)),
+                )
+            });
+        }
+        let rows: Vec<TaskRow> = lock(&self.inner.state)
+            .entries
+            .values()
+            .filter(|e| e.row.usage.is_some())
+            .map(|e| e.row.clone())
+            .collect();
+        Ok(crate::usage::totals(
+            rows.iter().filter_map(|r| {
+                Some(crate::usage::Entry {
+                    worker: r.worker.as_deref().unwrap_or("-"),
+                    model: r
+                        .answered_by
+                        .as_deref()
+                        .or(r.resolved_model.as_deref())
+                        .unwrap_or("-"),
+                    at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
+                    usage: r.usage.as_ref()?,
+                })
+            }),
+            by,
+            None,
+        ))
+    }
+
     /// The tasks view: newest first; outputs only when `q.output` asks (up to
     /// [`LIST_OUTPUT_BYTES`] in all). With a store, the tasks of every backend of the
     /// project, past and present.
@@ -799,6 +835,7 @@ fn apply_outcome(row: &mut TaskRow, outcome: RunOutcome) {
     row.session_id = Some(outcome.session_id).filter(|s| !s.is_empty());
     row.output = Some(outcome.output);
     row.attempts = outcome.attempts;
+    row.usage = outcome.usage;
 }
 
 fn apply_worker_row(row: &mut TaskRow, w: WorkerRow) {

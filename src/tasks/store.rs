@@ -177,6 +177,9 @@ pub struct TaskRecord {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The record key of a task's usage.
+const USAGE_KEY: &str = "usage";
+
 /// What a record leaves to its details file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Details {
@@ -231,8 +234,22 @@ impl TaskRecord {
             error,
             owner,
             bytes,
-            extra: serde_json::Map::new(),
+            extra: row
+                .usage
+                .as_ref()
+                .and_then(|u| serde_json::to_value(u).ok())
+                .map(|u| (USAGE_KEY.to_owned(), u))
+                .into_iter()
+                .collect(),
         }
+    }
+
+    /// Tokens, cost and time of the answer (issue 12). Kept in the record line (under
+    /// `usage`, as a field the record keeps verbatim) so totals need no other file.
+    pub fn usage(&self) -> Option<crate::usage::Usage> {
+        self.extra
+            .get(USAGE_KEY)
+            .and_then(crate::usage::Usage::from_value)
     }
 
     /// The row, without what the details and output files hold.
@@ -252,6 +269,7 @@ impl TaskRecord {
             task_truncated: self.task_truncated,
             output_truncated: self.output_truncated,
             error: self.error.clone(),
+            usage: self.usage(),
             ..TaskRow::queued(self.kind, "", self.op, self.created_at_ms)
         }
     }
@@ -519,6 +537,33 @@ impl TaskStore {
         self.visit(|records| records.cloned().collect())
     }
 
+    /// Usage totals of the project's records (`orch usage`): tasks with a usage, grouped
+    /// `by`, those finished at or after `since_ms` when set.
+    pub fn usage_totals(
+        &self,
+        by: crate::usage::By,
+        since_ms: Option<u64>,
+    ) -> Result<crate::usage::UsageView, StoreError> {
+        self.visit(|records| {
+            let kept: Vec<(&TaskRecord, crate::usage::Usage)> =
+                records.filter_map(|r| Some((r, r.usage()?))).collect();
+            crate::usage::totals(
+                kept.iter().map(|(r, u)| crate::usage::Entry {
+                    worker: r.worker.as_deref().unwrap_or("-"),
+                    model: r
+                        .answered_by
+                        .as_deref()
+                        .or(r.resolved_model.as_deref())
+                        .unwrap_or("-"),
+                    at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
+                    usage: u,
+                }),
+                by,
+                since_ms,
+            )
+        })
+    }
+
     /// Runs `f` over the records the views show (oldest first) without copying them: what
     /// a sum over many records (issue 12's usage) reads. The store keeps them in memory and
     /// parses only what was appended since it last looked.
@@ -736,6 +781,92 @@ mod tests {
             .iter()
             .map(|r| r.id)
             .collect()
+    }
+
+    #[test]
+    fn a_reopened_store_keeps_the_usage_with_an_unknown_cost_unknown() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        let usage = crate::usage::Usage {
+            input: Some(5),
+            output: Some(3),
+            reasoning: Some(0),
+            cache_read: Some(0),
+            cache_write: Some(0),
+            cost_usd: None,
+            total_ms: Some(40),
+            ..crate::usage::Usage::default()
+        };
+        let priced = crate::usage::Usage {
+            cost_usd: Some(0.0000425),
+            estimated: true,
+            ..usage.clone()
+        };
+        let a = store.next_id().expect("an id");
+        let mut row = finished("one", "1");
+        row.usage = Some(usage.clone());
+        store.save(a, &row).expect("saved");
+        let b = store.next_id().expect("an id");
+        row.usage = Some(priced.clone());
+        store.save(b, &row).expect("saved");
+        drop(store);
+        let store = open(dir.path(), StoreLimits::default());
+        let got = |id| store.task(id).expect("read").expect("kept").usage;
+        assert_eq!(got(a), Some(usage));
+        assert_eq!(got(b), Some(priced));
+        // In the record line itself, the unknown cost is `null`, not 0.
+        let text = std::fs::read_to_string(dir.path().join("records.jsonl")).expect("records");
+        assert!(text.contains("\"cost_usd\":null"), "{text}");
+        assert!(text.contains("\"estimated\":true"), "{text}");
+    }
+
+    #[test]
+    fn usage_totals_sum_the_records_across_a_reopen() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        let usage = |input, cost| crate::usage::Usage {
+            input: Some(input),
+            output: Some(1),
+            cost_usd: cost,
+            ..crate::usage::Usage::default()
+        };
+        for (worker, input, cost) in [
+            ("coder", 10, Some(0.25)),
+            ("docs", 5, None),
+            ("coder", 1, Some(0.5)),
+        ] {
+            let id = store.next_id().expect("an id");
+            let mut row = finished("t", "o");
+            row.worker = Some(worker.to_owned());
+            row.usage = Some(usage(input, cost));
+            store.save(id, &row).expect("saved");
+        }
+        // A task without usage (a failure, an older orch) is not counted.
+        let id = store.next_id().expect("an id");
+        store.save(id, &finished("t", "o")).expect("saved");
+        drop(store);
+        let store = open(dir.path(), StoreLimits::default());
+        let v = store
+            .usage_totals(crate::usage::By::Worker, None)
+            .expect("sums");
+        let got: Vec<(&str, u64, Option<u64>, Option<f64>)> = v
+            .rows
+            .iter()
+            .map(|r| (r.key.as_str(), r.tasks, r.usage.input, r.usage.cost_usd))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("coder", 2, Some(11), Some(0.75)),
+                ("docs", 1, Some(5), None)
+            ]
+        );
+        assert_eq!(v.total.tasks, 3);
+        assert_eq!(v.total.unknown_cost, 1);
+        let v = store
+            .usage_totals(crate::usage::By::Model, None)
+            .expect("sums");
+        assert_eq!(v.rows[0].key, "fake/big-pro");
     }
 
     #[test]

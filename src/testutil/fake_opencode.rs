@@ -56,6 +56,9 @@ pub struct State {
     /// Models (`provider/model`) whose replies say another model answered (a provider
     /// that silently substitutes one).
     pub answer_as: BTreeMap<String, (String, String)>,
+    /// Models (`provider/model`) whose replies report this `info.cost` in US dollars (the
+    /// capture's 0 otherwise, as OpenCode reports for a model without prices).
+    pub reported_cost: BTreeMap<String, f64>,
     /// `GET /session/status`: sessions that are not idle.
     status: BTreeMap<String, Value>,
     sessions: BTreeMap<String, Value>,
@@ -91,6 +94,7 @@ impl FakeOpenCode {
             retry_models: BTreeMap::new(),
             hang_models: BTreeSet::new(),
             answer_as: BTreeMap::new(),
+            reported_cost: BTreeMap::new(),
             status: BTreeMap::new(),
             sessions: BTreeMap::new(),
             messages: BTreeMap::new(),
@@ -245,13 +249,14 @@ async fn prompt(state: &Arc<Mutex<State>>, id: &str, body: &Value) -> Resp {
         };
     }
     let key = format!("{provider}/{model}");
-    let (retry, hang, error, answer_as) = {
+    let (retry, hang, error, answer_as, cost) = {
         let s = lock(state);
         (
             s.retry_models.get(&key).cloned(),
             s.hang_models.contains(&key),
             s.error_models.get(&key).cloned(),
             s.answer_as.get(&key).cloned(),
+            s.reported_cost.get(&key).copied(),
         )
     };
     let (provider, model) = answer_as.unwrap_or((provider, model));
@@ -287,6 +292,9 @@ async fn prompt(state: &Arc<Mutex<State>>, id: &str, body: &Value) -> Resp {
     reply["info"]["modelID"] = json!(model);
     reply["info"]["sessionID"] = json!(id);
     reply["info"]["time"] = json!({"created": now_ms(), "completed": now_ms()});
+    if let Some(cost) = cost {
+        reply["info"]["cost"] = json!(cost);
+    }
     if aborted && retry.is_some() {
         reply["parts"] = json!([]);
     } else if aborted {

@@ -36,6 +36,7 @@ struct Faults {
     retrying: std::collections::BTreeMap<String, String>,
     hanging: std::collections::BTreeSet<String>,
     answer_as: std::collections::BTreeMap<String, (String, String)>,
+    costs: std::collections::BTreeMap<String, f64>,
 }
 
 impl Faults {
@@ -45,6 +46,7 @@ impl Faults {
         st.retry_models.clone_from(&self.retrying);
         st.hang_models.clone_from(&self.hanging);
         st.answer_as.clone_from(&self.answer_as);
+        st.reported_cost.clone_from(&self.costs);
     }
 }
 
@@ -162,6 +164,13 @@ impl FakeSpawner {
         self.faults(|f| {
             f.answer_as
                 .insert(model.to_owned(), (p.to_owned(), m.to_owned()));
+        });
+    }
+
+    /// Makes replies for `model` report `cost` US dollars in `info.cost`.
+    pub fn report_cost(&self, model: &str, cost: f64) {
+        self.faults(|f| {
+            f.costs.insert(model.to_owned(), cost);
         });
     }
 

@@ -215,6 +215,7 @@ impl WorkerService for FakeWorkers {
             resolution,
             session_id: session,
             attempts: Vec::new(),
+            usage: None,
         })
     }
 

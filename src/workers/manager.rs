@@ -1263,6 +1263,14 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 AttemptEnd::Answered(reply) => {
                     self.record_health(&knowledge, &chosen.resolved_model, None);
                     let answered_by = reply.answered_by();
+                    let usage = crate::usage::Usage::of(
+                        reply.info.tokens.as_ref(),
+                        reply.info.cost,
+                        &chosen.metadata.cost,
+                        &chosen.metadata.model,
+                        reply.first_token_ms(),
+                        reply.answer_ms(),
+                    );
                     attempts.push(Attempt {
                         model: chosen.resolved_model.clone(),
                         class: None,
@@ -1270,7 +1278,13 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                         elapsed_ms,
                         error: None,
                         answered_by: answered_by.clone(),
+                        usage: Some(usage.clone()),
                     });
+                    // The task's usage: this answer's figures, the whole task's time.
+                    let task_usage = crate::usage::Usage {
+                        total_ms: Some(elapsed_ms),
+                        ..usage
+                    };
                     let mut outcome_resolution = chosen.clone();
                     outcome_resolution.reason =
                         fallback_reason(&resolution, candidate, &attempts, &notes);
@@ -1299,6 +1313,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                         output: reply.text(),
                         session_id: running.session_id.clone(),
                         attempts,
+                        usage: Some(task_usage),
                     });
                 }
                 AttemptEnd::Failed(mut c, shown) => {
@@ -1316,6 +1331,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                         elapsed_ms,
                         error: Some(c.message.clone()),
                         answered_by: None,
+                        usage: None,
                     });
                     self.record_health(&knowledge, &chosen.resolved_model, Some(&c));
                     if !c.class.falls_back() {

@@ -54,6 +54,9 @@ pub struct RunOutcome {
     /// Every model tried, when the task fell back (empty when the first one answered).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<crate::wire::Attempt>,
+    /// Tokens, cost and time of the answer, every attempt summed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::Usage>,
 }
 
 /// What the task layer needs from workers.

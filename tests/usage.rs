@@ -1,0 +1,203 @@
+//! Per-task usage (issue 12) through the worker manager over the fake OpenCode: tokens
+//! from OpenCode's assistant message, its cost when it reports one, an estimate from the
+//! catalog prices when it reports 0, and `null` (never 0) for a model without prices.
+
+use std::time::Duration;
+
+use orch::clock::FakeClock;
+use orch::knowledge::{Knowledge, KnowledgeSource};
+use orch::paths::{Environment, Paths};
+use orch::profiles::load_orchestrator;
+use orch::sources::local::LocalSource;
+use orch::testutil::fake_spawner::FakeSpawner;
+use orch::testutil::{capture_home, fixture, run_task, task};
+use orch::workers::failure::RetryRule;
+use orch::workers::{Manager, ManagerConfig, RunRequest};
+use serde_json::Value;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    paths: Paths,
+    env: Environment,
+    spawner: FakeSpawner,
+}
+
+impl Setup {
+    #[expect(clippy::expect_used, reason = "test helper")]
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir is created");
+        let (paths, env) = capture_home(dir.path());
+        Self {
+            _dir: dir,
+            paths,
+            env,
+            spawner: FakeSpawner::new(),
+        }
+    }
+
+    #[expect(clippy::expect_used, reason = "test helper")]
+    fn manager(&self) -> Manager<FakeSpawner, FakeClock> {
+        let set = LocalSource::new(self.paths.clone(), self.env.clone())
+            .load_now()
+            .expect("the source loads");
+        let profiles = load_orchestrator(&self.paths, &self.env).expect("the orchestrator loads");
+        let mut config = ManagerConfig::from_env(self.paths.clone(), self.env.clone());
+        config.stop_grace = Duration::from_millis(500);
+        config.retry = RetryRule {
+            max_retries: 0,
+            max_wait: Duration::from_secs(10),
+            answer_start: Duration::from_millis(300),
+            poll: Duration::from_millis(20),
+        };
+        Manager::new(
+            config,
+            KnowledgeSource::fixed(Knowledge::new(set, profiles)),
+            self.spawner.clone(),
+            FakeClock::at(1_800_000_000_000),
+        )
+    }
+}
+
+fn on(worker: &str, model: &str, text: &str) -> RunRequest {
+    RunRequest {
+        model: Some(model.into()),
+        ..task(worker, text)
+    }
+}
+
+#[tokio::test]
+async fn each_task_reports_tokens_and_a_cost_that_is_reported_estimated_or_unknown() {
+    let s = Setup::new();
+    let m = s.manager();
+
+    // The fake provider's models have no prices and OpenCode reports 0: unknown, not 0.
+    let out = run_task(&m, on("coder", "fake/big-pro", "one")).await;
+    let u = out.usage.expect("an answered task has usage");
+    // The capture's figures: 5 in, 3 out.
+    assert_eq!(
+        (u.input, u.output, u.reasoning, u.cache_read, u.cache_write),
+        (Some(5), Some(3), Some(0), Some(0), Some(0))
+    );
+    assert_eq!(u.cost_usd, None);
+    assert!(u.total_ms.is_some());
+    let json = serde_json::to_value(&u).expect("serializes");
+    assert_eq!(json["cost_usd"], Value::Null);
+
+    // A priced model (openai/gpt-4o: $2.5 in, $10 out per M) with OpenCode reporting 0:
+    // computed from the catalog and marked as an estimate.
+    let out = run_task(&m, on("coder", "openai/gpt-4o", "two")).await;
+    let u = out.usage.expect("usage");
+    let want = (5.0 * 2.5 + 3.0 * 10.0) / 1_000_000.0;
+    let got = u.cost_usd.expect("an estimate");
+    assert!((got - want).abs() < 1e-12, "{got} != {want}");
+    assert!(u.estimated);
+
+    // OpenCode's own figure wins when it reports one.
+    s.spawner.report_cost("fake/big-pro", 0.0123);
+    let out = run_task(&m, on("coder", "fake/big-pro", "three")).await;
+    let u = out.usage.expect("usage");
+    assert_eq!(u.cost_usd, Some(0.0123));
+    assert!(!u.estimated);
+}
+
+#[tokio::test]
+async fn after_a_fallback_the_answering_attempt_carries_the_usage() {
+    let s = Setup::new();
+    let m = s.manager();
+    let reply: Value =
+        serde_json::from_str(&fixture("prompt-error-429.json")).expect("the capture parses");
+    s.spawner
+        .fail_model("fake/big-pro", reply["info"]["error"].clone());
+    let out = run_task(&m, on("coder", "fake/big-pro, openai/gpt-4o", "fix it")).await;
+    assert_eq!(out.attempts.len(), 2);
+    assert_eq!(out.attempts[0].usage, None, "a failed attempt has no usage");
+    let answered = out.attempts[1].usage.clone().expect("the answer's usage");
+    assert!(answered.estimated);
+    let task_usage = out.usage.expect("the task's usage");
+    assert_eq!(task_usage.cost_usd, answered.cost_usd);
+    assert_eq!(task_usage.input, Some(5));
+}
+
+#[tokio::test]
+async fn usage_totals_come_through_the_socket_from_the_records_and_survive_a_restart() {
+    use orch::api::Orchestrator;
+    use orch::testutil::fake_workers::FakeWorkers;
+    use orch::testutil::served::Served;
+    use orch::usage::{By, Usage};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (paths, env) = capture_home(dir.path());
+    let fake =
+        || FakeWorkers::new(orch::knowledge::Knowledge::load_local(&paths, &env).expect("loads"));
+    let first = Served::start(Arc::new(fake()), &paths, orch::tasks::Limits::default());
+    let store = first
+        .backend
+        .tasks()
+        .store()
+        .expect("the backend keeps records");
+    let usage = |input, cost| Usage {
+        input: Some(input),
+        output: Some(3),
+        reasoning: Some(0),
+        cache_read: Some(0),
+        cache_write: Some(0),
+        cost_usd: cost,
+        ..Usage::default()
+    };
+    // Three tasks on two workers; one model without prices (cost unknown).
+    for (worker, model, input, cost) in [
+        ("coder", "openai/gpt-4o", 5, Some(0.0000425)),
+        ("docs", "fake/big-pro", 7, None),
+        ("coder", "openai/gpt-4o", 5, Some(0.0000425)),
+    ] {
+        let id = store.next_id().expect("an id");
+        let row = orch::wire::TaskRow {
+            status: orch::wire::TaskStatus::Succeeded,
+            answered_by: Some(model.to_owned()),
+            finished_at_ms: Some(1_795_525_344_965),
+            usage: Some(usage(input, cost)),
+            ..orch::wire::TaskRow::queued(orch::wire::TaskKind::Worker, worker, None, 1)
+        };
+        store.save(id, &row).expect("saved");
+    }
+    let client = first.client().await;
+    let view = client.usage(By::Worker).await.expect("the usage view");
+    type Row<'a> = (&'a str, u64, Option<u64>, Option<u64>, Option<f64>);
+    let rows: Vec<Row<'_>> = view
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.key.as_str(),
+                r.tasks,
+                r.usage.input,
+                r.usage.output,
+                r.usage.cost_usd,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("coder", 2, Some(10), Some(6), Some(0.000085)),
+            ("docs", 1, Some(7), Some(3), None)
+        ]
+    );
+    assert_eq!((view.total.tasks, view.total.usage.input), (3, Some(17)));
+    client.close().await;
+    first.stop().await;
+
+    let second = Served::start(Arc::new(fake()), &paths, orch::tasks::Limits::default());
+    let client = second.client().await;
+    let by_model = client.usage(By::Model).await.expect("the usage view");
+    let keys: Vec<&str> = by_model.rows.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["fake/big-pro", "openai/gpt-4o"]);
+    assert_eq!(by_model.rows[0].usage.cost_usd, None, "unknown, not 0");
+    let by_day = client.usage(By::Day).await.expect("the usage view");
+    assert_eq!(by_day.rows[0].key, "2026-11-24");
+    let text = orch::usage::render(&by_model, orch::wire::Format::Markdown);
+    assert!(text.contains("| fake/big-pro | 1 |"), "{text}");
+    client.close().await;
+    second.stop().await;
+}
