@@ -83,7 +83,7 @@ pub fn known_free(model_id: &str) -> bool {
 
 /// Whether the catalog gives this model a price.
 pub fn has_price(cost: &Cost) -> bool {
-    cost.input > 0.0 || cost.output > 0.0
+    !cost.unknown && (cost.input > 0.0 || cost.output > 0.0)
 }
 
 /// Dollars for these tokens at these prices (per million tokens). Reasoning tokens are
@@ -451,6 +451,7 @@ mod tests {
             output: 2.0,
             cache_read: 0.5,
             cache_write: 3.0,
+            unknown: false,
         };
         let u = Usage::of(Some(&t), Some(0.0), &p, "m", None, None);
         // 1 + (0.5 + 0.5) * 2 + 2 * 0.5 = 4
