@@ -117,6 +117,29 @@ struct Connection {
 }
 
 impl Connection {
+    /// Whether the backend has closed its end: nothing buffered and the socket at its end
+    /// (checked without waiting).
+    fn closed(&self) -> bool {
+        use nix::sys::socket::{MsgFlags, recv};
+        use std::os::fd::AsRawFd;
+        if !self.from.buffer().is_empty() || !self.line.is_empty() {
+            return false;
+        }
+        // A real look at the socket (tokio's readiness may not know of the end yet):
+        // peeked, without consuming and without waiting.
+        let stream: &UnixStream = self.from.get_ref().as_ref();
+        let mut byte = [0u8; 1];
+        match recv(
+            stream.as_raw_fd(),
+            &mut byte,
+            MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e != nix::errno::Errno::EAGAIN,
+        }
+    }
+
     fn new(stream: UnixStream) -> Self {
         let (from, to) = stream.into_split();
         Self {
@@ -216,22 +239,9 @@ impl<'a, C: Reconnect> Bridge<'a, C> {
                 }
             };
             tokio::select! {
-                read = input.read_until(b'\n', &mut line), if !input_done => {
-                    if read? == 0 {
-                        input_done = true;
-                        // End of input: tell the backend, which then answers what it was
-                        // sent and closes its side.
-                        match conn.as_mut() {
-                            Some(c) => {
-                                let _ = c.to.shutdown().await;
-                            }
-                            None => return output.flush().await,
-                        }
-                        continue;
-                    }
-                    let message = std::mem::take(&mut line);
-                    self.client_line(&mut conn, message, &mut output).await?;
-                }
+                // The backend first: a drop already seen is handled before the next
+                // request, which then reconnects instead of going to a dead connection.
+                biased;
                 read = from_backend => {
                     let message = match (read, conn.as_mut()) {
                         (Ok(n), Some(c)) if n > 0 && c.line.ends_with(b"\n") => std::mem::take(&mut c.line),
@@ -247,6 +257,22 @@ impl<'a, C: Reconnect> Bridge<'a, C> {
                         continue;
                     }
                     self.backend_line(&message, &mut output).await?;
+                }
+                read = input.read_until(b'\n', &mut line), if !input_done => {
+                    if read? == 0 {
+                        input_done = true;
+                        // End of input: tell the backend, which then answers what it was
+                        // sent and closes its side.
+                        match conn.as_mut() {
+                            Some(c) => {
+                                let _ = c.to.shutdown().await;
+                            }
+                            None => return output.flush().await,
+                        }
+                        continue;
+                    }
+                    let message = std::mem::take(&mut line);
+                    self.client_line(&mut conn, message, &mut output).await?;
                 }
             }
         }
@@ -282,6 +308,12 @@ impl<'a, C: Reconnect> Bridge<'a, C> {
             }
             _ => line,
         };
+        // A connection whose backend is gone (its end of the socket closed) is dropped
+        // now, so the request goes to a new backend rather than into the void.
+        if conn.as_ref().is_some_and(Connection::closed) {
+            *conn = None;
+            self.dropped(output).await?;
+        }
         if conn.is_none() {
             match self.reconnect().await {
                 Ok(c) => *conn = Some(c),
