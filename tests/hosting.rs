@@ -127,10 +127,6 @@ async fn six_hosted_workers_share_one_process_each_prompt_under_its_agent_and_mo
             "{id}"
         );
         assert_eq!(out.answered_by, Some(out.resolution.resolved_model.clone()));
-        assert!(
-            p.body.get("system").is_none(),
-            "the agent carries the prompt"
-        );
         sessions.insert(out.session_id.clone());
     }
     assert_eq!(sessions.len(), 6, "a session per worker");
@@ -205,7 +201,8 @@ async fn dedicated_and_delegating_profiles_get_their_own_process() {
     let s = Setup::new();
     write_orchestrator_json(
         &s.paths.project_dir,
-        r#"{"profiles": {"coder": {"backend": "server"}, "architect": {"delegate": true}}}"#,
+        r#"{"profiles": {"coder": {"backend": "server"}, "architect": {"delegate": true},
+            "docs": {"prompt": "Cite your sources."}}}"#,
     );
     let m = s.manager();
     let docs = run_task(&m, task("docs", "a")).await;
@@ -239,6 +236,10 @@ async fn dedicated_and_delegating_profiles_get_their_own_process() {
         prompt_of(&prompts, &out.session_id).and_then(Recorded::agent)
     };
     assert_eq!(agent(&docs).as_deref(), Some("orch-docs"));
+    // The profile's prompt rides on each message, as a dedicated worker's does (an agent's
+    // own prompt would replace OpenCode's system prompt).
+    let docs_prompt = prompt_of(&prompts, &docs.session_id).expect("docs' prompt");
+    assert_eq!(docs_prompt.body["system"], "Cite your sources.");
     assert_eq!(agent(&explorer).as_deref(), Some("orch-explorer"));
     assert_eq!(agent(&coder), None);
     assert_eq!(agent(&architect), None);
@@ -360,7 +361,7 @@ async fn a_reconfiguration_while_idle_restarts_the_host_and_says_so() {
     let first = s.spawner.servers()[0].url();
     write_orchestrator_json(
         &s.paths.project_dir,
-        r#"{"profiles": {"docs": {"prompt": "Quote the source of every answer."}}}"#,
+        r#"{"profiles": {"docs": {"tools": {"webfetch": false}}}}"#,
     );
     let out = run_task(&m, task("coder", "two")).await;
     assert!(
@@ -373,10 +374,7 @@ async fn a_reconfiguration_while_idle_restarts_the_host_and_says_so() {
     assert_eq!(s.spawner.host_spawn_count(), 2);
     assert!(!answers(&first).await, "the old host was stopped");
     let c = content(&s.spawner.specs()[1]);
-    assert_eq!(
-        c["agent"]["orch-docs"]["prompt"],
-        "Quote the source of every answer."
-    );
+    assert_eq!(c["agent"]["orch-docs"]["tools"]["webfetch"], false);
     let hosting = m
         .workers()
         .await
@@ -405,7 +403,7 @@ async fn a_reconfiguration_while_a_task_runs_starts_a_second_host_and_never_kill
     s.spawner.set_prompt_delay(Duration::ZERO);
     write_orchestrator_json(
         &s.paths.project_dir,
-        r#"{"profiles": {"docs": {"prompt": "Quote the source of every answer."}}}"#,
+        r#"{"profiles": {"docs": {"tools": {"webfetch": false}}}}"#,
     );
     let out = run_task(&*m, task("docs", "quick")).await;
     assert!(

@@ -2,10 +2,16 @@
 //! whose profile has `backend: "shared"` (the default) and does not delegate.
 //!
 //! Each hosted worker is an OpenCode agent of the host, `orch-<worker id>`, generated from
-//! its profile (description, prompt, tool switches, and a `permission` deny for `edit`,
-//! `bash` and `webfetch` when the profile switches that tool off); every prompt names the
-//! worker's agent and carries its resolved model, so no model is part of the host's
-//! configuration and a model change never restarts it.
+//! its profile (description, tool switches, and a `permission` deny for `edit`, `bash` and
+//! `webfetch` when the profile switches that tool off); every prompt names the worker's
+//! agent and carries its resolved model and the profile's prompt as `system`, as a
+//! dedicated worker's does, so no model is part of the host's configuration and neither a
+//! model change nor a prompt change restarts it. An agent's `prompt` would replace
+//! OpenCode's own system prompt (a dedicated worker keeps it), so the agent has none.
+//!
+//! OpenCode's subagents do not inherit an agent's tool switches (seen on 1.18.34: a docs
+//! agent without `edit` had the `general` subagent edit a file through `task`), so an agent
+//! with any tool switched off also gets `task` off: its limits cannot be escaped that way.
 //!
 //! There is one host per orch backend, and a backend is one project in one environment
 //! (`Paths::backend_key`). So the host runs in the project's directory with the backend's
@@ -56,22 +62,27 @@ pub fn agent_name(worker: &str) -> String {
     format!("orch-{worker}")
 }
 
-/// The agent definition of one hosted profile.
+/// The agent definition of one hosted profile: `primary`, so no other agent can call it
+/// as a subagent; its tool switches, with `task` off too when any tool is off (see the
+/// module's documentation), and the matching permissions denied.
 pub fn agent_config(profile: &Profile) -> Value {
     let mut agent = json!({
         "description": if profile.purpose.is_empty() { profile.name.clone() } else { profile.purpose.clone() },
         "mode": "primary",
     });
-    if let Some(prompt) = &profile.prompt {
-        agent["prompt"] = json!(prompt);
+    let mut tools = profile.tools.clone();
+    let limited = tools.values().any(|on| !on);
+    if limited {
+        tools.insert("task".to_owned(), false);
     }
-    if !profile.tools.is_empty() {
-        agent["tools"] = json!(profile.tools);
+    if !tools.is_empty() {
+        agent["tools"] = json!(tools);
     }
     let denied: serde_json::Map<String, Value> = DENIED_WHEN_OFF
         .iter()
         .filter(|t| profile.tools.get(**t) == Some(&false))
         .map(|t| ((*t).to_owned(), json!("deny")))
+        .chain(limited.then(|| ("task".to_owned(), json!("deny"))))
         .collect();
     if !denied.is_empty() {
         agent["permission"] = Value::Object(denied);
@@ -335,7 +346,11 @@ mod tests {
         assert_eq!(docs["permission"]["edit"], json!("deny"));
         assert_eq!(docs["permission"]["bash"], json!("deny"));
         assert!(docs["permission"].get("webfetch").is_none(), "{docs}");
+        // Subagents would not inherit the limits: `task` is off with them.
+        assert_eq!(docs["tools"]["task"], json!(false));
+        assert_eq!(docs["permission"]["task"], json!("deny"));
         assert!(v["agent"]["orch-coder"].get("permission").is_none());
+        assert!(v["agent"]["orch-coder"].get("tools").is_none());
         assert!(v.get("model").is_none(), "no model is baked into the host");
         for a in agents.values() {
             assert!(a.get("model").is_none(), "{a}");
@@ -370,9 +385,18 @@ mod tests {
         let same = HostConfig::new(user.clone(), &builtins(), Some(overlay.clone()), "f1");
         assert_eq!(a.fingerprint, same.fingerprint);
 
+        let mut prompted = builtins();
+        if let Some(docs) = prompted.iter_mut().find(|p| p.id == "docs") {
+            docs.prompt = Some("be brief".into());
+        }
+        let same_agents = HostConfig::new(user.clone(), &prompted, Some(overlay.clone()), "f1");
+        assert_eq!(
+            a.fingerprint, same_agents.fingerprint,
+            "the prompt rides on each message"
+        );
         let mut changed = builtins();
         if let Some(docs) = changed.iter_mut().find(|p| p.id == "docs") {
-            docs.prompt = Some("be brief".into());
+            docs.tools.insert("webfetch".into(), false);
         }
         let b = HostConfig::new(user.clone(), &changed, Some(overlay.clone()), "f1");
         assert_ne!(a.fingerprint, b.fingerprint);

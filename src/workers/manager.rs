@@ -1583,14 +1583,14 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         let mut body = PromptBody {
             parts: self.parts(&profile.id, std::mem::take(&mut req.task), &req.attachments)?,
             model: None,
-            // A hosted worker is its own agent on the host, which carries its prompt.
+            // A hosted worker is its own agent on the host (its tool limits).
             agent: if hosted {
                 Some(host::agent_name(&profile.id))
             } else {
                 profile.agent.clone()
             },
             tools: (!profile.tools.is_empty()).then(|| profile.tools.clone()),
-            system: if hosted { None } else { profile.prompt.clone() },
+            system: profile.prompt.clone(),
         };
         if let (Some(_), Policy::Sticky) = (&req.model, policy) {
             self.save_setting(
