@@ -360,6 +360,19 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
             out.push_str(&format!("\nwarning: {}: {warning}\n", w.id));
         }
     }
+    // Budgets (issue 12), under the table: the project's, then each worker's nearest its limit.
+    let budgets: Vec<&crate::budget::BudgetStatus> = view
+        .budgets
+        .iter()
+        .chain(view.workers.iter().filter_map(|w| w.budget.as_ref()))
+        .collect();
+    if !budgets.is_empty() {
+        out.push('\n');
+        for b in budgets {
+            out.push_str(&budget_line(b));
+            out.push('\n');
+        }
+    }
     if view.workers.iter().any(|w| w.overridden) {
         out.push_str(&format!("\n{SET_BY_YOU} = set by you (worker-model-set); worker-model-reset restores the profile's model\n"));
     }
@@ -367,6 +380,23 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
         out.push_str(&format!("\nproject: {}\n", view.project));
     }
     out
+}
+
+/// `budget over: worker coder: $0.06 of $0.05 per day (120 %), resets ... (new tasks are refused)`.
+pub fn budget_line(b: &crate::budget::BudgetStatus) -> String {
+    let state = match b.state {
+        crate::budget::State::Ok => "budget",
+        crate::budget::State::Warn => "budget warn",
+        crate::budget::State::Over => "budget over",
+    };
+    let then = match (b.state, b.over) {
+        (crate::budget::State::Over, crate::budget::Over::Refuse) => " (new tasks are refused)",
+        (crate::budget::State::Over, crate::budget::Over::Downgrade) => {
+            " (new tasks run on the cheapest model that fits)"
+        }
+        _ => "",
+    };
+    format!("{state}: {}{then}", b.line())
 }
 
 /// One worker after a model change: worker, reference, resolved model, policy, reason.

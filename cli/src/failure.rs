@@ -6,7 +6,7 @@
 //! ```
 //!
 //! `kind` is one of orch's error kinds (`invalid_input`, `not_found`, `ambiguous`,
-//! `config`, `unavailable`, `failed`) or `usage` for a command line clap refused.
+//! `config`, `unavailable`, `failed`, `budget`) or `usage` for a command line clap refused.
 
 use std::ffi::OsString;
 
@@ -85,7 +85,10 @@ pub fn command(e: &anyhow::Error, format: Format) -> u8 {
             eprintln!("suggestions: {}", api.suggestions.join(", "));
         }
     }
-    exit::FAILURE
+    match api.map(|a| a.kind) {
+        Some(ErrorKind::Budget) => exit::BUDGET,
+        _ => exit::FAILURE,
+    }
 }
 
 /// Prints clap's answer to a command line it refused (or `--help`, `--version`) and gives

@@ -564,6 +564,28 @@ impl TaskStore {
         })
     }
 
+    /// What the project and each worker spent in the UTC day and month holding `now_ms`
+    /// (budgets, issue 12): the finished tasks' usage, by the time they finished.
+    pub fn budget_spending(&self, now_ms: u64) -> Result<crate::budget::Spending, StoreError> {
+        let month_start = crate::budget::Period::Month.window(now_ms).0;
+        self.visit(|records| {
+            let kept: Vec<(&TaskRecord, u64, crate::usage::Usage)> = records
+                .filter_map(|r| {
+                    let at = r.finished_at_ms.unwrap_or(r.created_at_ms);
+                    if at < month_start {
+                        return None;
+                    }
+                    Some((r, at, r.usage()?))
+                })
+                .collect();
+            crate::budget::Spending::sum(
+                kept.iter()
+                    .map(|(r, at, u)| (r.worker.as_deref().unwrap_or("-"), *at, u)),
+                now_ms,
+            )
+        })
+    }
+
     /// Runs `f` over the records the views show (oldest first) without copying them: what
     /// a sum over many records (issue 12's usage) reads. The store keeps them in memory and
     /// parses only what was appended since it last looked.
