@@ -474,9 +474,11 @@ pub fn statuses(
             };
             let amount = s.of(l.unit);
             let unknown_cost = if l.unit == Unit::Usd { s.unknown_cost } else { 0 };
-            let state = if amount >= l.amount {
+            // Sums of dollar figures are not exact: 0.02 + 0.03 must reach 0.05.
+            let reached = |share: f64| amount >= l.amount * share * (1.0 - 1e-9);
+            let state = if reached(1.0) {
                 State::Over
-            } else if amount >= l.amount * WARN_AT || unknown_cost > 0 {
+            } else if reached(WARN_AT) || unknown_cost > 0 {
                 State::Warn
             } else {
                 State::Ok
@@ -655,4 +657,240 @@ pub fn rfc3339(ms: u64) -> String {
         secs / 60 % 60,
         secs % 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, FakeClock};
+    use serde_json::json;
+
+    /// 2026-11-27 16:00 UTC.
+    const NOW: u64 = 1_795_737_600_000 + 16 * 3_600_000;
+
+    fn parse(v: serde_json::Value) -> Result<Budget, String> {
+        Budget::from_value(&v, "profile coder: budget")
+    }
+
+    fn spent_usage(input: u64, cost: Option<f64>) -> Usage {
+        Usage {
+            input: Some(input),
+            output: Some(1),
+            reasoning: Some(2),
+            cache_read: Some(3),
+            cache_write: Some(4),
+            cost_usd: cost,
+            ..Usage::default()
+        }
+    }
+
+    #[test]
+    fn budgets_parse_per_period_and_unit() {
+        let b = parse(json!({"month": {"tokens": 2_000_000}, "day": {"usd": 0.05, "tokens": 10}, "over": "downgrade"}))
+            .expect("a valid budget");
+        assert_eq!(b.over, Some(Over::Downgrade));
+        let limits: Vec<(Period, Unit, f64)> =
+            b.limits.iter().map(|l| (l.period, l.unit, l.amount)).collect();
+        assert_eq!(
+            limits,
+            [
+                (Period::Day, Unit::Usd, 0.05),
+                (Period::Day, Unit::Tokens, 10.0),
+                (Period::Month, Unit::Tokens, 2_000_000.0)
+            ]
+        );
+        let only_policy = parse(json!({"over": "refuse"})).expect("a policy alone");
+        assert!(!only_policy.has_limits());
+        assert_eq!(parse(json!({"day": {"usd": 0}})).expect("zero").limits[0].amount, 0.0);
+    }
+
+    #[test]
+    fn garbled_budgets_are_clear_errors_naming_the_field_never_the_value() {
+        let cases = [
+            (json!({"dya": {"usd": 5}}), "unknown key \"dya\""),
+            (json!({"day": {"eur": 5}}), "budget.day: unknown key \"eur\""),
+            (json!({"day": {"usd": -1}}), "budget.day.usd must be a finite number ≥ 0"),
+            (json!({"day": {"usd": "5"}}), "budget.day.usd must be a number"),
+            (json!({"day": {"usd": 1e12}}), "budget.day.usd is above"),
+            (json!({"month": {"tokens": -5}}), "budget.month.tokens must be a whole number"),
+            (json!({"month": {"tokens": 2.5}}), "budget.month.tokens must be a whole number"),
+            (json!({"month": {"tokens": 1e30}}), "budget.month.tokens must be a whole number"),
+            (json!({"month": {}}), "budget.month names no limit"),
+            (json!({"month": 5}), "budget.month must be an object"),
+            (json!({"over": "explode"}), "budget.over must be \"refuse\" or \"downgrade\""),
+            (json!([1, 2]), "budget must be an object"),
+            (json!({"day\u{1b}[31m-secret-key-name-that-is-very-long-indeed-yes": {}}), "unknown key"),
+        ];
+        for (v, want) in cases {
+            let err = parse(v.clone()).expect_err("refused");
+            assert!(err.contains(want), "{v}: {err}");
+            assert!(err.starts_with("profile coder: budget"), "{v}: {err}");
+            assert!(!err.contains('\u{1b}'), "no control characters echoed: {err}");
+            assert!(!err.contains("indeed-yes"), "long keys are cut: {err}");
+            assert!(!err.contains("\"5\""), "values are not echoed: {err}");
+        }
+    }
+
+    #[test]
+    fn days_and_months_are_utc_and_say_when_they_reset() {
+        let clock = FakeClock::at(NOW);
+        let (start, end) = Period::Day.window(clock.now_ms());
+        assert_eq!(rfc3339(start), "2026-11-27T00:00:00Z");
+        assert_eq!(rfc3339(end), "2026-11-28T00:00:00Z");
+        let (start, end) = Period::Month.window(clock.now_ms());
+        assert_eq!(rfc3339(start), "2026-11-01T00:00:00Z");
+        assert_eq!(rfc3339(end), "2026-12-01T00:00:00Z");
+        // December rolls over into the next year; February of a leap year has 29 days.
+        let dec = days_from_civil(2026, 12, 31) * DAY_MS + 5;
+        assert_eq!(rfc3339(Period::Month.window(dec).1), "2027-01-01T00:00:00Z");
+        let feb = days_from_civil(2028, 2, 10) * DAY_MS;
+        assert_eq!(rfc3339(Period::Month.window(feb).1), "2028-03-01T00:00:00Z");
+        assert_eq!(rfc3339(Period::Day.window(feb + 1).0), "2028-02-10T00:00:00Z");
+        for days in [0, 59, 365, 10_957, 20_000, 20_784] {
+            let (y, m, d) = civil(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(crate::usage::day(NOW), "2026-11-27", "the same days as orch usage");
+    }
+
+    #[test]
+    fn at_a_month_boundary_last_months_tasks_no_longer_count() {
+        let budget = parse(json!({"month": {"usd": 1.0}, "day": {"tokens": 100}})).expect("valid");
+        let end_of_november = days_from_civil(2026, 12, 1) * DAY_MS - 1;
+        let big = spent_usage(1000, Some(5.0));
+        let entries = [("coder", end_of_november, &big)];
+        let clock = FakeClock::at(end_of_november);
+        let spending = Spending::sum(entries.iter().copied(), clock.now_ms());
+        assert_eq!(spending.worker("coder")[1].usd, 5.0);
+        let s = statuses(&budget, Some("coder"), &spending.worker("coder"), Over::Refuse, clock.now_ms());
+        assert!(s.iter().all(|s| s.state == State::Over), "{s:?}");
+        assert_eq!(s[0].resets_text(), "2026-12-01 00:00 UTC");
+        // One millisecond later: a new day and a new month, nothing spent.
+        clock.advance(1);
+        let spending = Spending::sum(entries.iter().copied(), clock.now_ms());
+        assert_eq!(spending.worker("coder"), [Spent::default(); 2]);
+        let s = statuses(&budget, Some("coder"), &spending.worker("coder"), Over::Refuse, clock.now_ms());
+        assert!(s.iter().all(|s| s.state == State::Ok), "{s:?}");
+        assert_eq!(s[1].resets_at, "2027-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn tokens_count_every_kind_and_unknown_costs_warn_instead_of_passing_silently() {
+        let u = spent_usage(10, None);
+        let entries = [("coder", NOW, &u), ("docs", NOW - 1, &u)];
+        let spending = Spending::sum(entries.iter().copied(), NOW);
+        // 10 + 1 + 2 + 3 + 4 per task
+        assert_eq!(spending.project[0].tokens, 40);
+        assert_eq!(spending.worker("coder")[0].tokens, 20);
+        let budget = parse(json!({"day": {"usd": 1.0}})).expect("valid");
+        let s = statuses(&budget, None, &spending.project, Over::Refuse, NOW);
+        assert_eq!((s[0].state, s[0].unknown_cost, s[0].spent), (State::Warn, 2, 0.0));
+        assert!(
+            s[0].line().contains("2 tasks of unknown cost not counted"),
+            "{}",
+            s[0].line()
+        );
+        let json = serde_json::to_value(&s[0]).expect("serializes");
+        assert_eq!(json["unknownCost"], 2);
+        assert_eq!(json["resetsAt"], "2026-11-28T00:00:00Z");
+    }
+
+    #[test]
+    fn states_warn_at_80_percent_and_are_over_at_100() {
+        let budget = parse(json!({"day": {"usd": 0.05}})).expect("valid");
+        let at = |usd: f64| {
+            let spent = [
+                Spent {
+                    usd,
+                    tasks: 1,
+                    ..Spent::default()
+                },
+                Spent::default(),
+            ];
+            statuses(&budget, Some("coder"), &spent, Over::Refuse, NOW)[0].state
+        };
+        assert_eq!(at(0.0), State::Ok);
+        assert_eq!(at(0.039), State::Ok);
+        assert_eq!(at(0.04), State::Warn);
+        assert_eq!(at(0.05), State::Over);
+        assert_eq!(at(0.07), State::Over);
+        // A zero budget is spent at once.
+        let zero = parse(json!({"day": {"usd": 0}})).expect("valid");
+        let s = statuses(&zero, None, &[Spent::default(); 2], Over::Refuse, NOW);
+        assert_eq!(s[0].state, State::Over);
+        assert!(s[0].line().contains("limit 0"), "{}", s[0].line());
+    }
+
+    #[test]
+    fn an_enormous_limit_is_never_reached_and_sums_never_overflow() {
+        let budget = parse(json!({"month": {"tokens": u64::MAX}, "day": {"usd": 1e9}})).expect("valid");
+        let huge = Usage {
+            input: Some(u64::MAX),
+            output: Some(u64::MAX),
+            cost_usd: Some(f64::MAX),
+            ..Usage::default()
+        };
+        let entries = [("coder", NOW, &huge), ("coder", NOW, &huge)];
+        let spending = Spending::sum(entries.iter().copied(), NOW);
+        assert_eq!(spending.project[1].tokens, u64::MAX, "saturates");
+        let s = statuses(&budget, None, &spending.project, Over::Refuse, NOW);
+        assert_eq!(s.len(), 2);
+        assert!(s.iter().all(|s| s.state == State::Over), "{s:?}");
+        let little = spent_usage(5, Some(0.01));
+        let small = [("coder", NOW, &little)];
+        let spending = Spending::sum(small.iter().copied(), NOW);
+        let s = statuses(&budget, None, &spending.project, Over::Refuse, NOW);
+        assert!(s.iter().all(|s| s.state == State::Ok), "{s:?}");
+        let json = serde_json::to_value(&s[1]).expect("serializes");
+        assert_eq!(json["limit"], serde_json::Value::from(u64::MAX as f64), "{json}");
+        assert!(s[1].line().len() < 200, "{}", s[1].line());
+    }
+
+    #[test]
+    fn decisions_refuse_downgrade_or_go_and_the_worker_policy_covers_the_project() {
+        let project = parse(json!({"day": {"usd": 0.10}})).expect("valid");
+        let coder = parse(json!({"day": {"usd": 0.05}, "over": "downgrade"})).expect("valid");
+        let docs = parse(json!({"over": "downgrade"})).expect("valid");
+        let u = spent_usage(1, Some(0.06));
+        let entries = [("coder", NOW, &u)];
+        let spending = Spending::sum(entries.iter().copied(), NOW);
+        // coder is over its own budget, which downgrades.
+        match decide(Some(&project), Some(&coder), "coder", &spending) {
+            Decision::Downgrade(s) => assert_eq!(s.worker.as_deref(), Some("coder")),
+            other => panic!("{other:?}"),
+        }
+        // Without a policy, refuse; the message names the budget, the spending and the reset.
+        let strict = parse(json!({"day": {"usd": 0.05}})).expect("valid");
+        let Decision::Refuse(s) = decide(None, Some(&strict), "coder", &spending) else {
+            panic!("refused");
+        };
+        let msg = refusal(&s, "coder", &spending);
+        assert_eq!(
+            msg,
+            "budget reached: worker coder's daily budget of $0.0500 is spent ($0.0600 today (UTC) by 1 task); new tasks on coder are refused until it resets at 2026-11-28 00:00 UTC (raise the limit under \"budget\" in orchestrator.json, or set \"over\": \"downgrade\" to run on the cheapest model that fits)"
+        );
+        // docs spent nothing of its own, but the project is over: docs says downgrade,
+        // reviewer (no budget) is refused by the project's budget.
+        let u = spent_usage(1, Some(0.11));
+        let entries = [("coder", NOW, &u)];
+        let spending = Spending::sum(entries.iter().copied(), NOW);
+        assert!(matches!(
+            decide(Some(&project), Some(&docs), "docs", &spending),
+            Decision::Downgrade(s) if s.worker.is_none()
+        ));
+        let Decision::Refuse(s) = decide(Some(&project), None, "reviewer", &spending) else {
+            panic!("refused");
+        };
+        assert!(refusal(&s, "reviewer", &spending).contains("the project's daily budget"));
+        // Under every limit: go.
+        assert_eq!(
+            decide(Some(&project), Some(&coder), "coder", &Spending::default()),
+            Decision::Go
+        );
+        let note = downgrade_note(&s, "groq/llama-3.1-8b-instant", Some((0.05, 0.08)));
+        assert!(
+            note.contains("downgraded to groq/llama-3.1-8b-instant (cheapest that fits, $0.05/$0.08 per Mtok"),
+            "{note}"
+        );
+    }
 }

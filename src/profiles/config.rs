@@ -574,6 +574,42 @@ mod tests {
     }
 
     #[test]
+    fn budgets_of_the_project_and_of_workers_are_read_and_checked() {
+        let p = parse(
+            r#"{"budget": {"day": {"usd": 5}},
+                "profiles": {"coder": {"budget": {"month": {"tokens": 2000000}, "over": "downgrade"}},
+                             "docs": {"budget": {"over": "downgrade"}}}}"#,
+        )
+        .expect("valid budgets");
+        let project = p.budget.clone().expect("a project budget");
+        assert_eq!(project.limits.len(), 1);
+        assert_eq!(project.over, None);
+        let coder = p.get("coder").and_then(|c| c.budget.clone()).expect("coder's");
+        assert_eq!(coder.over, Some(crate::budget::Over::Downgrade));
+        assert!(p.get("docs").and_then(|d| d.budget.clone()).is_some());
+        assert!(p.get("vision").and_then(|v| v.budget.clone()).is_none());
+        let cases = [
+            (r#"{"budget": {"day": {"usd": -0.5}}}"#, "budget.day.usd must be a finite number"),
+            (r#"{"budget": {"over": "downgrade"}}"#, "budget names no limit"),
+            (r#"{"budget": {"daily": {"usd": 1}}}"#, "unknown key \"daily\""),
+            (
+                r#"{"profiles": {"coder": {"budget": {"day": {"usd": 1, "tokns": 5}}}}}"#,
+                "profile coder: budget.day: unknown key \"tokns\"",
+            ),
+            (r#"{"profiles": {"coder": {"budget": {}}}}"#, "profile coder: budget names no limit"),
+            (r#"{"profiles": {"coder": {"budget": "cheap"}}}"#, "profile coder: budget must be an object"),
+            (r#"{"budget": {"day": {"usd": 1e999}}}"#, "orchestrator.json"),
+        ];
+        for (text, want) in cases {
+            let err = parse(text).err().unwrap_or_default();
+            assert!(
+                err.contains("/x/orchestrator.json") && err.contains(want),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn worker_ids() {
         for ok in ["docs", "a", "w-1_x", "9"] {
             assert!(valid_worker_id(ok), "{ok}");
