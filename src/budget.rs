@@ -190,9 +190,7 @@ impl Budget {
                         Some("refuse") => Over::Refuse,
                         Some("downgrade") => Over::Downgrade,
                         _ => {
-                            return Err(format!(
-                                "{what}.over must be \"refuse\" or \"downgrade\""
-                            ));
+                            return Err(format!("{what}.over must be \"refuse\" or \"downgrade\""));
                         }
                     });
                     continue;
@@ -206,7 +204,9 @@ impl Budget {
             };
             let field = format!("{what}.{}", period.as_str());
             let limits = value.as_object().ok_or_else(|| {
-                format!("{field} must be an object such as {{\"usd\": 5}} or {{\"tokens\": 2000000}}")
+                format!(
+                    "{field} must be an object such as {{\"usd\": 5}} or {{\"tokens\": 2000000}}"
+                )
             })?;
             if limits.is_empty() {
                 return Err(format!(
@@ -254,7 +254,9 @@ impl Budget {
                 });
             }
         }
-        budget.limits.sort_by(|a, b| (a.period, a.unit).cmp(&(b.period, b.unit)));
+        budget
+            .limits
+            .sort_by(|a, b| (a.period, a.unit).cmp(&(b.period, b.unit)));
         Ok(budget)
     }
 
@@ -408,9 +410,10 @@ impl BudgetStatus {
 
     /// `2026-11-28 00:00 UTC`.
     pub fn resets_text(&self) -> String {
-        self.resets_at
-            .strip_suffix(":00Z")
-            .map_or_else(|| self.resets_at.clone(), |s| format!("{} UTC", s.replace('T', " ")))
+        self.resets_at.strip_suffix(":00Z").map_or_else(
+            || self.resets_at.clone(),
+            |s| format!("{} UTC", s.replace('T', " ")),
+        )
     }
 
     /// `worker coder: $0.0600 of $0.05 per day (120 %), resets 2026-11-28 00:00 UTC`.
@@ -473,7 +476,11 @@ pub fn statuses(
                 Period::Month => &spent[1],
             };
             let amount = s.of(l.unit);
-            let unknown_cost = if l.unit == Unit::Usd { s.unknown_cost } else { 0 };
+            let unknown_cost = if l.unit == Unit::Usd {
+                s.unknown_cost
+            } else {
+                0
+            };
             // Sums of dollar figures are not exact: 0.02 + 0.03 must reach 0.05.
             let reached = |share: f64| amount >= l.amount * share * (1.0 - 1e-9);
             let state = if reached(1.0) {
@@ -612,6 +619,7 @@ pub fn refusal(status: &BudgetStatus, worker: &str, spending: &Spending) -> Stri
 /// The note a downgraded task's reason starts with.
 pub fn downgrade_note(status: &BudgetStatus, model: &str, price: Option<(f64, f64)>) -> String {
     let price = match price {
+        Some((i, o)) if i == 0.0 && o == 0.0 => ", known free".to_owned(),
         Some((i, o)) => format!(", ${i}/${o} per Mtok input/output"),
         None => String::new(),
     };
@@ -689,8 +697,11 @@ mod tests {
         let b = parse(json!({"month": {"tokens": 2_000_000}, "day": {"usd": 0.05, "tokens": 10}, "over": "downgrade"}))
             .expect("a valid budget");
         assert_eq!(b.over, Some(Over::Downgrade));
-        let limits: Vec<(Period, Unit, f64)> =
-            b.limits.iter().map(|l| (l.period, l.unit, l.amount)).collect();
+        let limits: Vec<(Period, Unit, f64)> = b
+            .limits
+            .iter()
+            .map(|l| (l.period, l.unit, l.amount))
+            .collect();
         assert_eq!(
             limits,
             [
@@ -701,31 +712,61 @@ mod tests {
         );
         let only_policy = parse(json!({"over": "refuse"})).expect("a policy alone");
         assert!(!only_policy.has_limits());
-        assert_eq!(parse(json!({"day": {"usd": 0}})).expect("zero").limits[0].amount, 0.0);
+        assert_eq!(
+            parse(json!({"day": {"usd": 0}})).expect("zero").limits[0].amount,
+            0.0
+        );
     }
 
     #[test]
     fn garbled_budgets_are_clear_errors_naming_the_field_never_the_value() {
         let cases = [
             (json!({"dya": {"usd": 5}}), "unknown key \"dya\""),
-            (json!({"day": {"eur": 5}}), "budget.day: unknown key \"eur\""),
-            (json!({"day": {"usd": -1}}), "budget.day.usd must be a finite number ≥ 0"),
-            (json!({"day": {"usd": "5"}}), "budget.day.usd must be a number"),
+            (
+                json!({"day": {"eur": 5}}),
+                "budget.day: unknown key \"eur\"",
+            ),
+            (
+                json!({"day": {"usd": -1}}),
+                "budget.day.usd must be a finite number ≥ 0",
+            ),
+            (
+                json!({"day": {"usd": "5"}}),
+                "budget.day.usd must be a number",
+            ),
             (json!({"day": {"usd": 1e12}}), "budget.day.usd is above"),
-            (json!({"month": {"tokens": -5}}), "budget.month.tokens must be a whole number"),
-            (json!({"month": {"tokens": 2.5}}), "budget.month.tokens must be a whole number"),
-            (json!({"month": {"tokens": 1e30}}), "budget.month.tokens must be a whole number"),
+            (
+                json!({"month": {"tokens": -5}}),
+                "budget.month.tokens must be a whole number",
+            ),
+            (
+                json!({"month": {"tokens": 2.5}}),
+                "budget.month.tokens must be a whole number",
+            ),
+            (
+                json!({"month": {"tokens": 1e30}}),
+                "budget.month.tokens must be a whole number",
+            ),
             (json!({"month": {}}), "budget.month names no limit"),
             (json!({"month": 5}), "budget.month must be an object"),
-            (json!({"over": "explode"}), "budget.over must be \"refuse\" or \"downgrade\""),
+            (
+                json!({"over": "explode"}),
+                "budget.over must be \"refuse\" or \"downgrade\"",
+            ),
             (json!([1, 2]), "budget must be an object"),
-            (json!({"day\u{1b}[31m-secret-key-name-that-is-very-long-indeed-yes": {}}), "unknown key"),
+            (
+                json!({"day\u{1b}[31m-secret-key-name-that-is-very-long-indeed-yes": {}}),
+                "unknown key",
+            ),
         ];
         for (v, want) in cases {
             let err = parse(v.clone()).expect_err("refused");
             assert!(err.contains(want), "{v}: {err}");
             assert!(err.starts_with("profile coder: budget"), "{v}: {err}");
-            assert!(!err.contains('\u{1b}'), "no control characters echoed: {err}");
+            assert!(
+                !err.contains('\u{1b}'),
+                "no control characters echoed: {err}"
+            );
             assert!(!err.contains("indeed-yes"), "long keys are cut: {err}");
             assert!(!err.contains("\"5\""), "values are not echoed: {err}");
         }
@@ -745,12 +786,19 @@ mod tests {
         assert_eq!(rfc3339(Period::Month.window(dec).1), "2027-01-01T00:00:00Z");
         let feb = days_from_civil(2028, 2, 10) * DAY_MS;
         assert_eq!(rfc3339(Period::Month.window(feb).1), "2028-03-01T00:00:00Z");
-        assert_eq!(rfc3339(Period::Day.window(feb + 1).0), "2028-02-10T00:00:00Z");
+        assert_eq!(
+            rfc3339(Period::Day.window(feb + 1).0),
+            "2028-02-10T00:00:00Z"
+        );
         for days in [0, 59, 365, 10_957, 20_000, 20_784] {
             let (y, m, d) = civil(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
-        assert_eq!(crate::usage::day(NOW), "2026-11-27", "the same days as orch usage");
+        assert_eq!(
+            crate::usage::day(NOW),
+            "2026-11-27",
+            "the same days as orch usage"
+        );
     }
 
     #[test]
@@ -762,14 +810,26 @@ mod tests {
         let clock = FakeClock::at(end_of_november);
         let spending = Spending::sum(entries.iter().copied(), clock.now_ms());
         assert_eq!(spending.worker("coder")[1].usd, 5.0);
-        let s = statuses(&budget, Some("coder"), &spending.worker("coder"), Over::Refuse, clock.now_ms());
+        let s = statuses(
+            &budget,
+            Some("coder"),
+            &spending.worker("coder"),
+            Over::Refuse,
+            clock.now_ms(),
+        );
         assert!(s.iter().all(|s| s.state == State::Over), "{s:?}");
         assert_eq!(s[0].resets_text(), "2026-12-01 00:00 UTC");
         // One millisecond later: a new day and a new month, nothing spent.
         clock.advance(1);
         let spending = Spending::sum(entries.iter().copied(), clock.now_ms());
         assert_eq!(spending.worker("coder"), [Spent::default(); 2]);
-        let s = statuses(&budget, Some("coder"), &spending.worker("coder"), Over::Refuse, clock.now_ms());
+        let s = statuses(
+            &budget,
+            Some("coder"),
+            &spending.worker("coder"),
+            Over::Refuse,
+            clock.now_ms(),
+        );
         assert!(s.iter().all(|s| s.state == State::Ok), "{s:?}");
         assert_eq!(s[1].resets_at, "2027-01-01T00:00:00Z");
     }
@@ -784,7 +844,10 @@ mod tests {
         assert_eq!(spending.worker("coder")[0].tokens, 20);
         let budget = parse(json!({"day": {"usd": 1.0}})).expect("valid");
         let s = statuses(&budget, None, &spending.project, Over::Refuse, NOW);
-        assert_eq!((s[0].state, s[0].unknown_cost, s[0].spent), (State::Warn, 2, 0.0));
+        assert_eq!(
+            (s[0].state, s[0].unknown_cost, s[0].spent),
+            (State::Warn, 2, 0.0)
+        );
         assert!(
             s[0].line().contains("2 tasks of unknown cost not counted"),
             "{}",
@@ -823,7 +886,8 @@ mod tests {
 
     #[test]
     fn an_enormous_limit_is_never_reached_and_sums_never_overflow() {
-        let budget = parse(json!({"month": {"tokens": u64::MAX}, "day": {"usd": 1e9}})).expect("valid");
+        let budget =
+            parse(json!({"month": {"tokens": u64::MAX}, "day": {"usd": 1e9}})).expect("valid");
         let huge = Usage {
             input: Some(u64::MAX),
             output: Some(u64::MAX),
@@ -842,7 +906,11 @@ mod tests {
         let s = statuses(&budget, None, &spending.project, Over::Refuse, NOW);
         assert!(s.iter().all(|s| s.state == State::Ok), "{s:?}");
         let json = serde_json::to_value(&s[1]).expect("serializes");
-        assert_eq!(json["limit"], serde_json::Value::from(u64::MAX as f64), "{json}");
+        assert_eq!(
+            json["limit"],
+            serde_json::Value::from(u64::MAX as f64),
+            "{json}"
+        );
         assert!(s[1].line().len() < 200, "{}", s[1].line());
     }
 
@@ -889,7 +957,9 @@ mod tests {
         );
         let note = downgrade_note(&s, "groq/llama-3.1-8b-instant", Some((0.05, 0.08)));
         assert!(
-            note.contains("downgraded to groq/llama-3.1-8b-instant (cheapest that fits, $0.05/$0.08 per Mtok"),
+            note.contains(
+                "downgraded to groq/llama-3.1-8b-instant (cheapest that fits, $0.05/$0.08 per Mtok"
+            ),
             "{note}"
         );
     }

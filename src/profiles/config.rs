@@ -584,21 +584,42 @@ mod tests {
         let project = p.budget.clone().expect("a project budget");
         assert_eq!(project.limits.len(), 1);
         assert_eq!(project.over, None);
-        let coder = p.get("coder").and_then(|c| c.budget.clone()).expect("coder's");
+        let coder = p
+            .get("coder")
+            .and_then(|c| c.budget.clone())
+            .expect("coder's");
         assert_eq!(coder.over, Some(crate::budget::Over::Downgrade));
         assert!(p.get("docs").and_then(|d| d.budget.clone()).is_some());
         assert!(p.get("vision").and_then(|v| v.budget.clone()).is_none());
         let cases = [
-            (r#"{"budget": {"day": {"usd": -0.5}}}"#, "budget.day.usd must be a finite number"),
-            (r#"{"budget": {"over": "downgrade"}}"#, "budget names no limit"),
-            (r#"{"budget": {"daily": {"usd": 1}}}"#, "unknown key \"daily\""),
+            (
+                r#"{"budget": {"day": {"usd": -0.5}}}"#,
+                "budget.day.usd must be a finite number",
+            ),
+            (
+                r#"{"budget": {"over": "downgrade"}}"#,
+                "budget names no limit",
+            ),
+            (
+                r#"{"budget": {"daily": {"usd": 1}}}"#,
+                "unknown key \"daily\"",
+            ),
             (
                 r#"{"profiles": {"coder": {"budget": {"day": {"usd": 1, "tokns": 5}}}}}"#,
                 "profile coder: budget.day: unknown key \"tokns\"",
             ),
-            (r#"{"profiles": {"coder": {"budget": {}}}}"#, "profile coder: budget names no limit"),
-            (r#"{"profiles": {"coder": {"budget": "cheap"}}}"#, "profile coder: budget must be an object"),
-            (r#"{"budget": {"day": {"usd": 1e999}}}"#, "orchestrator.json"),
+            (
+                r#"{"profiles": {"coder": {"budget": {}}}}"#,
+                "profile coder: budget names no limit",
+            ),
+            (
+                r#"{"profiles": {"coder": {"budget": "cheap"}}}"#,
+                "profile coder: budget must be an object",
+            ),
+            (
+                r#"{"budget": {"day": {"usd": 1e999}}}"#,
+                "orchestrator.json",
+            ),
         ];
         for (text, want) in cases {
             let err = parse(text).err().unwrap_or_default();

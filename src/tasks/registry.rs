@@ -271,30 +271,37 @@ impl<W: WorkerService> Tasks<W> {
     /// What the project and each worker spent in the current UTC day and month: from the
     /// store's records, else from the tasks held in memory.
     pub fn budget_spending(&self, now: u64) -> Result<Spending, Error> {
-        if let Some(store) = &self.inner.store {
-            return store.budget_spending(now).map_err(|e| {
-                Error::new(
-                    ErrorKind::Failed,
-                    format!("cannot read the task records: {}", error_chain(&e)),
-                )
-            });
-        }
-        let rows: Vec<TaskRow> = lock(&self.inner.state)
+        // The tasks this backend holds are the newest word on themselves (a row is finished
+        // in memory a moment before its record is written).
+        let held: BTreeMap<u64, TaskRow> = lock(&self.inner.state)
             .entries
-            .values()
-            .filter(|e| e.row.usage.is_some() && e.row.status.is_finished())
-            .map(|e| e.row.clone())
+            .iter()
+            .filter(|(_, e)| e.row.usage.is_some() && e.row.status.is_finished())
+            .map(|(n, e)| (*n, e.row.clone()))
             .collect();
-        Ok(Spending::sum(
-            rows.iter().filter_map(|r| {
-                Some((
-                    r.worker.as_deref().unwrap_or("-"),
-                    r.finished_at_ms.unwrap_or(r.created_at_ms),
-                    r.usage.as_ref()?,
-                ))
-            }),
-            now,
-        ))
+        let stored = match &self.inner.store {
+            Some(store) => store
+                .usage_since(budget::Period::Month.window(now).0)
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Failed,
+                        format!("cannot read the task records: {}", error_chain(&e)),
+                    )
+                })?,
+            None => Vec::new(),
+        };
+        let stored = stored
+            .iter()
+            .filter(|(id, ..)| !held.contains_key(id))
+            .map(|(_, w, at, u)| (w.as_str(), *at, u));
+        let held = held.values().filter_map(|r| {
+            Some((
+                r.worker.as_deref().unwrap_or("-"),
+                r.finished_at_ms.unwrap_or(r.created_at_ms),
+                r.usage.as_ref()?,
+            ))
+        });
+        Ok(Spending::sum(stored.chain(held), now))
     }
 
     /// Applies the budgets to a new run task (issue 12): under every limit it goes as
@@ -364,7 +371,9 @@ impl<W: WorkerService> Tasks<W> {
 
     /// Every budget with what was spent against it now: the project's, and each worker's
     /// (with the project's policy as that worker sees it).
-    pub fn budget_statuses(&self) -> Result<(Vec<BudgetStatus>, BTreeMap<String, Vec<BudgetStatus>>), Error> {
+    pub fn budget_statuses(
+        &self,
+    ) -> Result<(Vec<BudgetStatus>, BTreeMap<String, Vec<BudgetStatus>>), Error> {
         let knowledge = self.inner.workers.knowledge();
         let project = knowledge.profiles.budget.as_ref();
         let any = project.is_some_and(Budget::has_limits)
@@ -406,7 +415,8 @@ impl<W: WorkerService> Tasks<W> {
         let (project, workers) = match self.budget_statuses() {
             Ok(s) => s,
             Err(e) => {
-                view.warnings.push(format!("budgets unknown: {}", e.message));
+                view.warnings
+                    .push(format!("budgets unknown: {}", e.message));
                 return;
             }
         };

@@ -564,25 +564,23 @@ impl TaskStore {
         })
     }
 
-    /// What the project and each worker spent in the UTC day and month holding `now_ms`
-    /// (budgets, issue 12): the finished tasks' usage, by the time they finished.
-    pub fn budget_spending(&self, now_ms: u64) -> Result<crate::budget::Spending, StoreError> {
-        let month_start = crate::budget::Period::Month.window(now_ms).0;
+    /// The finished tasks with a usage that ended at or after `since_ms` (budgets, issue
+    /// 12): `(id, worker, finished at, usage)`, oldest first.
+    pub fn usage_since(
+        &self,
+        since_ms: u64,
+    ) -> Result<Vec<(u64, String, u64, crate::usage::Usage)>, StoreError> {
         self.visit(|records| {
-            let kept: Vec<(&TaskRecord, u64, crate::usage::Usage)> = records
+            records
                 .filter_map(|r| {
                     let at = r.finished_at_ms.unwrap_or(r.created_at_ms);
-                    if at < month_start {
+                    if at < since_ms || !r.status.is_finished() {
                         return None;
                     }
-                    Some((r, at, r.usage()?))
+                    let worker = r.worker.clone().unwrap_or_else(|| "-".to_owned());
+                    Some((r.id, worker, at, r.usage()?))
                 })
-                .collect();
-            crate::budget::Spending::sum(
-                kept.iter()
-                    .map(|(r, at, u)| (r.worker.as_deref().unwrap_or("-"), *at, u)),
-                now_ms,
-            )
+                .collect()
         })
     }
 
