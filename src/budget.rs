@@ -254,9 +254,7 @@ impl Budget {
                 });
             }
         }
-        budget
-            .limits
-            .sort_by(|a, b| (a.period, a.unit).cmp(&(b.period, b.unit)));
+        budget.limits.sort_by_key(|l| (l.period, l.unit));
         Ok(budget)
     }
 
@@ -513,6 +511,9 @@ pub fn worst(statuses: &[BudgetStatus]) -> Option<&BudgetStatus> {
             .unwrap_or(std::cmp::Ordering::Equal)
     })
 }
+
+/// Each worker's budget statuses (the project's limits as it sees them, then its own).
+pub type WorkerBudgets = BTreeMap<String, Vec<BudgetStatus>>;
 
 /// What a new task on a worker may do.
 #[derive(Debug, Clone, PartialEq)]

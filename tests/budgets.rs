@@ -74,7 +74,7 @@ fn without_zen(project: &std::path::Path) {
 async fn run_on(c: &SocketClient, worker: &str, text: &str) -> Result<TaskRow, orch::Error> {
     let started = c.run(&task(worker, text)).await?;
     let view = c
-        .await_tasks(&[started.id.clone()], Duration::from_secs(30))
+        .await_tasks(std::slice::from_ref(&started.id), Duration::from_secs(30))
         .await
         .expect("the task is awaited");
     Ok(view.tasks.into_iter().next().expect("the task's row"))
@@ -133,7 +133,7 @@ async fn a_budget_of_a_few_cents_lets_the_crossing_task_complete_and_refuses_the
         err.message
     );
     assert!(err.message.contains(" 00:00 UTC"), "{}", err.message);
-    let json = serde_json::to_value(&c.workers().await.expect("workers")).expect("serializes");
+    let json = serde_json::to_value(c.workers().await.expect("workers")).expect("serializes");
     let coder = json["workers"]
         .as_array()
         .and_then(|w| w.iter().find(|w| w["id"] == "coder"))

@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 
 use super::request::{StartRequest, Work};
 use super::store::TaskStore;
-use crate::budget::{self, Budget, BudgetStatus, Decision, Spending};
+use crate::budget::{self, Budget, BudgetStatus, Decision, Spending, WorkerBudgets};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind};
 use crate::profiles::ModelSpec;
@@ -371,9 +371,7 @@ impl<W: WorkerService> Tasks<W> {
 
     /// Every budget with what was spent against it now: the project's, and each worker's
     /// (with the project's policy as that worker sees it).
-    pub fn budget_statuses(
-        &self,
-    ) -> Result<(Vec<BudgetStatus>, BTreeMap<String, Vec<BudgetStatus>>), Error> {
+    pub fn budget_statuses(&self) -> Result<(Vec<BudgetStatus>, WorkerBudgets), Error> {
         let knowledge = self.inner.workers.knowledge();
         let project = knowledge.profiles.budget.as_ref();
         let any = project.is_some_and(Budget::has_limits)
@@ -823,10 +821,7 @@ impl<W: WorkerService> Tasks<W> {
 }
 
 /// A warning per budget at 80 % or more: the project's once, then each worker's own.
-fn budget_warnings(
-    project: &[BudgetStatus],
-    workers: &BTreeMap<String, Vec<BudgetStatus>>,
-) -> Vec<String> {
+fn budget_warnings(project: &[BudgetStatus], workers: &WorkerBudgets) -> Vec<String> {
     project
         .iter()
         .chain(workers.values().flatten().filter(|s| s.worker.is_some()))
