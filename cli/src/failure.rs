@@ -231,5 +231,18 @@ mod tests {
         assert_eq!(kind_name(ErrorKind::NotFound), "not_found");
         assert_eq!(kind_name(ErrorKind::InvalidInput), "invalid_input");
         assert_eq!(kind_name(ErrorKind::Ambiguous), "ambiguous");
+        assert_eq!(kind_name(ErrorKind::Budget), "budget");
+    }
+
+    #[test]
+    fn a_spent_budget_exits_3_and_other_failures_1() {
+        let refused = anyhow::Error::new(orch::Error::new(
+            ErrorKind::Budget,
+            "budget reached: worker coder's daily budget of $0.0500 is spent",
+        ));
+        assert_eq!(command(&refused, Format::Json), exit::BUDGET);
+        let failed = anyhow::Error::new(orch::Error::new(ErrorKind::Failed, "x"));
+        assert_eq!(command(&failed, Format::Json), exit::FAILURE);
+        assert_eq!(command(&anyhow::anyhow!("plain"), Format::Json), exit::FAILURE);
     }
 }
