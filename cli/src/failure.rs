@@ -243,6 +243,9 @@ mod tests {
         assert_eq!(command(&refused, Format::Json), exit::BUDGET);
         let failed = anyhow::Error::new(orch::Error::new(ErrorKind::Failed, "x"));
         assert_eq!(command(&failed, Format::Json), exit::FAILURE);
-        assert_eq!(command(&anyhow::anyhow!("plain"), Format::Json), exit::FAILURE);
+        assert_eq!(
+            command(&anyhow::anyhow!("plain"), Format::Json),
+            exit::FAILURE
+        );
     }
 }
