@@ -583,9 +583,8 @@ pub fn all_statuses(
     out
 }
 
-/// The message of a refused task: the budget, what was spent by how many tasks, when it
-/// resets, and how to change it.
-pub fn refusal(status: &BudgetStatus, worker: &str, spending: &Spending) -> String {
+/// Why a task is refused: the budget, what was spent by how many tasks, when it resets.
+pub fn refusal_reason(status: &BudgetStatus, worker: &str, spending: &Spending) -> String {
     let spent = match &status.worker {
         Some(w) => spending.worker(w),
         None => spending.project,
@@ -607,13 +606,21 @@ pub fn refusal(status: &BudgetStatus, worker: &str, spending: &Spending) -> Stri
         String::new()
     };
     format!(
-        "budget reached: {whose} {} budget of {} is spent ({} {} by {tasks} task{}{unknown}); new tasks on {worker} are refused until it resets at {} (raise the limit under \"budget\" in orchestrator.json, or set \"over\": \"downgrade\" to run on the cheapest model that fits)",
+        "budget reached: {whose} {} budget of {} is spent ({} {} by {tasks} task{}{unknown}); new tasks on {worker} are refused until it resets at {}",
         status.period.adjective(),
         status.unit.amount(status.limit),
         status.unit.amount(status.spent),
         status.period.current(),
         if tasks == 1 { "" } else { "s" },
         status.resets_text()
+    )
+}
+
+/// The message of a refused task: [`refusal_reason`] and how to change it.
+pub fn refusal(status: &BudgetStatus, worker: &str, spending: &Spending) -> String {
+    format!(
+        "{} (raise the limit under \"budget\" in orchestrator.json, or set \"over\": \"downgrade\" to run on the cheapest model that fits)",
+        refusal_reason(status, worker, spending)
     )
 }
 

@@ -273,7 +273,9 @@ async fn a_vision_worker_with_no_priced_image_model_is_refused_not_downgraded() 
     assert!(
         err.message
             .contains("worker vision's daily budget of $0.00 is spent")
-            && err.message.contains("no model to downgrade to"),
+            && err
+                .message
+                .contains("and no model fits it to downgrade to: "),
         "{}",
         err.message
     );

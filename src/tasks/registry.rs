@@ -273,34 +273,33 @@ impl<W: WorkerService> Tasks<W> {
     pub fn budget_spending(&self, now: u64) -> Result<Spending, Error> {
         // The tasks this backend holds are the newest word on themselves (a row is finished
         // in memory a moment before its record is written).
-        let held: BTreeMap<u64, TaskRow> = lock(&self.inner.state)
+        // (Only the figures are copied, never a row's output.)
+        let month_start = budget::Period::Month.window(now).0;
+        let held: BTreeMap<u64, (String, u64, crate::usage::Usage)> = lock(&self.inner.state)
             .entries
             .iter()
-            .filter(|(_, e)| e.row.usage.is_some() && e.row.status.is_finished())
-            .map(|(n, e)| (*n, e.row.clone()))
+            .filter(|(_, e)| e.row.status.is_finished())
+            .filter_map(|(n, e)| {
+                let at = e.row.finished_at_ms.unwrap_or(e.row.created_at_ms);
+                let usage = e.row.usage.as_ref().filter(|_| at >= month_start)?;
+                let worker = e.row.worker.clone().unwrap_or_else(|| "-".to_owned());
+                Some((*n, (worker, at, usage.clone())))
+            })
             .collect();
         let stored = match &self.inner.store {
-            Some(store) => store
-                .usage_since(budget::Period::Month.window(now).0)
-                .map_err(|e| {
-                    Error::new(
-                        ErrorKind::Failed,
-                        format!("cannot read the task records: {}", error_chain(&e)),
-                    )
-                })?,
+            Some(store) => store.usage_since(month_start).map_err(|e| {
+                Error::new(
+                    ErrorKind::Failed,
+                    format!("cannot read the task records: {}", error_chain(&e)),
+                )
+            })?,
             None => Vec::new(),
         };
         let stored = stored
             .iter()
             .filter(|(id, ..)| !held.contains_key(id))
             .map(|(_, w, at, u)| (w.as_str(), *at, u));
-        let held = held.values().filter_map(|r| {
-            Some((
-                r.worker.as_deref().unwrap_or("-"),
-                r.finished_at_ms.unwrap_or(r.created_at_ms),
-                r.usage.as_ref()?,
-            ))
-        });
+        let held = held.values().map(|(w, at, u)| (w.as_str(), *at, u));
         Ok(Spending::sum(stored.chain(held), now))
     }
 
@@ -339,8 +338,8 @@ impl<W: WorkerService> Tasks<W> {
             Error::new(
                 ErrorKind::Budget,
                 format!(
-                    "{}; no model to downgrade to: {why}",
-                    budget::refusal(&status, &run.worker, &spending)
+                    "{}, and no model fits it to downgrade to: {why}",
+                    budget::refusal_reason(&status, &run.worker, &spending)
                 ),
             )
         };
