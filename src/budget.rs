@@ -958,6 +958,22 @@ mod tests {
             panic!("refused");
         };
         assert!(refusal(&s, "reviewer", &spending).contains("the project's daily budget"));
+        // The project's own `over` applies to workers that say nothing.
+        let lenient = parse(json!({"day": {"usd": 0.10}, "over": "downgrade"})).expect("valid");
+        assert!(matches!(
+            decide(Some(&lenient), None, "reviewer", &spending),
+            Decision::Downgrade(s) if s.worker.is_none()
+        ));
+        // coder's downgrade covers the project's budget too; any refusing budget wins.
+        assert!(matches!(
+            decide(Some(&project), Some(&coder), "coder", &spending),
+            Decision::Downgrade(_)
+        ));
+        let strict_coder = parse(json!({"day": {"usd": 0.05}})).expect("valid");
+        assert!(matches!(
+            decide(Some(&lenient), Some(&strict_coder), "coder", &spending),
+            Decision::Refuse(s) if s.worker.as_deref() == Some("coder")
+        ));
         // Under every limit: go.
         assert_eq!(
             decide(Some(&project), Some(&coder), "coder", &Spending::default()),

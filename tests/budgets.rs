@@ -25,6 +25,8 @@ struct Backend {
     _dir: tempfile::TempDir,
     served: Served<orch::workers::Manager<FakeSpawner, orch::clock::FakeClock>>,
     knowledge: Knowledge,
+    paths: orch::paths::Paths,
+    env: orch::paths::Environment,
 }
 
 impl Backend {
@@ -45,7 +47,18 @@ impl Backend {
             _dir: dir,
             served,
             knowledge,
+            paths,
+            env,
         }
+    }
+
+    /// Stops the backend and starts another on the same project (a restart).
+    async fn restart(mut self) -> Self {
+        let served = self.served;
+        served.stop().await;
+        let manager = FakeSpawner::new().manager(&self.paths, &self.env);
+        self.served = Served::start(Arc::new(manager), &self.paths, Limits::default());
+        self
     }
 
     /// Whether `model` (`provider/model`) takes image input, by the catalog.
