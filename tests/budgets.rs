@@ -170,6 +170,19 @@ async fn a_budget_of_a_few_cents_lets_the_crossing_task_complete_and_refuses_the
         .expect("docs runs");
     assert_eq!(t.status, TaskStatus::Succeeded);
     c.close().await;
+    // The spending is read from the task records: a new backend refuses as well.
+    let b = b.restart().await;
+    let c = b.served.client().await;
+    let err = run_on(&c, "coder", "after a restart")
+        .await
+        .expect_err("still over the budget after a restart");
+    assert_eq!(err.kind, ErrorKind::Budget, "{err:?}");
+    assert!(
+        err.message.contains("($0.0600 today (UTC) by 3 tasks)"),
+        "{}",
+        err.message
+    );
+    c.close().await;
     b.served.stop().await;
 }
 
