@@ -360,6 +360,25 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
             out.push_str(&format!("\nwarning: {}: {warning}\n", w.id));
         }
     }
+    // Budgets (issue 12), under the table: the project's, then each worker's nearest its limit.
+    let budgets: Vec<&crate::budget::BudgetStatus> = view
+        .budgets
+        .iter()
+        // A row showing the project's limit repeats `view.budgets`: said once.
+        .chain(
+            view.workers
+                .iter()
+                .filter_map(|w| w.budget.as_ref())
+                .filter(|b| b.worker.is_some()),
+        )
+        .collect();
+    if !budgets.is_empty() {
+        out.push('\n');
+        for b in budgets {
+            out.push_str(&budget_line(b));
+            out.push('\n');
+        }
+    }
     if view.workers.iter().any(|w| w.overridden) {
         out.push_str(&format!("\n{SET_BY_YOU} = set by you (worker-model-set); worker-model-reset restores the profile's model\n"));
     }
@@ -367,6 +386,23 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
         out.push_str(&format!("\nproject: {}\n", view.project));
     }
     out
+}
+
+/// `budget over: worker coder: $0.06 of $0.05 per day (120 %), resets ... (new tasks are refused)`.
+pub fn budget_line(b: &crate::budget::BudgetStatus) -> String {
+    let state = match b.state {
+        crate::budget::State::Ok => "budget",
+        crate::budget::State::Warn => "budget warn",
+        crate::budget::State::Over => "budget over",
+    };
+    let then = match (b.state, b.over) {
+        (crate::budget::State::Over, crate::budget::Over::Refuse) => " (new tasks are refused)",
+        (crate::budget::State::Over, crate::budget::Over::Downgrade) => {
+            " (new tasks run on the cheapest model that fits)"
+        }
+        _ => "",
+    };
+    format!("{state}: {}{then}", b.line())
 }
 
 /// One worker after a model change: worker, reference, resolved model, policy, reason.
@@ -769,6 +805,50 @@ mod tests {
             t.to_markdown(),
             "| A | BB |\n| --- | --- |\n| long cell | x\\|y |\n"
         );
+    }
+
+    #[test]
+    fn workers_show_budgets_under_the_table_once_and_nothing_without_one() {
+        use crate::budget::{BudgetStatus, Over, Period, State, Unit};
+        let knowledge = crate::knowledge::Knowledge::new(
+            crate::sources::ProviderSet::default(),
+            crate::profiles::Profiles::builtin(),
+        );
+        let plain = crate::views::idle_workers(&knowledge);
+        let before = workers(&plain, Format::Table);
+        assert!(!before.contains("budget"), "{before}");
+        let status = |worker: Option<&str>, spent: f64, state: State| BudgetStatus {
+            worker: worker.map(str::to_owned),
+            period: Period::Day,
+            unit: Unit::Usd,
+            limit: 0.05,
+            spent,
+            state,
+            resets_at: "2026-11-28T00:00:00Z".to_owned(),
+            unknown_cost: 0,
+            over: Over::Refuse,
+        };
+        let mut view = plain.clone();
+        view.budgets = vec![status(None, 0.01, State::Ok)];
+        for w in &mut view.workers {
+            w.budget = Some(status(None, 0.01, State::Ok));
+        }
+        if let Some(coder) = view.workers.iter_mut().find(|w| w.id == "coder") {
+            coder.budget = Some(status(Some("coder"), 0.06, State::Over));
+        }
+        let text = workers(&view, Format::Table);
+        assert!(
+            text.starts_with(&before[..before.find('\n').unwrap_or(0)]),
+            "{text}"
+        );
+        assert_eq!(text.matches("the project: ").count(), 1, "{text}");
+        assert!(
+            text.contains("budget over: worker coder: $0.0600 of $0.0500 per day (120 %), resets 2026-11-28 00:00 UTC (new tasks are refused)"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&plain).expect("serializes");
+        assert!(json.get("budgets").is_none());
+        assert!(json["workers"][0].get("budget").is_none());
     }
 
     #[test]

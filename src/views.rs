@@ -277,6 +277,7 @@ pub fn worker_row(
         warning: None,
         fallback: None,
         hosting: None,
+        budget: None,
     }
 }
 

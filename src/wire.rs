@@ -834,6 +834,9 @@ pub struct WorkerRow {
     /// for a `shared` profile that runs on a dedicated server instead, why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosting: Option<String>,
+    /// Its budget (issue 12) nearest its limit, with what was spent; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::BudgetStatus>,
 }
 
 /// The workers view.
@@ -848,6 +851,9 @@ pub struct WorkersView {
     /// What the backend worked around (as in the status view), until it is resolved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The project's budgets (issue 12), each limit with what was spent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<crate::budget::BudgetStatus>,
 }
 
 impl WorkersView {

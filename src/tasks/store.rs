@@ -564,6 +564,26 @@ impl TaskStore {
         })
     }
 
+    /// The finished tasks with a usage that ended at or after `since_ms` (budgets, issue
+    /// 12): `(id, worker, finished at, usage)`, oldest first.
+    pub fn usage_since(
+        &self,
+        since_ms: u64,
+    ) -> Result<Vec<(u64, String, u64, crate::usage::Usage)>, StoreError> {
+        self.visit(|records| {
+            records
+                .filter_map(|r| {
+                    let at = r.finished_at_ms.unwrap_or(r.created_at_ms);
+                    if at < since_ms || !r.status.is_finished() {
+                        return None;
+                    }
+                    let worker = r.worker.clone().unwrap_or_else(|| "-".to_owned());
+                    Some((r.id, worker, at, r.usage()?))
+                })
+                .collect()
+        })
+    }
+
     /// Runs `f` over the records the views show (oldest first) without copying them: what
     /// a sum over many records (issue 12's usage) reads. The store keeps them in memory and
     /// parses only what was appended since it last looked.
