@@ -219,6 +219,9 @@ impl<W: WorkerService> Orchestrator for InProcess<W> {
     async fn workers(&self) -> Result<WorkersView, Error> {
         let mut view = self.service().workers().await;
         view.warnings = self.service().warnings();
+        if let Ok(tasks) = self.serving("usage totals") {
+            tasks.add_usage(&mut view, crate::tasks::now_ms());
+        }
         Ok(view)
     }
 

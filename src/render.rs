@@ -323,10 +323,16 @@ pub const WORKER_COLUMNS: [&str; 6] = [
 /// The workers view: each worker's model, why, and the model that really answered.
 pub fn workers(view: &WorkersView, format: Format) -> String {
     let mut head = WORKER_COLUMNS.to_vec();
-    head.extend(["VISION", "PORT", "REASON"]);
+    head.extend(["VISION", "PORT"]);
+    // The cost columns once a worker has a task on record (issue 12).
+    let costs = view.workers.iter().any(|w| w.usage.is_some());
+    if costs {
+        head.extend(["TODAY", "7 DAYS"]);
+    }
+    head.push("REASON");
     let mut t = Table::new(&head);
     for w in &view.workers {
-        t.row(vec![
+        let mut cells = vec![
             w.id.clone(),
             w.status.to_string(),
             if w.overridden {
@@ -339,20 +345,35 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
             or_dash(w.answered_by.as_deref()),
             yes(w.vision),
             w.port.map_or_else(|| "-".to_owned(), |p| p.to_string()),
-            {
-                let mut reason = match (&w.error, &w.warning) {
-                    (Some(e), _) => format!("{} (error: {e})", w.reason),
-                    (None, Some(warning)) => format!("{} (warning: {warning})", w.reason),
-                    (None, None) => w.reason.clone(),
-                };
-                if let Some(f) = &w.fallback {
-                    reason.push_str(&format!(" (last task: {f})"));
-                }
-                reason
-            },
-        ]);
+        ];
+        if costs {
+            let cell =
+                |s: Option<&crate::usage::Sum>| s.map_or_else(|| "-".to_owned(), |s| s.cell());
+            cells.push(cell(w.usage.as_ref().map(|u| &u.today)));
+            cells.push(cell(w.usage.as_ref().map(|u| &u.last_7_days)));
+        }
+        cells.push({
+            let mut reason = match (&w.error, &w.warning) {
+                (Some(e), _) => format!("{} (error: {e})", w.reason),
+                (None, Some(warning)) => format!("{} (warning: {warning})", w.reason),
+                (None, None) => w.reason.clone(),
+            };
+            if let Some(f) = &w.fallback {
+                reason.push_str(&format!(" (last task: {f})"));
+            }
+            reason
+        });
+        t.row(cells);
     }
     let mut out = t.render(format);
+    if let Some(u) = view.usage.as_ref().filter(|u| u.project.all_time.tasks > 0) {
+        out.push_str(&format!(
+            "\nproject usage: today {} · 7 days {} · all time {} (UTC days; orch usage for more)\n",
+            u.project.today.cell(),
+            u.project.last_7_days.cell(),
+            u.project.all_time.cell()
+        ));
+    }
     // A model that does not fit (set with --force) is said once more, under the table,
     // where a long reason cannot hide it.
     for w in view.workers.iter() {

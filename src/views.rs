@@ -276,6 +276,7 @@ pub fn worker_row(
         error: None,
         warning: None,
         fallback: None,
+        usage: None,
     }
 }
 

@@ -829,6 +829,10 @@ pub struct WorkerRow {
     /// How its last task fell back (`fell back from a to b (429)`), when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
+    /// What its tasks cost today, in the last 7 days and all time (from the project's task
+    /// records), when the backend says; absent for a worker without a task on record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::Windows>,
 }
 
 /// The workers view.
@@ -843,6 +847,10 @@ pub struct WorkersView {
     /// What the backend worked around (as in the status view), until it is resolved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the project's tasks cost today, in the last 7 days and all time (every worker,
+    /// past and present), when the backend says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::UsageWindows>,
 }
 
 impl WorkersView {

@@ -701,6 +701,7 @@ impl<W: WorkerService> McpServer<W> {
                 let mut view = backend.workers().workers().await;
                 view.project = backend.info.paths.project_dir.display().to_string();
                 view.warnings = backend.workers().warnings();
+                backend.tasks().add_usage(&mut view, crate::tasks::now_ms());
                 reply(&view, format, render::workers)
             }
             ViewArg::Profiles => reply(

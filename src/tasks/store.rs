@@ -564,6 +564,20 @@ impl TaskStore {
         })
     }
 
+    /// Usage of the project's records for today, the last 7 days and all time (UTC days of
+    /// `now_ms`), per worker (or model, `by`) and for the project, in one pass.
+    pub fn usage_windows(
+        &self,
+        by: crate::usage::By,
+        now_ms: u64,
+    ) -> Result<crate::usage::UsageWindows, StoreError> {
+        self.visit(|records| {
+            let kept: Vec<(&TaskRecord, crate::usage::Usage)> =
+                records.filter_map(|r| Some((r, r.usage()?))).collect();
+            crate::usage::windows(kept.iter().map(|(r, u)| entry(r, u)), by, now_ms)
+        })
+    }
+
     /// Runs `f` over the records the views show (oldest first) without copying them: what
     /// a sum over many records (issue 12's usage) reads. The store keeps them in memory and
     /// parses only what was appended since it last looked.
@@ -729,6 +743,20 @@ impl TaskStore {
         // Read the new file from its start.
         *self.index() = Index::default();
         self.refresh()
+    }
+}
+
+/// A record with its usage, as the usage sums see it.
+fn entry<'a>(r: &'a TaskRecord, usage: &'a crate::usage::Usage) -> crate::usage::Entry<'a> {
+    crate::usage::Entry {
+        worker: r.worker.as_deref().unwrap_or("-"),
+        model: r
+            .answered_by
+            .as_deref()
+            .or(r.resolved_model.as_deref())
+            .unwrap_or("-"),
+        at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
+        usage,
     }
 }
 
