@@ -4,8 +4,9 @@
 //! `opencode.json` gives two of the fake's models prices; OpenCode computes each answer's
 //! cost from them. Three tasks on two workers give exactly the expected token sums and
 //! costs in `orch usage`, `orch workers` and the MCP views (through the official Python
-//! SDK, `ORCH_PYTHON`), for today, the last 7 days and all time; the figures are the same
-//! after `orch stop` and a new backend. A fourth task on a model without prices has an
+//! SDK, `ORCH_PYTHON`), for today, the last 7 days and all time, and the same messages,
+//! cache reads and cost per model as OpenCode's own `opencode stats --models`; the
+//! figures are the same after `orch stop` and a new backend. A fourth task on a model without prices has an
 //! unknown cost (`null`, not 0), and the sums say so.
 
 use std::path::Path;
@@ -136,6 +137,22 @@ fn want(r: Reported, input_price: f64, output_price: f64, cache_read_price: f64)
             + r.cached as f64 * cache_read_price)
             / 1_000_000.0,
     }
+}
+
+/// The figures of `model`'s block in `opencode stats --models` (`Messages`, `Cost`, …).
+fn stats_of(stats: &str, model: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut lines = stats.lines().skip_while(|l| !l.contains(model)).skip(1);
+    for line in lines.by_ref() {
+        let inner = line.trim().trim_matches('│').trim();
+        if line.contains('├') || line.contains('└') || inner.is_empty() {
+            break;
+        }
+        if let Some((label, value)) = inner.rsplit_once(char::is_whitespace) {
+            out.insert(label.trim().to_owned(), value.trim().to_owned());
+        }
+    }
+    out
 }
 
 fn run(s: &Sandbox, worker: &str, model: &str, text: &str) -> TaskRow {
@@ -319,6 +336,44 @@ async fn three_tasks_on_two_workers_sum_exactly_everywhere_and_survive_a_restart
     }
     let today = first_day == day();
     let (coder, docs) = (a.times(2), b);
+    // OpenCode's own sums (`opencode stats --models`, over the workers' sessions in the
+    // sandbox's data dir) per model: orch shows the same messages, cache reads and cost.
+    let stats = s
+        .command(&opencode)
+        .args(["stats", "--models"])
+        .output()
+        .expect("opencode stats runs");
+    let stats = String::from_utf8_lossy(&stats.stdout).into_owned();
+    let by_model: UsageView = s
+        .run(&["usage", "--by", "model", "--format", "json"])
+        .json();
+    for (model, w) in [("fake/priced-a", a.times(2)), ("fake/priced-b", b)] {
+        let theirs = stats_of(&stats, model);
+        let row = by_model
+            .rows
+            .iter()
+            .find(|r| r.key == model)
+            .unwrap_or_else(|| panic!("orch usage --by model has {model}"));
+        w.check(
+            &format!("orch usage --by model {model}"),
+            row.tasks,
+            &row.usage,
+        );
+        let cost = row.usage.cost_usd.expect("a known cost");
+        assert_eq!(
+            (
+                theirs.get("Messages").map(String::as_str),
+                theirs.get("Cache Read").map(String::as_str),
+                theirs.get("Cost").map(String::as_str),
+            ),
+            (
+                Some(row.tasks.to_string().as_str()),
+                Some(w.cache_read.to_string().as_str()),
+                Some(format!("${cost:.4}").as_str())
+            ),
+            "{model}: OpenCode's own stats:\n{stats}"
+        );
+    }
     check_cli(&s, coder, docs, today);
     check_mcp(&s, coder, docs, today);
 
