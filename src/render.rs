@@ -808,6 +808,80 @@ mod tests {
     }
 
     #[test]
+    fn workers_show_cost_columns_and_the_project_line_once_a_task_is_on_record() {
+        let row = |id: &str| WorkerRow {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            status: crate::wire::WorkerStatus::Idle,
+            backend: crate::profiles::BackendKind::default(),
+            model_ref: "node".into(),
+            resolved_model: Some("fake/big-pro".into()),
+            policy: crate::resolve::Policy::Dynamic,
+            reason: "why".into(),
+            overridden: false,
+            answered_by: None,
+            vision: false,
+            pid: None,
+            url: None,
+            port: None,
+            session_id: None,
+            error: None,
+            warning: None,
+            fallback: None,
+            usage: None,
+        };
+        let mut view = WorkersView {
+            workers: vec![row("coder"), row("docs")],
+            ..WorkersView::default()
+        };
+        let plain = workers(&view, Format::Table);
+        assert!(
+            !plain.contains("TODAY") && !plain.contains("project usage"),
+            "{plain}"
+        );
+        let sum = |tasks, cost, unknown| crate::usage::Sum {
+            tasks,
+            unknown_cost: unknown,
+            usage: crate::usage::Usage {
+                input: Some(100),
+                output: Some(20),
+                cost_usd: cost,
+                ..crate::usage::Usage::default()
+            },
+        };
+        let w = crate::usage::Windows {
+            today: sum(1, Some(0.0123), 0),
+            last_7_days: sum(2, Some(0.0123), 1),
+            all_time: sum(3, None, 3),
+        };
+        view.workers[0].usage = Some(w.clone());
+        view.usage = Some(crate::usage::UsageWindows {
+            project: w,
+            ..crate::usage::UsageWindows::default()
+        });
+        let text = workers(&view, Format::Table);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].contains("TODAY") && lines[0].contains("7 DAYS"),
+            "{text}"
+        );
+        assert!(lines[1].contains("$0.01 · 120 tok"), "{text}");
+        assert!(lines[1].contains("$0.01 + 1 unknown · 120 tok"), "{text}");
+        // A worker without a task on record: dashes, not 0.
+        assert!(lines[2].contains(" -  "), "{text}");
+        assert!(
+            text.contains("project usage: today $0.01 · 120 tok · 7 days $0.01 + 1 unknown · 120 tok · all time cost unknown · 120 tok"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&view).expect("serializes");
+        assert_eq!(
+            json["workers"][0]["usage"]["all_time"]["usage"]["cost_usd"],
+            serde_json::Value::Null
+        );
+        assert!(json["workers"][1].get("usage").is_none());
+    }
+
+    #[test]
     fn a_task_shows_its_usage_on_one_line_and_unknown_cost_as_unknown() {
         let mut row = TaskRow::queued(crate::wire::TaskKind::Worker, "coder", None, 1);
         row.id = "t1".into();

@@ -898,6 +898,48 @@ mod tests {
     }
 
     #[test]
+    fn usage_windows_sum_the_records_by_utc_day_across_a_reopen() {
+        const DAY: u64 = 86_400_000;
+        // 2026-11-27 00:00 UTC, and noon.
+        let today = 1_795_737_600_000;
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        for (worker, at, input, cost) in [
+            ("coder", today + 5, 10, Some(0.25)),
+            ("coder", today - 1, 20, Some(0.5)),
+            ("docs", today - 6 * DAY, 30, None),
+            ("docs", today - 6 * DAY - 1, 40, Some(1.0)),
+        ] {
+            let id = store.next_id().expect("an id");
+            let mut row = finished("t", "o");
+            row.worker = Some(worker.to_owned());
+            row.finished_at_ms = Some(at);
+            row.usage = Some(crate::usage::Usage {
+                input: Some(input),
+                cost_usd: cost,
+                ..crate::usage::Usage::default()
+            });
+            store.save(id, &row).expect("saved");
+        }
+        drop(store);
+        let store = open(dir.path(), StoreLimits::default());
+        let w = store
+            .usage_windows(crate::usage::By::Worker, today + DAY / 2)
+            .expect("sums");
+        let got =
+            |s: &crate::usage::Sum| (s.tasks, s.usage.input, s.usage.cost_usd, s.unknown_cost);
+        let coder = w.of("coder").expect("coder");
+        assert_eq!(got(&coder.today), (1, Some(10), Some(0.25), 0));
+        assert_eq!(got(&coder.last_7_days), (2, Some(30), Some(0.75), 0));
+        let docs = w.of("docs").expect("docs");
+        assert_eq!(got(&docs.today), (0, None, None, 0));
+        assert_eq!(got(&docs.last_7_days), (1, Some(30), None, 1));
+        assert_eq!(got(&docs.all_time), (2, Some(70), Some(1.0), 1));
+        assert_eq!(got(&w.project.all_time), (4, Some(100), Some(1.75), 1));
+        assert_eq!(w.today, "2026-11-27");
+    }
+
+    #[test]
     fn a_reopened_store_has_the_tasks_with_their_output_and_details() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let store = open(dir.path(), StoreLimits::default());
