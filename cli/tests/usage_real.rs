@@ -175,6 +175,7 @@ fn run(s: &Sandbox, worker: &str, model: &str, text: &str) -> TaskRow {
 
 /// `orch usage` (JSON and table) and `orch workers` (JSON and table) agree with `coder`,
 /// `docs` and the project's expected figures.
+#[expect(clippy::expect_used, reason = "test helper")]
 fn check_cli(s: &Sandbox, coder: Want, docs: Want, today: bool) {
     let usage: UsageView = s.run(&["usage", "--format", "json"]).json();
     let keys: Vec<&str> = usage.rows.iter().map(|r| r.key.as_str()).collect();
@@ -249,6 +250,7 @@ fn check_cli(s: &Sandbox, coder: Want, docs: Want, today: bool) {
 }
 
 /// The MCP views `usage` and `workers` read by the official Python SDK over `orch mcp`.
+#[expect(clippy::expect_used, reason = "test helper")]
 fn check_mcp(s: &Sandbox, coder: Want, docs: Want, today: bool) {
     let Some(python) = python_bin("usage_through_the_real_opencode_mcp_views") else {
         return;

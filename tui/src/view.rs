@@ -449,16 +449,14 @@ fn worker_detail(
     }
     // What the worker and the project cost (issue 12), once a task is on record.
     if let Some(p) = project.filter(|p| p.all_time.tasks > 0) {
-        let none = orch::usage::Sum::default();
-        let mine =
-            |f: fn(&orch::usage::Windows) -> &orch::usage::Sum| w.usage.as_ref().map_or(&none, f);
-        let windows: [(&str, fn(&orch::usage::Windows) -> &orch::usage::Sum); 3] = [
-            ("today", |x| &x.today),
-            ("7 days", |x| &x.last_7_days),
-            ("all time", |x| &x.all_time),
-        ];
-        for (label, f) in windows {
-            let text = format!("{} {} │ project {}", w.id, mine(f).cell(), f(p).cell());
+        let none = orch::usage::Windows::default();
+        let mine = w.usage.as_ref().unwrap_or(&none);
+        for (label, worker, all) in [
+            ("today", &mine.today, &p.today),
+            ("7 days", &mine.last_7_days, &p.last_7_days),
+            ("all time", &mine.all_time, &p.all_time),
+        ] {
+            let text = format!("{} {} │ project {}", w.id, worker.cell(), all.cell());
             lines.extend(kv_wrapped(label, &text, Style::new(), width));
         }
     }
