@@ -241,7 +241,10 @@ fn check_cli(s: &Sandbox, coder: Want, docs: Want, today: bool) {
     let text = s.run(&["usage"]);
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert!(text.stdout.contains("ALL TIME"), "{}", text.stdout);
-    eprintln!("orch usage:\n{}\norch workers:\n{}", text.stdout, table.stdout);
+    eprintln!(
+        "orch usage:\n{}\norch workers:\n{}",
+        text.stdout, table.stdout
+    );
     let markdown = s.run(&["usage", "--format", "markdown"]);
     assert!(
         markdown.stdout.contains("| project |"),
