@@ -221,6 +221,7 @@ impl<W: WorkerService> Orchestrator for InProcess<W> {
         view.warnings = self.service().warnings();
         if self.service().runs_tasks() {
             self.tasks.annotate_workers(&mut view);
+            self.tasks.add_usage(&mut view, crate::tasks::now_ms());
         }
         Ok(view)
     }

@@ -323,10 +323,16 @@ pub const WORKER_COLUMNS: [&str; 6] = [
 /// The workers view: each worker's model, why, and the model that really answered.
 pub fn workers(view: &WorkersView, format: Format) -> String {
     let mut head = WORKER_COLUMNS.to_vec();
-    head.extend(["VISION", "PORT", "REASON"]);
+    head.extend(["VISION", "PORT"]);
+    // The cost columns once a worker has a task on record (issue 12).
+    let costs = view.workers.iter().any(|w| w.usage.is_some());
+    if costs {
+        head.extend(["TODAY", "7 DAYS"]);
+    }
+    head.push("REASON");
     let mut t = Table::new(&head);
     for w in &view.workers {
-        t.row(vec![
+        let mut cells = vec![
             w.id.clone(),
             w.status.to_string(),
             if w.overridden {
@@ -339,20 +345,35 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
             or_dash(w.answered_by.as_deref()),
             yes(w.vision),
             w.port.map_or_else(|| "-".to_owned(), |p| p.to_string()),
-            {
-                let mut reason = match (&w.error, &w.warning) {
-                    (Some(e), _) => format!("{} (error: {e})", w.reason),
-                    (None, Some(warning)) => format!("{} (warning: {warning})", w.reason),
-                    (None, None) => w.reason.clone(),
-                };
-                if let Some(f) = &w.fallback {
-                    reason.push_str(&format!(" (last task: {f})"));
-                }
-                reason
-            },
-        ]);
+        ];
+        if costs {
+            let cell =
+                |s: Option<&crate::usage::Sum>| s.map_or_else(|| "-".to_owned(), |s| s.cell());
+            cells.push(cell(w.usage.as_ref().map(|u| &u.today)));
+            cells.push(cell(w.usage.as_ref().map(|u| &u.last_7_days)));
+        }
+        cells.push({
+            let mut reason = match (&w.error, &w.warning) {
+                (Some(e), _) => format!("{} (error: {e})", w.reason),
+                (None, Some(warning)) => format!("{} (warning: {warning})", w.reason),
+                (None, None) => w.reason.clone(),
+            };
+            if let Some(f) = &w.fallback {
+                reason.push_str(&format!(" (last task: {f})"));
+            }
+            reason
+        });
+        t.row(cells);
     }
     let mut out = t.render(format);
+    if let Some(u) = view.usage.as_ref().filter(|u| u.project.all_time.tasks > 0) {
+        out.push_str(&format!(
+            "\nproject usage: today {} · 7 days {} · all time {} (UTC days; orch usage for more)\n",
+            u.project.today.cell(),
+            u.project.last_7_days.cell(),
+            u.project.all_time.cell()
+        ));
+    }
     // A model that does not fit (set with --force) is said once more, under the table,
     // where a long reason cannot hide it.
     for w in view.workers.iter() {
@@ -864,6 +885,82 @@ mod tests {
         assert_eq!(duration_ms(850), "850 ms");
         assert_eq!(duration_ms(1250), "1.2 s");
         assert_eq!(duration_ms(184_000), "3 min 4 s");
+    }
+
+    #[test]
+    fn workers_show_cost_columns_and_the_project_line_once_a_task_is_on_record() {
+        let row = |id: &str| WorkerRow {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            status: crate::wire::WorkerStatus::Idle,
+            backend: crate::profiles::BackendKind::default(),
+            model_ref: "node".into(),
+            resolved_model: Some("fake/big-pro".into()),
+            policy: crate::resolve::Policy::Dynamic,
+            reason: "why".into(),
+            overridden: false,
+            answered_by: None,
+            vision: false,
+            pid: None,
+            url: None,
+            port: None,
+            session_id: None,
+            error: None,
+            warning: None,
+            fallback: None,
+            hosting: None,
+            budget: None,
+            usage: None,
+        };
+        let mut view = WorkersView {
+            workers: vec![row("coder"), row("docs")],
+            ..WorkersView::default()
+        };
+        let plain = workers(&view, Format::Table);
+        assert!(
+            !plain.contains("TODAY") && !plain.contains("project usage"),
+            "{plain}"
+        );
+        let sum = |tasks, cost, unknown| crate::usage::Sum {
+            tasks,
+            unknown_cost: unknown,
+            usage: crate::usage::Usage {
+                input: Some(100),
+                output: Some(20),
+                cost_usd: cost,
+                ..crate::usage::Usage::default()
+            },
+        };
+        let w = crate::usage::Windows {
+            today: sum(1, Some(0.0123), 0),
+            last_7_days: sum(2, Some(0.0123), 1),
+            all_time: sum(3, None, 3),
+        };
+        view.workers[0].usage = Some(w.clone());
+        view.usage = Some(crate::usage::UsageWindows {
+            project: w,
+            ..crate::usage::UsageWindows::default()
+        });
+        let text = workers(&view, Format::Table);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].contains("TODAY") && lines[0].contains("7 DAYS"),
+            "{text}"
+        );
+        assert!(lines[1].contains("$0.01 · 120 tok"), "{text}");
+        assert!(lines[1].contains("$0.01 + 1 unknown · 120 tok"), "{text}");
+        // A worker without a task on record: dashes, not 0.
+        assert!(lines[2].contains(" -  "), "{text}");
+        assert!(
+            text.contains("project usage: today $0.01 · 120 tok · 7 days $0.01 + 1 unknown · 120 tok · all time cost unknown · 120 tok"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&view).expect("serializes");
+        assert_eq!(
+            json["workers"][0]["usage"]["all_time"]["usage"]["cost_usd"],
+            serde_json::Value::Null
+        );
+        assert!(json["workers"][1].get("usage").is_none());
     }
 
     #[test]

@@ -278,6 +278,7 @@ pub fn worker_row(
         fallback: None,
         hosting: None,
         budget: None,
+        usage: None,
     }
 }
 

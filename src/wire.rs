@@ -837,6 +837,10 @@ pub struct WorkerRow {
     /// Its budget (issue 12) nearest its limit, with what was spent; absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::budget::BudgetStatus>,
+    /// What its tasks cost today, in the last 7 days and all time (from the project's task
+    /// records), when the backend says; absent for a worker without a task on record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::Windows>,
 }
 
 /// The workers view.
@@ -854,6 +858,10 @@ pub struct WorkersView {
     /// The project's budgets (issue 12), each limit with what was spent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub budgets: Vec<crate::budget::BudgetStatus>,
+    /// What the project's tasks cost today, in the last 7 days and all time (every worker,
+    /// past and present), when the backend says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::UsageWindows>,
 }
 
 impl WorkersView {

@@ -706,6 +706,7 @@ impl<W: WorkerService> McpServer<W> {
                 view.project = backend.info.paths.project_dir.display().to_string();
                 view.warnings = backend.workers().warnings();
                 backend.tasks().annotate_workers(&mut view);
+                backend.tasks().add_usage(&mut view, crate::tasks::now_ms());
                 reply(&view, format, render::workers)
             }
             ViewArg::Profiles => reply(

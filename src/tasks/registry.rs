@@ -116,6 +116,20 @@ impl<W> std::fmt::Debug for Tasks<W> {
     }
 }
 
+/// A task held in memory as the usage sums see it (`None` without a usage).
+fn memory_entry(r: &TaskRow) -> Option<crate::usage::Entry<'_>> {
+    Some(crate::usage::Entry {
+        worker: r.worker.as_deref().unwrap_or("-"),
+        model: r
+            .answered_by
+            .as_deref()
+            .or(r.resolved_model.as_deref())
+            .unwrap_or("-"),
+        at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
+        usage: r.usage.as_ref()?,
+    })
+}
+
 /// Unix milliseconds now (the system clock's).
 pub(crate) fn now_ms() -> u64 {
     SystemClock.now_ms()
@@ -669,6 +683,71 @@ impl<W: WorkerService> Tasks<W> {
     /// project's task records (every backend, past and present); else from the tasks held
     /// in memory.
     pub fn usage(&self, by: crate::usage::By) -> Result<crate::usage::UsageView, Error> {
+        self.usage_at(by, now_ms())
+    }
+
+    /// [`Self::usage`] with the windows (today, the last 7 days) of the UTC date of `now_ms`.
+    pub fn usage_at(
+        &self,
+        by: crate::usage::By,
+        now_ms: u64,
+    ) -> Result<crate::usage::UsageView, Error> {
+        let mut view = self.usage_totals(by)?;
+        if by != crate::usage::By::Day {
+            view.windows = Some(self.usage_windows(by, now_ms)?);
+        }
+        Ok(view)
+    }
+
+    /// Usage for today, the last 7 days and all time (UTC days of `now_ms`), per worker
+    /// (or model) and for the project: the columns of the workers view and `orch usage`.
+    pub fn usage_windows(
+        &self,
+        by: crate::usage::By,
+        now_ms: u64,
+    ) -> Result<crate::usage::UsageWindows, Error> {
+        if let Some(store) = &self.inner.store {
+            return store.usage_windows(by, now_ms).map_err(|e| {
+                Error::new(
+                    crate::error::ErrorKind::Failed,
+                    format!("cannot read the task records: {}", error_chain(&e)),
+                )
+            });
+        }
+        let rows = self.rows_with_usage();
+        Ok(crate::usage::windows(
+            rows.iter().filter_map(memory_entry),
+            by,
+            now_ms,
+        ))
+    }
+
+    /// Fills the workers view's usage: each worker's today / last 7 days / all time, and the
+    /// project's. The records failing to read leaves them out (and says so in the log)
+    /// rather than failing the view.
+    pub fn add_usage(&self, view: &mut crate::wire::WorkersView, now_ms: u64) {
+        match self.usage_windows(crate::usage::By::Worker, now_ms) {
+            Ok(w) => {
+                for row in &mut view.workers {
+                    row.usage = w.of(&row.id).cloned();
+                }
+                view.usage = Some(w);
+            }
+            Err(e) => tracing::warn!("workers view without usage: {}", e.message),
+        }
+    }
+
+    /// The tasks held in memory that have a usage.
+    fn rows_with_usage(&self) -> Vec<TaskRow> {
+        lock(&self.inner.state)
+            .entries
+            .values()
+            .filter(|e| e.row.usage.is_some())
+            .map(|e| e.row.clone())
+            .collect()
+    }
+
+    fn usage_totals(&self, by: crate::usage::By) -> Result<crate::usage::UsageView, Error> {
         if let Some(store) = &self.inner.store {
             return store.usage_totals(by, None).map_err(|e| {
                 Error::new(
