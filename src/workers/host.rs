@@ -31,8 +31,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::registry::Registry;
-use super::spawn::Process;
+use super::registry::{Entry, Registry};
+use super::spawn::{BoxFuture, Process, stop_group};
 use crate::opencode::OpenCodeClient;
 use crate::profiles::{BackendKind, Profile};
 
@@ -267,6 +267,62 @@ impl Host {
             let _ = self.registry.remove(HOST_ENTRY, pid);
         }
         tracing::info!(pid = ?self.pid, "shared host stopped");
+    }
+}
+
+/// A host a previous manager kept running (`ORCH_KEEP_WORKERS`), taken over through its
+/// registry entry. It is gone once its pid is no longer the process registered, and it is
+/// signalled only while it still is.
+#[derive(Debug)]
+pub struct AdoptedHost {
+    entry: Entry,
+}
+
+impl AdoptedHost {
+    /// Takes over the host registered as `entry`.
+    pub fn new(entry: Entry) -> Self {
+        Self { entry }
+    }
+}
+
+impl Process for AdoptedHost {
+    fn pid(&self) -> Option<u32> {
+        Some(self.entry.pid)
+    }
+
+    fn pgid(&self) -> Option<u32> {
+        Some(self.entry.pgid)
+    }
+
+    fn url(&self) -> &str {
+        &self.entry.url
+    }
+
+    fn exit_status(&self) -> Option<String> {
+        (!self.entry.is_ours()).then(|| "exited".to_owned())
+    }
+
+    fn wait_exit(&self) -> BoxFuture<'_, String> {
+        Box::pin(async move {
+            loop {
+                if let Some(status) = self.exit_status() {
+                    return status;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    }
+
+    fn recent_output(&self) -> String {
+        String::new()
+    }
+
+    fn stop(&self, grace: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.entry.is_ours() {
+                stop_group(self.entry.pgid, grace).await;
+            }
+        })
     }
 }
 
