@@ -924,24 +924,26 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         let current = lock(&self.inner.hosts).current.clone();
         let mut note = None;
         if let Some(old) = current {
-            let alive = old.exited().is_none() && old.client.health().await.is_ok();
-            if alive && old.config.fingerprint == config.fingerprint {
+            let exited = old.exited();
+            let healthy = exited.is_none() && old.client.health().await.is_ok();
+            if healthy && old.config.fingerprint == config.fingerprint {
                 let turn = old.turn(worker);
                 return Ok((old, turn, None));
             }
             lock(&self.inner.hosts).current = None;
             let pid = old.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-            if !alive {
-                let how = old.exited().map_or_else(
-                    || "stopped answering".to_owned(),
-                    |s| format!("exited ({s})"),
-                );
+            if let Some(status) = exited {
                 note = Some(format!(
-                    "started a new shared host: the previous one{pid} {how}"
+                    "started a new shared host: the previous one{pid} exited ({status})"
                 ));
                 old.stop().await;
             } else {
-                let why = config.change_from(&old.config);
+                let why = if healthy {
+                    config.change_from(&old.config)
+                } else {
+                    "it stopped answering".to_owned()
+                };
+                // Never stop a host while another worker's task runs on it.
                 let busy = old.busy_workers();
                 if busy.is_empty() {
                     note = Some(format!(
