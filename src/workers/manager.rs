@@ -6,6 +6,10 @@
 //! resolved again and sent on the message, so a `dynamic` change reaches the next task with
 //! no respawn. A `sticky` change also becomes part of the worker's fingerprint, so its
 //! process is restarted with the new default on the next task.
+//!
+//! A hosted worker (`backend: "shared"`, the default) has no process of its own: it is a
+//! session on the backend's shared host (see [`super::host`]), prompted under its agent
+//! `orch-<id>`; its model only ever rides on the message.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
