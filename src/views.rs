@@ -277,6 +277,8 @@ pub fn worker_row(
         warning: None,
         fallback: None,
         hosting: None,
+        budget: None,
+        usage: None,
     }
 }
 

@@ -178,6 +178,9 @@ pub struct Profile {
     /// The OpenCode server an agent-backend worker attaches to (else `ORCH_AGENT_URL`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<AgentServer>,
+    /// Its budget (issue 12), from `orchestrator.json`; none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::Budget>,
     /// Where the profile was defined (`built-in` or a file path).
     #[serde(default, skip_deserializing)]
     pub defined_in: String,
@@ -214,6 +217,8 @@ pub struct Profiles {
     pub tag_fallback: BTreeMap<String, Fallback>,
     /// Files read, in merge order.
     pub files: Vec<std::path::PathBuf>,
+    /// The project's budget (top-level `"budget"` of `orchestrator.json`), when set.
+    pub budget: Option<crate::budget::Budget>,
 }
 
 impl Profiles {
