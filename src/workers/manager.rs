@@ -1454,7 +1454,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
     /// a `shared` profile runs on a dedicated server.
     fn hosting(&self, profile: &Profile) -> Option<String> {
         if !host::is_hosted(profile) {
-            return host::dedicated_because(profile).map(str::to_owned);
+            return host::dedicated_because(profile);
         }
         let hosts = lock(&self.inner.hosts);
         let mut text = match hosts.current.as_ref().filter(|h| h.exited().is_none()) {
