@@ -547,3 +547,30 @@ async fn a_kept_host_is_reused_by_the_next_manager_and_a_changed_one_is_not() {
     assert!(!answers(&url).await, "the mismatched kept host was stopped");
     third.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_profile_naming_its_own_opencode_agent_keeps_a_dedicated_server() {
+    let s = Setup::new();
+    write_orchestrator_json(
+        &s.paths.project_dir,
+        r#"{"profiles": {"docs": {"agent": "plan"}}}"#,
+    );
+    let m = s.manager();
+    let docs = run_task(&m, task("docs", "a")).await;
+    let coder = run_task(&m, task("coder", "b")).await;
+    assert_eq!(s.spawner.spawn_count(), 2, "docs' own server and the host");
+    let prompts = s.spawner.prompts();
+    let agent = |session: &str| prompt_of(&prompts, session).and_then(Recorded::agent);
+    assert_eq!(agent(&docs.session_id).as_deref(), Some("plan"));
+    assert_eq!(agent(&coder.session_id).as_deref(), Some("orch-coder"));
+    let why = m
+        .workers()
+        .await
+        .into_row("docs")
+        .and_then(|r| r.hosting)
+        .unwrap_or_default();
+    assert!(
+        why.contains("dedicated server") && why.contains("\"plan\""),
+        "{why}"
+    );
+}
