@@ -543,13 +543,7 @@ impl TaskStore {
 
     fn append(&self, records: &[TaskRecord]) -> Result<(), StoreError> {
         let path = self.records_path();
-        let mut text = Vec::new();
-        for r in records {
-            let line = serde_json::to_vec(r)
-                .map_err(|e| io("encode", &path)(std::io::Error::other(e.to_string())))?;
-            text.extend_from_slice(&line);
-            text.push(b'\n');
-        }
+        let mut text = record_lines(&path, records)?;
         self.with_lock(FlockArg::LockExclusive, |s| {
             let mut file = OpenOptions::new()
                 .create(true)
@@ -901,13 +895,7 @@ impl TaskStore {
             index.records.values().cloned().collect()
         };
         let path = self.records_path();
-        let mut text = Vec::new();
-        for r in &kept {
-            let line = serde_json::to_vec(r)
-                .map_err(|e| io("encode", &path)(std::io::Error::other(e.to_string())))?;
-            text.extend_from_slice(&line);
-            text.push(b'\n');
-        }
+        let text = record_lines(&path, &kept)?;
         write_atomic(&path, &text, 0o600).map_err(io("rewrite", &path))?;
         for id in &removed {
             let _ = std::fs::remove_file(self.details_path(*id));
@@ -925,6 +913,17 @@ impl TaskStore {
         *self.index() = Index::default();
         self.refresh()
     }
+}
+
+/// `records` as lines of the records file at `path` (named in an error).
+fn record_lines(path: &Path, records: &[TaskRecord]) -> Result<Vec<u8>, StoreError> {
+    let mut text = Vec::new();
+    for r in records {
+        serde_json::to_writer(&mut text, r)
+            .map_err(|e| io("encode", path)(std::io::Error::other(e.to_string())))?;
+        text.push(b'\n');
+    }
+    Ok(text)
 }
 
 /// Parses the complete lines of `bytes` (a line cut by a crash is ignored until a newline
