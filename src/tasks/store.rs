@@ -1612,6 +1612,29 @@ mod tests {
     }
 
     #[test]
+    fn a_sum_while_another_thread_reads_the_records_is_exact() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        fill(dir.path(), 1, 3000);
+        open(dir.path(), big())
+            .usage_totals(By::Worker, None)
+            .expect("sums");
+        fill(dir.path(), 3001, 100);
+        let want = full_scan(dir.path(), big(), By::Worker, None);
+        // What a backend does when it starts: the records read on a thread, sums meanwhile.
+        let store = std::sync::Arc::new(open(dir.path(), big()));
+        let reader = std::sync::Arc::clone(&store);
+        let reading = std::thread::spawn(move || reader.records().map(|r| r.len()));
+        for _ in 0..20 {
+            assert_eq!(store.usage_totals(By::Worker, None).expect("sums"), want);
+        }
+        assert_eq!(
+            reading.join().expect("the reader ends").expect("read"),
+            3100
+        );
+        assert_eq!(store.usage_totals(By::Worker, None).expect("sums"), want);
+    }
+
+    #[test]
     fn a_small_store_keeps_no_usage_index() {
         let dir = tempfile::tempdir().expect("a temp dir");
         fill(dir.path(), 1, 50);
