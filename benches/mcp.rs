@@ -90,6 +90,9 @@ fn main() {
         *g = Some(Arc::new(setup()));
     }
     divan::main();
+    if std::env::var_os("ORCH_BENCH_PEEK_CPU").is_some() {
+        peek_cpu();
+    }
     let taken = FIXTURE.lock().ok().and_then(|mut g| g.take());
     if let Some(f) = taken.and_then(|f| Arc::try_unwrap(f).ok()) {
         let Fixture {
@@ -155,4 +158,64 @@ fn models_json_new_connection(b: Bencher) {
             client.close().await;
         });
     });
+}
+
+/// The process's CPU time (user + system) in clock ticks, from `/proc/self/stat`.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // Fields 14 and 15 of the file (utime, stime) are the 12th and 13th after the name.
+    let n = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    n(11) + n(12)
+}
+
+/// `ORCH_BENCH_PEEK_CPU=1 cargo bench --bench mcp`: the CPU time (client and backend, one
+/// process) per `task_peek` with 8 clients, which load on a shared machine does not change
+/// the way it changes the wall time.
+fn peek_cpu() {
+    let f = fixture();
+    let args = match serde_json::json!({"taskId": "t1", "format": "json"}) {
+        serde_json::Value::Object(o) => o,
+        _ => unreachable!(),
+    };
+    let rounds = 10;
+    let calls = (rounds * CLIENTS * PEEKS_PER_CLIENT) as f64;
+    let (cpu0, wall0) = (cpu_ticks(), std::time::Instant::now());
+    for _ in 0..rounds {
+        f.rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for c in &f.clients {
+                let peer = c.peer().clone();
+                let args = args.clone();
+                set.spawn(async move {
+                    for _ in 0..PEEKS_PER_CLIENT {
+                        let r = ok(peer
+                            .call_tool(
+                                CallToolRequestParams::new("task_peek")
+                                    .with_arguments(args.clone()),
+                            )
+                            .await);
+                        assert_ne!(r.is_error, Some(true));
+                    }
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                ok(r);
+            }
+        });
+    }
+    // USER_HZ: 100 on Linux.
+    let ticks = 100.0;
+    let cpu_us = (cpu_ticks() - cpu0) as f64 / ticks * 1e6 / calls;
+    let wall_us = wall0.elapsed().as_secs_f64() * 1e6 / calls;
+    eprintln!(
+        "task_peek, 8 clients: {cpu_us:.1} µs of CPU per call, {wall_us:.1} µs of wall time per call ({:.0}/s)",
+        1e6 / wall_us
+    );
 }

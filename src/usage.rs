@@ -319,17 +319,21 @@ pub fn totals<'a>(
         key: "total".to_owned(),
         ..UsageRow::default()
     };
+    // Records come roughly in time order: the day's name is made once per run of a day.
+    let mut day_key: (u64, String) = (u64::MAX, String::new());
     for e in entries {
         if since_ms.is_some_and(|s| e.at_ms < s) {
             continue;
         }
-        let day_key;
         let key = match by {
             By::Worker => e.worker,
             By::Model => e.model,
             By::Day => {
-                day_key = day(e.at_ms);
-                day_key.as_str()
+                let n = e.at_ms / 86_400_000;
+                if day_key.0 != n {
+                    day_key = (n, day(e.at_ms));
+                }
+                day_key.1.as_str()
             }
         };
         // Look up before allocating: most records fall in a group that exists.

@@ -5,6 +5,7 @@
 mod registry;
 mod request;
 mod store;
+mod usage_index;
 
 pub use registry::{LIST_OUTPUT_BYTES, Limits, MAX_KEPT_TASK_BYTES, Tasks};
 pub use request::{StartRequest, Work, route_auto};

@@ -192,11 +192,26 @@ impl<W: WorkerService> Tasks<W> {
 
     /// A registry whose records are also kept in `store`, so they outlive this process;
     /// the tasks that were running when an earlier backend died are marked `lost` now.
+    /// The records are read on a thread of their own, so a backend with many of them
+    /// answers at once (every view reads and marks them first anyway, and usage totals
+    /// meanwhile come from the store's usage index).
     pub fn with_store(workers: Arc<W>, limits: Limits, store: TaskStore) -> Self {
-        if let Err(e) = store.records() {
-            tracing::warn!("cannot read the task records: {}", error_chain(&e));
+        let tasks = Self::build(workers, limits, Some(store));
+        let reader = tasks.clone();
+        let read = move || {
+            if let Some(store) = reader.store()
+                && let Err(e) = store.records()
+            {
+                tracing::warn!("cannot read the task records: {}", error_chain(&e));
+            }
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("orch-task-records".to_owned())
+            .spawn(read)
+        {
+            tracing::warn!("task records not read ahead: {e}");
         }
-        Self::build(workers, limits, Some(store))
+        tasks
     }
 
     fn build(workers: Arc<W>, limits: Limits, store: Option<TaskStore>) -> Self {

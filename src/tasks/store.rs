@@ -39,6 +39,8 @@ use crate::resolve::Policy;
 use crate::wire::{OpName, TaskKind, TaskRow, TaskStatus, WorkerRow};
 use crate::workers::procfs;
 
+use super::usage_index::{self, CHECK_WINDOW, Covers, Sums};
+
 /// Bounds on the records kept on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreLimits {
@@ -275,10 +277,20 @@ impl TaskRecord {
     }
 }
 
+/// Below this many bytes of records, no `usage.idx` is kept: reading them is fast enough.
+const USAGE_INDEX_MIN_BYTES: u64 = 1024 * 1024;
+/// Bytes of records appended after what `usage.idx` covers before it is rewritten: what a
+/// store just opened parses itself (a few hundred records).
+const USAGE_INDEX_SLACK_BYTES: u64 = 256 * 1024;
+
 /// What the store has read of `records.jsonl`.
 #[derive(Default)]
 struct Index {
+    /// Whether the records file has been read at all (a store opens without reading it).
+    loaded: bool,
     records: BTreeMap<u64, TaskRecord>,
+    /// What usage sums need of each record, decoded once (see `usage_index`).
+    sums: Sums,
     /// Bytes of the file read (up to the last complete line).
     offset: u64,
     /// Lines read (superseded ones included), to know when to compact.
@@ -294,6 +306,19 @@ pub struct TaskStore {
     owner: Owner,
     limits: StoreLimits,
     index: Mutex<Index>,
+    /// What this store knows of `usage.idx` on disk.
+    usage_index: Mutex<KnownIndex>,
+}
+
+/// What a store knows of `usage.idx`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KnownIndex {
+    /// Nothing yet: its header says.
+    Unknown,
+    /// It covers this, as last written or read.
+    Covers(Covers),
+    /// It was found damaged or not matching the records: rebuild it.
+    Rejected,
 }
 
 impl std::fmt::Debug for TaskStore {
@@ -314,7 +339,9 @@ pub fn lost_message(owner: Owner) -> String {
 }
 
 impl TaskStore {
-    /// Opens (creating) the store in `dir` for `project`, owned by this process.
+    /// Opens (creating) the store in `dir` for `project`, owned by this process. The records
+    /// are read on first use (usage totals of a store just opened come from `usage.idx`
+    /// when it is current, without reading them all).
     pub fn open(dir: &Path, project: &str, limits: StoreLimits) -> Result<Self, StoreError> {
         Self::open_as(dir, project, limits, Owner::current())
     }
@@ -333,9 +360,29 @@ impl TaskStore {
             owner,
             limits,
             index: Mutex::new(Index::default()),
+            usage_index: Mutex::new(KnownIndex::Unknown),
         };
-        store.with_lock(FlockArg::LockShared, |s| s.refresh())?;
         Ok(store)
+    }
+
+    /// Whether the records have been read (`false` while another thread reads them).
+    fn loaded(&self) -> bool {
+        match self.index.try_lock() {
+            Ok(i) => i.loaded,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().loaded,
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        }
+    }
+
+    fn usage_index_path(&self) -> PathBuf {
+        self.dir.join("usage.idx")
+    }
+
+    fn known_usage_index(&self) -> std::sync::MutexGuard<'_, KnownIndex> {
+        match self.usage_index.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     /// The bounds in force.
@@ -392,7 +439,10 @@ impl TaskStore {
         let mut file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                *self.index() = Index::default();
+                *self.index() = Index {
+                    loaded: true,
+                    ..Index::default()
+                };
                 return Ok(());
             }
             Err(e) => return Err(io("open", &path)(e)),
@@ -406,6 +456,7 @@ impl TaskStore {
                 ..Index::default()
             };
         }
+        index.loaded = true;
         if meta.len() == index.offset {
             return Ok(());
         }
@@ -413,21 +464,12 @@ impl TaskStore {
             .map_err(io("read", &path))?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io("read", &path))?;
-        // Only complete lines: a line cut by a crash is ignored until a newline follows it.
-        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        let mut skipped = 0usize;
-        for line in bytes[..complete].split(|b| *b == b'\n') {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            index.lines += 1;
-            match serde_json::from_slice::<TaskRecord>(line) {
-                Ok(r) => {
-                    index.records.insert(r.id, r);
-                }
-                Err(_) => skipped += 1,
-            }
-        }
+        let index = &mut *index;
+        let (complete, lines, skipped) = parse_lines(&bytes, |r| {
+            index.sums.put(&r);
+            index.records.insert(r.id, r);
+        });
+        index.lines += lines;
         if skipped > 0 {
             tracing::warn!(
                 file = %path.display(),
@@ -492,19 +534,16 @@ impl TaskStore {
     /// Records a new state of `row` whose details and output have not changed (queued →
     /// running): the record line only.
     pub fn save_state(&self, id: u64, row: &TaskRow) -> Result<(), StoreError> {
+        if !self.loaded() {
+            self.with_lock(FlockArg::LockShared, |s| s.refresh())?;
+        }
         let bytes = self.index().records.get(&id).map_or(0, |r| r.bytes);
         self.append(&[TaskRecord::of(row, id, &self.project, self.owner, bytes)])
     }
 
     fn append(&self, records: &[TaskRecord]) -> Result<(), StoreError> {
         let path = self.records_path();
-        let mut text = Vec::new();
-        for r in records {
-            let line = serde_json::to_vec(r)
-                .map_err(|e| io("encode", &path)(std::io::Error::other(e.to_string())))?;
-            text.extend_from_slice(&line);
-            text.push(b'\n');
-        }
+        let mut text = record_lines(&path, records)?;
         self.with_lock(FlockArg::LockExclusive, |s| {
             let mut file = OpenOptions::new()
                 .create(true)
@@ -527,7 +566,9 @@ impl TaskStore {
             file.write_all(&text).map_err(io("append to", &path))?;
             file.sync_data().map_err(io("sync", &path))?;
             s.refresh()?;
-            s.compact_if_over()
+            s.compact_if_over()?;
+            s.keep_usage_index();
+            Ok(())
         })
     }
 
@@ -538,30 +579,37 @@ impl TaskStore {
     }
 
     /// Usage totals of the project's records (`orch usage`): tasks with a usage, grouped
-    /// `by`, those finished at or after `since_ms` when set.
+    /// `by`, those finished at or after `since_ms` when set — over the records the views
+    /// show ([`Self::visit`]). A store that has not read its records yet sums `usage.idx`
+    /// and the lines appended after it, when that index is current; otherwise the records
+    /// are read (and the index rebuilt).
     pub fn usage_totals(
         &self,
         by: crate::usage::By,
         since_ms: Option<u64>,
     ) -> Result<crate::usage::UsageView, StoreError> {
-        self.visit(|records| {
-            let kept: Vec<(&TaskRecord, crate::usage::Usage)> =
-                records.filter_map(|r| Some((r, r.usage()?))).collect();
-            crate::usage::totals(
-                kept.iter().map(|(r, u)| crate::usage::Entry {
-                    worker: r.worker.as_deref().unwrap_or("-"),
-                    model: r
-                        .answered_by
-                        .as_deref()
-                        .or(r.resolved_model.as_deref())
-                        .unwrap_or("-"),
-                    at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
-                    usage: u,
-                }),
-                by,
-                since_ms,
-            )
-        })
+        if !self.loaded() {
+            match self.with_lock(FlockArg::LockShared, |s| s.sums_from_usage_index()) {
+                Ok(Some(sums)) => return Ok(sums.totals(by, since_ms, self.limits.max_records)),
+                Ok(None) => {}
+                Err(e) => tracing::debug!("usage index not used: {e}"),
+            }
+        }
+        self.refresh_and_mark_lost()?;
+        let view = self
+            .index()
+            .sums
+            .totals(by, since_ms, self.limits.max_records);
+        if self.usage_index_stale()
+            && let Err(e) = self.with_lock(FlockArg::LockExclusive, |s| {
+                s.refresh()?;
+                s.keep_usage_index();
+                Ok(())
+            })
+        {
+            tracing::debug!("usage index not rewritten: {e}");
+        }
+        Ok(view)
     }
 
     /// The finished tasks with a usage that ended at or after `since_ms` (budgets, issue
@@ -570,49 +618,170 @@ impl TaskStore {
         &self,
         since_ms: u64,
     ) -> Result<Vec<(u64, String, u64, crate::usage::Usage)>, StoreError> {
-        self.visit(|records| {
-            records
-                .filter_map(|r| {
-                    let at = r.finished_at_ms.unwrap_or(r.created_at_ms);
-                    if at < since_ms || !r.status.is_finished() {
-                        return None;
-                    }
-                    let worker = r.worker.clone().unwrap_or_else(|| "-".to_owned());
-                    Some((r.id, worker, at, r.usage()?))
-                })
-                .collect()
-        })
+        self.refresh_and_mark_lost()?;
+        Ok(self.index().sums.since(since_ms, self.limits.max_records))
     }
 
     /// Usage of the project's records for today, the last 7 days and all time (UTC days of
-    /// `now_ms`), per worker (or model, `by`) and for the project, in one pass.
+    /// `now_ms`), per worker (or model, `by`) and for the project, in one pass over the
+    /// decoded slots (as [`Self::usage_totals`]).
     pub fn usage_windows(
         &self,
         by: crate::usage::By,
         now_ms: u64,
     ) -> Result<crate::usage::UsageWindows, StoreError> {
-        self.visit(|records| {
-            let kept: Vec<(&TaskRecord, crate::usage::Usage)> =
-                records.filter_map(|r| Some((r, r.usage()?))).collect();
-            crate::usage::windows(kept.iter().map(|(r, u)| entry(r, u)), by, now_ms)
-        })
+        self.refresh_and_mark_lost()?;
+        Ok(self
+            .index()
+            .sums
+            .windows(by, now_ms, self.limits.max_records))
     }
 
-    /// Runs `f` over the records the views show (oldest first) without copying them: what
-    /// a sum over many records (issue 12's usage) reads. The store keeps them in memory and
-    /// parses only what was appended since it last looked.
-    pub fn visit<T>(
-        &self,
-        f: impl FnOnce(&mut dyn Iterator<Item = &TaskRecord>) -> T,
-    ) -> Result<T, StoreError> {
+    /// The sums of `usage.idx` and the record lines appended after it, when the index is
+    /// whole and covers the records file as it is (`None`: read the records). Call under
+    /// the lock.
+    fn sums_from_usage_index(&self) -> Result<Option<Sums>, StoreError> {
+        // Until it proves whole and current, the index is to be rebuilt.
+        *self.known_usage_index() = KnownIndex::Rejected;
+        self.read_usage_index()
+    }
+
+    fn read_usage_index(&self) -> Result<Option<Sums>, StoreError> {
+        let index_path = self.usage_index_path();
+        let bytes = match std::fs::read(&index_path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io("read", &index_path)(e)),
+        };
+        let Some((mut sums, covers)) = usage_index::decode(&bytes) else {
+            tracing::warn!(
+                file = %index_path.display(),
+                "the usage index is damaged; the totals come from the records and it is rebuilt"
+            );
+            return Ok(None);
+        };
+        let path = self.records_path();
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io("open", &path)(e)),
+        };
+        let meta = file.metadata().map_err(io("read", &path))?;
+        if (meta.dev(), meta.ino()) != covers.file || meta.len() < covers.offset {
+            return Ok(None);
+        }
+        let start = covers.offset - covers.offset.min(CHECK_WINDOW);
+        file.seek(SeekFrom::Start(start))
+            .map_err(io("read", &path))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io("read", &path))?;
+        let Some((window, tail)) = bytes.split_at_checked((covers.offset - start) as usize) else {
+            return Ok(None);
+        };
+        if usage_index::check_of(window) != covers.check {
+            return Ok(None);
+        }
+        parse_lines(tail, |r| sums.put(&r));
+        // A task of a backend that died is marked lost first: the full read does that.
+        if sums.lost(self.owner).next().is_some() {
+            *self.known_usage_index() = KnownIndex::Covers(covers);
+            return Ok(None);
+        }
+        *self.known_usage_index() = KnownIndex::Covers(covers);
+        Ok(Some(sums))
+    }
+
+    /// Whether `usage.idx` should be rewritten: the records are big enough to want one,
+    /// and the index is missing, of another records file, or behind by more than the slack.
+    fn usage_index_stale(&self) -> bool {
+        let (offset, file) = {
+            let index = self.index();
+            (index.offset, index.file)
+        };
+        if offset < USAGE_INDEX_MIN_BYTES {
+            return false;
+        }
+        let mut known = self.known_usage_index();
+        if *known == KnownIndex::Unknown {
+            let mut head = Vec::new();
+            *known = File::open(self.usage_index_path())
+                .and_then(|f| f.take(128).read_to_end(&mut head))
+                .ok()
+                .and_then(|_| usage_index::header(&head))
+                .map_or(KnownIndex::Rejected, KnownIndex::Covers);
+        }
+        match *known {
+            KnownIndex::Covers(c) => {
+                Some(c.file) != file
+                    || c.offset > offset
+                    || offset - c.offset > USAGE_INDEX_SLACK_BYTES
+            }
+            KnownIndex::Unknown | KnownIndex::Rejected => true,
+        }
+    }
+
+    /// Rewrites `usage.idx` from the records read when it is stale. A failure is logged,
+    /// not returned: the index is a cache. Call under the exclusive lock, after a refresh.
+    fn keep_usage_index(&self) {
+        if !self.usage_index_stale() {
+            return;
+        }
+        if let Err(e) = self.write_usage_index() {
+            tracing::warn!("cannot write the usage index: {e}");
+        }
+    }
+
+    fn write_usage_index(&self) -> Result<(), StoreError> {
+        let (offset, file) = {
+            let index = self.index();
+            (index.offset, index.file)
+        };
+        let Some(file) = file else {
+            return Ok(());
+        };
+        let path = self.records_path();
+        let mut records = File::open(&path).map_err(io("open", &path))?;
+        let meta = records.metadata().map_err(io("read", &path))?;
+        if (meta.dev(), meta.ino()) != file || meta.len() < offset {
+            // Replaced since it was read: the next refresh reads the new one.
+            return Ok(());
+        }
+        let start = offset - offset.min(CHECK_WINDOW);
+        let mut window = Vec::new();
+        records
+            .seek(SeekFrom::Start(start))
+            .and_then(|_| (&mut records).take(offset - start).read_to_end(&mut window))
+            .map_err(io("read", &path))?;
+        let covers = Covers {
+            file,
+            offset,
+            check: usage_index::check_of(&window),
+        };
+        let bytes = {
+            let index = self.index();
+            if index.offset != offset || index.file != Some(file) {
+                return Ok(());
+            }
+            usage_index::encode(&index.sums, covers)
+        };
+        let index_path = self.usage_index_path();
+        write_atomic(&index_path, &bytes, 0o600).map_err(io("write", &index_path))?;
+        *self.known_usage_index() = KnownIndex::Covers(covers);
+        Ok(())
+    }
+
+    /// Reads what was appended, and records as lost the tasks whose backend died.
+    fn refresh_and_mark_lost(&self) -> Result<(), StoreError> {
         self.with_lock(FlockArg::LockShared, |s| s.refresh())?;
-        let lost: Vec<TaskRecord> = self
-            .index()
-            .records
-            .values()
-            .filter(|r| !r.status.is_finished() && r.owner != self.owner && !r.owner.is_alive())
-            .cloned()
-            .collect();
+        // The slots are small: scanning them beats scanning the records.
+        let lost: Vec<TaskRecord> = {
+            let index = self.index();
+            index
+                .sums
+                .lost(self.owner)
+                .filter_map(|id| index.records.get(&id).cloned())
+                .collect()
+        };
         if !lost.is_empty() {
             let now = crate::tasks::now_ms();
             let marked: Vec<TaskRecord> = lost
@@ -629,6 +798,17 @@ impl TaskStore {
                 .collect();
             self.append(&marked)?;
         }
+        Ok(())
+    }
+
+    /// Runs `f` over the records the views show (oldest first) without copying them: what
+    /// a sum over many records (issue 12's usage) reads. The store keeps them in memory and
+    /// parses only what was appended since it last looked.
+    pub fn visit<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Iterator<Item = &TaskRecord>) -> T,
+    ) -> Result<T, StoreError> {
+        self.refresh_and_mark_lost()?;
         let index = self.index();
         let finished = index
             .records
@@ -740,13 +920,7 @@ impl TaskStore {
             index.records.values().cloned().collect()
         };
         let path = self.records_path();
-        let mut text = Vec::new();
-        for r in &kept {
-            let line = serde_json::to_vec(r)
-                .map_err(|e| io("encode", &path)(std::io::Error::other(e.to_string())))?;
-            text.extend_from_slice(&line);
-            text.push(b'\n');
-        }
+        let text = record_lines(&path, &kept)?;
         write_atomic(&path, &text, 0o600).map_err(io("rewrite", &path))?;
         for id in &removed {
             let _ = std::fs::remove_file(self.details_path(*id));
@@ -766,18 +940,34 @@ impl TaskStore {
     }
 }
 
-/// A record with its usage, as the usage sums see it.
-fn entry<'a>(r: &'a TaskRecord, usage: &'a crate::usage::Usage) -> crate::usage::Entry<'a> {
-    crate::usage::Entry {
-        worker: r.worker.as_deref().unwrap_or("-"),
-        model: r
-            .answered_by
-            .as_deref()
-            .or(r.resolved_model.as_deref())
-            .unwrap_or("-"),
-        at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
-        usage,
+/// `records` as lines of the records file at `path` (named in an error).
+fn record_lines(path: &Path, records: &[TaskRecord]) -> Result<Vec<u8>, StoreError> {
+    let mut text = Vec::new();
+    for r in records {
+        serde_json::to_writer(&mut text, r)
+            .map_err(|e| io("encode", path)(std::io::Error::other(e.to_string())))?;
+        text.push(b'\n');
     }
+    Ok(text)
+}
+
+/// Parses the complete lines of `bytes` (a line cut by a crash is ignored until a newline
+/// follows it) into records, oldest first. Returns the bytes of complete lines, the lines
+/// read and those skipped because they do not parse.
+fn parse_lines(bytes: &[u8], mut put: impl FnMut(TaskRecord)) -> (usize, usize, usize) {
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let (mut lines, mut skipped) = (0, 0);
+    for line in bytes[..complete].split(|b| *b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        lines += 1;
+        match serde_json::from_slice::<TaskRecord>(line) {
+            Ok(r) => put(r),
+            Err(_) => skipped += 1,
+        }
+    }
+    (complete, lines, skipped)
 }
 
 #[cfg(test)]
@@ -786,6 +976,7 @@ mod tests {
 
     use super::*;
     use crate::error::ErrorKind;
+    use crate::usage::{By, UsageView};
 
     fn finished(text: &str, output: &str) -> TaskRow {
         TaskRow {
@@ -1201,5 +1392,325 @@ mod tests {
         assert!(message.len() <= RECORD_ERROR_BYTES + 4, "{}", message.len());
         let row = store.task(1).expect("read").expect("kept");
         assert_eq!(row.error.expect("an error").message.len(), 10_000);
+    }
+
+    /// Writes `n` record lines (ids `first..first+n`) straight into `records.jsonl`: workers,
+    /// models and days vary; some tasks have no usage, some an unknown cost, some run still
+    /// (on this live process).
+    fn fill(dir: &Path, first: u64, n: u64) {
+        let mut text = String::new();
+        for id in first..first + n {
+            let mut row = finished("t", "o");
+            row.worker = Some(["coder", "docs", "explorer"][(id % 3) as usize].to_owned());
+            row.answered_by = (id % 4 != 0).then(|| ["fake/a", "fake/b"][(id % 2) as usize].into());
+            row.finished_at_ms = Some(id * 3_600_000);
+            if id % 11 == 0 {
+                row.status = TaskStatus::Running;
+                row.finished_at_ms = None;
+            }
+            row.usage = (id % 7 != 0).then(|| crate::usage::Usage {
+                input: Some(id),
+                output: Some(id % 5),
+                reasoning: (id % 3 == 0).then_some(1),
+                cache_read: Some(0),
+                cache_write: None,
+                cost_usd: (id % 6 != 0).then_some(id as f64 / 1024.0),
+                estimated: id % 2 == 0,
+                first_token_ms: Some(3),
+                total_ms: Some(id),
+            });
+            let record = TaskRecord::of(&row, id, "/project", Owner::current(), 10);
+            text.push_str(&serde_json::to_string(&record).expect("encodes"));
+            text.push('\n');
+        }
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("records.jsonl"))
+            .expect("the records open");
+        f.write_all(text.as_bytes()).expect("written");
+    }
+
+    /// The totals as a full read gives them: every record the views show, summed the
+    /// plain way (the reference the index must match exactly).
+    fn full_scan(dir: &Path, limits: StoreLimits, by: By, since: Option<u64>) -> UsageView {
+        let store = open(dir, limits);
+        store
+            .visit(|records| {
+                let kept: Vec<(&TaskRecord, crate::usage::Usage)> =
+                    records.filter_map(|r| Some((r, r.usage()?))).collect();
+                crate::usage::totals(
+                    kept.iter().map(|(r, u)| crate::usage::Entry {
+                        worker: r.worker.as_deref().unwrap_or("-"),
+                        model: r
+                            .answered_by
+                            .as_deref()
+                            .or(r.resolved_model.as_deref())
+                            .unwrap_or("-"),
+                        at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
+                        usage: u,
+                    }),
+                    by,
+                    since,
+                )
+            })
+            .expect("the records read")
+    }
+
+    /// The totals a store just opened gives from `usage.idx` alone (`None`: it would read
+    /// the records).
+    fn from_index(
+        dir: &Path,
+        limits: StoreLimits,
+        by: By,
+        since: Option<u64>,
+    ) -> Option<UsageView> {
+        let store = open(dir, limits);
+        store
+            .with_lock(FlockArg::LockShared, |s| s.sums_from_usage_index())
+            .expect("no i/o error")
+            .map(|sums| sums.totals(by, since, limits.max_records))
+    }
+
+    fn every_view(dir: &Path, limits: StoreLimits) -> Vec<(By, Option<u64>)> {
+        let _ = (dir, limits);
+        [By::Worker, By::Model, By::Day]
+            .into_iter()
+            .flat_map(|by| [(by, None), (by, Some(1500 * 3_600_000))])
+            .collect()
+    }
+
+    fn big() -> StoreLimits {
+        StoreLimits {
+            max_records: 100_000,
+            max_bytes: u64::MAX / 2,
+        }
+    }
+
+    #[test]
+    fn the_usage_index_gives_exactly_the_totals_of_a_full_read() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        fill(dir.path(), 1, 3000);
+        let index = dir.path().join("usage.idx");
+        assert!(
+            from_index(dir.path(), big(), By::Worker, None).is_none(),
+            "no index yet"
+        );
+        // The first sum reads the records and writes the index.
+        let first = open(dir.path(), big())
+            .usage_totals(By::Worker, None)
+            .expect("sums");
+        assert_eq!(first, full_scan(dir.path(), big(), By::Worker, None));
+        assert!(index.exists(), "the index is written");
+        let mode = std::fs::metadata(&index)
+            .expect("the index")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        for (by, since) in every_view(dir.path(), big()) {
+            let want = full_scan(dir.path(), big(), by, since);
+            assert_eq!(
+                from_index(dir.path(), big(), by, since).as_ref(),
+                Some(&want)
+            );
+            assert_eq!(
+                open(dir.path(), big())
+                    .usage_totals(by, since)
+                    .expect("sums"),
+                want
+            );
+        }
+        // Lines appended after the index (a new task, and a later line of an indexed task
+        // that changes its usage and its worker) are read by the store just opened.
+        let store = open(dir.path(), big());
+        let mut row = finished("t", "o");
+        row.usage = Some(crate::usage::Usage {
+            input: Some(1_000_000),
+            cost_usd: Some(2.5),
+            ..crate::usage::Usage::default()
+        });
+        store.save(3001, &row).expect("saved");
+        row.worker = Some("late".to_owned());
+        store.save(12, &row).expect("saved");
+        // A task that was running (an unknown id in the index's eyes) finishes.
+        store.save(11, &row).expect("saved");
+        drop(store);
+        for (by, since) in every_view(dir.path(), big()) {
+            let want = full_scan(dir.path(), big(), by, since);
+            assert_eq!(
+                from_index(dir.path(), big(), by, since).as_ref(),
+                Some(&want),
+                "{by:?}"
+            );
+        }
+        let v = from_index(dir.path(), big(), By::Worker, None).expect("from the index");
+        assert!(
+            v.rows.iter().any(|r| r.key == "late" && r.tasks == 2),
+            "{v:?}"
+        );
+        // The views' bound (only the newest finished tasks) holds for the index as well.
+        let small = StoreLimits {
+            max_records: 500,
+            ..big()
+        };
+        let want = full_scan(dir.path(), small, By::Day, None);
+        let all = full_scan(dir.path(), big(), By::Day, None);
+        assert!(
+            want.total.tasks < all.total.tasks - 1500,
+            "{}",
+            want.total.tasks
+        );
+        assert_eq!(from_index(dir.path(), small, By::Day, None), Some(want));
+    }
+
+    #[test]
+    fn a_missing_stale_or_damaged_usage_index_is_not_trusted_and_is_rebuilt() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        fill(dir.path(), 1, 3000);
+        let index = dir.path().join("usage.idx");
+        let records = dir.path().join("records.jsonl");
+        let sum = |d: &Path| open(d, big()).usage_totals(By::Model, None).expect("sums");
+        sum(dir.path());
+        let good = std::fs::read(&index).expect("the index");
+        let want = full_scan(dir.path(), big(), By::Model, None);
+
+        // Garbled: a byte flipped, a line of text appended, cut short, emptied. Never summed;
+        // the totals come from the records, and the index is rebuilt.
+        let mut flipped = good.clone();
+        flipped[good.len() / 2] ^= 0x10;
+        let mut appended = good.clone();
+        appended.extend_from_slice(b"{\"coder\": 1e9}\n");
+        for bad in [
+            flipped,
+            appended,
+            good[..good.len() - 9].to_vec(),
+            Vec::new(),
+        ] {
+            std::fs::write(&index, &bad).expect("written");
+            assert_eq!(from_index(dir.path(), big(), By::Model, None), None);
+            assert_eq!(sum(dir.path()), want);
+            assert_eq!(std::fs::read(&index).expect("rebuilt"), good, "rebuilt");
+        }
+        // Missing: rebuilt.
+        std::fs::remove_file(&index).expect("removed");
+        assert_eq!(sum(dir.path()), want);
+        assert_eq!(std::fs::read(&index).expect("rebuilt"), good);
+
+        // The records file replaced by another (a compaction: its first task removed),
+        // whether or not the new file reuses the old one's inode: not used.
+        let text = std::fs::read(&records).expect("records");
+        let first_line = text.iter().position(|b| *b == b'\n').expect("a line") + 1;
+        std::fs::remove_file(&records).expect("removed");
+        std::fs::write(&records, &text[first_line..]).expect("written");
+        assert_eq!(from_index(dir.path(), big(), By::Model, None), None);
+        let compacted = full_scan(dir.path(), big(), By::Model, None);
+        assert_eq!(compacted.total.tasks, want.total.tasks - 1);
+        assert_eq!(sum(dir.path()), compacted);
+        assert_eq!(
+            from_index(dir.path(), big(), By::Model, None),
+            Some(compacted),
+            "rebuilt"
+        );
+        let want = full_scan(dir.path(), big(), By::Model, None);
+
+        // Edited in place before the covered end (same file, same length): the check of the
+        // covered bytes fails. One token count changes, so the totals do.
+        let mut text = std::fs::read(&records).expect("records");
+        let key = b"\"input\":";
+        let digit = text
+            .windows(key.len())
+            .rposition(|w| w == key)
+            .expect("the last record's input")
+            + key.len();
+        assert_eq!(&text[digit..digit + 4], b"3000", "the last record is t3000");
+        text[digit] = b'4';
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&records)
+            .and_then(|mut f| f.write_all(&text))
+            .expect("rewritten in place");
+        assert_eq!(from_index(dir.path(), big(), By::Model, None), None);
+        let edited = full_scan(dir.path(), big(), By::Model, None);
+        assert_ne!(edited, want, "the edit changes the totals");
+        assert_eq!(sum(dir.path()), edited);
+
+        // Truncated below what the index covers: not used.
+        sum(dir.path());
+        let len = std::fs::metadata(&records).expect("records").len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&records)
+            .and_then(|f| f.set_len(len / 2))
+            .expect("truncated");
+        assert_eq!(from_index(dir.path(), big(), By::Model, None), None);
+        assert_eq!(
+            sum(dir.path()),
+            full_scan(dir.path(), big(), By::Model, None)
+        );
+    }
+
+    #[test]
+    fn a_task_of_a_dead_backend_after_the_index_sends_the_sum_to_the_records() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        fill(dir.path(), 1, 3000);
+        open(dir.path(), big())
+            .usage_totals(By::Worker, None)
+            .expect("sums");
+        let gone = TaskStore::open_as(dir.path(), "/project", big(), dead_owner())
+            .expect("the store opens");
+        let mut row = running();
+        row.usage = Some(crate::usage::Usage {
+            input: Some(7),
+            ..crate::usage::Usage::default()
+        });
+        gone.save(3001, &row).expect("saved");
+        drop(gone);
+        assert_eq!(from_index(dir.path(), big(), By::Day, None), None);
+        let v = open(dir.path(), big())
+            .usage_totals(By::Day, None)
+            .expect("sums");
+        assert_eq!(v, full_scan(dir.path(), big(), By::Day, None));
+        let text = std::fs::read_to_string(dir.path().join("records.jsonl")).expect("records");
+        assert!(
+            text.contains("\"status\":\"lost\""),
+            "marked lost by the sum"
+        );
+    }
+
+    #[test]
+    fn a_sum_while_another_thread_reads_the_records_is_exact() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        fill(dir.path(), 1, 3000);
+        open(dir.path(), big())
+            .usage_totals(By::Worker, None)
+            .expect("sums");
+        fill(dir.path(), 3001, 100);
+        let want = full_scan(dir.path(), big(), By::Worker, None);
+        // What a backend does when it starts: the records read on a thread, sums meanwhile.
+        let store = std::sync::Arc::new(open(dir.path(), big()));
+        let reader = std::sync::Arc::clone(&store);
+        let reading = std::thread::spawn(move || reader.records().map(|r| r.len()));
+        for _ in 0..20 {
+            assert_eq!(store.usage_totals(By::Worker, None).expect("sums"), want);
+        }
+        assert_eq!(
+            reading.join().expect("the reader ends").expect("read"),
+            3100
+        );
+        assert_eq!(store.usage_totals(By::Worker, None).expect("sums"), want);
+    }
+
+    #[test]
+    fn a_small_store_keeps_no_usage_index() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        fill(dir.path(), 1, 50);
+        let store = open(dir.path(), StoreLimits::default());
+        let v = store.usage_totals(By::Worker, None).expect("sums");
+        assert_eq!(
+            v,
+            full_scan(dir.path(), StoreLimits::default(), By::Worker, None)
+        );
+        assert!(!dir.path().join("usage.idx").exists());
     }
 }
