@@ -114,6 +114,7 @@ pub struct ProfilePatch {
     prompt: Option<String>,
     delegate: Option<bool>,
     server: Option<ServerPatch>,
+    warm: Option<bool>,
 }
 
 /// `server` of an agent-backend profile in `orchestrator.json`.
@@ -337,6 +338,7 @@ pub fn apply(
                     prompt: None,
                     delegate: false,
                     server: None,
+                    warm: false,
                     defined_in: defined_in.clone(),
                 });
                 profiles.list.sort_by(|a, b| a.id.cmp(&b.id));
@@ -360,6 +362,7 @@ pub fn apply(
             prompt,
             delegate,
             server,
+            warm,
         } = patch;
         let server = server
             .map(|s| s.check(&format!("profile {id}: server")))
@@ -378,6 +381,7 @@ pub fn apply(
         overlay(&mut profile.prompt, prompt.map(Some));
         overlay(&mut profile.delegate, delegate);
         overlay(&mut profile.server, server.map(Some));
+        overlay(&mut profile.warm, warm);
         if profile.server.is_some() && profile.backend != BackendKind::Agent {
             return Err(invalid(format!(
                 "profile {id}: \"server\" is for workers with \"backend\": \"agent\""
@@ -483,6 +487,33 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn warm_is_off_by_default_and_set_per_profile() {
+        let p = parse(
+            r#"{"profiles": {"docs": {"warm": true}, "mine": {"model": "node", "warm": true},
+                             "coder": {"warm": false}}}"#,
+        )
+        .expect("valid profiles");
+        let warm: Vec<&str> = p
+            .list
+            .iter()
+            .filter(|p| p.warm)
+            .map(|p| p.id.as_str())
+            .collect();
+        assert_eq!(warm, ["docs", "mine"]);
+        assert!(
+            Profiles::builtin().list.iter().all(|p| !p.warm),
+            "no built-in worker is warmed unless asked"
+        );
+        let bad = parse(r#"{"profiles": {"docs": {"warm": "yes"}}}"#)
+            .err()
+            .unwrap_or_default();
+        assert!(
+            bad.contains("warm") || bad.contains("invalid type"),
+            "{bad}"
+        );
     }
 
     #[test]

@@ -173,6 +173,10 @@ pub struct Profile {
     /// The OpenCode server an agent-backend worker attaches to (else `ORCH_AGENT_URL`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<AgentServer>,
+    /// Started when the backend starts (and by a bare `orch warm`), so its first task
+    /// does not wait for an OpenCode to start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warm: bool,
     /// Where the profile was defined (`built-in` or a file path).
     #[serde(default, skip_deserializing)]
     pub defined_in: String,

@@ -1596,6 +1596,10 @@ impl<S: Spawner, C: Clock> WorkerService for Manager<S, C> {
         self.reset_inner(worker).await.map_err(Error::from)
     }
 
+    async fn warm(&self, worker: &str) -> Result<WorkerRow, Error> {
+        Manager::warm(self, worker).await
+    }
+
     async fn workers(&self) -> WorkersView {
         let knowledge = self.inner.knowledge.get();
         WorkersView {
