@@ -277,6 +277,7 @@ pub fn worker_row(
         error: None,
         warning: None,
         fallback: None,
+        hosting: None,
     }
 }
 

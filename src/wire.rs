@@ -205,7 +205,7 @@ pub struct ProfileRow {
     pub resolved_model: Option<String>,
     /// Why, or why it does not resolve.
     pub reason: String,
-    /// `server` or `agent`.
+    /// `shared`, `server` or `agent`.
     pub backend: BackendKind,
     /// Needs image input.
     pub vision: bool,
@@ -805,7 +805,7 @@ pub struct WorkerRow {
     pub name: String,
     /// Lifecycle state.
     pub status: WorkerStatus,
-    /// `server` or `agent`.
+    /// `shared`, `server` or `agent`.
     pub backend: BackendKind,
     /// The reference in effect (the profile's, or one set by the user).
     pub model_ref: String,
@@ -837,6 +837,11 @@ pub struct WorkerRow {
     /// How its last task fell back (`fell back from a to b (429)`), when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
+    /// Where it is hosted, for a `shared` worker: the shared host's pid and URL (or that it
+    /// is not started) and what last happened to it (`restarted the shared host: ...`);
+    /// for a `shared` profile that runs on a dedicated server instead, why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosting: Option<String>,
 }
 
 /// The workers view.
@@ -950,7 +955,7 @@ mod tests {
             ModelStatus::Alpha,
             ModelStatus::Deprecated,
         ]);
-        check(&[BackendKind::Server, BackendKind::Agent]);
+        check(&[BackendKind::Shared, BackendKind::Server, BackendKind::Agent]);
         check(&[Origin::Local, Origin::Live]);
         assert_eq!(Access::NoCredentials.as_str(), "none");
         assert_eq!(Access::NotEnabled.as_str(), "not-enabled");

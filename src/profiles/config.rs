@@ -330,7 +330,7 @@ pub fn apply(
                     when_to_use: String::new(),
                     model: ModelSpec::One("node".into()),
                     fallback: Fallback::Ranked,
-                    backend: BackendKind::Server,
+                    backend: BackendKind::Shared,
                     agent: None,
                     vision: false,
                     web: false,

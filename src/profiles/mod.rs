@@ -87,8 +87,12 @@ impl Fallback {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
-    /// Its own `opencode serve` process.
+    /// A session of the one OpenCode server orch shares between the workers of a backend
+    /// (the default; see `docs/workers.md`, "Hosting modes"). A delegating profile still
+    /// gets a dedicated server: it needs a process environment of its own.
     #[default]
+    Shared,
+    /// Its own `opencode serve` process (a dedicated server).
     Server,
     /// A session on an existing OpenCode server.
     Agent,
@@ -98,6 +102,7 @@ impl BackendKind {
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Shared => "shared",
             Self::Server => "server",
             Self::Agent => "agent",
         }

@@ -273,7 +273,7 @@ async fn scope_and_vision_filters() {
     let catalog = h.model().catalog().expect("the catalog is loaded");
     let (all, usable) = (catalog.rows.len(), catalog.usable);
     assert!(all > 8000, "{all}");
-    assert_eq!(count(&h), (4, usable));
+    assert_eq!(count(&h), (5, usable));
     h.key(KeyCode::Char('a')).await;
     assert_eq!(count(&h).1, all);
     h.snap("30_pick_scope_all");
