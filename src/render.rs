@@ -444,11 +444,8 @@ pub fn start_notice(w: &WorkerRow) -> Option<String> {
     if w.status != WorkerStatus::Starting {
         return None;
     }
-    // Spelled by name so this compiles before and after the shared backend kind exists.
-    if w.backend.as_str() == "shared" {
-        return Some("starting the shared OpenCode host…".to_owned());
-    }
     Some(match w.backend {
+        BackendKind::Shared => "starting the shared OpenCode host…".to_owned(),
         BackendKind::Server => format!("starting {}'s OpenCode…", w.id),
         BackendKind::Agent => format!("connecting {} to its OpenCode server…", w.id),
     })

@@ -230,3 +230,34 @@ fn run_says_what_its_task_waits_for_while_the_worker_starts() {
     assert!(!again.stderr.contains("is waiting"), "{}", again.stderr);
     drop(b);
 }
+
+#[test]
+fn a_hosted_workers_task_says_it_waits_for_the_shared_host_and_a_bare_warm_starts_the_host() {
+    // The built-in workers as shipped: hosted in the shared OpenCode.
+    let h = Sandbox::capture(BIN);
+    let b = FakeBackend::start(&h, Duration::from_millis(1500));
+    let run = h.run(&["run", "docs", "Summarise the README"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("is waiting: starting the shared OpenCode host…"),
+        "{}",
+        run.stderr
+    );
+    // Nothing flagged: a bare warm starts every hosted worker.
+    let warm = h.run(&["warm", "--format", "json"]);
+    assert_eq!(warm.code, 0, "{}", warm.stderr);
+    let view: WorkersView = warm.json();
+    let mut ids: Vec<&str> = view.workers.iter().map(|w| w.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        ["architect", "coder", "docs", "explorer", "memory", "vision"]
+    );
+    assert!(
+        view.workers
+            .iter()
+            .all(|w| w.backend == orch::profiles::BackendKind::Shared)
+    );
+    drop(b);
+}

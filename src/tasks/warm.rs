@@ -11,8 +11,10 @@ use super::{StartRequest, Tasks, Work};
 /// Whether a profile runs as a session of the shared OpenCode host (not a process of its
 /// own, not someone else's server).
 fn hosted(backend: BackendKind) -> bool {
-    // Spelled by name so this compiles before and after the shared backend kind exists.
-    backend.as_str() == "shared"
+    match backend {
+        BackendKind::Shared => true,
+        BackendKind::Server | BackendKind::Agent => false,
+    }
 }
 
 /// The workers a bare `orch warm` starts: those whose profile says `"warm": true`; when
