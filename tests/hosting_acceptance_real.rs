@@ -172,3 +172,32 @@ async fn killing_the_host_mid_task_fails_it_in_seconds_and_the_next_task_starts_
     );
     stop(m, &[host, new_host]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warmed_host_answers_the_first_task_without_a_start() {
+    const TEST: &str = "a_warmed_host_answers_the_first_task_without_a_start";
+    let Some(run) = start(TEST).await else {
+        return;
+    };
+    let (llm, m) = (&run.llm, &run.m);
+    let row = m.warm("docs").await.expect("docs warms");
+    assert_eq!(row.status, WorkerStatus::Ready);
+    let host = row.pid.expect("the host runs");
+    assert!(row.session_id.is_some(), "its session is open");
+    assert!(llm.log().is_empty(), "warming sends no prompt");
+    let coder = m.warm("coder").await.expect("coder warms");
+    assert_eq!(coder.pid, Some(host), "one host for both");
+    let began = Instant::now();
+    let out = run_task(&**m, task("docs", "WARMED hello")).await;
+    let took = began.elapsed();
+    assert!(out.answered_by.is_some());
+    eprintln!("{TEST}: first task after warm {took:?}");
+    // A fresh OpenCode's first prompt takes 4-7 s here (it loads its providers); the warm
+    // start has it load them, leaving about 1 s. Room for a loaded machine.
+    assert!(
+        took < Duration::from_millis(2500),
+        "the first task after warm took {took:?}"
+    );
+    assert_eq!(pid_of(m, "docs").await, Some(host), "no new process");
+    stop(m, &[host]).await;
+}
