@@ -54,7 +54,7 @@ struct StartWatch<'a> {
     worker: &'a str,
     /// The notice shown now.
     shown: Option<String>,
-    /// The worker was seen past its start (ready, busy, failed): no need to look again.
+    /// The worker was seen running (ready, busy): no need to look again.
     done: bool,
 }
 
@@ -79,8 +79,9 @@ impl<'a> StartWatch<'a> {
             return None;
         };
         let notice = orch::render::start_notice(&row);
-        // Idle: the task has not reached its worker yet; keep looking.
-        self.done = notice.is_none() && row.status != WorkerStatus::Idle;
+        // Idle (or failed, or stopped): the task has not reached its worker yet, which may
+        // still have to start; keep looking until it runs.
+        self.done = matches!(row.status, WorkerStatus::Ready | WorkerStatus::Busy);
         if notice == self.shown {
             return None;
         }
