@@ -278,6 +278,8 @@ pub fn worker_row(
         warning: None,
         fallback: None,
         hosting: None,
+        budget: None,
+        usage: None,
     }
 }
 

@@ -842,6 +842,13 @@ pub struct WorkerRow {
     /// for a `shared` profile that runs on a dedicated server instead, why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosting: Option<String>,
+    /// Its budget (issue 12) nearest its limit, with what was spent; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::BudgetStatus>,
+    /// What its tasks cost today, in the last 7 days and all time (from the project's task
+    /// records), when the backend says; absent for a worker without a task on record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::Windows>,
 }
 
 /// The workers view.
@@ -856,6 +863,13 @@ pub struct WorkersView {
     /// What the backend worked around (as in the status view), until it is resolved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The project's budgets (issue 12), each limit with what was spent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<crate::budget::BudgetStatus>,
+    /// What the project's tasks cost today, in the last 7 days and all time (every worker,
+    /// past and present), when the backend says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::UsageWindows>,
 }
 
 impl WorkersView {

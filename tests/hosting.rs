@@ -502,3 +502,75 @@ async fn the_hosts_config_never_carries_a_secret_of_the_environment() {
         "the host is registered: {shown}"
     );
 }
+
+#[tokio::test]
+async fn a_kept_host_is_reused_by_the_next_manager_and_a_changed_one_is_not() {
+    let s = Setup::new();
+    let mut config = s.config();
+    config.keep_workers = true;
+    let knowledge = || Knowledge::load_local(&s.paths, &s.env).expect("knowledge");
+    let manager = |config: ManagerConfig| {
+        Manager::new(
+            config,
+            KnowledgeSource::fixed(knowledge()),
+            s.spawner.clone(),
+            FakeClock::at(1_800_000_000_000),
+        )
+    };
+    let first = manager(config.clone());
+    run_task(&first, task("docs", "one")).await;
+    let pid = first.workers().await.into_row("docs").and_then(|r| r.pid);
+    first.shutdown().await;
+    drop(first);
+    let url = s.spawner.servers()[0].url();
+    assert!(answers(&url).await, "a kept host outlives its manager");
+
+    let second = manager(config.clone());
+    run_task(&second, task("coder", "two")).await;
+    assert_eq!(s.spawner.spawn_count(), 1, "the kept host was reused");
+    assert_eq!(
+        second.workers().await.into_row("coder").and_then(|r| r.pid),
+        pid
+    );
+    second.shutdown().await;
+    drop(second);
+
+    // Another configuration: the kept host is stopped, not reused, not leaked.
+    write_orchestrator_json(
+        &s.paths.project_dir,
+        r#"{"profiles": {"docs": {"tools": {"webfetch": false}}}}"#,
+    );
+    config.keep_workers = false;
+    let third = manager(config);
+    run_task(&third, task("docs", "three")).await;
+    assert_eq!(s.spawner.spawn_count(), 2);
+    assert!(!answers(&url).await, "the mismatched kept host was stopped");
+    third.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_profile_naming_its_own_opencode_agent_keeps_a_dedicated_server() {
+    let s = Setup::new();
+    write_orchestrator_json(
+        &s.paths.project_dir,
+        r#"{"profiles": {"docs": {"agent": "plan"}}}"#,
+    );
+    let m = s.manager();
+    let docs = run_task(&m, task("docs", "a")).await;
+    let coder = run_task(&m, task("coder", "b")).await;
+    assert_eq!(s.spawner.spawn_count(), 2, "docs' own server and the host");
+    let prompts = s.spawner.prompts();
+    let agent = |session: &str| prompt_of(&prompts, session).and_then(Recorded::agent);
+    assert_eq!(agent(&docs.session_id).as_deref(), Some("plan"));
+    assert_eq!(agent(&coder.session_id).as_deref(), Some("orch-coder"));
+    let why = m
+        .workers()
+        .await
+        .into_row("docs")
+        .and_then(|r| r.hosting)
+        .unwrap_or_default();
+    assert!(
+        why.contains("dedicated server") && why.contains("\"plan\""),
+        "{why}"
+    );
+}

@@ -182,6 +182,9 @@ pub struct Profile {
     /// does not wait for an OpenCode to start.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub warm: bool,
+    /// Its budget (issue 12), from `orchestrator.json`; none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::Budget>,
     /// Where the profile was defined (`built-in` or a file path).
     #[serde(default, skip_deserializing)]
     pub defined_in: String,
@@ -218,6 +221,8 @@ pub struct Profiles {
     pub tag_fallback: BTreeMap<String, Fallback>,
     /// Files read, in merge order.
     pub files: Vec<std::path::PathBuf>,
+    /// The project's budget (top-level `"budget"` of `orchestrator.json`), when set.
+    pub budget: Option<crate::budget::Budget>,
 }
 
 impl Profiles {

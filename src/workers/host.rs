@@ -31,8 +31,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::registry::Registry;
-use super::spawn::Process;
+use super::registry::{Entry, Registry};
+use super::spawn::{BoxFuture, Process, stop_group};
 use crate::opencode::OpenCodeClient;
 use crate::profiles::{BackendKind, Profile};
 
@@ -43,18 +43,28 @@ pub const HOST_ENTRY: &str = "@shared-host";
 /// Tools whose switch-off is also denied as an OpenCode permission on the host's agent.
 const DENIED_WHEN_OFF: [&str; 3] = ["edit", "bash", "webfetch"];
 
-/// Whether a profile's worker runs on the shared host: backend `shared` and no delegation
-/// (a delegating worker needs a process of its own, with its `ORCH_DELEGATION_DEPTH` and
-/// orch's MCP entry left on).
+/// Whether a profile's worker runs on the shared host: backend `shared`, no delegation (a
+/// delegating worker needs a process of its own, with its `ORCH_DELEGATION_DEPTH` and
+/// orch's MCP entry left on) and no OpenCode `agent` of its own (on the host a worker is
+/// prompted as its generated agent; a profile that names one keeps it on a dedicated
+/// server, as before the host existed).
 pub fn is_hosted(profile: &Profile) -> bool {
-    profile.backend == BackendKind::Shared && !profile.delegate
+    profile.backend == BackendKind::Shared && dedicated_because(profile).is_none()
 }
 
 /// Why a `shared` profile runs on a dedicated server instead, when it does.
-pub fn dedicated_because(profile: &Profile) -> Option<&'static str> {
-    (profile.backend == BackendKind::Shared && profile.delegate).then_some(
-        "runs on a dedicated server: it delegates, which needs a process environment of its own (ORCH_DELEGATION_DEPTH and orch's MCP entry on)",
-    )
+pub fn dedicated_because(profile: &Profile) -> Option<String> {
+    if profile.backend != BackendKind::Shared {
+        return None;
+    }
+    if profile.delegate {
+        return Some("runs on a dedicated server: it delegates, which needs a process environment of its own (ORCH_DELEGATION_DEPTH and orch's MCP entry on)".to_owned());
+    }
+    profile.agent.as_ref().map(|agent| {
+        format!(
+            "runs on a dedicated server: it names the OpenCode agent {agent:?}, which the shared host does not prompt it as"
+        )
+    })
 }
 
 /// The OpenCode agent of a hosted worker.
@@ -270,6 +280,62 @@ impl Host {
     }
 }
 
+/// A host a previous manager kept running (`ORCH_KEEP_WORKERS`), taken over through its
+/// registry entry. It is gone once its pid is no longer the process registered, and it is
+/// signalled only while it still is.
+#[derive(Debug)]
+pub struct AdoptedHost {
+    entry: Entry,
+}
+
+impl AdoptedHost {
+    /// Takes over the host registered as `entry`.
+    pub fn new(entry: Entry) -> Self {
+        Self { entry }
+    }
+}
+
+impl Process for AdoptedHost {
+    fn pid(&self) -> Option<u32> {
+        Some(self.entry.pid)
+    }
+
+    fn pgid(&self) -> Option<u32> {
+        Some(self.entry.pgid)
+    }
+
+    fn url(&self) -> &str {
+        &self.entry.url
+    }
+
+    fn exit_status(&self) -> Option<String> {
+        (!self.entry.is_ours()).then(|| "exited".to_owned())
+    }
+
+    fn wait_exit(&self) -> BoxFuture<'_, String> {
+        Box::pin(async move {
+            loop {
+                if let Some(status) = self.exit_status() {
+                    return status;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    }
+
+    fn recent_output(&self) -> String {
+        String::new()
+    }
+
+    fn stop(&self, grace: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.entry.is_ours() {
+                stop_group(self.entry.pgid, grace).await;
+            }
+        })
+    }
+}
+
 /// One task's use of a host: while any is held, a configuration change starts a second
 /// host instead of restarting this one.
 #[derive(Debug)]
@@ -366,9 +432,17 @@ mod tests {
         let dedicated = list[1].id.clone();
         assert!(dedicated_because(&list[0]).is_some());
         assert!(dedicated_because(&list[1]).is_none());
+        list[2].agent = Some("plan".into());
+        let named = list[2].id.clone();
+        assert!(
+            dedicated_because(&list[2]).is_some_and(|w| w.contains("\"plan\"")),
+            "{:?}",
+            dedicated_because(&list[2])
+        );
         let c = HostConfig::new(json!({}), &list, None, "");
         let v: Value = serde_json::from_str(&c.content).expect("JSON");
-        assert_eq!(v["agent"].as_object().map(|a| a.len()), Some(4));
+        assert_eq!(v["agent"].as_object().map(|a| a.len()), Some(3));
+        assert!(v["agent"].get(agent_name(&named)).is_none());
         assert!(v["agent"].get(agent_name(&delegating)).is_none());
         assert!(v["agent"].get(agent_name(&dedicated)).is_none());
     }

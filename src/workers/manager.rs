@@ -6,6 +6,10 @@
 //! resolved again and sent on the message, so a `dynamic` change reaches the next task with
 //! no respawn. A `sticky` change also becomes part of the worker's fingerprint, so its
 //! process is restarted with the new default on the next task.
+//!
+//! A hosted worker (`backend: "shared"`, the default) has no process of its own: it is a
+//! session on the backend's shared host (see [`super::host`]), prompted under its agent
+//! `orch-<id>`; its model only ever rides on the message.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,7 +26,7 @@ use super::error::WorkerError;
 use super::failure::{Classified, RetryRule, classify_call, classify_reply, classify_retry};
 use super::fallback::{self, Candidate, Plan};
 use super::health::{Health, HealthStore, Verdict};
-use super::host::{self, HOST_ENTRY, Host, HostConfig, HostTurn, Hosts};
+use super::host::{self, AdoptedHost, HOST_ENTRY, Host, HostConfig, HostTurn, Hosts};
 use super::isolation::{DELEGATION_DEPTH_VAR, delegation_depth, mcp_overlay};
 use super::procfs::Identity;
 use super::registry::{Entry, Registry};
@@ -941,24 +945,26 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         let current = lock(&self.inner.hosts).current.clone();
         let mut note = None;
         if let Some(old) = current {
-            let alive = old.exited().is_none() && old.client.health().await.is_ok();
-            if alive && old.config.fingerprint == config.fingerprint {
+            let exited = old.exited();
+            let healthy = exited.is_none() && old.client.health().await.is_ok();
+            if healthy && old.config.fingerprint == config.fingerprint {
                 let turn = old.turn(worker);
                 return Ok((old, turn, None));
             }
             lock(&self.inner.hosts).current = None;
             let pid = old.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-            if !alive {
-                let how = old.exited().map_or_else(
-                    || "stopped answering".to_owned(),
-                    |s| format!("exited ({s})"),
-                );
+            if let Some(status) = exited {
                 note = Some(format!(
-                    "started a new shared host: the previous one{pid} {how}"
+                    "started a new shared host: the previous one{pid} exited ({status})"
                 ));
                 old.stop().await;
             } else {
-                let why = config.change_from(&old.config);
+                let why = if healthy {
+                    config.change_from(&old.config)
+                } else {
+                    "it stopped answering".to_owned()
+                };
+                // Never stop a host while another worker's task runs on it.
                 let busy = old.busy_workers();
                 if busy.is_empty() {
                     note = Some(format!(
@@ -992,7 +998,10 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 worker: worker.to_owned(),
             });
         }
-        let host = Arc::new(self.spawn_host(worker, config).await?);
+        let host = match self.adopt_host(&config).await {
+            Some(kept) => Arc::new(kept),
+            None => Arc::new(self.spawn_host(worker, config).await?),
+        };
         if note.is_none() {
             note = lock(&self.inner.hosts).lost.take();
         }
@@ -1008,6 +1017,59 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         Ok((host, turn, note))
     }
 
+    /// Takes over a host a previous manager kept (`ORCH_KEEP_WORKERS`) when its
+    /// configuration is this one and it answers with its registered password.
+    async fn adopt_host(&self, config: &HostConfig) -> Option<Host> {
+        let kept = self
+            .inner
+            .registry
+            .list()
+            .ok()?
+            .into_iter()
+            .filter(|e| e.worker == HOST_ENTRY && e.fingerprint == config.fingerprint)
+            .filter(|e| !self.runs_host(e.pid));
+        for entry in kept {
+            let Some(password) = entry.password.clone() else {
+                continue;
+            };
+            self.inner
+                .knowledge
+                .redactor()
+                .add_basic_auth(DEFAULT_USERNAME, password.expose());
+            let Ok(client) = OpenCodeClient::new(&entry.url, Duration::from_secs(10)) else {
+                continue;
+            };
+            let client = client.with_credentials(Some(Credentials {
+                username: DEFAULT_USERNAME.to_owned(),
+                password,
+            }));
+            if client.health().await.is_err() {
+                continue;
+            }
+            tracing::info!(pid = entry.pid, "reusing a kept shared host");
+            let mut updated = entry.clone();
+            updated.owner_pid = std::process::id();
+            updated.updated_at = self.inner.clock.now_ms();
+            let _ = self.inner.registry.upsert(updated);
+            return Some(Host::new(
+                Arc::new(AdoptedHost::new(entry)),
+                client,
+                config.clone(),
+                self.inner.config.stop_grace,
+                self.inner.registry.clone(),
+            ));
+        }
+        None
+    }
+
+    /// Whether one of this manager's hosts is `pid`.
+    fn runs_host(&self, pid: u32) -> bool {
+        lock(&self.inner.hosts)
+            .all()
+            .iter()
+            .any(|h| h.pid == Some(pid))
+    }
+
     /// Starts a shared host through the same path as a dedicated worker (guard, its own
     /// password, the redactor, `ORCH_SOCKET`, no autoupdate) and registers it. Hosts left
     /// in the registry by a manager that is gone are stopped first.
@@ -1019,7 +1081,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             .list()
             .unwrap_or_default()
             .into_iter()
-            .filter(|e| e.worker == HOST_ENTRY && !self.owns_pid(e.pid))
+            .filter(|e| e.worker == HOST_ENTRY && !self.runs_host(e.pid))
             .filter(|e| e.owner_pid == me || !pid_alive(e.owner_pid))
         {
             self.stop_registered(&stale).await;
@@ -1409,7 +1471,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
     /// a `shared` profile runs on a dedicated server.
     fn hosting(&self, profile: &Profile) -> Option<String> {
         if !host::is_hosted(profile) {
-            return host::dedicated_because(profile).map(str::to_owned);
+            return host::dedicated_because(profile);
         }
         let hosts = lock(&self.inner.hosts);
         let mut text = match hosts.current.as_ref().filter(|h| h.exited().is_none()) {
