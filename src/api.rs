@@ -78,6 +78,12 @@ pub trait Orchestrator: Send + Sync {
     fn reset_health(&self) -> impl Future<Output = Result<HealthView, Error>> + Send {
         async { Err(needs_backend("resetting the health record")) }
     }
+    /// Starts a worker's OpenCode and session ahead of its first task (`task_start` op
+    /// `worker.warm`, awaited) and returns the worker afterwards.
+    fn warm(&self, worker: &str) -> impl Future<Output = Result<WorkerRow, Error>> + Send {
+        let _ = worker;
+        async { Err(needs_backend("warming a worker")) }
+    }
     /// The backend's state and paths (`task_list` view `status`).
     fn status(&self) -> impl Future<Output = Result<StatusView, Error>> + Send;
     /// Called once when a client is done (an in-process implementation stops its workers).
@@ -258,6 +264,13 @@ impl<W: WorkerService> Orchestrator for InProcess<W> {
             worker: worker.to_owned(),
         };
         self.op(work, "worker.model.reset").await
+    }
+
+    async fn warm(&self, worker: &str) -> Result<WorkerRow, Error> {
+        let work = Work::Warm {
+            worker: worker.to_owned(),
+        };
+        self.op(work, "worker.warm").await
     }
 
     async fn run(&self, req: &RunRequest) -> Result<TaskRow, Error> {

@@ -1,7 +1,7 @@
 //! Human renderings of the views: aligned tables for terminals, Markdown for the
 //! OpenCode TUI and for LLMs reading MCP results. JSON is the views themselves.
 
-use crate::wire::{Attempt, HealthView, WorkerRow, WorkersView};
+use crate::wire::{Attempt, BackendKind, HealthView, WorkerRow, WorkerStatus, WorkersView};
 use crate::wire::{
     AwaitView, CancelOutcome, CancelView, Format, ModelRow, ModelsView, ProfilesView, ResolveView,
     StatusView, TagPreviewsView, TaskRow, TasksView,
@@ -492,6 +492,36 @@ pub fn worker_change(
         ]);
     }
     key_values(&t, format)
+}
+
+/// What a task of worker `w` waits for while `w`'s OpenCode starts (`starting the shared
+/// OpenCode host…`, `starting docs's OpenCode…`); `None` when it is not starting. `orch run`
+/// and the TUI's probe show it while the task waits.
+pub fn start_notice(w: &WorkerRow) -> Option<String> {
+    if w.status != WorkerStatus::Starting {
+        return None;
+    }
+    Some(match w.backend {
+        BackendKind::Shared => "starting the shared OpenCode host…".to_owned(),
+        BackendKind::Server => format!("starting {}'s OpenCode…", w.id),
+        BackendKind::Agent => format!("connecting {} to its OpenCode server…", w.id),
+    })
+}
+
+/// Workers that `orch warm` started: where each one's OpenCode runs now.
+pub fn warmed(view: &WorkersView, format: Format) -> String {
+    let mut t = Table::new(&["WORKER", "STATUS", "BACKEND", "PID", "URL", "SESSION"]);
+    for w in &view.workers {
+        t.row(vec![
+            w.id.clone(),
+            w.status.to_string(),
+            w.backend.as_str().to_owned(),
+            w.pid.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            or_dash(w.url.as_deref()),
+            or_dash(w.session_id.as_deref()),
+        ]);
+    }
+    t.render(format)
 }
 
 /// Key/value lines on a terminal, a two-column table in Markdown.

@@ -196,6 +196,7 @@ pub fn profiles(knowledge: &Knowledge) -> ProfilesView {
                 web: p.web,
                 tools: p.tools.clone(),
                 defined_in: p.defined_in.clone(),
+                warm: p.warm,
             }
         })
         .collect();

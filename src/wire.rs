@@ -215,6 +215,9 @@ pub struct ProfileRow {
     pub tools: std::collections::BTreeMap<String, bool>,
     /// `built-in` or the file that defined it.
     pub defined_in: String,
+    /// Started when the backend starts and by a bare `orch warm`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warm: bool,
 }
 
 /// One user tag.
@@ -317,6 +320,10 @@ pub enum OpName {
     /// Clear the provider and model health record (`orch health --reset`); no worker.
     #[serde(rename = "health.reset")]
     HealthReset,
+    /// Start a worker's OpenCode (the shared host, or its own server) and its session
+    /// ahead of its first task (`orch warm`); no task is sent.
+    #[serde(rename = "worker.warm")]
+    WorkerWarm,
 }
 
 impl OpName {
@@ -326,6 +333,7 @@ impl OpName {
             Self::WorkerModelSet => "worker.model.set",
             Self::WorkerModelReset => "worker.model.reset",
             Self::HealthReset => "health.reset",
+            Self::WorkerWarm => "worker.warm",
         }
     }
 }
@@ -925,7 +933,11 @@ mod tests {
             }
         }
         check(&[TaskKind::Worker, TaskKind::Auto, TaskKind::Op]);
-        check(&[OpName::WorkerModelSet, OpName::WorkerModelReset]);
+        check(&[
+            OpName::WorkerModelSet,
+            OpName::WorkerModelReset,
+            OpName::WorkerWarm,
+        ]);
         check(&[
             TaskStatus::Queued,
             TaskStatus::Running,

@@ -100,6 +100,17 @@ pub enum Command {
     },
     /// Run a task on a worker and print its answer (Ctrl-C cancels it).
     Run(RunArgs),
+    /// Start workers' OpenCode ahead of their first task, so it answers without waiting
+    /// for a start (no task is sent).
+    ///
+    /// Without WORKER: the workers whose profile says "warm": true in orchestrator.json
+    /// (the backend also starts those when it starts); when none does, every worker that
+    /// runs in the shared OpenCode host.
+    Warm {
+        /// Workers to start (vision, docs, coder, architect, explorer, memory, or your own).
+        #[arg(value_name = "WORKER", add = complete::worker_arg())]
+        workers: Vec<String>,
+    },
     /// List recent tasks, newest first, or show one task with its full output.
     Tasks(TasksArgs),
     /// Cancel tasks (their OpenCode sessions are aborted).
@@ -277,7 +288,7 @@ pub enum KindArg {
     /// Work for workers (`orch run`, `task_start`).
     #[default]
     Task,
-    /// Operations on workers (model changes).
+    /// Operations on workers (model changes, warm starts).
     Op,
     /// Both.
     All,

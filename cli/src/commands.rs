@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use orch::api::Orchestrator;
 use orch::resolve::RefKind;
-use orch::wire::{CancelOutcome, Format, ResolveQuery, TasksQuery, WorkerRow};
+use orch::wire::{CancelOutcome, Format, ResolveQuery, TasksQuery, WorkerRow, WorkersView};
 use serde::Serialize;
 
 use crate::args::{ModelsArgs, ResolveArgs, RunArgs, SetArgs, TasksArgs, UsageArgs};
@@ -35,6 +35,8 @@ pub struct Workers;
 pub struct Status;
 /// `orch worker-model-reset WORKER`.
 pub struct Reset<'a>(pub &'a str);
+/// `orch warm [WORKER...]`.
+pub struct Warm<'a>(pub &'a [String]);
 /// `orch cancel ID...`.
 pub struct Cancel<'a>(pub &'a [String]);
 /// `orch health [--reset]`.
@@ -138,6 +140,47 @@ impl Ask for RunArgs {
             Ok(_) => exit::OK,
             Err(_) => exit::FAILURE,
         })
+    }
+}
+
+impl Ask for Warm<'_> {
+    /// Starts the workers at once (on the shared host the first start serves them all);
+    /// prints where each one runs now. A worker that cannot start is reported on stderr
+    /// and makes the command fail; the others still start.
+    async fn ask(&self, backend: &impl Orchestrator, fmt: Format) -> anyhow::Result<u8> {
+        let workers = if self.0.is_empty() {
+            let view = backend.profiles().await?;
+            let set = orch::tasks::warm_set(
+                view.profiles
+                    .iter()
+                    .map(|p| (p.id.as_str(), p.warm, p.backend)),
+            );
+            if set.is_empty() {
+                anyhow::bail!(
+                    "no worker to warm: no profile says \"warm\": true and none runs in the shared OpenCode host; name the workers (orch warm docs coder) or give a profile \"warm\": true in orchestrator.json"
+                );
+            }
+            set
+        } else {
+            self.0.to_vec()
+        };
+        let results =
+            futures::future::join_all(workers.iter().map(|w| backend.warm(w.as_str()))).await;
+        let mut view = WorkersView::default();
+        let mut failed = false;
+        for (worker, result) in workers.iter().zip(results) {
+            match result {
+                Ok(row) => view.workers.push(row),
+                Err(e) => {
+                    failed = true;
+                    eprintln!("orch: cannot warm {worker}: {}", e.message);
+                }
+            }
+        }
+        if !view.workers.is_empty() || fmt == Format::Json {
+            print::view(&view, fmt, orch::render::warmed)?;
+        }
+        Ok(if failed { exit::FAILURE } else { exit::OK })
     }
 }
 

@@ -101,7 +101,10 @@ fn finish(cli: &Cli) -> ExitCode {
 fn refuse_delegation(cli: &Cli) -> anyhow::Result<()> {
     let starts_tasks = matches!(
         cli.command,
-        Command::Run(_) | Command::WorkerModelSet(_) | Command::WorkerModelReset { .. }
+        Command::Run(_)
+            | Command::WorkerModelSet(_)
+            | Command::WorkerModelReset { .. }
+            | Command::Warm { .. }
     );
     if starts_tasks && orch::workers::isolation::depth_in(&Environment::capture()) == Some(0) {
         anyhow::bail!(
@@ -133,6 +136,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::WorkerModelSet(a) => ask(cli, a),
         Command::WorkerModelReset { worker } => ask(cli, &commands::Reset(worker)),
         Command::Run(a) => ask(cli, a),
+        Command::Warm { workers } => ask(cli, &commands::Warm(workers)),
         Command::Tasks(a) => ask(cli, a),
         Command::Usage(a) => ask(cli, a),
         Command::Cancel { ids } => ask(cli, &commands::Cancel(ids)),

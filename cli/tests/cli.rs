@@ -421,6 +421,7 @@ fn inside_a_worker_that_may_not_delegate_task_commands_are_refused() {
         &["run", "docs", "x"][..],
         &["worker-model-set", "docs", "node:fast"][..],
         &["worker-model-reset", "docs"][..],
+        &["warm", "docs"][..],
     ] {
         let run = m.run(args);
         assert_eq!(run.code, FAILURE, "orch {args:?}: {}", run.stderr);

@@ -252,6 +252,14 @@ impl Orchestrator for SocketClient {
         self.op(OpName::WorkerModelReset, worker).await
     }
 
+    async fn warm(&self, worker: &str) -> Result<WorkerRow, Error> {
+        let worker = WorkerOpArgs {
+            worker_id: Some(worker.to_owned()),
+            ..WorkerOpArgs::default()
+        };
+        self.op(OpName::WorkerWarm, worker).await
+    }
+
     async fn run(&self, req: &RunRequest) -> Result<TaskRow, Error> {
         let args = StartArgs {
             kind: TaskKind::Worker,

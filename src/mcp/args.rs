@@ -124,7 +124,7 @@ pub(crate) struct StartArgs {
     /// Files for the worker, each by absolute `path` or inline `base64`. An image sends an "auto" task to the vision worker.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<AttachmentArg>,
-    /// For kind "op": "worker.model.set" (give worker.workerId and worker.model) or "worker.model.reset" (back to the profile's configured model).
+    /// For kind "op": "worker.model.set" (give worker.workerId and worker.model), "worker.model.reset" (back to the profile's configured model), "worker.warm" (start the worker's OpenCode ahead of its first task; give worker.workerId) or "health.reset".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op: Option<OpName>,
     /// For kind "op": the worker and its new model.

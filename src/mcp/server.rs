@@ -351,7 +351,7 @@ fn start_request(
     if a.kind == TaskKind::Op {
         let Some(op) = a.op else {
             return malformed(
-                "kind \"op\" needs op: \"worker.model.set\" or \"worker.model.reset\"",
+                "kind \"op\" needs op: \"worker.model.set\", \"worker.model.reset\", \"worker.warm\" or \"health.reset\"",
             );
         };
         if op == OpName::HealthReset {
@@ -390,6 +390,7 @@ fn start_request(
                 })
             }
             OpName::WorkerModelReset => Work::ResetModel { worker },
+            OpName::WorkerWarm => Work::Warm { worker },
             OpName::HealthReset => Work::ResetHealth,
         };
         return Ok(StartRequest {
@@ -581,7 +582,7 @@ impl<W: WorkerService> McpServer<W> {
     }
 
     #[tool(
-        description = "Start work in the background; returns a task id at once (then call task_await). kind \"worker\": run `task` on the worker `workerId`, optionally on `model` (a tag such as node:fast, or provider/model); kind \"auto\": orch picks the worker (the vision worker when an image is attached, else workerId, else coder); kind \"op\": change a worker's model with op \"worker.model.set\" and worker {workerId, model, modelPolicy, respawn, force}, or restore it with op \"worker.model.reset\" and worker {workerId}; op \"health.reset\" clears the model health record. `model` may be a fallback chain (a list, or comma-separated), tried in order when a model fails. Example: {\"kind\":\"worker\",\"workerId\":\"docs\",\"model\":\"node:fast\",\"task\":\"Summarise the README\"}."
+        description = "Start work in the background; returns a task id at once (then call task_await). kind \"worker\": run `task` on the worker `workerId`, optionally on `model` (a tag such as node:fast, or provider/model); kind \"auto\": orch picks the worker (the vision worker when an image is attached, else workerId, else coder); kind \"op\": change a worker's model with op \"worker.model.set\" and worker {workerId, model, modelPolicy, respawn, force}, or restore it with op \"worker.model.reset\" and worker {workerId}; op \"worker.warm\" with worker {workerId} starts the worker's OpenCode ahead of its first task; op \"health.reset\" clears the model health record. `model` may be a fallback chain (a list, or comma-separated), tried in order when a model fails. Example: {\"kind\":\"worker\",\"workerId\":\"docs\",\"model\":\"node:fast\",\"task\":\"Summarise the README\"}."
     )]
     async fn task_start(
         &self,

@@ -475,6 +475,15 @@ async fn serve_inner<W: WorkerService>(
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     tracing::info!(socket = %listener.path().display(), pid = std::process::id(), "orch backend listening");
+    // Workers whose profile says "warm": true start now, as op tasks (`orch tasks` shows
+    // them), so their first task does not wait for a start.
+    let (warming, refused) = backend.tasks().warm_flagged().await;
+    for row in &warming {
+        tracing::info!(task = %row.id, worker = row.worker.as_deref().unwrap_or(""), "warming the worker (\"warm\": true)");
+    }
+    for (worker, e) in &refused {
+        tracing::warn!(worker = %worker, "cannot warm the worker: {}", e.message);
+    }
     // A backend whose socket was removed or replaced can never be reached again: it stops
     // instead of lingering (a cleaned temp dir, a user deleting the runtime dir).
     let ours = Some(listener.ino);

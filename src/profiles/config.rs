@@ -118,6 +118,7 @@ pub struct ProfilePatch {
     prompt: Option<String>,
     delegate: Option<bool>,
     server: Option<ServerPatch>,
+    warm: Option<bool>,
     budget: Option<serde_json::Value>,
 }
 
@@ -351,6 +352,7 @@ pub fn apply(
                     prompt: None,
                     delegate: false,
                     server: None,
+                    warm: false,
                     budget: None,
                     defined_in: defined_in.clone(),
                 });
@@ -375,6 +377,7 @@ pub fn apply(
             prompt,
             delegate,
             server,
+            warm,
             budget,
         } = patch;
         let budget = budget
@@ -406,6 +409,7 @@ pub fn apply(
         overlay(&mut profile.prompt, prompt.map(Some));
         overlay(&mut profile.delegate, delegate);
         overlay(&mut profile.server, server.map(Some));
+        overlay(&mut profile.warm, warm);
         overlay(&mut profile.budget, budget.map(Some));
         if profile.server.is_some() && profile.backend != BackendKind::Agent {
             return Err(invalid(format!(
@@ -512,6 +516,33 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn warm_is_off_by_default_and_set_per_profile() {
+        let p = parse(
+            r#"{"profiles": {"docs": {"warm": true}, "mine": {"model": "node", "warm": true},
+                             "coder": {"warm": false}}}"#,
+        )
+        .expect("valid profiles");
+        let warm: Vec<&str> = p
+            .list
+            .iter()
+            .filter(|p| p.warm)
+            .map(|p| p.id.as_str())
+            .collect();
+        assert_eq!(warm, ["docs", "mine"]);
+        assert!(
+            Profiles::builtin().list.iter().all(|p| !p.warm),
+            "no built-in worker is warmed unless asked"
+        );
+        let bad = parse(r#"{"profiles": {"docs": {"warm": "yes"}}}"#)
+            .err()
+            .unwrap_or_default();
+        assert!(
+            bad.contains("warm") || bad.contains("invalid type"),
+            "{bad}"
+        );
     }
 
     #[test]

@@ -178,6 +178,10 @@ pub struct Profile {
     /// The OpenCode server an agent-backend worker attaches to (else `ORCH_AGENT_URL`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<AgentServer>,
+    /// Started when the backend starts (and by a bare `orch warm`), so its first task
+    /// does not wait for an OpenCode to start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warm: bool,
     /// Its budget (issue 12), from `orchestrator.json`; none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::budget::Budget>,

@@ -6,9 +6,11 @@ mod registry;
 mod request;
 mod store;
 mod usage_index;
+mod warm;
 
 pub use registry::{LIST_OUTPUT_BYTES, Limits, MAX_KEPT_TASK_BYTES, Tasks};
 pub use request::{StartRequest, Work, route_auto};
 pub use store::{Owner, StoreError, StoreLimits, TaskRecord, TaskStore, lost_message};
+pub use warm::default_set as warm_set;
 
 pub(crate) use registry::now_ms;

@@ -532,7 +532,7 @@ impl<W: WorkerService> Tasks<W> {
             Work::ResetModel { .. } => {
                 row.requested_ref = Some(profile.model.display());
             }
-            Work::ResetHealth => {}
+            Work::ResetHealth | Work::Warm { .. } => {}
         }
         Ok((row, resolution))
     }
@@ -1107,6 +1107,21 @@ fn op_summary(w: &WorkerRow) -> String {
     )
 }
 
+/// What a warm op reports: where the worker's OpenCode runs now.
+fn warm_summary(w: &WorkerRow) -> String {
+    let place = match (w.pid, w.url.as_deref()) {
+        (Some(pid), Some(url)) => format!(" (OpenCode pid {pid} at {url})"),
+        (None, Some(url)) => format!(" (OpenCode at {url})"),
+        _ => String::new(),
+    };
+    format!(
+        "worker {} is {} on the {} backend{place}",
+        w.id,
+        w.status.as_str(),
+        w.backend.as_str()
+    )
+}
+
 fn apply_outcome(row: &mut TaskRow, outcome: RunOutcome) {
     row.status = TaskStatus::Succeeded;
     row.worker = Some(outcome.worker);
@@ -1217,6 +1232,14 @@ async fn run<W: WorkerService>(
         },
         Work::ResetModel { worker } => match inner.workers.reset_model(&worker).await {
             Ok(w) => inner.finish(id, |row| apply_worker_row(row, w)),
+            Err(e) => inner.finish(id, |row| failed(row, e)),
+        },
+        Work::Warm { worker } => match inner.workers.warm(&worker).await {
+            Ok(w) => inner.finish(id, |row| {
+                let summary = warm_summary(&w);
+                apply_worker_row(row, w);
+                row.output = Some(summary);
+            }),
             Err(e) => inner.finish(id, |row| failed(row, e)),
         },
     }

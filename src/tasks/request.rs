@@ -19,6 +19,11 @@ pub enum Work {
     },
     /// Clear the health record (concerns no worker).
     ResetHealth,
+    /// Start a worker's OpenCode and session ahead of its first task.
+    Warm {
+        /// Worker id.
+        worker: String,
+    },
 }
 
 impl Work {
@@ -29,6 +34,7 @@ impl Work {
             Self::SetModel(s) => &s.worker,
             Self::ResetModel { worker } => worker,
             Self::ResetHealth => "",
+            Self::Warm { worker } => worker,
         }
     }
 
@@ -39,6 +45,7 @@ impl Work {
             Self::SetModel(_) => Some(OpName::WorkerModelSet),
             Self::ResetModel { .. } => Some(OpName::WorkerModelReset),
             Self::ResetHealth => Some(OpName::HealthReset),
+            Self::Warm { .. } => Some(OpName::WorkerWarm),
         }
     }
 }

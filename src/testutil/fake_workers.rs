@@ -41,6 +41,8 @@ pub enum Call {
     Reset(String),
     /// `shutdown`.
     Shutdown,
+    /// `warm`.
+    Warm(String),
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +55,10 @@ struct State {
     delay: Duration,
     hold: bool,
     next_session: u64,
+    /// How long a worker without a session takes to start (its status `starting`).
+    start_delay: Duration,
+    /// Workers starting now.
+    starting: std::collections::BTreeSet<String>,
 }
 
 /// The fake worker service (cheap to clone; clones share state).
@@ -87,6 +93,40 @@ impl FakeWorkers {
     /// Tasks run until they are cancelled (or time out).
     pub fn set_hold(&self, hold: bool) {
         lock(&self.state).hold = hold;
+    }
+
+    /// A worker that has no session yet takes this long to start, showing `starting`
+    /// meanwhile (as a worker whose OpenCode is being spawned does); its first task and
+    /// `warm` wait for it.
+    pub fn set_start_delay(&self, delay: Duration) {
+        lock(&self.state).start_delay = delay;
+    }
+
+    /// Starts `worker` when it has no session: `starting` for the start delay. False when
+    /// cancelled while starting.
+    async fn start(&self, worker: &str, cancel: &CancellationToken) -> bool {
+        let delay = {
+            let mut st = lock(&self.state);
+            if st.sessions.contains_key(worker) || st.start_delay.is_zero() {
+                return true;
+            }
+            st.starting.insert(worker.to_owned());
+            st.start_delay
+        };
+        let started = tokio::select! {
+            () = tokio::time::sleep(delay) => true,
+            () = cancel.cancelled() => false,
+        };
+        lock(&self.state).starting.remove(worker);
+        started
+    }
+
+    /// A new session for `worker`.
+    fn new_session(st: &mut State, worker: &str) -> String {
+        st.next_session += 1;
+        let session = format!("ses_fake_{}", st.next_session);
+        st.sessions.insert(worker.to_owned(), session.clone());
+        session
     }
 
     /// Every call so far.
@@ -139,7 +179,9 @@ impl FakeWorkers {
         };
         let session_id = st.sessions.get(&p.id).cloned();
         WorkerRow {
-            status: if session_id.is_some() {
+            status: if st.starting.contains(&p.id) {
+                WorkerStatus::Starting
+            } else if session_id.is_some() {
                 WorkerStatus::Ready
             } else {
                 WorkerStatus::Idle
@@ -157,7 +199,7 @@ impl WorkerService for FakeWorkers {
     }
 
     async fn run(&self, req: RunRequest, cancel: CancellationToken) -> Result<RunOutcome, Error> {
-        let (p, reference, resolution, delay, hold, session) = {
+        let (p, reference, resolution, delay, hold) = {
             let mut st = lock(&self.state);
             // Only the head of a task is recorded and echoed, as the registry keeps it, so a
             // load test measures the backend, not the fake.
@@ -181,11 +223,16 @@ impl WorkerService for FakeWorkers {
                 st.overrides
                     .insert(p.id.clone(), (reference.clone(), Policy::Sticky));
             }
-            st.next_session += 1;
-            let session = format!("ses_fake_{}", st.next_session);
-            st.sessions.insert(p.id.clone(), session.clone());
-            (p, reference, resolution, st.delay, st.hold, session)
+            (p, reference, resolution, st.delay, st.hold)
         };
+        // A worker that runs reuses its session's start; each task gets a session anew.
+        if !self.start(&p.id, &cancel).await {
+            return Err(Error::new(
+                ErrorKind::Failed,
+                "the task was cancelled while its worker was starting",
+            ));
+        }
+        let session = Self::new_session(&mut lock(&self.state), &p.id);
         let wait = async {
             if hold {
                 std::future::pending::<()>().await;
@@ -235,6 +282,17 @@ impl WorkerService for FakeWorkers {
         let p = self.profile(worker)?;
         st.overrides.remove(&p.id);
         Ok(self.row(p, &st))
+    }
+
+    async fn warm(&self, worker: &str) -> Result<WorkerRow, Error> {
+        lock(&self.state).calls.push(Call::Warm(worker.to_owned()));
+        self.profile(worker)?;
+        self.start(worker, &CancellationToken::new()).await;
+        let mut st = lock(&self.state);
+        if !st.sessions.contains_key(worker) {
+            Self::new_session(&mut st, worker);
+        }
+        Ok(self.row(self.profile(worker)?, &st))
     }
 
     async fn workers(&self) -> WorkersView {

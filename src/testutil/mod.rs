@@ -7,6 +7,7 @@ pub mod fake_llm;
 pub mod fake_opencode;
 pub mod fake_spawner;
 pub mod fake_workers;
+pub mod hosting;
 pub mod http;
 pub mod other_uid;
 pub mod poll;

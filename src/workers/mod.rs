@@ -26,7 +26,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::knowledge::Knowledge;
 use crate::redact::Redactor;
 use crate::resolve::Resolution;
@@ -90,6 +90,20 @@ pub trait WorkerService: Send + Sync + 'static {
 
     /// Restores the profile's configured model, re-resolved now.
     fn reset_model(&self, worker: &str) -> impl Future<Output = Result<WorkerRow, Error>> + Send;
+
+    /// Starts the worker's OpenCode (reusing one that runs) and its session, so that its
+    /// first task does not wait for a start; no task is sent. Returns its row.
+    fn warm(&self, worker: &str) -> impl Future<Output = Result<WorkerRow, Error>> + Send {
+        let worker = worker.to_owned();
+        async move {
+            Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "this worker service starts no OpenCode ahead of a task; {worker} starts with its first task"
+                ),
+            ))
+        }
+    }
 
     /// Every worker.
     fn workers(&self) -> impl Future<Output = WorkersView> + Send;

@@ -18,6 +18,9 @@ pub const TICKS_PER_SECOND: u32 = 10;
 /// Ticks between two polls of the workers while idle (1.5 s): a change made from another
 /// client (the CLI, an MCP client) shows without `r`.
 pub const POLL_TICKS: u32 = 15;
+/// Ticks between two polls of the workers while a probe waits for its worker's OpenCode to
+/// start (0.3 s): the probe says what it waits for.
+pub const START_POLL_TICKS: u32 = 3;
 /// Ticks between two attempts to reach a lost backend (2 s).
 pub const RETRY_TICKS: u32 = 20;
 

@@ -100,6 +100,9 @@ where
     async fn reset_model(&self, worker: &str) -> Result<WorkerRow, Error> {
         via!(self, |o| o.reset_model(worker))
     }
+    async fn warm(&self, worker: &str) -> Result<WorkerRow, Error> {
+        via!(self, |o| o.warm(worker))
+    }
     async fn run(&self, req: &RunRequest) -> Result<TaskRow, Error> {
         via!(self, |o| o.run(req))
     }

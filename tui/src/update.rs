@@ -2,11 +2,11 @@
 //! never waits: whatever needs the backend comes back as a [`Cmd`] for the loop to run.
 
 use orch::resolve::Policy;
-use orch::workers::{SetModelRequest, WorkerRow};
+use orch::workers::{SetModelRequest, WorkerRow, WorkerStatus};
 
 use crate::action::{Cmd, Msg};
 use crate::app::{Apply, Catalog, Item, Load, Model, Notice, Pick, Screen, TagItem, Verify};
-use crate::event::{POLL_TICKS, RETRY_TICKS};
+use crate::event::{POLL_TICKS, RETRY_TICKS, START_POLL_TICKS};
 use crate::keys;
 
 /// What the TUI asks for when it starts.
@@ -253,15 +253,28 @@ fn probing(model: &Model) -> bool {
     model.verify.as_ref().is_some_and(|v| v.probing)
 }
 
+/// Whether a probe runs on a worker that is not running yet (its task waits for a start).
+fn waits_for_a_start(model: &Model) -> bool {
+    model.verify.as_ref().is_some_and(|v| {
+        v.probing && !matches!(v.after.status, WorkerStatus::Ready | WorkerStatus::Busy)
+    })
+}
+
 /// On a tick: the workers again after [`POLL_TICKS`] idle ticks (after [`RETRY_TICKS`]
 /// while the backend is lost), unless a workers call already runs or a change does.
+///
+/// While a probe waits for its worker to start (the worker is not running yet), the workers
+/// are asked for every [`START_POLL_TICKS`], so the probe can say what it waits for.
 fn poll(model: &mut Model) -> Option<Cmd> {
-    if model.loading_workers || model.busy.is_some() {
+    let starting = waits_for_a_start(model);
+    if model.loading_workers || (model.busy.is_some() && !starting) {
         return None;
     }
     model.idle_ticks = model.idle_ticks.saturating_add(1);
     let every = if model.lost.is_some() {
         RETRY_TICKS
+    } else if starting {
+        START_POLL_TICKS
     } else {
         POLL_TICKS
     };
@@ -615,6 +628,49 @@ mod tests {
         // Nor while a change runs.
         m.loading_workers = false;
         m.busy = Some("applying".into());
+        for _ in 0..3 * POLL_TICKS {
+            assert_eq!(update(&mut m, Msg::Tick), None);
+        }
+    }
+
+    #[test]
+    fn a_probe_on_a_worker_that_is_not_running_polls_until_it_runs() {
+        let mut m = loaded(vec![row("docs", false)]);
+        assert_eq!(update(&mut m, Msg::Probe), Some(Cmd::Probe("docs".into())));
+        for _ in 1..START_POLL_TICKS {
+            assert_eq!(update(&mut m, Msg::Tick), None);
+        }
+        assert_eq!(update(&mut m, Msg::Tick), Some(Cmd::Workers));
+        let mut starting = row("docs", false);
+        starting.status = WorkerStatus::Starting;
+        starting.backend = orch::profiles::BackendKind::Server;
+        update(
+            &mut m,
+            Msg::Workers(Ok(orch::wire::WorkersView {
+                workers: vec![starting],
+                ..Default::default()
+            })),
+        );
+        let after = &m.verify.as_ref().expect("verify is open").after;
+        assert_eq!(
+            orch::render::start_notice(after).as_deref(),
+            Some("starting docs's OpenCode…"),
+            "the probe says what it waits for"
+        );
+        for _ in 1..START_POLL_TICKS {
+            assert_eq!(update(&mut m, Msg::Tick), None);
+        }
+        assert_eq!(update(&mut m, Msg::Tick), Some(Cmd::Workers));
+        // Once the worker runs, the probe's task is under way: no more polls while busy.
+        let mut busy = row("docs", false);
+        busy.status = WorkerStatus::Busy;
+        update(
+            &mut m,
+            Msg::Workers(Ok(orch::wire::WorkersView {
+                workers: vec![busy],
+                ..Default::default()
+            })),
+        );
         for _ in 0..3 * POLL_TICKS {
             assert_eq!(update(&mut m, Msg::Tick), None);
         }

@@ -1028,7 +1028,10 @@ fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
             "probe",
             vec![Span::styled(
                 format!(
-                    "running a tiny task… {}s (Esc or c cancels)",
+                    "{} {}s (Esc or c cancels)",
+                    // What the task waits for while the worker's OpenCode starts.
+                    orch::render::start_notice(a)
+                        .unwrap_or_else(|| "running a tiny task…".to_owned()),
                     v.probe_secs()
                 ),
                 Style::new().fg(Color::Yellow),

@@ -1159,3 +1159,50 @@ fn serde_json_line(l: &str) -> Option<String> {
     let inner = l.strip_prefix('"')?.strip_suffix('"')?;
     Some(inner.replace("\\\"", "\"").replace("\\\\", "\\"))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_says_what_it_waits_for_while_the_worker_starts() {
+    let mut h = Harness::new().await;
+    select_worker(&mut h, "docs").await;
+    // The worker has not run yet, and its OpenCode takes a while to start.
+    h.spawner.set_spawn_delay(Duration::from_secs(3));
+    h.app.handle(Msg::Key(KeyEvent::new(
+        KeyCode::Char('p'),
+        KeyModifiers::NONE,
+    )));
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        for _ in 0..orch_tui::event::START_POLL_TICKS {
+            h.app.handle(Msg::Tick);
+        }
+        // Handles what came back meanwhile; the probe itself is still running.
+        let _ = h.app.settle(Duration::from_millis(100)).await;
+        let text = text_at(&h, 160, 48);
+        let after = &h.model().verify.as_ref().expect("verify is open").after;
+        // What the row says it waits for (the shared host for a built-in worker) is on
+        // the probe's line.
+        if let Some(notice) = orch::render::start_notice(after)
+            && text
+                .lines()
+                .any(|l| l.contains("probe") && l.contains(&notice))
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the probe never said it waits for a start:\n{text}"
+        );
+    }
+    // Once it started, the probe answers as usual.
+    h.settle().await;
+    let probe = h
+        .model()
+        .verify
+        .as_ref()
+        .and_then(|v| v.probe.clone())
+        .expect("the probe ended")
+        .expect("the probe succeeded");
+    assert!(probe.answered_by.is_some());
+    assert!(!text_at(&h, 160, 48).contains("starting the"));
+    h.close().await;
+}
