@@ -368,14 +368,15 @@ fn a_probe_shows_its_time_and_c_or_q_cancel_it() {
     t.keys(&["j", "j"]);
     t.wait_for(&["› docs"]);
     t.keys(&["p"]);
-    let screen = t.wait_for(&["running a tiny task… 2s (Esc or c cancels)"]);
+    // The hanging OpenCode never gets ready: the probe says what it waits for.
+    let screen = t.wait_for(&["starting the shared OpenCode host… 2s (Esc or c cancels)"]);
     assert!(screen.contains("Esc/c cancel the probe"), "{screen}");
     t.keys(&["c"]);
     t.wait_for(&["the probe was cancelled"]);
     t.keys(&["Escape"]);
     t.wait_for(&["Enter pick a model"]);
     t.keys(&["p"]);
-    t.wait_for(&["running a tiny task… 1s"]);
+    t.wait_for(&["starting the shared OpenCode host… 1s"]);
     t.keys(&["q"]);
     let screen = t.wait_for(&["orch-exit="]);
     assert!(screen.contains("orch-exit=0"), "{screen}");
