@@ -219,6 +219,10 @@ impl<W: WorkerService> Orchestrator for InProcess<W> {
     async fn workers(&self) -> Result<WorkersView, Error> {
         let mut view = self.service().workers().await;
         view.warnings = self.service().warnings();
+        if self.service().runs_tasks() {
+            self.tasks.annotate_workers(&mut view);
+            self.tasks.add_usage(&mut view, crate::tasks::now_ms());
+        }
         Ok(view)
     }
 

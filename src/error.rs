@@ -25,6 +25,8 @@ pub enum ErrorKind {
     Unavailable,
     /// Anything else that failed.
     Failed,
+    /// A budget in `orchestrator.json` is spent: the task was refused (issue 12).
+    Budget,
 }
 
 /// An error with what it takes to fix it.

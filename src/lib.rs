@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod budget;
 pub mod catalog;
 pub mod client;
 pub mod clock;

@@ -323,10 +323,16 @@ pub const WORKER_COLUMNS: [&str; 6] = [
 /// The workers view: each worker's model, why, and the model that really answered.
 pub fn workers(view: &WorkersView, format: Format) -> String {
     let mut head = WORKER_COLUMNS.to_vec();
-    head.extend(["VISION", "PORT", "REASON"]);
+    head.extend(["VISION", "PORT"]);
+    // The cost columns once a worker has a task on record (issue 12).
+    let costs = view.workers.iter().any(|w| w.usage.is_some());
+    if costs {
+        head.extend(["TODAY", "7 DAYS"]);
+    }
+    head.push("REASON");
     let mut t = Table::new(&head);
     for w in &view.workers {
-        t.row(vec![
+        let mut cells = vec![
             w.id.clone(),
             w.status.to_string(),
             if w.overridden {
@@ -339,25 +345,59 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
             or_dash(w.answered_by.as_deref()),
             yes(w.vision),
             w.port.map_or_else(|| "-".to_owned(), |p| p.to_string()),
-            {
-                let mut reason = match (&w.error, &w.warning) {
-                    (Some(e), _) => format!("{} (error: {e})", w.reason),
-                    (None, Some(warning)) => format!("{} (warning: {warning})", w.reason),
-                    (None, None) => w.reason.clone(),
-                };
-                if let Some(f) = &w.fallback {
-                    reason.push_str(&format!(" (last task: {f})"));
-                }
-                reason
-            },
-        ]);
+        ];
+        if costs {
+            let cell =
+                |s: Option<&crate::usage::Sum>| s.map_or_else(|| "-".to_owned(), |s| s.cell());
+            cells.push(cell(w.usage.as_ref().map(|u| &u.today)));
+            cells.push(cell(w.usage.as_ref().map(|u| &u.last_7_days)));
+        }
+        cells.push({
+            let mut reason = match (&w.error, &w.warning) {
+                (Some(e), _) => format!("{} (error: {e})", w.reason),
+                (None, Some(warning)) => format!("{} (warning: {warning})", w.reason),
+                (None, None) => w.reason.clone(),
+            };
+            if let Some(f) = &w.fallback {
+                reason.push_str(&format!(" (last task: {f})"));
+            }
+            reason
+        });
+        t.row(cells);
     }
     let mut out = t.render(format);
+    if let Some(u) = view.usage.as_ref().filter(|u| u.project.all_time.tasks > 0) {
+        out.push_str(&format!(
+            "\nproject usage: today {} · 7 days {} · all time {} (UTC days; orch usage for more)\n",
+            u.project.today.cell(),
+            u.project.last_7_days.cell(),
+            u.project.all_time.cell()
+        ));
+    }
     // A model that does not fit (set with --force) is said once more, under the table,
     // where a long reason cannot hide it.
     for w in view.workers.iter() {
         if let Some(warning) = &w.warning {
             out.push_str(&format!("\nwarning: {}: {warning}\n", w.id));
+        }
+    }
+    // Budgets (issue 12), under the table: the project's, then each worker's nearest its limit.
+    let budgets: Vec<&crate::budget::BudgetStatus> = view
+        .budgets
+        .iter()
+        // A row showing the project's limit repeats `view.budgets`: said once.
+        .chain(
+            view.workers
+                .iter()
+                .filter_map(|w| w.budget.as_ref())
+                .filter(|b| b.worker.is_some()),
+        )
+        .collect();
+    if !budgets.is_empty() {
+        out.push('\n');
+        for b in budgets {
+            out.push_str(&budget_line(b));
+            out.push('\n');
         }
     }
     if view.workers.iter().any(|w| w.overridden) {
@@ -367,6 +407,23 @@ pub fn workers(view: &WorkersView, format: Format) -> String {
         out.push_str(&format!("\nproject: {}\n", view.project));
     }
     out
+}
+
+/// `budget over: worker coder: $0.06 of $0.05 per day (120 %), resets ... (new tasks are refused)`.
+pub fn budget_line(b: &crate::budget::BudgetStatus) -> String {
+    let state = match b.state {
+        crate::budget::State::Ok => "budget",
+        crate::budget::State::Warn => "budget warn",
+        crate::budget::State::Over => "budget over",
+    };
+    let then = match (b.state, b.over) {
+        (crate::budget::State::Over, crate::budget::Over::Refuse) => " (new tasks are refused)",
+        (crate::budget::State::Over, crate::budget::Over::Downgrade) => {
+            " (new tasks run on the cheapest model that fits)"
+        }
+        _ => "",
+    };
+    format!("{state}: {}{then}", b.line())
 }
 
 /// One worker after a model change: worker, reference, resolved model, policy, reason.
@@ -772,6 +829,50 @@ mod tests {
     }
 
     #[test]
+    fn workers_show_budgets_under_the_table_once_and_nothing_without_one() {
+        use crate::budget::{BudgetStatus, Over, Period, State, Unit};
+        let knowledge = crate::knowledge::Knowledge::new(
+            crate::sources::ProviderSet::default(),
+            crate::profiles::Profiles::builtin(),
+        );
+        let plain = crate::views::idle_workers(&knowledge);
+        let before = workers(&plain, Format::Table);
+        assert!(!before.contains("budget"), "{before}");
+        let status = |worker: Option<&str>, spent: f64, state: State| BudgetStatus {
+            worker: worker.map(str::to_owned),
+            period: Period::Day,
+            unit: Unit::Usd,
+            limit: 0.05,
+            spent,
+            state,
+            resets_at: "2026-11-28T00:00:00Z".to_owned(),
+            unknown_cost: 0,
+            over: Over::Refuse,
+        };
+        let mut view = plain.clone();
+        view.budgets = vec![status(None, 0.01, State::Ok)];
+        for w in &mut view.workers {
+            w.budget = Some(status(None, 0.01, State::Ok));
+        }
+        if let Some(coder) = view.workers.iter_mut().find(|w| w.id == "coder") {
+            coder.budget = Some(status(Some("coder"), 0.06, State::Over));
+        }
+        let text = workers(&view, Format::Table);
+        assert!(
+            text.starts_with(&before[..before.find('\n').unwrap_or(0)]),
+            "{text}"
+        );
+        assert_eq!(text.matches("the project: ").count(), 1, "{text}");
+        assert!(
+            text.contains("budget over: worker coder: $0.0600 of $0.0500 per day (120 %), resets 2026-11-28 00:00 UTC (new tasks are refused)"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&plain).expect("serializes");
+        assert!(json.get("budgets").is_none());
+        assert!(json["workers"][0].get("budget").is_none());
+    }
+
+    #[test]
     fn numbers() {
         // The rule and its cases live in `crate::numbers`; unknown was `-`, now `?`.
         assert_eq!(tokens(0), "?");
@@ -784,6 +885,82 @@ mod tests {
         assert_eq!(duration_ms(850), "850 ms");
         assert_eq!(duration_ms(1250), "1.2 s");
         assert_eq!(duration_ms(184_000), "3 min 4 s");
+    }
+
+    #[test]
+    fn workers_show_cost_columns_and_the_project_line_once_a_task_is_on_record() {
+        let row = |id: &str| WorkerRow {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            status: crate::wire::WorkerStatus::Idle,
+            backend: crate::profiles::BackendKind::default(),
+            model_ref: "node".into(),
+            resolved_model: Some("fake/big-pro".into()),
+            policy: crate::resolve::Policy::Dynamic,
+            reason: "why".into(),
+            overridden: false,
+            answered_by: None,
+            vision: false,
+            pid: None,
+            url: None,
+            port: None,
+            session_id: None,
+            error: None,
+            warning: None,
+            fallback: None,
+            hosting: None,
+            budget: None,
+            usage: None,
+        };
+        let mut view = WorkersView {
+            workers: vec![row("coder"), row("docs")],
+            ..WorkersView::default()
+        };
+        let plain = workers(&view, Format::Table);
+        assert!(
+            !plain.contains("TODAY") && !plain.contains("project usage"),
+            "{plain}"
+        );
+        let sum = |tasks, cost, unknown| crate::usage::Sum {
+            tasks,
+            unknown_cost: unknown,
+            usage: crate::usage::Usage {
+                input: Some(100),
+                output: Some(20),
+                cost_usd: cost,
+                ..crate::usage::Usage::default()
+            },
+        };
+        let w = crate::usage::Windows {
+            today: sum(1, Some(0.0123), 0),
+            last_7_days: sum(2, Some(0.0123), 1),
+            all_time: sum(3, None, 3),
+        };
+        view.workers[0].usage = Some(w.clone());
+        view.usage = Some(crate::usage::UsageWindows {
+            project: w,
+            ..crate::usage::UsageWindows::default()
+        });
+        let text = workers(&view, Format::Table);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].contains("TODAY") && lines[0].contains("7 DAYS"),
+            "{text}"
+        );
+        assert!(lines[1].contains("$0.01 · 120 tok"), "{text}");
+        assert!(lines[1].contains("$0.01 + 1 unknown · 120 tok"), "{text}");
+        // A worker without a task on record: dashes, not 0.
+        assert!(lines[2].contains(" -  "), "{text}");
+        assert!(
+            text.contains("project usage: today $0.01 · 120 tok · 7 days $0.01 + 1 unknown · 120 tok · all time cost unknown · 120 tok"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&view).expect("serializes");
+        assert_eq!(
+            json["workers"][0]["usage"]["all_time"]["usage"]["cost_usd"],
+            serde_json::Value::Null
+        );
+        assert!(json["workers"][1].get("usage").is_none());
     }
 
     #[test]

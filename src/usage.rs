@@ -273,6 +273,10 @@ pub struct UsageView {
     pub rows: Vec<UsageRow>,
     /// Every group together.
     pub total: UsageRow,
+    /// Today, the last 7 days and all time, per worker (or model) and for the project
+    /// (absent where the totals were summed without a clock, or `by` is day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<UsageWindows>,
 }
 
 /// One finished task as the totals see it.
@@ -365,7 +369,177 @@ pub fn totals<'a>(
         since_ms,
         rows,
         total,
+        windows: None,
     }
+}
+
+/// One day in milliseconds.
+const DAY_MS: u64 = 86_400_000;
+
+/// The tasks of one window and their summed usage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Sum {
+    /// Tasks with a usage in the window.
+    pub tasks: u64,
+    /// Of those, tasks whose cost is unknown (left out of `usage.cost_usd`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unknown_cost: u64,
+    /// The sums; `cost_usd` is `null` when no task's cost is known.
+    pub usage: Usage,
+}
+
+impl Sum {
+    fn add(&mut self, u: &Usage) {
+        self.tasks += 1;
+        self.unknown_cost += u64::from(u.cost_usd.is_none());
+        self.usage.add(u);
+        // The first-token time of a sum means nothing.
+        self.usage.first_token_ms = None;
+    }
+
+    /// Every token of the window: input, output, reasoning, cache read and cache write;
+    /// `None` when no task reported any.
+    pub fn tokens(&self) -> Option<u64> {
+        let u = &self.usage;
+        [u.input, u.output, u.reasoning, u.cache_read, u.cache_write]
+            .into_iter()
+            .flatten()
+            .reduce(|a, b| a.saturating_add(b))
+    }
+
+    /// The cost as a cell: `$0.0123`, `$0.0123 + 1 unknown`, `cost unknown`, with
+    /// `(estimate)` when part of it was computed; `$0.00` for a window without tasks.
+    pub fn cost_text(&self) -> String {
+        if self.tasks == 0 {
+            return "$0.00".to_owned();
+        }
+        let mut cost = cost_text(self.usage.cost_usd, self.usage.estimated);
+        if self.unknown_cost > 0 && self.usage.cost_usd.is_some() {
+            cost.push_str(&format!(" + {} unknown", self.unknown_cost));
+        }
+        cost
+    }
+
+    /// A cell of a table: `$0.0123 · 1234 tok` (`-` for a window without tasks).
+    pub fn cell(&self) -> String {
+        if self.tasks == 0 {
+            return "-".to_owned();
+        }
+        let tokens = self
+            .tokens()
+            .map_or_else(|| "? tok".to_owned(), |t| format!("{t} tok"));
+        format!("{} · {tokens}", self.cost_text())
+    }
+}
+
+/// Today, the last 7 days and all time, for one worker (or model) or the project.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Windows {
+    /// Tasks that finished today (the current UTC date).
+    pub today: Sum,
+    /// Tasks that finished today or in the 6 UTC days before.
+    pub last_7_days: Sum,
+    /// Every task on record.
+    pub all_time: Sum,
+}
+
+impl Windows {
+    fn add(&mut self, at_ms: u64, u: &Usage, today_ms: u64, week_ms: u64) {
+        if at_ms >= today_ms {
+            self.today.add(u);
+        }
+        if at_ms >= week_ms {
+            self.last_7_days.add(u);
+        }
+        self.all_time.add(u);
+    }
+}
+
+/// One worker's (or model's) windows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WindowRow {
+    /// The worker or model.
+    pub key: String,
+    /// Its sums.
+    pub windows: Windows,
+}
+
+/// Totals for today, the last 7 days and all time, per key and for the project.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UsageWindows {
+    /// Today's UTC date (`2026-11-27`): the `today` window.
+    pub today: String,
+    /// The first UTC date of the `last_7_days` window (6 days before today).
+    pub week_from: String,
+    /// One row per worker (or model), sorted by key.
+    pub rows: Vec<WindowRow>,
+    /// Every task of the project.
+    pub project: Windows,
+}
+
+impl UsageWindows {
+    /// The windows of `key`, when it has a task on record.
+    pub fn of(&self, key: &str) -> Option<&Windows> {
+        self.rows.iter().find(|r| r.key == key).map(|r| &r.windows)
+    }
+}
+
+/// Sums `entries` in one pass into today (the UTC date of `now_ms`), the last 7 days
+/// (today and the 6 UTC days before) and all time, per worker or model (`by`; a `by`
+/// day keys rows by worker) and for the project.
+pub fn windows<'a>(entries: impl Iterator<Item = Entry<'a>>, by: By, now_ms: u64) -> UsageWindows {
+    let today_ms = now_ms - now_ms % DAY_MS;
+    let week_ms = today_ms.saturating_sub(6 * DAY_MS);
+    let mut groups: std::collections::BTreeMap<&'a str, Windows> =
+        std::collections::BTreeMap::new();
+    let mut project = Windows::default();
+    for e in entries {
+        let key = match by {
+            By::Model => e.model,
+            By::Worker | By::Day => e.worker,
+        };
+        groups
+            .entry(key)
+            .or_default()
+            .add(e.at_ms, e.usage, today_ms, week_ms);
+        project.add(e.at_ms, e.usage, today_ms, week_ms);
+    }
+    UsageWindows {
+        today: day(today_ms),
+        week_from: day(week_ms),
+        rows: groups
+            .into_iter()
+            .map(|(key, windows)| WindowRow {
+                key: key.to_owned(),
+                windows,
+            })
+            .collect(),
+        project,
+    }
+}
+
+/// The windows as a table: one row per key, then the project; each cell the cost and
+/// the tokens.
+pub fn render_windows(w: &UsageWindows, key: &str, format: crate::wire::Format) -> String {
+    let mut t = crate::render::Table::new(&[
+        &key.to_uppercase(),
+        &format!("TODAY ({})", w.today),
+        &format!("7 DAYS (from {})", w.week_from),
+        "ALL TIME",
+    ]);
+    let project = WindowRow {
+        key: "project".to_owned(),
+        windows: w.project.clone(),
+    };
+    for r in w.rows.iter().chain(std::iter::once(&project)) {
+        t.row(vec![
+            r.key.clone(),
+            r.windows.today.cell(),
+            r.windows.last_7_days.cell(),
+            r.windows.all_time.cell(),
+        ]);
+    }
+    t.render(format)
 }
 
 /// `orch usage` as a table or Markdown (JSON is the view itself).
@@ -400,7 +574,16 @@ pub fn render(view: &UsageView, format: crate::wire::Format) -> String {
     if view.rows.is_empty() {
         return "no task with usage recorded\n".to_owned();
     }
-    t.render(format)
+    let mut out = t.render(format);
+    if let Some(w) = &view.windows {
+        out.push('\n');
+        let key = match view.by {
+            By::Model => "model",
+            By::Worker | By::Day => "worker",
+        };
+        out.push_str(&render_windows(w, key, format));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -664,6 +847,100 @@ mod tests {
                 crate::wire::Format::Table
             ),
             "no task with usage recorded\n"
+        );
+    }
+
+    #[test]
+    fn windows_are_utc_today_the_6_days_before_and_all_time_in_one_pass() {
+        // 2026-11-27 00:00:00 UTC and noon that day.
+        let today = 1_795_737_600_000;
+        let now = today + 12 * 3_600_000;
+        assert_eq!(day(today), "2026-11-27");
+        let cost = |input, cost| Usage {
+            input: Some(input),
+            output: Some(1),
+            reasoning: Some(0),
+            cache_read: Some(2),
+            cache_write: Some(0),
+            cost_usd: cost,
+            first_token_ms: Some(9),
+            total_ms: Some(10),
+            ..Usage::default()
+        };
+        let (a, b, c, d, e) = (
+            cost(10, Some(0.25)),
+            cost(20, None),
+            cost(30, Some(0.5)),
+            cost(40, Some(1.0)),
+            cost(50, Some(2.0)),
+        );
+        let at = |worker, at_ms, usage| Entry {
+            worker,
+            model: "fake/m",
+            at_ms,
+            usage,
+        };
+        let entries = [
+            // the first millisecond of today: today
+            at("coder", today, &a),
+            // today, cost unknown
+            at("docs", today + 1, &b),
+            // the last millisecond of yesterday: 7 days, not today
+            at("coder", today - 1, &c),
+            // the first millisecond of the 7th day (6 days before today): 7 days
+            at("coder", today - 6 * DAY_MS, &d),
+            // the last millisecond before it: all time only
+            at("coder", today - 6 * DAY_MS - 1, &e),
+        ];
+        let w = windows(entries.iter().copied(), By::Worker, now);
+        assert_eq!(
+            (w.today.as_str(), w.week_from.as_str()),
+            ("2026-11-27", "2026-11-21")
+        );
+        let coder = w.of("coder").expect("coder");
+        let got = |s: &Sum| (s.tasks, s.usage.input, s.usage.cost_usd, s.unknown_cost);
+        assert_eq!(got(&coder.today), (1, Some(10), Some(0.25), 0));
+        assert_eq!(got(&coder.last_7_days), (3, Some(80), Some(1.75), 0));
+        assert_eq!(got(&coder.all_time), (4, Some(130), Some(3.75), 0));
+        assert_eq!(
+            coder.today.tokens(),
+            Some(13),
+            "input, output and cache together"
+        );
+        assert_eq!(
+            coder.all_time.usage.first_token_ms, None,
+            "no first token in a sum"
+        );
+        let docs = w.of("docs").expect("docs");
+        assert_eq!(got(&docs.today), (1, Some(20), None, 1));
+        assert_eq!(docs.today.cell(), "cost unknown · 23 tok");
+        assert_eq!(w.project.today.cell(), "$0.25 + 1 unknown · 36 tok");
+        assert_eq!(got(&w.project.all_time), (5, Some(150), Some(3.75), 1));
+        assert_eq!(Sum::default().cell(), "-");
+        // An unknown cost is null in JSON, not 0.
+        let json = serde_json::to_value(&w).expect("serializes");
+        assert_eq!(
+            json["rows"][1]["windows"]["today"]["usage"]["cost_usd"],
+            serde_json::Value::Null
+        );
+        assert_eq!(json["project"]["today"]["unknown_cost"], 1);
+        // Grouped by model, one row; by day, rows are by worker.
+        let by_model = windows(entries.iter().copied(), By::Model, now);
+        assert_eq!(by_model.rows.len(), 1);
+        assert_eq!(by_model.rows[0].windows, w.project);
+        let by_day = windows(entries.iter().copied(), By::Day, now);
+        assert_eq!(by_day.rows, w.rows);
+        // The windows are a table under the totals.
+        let mut view = totals(entries.iter().copied(), By::Worker, None);
+        view.windows = Some(w);
+        let text = render(&view, crate::wire::Format::Table);
+        assert!(
+            text.contains("TODAY (2026-11-27)") && text.contains("7 DAYS (from 2026-11-21)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("project  $0.25 + 1 unknown · 36 tok"),
+            "{text}"
         );
     }
 }

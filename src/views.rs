@@ -276,6 +276,9 @@ pub fn worker_row(
         error: None,
         warning: None,
         fallback: None,
+        hosting: None,
+        budget: None,
+        usage: None,
     }
 }
 

@@ -205,7 +205,7 @@ pub struct ProfileRow {
     pub resolved_model: Option<String>,
     /// Why, or why it does not resolve.
     pub reason: String,
-    /// `server` or `agent`.
+    /// `shared`, `server` or `agent`.
     pub backend: BackendKind,
     /// Needs image input.
     pub vision: bool,
@@ -797,7 +797,7 @@ pub struct WorkerRow {
     pub name: String,
     /// Lifecycle state.
     pub status: WorkerStatus,
-    /// `server` or `agent`.
+    /// `shared`, `server` or `agent`.
     pub backend: BackendKind,
     /// The reference in effect (the profile's, or one set by the user).
     pub model_ref: String,
@@ -829,6 +829,18 @@ pub struct WorkerRow {
     /// How its last task fell back (`fell back from a to b (429)`), when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
+    /// Where it is hosted, for a `shared` worker: the shared host's pid and URL (or that it
+    /// is not started) and what last happened to it (`restarted the shared host: ...`);
+    /// for a `shared` profile that runs on a dedicated server instead, why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosting: Option<String>,
+    /// Its budget (issue 12) nearest its limit, with what was spent; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::BudgetStatus>,
+    /// What its tasks cost today, in the last 7 days and all time (from the project's task
+    /// records), when the backend says; absent for a worker without a task on record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::Windows>,
 }
 
 /// The workers view.
@@ -843,6 +855,13 @@ pub struct WorkersView {
     /// What the backend worked around (as in the status view), until it is resolved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The project's budgets (issue 12), each limit with what was spent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<crate::budget::BudgetStatus>,
+    /// What the project's tasks cost today, in the last 7 days and all time (every worker,
+    /// past and present), when the backend says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::usage::UsageWindows>,
 }
 
 impl WorkersView {
@@ -938,7 +957,7 @@ mod tests {
             ModelStatus::Alpha,
             ModelStatus::Deprecated,
         ]);
-        check(&[BackendKind::Server, BackendKind::Agent]);
+        check(&[BackendKind::Shared, BackendKind::Server, BackendKind::Agent]);
         check(&[Origin::Local, Origin::Live]);
         assert_eq!(Access::NoCredentials.as_str(), "none");
         assert_eq!(Access::NotEnabled.as_str(), "not-enabled");

@@ -201,3 +201,89 @@ async fn usage_totals_come_through_the_socket_from_the_records_and_survive_a_res
     client.close().await;
     second.stop().await;
 }
+
+/// The windows through the backend: exact today / 7 days / all time at a given time
+/// (`Tasks::usage_at`), none for `by` day, and the workers view (over the socket) carrying
+/// each worker's and the project's figures, a worker without tasks none.
+#[tokio::test]
+async fn usage_windows_follow_the_clock_given_and_reach_the_workers_view() {
+    use orch::api::Orchestrator;
+    use orch::testutil::fake_workers::FakeWorkers;
+    use orch::testutil::served::Served;
+    use orch::usage::{By, Usage};
+    use std::sync::Arc;
+
+    const DAY: u64 = 86_400_000;
+    // 2026-11-27 00:00 UTC.
+    let today = 1_795_737_600_000;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (paths, env) = capture_home(dir.path());
+    let served = Served::start(
+        Arc::new(FakeWorkers::new(
+            orch::knowledge::Knowledge::load_local(&paths, &env).expect("loads"),
+        )),
+        &paths,
+        orch::tasks::Limits::default(),
+    );
+    let tasks = served.backend.tasks();
+    let store = tasks.store().expect("the backend keeps records");
+    for (worker, at, cost) in [
+        ("coder", today + 10, Some(0.5)),
+        ("coder", today - 3 * DAY, None),
+        ("docs", today - 30 * DAY, Some(2.0)),
+    ] {
+        let id = store.next_id().expect("an id");
+        let row = orch::wire::TaskRow {
+            status: orch::wire::TaskStatus::Succeeded,
+            finished_at_ms: Some(at),
+            usage: Some(Usage {
+                input: Some(100),
+                output: Some(10),
+                cost_usd: cost,
+                ..Usage::default()
+            }),
+            ..orch::wire::TaskRow::queued(orch::wire::TaskKind::Worker, worker, None, 1)
+        };
+        store.save(id, &row).expect("saved");
+    }
+    let view = tasks.usage_at(By::Worker, today + DAY - 1).expect("usage");
+    let w = view.windows.expect("windows");
+    assert_eq!(w.today, "2026-11-27");
+    let coder = w.of("coder").expect("coder");
+    assert_eq!(
+        (coder.today.tasks, coder.today.usage.cost_usd),
+        (1, Some(0.5))
+    );
+    assert_eq!(
+        (coder.last_7_days.tasks, coder.last_7_days.unknown_cost),
+        (2, 1)
+    );
+    let docs = w.of("docs").expect("docs");
+    assert_eq!((docs.last_7_days.tasks, docs.all_time.tasks), (0, 1));
+    assert_eq!(w.project.all_time.usage.cost_usd, Some(2.5));
+    assert_eq!(w.project.all_time.usage.input, Some(300));
+    // The next UTC day: nothing today.
+    let next = tasks.usage_at(By::Worker, today + DAY).expect("usage");
+    assert_eq!(next.windows.expect("windows").project.today.tasks, 0);
+    assert!(
+        tasks
+            .usage_at(By::Day, today)
+            .expect("usage")
+            .windows
+            .is_none()
+    );
+
+    let client = served.client().await;
+    let workers = client.workers().await.expect("the workers view");
+    let row = |id: &str| workers.workers.iter().find(|w| w.id == id).cloned();
+    let coder = row("coder").and_then(|w| w.usage).expect("coder's usage");
+    assert_eq!((coder.all_time.tasks, coder.all_time.unknown_cost), (2, 1));
+    assert_eq!(row("explorer").map(|w| w.usage.is_none()), Some(true));
+    let project = workers.usage.expect("the project's usage").project;
+    assert_eq!(
+        (project.all_time.tasks, project.all_time.usage.cost_usd),
+        (3, Some(2.5))
+    );
+    client.close().await;
+    served.stop().await;
+}

@@ -111,6 +111,10 @@ fn models_sent(prompts: &[orch::testutil::fake_opencode::Recorded]) -> Vec<Strin
         .collect()
 }
 
+/// Built-in workers on dedicated servers (`backend: "server"`), for the tests of a
+/// dedicated worker's own process (the built-ins are hosted by default).
+const DEDICATED: &str = r#"{"profiles": {"explorer": {"backend": "server"}, "coder": {"backend": "server"}, "vision": {"backend": "server"}, "docs": {"backend": "server"}}}"#;
+
 /// A worker's row in the workers view.
 /// `err` names the `coder` worker and `what` went wrong, and its row says it failed.
 async fn assert_coder_failed(m: &Manager<FakeSpawner, FakeClock>, err: &orch::Error, what: &str) {
@@ -136,7 +140,9 @@ async fn wait_for_a_prompt(spawner: &FakeSpawner) {
 
 #[tokio::test]
 async fn every_prompt_carries_the_resolved_model_server_backend() {
-    let (s, m) = Setup::with_manager();
+    let s = Setup::new();
+    write_orchestrator_json(&s.paths.project_dir, DEDICATED);
+    let m = s.manager();
     let out = run_task(&m, task("explorer", "find main")).await;
     assert_eq!(out.resolution.resolved_model, "fake/fast-mini");
     assert!(
@@ -307,6 +313,7 @@ async fn bad_sets_change_nothing_and_suggest() {
 #[tokio::test]
 async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
     let s = Setup::new();
+    write_orchestrator_json(&s.paths.project_dir, DEDICATED);
     let mut config = s.config();
     config.keep_workers = true;
     // First manager spawns and keeps the worker.
@@ -342,7 +349,9 @@ async fn reuse_on_fingerprint_match_and_not_on_mismatch() {
 
 #[tokio::test]
 async fn force_new_always_spawns() {
-    let (s, m) = Setup::with_manager();
+    let s = Setup::new();
+    write_orchestrator_json(&s.paths.project_dir, DEDICATED);
+    let m = s.manager();
     run_task(&m, task("coder", "one")).await;
     let mut req = task("coder", "two");
     req.force_new = true;

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! `kind` is one of orch's error kinds (`invalid_input`, `not_found`, `ambiguous`,
-//! `config`, `unavailable`, `failed`) or `usage` for a command line clap refused.
+//! `config`, `unavailable`, `failed`, `budget`) or `usage` for a command line clap refused.
 
 use std::ffi::OsString;
 
@@ -85,7 +85,10 @@ pub fn command(e: &anyhow::Error, format: Format) -> u8 {
             eprintln!("suggestions: {}", api.suggestions.join(", "));
         }
     }
-    exit::FAILURE
+    match api.map(|a| a.kind) {
+        Some(ErrorKind::Budget) => exit::BUDGET,
+        _ => exit::FAILURE,
+    }
 }
 
 /// Prints clap's answer to a command line it refused (or `--help`, `--version`) and gives
@@ -228,5 +231,21 @@ mod tests {
         assert_eq!(kind_name(ErrorKind::NotFound), "not_found");
         assert_eq!(kind_name(ErrorKind::InvalidInput), "invalid_input");
         assert_eq!(kind_name(ErrorKind::Ambiguous), "ambiguous");
+        assert_eq!(kind_name(ErrorKind::Budget), "budget");
+    }
+
+    #[test]
+    fn a_spent_budget_exits_3_and_other_failures_1() {
+        let refused = anyhow::Error::new(orch::Error::new(
+            ErrorKind::Budget,
+            "budget reached: worker coder's daily budget of $0.0500 is spent",
+        ));
+        assert_eq!(command(&refused, Format::Json), exit::BUDGET);
+        let failed = anyhow::Error::new(orch::Error::new(ErrorKind::Failed, "x"));
+        assert_eq!(command(&failed, Format::Json), exit::FAILURE);
+        assert_eq!(
+            command(&anyhow::anyhow!("plain"), Format::Json),
+            exit::FAILURE
+        );
     }
 }

@@ -191,7 +191,7 @@ fn tui_happy_path_in_tmux_exits_cleanly_and_restores_the_terminal() {
     t.wait_for(&["› docs"]);
     t.keys(&["Enter"]);
     // 74: the usable models that do text work (issue 11 leaves embedding, speech and guard models out).
-    t.wait_for(&["Pick a model for docs", "tags 4 · models 74/74"]);
+    t.wait_for(&["Pick a model for docs", "tags 5 · models 74/74"]);
     t.literal("/fast");
     t.wait_for(&["search: fast", "node:fast → fake/fast-mini"]);
     t.keys(&["Enter"]);
@@ -309,7 +309,7 @@ fn exact_id_long_row_and_reset_at_80x24_and_160x48() {
         t.wait_for(&["› docs"]);
         t.keys(&["Enter"]);
         // Once the models are loaded (a slow machine takes a moment).
-        t.wait_for(&["Pick a model for docs", "tags 4 · models 74/74"]);
+        t.wait_for(&["Pick a model for docs", "tags 5 · models 74/74"]);
         t.literal(&format!("/{LONG}"));
         t.wait_for(&[&format!("search: {LONG}")]);
         t.keys(&["Enter"]);

@@ -67,7 +67,7 @@ pub(crate) struct WorkerOpArgs {
     /// The worker id, e.g. "docs".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
-    /// For worker.model.set: the new model, a tag (node, node:fast, node:vision, node:docs), provider/model, or a partial name; or a fallback chain, as a list or comma-separated ("anthropic/claude-sonnet-5, node"), tried in order when a model fails at run time.
+    /// For worker.model.set: the new model, a tag (node, node:fast, node:vision, node:docs, node:cheap), provider/model, or a partial name; or a fallback chain, as a list or comma-separated ("anthropic/claude-sonnet-5, node"), tried in order when a model fails at run time.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -100,7 +100,7 @@ pub(crate) struct StartArgs {
     /// The worker: vision, docs, coder, architect, explorer, memory, or a user-defined one (task_list view "workers" lists them). Required for kind "worker".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
-    /// The model for this task: a tag (node, node:fast, node:vision, node:docs), provider/model (e.g. "openai/gpt-5-mini"), or a partial name; or a fallback chain, as a list or comma-separated, tried in order when a model fails (rate limit, overload, auth, ...). Default: the worker's current model.
+    /// The model for this task: a tag (node, node:fast, node:vision, node:docs, node:cheap), provider/model (e.g. "openai/gpt-5-mini"), or a partial name; or a fallback chain, as a list or comma-separated, tried in order when a model fails (rate limit, overload, auth, ...). Default: the worker's current model.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

@@ -184,7 +184,11 @@ impl<W: WorkerService> Backend<W> {
                 .as_ref()
                 .map(|c| c.vars.keys().cloned().collect())
                 .unwrap_or_default(),
-            warnings: self.workers().warnings(),
+            warnings: {
+                let mut w = self.workers().warnings();
+                w.extend(self.tasks.budget_warnings());
+                w
+            },
         }
     }
 
@@ -701,6 +705,8 @@ impl<W: WorkerService> McpServer<W> {
                 let mut view = backend.workers().workers().await;
                 view.project = backend.info.paths.project_dir.display().to_string();
                 view.warnings = backend.workers().warnings();
+                backend.tasks().annotate_workers(&mut view);
+                backend.tasks().add_usage(&mut view, crate::tasks::now_ms());
                 reply(&view, format, render::workers)
             }
             ViewArg::Profiles => reply(

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{AgentServer, BackendKind, Fallback, ModelSpec, PasswordSource, Profile, Profiles};
+use crate::budget::Budget;
 use crate::paths::{Environment, Paths};
 use crate::sources::config::{parse_config_text, project_dirs};
 use crate::sources::{ConfigError, Redacted};
@@ -79,6 +80,9 @@ pub struct OrchestratorConfig {
     /// Tags by name.
     #[serde(default)]
     pub tags: BTreeMap<String, TagEntry>,
+    /// The project's budget (checked by [`crate::budget::Budget::from_value`]).
+    #[serde(default)]
+    pub budget: Option<serde_json::Value>,
 }
 
 /// A user tag: a reference or chain, or `{"models": ..., "fallback": "ranked" | "none"}`.
@@ -114,6 +118,7 @@ pub struct ProfilePatch {
     prompt: Option<String>,
     delegate: Option<bool>,
     server: Option<ServerPatch>,
+    budget: Option<serde_json::Value>,
 }
 
 /// `server` of an agent-backend profile in `orchestrator.json`.
@@ -287,6 +292,15 @@ pub fn apply(
         path: path.to_path_buf(),
         message,
     };
+    if let Some(b) = &config.budget {
+        let budget = Budget::from_value(b, "budget").map_err(invalid)?;
+        if !budget.has_limits() {
+            return Err(invalid(
+                "budget names no limit; give \"day\" or \"month\" with \"usd\" or \"tokens\" (for example {\"day\": {\"usd\": 5}})".to_owned(),
+            ));
+        }
+        profiles.budget = Some(budget);
+    }
     for (name, entry) in config.tags {
         let (spec, fallback) = match entry {
             TagEntry::Models(spec) => (spec, None),
@@ -329,7 +343,7 @@ pub fn apply(
                     when_to_use: String::new(),
                     model: ModelSpec::One("node".into()),
                     fallback: Fallback::Ranked,
-                    backend: BackendKind::Server,
+                    backend: BackendKind::Shared,
                     agent: None,
                     vision: false,
                     web: false,
@@ -337,6 +351,7 @@ pub fn apply(
                     prompt: None,
                     delegate: false,
                     server: None,
+                    budget: None,
                     defined_in: defined_in.clone(),
                 });
                 profiles.list.sort_by(|a, b| a.id.cmp(&b.id));
@@ -360,7 +375,20 @@ pub fn apply(
             prompt,
             delegate,
             server,
+            budget,
         } = patch;
+        let budget = budget
+            .map(|b| Budget::from_value(&b, &format!("profile {id}: budget")))
+            .transpose()
+            .map_err(invalid)?;
+        if budget
+            .as_ref()
+            .is_some_and(|b| !b.has_limits() && b.over.is_none())
+        {
+            return Err(invalid(format!(
+                "profile {id}: budget names no limit; give \"day\" or \"month\" with \"usd\" or \"tokens\", or \"over\" for the project's budget"
+            )));
+        }
         let server = server
             .map(|s| s.check(&format!("profile {id}: server")))
             .transpose()
@@ -378,6 +406,7 @@ pub fn apply(
         overlay(&mut profile.prompt, prompt.map(Some));
         overlay(&mut profile.delegate, delegate);
         overlay(&mut profile.server, server.map(Some));
+        overlay(&mut profile.budget, budget.map(Some));
         if profile.server.is_some() && profile.backend != BackendKind::Agent {
             return Err(invalid(format!(
                 "profile {id}: \"server\" is for workers with \"backend\": \"agent\""
@@ -542,6 +571,63 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(err.contains("\"backend\": \"agent\""), "{err}");
+    }
+
+    #[test]
+    fn budgets_of_the_project_and_of_workers_are_read_and_checked() {
+        let p = parse(
+            r#"{"budget": {"day": {"usd": 5}},
+                "profiles": {"coder": {"budget": {"month": {"tokens": 2000000}, "over": "downgrade"}},
+                             "docs": {"budget": {"over": "downgrade"}}}}"#,
+        )
+        .expect("valid budgets");
+        let project = p.budget.clone().expect("a project budget");
+        assert_eq!(project.limits.len(), 1);
+        assert_eq!(project.over, None);
+        let coder = p
+            .get("coder")
+            .and_then(|c| c.budget.clone())
+            .expect("coder's");
+        assert_eq!(coder.over, Some(crate::budget::Over::Downgrade));
+        assert!(p.get("docs").and_then(|d| d.budget.clone()).is_some());
+        assert!(p.get("vision").and_then(|v| v.budget.clone()).is_none());
+        let cases = [
+            (
+                r#"{"budget": {"day": {"usd": -0.5}}}"#,
+                "budget.day.usd must be a finite number",
+            ),
+            (
+                r#"{"budget": {"over": "downgrade"}}"#,
+                "budget names no limit",
+            ),
+            (
+                r#"{"budget": {"daily": {"usd": 1}}}"#,
+                "unknown key \"daily\"",
+            ),
+            (
+                r#"{"profiles": {"coder": {"budget": {"day": {"usd": 1, "tokns": 5}}}}}"#,
+                "profile coder: budget.day: unknown key \"tokns\"",
+            ),
+            (
+                r#"{"profiles": {"coder": {"budget": {}}}}"#,
+                "profile coder: budget names no limit",
+            ),
+            (
+                r#"{"profiles": {"coder": {"budget": "cheap"}}}"#,
+                "profile coder: budget must be an object",
+            ),
+            (
+                r#"{"budget": {"day": {"usd": 1e999}}}"#,
+                "orchestrator.json",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = parse(text).err().unwrap_or_default();
+            assert!(
+                err.contains("/x/orchestrator.json") && err.contains(want),
+                "{text}: {err}"
+            );
+        }
     }
 
     #[test]

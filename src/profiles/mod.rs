@@ -87,8 +87,12 @@ impl Fallback {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
-    /// Its own `opencode serve` process.
+    /// A session of the one OpenCode server orch shares between the workers of a backend
+    /// (the default; see `docs/workers.md`, "Hosting modes"). A delegating profile still
+    /// gets a dedicated server: it needs a process environment of its own.
     #[default]
+    Shared,
+    /// Its own `opencode serve` process (a dedicated server).
     Server,
     /// A session on an existing OpenCode server.
     Agent,
@@ -98,6 +102,7 @@ impl BackendKind {
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Shared => "shared",
             Self::Server => "server",
             Self::Agent => "agent",
         }
@@ -173,6 +178,9 @@ pub struct Profile {
     /// The OpenCode server an agent-backend worker attaches to (else `ORCH_AGENT_URL`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<AgentServer>,
+    /// Its budget (issue 12), from `orchestrator.json`; none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::Budget>,
     /// Where the profile was defined (`built-in` or a file path).
     #[serde(default, skip_deserializing)]
     pub defined_in: String,
@@ -209,6 +217,8 @@ pub struct Profiles {
     pub tag_fallback: BTreeMap<String, Fallback>,
     /// Files read, in merge order.
     pub files: Vec<std::path::PathBuf>,
+    /// The project's budget (top-level `"budget"` of `orchestrator.json`), when set.
+    pub budget: Option<crate::budget::Budget>,
 }
 
 impl Profiles {

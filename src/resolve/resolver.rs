@@ -742,7 +742,7 @@ impl Resolver {
         let more = total.saturating_sub(suggestions.len());
         let search = format!("-q {}", shell_word(word));
         if suggestions.is_empty() {
-            suggestions.extend(TAGS.iter().take(4).map(|t| (*t).to_owned()));
+            suggestions.extend(TAGS.iter().take(5).map(|t| (*t).to_owned()));
             suggestions.extend(self.set.usable().filter_map(|p| {
                 p.default_model
                     .as_ref()

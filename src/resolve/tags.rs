@@ -29,26 +29,32 @@ pub enum Tag {
     /// `node:cheap`: the cheapest usable model that fits, by catalog price (input + output
     /// per million tokens). A model without a price never qualifies (0 in the catalog also
     /// means "unknown"), except one known to be free ([`crate::usage::known_free`]).
-    /// Accepted by [`Tag::parse`]; not (yet) in [`TAGS`] or [`Tag::ALL`], whose lists the
-    /// views, completions and snapshots show.
     Cheap,
 }
 
 /// The tags users can write, canonical spelling first.
-pub const TAGS: [&str; 8] = [
+pub const TAGS: [&str; 10] = [
     "node",
     "node:fast",
     "node:vision",
     "node:docs",
+    "node:cheap",
     "auto",
     "auto:fast",
     "auto:vision",
     "auto:docs",
+    "auto:cheap",
 ];
 
 impl Tag {
     /// Every built-in tag, in the order they are offered.
-    pub const ALL: [Tag; 4] = [Self::Node, Self::Fast, Self::Vision, Self::Docs];
+    pub const ALL: [Tag; 5] = [
+        Self::Node,
+        Self::Fast,
+        Self::Vision,
+        Self::Docs,
+        Self::Cheap,
+    ];
 
     /// Parses `node`, `node:fast`, ... and the `auto` spellings.
     pub fn parse(s: &str) -> Option<Self> {

@@ -1200,6 +1200,7 @@ fn tag_previews_cover_built_in_and_user_tags() {
             ("node:fast", false),
             ("node:vision", false),
             ("node:docs", false),
+            ("node:cheap", false),
             ("cheap", true),
         ]
     );
@@ -1210,8 +1211,12 @@ fn tag_previews_cover_built_in_and_user_tags() {
             .unwrap_or_else(|e| panic!("{}: {e}", p.tag));
         assert!(res.metadata.capabilities.input.image, "{}", p.tag);
     }
+    // `node:cheap` needs a known price: when it picks, it picks a model with image input.
+    if let Ok(res) = &previews[4].result {
+        assert!(res.metadata.capabilities.input.image, "node:cheap");
+    }
     // The user tag's only entry has no image input: the vision worker cannot use it.
-    assert!(previews[4].result.is_err());
+    assert!(previews[5].result.is_err());
 }
 
 /// The capture: OpenCode's own replies, classified as the live source does.

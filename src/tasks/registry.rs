@@ -22,14 +22,15 @@ use tokio::sync::Notify;
 
 use super::request::{StartRequest, Work};
 use super::store::TaskStore;
+use crate::budget::{self, Budget, BudgetStatus, Decision, Spending, WorkerBudgets};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind};
 use crate::profiles::ModelSpec;
 use crate::redact::Redactor;
-use crate::resolve::Resolution;
+use crate::resolve::{Policy, Resolution};
 use crate::wire::{
     AwaitView, CancelOutcome, CancelRow, CancelView, TaskKind, TaskRow, TaskStatus, TasksQuery,
-    TasksView,
+    TasksView, WorkersView,
 };
 use crate::workers::{CancellationToken, RunOutcome, WorkerRow, WorkerService, attachment};
 
@@ -113,6 +114,20 @@ impl<W> std::fmt::Debug for Tasks<W> {
             .field("limits", &self.inner.limits)
             .finish_non_exhaustive()
     }
+}
+
+/// A task held in memory as the usage sums see it (`None` without a usage).
+fn memory_entry(r: &TaskRow) -> Option<crate::usage::Entry<'_>> {
+    Some(crate::usage::Entry {
+        worker: r.worker.as_deref().unwrap_or("-"),
+        model: r
+            .answered_by
+            .as_deref()
+            .or(r.resolved_model.as_deref())
+            .unwrap_or("-"),
+        at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
+        usage: r.usage.as_ref()?,
+    })
 }
 
 /// Unix milliseconds now (the system clock's).
@@ -234,7 +249,12 @@ impl<W: WorkerService> Tasks<W> {
     /// Errors that the caller can fix (an unknown worker, a reference that does not
     /// resolve, an empty task) come back here, before any task exists.
     pub async fn start(&self, req: StartRequest) -> Result<TaskRow, Error> {
+        // A spent budget refuses the task here, or moves it to the cheapest model that fits.
+        let (req, budget_note) = self.check_budget(req)?;
         let (mut row, resolution) = self.prepare(&req).await?;
+        if let Some(note) = &budget_note {
+            row.reason = Some(with_note(note, row.reason.as_deref()));
+        }
         let cancel = CancellationToken::new();
         // A durable id first (ids never repeat across restarts); without a store, the
         // registry counts.
@@ -273,8 +293,174 @@ impl<W: WorkerService> Tasks<W> {
         };
         self.inner.save(id);
         let inner = Arc::clone(&self.inner);
-        tokio::spawn(run(inner, id, req.work, resolution, cancel));
+        tokio::spawn(run(inner, id, req.work, resolution, cancel, budget_note));
         Ok(row)
+    }
+
+    /// What the project and each worker spent in the current UTC day and month: from the
+    /// store's records, else from the tasks held in memory.
+    pub fn budget_spending(&self, now: u64) -> Result<Spending, Error> {
+        // The tasks this backend holds are the newest word on themselves (a row is finished
+        // in memory a moment before its record is written).
+        // (Only the figures are copied, never a row's output.)
+        let month_start = budget::Period::Month.window(now).0;
+        let held: BTreeMap<u64, (String, u64, crate::usage::Usage)> = lock(&self.inner.state)
+            .entries
+            .iter()
+            .filter(|(_, e)| e.row.status.is_finished())
+            .filter_map(|(n, e)| {
+                let at = e.row.finished_at_ms.unwrap_or(e.row.created_at_ms);
+                let usage = e.row.usage.as_ref().filter(|_| at >= month_start)?;
+                let worker = e.row.worker.clone().unwrap_or_else(|| "-".to_owned());
+                Some((*n, (worker, at, usage.clone())))
+            })
+            .collect();
+        let stored = match &self.inner.store {
+            Some(store) => store.usage_since(month_start).map_err(|e| {
+                Error::new(
+                    ErrorKind::Failed,
+                    format!("cannot read the task records: {}", error_chain(&e)),
+                )
+            })?,
+            None => Vec::new(),
+        };
+        let stored = stored
+            .iter()
+            .filter(|(id, ..)| !held.contains_key(id))
+            .map(|(_, w, at, u)| (w.as_str(), *at, u));
+        let held = held.values().map(|(w, at, u)| (w.as_str(), *at, u));
+        Ok(Spending::sum(stored.chain(held), now))
+    }
+
+    /// Applies the budgets to a new run task (issue 12): under every limit it goes as
+    /// asked; over one whose policy is `refuse`, it is refused with an error naming the
+    /// budget and when it resets; over ones that all say `downgrade`, it runs on the
+    /// worker's cheapest fitting model (`node:cheap`), and the note saying so is returned
+    /// for its reason. Tasks already running are never touched.
+    fn check_budget(&self, mut req: StartRequest) -> Result<(StartRequest, Option<String>), Error> {
+        let Work::Run(run) = &mut req.work else {
+            return Ok((req, None));
+        };
+        let knowledge = self.inner.workers.knowledge();
+        let Ok(profile) = knowledge.profile(&run.worker) else {
+            // An unknown worker is `prepare`'s to refuse, with the known ones.
+            return Ok((req, None));
+        };
+        let project = knowledge.profiles.budget.as_ref();
+        let own = profile.budget.as_ref();
+        if !project.is_some_and(Budget::has_limits) && !own.is_some_and(Budget::has_limits) {
+            return Ok((req, None));
+        }
+        let spending = self.budget_spending(now_ms())?;
+        let status = match budget::decide(project, own, &run.worker, &spending) {
+            Decision::Go => return Ok((req, None)),
+            Decision::Refuse(status) => {
+                return Err(Error::new(
+                    ErrorKind::Budget,
+                    budget::refusal(&status, &run.worker, &spending),
+                ));
+            }
+            Decision::Downgrade(status) => status,
+        };
+        let tokens = attachment::estimate_tokens(&run.task, &run.attachments);
+        let refuse = |why: String| {
+            Error::new(
+                ErrorKind::Budget,
+                format!(
+                    "{}, and no model fits it to downgrade to: {why}",
+                    budget::refusal_reason(&status, &run.worker, &spending)
+                ),
+            )
+        };
+        let cheap = knowledge
+            .resolver
+            .resolve_spec_for(
+                &ModelSpec::One("node:cheap".into()),
+                Some(profile),
+                Policy::Dynamic,
+                Some(tokens),
+            )
+            .map_err(|e| refuse(e.to_string()))?;
+        // node:cheap honours the worker's needs (image input for a vision worker); checked
+        // again here so a downgrade can never hand a vision task to a text-only model.
+        knowledge
+            .resolver
+            .check_fit(&cheap, profile, Some(tokens))
+            .map_err(|e| refuse(e.to_string()))?;
+        let price = knowledge
+            .resolver
+            .find_model(&cheap.metadata.provider, &cheap.metadata.model)
+            .map(|m| (m.cost.input, m.cost.output));
+        let note = budget::downgrade_note(&status, &cheap.resolved_model, price);
+        run.model = Some(cheap.resolved_model);
+        run.policy = Some(Policy::Dynamic);
+        Ok((req, Some(note)))
+    }
+
+    /// Every budget with what was spent against it now: the project's, and each worker's
+    /// (with the project's policy as that worker sees it).
+    pub fn budget_statuses(&self) -> Result<(Vec<BudgetStatus>, WorkerBudgets), Error> {
+        let knowledge = self.inner.workers.knowledge();
+        let project = knowledge.profiles.budget.as_ref();
+        let any = project.is_some_and(Budget::has_limits)
+            || knowledge
+                .profiles
+                .list
+                .iter()
+                .any(|p| p.budget.as_ref().is_some_and(Budget::has_limits));
+        if !any {
+            return Ok((Vec::new(), BTreeMap::new()));
+        }
+        let spending = self.budget_spending(now_ms())?;
+        let project_rows = project.map_or_else(Vec::new, |p| {
+            budget::statuses(
+                p,
+                None,
+                &spending.project,
+                budget::project_policy(Some(p), None),
+                spending.now_ms,
+            )
+        });
+        let workers = knowledge
+            .profiles
+            .list
+            .iter()
+            .map(|p| {
+                (
+                    p.id.clone(),
+                    budget::all_statuses(project, p.budget.as_ref(), &p.id, &spending),
+                )
+            })
+            .collect();
+        Ok((project_rows, workers))
+    }
+
+    /// Fills the budget of each worker row (the limit nearest its end, the project's
+    /// included) and the project's budgets, and adds a warning for each at 80 % or more.
+    pub fn annotate_workers(&self, view: &mut WorkersView) {
+        let (project, workers) = match self.budget_statuses() {
+            Ok(s) => s,
+            Err(e) => {
+                view.warnings
+                    .push(format!("budgets unknown: {}", e.message));
+                return;
+            }
+        };
+        for row in &mut view.workers {
+            if let Some(all) = workers.get(&row.id) {
+                row.budget = budget::worst(all).cloned();
+            }
+        }
+        view.warnings.extend(budget_warnings(&project, &workers));
+        view.budgets = project;
+    }
+
+    /// The warnings of every budget at 80 % or more (the status view's list).
+    pub fn budget_warnings(&self) -> Vec<String> {
+        match self.budget_statuses() {
+            Ok((project, workers)) => budget_warnings(&project, &workers),
+            Err(e) => vec![format!("budgets unknown: {}", e.message)],
+        }
     }
 
     /// Checks the request against the profiles and the resolver, and builds the queued row;
@@ -512,6 +698,71 @@ impl<W: WorkerService> Tasks<W> {
     /// project's task records (every backend, past and present); else from the tasks held
     /// in memory.
     pub fn usage(&self, by: crate::usage::By) -> Result<crate::usage::UsageView, Error> {
+        self.usage_at(by, now_ms())
+    }
+
+    /// [`Self::usage`] with the windows (today, the last 7 days) of the UTC date of `now_ms`.
+    pub fn usage_at(
+        &self,
+        by: crate::usage::By,
+        now_ms: u64,
+    ) -> Result<crate::usage::UsageView, Error> {
+        let mut view = self.usage_totals(by)?;
+        if by != crate::usage::By::Day {
+            view.windows = Some(self.usage_windows(by, now_ms)?);
+        }
+        Ok(view)
+    }
+
+    /// Usage for today, the last 7 days and all time (UTC days of `now_ms`), per worker
+    /// (or model) and for the project: the columns of the workers view and `orch usage`.
+    pub fn usage_windows(
+        &self,
+        by: crate::usage::By,
+        now_ms: u64,
+    ) -> Result<crate::usage::UsageWindows, Error> {
+        if let Some(store) = &self.inner.store {
+            return store.usage_windows(by, now_ms).map_err(|e| {
+                Error::new(
+                    crate::error::ErrorKind::Failed,
+                    format!("cannot read the task records: {}", error_chain(&e)),
+                )
+            });
+        }
+        let rows = self.rows_with_usage();
+        Ok(crate::usage::windows(
+            rows.iter().filter_map(memory_entry),
+            by,
+            now_ms,
+        ))
+    }
+
+    /// Fills the workers view's usage: each worker's today / last 7 days / all time, and the
+    /// project's. The records failing to read leaves them out (and says so in the log)
+    /// rather than failing the view.
+    pub fn add_usage(&self, view: &mut crate::wire::WorkersView, now_ms: u64) {
+        match self.usage_windows(crate::usage::By::Worker, now_ms) {
+            Ok(w) => {
+                for row in &mut view.workers {
+                    row.usage = w.of(&row.id).cloned();
+                }
+                view.usage = Some(w);
+            }
+            Err(e) => tracing::warn!("workers view without usage: {}", e.message),
+        }
+    }
+
+    /// The tasks held in memory that have a usage.
+    fn rows_with_usage(&self) -> Vec<TaskRow> {
+        lock(&self.inner.state)
+            .entries
+            .values()
+            .filter(|e| e.row.usage.is_some())
+            .map(|e| e.row.clone())
+            .collect()
+    }
+
+    fn usage_totals(&self, by: crate::usage::By) -> Result<crate::usage::UsageView, Error> {
         if let Some(store) = &self.inner.store {
             return store.usage_totals(by, None).map_err(|e| {
                 Error::new(
@@ -659,6 +910,23 @@ impl<W: WorkerService> Tasks<W> {
             None => in_memory,
         };
         (active, kept)
+    }
+}
+
+/// A warning per budget at 80 % or more: the project's once, then each worker's own.
+fn budget_warnings(project: &[BudgetStatus], workers: &WorkerBudgets) -> Vec<String> {
+    project
+        .iter()
+        .chain(workers.values().flatten().filter(|s| s.worker.is_some()))
+        .filter_map(BudgetStatus::warning)
+        .collect()
+}
+
+/// `note; reason`.
+fn with_note(note: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(r) if !r.is_empty() => format!("{note}; {r}"),
+        _ => note.to_owned(),
     }
 }
 
@@ -875,6 +1143,7 @@ async fn run<W: WorkerService>(
     work: Work,
     resolution: Option<Resolution>,
     cancel: CancellationToken,
+    budget_note: Option<String>,
 ) {
     let _guard = Guard {
         inner: Arc::clone(&inner),
@@ -912,7 +1181,12 @@ async fn run<W: WorkerService>(
                 () = cancel.cancelled() => None,
             };
             match result {
-                Some(Ok(outcome)) => inner.finish(id, |row| apply_outcome(row, outcome)),
+                Some(Ok(outcome)) => inner.finish(id, |row| {
+                    apply_outcome(row, outcome);
+                    if let Some(note) = &budget_note {
+                        row.reason = Some(with_note(note, row.reason.as_deref()));
+                    }
+                }),
                 Some(Err(e)) => {
                     // Provider text: the backend's log writer redacts it.
                     tracing::info!(task = %task_id(id), "task failed: {}", e.message);

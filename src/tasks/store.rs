@@ -612,6 +612,40 @@ impl TaskStore {
         Ok(view)
     }
 
+    /// The finished tasks with a usage that ended at or after `since_ms` (budgets, issue
+    /// 12): `(id, worker, finished at, usage)`, oldest first.
+    pub fn usage_since(
+        &self,
+        since_ms: u64,
+    ) -> Result<Vec<(u64, String, u64, crate::usage::Usage)>, StoreError> {
+        self.visit(|records| {
+            records
+                .filter_map(|r| {
+                    let at = r.finished_at_ms.unwrap_or(r.created_at_ms);
+                    if at < since_ms || !r.status.is_finished() {
+                        return None;
+                    }
+                    let worker = r.worker.clone().unwrap_or_else(|| "-".to_owned());
+                    Some((r.id, worker, at, r.usage()?))
+                })
+                .collect()
+        })
+    }
+
+    /// Usage of the project's records for today, the last 7 days and all time (UTC days of
+    /// `now_ms`), per worker (or model, `by`) and for the project, in one pass.
+    pub fn usage_windows(
+        &self,
+        by: crate::usage::By,
+        now_ms: u64,
+    ) -> Result<crate::usage::UsageWindows, StoreError> {
+        self.visit(|records| {
+            let kept: Vec<(&TaskRecord, crate::usage::Usage)> =
+                records.filter_map(|r| Some((r, r.usage()?))).collect();
+            crate::usage::windows(kept.iter().map(|(r, u)| entry(r, u)), by, now_ms)
+        })
+    }
+
     /// The sums of `usage.idx` and the record lines appended after it, when the index is
     /// whole and covers the records file as it is (`None`: read the records). Call under
     /// the lock.
@@ -945,6 +979,20 @@ fn parse_lines(bytes: &[u8], mut put: impl FnMut(TaskRecord)) -> (usize, usize, 
     (complete, lines, skipped)
 }
 
+/// A record with its usage, as the usage sums see it.
+fn entry<'a>(r: &'a TaskRecord, usage: &'a crate::usage::Usage) -> crate::usage::Entry<'a> {
+    crate::usage::Entry {
+        worker: r.worker.as_deref().unwrap_or("-"),
+        model: r
+            .answered_by
+            .as_deref()
+            .or(r.resolved_model.as_deref())
+            .unwrap_or("-"),
+        at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
+        usage,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -1081,6 +1129,48 @@ mod tests {
             .usage_totals(crate::usage::By::Model, None)
             .expect("sums");
         assert_eq!(v.rows[0].key, "fake/big-pro");
+    }
+
+    #[test]
+    fn usage_windows_sum_the_records_by_utc_day_across_a_reopen() {
+        const DAY: u64 = 86_400_000;
+        // 2026-11-27 00:00 UTC, and noon.
+        let today = 1_795_737_600_000;
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        for (worker, at, input, cost) in [
+            ("coder", today + 5, 10, Some(0.25)),
+            ("coder", today - 1, 20, Some(0.5)),
+            ("docs", today - 6 * DAY, 30, None),
+            ("docs", today - 6 * DAY - 1, 40, Some(1.0)),
+        ] {
+            let id = store.next_id().expect("an id");
+            let mut row = finished("t", "o");
+            row.worker = Some(worker.to_owned());
+            row.finished_at_ms = Some(at);
+            row.usage = Some(crate::usage::Usage {
+                input: Some(input),
+                cost_usd: cost,
+                ..crate::usage::Usage::default()
+            });
+            store.save(id, &row).expect("saved");
+        }
+        drop(store);
+        let store = open(dir.path(), StoreLimits::default());
+        let w = store
+            .usage_windows(crate::usage::By::Worker, today + DAY / 2)
+            .expect("sums");
+        let got =
+            |s: &crate::usage::Sum| (s.tasks, s.usage.input, s.usage.cost_usd, s.unknown_cost);
+        let coder = w.of("coder").expect("coder");
+        assert_eq!(got(&coder.today), (1, Some(10), Some(0.25), 0));
+        assert_eq!(got(&coder.last_7_days), (2, Some(30), Some(0.75), 0));
+        let docs = w.of("docs").expect("docs");
+        assert_eq!(got(&docs.today), (0, None, None, 0));
+        assert_eq!(got(&docs.last_7_days), (1, Some(30), None, 1));
+        assert_eq!(got(&docs.all_time), (2, Some(70), Some(1.0), 1));
+        assert_eq!(got(&w.project.all_time), (4, Some(100), Some(1.75), 1));
+        assert_eq!(w.today, "2026-11-27");
     }
 
     #[test]

@@ -118,6 +118,32 @@ struct State {
     failed_500: Vec<String>,
     /// Models that fail, by the request's `model` field.
     failures: std::collections::BTreeMap<String, Failure>,
+    /// Usage figures an answer of a model reports, by the request's `model` field.
+    usage: std::collections::BTreeMap<String, Reported>,
+}
+
+/// The usage an answer reports (OpenAI's `usage`), set per model with
+/// [`FakeLlm::report_usage`]; without it an answer reports the prompt's characters / 4
+/// and 3 completion tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reported {
+    /// `prompt_tokens` (cached ones included, as OpenAI counts them).
+    pub prompt: u64,
+    /// `completion_tokens` (reasoning included).
+    pub completion: u64,
+    /// `prompt_tokens_details.cached_tokens`.
+    pub cached: u64,
+    /// `completion_tokens_details.reasoning_tokens`.
+    pub reasoning: u64,
+}
+
+impl Reported {
+    fn json(self) -> Value {
+        json!({"prompt_tokens": self.prompt, "completion_tokens": self.completion,
+            "total_tokens": self.prompt + self.completion,
+            "prompt_tokens_details": {"cached_tokens": self.cached},
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning}})
+    }
 }
 
 /// The fake LLM server.
@@ -204,6 +230,11 @@ impl FakeLlm {
         lock(&self.state).failures.insert(model.to_owned(), failure);
     }
 
+    /// Makes every answer of `model` (the id the provider sees) report these usage figures.
+    pub fn report_usage(&self, model: &str, usage: Reported) {
+        lock(&self.state).usage.insert(model.to_owned(), usage);
+    }
+
     /// Makes `model` answer normally again.
     pub fn heal_model(&self, model: &str) {
         lock(&self.state).failures.remove(model);
@@ -256,8 +287,9 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
         .into_iter()
         .find(|m| last.contains(m));
     let prompt_tokens = text.chars().count() / 4;
-    let (delay, bash, failure) = {
+    let (delay, bash, failure, reported) = {
         let mut s = lock(&state);
+        let reported = s.usage.get(&model).copied();
         let bash = s
             .bash
             .iter()
@@ -283,7 +315,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
             status: failure.map_or(200, Failure::status),
             bytes: req.body.len(),
         });
-        (s.delay, bash, failure)
+        (s.delay, bash, failure, reported)
     };
     match failure {
         Some(Failure::Hang) => {
@@ -321,7 +353,10 @@ async fn handle(state: Arc<Mutex<State>>, req: Req) -> Resp {
     } else {
         format!("echo from {model}")
     };
-    let usage = json!({"prompt_tokens": prompt_tokens, "completion_tokens": 3, "total_tokens": prompt_tokens + 3});
+    let usage = reported.map_or_else(
+        || json!({"prompt_tokens": prompt_tokens, "completion_tokens": 3, "total_tokens": prompt_tokens + 3}),
+        Reported::json,
+    );
     if stream {
         let chunk = |delta: Value, finish: Value, usage: Option<&Value>| {
             let mut c = json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,

@@ -25,6 +25,32 @@ pub struct Recorded {
     pub body: Value,
 }
 
+impl Recorded {
+    /// The OpenCode agent a prompt asked for (`body.agent`).
+    pub fn agent(&self) -> Option<String> {
+        self.body["agent"].as_str().map(str::to_owned)
+    }
+
+    /// The model a prompt asked for (`body.model`), as `provider/model`.
+    pub fn model(&self) -> Option<String> {
+        match (
+            self.body["model"]["providerID"].as_str(),
+            self.body["model"]["modelID"].as_str(),
+        ) {
+            (Some(p), Some(m)) => Some(format!("{p}/{m}")),
+            _ => None,
+        }
+    }
+
+    /// The session a prompt went to (`/session/{id}/message`).
+    pub fn session(&self) -> Option<String> {
+        self.path
+            .strip_prefix("/session/")
+            .and_then(|rest| rest.split('/').next())
+            .map(str::to_owned)
+    }
+}
+
 /// What the fake answers, changeable while it runs.
 #[derive(Debug)]
 pub struct State {
@@ -59,6 +85,10 @@ pub struct State {
     /// Models (`provider/model`) whose replies report this `info.cost` in US dollars (the
     /// capture's 0 otherwise, as OpenCode reports for a model without prices).
     pub reported_cost: BTreeMap<String, f64>,
+    /// The agents its config defines (`agent` of `OPENCODE_CONFIG_CONTENT`), when the
+    /// spawner knows them: a prompt naming another agent is refused, as OpenCode refuses
+    /// an unknown agent. `None`: any agent is accepted.
+    pub agents: Option<BTreeSet<String>>,
     /// `GET /session/status`: sessions that are not idle.
     status: BTreeMap<String, Value>,
     sessions: BTreeMap<String, Value>,
@@ -95,6 +125,7 @@ impl FakeOpenCode {
             hang_models: BTreeSet::new(),
             answer_as: BTreeMap::new(),
             reported_cost: BTreeMap::new(),
+            agents: None,
             status: BTreeMap::new(),
             sessions: BTreeMap::new(),
             messages: BTreeMap::new(),
@@ -227,6 +258,14 @@ async fn prompt(state: &Arc<Mutex<State>>, id: &str, body: &Value) -> Resp {
         let mut s = lock(state);
         if !s.sessions.contains_key(id) {
             return Resp::not_found();
+        }
+        if let (Some(agents), Some(agent)) = (&s.agents, body["agent"].as_str())
+            && !agents.contains(agent)
+        {
+            return Resp::status_json(
+                400,
+                &json!({"name": "NotFoundError", "data": {"message": format!("Agent not found: \"{agent}\"")}}),
+            );
         }
         s.aborted.remove(id);
         (s.prompt_delay, s.default_model.clone())

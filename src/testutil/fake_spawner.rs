@@ -94,6 +94,24 @@ impl FakeSpawner {
         lock(&self.log).specs.len()
     }
 
+    /// How many shared hosts were spawned (specs whose worker is `<id> (shared host)`).
+    pub fn host_spawn_count(&self) -> usize {
+        lock(&self.log)
+            .specs
+            .iter()
+            .filter(|s| s.worker.ends_with("(shared host)"))
+            .count()
+    }
+
+    /// Kills the stand-in process of the `index`th spawn with SIGKILL (its fake server
+    /// stops answering), as a crash or `kill -9` would.
+    pub fn kill(&self, index: usize) {
+        let pgid = lock(&self.log).pgids.get(index).copied();
+        if let Some(raw) = pgid.and_then(|p| i32::try_from(p).ok()) {
+            let _ = killpg(Pid::from_raw(raw), Signal::SIGKILL);
+        }
+    }
+
     /// The specs of every spawn.
     pub fn specs(&self) -> Vec<SpawnSpec> {
         lock(&self.log).specs.clone()
@@ -222,6 +240,25 @@ impl Spawner for FakeSpawner {
         };
         let fake = Arc::new(FakeOpenCode::start().await.map_err(spawn_err)?);
         fake.state().prompt_delay = prompt_delay;
+        // The agents its config defines (OpenCode's own are always there).
+        let content = spec
+            .env
+            .iter()
+            .find(|(k, _)| k == "OPENCODE_CONFIG_CONTENT")
+            .and_then(|(_, v)| serde_json::from_str::<serde_json::Value>(v).ok());
+        if let Some(defined) = content
+            .as_ref()
+            .and_then(|c| c.get("agent"))
+            .and_then(serde_json::Value::as_object)
+        {
+            fake.state().agents = Some(
+                ["build", "plan", "general", "explore"]
+                    .into_iter()
+                    .map(str::to_owned)
+                    .chain(defined.keys().cloned())
+                    .collect(),
+            );
+        }
         faults.apply(&fake);
         let mut child = tokio::process::Command::new("sleep")
             .arg("3600")

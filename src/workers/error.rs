@@ -71,6 +71,18 @@ pub enum WorkerError {
         /// What it printed last (secrets removed).
         output: String,
     },
+    /// The shared OpenCode host the worker's session ran on exited.
+    #[error("worker {worker}: the shared OpenCode host{} exited ({status}) while it ran this task; the next task starts a new host{}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default(), if output.is_empty() { String::new() } else { format!("; its last output:\n{output}") })]
+    HostExited {
+        /// Worker id.
+        worker: String,
+        /// The host's process id.
+        pid: Option<u32>,
+        /// Exit status in words.
+        status: String,
+        /// What it printed last (secrets removed).
+        output: String,
+    },
     /// OpenCode answered badly or could not be reached.
     #[error("worker {worker}: {source}")]
     OpenCode {
@@ -182,6 +194,7 @@ impl WorkerError {
             | Self::Spawn { .. }
             | Self::ReadyTimeout { .. }
             | Self::Exited { .. }
+            | Self::HostExited { .. }
             | Self::OpenCode { .. } => ErrorKind::Unavailable,
         }
     }

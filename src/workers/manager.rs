@@ -22,6 +22,7 @@ use super::error::WorkerError;
 use super::failure::{Classified, RetryRule, classify_call, classify_reply, classify_retry};
 use super::fallback::{self, Candidate, Plan};
 use super::health::{Health, HealthStore, Verdict};
+use super::host::{self, HOST_ENTRY, Host, HostConfig, HostTurn, Hosts};
 use super::isolation::{DELEGATION_DEPTH_VAR, delegation_depth, mcp_overlay};
 use super::procfs::Identity;
 use super::registry::{Entry, Registry};
@@ -234,6 +235,8 @@ struct Running {
     url: String,
     pid: Option<u32>,
     fingerprint: String,
+    /// The shared host the session lives on (a hosted worker); `process` is the host's.
+    host: Option<Arc<Host>>,
 }
 
 impl Running {
@@ -265,6 +268,9 @@ struct SlotState {
     error: Option<String>,
     /// How the last task fell back, when it did.
     fallback: Option<String>,
+    /// What starting its shared host did (`restarted the shared host: ...`), for the
+    /// reason of the task that started it.
+    host_note: Option<String>,
 }
 
 #[derive(Debug)]
@@ -292,6 +298,10 @@ struct Inner<S, C> {
     health_dirty: AtomicBool,
     /// One writer of `health.json` at a time.
     health_saving: Mutex<()>,
+    /// The shared hosts (see [`super::host`]).
+    hosts: Mutex<Hosts>,
+    /// One host decision (reuse, restart, second host) at a time.
+    host_start: tokio::sync::Mutex<()>,
 }
 
 /// Writes the newest health record while it has unsaved changes.
@@ -396,6 +406,8 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 health: Mutex::new(health),
                 health_dirty: AtomicBool::new(false),
                 health_saving: Mutex::new(()),
+                hosts: Mutex::new(Hosts::default()),
+                host_start: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -458,6 +470,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                     answered_by: None,
                     error: None,
                     fallback: None,
+                    host_note: None,
                 }),
                 spawn: tokio::sync::Mutex::new(()),
                 prompt: tokio::sync::Mutex::new(()),
@@ -576,6 +589,41 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         force_new: bool,
         auto_spawn: bool,
     ) -> Result<Arc<Running>, WorkerError> {
+        self.ensure_turn(knowledge, profile, slot, force_new, auto_spawn)
+            .await
+            .map(|(running, _)| running)
+    }
+
+    /// [`Self::ensure_running`], with the task's turn on the shared host for a hosted
+    /// worker (taken before the host could be restarted by another worker's change).
+    async fn ensure_turn(
+        &self,
+        knowledge: &Knowledge,
+        profile: &Profile,
+        slot: &Slot,
+        force_new: bool,
+        auto_spawn: bool,
+    ) -> Result<(Arc<Running>, Option<HostTurn>), WorkerError> {
+        if host::is_hosted(profile) {
+            return self
+                .ensure_hosted(knowledge, profile, slot, force_new, auto_spawn)
+                .await
+                .map(|(running, turn)| (running, Some(turn)));
+        }
+        self.ensure_dedicated(knowledge, profile, slot, force_new, auto_spawn)
+            .await
+            .map(|running| (running, None))
+    }
+
+    /// A dedicated server or an agent server's session for the worker.
+    async fn ensure_dedicated(
+        &self,
+        knowledge: &Knowledge,
+        profile: &Profile,
+        slot: &Slot,
+        force_new: bool,
+        auto_spawn: bool,
+    ) -> Result<Arc<Running>, WorkerError> {
         let (spec, policy, _) = self.current(profile);
         let default = self.resolve_spec(knowledge, profile, &spec, policy)?;
         let fingerprint = self.fingerprint(profile, policy, &default.resolved_model);
@@ -606,7 +654,8 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         }
         lock(&slot.state).status = WorkerStatus::Starting;
         let started = match profile.backend {
-            BackendKind::Server => {
+            // A shared profile here delegates: it needs a process of its own.
+            BackendKind::Server | BackendKind::Shared => {
                 self.spawn_server(profile, &default, &fingerprint, policy)
                     .await
             }
@@ -674,6 +723,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                     url: entry.url.clone(),
                     pid: Some(entry.pid),
                     fingerprint: entry.fingerprint.clone(),
+                    host: None,
                     adopted: Some(entry),
                 });
             }
@@ -709,6 +759,346 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         })
     }
 
+    /// The whole environment of an `opencode serve` orch starts (a dedicated worker or the
+    /// shared host): the backend's, without what orch sets itself, plus the config content,
+    /// its password, the delegation depth and the way back to this backend.
+    fn process_env(
+        &self,
+        config_content: String,
+        delegate: bool,
+        login: &Credentials,
+    ) -> Vec<(String, String)> {
+        let cfg = &self.inner.config;
+        cfg.env
+            .vars()
+            .filter(|(k, _)| {
+                !matches!(
+                    *k,
+                    "OPENCODE_CONFIG_CONTENT"
+                        | "OPENCODE_DISABLE_AUTOUPDATE"
+                        | "OPENCODE_SERVER_USERNAME"
+                        | "OPENCODE_SERVER_PASSWORD"
+                        | "ORCH_SOCKET"
+                        | WORKER_OF_VAR
+                ) && *k != DELEGATION_DEPTH_VAR
+            })
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .chain([
+                ("OPENCODE_CONFIG_CONTENT".to_owned(), config_content),
+                ("OPENCODE_DISABLE_AUTOUPDATE".to_owned(), "1".to_owned()),
+                (
+                    "OPENCODE_SERVER_USERNAME".to_owned(),
+                    login.username.clone(),
+                ),
+                (
+                    "OPENCODE_SERVER_PASSWORD".to_owned(),
+                    login.password.expose().to_owned(),
+                ),
+                (
+                    DELEGATION_DEPTH_VAR.to_owned(),
+                    delegation_depth(delegate).to_owned(),
+                ),
+                // Its own clients reach this backend, not one of their own.
+                (
+                    "ORCH_SOCKET".to_owned(),
+                    cfg.backend_socket
+                        .as_deref()
+                        .unwrap_or_else(|| cfg.paths.socket())
+                        .display()
+                        .to_string(),
+                ),
+                (WORKER_OF_VAR.to_owned(), cfg.paths.backend_key()),
+            ])
+            .collect()
+    }
+
+    /// The shared host's configuration now: the user's inline config, an agent per hosted
+    /// profile, orch's MCP entries off, and the state of the OpenCode config files.
+    fn host_config(&self, knowledge: &Knowledge) -> HostConfig {
+        let env = &self.inner.config.env;
+        let base = env
+            .get("OPENCODE_CONFIG_CONTENT")
+            .and_then(|s| serde_json::from_str::<Value>(s).ok())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        // A config orch cannot read still gets `orch` disabled; OpenCode reports its error.
+        let user_mcp = ConfigLocations {
+            global_dir: self.inner.config.paths.opencode_config_dir.clone(),
+            project_dir: self.inner.config.paths.project_dir.clone(),
+        }
+        .load(env)
+        .map(|loaded| loaded.config.mcp)
+        .unwrap_or_default();
+        HostConfig::new(
+            base,
+            &knowledge.profiles.list,
+            mcp_overlay(&user_mcp, false),
+            &self.config_files_stamp(),
+        )
+    }
+
+    /// A session on the shared host for a hosted worker, with the task's turn on that
+    /// host: the session it has when it is on the current host, else a new one.
+    async fn ensure_hosted(
+        &self,
+        knowledge: &Knowledge,
+        profile: &Profile,
+        slot: &Slot,
+        force_new: bool,
+        auto_spawn: bool,
+    ) -> Result<(Arc<Running>, HostTurn), WorkerError> {
+        let _one_at_a_time = slot.spawn.lock().await;
+        let starts_host = lock(&self.inner.hosts).current.is_none();
+        if starts_host {
+            lock(&slot.state).status = WorkerStatus::Starting;
+        }
+        let (host, turn, note) = match self.current_host(knowledge, &profile.id, auto_spawn).await {
+            Ok(h) => h,
+            Err(e) => {
+                let mut st = lock(&slot.state);
+                st.status = WorkerStatus::Failed;
+                st.error = Some(e.to_string());
+                return Err(e);
+            }
+        };
+        let existing = lock(&slot.state).running.clone();
+        if let Some(running) = existing {
+            let same_host = running.host.as_ref().is_some_and(|h| Arc::ptr_eq(h, &host));
+            if same_host && !force_new {
+                return Ok((running, turn));
+            }
+            // A dedicated process of this worker (its profile changed) is stopped; a
+            // session on an older host is left to end with that host.
+            self.stop_running(&profile.id, &running).await;
+            lock(&slot.state).running = None;
+        }
+        let session = host
+            .client
+            .create_session(&format!("Worker: {}", profile.name))
+            .await;
+        let mut st = lock(&slot.state);
+        match session {
+            Ok(session) => {
+                let running = Arc::new(Running {
+                    process: Some(Arc::clone(&host.process)),
+                    adopted: None,
+                    client: host.client.clone(),
+                    session_id: session.id,
+                    url: host.url.clone(),
+                    pid: host.pid,
+                    fingerprint: host.config.fingerprint.clone(),
+                    host: Some(Arc::clone(&host)),
+                });
+                st.running = Some(Arc::clone(&running));
+                st.status = WorkerStatus::Ready;
+                st.error = None;
+                if note.is_some() {
+                    st.host_note = note;
+                }
+                Ok((running, turn))
+            }
+            Err(source) => {
+                let e = WorkerError::OpenCode {
+                    worker: profile.id.clone(),
+                    source,
+                };
+                st.status = WorkerStatus::Failed;
+                st.error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// The shared host for a task of `worker`, with its turn on it, and what was done to
+    /// get it when something was: the current host when it is alive and configured as
+    /// knowledge says now; else a new one, after stopping the old one when no task runs
+    /// on it, or next to it (it retires when its last task ends) when one does.
+    async fn current_host(
+        &self,
+        knowledge: &Knowledge,
+        worker: &str,
+        auto_spawn: bool,
+    ) -> Result<(Arc<Host>, HostTurn, Option<String>), WorkerError> {
+        let config = self.host_config(knowledge);
+        let _one_decision = self.inner.host_start.lock().await;
+        let current = lock(&self.inner.hosts).current.clone();
+        let mut note = None;
+        if let Some(old) = current {
+            let alive = old.exited().is_none() && old.client.health().await.is_ok();
+            if alive && old.config.fingerprint == config.fingerprint {
+                let turn = old.turn(worker);
+                return Ok((old, turn, None));
+            }
+            lock(&self.inner.hosts).current = None;
+            let pid = old.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            if !alive {
+                let how = old.exited().map_or_else(
+                    || "stopped answering".to_owned(),
+                    |s| format!("exited ({s})"),
+                );
+                note = Some(format!(
+                    "started a new shared host: the previous one{pid} {how}"
+                ));
+                old.stop().await;
+            } else {
+                let why = config.change_from(&old.config);
+                let busy = old.busy_workers();
+                if busy.is_empty() {
+                    note = Some(format!(
+                        "restarted the shared host: {why}; no task was running"
+                    ));
+                    old.retire().await;
+                } else {
+                    let whose = busy
+                        .iter()
+                        .map(|w| format!("{w}'s"))
+                        .collect::<Vec<_>>()
+                        .join(" and ");
+                    let tasks = if busy.len() == 1 {
+                        "task is"
+                    } else {
+                        "tasks are"
+                    };
+                    note = Some(format!(
+                        "started a second shared host: {whose} {tasks} running on the first{pid} ({why}); it stops when they end"
+                    ));
+                    old.retire().await;
+                    lock(&self.inner.hosts).retiring.push(old);
+                }
+            }
+            if let Some(n) = &note {
+                tracing::info!(worker = %worker, "{n}");
+            }
+        }
+        if !auto_spawn {
+            return Err(WorkerError::NotRunning {
+                worker: worker.to_owned(),
+            });
+        }
+        let host = Arc::new(self.spawn_host(worker, config).await?);
+        if note.is_none() {
+            note = lock(&self.inner.hosts).lost.take();
+        }
+        let turn = host.turn(worker);
+        let mut hosts = lock(&self.inner.hosts);
+        hosts.current = Some(Arc::clone(&host));
+        hosts
+            .retiring
+            .retain(|h| h.exited().is_none() && !h.busy_workers().is_empty());
+        if note.is_some() {
+            hosts.last_event.clone_from(&note);
+        }
+        Ok((host, turn, note))
+    }
+
+    /// Starts a shared host through the same path as a dedicated worker (guard, its own
+    /// password, the redactor, `ORCH_SOCKET`, no autoupdate) and registers it. Hosts left
+    /// in the registry by a manager that is gone are stopped first.
+    async fn spawn_host(&self, worker: &str, config: HostConfig) -> Result<Host, WorkerError> {
+        let me = std::process::id();
+        for stale in self
+            .inner
+            .registry
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e.worker == HOST_ENTRY && !self.owns_pid(e.pid))
+            .filter(|e| e.owner_pid == me || !pid_alive(e.owner_pid))
+        {
+            self.stop_registered(&stale).await;
+        }
+        let cfg = &self.inner.config;
+        let shown = format!("{worker} (shared host)");
+        let login = Credentials::generate().map_err(|source| WorkerError::Spawn {
+            worker: shown.clone(),
+            program: None,
+            source,
+        })?;
+        let redact = self.inner.knowledge.redactor().clone();
+        redact.add_basic_auth(&login.username, login.password.expose());
+        let spec = SpawnSpec {
+            worker: shown.clone(),
+            program: cfg.opencode_bin.clone(),
+            args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
+                .map(str::to_owned)
+                .to_vec(),
+            dir: cfg.paths.project_dir.clone(),
+            env: self.process_env(config.content.clone(), false, &login),
+            ready_timeout: cfg.ready_timeout,
+            die_with_parent: !cfg.keep_workers,
+            redact,
+            guard: cfg.guard_bin.clone(),
+        };
+        let span = tracing::info_span!("spawn", worker = %shown);
+        let process = self
+            .inner
+            .spawner
+            .spawn(spec)
+            .instrument(span.clone())
+            .await?;
+        let password = login.password.clone();
+        let client = match OpenCodeClient::new(process.url(), Duration::from_secs(10)) {
+            Ok(c) => c.with_credentials(Some(login)),
+            Err(source) => {
+                process.stop(cfg.stop_grace).await;
+                return Err(WorkerError::OpenCode {
+                    worker: shown,
+                    source,
+                });
+            }
+        };
+        let now = self.inner.clock.now_ms();
+        if let (Some(pid), Some(pgid)) = (process.pid(), process.pgid()) {
+            let entry = Entry {
+                worker: HOST_ENTRY.to_owned(),
+                pid,
+                pgid,
+                url: process.url().to_owned(),
+                session_id: String::new(),
+                model: String::new(),
+                policy: Policy::Dynamic,
+                fingerprint: config.fingerprint.clone(),
+                owner_pid: me,
+                started_at: now,
+                updated_at: now,
+                password: Some(password),
+                identity: Identity::of(pid),
+            };
+            if let Err(e) = self.inner.registry.upsert(entry) {
+                tracing::warn!("{e}");
+            }
+        }
+        span.in_scope(
+            || tracing::info!(pid = ?process.pid(), url = %process.url(), "shared host ready"),
+        );
+        Ok(Host::new(
+            process,
+            client,
+            config,
+            cfg.stop_grace,
+            self.inner.registry.clone(),
+        ))
+    }
+
+    /// Forgets a host that exited: the next task starts a new one.
+    fn host_lost(&self, lost: &Arc<Host>, status: &str) {
+        let mut hosts = lock(&self.inner.hosts);
+        if hosts.current.as_ref().is_some_and(|h| Arc::ptr_eq(h, lost)) {
+            hosts.current = None;
+            let pid = lost.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            hosts.last_event = Some(format!(
+                "the shared host{pid} exited ({status}); the next task starts a new one"
+            ));
+            hosts.lost = Some(format!(
+                "started a new shared host: the previous one{pid} exited ({status})"
+            ));
+        }
+        hosts.retiring.retain(|h| !Arc::ptr_eq(h, lost));
+        if let Some(pid) = lost.pid {
+            let _ = self.inner.registry.remove(HOST_ENTRY, pid);
+        }
+    }
+
     async fn spawn_server(
         &self,
         profile: &Profile,
@@ -733,51 +1123,11 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 .map(str::to_owned)
                 .to_vec(),
             dir: cfg.paths.project_dir.clone(),
-            env: cfg
-                .env
-                .vars()
-                .filter(|(k, _)| {
-                    !matches!(
-                        *k,
-                        "OPENCODE_CONFIG_CONTENT"
-                            | "OPENCODE_DISABLE_AUTOUPDATE"
-                            | "OPENCODE_SERVER_USERNAME"
-                            | "OPENCODE_SERVER_PASSWORD"
-                            | "ORCH_SOCKET"
-                            | WORKER_OF_VAR
-                    ) && *k != DELEGATION_DEPTH_VAR
-                })
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .chain([
-                    (
-                        "OPENCODE_CONFIG_CONTENT".to_owned(),
-                        self.config_content(profile, &default.resolved_model),
-                    ),
-                    ("OPENCODE_DISABLE_AUTOUPDATE".to_owned(), "1".to_owned()),
-                    (
-                        "OPENCODE_SERVER_USERNAME".to_owned(),
-                        login.username.clone(),
-                    ),
-                    (
-                        "OPENCODE_SERVER_PASSWORD".to_owned(),
-                        login.password.expose().to_owned(),
-                    ),
-                    (
-                        DELEGATION_DEPTH_VAR.to_owned(),
-                        delegation_depth(profile.delegate).to_owned(),
-                    ),
-                    // Its own clients reach this backend, not one of their own.
-                    (
-                        "ORCH_SOCKET".to_owned(),
-                        cfg.backend_socket
-                            .as_deref()
-                            .unwrap_or_else(|| cfg.paths.socket())
-                            .display()
-                            .to_string(),
-                    ),
-                    (WORKER_OF_VAR.to_owned(), cfg.paths.backend_key()),
-                ])
-                .collect(),
+            env: self.process_env(
+                self.config_content(profile, &default.resolved_model),
+                profile.delegate,
+                &login,
+            ),
             ready_timeout: cfg.ready_timeout,
             die_with_parent: !cfg.keep_workers,
             redact,
@@ -845,6 +1195,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             client,
             session_id: session.id,
             fingerprint: fingerprint.to_owned(),
+            host: None,
         })
     }
 
@@ -889,6 +1240,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             session_id: session.id,
             pid: None,
             fingerprint: fingerprint.to_owned(),
+            host: None,
         })
     }
 
@@ -936,6 +1288,12 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
     }
 
     async fn stop_running(&self, worker: &str, running: &Running) {
+        if running.host.is_some() {
+            // A session on a shared host: the host runs on for the other workers, and the
+            // session stays (a task of this worker may still run in it); it ends with the
+            // host.
+            return;
+        }
         let grace = self.inner.config.stop_grace;
         if let Some(p) = &running.process {
             p.stop(grace).await;
@@ -1025,8 +1383,37 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             session_id: running.as_ref().map(|r| r.session_id.clone()),
             error: st.error.clone(),
             fallback: st.fallback.clone(),
+            hosting: self.hosting(profile),
             ..views::worker_row(profile, spec.display(), policy, overridden, resolved)
         }
+    }
+
+    /// A row's `hosting`: the shared host of a hosted worker and its last event, or why
+    /// a `shared` profile runs on a dedicated server.
+    fn hosting(&self, profile: &Profile) -> Option<String> {
+        if !host::is_hosted(profile) {
+            return host::dedicated_because(profile).map(str::to_owned);
+        }
+        let hosts = lock(&self.inner.hosts);
+        let mut text = match hosts.current.as_ref().filter(|h| h.exited().is_none()) {
+            Some(h) => format!(
+                "on the shared host{} at {}",
+                h.pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+                h.url
+            ),
+            None => "on the shared host (not started)".to_owned(),
+        };
+        for old in hosts.retiring.iter().filter(|h| h.exited().is_none()) {
+            text.push_str(&format!(
+                "; a previous host{} finishes the tasks of {}",
+                old.pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+                old.busy_workers().join(", ")
+            ));
+        }
+        if let Some(e) = &hosts.last_event {
+            text.push_str(&format!("; {e}"));
+        }
+        Some(text)
     }
 
     fn save_setting(
@@ -1097,6 +1484,14 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 text.push_str(&format!("{var}={value:?}|"));
             }
         }
+        text.push_str(&self.config_files_stamp());
+        format!("{:016x}", fnv(text.as_bytes()))
+    }
+
+    /// The size and time of `auth.json` and of the OpenCode config files: what an
+    /// OpenCode reads when it starts.
+    fn config_files_stamp(&self) -> String {
+        let mut text = String::new();
         let paths = &self.inner.config.paths;
         for file in [
             paths.auth_file(),
@@ -1114,7 +1509,7 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 text.push_str(&format!("{}:{}:{modified:?}|", file.display(), m.len()));
             }
         }
-        format!("{:016x}", fnv(text.as_bytes()))
+        text
     }
 
     /// Records an attempt's end in the health record, saving it when it changed.
@@ -1184,10 +1579,16 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         let tokens = attachment::estimate_tokens(&req.task, &req.attachments);
         let resolution =
             self.resolve_for_task(&knowledge, &profile, &spec, policy, Some(tokens))?;
+        let hosted = host::is_hosted(&profile);
         let mut body = PromptBody {
             parts: self.parts(&profile.id, std::mem::take(&mut req.task), &req.attachments)?,
             model: None,
-            agent: profile.agent.clone(),
+            // A hosted worker is its own agent on the host (its tool limits).
+            agent: if hosted {
+                Some(host::agent_name(&profile.id))
+            } else {
+                profile.agent.clone()
+            },
             tools: (!profile.tools.is_empty()).then(|| profile.tools.clone()),
             system: profile.prompt.clone(),
         };
@@ -1210,10 +1611,11 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
             .into());
         }
         let slot = self.slot(&profile.id);
-        let running = tokio::select! {
-            r = self.ensure_running(&knowledge, &profile, &slot, req.force_new, req.auto_spawn) => r?,
+        let (running, _host_turn) = tokio::select! {
+            r = self.ensure_turn(&knowledge, &profile, &slot, req.force_new, req.auto_spawn) => r?,
             () = cancel.cancelled() => return Err(WorkerError::Cancelled { worker: profile.id.clone() }.into()),
         };
+        let host_note = lock(&slot.state).host_note.take();
         let _turn = tokio::select! {
             g = slot.prompt.lock() => g,
             () = cancel.cancelled() => return Err(WorkerError::Cancelled { worker: profile.id.clone() }.into()),
@@ -1288,6 +1690,9 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                     let mut outcome_resolution = chosen.clone();
                     outcome_resolution.reason =
                         fallback_reason(&resolution, candidate, &attempts, &notes);
+                    if let Some(n) = &host_note {
+                        outcome_resolution.reason.push_str(&format!("; {n}"));
+                    }
                     if let Some(by) = &answered_by
                         && by != &chosen.resolved_model
                     {
@@ -1352,7 +1757,13 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
                 }
                 AttemptEnd::Error(e) => {
                     let mut st = lock(&slot.state);
-                    if matches!(e, WorkerError::Exited { .. }) {
+                    if let WorkerError::HostExited { status, .. } = &e {
+                        st.status = WorkerStatus::Failed;
+                        st.running = None;
+                        if let Some(h) = &running.host {
+                            self.host_lost(h, status);
+                        }
+                    } else if matches!(e, WorkerError::Exited { .. }) {
                         st.status = WorkerStatus::Failed;
                         st.running = None;
                         if let Some(pid) = running.pid {
@@ -1489,6 +1900,18 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
     }
 
     fn exited(&self, worker: &str, running: &Running, status: String) -> WorkerError {
+        if running.host.is_some() {
+            return WorkerError::HostExited {
+                worker: worker.to_owned(),
+                pid: running.pid,
+                status,
+                output: running
+                    .process
+                    .as_ref()
+                    .map(|p| p.recent_output())
+                    .unwrap_or_default(),
+            };
+        }
         WorkerError::Exited {
             worker: worker.to_owned(),
             pid: running.pid,
@@ -1639,6 +2062,18 @@ impl<S: Spawner, C: Clock> WorkerService for Manager<S, C> {
             };
             if let Some(r) = running {
                 self.stop_running(&worker, &r).await;
+            }
+        }
+        if !self.inner.config.keep_workers {
+            let hosts = {
+                let mut hosts = lock(&self.inner.hosts);
+                let all = hosts.all();
+                hosts.current = None;
+                hosts.retiring.clear();
+                all
+            };
+            for h in hosts {
+                h.stop().await;
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod failure;
 pub mod fallback;
 pub mod guard;
 pub mod health;
+pub mod host;
 pub mod isolation;
 mod manager;
 mod none;

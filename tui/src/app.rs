@@ -383,6 +383,9 @@ pub struct Model {
     pub idle_ticks: u32,
     /// A workers call runs.
     pub loading_workers: bool,
+    /// What the project's tasks cost today, in the last 7 days and all time, when the
+    /// backend says (issue 12).
+    pub project_usage: Option<orch::usage::Windows>,
 }
 
 impl Default for Model {
@@ -415,6 +418,7 @@ impl Model {
             lost: None,
             idle_ticks: 0,
             loading_workers: true,
+            project_usage: None,
         }
     }
 

@@ -19,6 +19,11 @@ pub struct Probe {
     pub output: String,
     /// How the task fell back to another model (`fell back from X to Y (429)`), when it did.
     pub fallback: Option<String>,
+    /// The task's tokens, cost and time (issue 12), when OpenCode reported them.
+    pub usage: Option<orch::usage::Usage>,
+    /// Every model tried, with the answering one's usage, when the task fell back (empty
+    /// otherwise).
+    pub attempts: Vec<orch::wire::Attempt>,
 }
 
 /// The task the probe sends: short, so the answer is quick and shows who answered.
@@ -62,6 +67,12 @@ pub async fn probe_into(
     let task = finish(o, &started, PROBE_TIMEOUT).await?;
     Ok(Probe {
         fallback: orch::wire::Attempt::hops(&task.attempts),
+        usage: task.usage,
+        attempts: if task.attempts.len() > 1 {
+            task.attempts
+        } else {
+            Vec::new()
+        },
         resolved_model: task.resolved_model.unwrap_or_default(),
         answered_by: task.answered_by,
         output: task.output.unwrap_or_default(),

@@ -120,6 +120,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Cmd> {
                     model.selected = model.selected.min(view.workers.len().saturating_sub(1));
                     model.project = view.project;
                     model.warnings = view.warnings;
+                    model.project_usage = view.usage.map(|u| u.project);
                     model.workers = Load::Ready(view.workers);
                     if model.notice == Some(Notice::Info("reloading".into())) {
                         model.notice = None;

@@ -406,15 +406,23 @@ fn workers_screen(model: &Model, frame: &mut Frame, area: Rect) {
     );
     if let Some(w) = model.selected_worker() {
         frame.render_widget(
-            Paragraph::new(worker_detail(w))
-                .wrap(Wrap { trim: true })
-                .block(Block::bordered().title(format!(" {} ", w.name))),
+            Paragraph::new(worker_detail(
+                w,
+                model.project_usage.as_ref(),
+                detail.width.saturating_sub(2),
+            ))
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(format!(" {} ", w.name))),
             detail,
         );
     }
 }
 
-fn worker_detail(w: &WorkerRow) -> Text<'static> {
+fn worker_detail(
+    w: &WorkerRow,
+    project: Option<&orch::usage::Windows>,
+    width: u16,
+) -> Text<'static> {
     let mut lines = vec![Line::from(vec![
         Span::styled(w.model_ref.clone(), bold()),
         Span::raw(" → "),
@@ -439,7 +447,49 @@ fn worker_detail(w: &WorkerRow) -> Text<'static> {
     if let Some(e) = &w.error {
         lines.push(Line::styled(format!("last error: {e}"), red()));
     }
+    // What the worker and the project cost (issue 12), once a task is on record.
+    if let Some(p) = project.filter(|p| p.all_time.tasks > 0) {
+        let none = orch::usage::Windows::default();
+        let mine = w.usage.as_ref().unwrap_or(&none);
+        for (label, worker, all) in [
+            ("today", &mine.today, &p.today),
+            ("7 days", &mine.last_7_days, &p.last_7_days),
+            ("all time", &mine.all_time, &p.all_time),
+        ] {
+            let text = format!("{} {} │ project {}", w.id, worker.cell(), all.cell());
+            lines.extend(kv_wrapped(label, &text, Style::new(), width));
+        }
+    }
     Text::from(lines)
+}
+
+/// `5 in · 3 out · 0 reasoning · cache 0 read / 0 write` (`?` for a figure not reported).
+fn token_text(u: &orch::usage::Usage) -> String {
+    let n = |v: Option<u64>| v.map_or_else(|| "?".to_owned(), |v| v.to_string());
+    format!(
+        "{} in · {} out · {} reasoning · cache {} read / {} write",
+        n(u.input),
+        n(u.output),
+        n(u.reasoning),
+        n(u.cache_read),
+        n(u.cache_write)
+    )
+}
+
+/// A task's cost (an estimate or unknown said so), tokens and times, for the verify
+/// screen: `$0.000043 (estimate) · 5 in · 3 out · … · first token 120 ms · total 1.2 s`.
+fn usage_text(u: &orch::usage::Usage) -> String {
+    let cost = match u.cost_usd {
+        None => "cost unknown (no price for this model)".to_owned(),
+        Some(c) => orch::usage::cost_text(Some(c), u.estimated),
+    };
+    let ms = |v: Option<u64>| v.map_or_else(|| "?".to_owned(), orch::render::duration_ms);
+    format!(
+        "{cost} · {} · first token {} · total {}",
+        token_text(u),
+        ms(u.first_token_ms),
+        ms(u.total_ms)
+    )
 }
 
 fn error_text(e: &orch::Error) -> Text<'static> {
@@ -1006,6 +1056,28 @@ fn verify_screen(model: &Model, v: &Verify, frame: &mut Frame, area: Rect) {
                     },
                 ],
             ));
+            // What it cost before the reply: on a small screen the reply gives way.
+            if let Some(u) = &out.usage {
+                lines.extend(kv_wrapped("usage", &usage_text(u), Style::new(), width));
+            }
+            // Per attempt when the task fell back: the failed ones have no usage.
+            for (i, a) in out.attempts.iter().enumerate() {
+                let text = match &a.usage {
+                    Some(u) => format!(
+                        "{}: {} · {}",
+                        a.model,
+                        token_text(u),
+                        orch::usage::cost_text(u.cost_usd, u.estimated)
+                    ),
+                    None => format!("{}: {}, no usage", a.model, a.short()),
+                };
+                lines.extend(kv_wrapped(
+                    &format!("attempt {}", i + 1),
+                    &text,
+                    Style::new(),
+                    width,
+                ));
+            }
             let first = out.output.lines().next().unwrap_or("");
             lines.extend(kv_wrapped("reply", first, Style::new(), width));
         }

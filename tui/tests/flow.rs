@@ -88,7 +88,15 @@ impl Harness {
         for (w, h) in SIZES {
             let text = self.screen(w, h);
             assert_no_secret(name, &text);
-            insta::with_settings!({filters => vec![(tmp.as_str(), "[TMP]")]}, {
+            // A task's times are wall-clock (issue 12's usage line): shown as 0 ms, the
+            // line keeping its width.
+            let times = vec![
+                (tmp.as_str(), "[TMP]"),
+                (r"(first token|total) \d\d\d ms  ", "${1} 0 ms    "),
+                (r"(first token|total) \d\d ms ", "${1} 0 ms  "),
+                (r"(first token|total) \d ms", "${1} 0 ms"),
+            ];
+            insta::with_settings!({filters => times}, {
                 insta::assert_snapshot!(format!("{name}_{w}x{h}"), text);
             });
         }
@@ -273,7 +281,7 @@ async fn scope_and_vision_filters() {
     let catalog = h.model().catalog().expect("the catalog is loaded");
     let (all, usable) = (catalog.rows.len(), catalog.usable);
     assert!(all > 8000, "{all}");
-    assert_eq!(count(&h), (4, usable));
+    assert_eq!(count(&h), (5, usable));
     h.key(KeyCode::Char('a')).await;
     assert_eq!(count(&h).1, all);
     h.snap("30_pick_scope_all");
@@ -1028,6 +1036,90 @@ async fn pick_opens_on_the_current_model_and_ctrl_d_u_page() {
     );
     ctrl(&mut h, 'u').await;
     assert_eq!(h.model().pick.as_ref().map(|p| p.selected), Some(start));
+    h.close().await;
+}
+
+/// Issue 12: the verify screen shows the probe's tokens, cost (an estimate said so) and
+/// times, and when it fell back, each attempt; the worker list's detail shows what the
+/// worker and the project cost today, in the last 7 days and all time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_shows_its_usage_per_attempt_and_the_workers_what_they_cost() {
+    let mut h = Harness::new().await;
+    let reply: serde_json::Value =
+        serde_json::from_str(&orch::testutil::fixture("prompt-error-429.json"))
+            .expect("the capture parses");
+    h.spawner
+        .fail_model("fake/big-pro", reply["info"]["error"].clone());
+    h.backend
+        .set_model(&orch::wire::SetModelRequest {
+            worker: "coder".into(),
+            model: "fake/big-pro, openai/gpt-4o".into(),
+            policy: Policy::Dynamic,
+            respawn: false,
+            force: false,
+        })
+        .await
+        .expect("the chain applies");
+    h.key(KeyCode::Char('r')).await;
+    select_worker(&mut h, "coder").await;
+    h.key(KeyCode::Char('p')).await;
+    let probe = h
+        .model()
+        .verify
+        .as_ref()
+        .and_then(|v| v.probe.clone())
+        .expect("a probe ran")
+        .expect("the probe succeeded");
+    assert_eq!(probe.attempts.len(), 2, "{probe:?}");
+    let usage = probe.usage.clone().expect("the probe's usage");
+    assert!(
+        usage.estimated,
+        "openai/gpt-4o's price, OpenCode reported 0"
+    );
+    let screen = text_at(&h, 160, 48);
+    assert!(screen.contains("(estimate)"), "{screen}");
+    assert!(
+        screen.contains("attempt 1 fake/big-pro: 429, no usage"),
+        "{screen}"
+    );
+    assert!(screen.contains("attempt 2 openai/gpt-4o: 5 in"), "{screen}");
+    h.snap("60_verify_usage_fallback");
+
+    // A second task, on a model without a price: the sums say what is unknown.
+    h.backend
+        .set_model(&orch::wire::SetModelRequest {
+            worker: "coder".into(),
+            model: "fake/fast-mini".into(),
+            policy: Policy::Dynamic,
+            respawn: false,
+            force: false,
+        })
+        .await
+        .expect("the model applies");
+    h.key(KeyCode::Char('p')).await;
+    let probe = h
+        .model()
+        .verify
+        .as_ref()
+        .and_then(|v| v.probe.clone())
+        .expect("a probe ran")
+        .expect("the probe succeeded");
+    assert_eq!(probe.usage.and_then(|u| u.cost_usd), None, "unknown, not 0");
+    let screen = text_at(&h, 80, 24);
+    assert!(
+        screen.contains("cost unknown (no price for this model)"),
+        "{screen}"
+    );
+    h.key(KeyCode::Esc).await;
+    h.key(KeyCode::Char('r')).await;
+    assert_eq!(h.model().screen, Screen::Workers);
+    let coder = h.model().worker("coder").cloned().expect("a coder row");
+    let costs = coder.usage.expect("coder's usage");
+    assert_eq!((costs.all_time.tasks, costs.all_time.unknown_cost), (2, 1));
+    assert_eq!(costs.last_7_days, costs.all_time, "both ran this week");
+    let screen = text_at(&h, 160, 48);
+    assert!(screen.contains("+ 1 unknown"), "{screen}");
+    h.snap("61_workers_costs");
     h.close().await;
 }
 
