@@ -413,7 +413,7 @@ mod tests {
             input: Some(input),
             output: Some(1),
             cost_usd: cost,
-            estimated: input % 2 == 0,
+            estimated: input.is_multiple_of(2),
             total_ms: Some(5),
             ..Usage::default()
         }
@@ -425,7 +425,7 @@ mod tests {
             worker: ["coder", "docs"][(id % 2) as usize].to_owned(),
             model: ["fake/a", "fake/b", "fake/c"][(id % 3) as usize].to_owned(),
             finished_at_ms: id * 7_200_000,
-            usage: usage(id, (id % 5 != 0).then_some(id as f64 / 64.0)),
+            usage: usage(id, (!id.is_multiple_of(5)).then_some(id as f64 / 64.0)),
         }
     }
 

@@ -1844,16 +1844,17 @@ mod tests {
     fn used(n: u64) -> TaskRow {
         let mut row = finished("t", "o");
         row.worker = Some(["coder", "docs", "explorer"][(n % 3) as usize].to_owned());
-        row.answered_by = (n % 4 != 0).then(|| ["fake/a", "fake/b"][(n % 2) as usize].into());
+        row.answered_by =
+            (!n.is_multiple_of(4)).then(|| ["fake/a", "fake/b"][(n % 2) as usize].into());
         row.finished_at_ms = Some(TODAY - (50 - n) * DAY_MS / 5);
         row.usage = Some(crate::usage::Usage {
             input: Some(n * 10),
             output: Some(n),
-            reasoning: (n % 3 == 0).then_some(2),
+            reasoning: n.is_multiple_of(3).then_some(2),
             cache_read: Some(1),
             cache_write: None,
-            cost_usd: (n % 7 != 0).then_some(n as f64 / 1024.0),
-            estimated: n % 5 == 0,
+            cost_usd: (!n.is_multiple_of(7)).then_some(n as f64 / 1024.0),
+            estimated: n.is_multiple_of(5),
             first_token_ms: Some(3),
             total_ms: Some(n),
         });
