@@ -21,7 +21,9 @@
 //! A record keeps every field it does not know (`extra`), so a record written by a newer
 //! orch (with `attempts`, `usage`) survives a compaction by an older one. Summing over the
 //! records (issue 12's `orch usage`) reads `records.jsonl` only: a record is a few hundred
-//! bytes, and the outputs are never parsed.
+//! bytes, and the outputs are never parsed. A compaction first appends the usage of the
+//! tasks it removes to `usage-ledger.jsonl` (see `ledger`), and every sum adds the ledger's
+//! tasks that are not records, so all-time totals and budgets never forget a task.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
