@@ -8,6 +8,8 @@
 //! - `totals_100k_cold_no_index`: a store just opened without a usage index (the first
 //!   sum after an upgrade, or after a compaction replaced the records file): every record
 //!   is read and parsed, and the index is rebuilt.
+//! - `totals_100k_warm_ledger`: `totals_100k_warm` plus a usage ledger standing for a
+//!   million tasks compacted away before (a year of day lines and 2,000 task lines).
 
 use orch::tasks::{StoreLimits, TaskStore};
 use orch::usage::{By, Usage};
@@ -158,4 +160,49 @@ fn totals_100k_cold_no_index(bencher: divan::Bencher) {
             let store = TaskStore::open(dir.path(), "/project", limits()).expect("opens");
             store.usage_totals(By::Model, None).expect("sums")
         });
+}
+
+/// Tasks the usage ledger of `totals_100k_warm_ledger` stands for: a project that ran a
+/// million tasks before the 100,000 on record.
+const LEDGER_TASKS: u64 = 1_000_000;
+
+/// `totals_100k_warm` with a usage ledger (`usage-ledger.jsonl`) as a year of compactions
+/// leaves it: day lines (365 days × 3 workers × 2 models) for `LEDGER_TASKS` tasks, and
+/// 2,000 task lines not folded yet. Every sum adds them (each day line counts as its tasks).
+#[divan::bench(sample_count = 20)]
+#[expect(clippy::expect_used, reason = "benchmark set-up")]
+fn totals_100k_warm_ledger(bencher: divan::Bencher) {
+    let dir = populated();
+    let mut text = String::new();
+    let lines = 365 * 3 * 2;
+    let per_line = LEDGER_TASKS / lines;
+    for d in 0..365u64 {
+        let day = orch::usage::day(1_764_201_600_000 + d * 86_400_000);
+        for worker in ["coder", "docs", "explorer"] {
+            for model in ["openai/gpt-4o", "fake/big-pro"] {
+                text.push_str(&format!(
+                    "{{\"day\":\"{day}\",\"worker\":\"{worker}\",\"model\":\"{model}\",\"tasks\":{per_line},\"unknown_cost\":0,\"usage\":{{\"input\":{},\"output\":{},\"cost_usd\":{}}}}}\n",
+                    per_line * 1200,
+                    per_line * 300,
+                    per_line as f64 * 0.006
+                ));
+            }
+        }
+    }
+    for n in 0..2000u64 {
+        text.push_str(&format!(
+            "{{\"id\":{},\"worker\":\"coder\",\"model\":\"fake/big-pro\",\"finished_at_ms\":1795000000000,\"usage\":{{\"input\":1200,\"output\":300,\"cost_usd\":0.006}}}}\n",
+            1_000_000_000 + n
+        ));
+    }
+    std::fs::write(dir.path().join("usage-ledger.jsonl"), text).expect("the ledger");
+    let store = TaskStore::open(dir.path(), "/project", limits()).expect("opens");
+    store.records().expect("the records read");
+    let first = store.usage_totals(By::Worker, None).expect("sums");
+    assert_eq!(
+        first.total.tasks,
+        RECORDS + per_line * lines + 2000,
+        "every task is counted"
+    );
+    bencher.bench_local(|| store.usage_totals(By::Worker, None).expect("sums"));
 }

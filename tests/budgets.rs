@@ -27,11 +27,17 @@ struct Backend {
     knowledge: Knowledge,
     paths: orch::paths::Paths,
     env: orch::paths::Environment,
+    limits: Limits,
 }
 
 impl Backend {
-    #[expect(clippy::expect_used, reason = "test helper")]
     fn start(orchestrator: &str, priced: &[&str]) -> Self {
+        Self::start_limited(orchestrator, priced, Limits::default())
+    }
+
+    /// [`Self::start`] with these limits (`finished_capacity` is also the store's bound).
+    #[expect(clippy::expect_used, reason = "test helper")]
+    fn start_limited(orchestrator: &str, priced: &[&str], limits: Limits) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let (paths, env) = capture_home(dir.path());
         without_zen(&paths.project_dir);
@@ -42,13 +48,14 @@ impl Backend {
         }
         let knowledge = Knowledge::load_local(&paths, &env).expect("the knowledge loads");
         let manager = spawner.manager(&paths, &env);
-        let served = Served::start(Arc::new(manager), &paths, Limits::default());
+        let served = Served::start(Arc::new(manager), &paths, limits);
         Self {
             _dir: dir,
             served,
             knowledge,
             paths,
             env,
+            limits,
         }
     }
 
@@ -57,7 +64,7 @@ impl Backend {
         let served = self.served;
         served.stop().await;
         let manager = FakeSpawner::new().manager(&self.paths, &self.env);
-        self.served = Served::start(Arc::new(manager), &self.paths, Limits::default());
+        self.served = Served::start(Arc::new(manager), &self.paths, self.limits);
         self
     }
 
@@ -308,4 +315,63 @@ async fn a_vision_worker_with_no_priced_image_model_is_refused_not_downgraded() 
     assert!(spawner.prompts().is_empty(), "nothing ran");
     c.close().await;
     served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monthly_budget_still_refuses_after_the_crossing_tasks_were_compacted_away() {
+    // The store keeps 2 finished tasks (3 before it compacts) and the backend holds 2: the
+    // three coder tasks that spent the budget are gone from both once docs has run four.
+    let limits = Limits {
+        finished_capacity: 2,
+        ..Limits::default()
+    };
+    let b = Backend::start_limited(
+        r#"{"profiles": {"coder": {"budget": {"month": {"usd": 0.05}}}}}"#,
+        &["fake/big-pro"],
+        limits,
+    );
+    let c = b.served.client().await;
+    for n in 1..=3 {
+        let t = run_on(&c, "coder", &format!("task {n}"))
+            .await
+            .expect("under the budget: started");
+        assert_eq!(t.status, TaskStatus::Succeeded, "{t:?}");
+    }
+    for n in 1..=4 {
+        let t = run_on(&c, "docs", &format!("docs {n}"))
+            .await
+            .expect("docs has no budget");
+        assert_eq!(t.status, TaskStatus::Succeeded, "{t:?}");
+    }
+    let tasks_dir = b.paths.project_state_dir().join("tasks");
+    let records = std::fs::read_to_string(tasks_dir.join("records.jsonl")).expect("the records");
+    assert!(
+        !records.contains("\"worker\":\"coder\""),
+        "coder's records were compacted away: {records}"
+    );
+    let ledger =
+        std::fs::read_to_string(tasks_dir.join("usage-ledger.jsonl")).expect("the usage ledger");
+    assert_eq!(
+        ledger.matches("\"worker\":\"coder\"").count(),
+        3,
+        "{ledger}"
+    );
+    let err = run_on(&c, "coder", "over")
+        .await
+        .expect_err("the ledger still counts the month's spending");
+    assert_eq!(err.kind, ErrorKind::Budget, "{err:?}");
+    assert!(err.message.contains("$0.0600"), "{}", err.message);
+    // The all-time totals count every task.
+    let usage = c
+        .usage(orch::usage::By::Worker)
+        .await
+        .expect("the usage view");
+    assert_eq!(usage.total.tasks, 7, "{usage:?}");
+    let b = b.restart().await;
+    let c = b.served.client().await;
+    let err = run_on(&c, "coder", "after a restart")
+        .await
+        .expect_err("still over the budget after a restart");
+    assert_eq!(err.kind, ErrorKind::Budget, "{err:?}");
+    b.served.stop().await;
 }

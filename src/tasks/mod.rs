@@ -2,6 +2,7 @@
 //! tracked by id. The MCP tools `task_start`, `task_await`, `task_peek`, `task_list` and
 //! `task_cancel` are a thin layer over [`Tasks`].
 
+mod ledger;
 mod registry;
 mod request;
 mod store;

@@ -21,14 +21,16 @@
 //! A record keeps every field it does not know (`extra`), so a record written by a newer
 //! orch (with `attempts`, `usage`) survives a compaction by an older one. Summing over the
 //! records (issue 12's `orch usage`) reads `records.jsonl` only: a record is a few hundred
-//! bytes, and the outputs are never parsed.
+//! bytes, and the outputs are never parsed. A compaction first appends the usage of the
+//! tasks it removes to `usage-ledger.jsonl` (see `ledger`), and every sum adds the ledger's
+//! tasks that are not records, so all-time totals and budgets never forget a task.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
@@ -39,6 +41,7 @@ use crate::resolve::Policy;
 use crate::wire::{OpName, TaskKind, TaskRow, TaskStatus, WorkerRow};
 use crate::workers::procfs;
 
+use super::ledger::{self, Ledger, LedgerError, TaskLine};
 use super::usage_index::{self, CHECK_WINDOW, Covers, Sums};
 
 /// Bounds on the records kept on disk.
@@ -308,6 +311,8 @@ pub struct TaskStore {
     index: Mutex<Index>,
     /// What this store knows of `usage.idx` on disk.
     usage_index: Mutex<KnownIndex>,
+    /// The usage ledger as last read, with the stamp of the file it was read from.
+    ledger: Mutex<Option<(ledger::Stamp, Arc<Ledger>)>>,
 }
 
 /// What a store knows of `usage.idx`.
@@ -361,6 +366,7 @@ impl TaskStore {
             limits,
             index: Mutex::new(Index::default()),
             usage_index: Mutex::new(KnownIndex::Unknown),
+            ledger: Mutex::new(None),
         };
         Ok(store)
     }
@@ -578,28 +584,76 @@ impl TaskStore {
         self.visit(|records| records.cloned().collect())
     }
 
-    /// Usage totals of the project's records (`orch usage`): tasks with a usage, grouped
-    /// `by`, those finished at or after `since_ms` when set — over the records the views
-    /// show ([`Self::visit`]). A store that has not read its records yet sums `usage.idx`
-    /// and the lines appended after it, when that index is current; otherwise the records
-    /// are read (and the index rebuilt).
+    /// Usage totals of the project (`orch usage`): every task with a usage, grouped `by`,
+    /// those finished at or after `since_ms` when set — the records' and, for the tasks a
+    /// compaction removed, the usage ledger's ([`Self::sum_usage`]).
     pub fn usage_totals(
         &self,
         by: crate::usage::By,
         since_ms: Option<u64>,
     ) -> Result<crate::usage::UsageView, StoreError> {
+        self.sum_usage(|sums, ledger| {
+            if ledger.is_empty() {
+                // Every record, none hidden: all time.
+                return sums.totals(by, since_ms, usize::MAX);
+            }
+            crate::usage::totals(usage_entries(sums, ledger).map(|(_, e)| e), by, since_ms)
+        })
+    }
+
+    /// The finished tasks with a usage that ended at or after `since_ms` (budgets, issue
+    /// 12): `(id, worker, finished at, usage)`, oldest first among the records, then the
+    /// ledger's (a folded day line's tasks have id 0).
+    pub fn usage_since(
+        &self,
+        since_ms: u64,
+    ) -> Result<Vec<(u64, String, u64, crate::usage::Usage)>, StoreError> {
+        self.sum_usage(|sums, ledger| {
+            usage_entries(sums, ledger)
+                .filter(|(_, e)| e.at_ms >= since_ms)
+                .map(|(id, e)| (id, e.worker.to_owned(), e.at_ms, e.usage.clone()))
+                .collect()
+        })
+    }
+
+    /// Usage of the project for today, the last 7 days and all time (UTC days of
+    /// `now_ms`), per worker (or model, `by`) and for the project, in one pass.
+    pub fn usage_windows(
+        &self,
+        by: crate::usage::By,
+        now_ms: u64,
+    ) -> Result<crate::usage::UsageWindows, StoreError> {
+        self.sum_usage(|sums, ledger| {
+            crate::usage::windows(usage_entries(sums, ledger).map(|(_, e)| e), by, now_ms)
+        })
+    }
+
+    /// Runs `f` over what every usage sum takes: the records' slots (every record, the
+    /// last line of an id winning) and the usage ledger (the tasks compaction removed),
+    /// both read under one shared lock, so a compaction (which moves tasks from one to the
+    /// other under the exclusive lock) never falls between them. A store that has not read
+    /// its records yet takes the slots from `usage.idx` and the lines appended after it,
+    /// when that index is current; otherwise the records are read (and the index rebuilt).
+    fn sum_usage<T>(&self, f: impl FnOnce(&Sums, &Ledger) -> T) -> Result<T, StoreError> {
         if !self.loaded() {
-            match self.with_lock(FlockArg::LockShared, |s| s.sums_from_usage_index()) {
-                Ok(Some(sums)) => return Ok(sums.totals(by, since_ms, self.limits.max_records)),
+            let fast = self.with_lock(FlockArg::LockShared, |s| {
+                let Some(sums) = s.sums_from_usage_index()? else {
+                    return Ok(None);
+                };
+                Ok(Some((sums, s.ledger()?)))
+            });
+            match fast {
+                Ok(Some((sums, ledger))) => return Ok(f(&sums, &ledger)),
                 Ok(None) => {}
                 Err(e) => tracing::debug!("usage index not used: {e}"),
             }
         }
         self.refresh_and_mark_lost()?;
-        let view = self
-            .index()
-            .sums
-            .totals(by, since_ms, self.limits.max_records);
+        let out = self.with_lock(FlockArg::LockShared, |s| {
+            s.refresh()?;
+            let ledger = s.ledger()?;
+            Ok(f(&s.index().sums, &ledger))
+        })?;
         if self.usage_index_stale()
             && let Err(e) = self.with_lock(FlockArg::LockExclusive, |s| {
                 s.refresh()?;
@@ -609,32 +663,63 @@ impl TaskStore {
         {
             tracing::debug!("usage index not rewritten: {e}");
         }
-        Ok(view)
+        Ok(out)
     }
 
-    /// The finished tasks with a usage that ended at or after `since_ms` (budgets, issue
-    /// 12): `(id, worker, finished at, usage)`, oldest first.
-    pub fn usage_since(
-        &self,
-        since_ms: u64,
-    ) -> Result<Vec<(u64, String, u64, crate::usage::Usage)>, StoreError> {
-        self.refresh_and_mark_lost()?;
-        Ok(self.index().sums.since(since_ms, self.limits.max_records))
+    fn ledger_path(&self) -> PathBuf {
+        self.dir.join(ledger::FILE)
     }
 
-    /// Usage of the project's records for today, the last 7 days and all time (UTC days of
-    /// `now_ms`), per worker (or model, `by`) and for the project, in one pass over the
-    /// decoded slots (as [`Self::usage_totals`]).
-    pub fn usage_windows(
-        &self,
-        by: crate::usage::By,
-        now_ms: u64,
-    ) -> Result<crate::usage::UsageWindows, StoreError> {
-        self.refresh_and_mark_lost()?;
-        Ok(self
-            .index()
-            .sums
-            .windows(by, now_ms, self.limits.max_records))
+    /// The usage ledger as it is now (parsed again only when the file changed). A line
+    /// that does not parse is skipped with a warning. Call under the lock.
+    fn ledger(&self) -> Result<Arc<Ledger>, StoreError> {
+        let path = self.ledger_path();
+        let failed = |e: LedgerError| io("read", &path)(std::io::Error::other(e));
+        let Some(now) = ledger::stamp(&path).map_err(failed)? else {
+            return Ok(Arc::default());
+        };
+        let mut cache = match self.ledger.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((stamp, read)) = cache.as_ref()
+            && *stamp == now
+        {
+            return Ok(Arc::clone(read));
+        }
+        let (read, stamp) = ledger::read(&path).map_err(failed)?;
+        if read.skipped > 0 {
+            tracing::warn!(
+                file = %path.display(),
+                "skipped {} usage ledger line(s) that do not parse; the others count",
+                read.skipped
+            );
+        }
+        let read = Arc::new(read);
+        *cache = stamp.map(|s| (s, Arc::clone(&read)));
+        Ok(read)
+    }
+
+    /// Folds the ledger's task lines of tasks no longer among the records into day lines
+    /// once it holds more than [`ledger::FOLD_TASK_LINES`] of them (replaced atomically). A
+    /// failure is logged: the ledger stays as it was, whole. Call under the exclusive lock,
+    /// after a refresh.
+    fn fold_ledger_if_over(&self) {
+        let result = self.ledger().and_then(|read| {
+            if !ledger::wants_fold(&read) {
+                return Ok(());
+            }
+            let path = self.ledger_path();
+            let bytes = {
+                let index = self.index();
+                ledger::folded(&read, |id| in_slots(&index.sums, id))
+                    .map_err(|e| io("encode", &path)(std::io::Error::other(e)))?
+            };
+            write_atomic(&path, &bytes, 0o600).map_err(io("rewrite", &path))
+        });
+        if let Err(e) = result {
+            tracing::warn!("the usage ledger is not folded: {e}");
+        }
     }
 
     /// The sums of `usage.idx` and the record lines appended after it, when the index is
@@ -894,6 +979,7 @@ impl TaskStore {
         }
         let target_bytes = self.limits.max_bytes / 10 * 9;
         let mut removed = Vec::new();
+        let mut gone = Vec::new();
         let kept: Vec<TaskRecord> = {
             let mut index = self.index();
             let mut bytes = Self::bytes(&index);
@@ -914,11 +1000,21 @@ impl TaskStore {
                         bytes = bytes.saturating_sub(r.bytes + 300);
                         count -= 1;
                         removed.push(id);
+                        gone.extend(ledger_line(&r));
                     }
                 }
             }
             index.records.values().cloned().collect()
         };
+        // The usage of the removed tasks goes to the ledger first (synced): a crash before
+        // the rewrite leaves them in both, and the sums count a record's usage once.
+        if let Err(e) = ledger::append(&self.ledger_path(), &gone) {
+            tracing::warn!(
+                "the oldest finished task records are kept: their usage cannot be written to the usage ledger ({e})"
+            );
+            *self.index() = Index::default();
+            return self.refresh();
+        }
         let path = self.records_path();
         let text = record_lines(&path, &kept)?;
         write_atomic(&path, &text, 0o600).map_err(io("rewrite", &path))?;
@@ -936,7 +1032,11 @@ impl TaskStore {
         }
         // Read the new file from its start.
         *self.index() = Index::default();
-        self.refresh()
+        self.refresh()?;
+        if !gone.is_empty() {
+            self.fold_ledger_if_over();
+        }
+        Ok(())
     }
 }
 
@@ -968,6 +1068,51 @@ fn parse_lines(bytes: &[u8], mut put: impl FnMut(TaskRecord)) -> (usize, usize, 
         }
     }
     (complete, lines, skipped)
+}
+
+/// Whether task `id` has a record (a slot).
+fn in_slots(sums: &Sums, id: u64) -> bool {
+    sums.slots.binary_search_by_key(&id, |(i, _)| *i).is_ok()
+}
+
+/// Every task with a usage as the sums see it, with its id: each record's (whatever its
+/// age: all-time sums count the records past the views' bound too), then the ledger's
+/// tasks that are not records (a folded day line's with id 0).
+fn usage_entries<'a>(
+    sums: &'a Sums,
+    ledger: &'a Ledger,
+) -> impl Iterator<Item = (u64, crate::usage::Entry<'a>)> + 'a {
+    let name = |i: u32| sums.names.get(i as usize).map_or("-", String::as_str);
+    sums.slots
+        .iter()
+        .filter_map(move |(id, s)| {
+            Some((
+                *id,
+                crate::usage::Entry {
+                    worker: name(s.worker),
+                    model: name(s.model),
+                    at_ms: s.at_ms,
+                    usage: s.usage.as_ref()?,
+                },
+            ))
+        })
+        .chain(ledger.entries(move |id| in_slots(sums, id)))
+}
+
+/// The ledger line of a record a compaction removes, when it has a usage.
+fn ledger_line(r: &TaskRecord) -> Option<TaskLine> {
+    Some(TaskLine {
+        id: r.id,
+        worker: r.worker.clone().unwrap_or_else(|| "-".to_owned()),
+        model: r
+            .answered_by
+            .as_deref()
+            .or(r.resolved_model.as_deref())
+            .unwrap_or("-")
+            .to_owned(),
+        finished_at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
+        usage: r.usage()?,
+    })
 }
 
 #[cfg(test)]
@@ -1712,5 +1857,303 @@ mod tests {
             full_scan(dir.path(), StoreLimits::default(), By::Worker, None)
         );
         assert!(!dir.path().join("usage.idx").exists());
+    }
+
+    const DAY_MS: u64 = 86_400_000;
+    /// 2026-11-27 00:00 UTC.
+    const TODAY: u64 = 1_795_737_600_000;
+
+    /// A finished task `n` of the ledger tests: workers, models, days and costs vary
+    /// (costs in 1/1024 dollars, so any order of addition gives the same sum); every
+    /// seventh has an unknown cost.
+    fn used(n: u64) -> TaskRow {
+        let mut row = finished("t", "o");
+        row.worker = Some(["coder", "docs", "explorer"][(n % 3) as usize].to_owned());
+        row.answered_by =
+            (!n.is_multiple_of(4)).then(|| ["fake/a", "fake/b"][(n % 2) as usize].into());
+        row.finished_at_ms = Some(TODAY - (50 - n) * DAY_MS / 5);
+        row.usage = Some(crate::usage::Usage {
+            input: Some(n * 10),
+            output: Some(n),
+            reasoning: n.is_multiple_of(3).then_some(2),
+            cache_read: Some(1),
+            cache_write: None,
+            cost_usd: (!n.is_multiple_of(7)).then_some(n as f64 / 1024.0),
+            estimated: n.is_multiple_of(5),
+            first_token_ms: Some(3),
+            total_ms: Some(n),
+        });
+        row
+    }
+
+    /// What every sum should say over `rows`, summed the plain way.
+    struct Want {
+        by: Vec<UsageView>,
+        windows: crate::usage::UsageWindows,
+        since: Vec<(String, u64, crate::usage::Usage)>,
+    }
+
+    fn expected(rows: &[TaskRow]) -> Want {
+        let entries = || {
+            rows.iter().filter_map(|r| {
+                Some(crate::usage::Entry {
+                    worker: r.worker.as_deref().unwrap_or("-"),
+                    model: r
+                        .answered_by
+                        .as_deref()
+                        .or(r.resolved_model.as_deref())
+                        .unwrap_or("-"),
+                    at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
+                    usage: r.usage.as_ref()?,
+                })
+            })
+        };
+        Want {
+            by: [By::Worker, By::Model, By::Day]
+                .into_iter()
+                .map(|by| crate::usage::totals(entries(), by, None))
+                .collect(),
+            windows: crate::usage::windows(entries(), By::Model, TODAY + 5),
+            since: sorted(
+                entries()
+                    .filter(|e| e.at_ms >= TODAY - 3 * DAY_MS)
+                    .map(|e| (e.worker.to_owned(), e.at_ms, e.usage.clone()))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn sorted(
+        mut v: Vec<(String, u64, crate::usage::Usage)>,
+    ) -> Vec<(String, u64, crate::usage::Usage)> {
+        v.sort_by(|a, b| (a.1, &a.0, a.2.input).cmp(&(b.1, &b.0, b.2.input)));
+        v
+    }
+
+    /// Asserts that the store's totals, windows and spending are `want`'s.
+    fn assert_sums(store: &TaskStore, want: &Want) {
+        for (i, by) in [By::Worker, By::Model, By::Day].into_iter().enumerate() {
+            assert_eq!(
+                store.usage_totals(by, None).expect("sums"),
+                want.by[i],
+                "{by:?}"
+            );
+        }
+        assert_eq!(
+            store.usage_windows(By::Model, TODAY + 5).expect("windows"),
+            want.windows
+        );
+        let since = store.usage_since(TODAY - 3 * DAY_MS).expect("spending");
+        let since = sorted(since.into_iter().map(|(_, w, at, u)| (w, at, u)).collect());
+        assert_eq!(since.len(), want.since.len());
+        // A folded day's tasks come as one entry with the sums and fillers: compare sums.
+        let spent = |v: &[(String, u64, crate::usage::Usage)]| {
+            let mut sum = crate::usage::Usage::default();
+            let mut unknown = 0;
+            for (_, _, u) in v {
+                sum.add(u);
+                unknown += u64::from(u.cost_usd.is_none());
+            }
+            (sum.input, sum.output, sum.cost_usd, unknown)
+        };
+        assert_eq!(spent(&since), spent(&want.since));
+    }
+
+    fn small() -> StoreLimits {
+        StoreLimits {
+            max_records: 10,
+            ..StoreLimits::default()
+        }
+    }
+
+    #[test]
+    fn all_time_totals_windows_and_spending_count_the_tasks_compaction_removed() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), small());
+        let rows: Vec<TaskRow> = (1..=50).map(used).collect();
+        for (n, row) in rows.iter().enumerate() {
+            store.save(n as u64 + 1, row).expect("saved");
+        }
+        // A task without a usage (an op, a failure) is not in the ledger.
+        let mut bare = finished("t", "o");
+        bare.finished_at_ms = Some(TODAY);
+        store.save(51, &bare).expect("saved");
+        assert!(ids(&store).len() <= 11, "compacted: {:?}", ids(&store));
+        assert!(
+            !ids(&store).contains(&1),
+            "the first tasks' records are gone"
+        );
+        let ledger = dir.path().join("usage-ledger.jsonl");
+        let mode = std::fs::metadata(&ledger)
+            .expect("the ledger")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        let want = expected(&rows);
+        assert_eq!(want.by[0].total.tasks, 50);
+        assert_sums(&store, &want);
+        drop(store);
+        // Another backend, and a store that has not read its records yet.
+        assert_sums(&open(dir.path(), small()), &want);
+        let store = open(dir.path(), small());
+        assert_eq!(
+            store.usage_totals(By::Worker, None).expect("sums"),
+            want.by[0]
+        );
+        // Each task is in the records file or has exactly one ledger line, never both.
+        let id_of = |line: &str| {
+            serde_json::from_str::<serde_json::Value>(line).expect("a line")["id"]
+                .as_u64()
+                .expect("an id")
+        };
+        let in_ledger: Vec<u64> = std::fs::read_to_string(&ledger)
+            .expect("the ledger")
+            .lines()
+            .map(id_of)
+            .collect();
+        let in_records: Vec<u64> = std::fs::read_to_string(dir.path().join("records.jsonl"))
+            .expect("the records")
+            .lines()
+            .map(id_of)
+            .collect();
+        for id in 1..=50 {
+            let n = in_ledger.iter().filter(|i| **i == id).count()
+                + usize::from(in_records.contains(&id));
+            assert_eq!(n, 1, "task {id}: {in_ledger:?} {in_records:?}");
+        }
+    }
+
+    #[test]
+    fn a_crash_between_the_ledger_append_and_the_records_rewrite_counts_each_task_once() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), StoreLimits::default());
+        let rows: Vec<TaskRow> = (1..=20).map(used).collect();
+        for (n, row) in rows.iter().enumerate() {
+            store.save(n as u64 + 1, row).expect("saved");
+        }
+        let want = expected(&rows);
+        assert_sums(&store, &want);
+        // The compaction wrote the ledger lines of tasks 1..=8 (synced), then crashed
+        // before the records were rewritten: they are in both.
+        let records = store.records().expect("the records");
+        let lines: Vec<TaskLine> = records.iter().take(8).filter_map(ledger_line).collect();
+        let path = dir.path().join("usage-ledger.jsonl");
+        ledger::append(&path, &lines).expect("appended");
+        assert_sums(&store, &want);
+        assert_sums(&open(dir.path(), StoreLimits::default()), &want);
+        // The next compaction (bound 10) appends them again and rewrites the records: a task
+        // line twice still counts once.
+        let store = open(dir.path(), small());
+        let more: Vec<TaskRow> = (21..=25).map(used).collect();
+        for (n, row) in more.iter().enumerate() {
+            store.save(n as u64 + 21, row).expect("saved");
+        }
+        assert!(!ids(&store).contains(&1));
+        let all: Vec<TaskRow> = rows.into_iter().chain(more).collect();
+        let want = expected(&all);
+        assert_sums(&store, &want);
+        assert_sums(&open(dir.path(), small()), &want);
+    }
+
+    #[test]
+    fn folding_the_ledger_into_days_keeps_every_sum_exact() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("usage-ledger.jsonl");
+        // A ledger of 2,050 tasks already removed (ids 1..=2050).
+        let old: Vec<TaskRow> = (1..=2050).map(|n| used(n % 50 + 1)).collect();
+        let lines: Vec<TaskLine> = old
+            .iter()
+            .enumerate()
+            .filter_map(|(n, row)| {
+                let r = TaskRecord::of(row, n as u64 + 1, "/project", Owner::current(), 0);
+                ledger_line(&r)
+            })
+            .collect();
+        ledger::append(&path, &lines).expect("appended");
+        let store = open(dir.path(), small());
+        let new: Vec<TaskRow> = (1..=30).map(used).collect();
+        for (n, row) in new.iter().enumerate() {
+            store.save(n as u64 + 3000, row).expect("saved");
+        }
+        let ledger = ledger::read(&path).expect("reads").0;
+        assert!(!ledger.days.is_empty(), "folded");
+        assert!(ledger.tasks.len() < 40, "{} task lines", ledger.tasks.len());
+        assert!(
+            std::fs::read_to_string(&path)
+                .expect("the ledger")
+                .lines()
+                .count()
+                < 400,
+            "bounded"
+        );
+        let all: Vec<TaskRow> = old.into_iter().chain(new).collect();
+        let want = expected(&all);
+        assert_eq!(want.by[0].total.tasks, 2080);
+        assert_sums(&store, &want);
+        assert_sums(&open(dir.path(), small()), &want);
+    }
+
+    #[test]
+    fn a_garbled_ledger_line_is_skipped_and_a_symlinked_ledger_is_refused() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = open(dir.path(), small());
+        let rows: Vec<TaskRow> = (1..=30).map(used).collect();
+        for (n, row) in rows.iter().enumerate() {
+            store.save(n as u64 + 1, row).expect("saved");
+        }
+        let want = expected(&rows);
+        let path = dir.path().join("usage-ledger.jsonl");
+        let good = std::fs::read(&path).expect("the ledger");
+        // Garbage between good lines, and a line cut short at the end.
+        let mut bad =
+            b"{\"id\":1,\"worker\":\"coder\",\"usage\":{\"input\":1e99}}\n\x00\xff\n".to_vec();
+        bad.extend_from_slice(&good);
+        bad.extend_from_slice(b"{\"id\":99,\"worker\":\"coder\",\"model\":\"m\",\"finished_");
+        std::fs::write(&path, &bad).expect("written");
+        assert_sums(&store, &want);
+        assert_sums(&open(dir.path(), small()), &want);
+        // More tasks: the cut line is ended before the next append, nothing is lost.
+        let more: Vec<TaskRow> = (31..=45).map(used).collect();
+        for (n, row) in more.iter().enumerate() {
+            store.save(n as u64 + 31, row).expect("saved");
+        }
+        let all: Vec<TaskRow> = rows.into_iter().chain(more).collect();
+        let want = expected(&all);
+        assert_sums(&store, &want);
+
+        // A symlink: refused, never read or written through; the records stay (a compaction
+        // that cannot write the ledger keeps them rather than lose their usage).
+        let elsewhere = dir.path().join("elsewhere.jsonl");
+        std::fs::rename(&path, &elsewhere).expect("moved");
+        std::os::unix::fs::symlink(&elsewhere, &path).expect("linked");
+        let before = std::fs::read(&elsewhere).expect("the target");
+        let err = store.usage_totals(By::Worker, None).expect_err("refused");
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert!(
+            cause
+                .as_deref()
+                .is_some_and(|c| c.contains("not a regular file")),
+            "{err:?}"
+        );
+        let file_ids = || {
+            let text = std::fs::read_to_string(dir.path().join("records.jsonl")).expect("records");
+            let mut ids: Vec<u64> = text
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).expect("a line")["id"]
+                        .as_u64()
+                        .expect("an id")
+                })
+                .collect();
+            ids.dedup();
+            ids.len()
+        };
+        let kept = file_ids();
+        for n in 46..=60 {
+            store.save(n, &used(n % 50 + 1)).expect("saved");
+        }
+        assert_eq!(file_ids(), kept + 15, "nothing removed");
+        assert_eq!(std::fs::read(&elsewhere).expect("the target"), before);
     }
 }

@@ -147,21 +147,6 @@ impl Sums {
     pub fn totals(&self, by: By, since_ms: Option<u64>, max_records: usize) -> UsageView {
         crate::usage::totals(self.shown(max_records).map(|(_, _, e)| e), by, since_ms)
     }
-
-    /// Today, the last 7 days and all time (UTC days of `now_ms`) over the records the views
-    /// show, in one pass.
-    pub fn windows(&self, by: By, now_ms: u64, max_records: usize) -> crate::usage::UsageWindows {
-        crate::usage::windows(self.shown(max_records).map(|(_, _, e)| e), by, now_ms)
-    }
-
-    /// The finished tasks with a usage that ended at or after `since_ms` (budgets):
-    /// `(id, worker, finished at, usage)`, oldest first.
-    pub fn since(&self, since_ms: u64, max_records: usize) -> Vec<(u64, String, u64, Usage)> {
-        self.shown(max_records)
-            .filter(|(_, finished, e)| *finished && e.at_ms >= since_ms)
-            .map(|(id, _, e)| (id, e.worker.to_owned(), e.at_ms, e.usage.clone()))
-            .collect()
-    }
 }
 
 /// The records file an index was built from, and how much of it it covers.
