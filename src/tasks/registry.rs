@@ -80,6 +80,9 @@ struct State {
     finished: VecDeque<u64>,
     active: usize,
     last_id: u64,
+    /// Finished tasks whose record is being written: an await returns them only once the
+    /// record is on disk, so whatever the caller asks next (`orch usage`, a budget) sees it.
+    saving: std::collections::BTreeSet<u64>,
 }
 
 struct Inner<W> {
@@ -580,7 +583,15 @@ impl<W: WorkerService> Tasks<W> {
             let mut notified = pin!(self.inner.changed.notified());
             notified.as_mut().enable();
             let rows = self.peek(ids)?;
-            let finished = rows.iter().filter(|r| r.status.is_finished()).count();
+            let finished = {
+                let st = lock(&self.inner.state);
+                rows.iter()
+                    .filter(|r| {
+                        r.status.is_finished()
+                            && !parse_id(&r.id).is_some_and(|n| st.saving.contains(&n))
+                    })
+                    .count()
+            };
             let done = if any {
                 finished > 0 || rows.is_empty()
             } else {
@@ -675,6 +686,7 @@ impl<W: WorkerService> Tasks<W> {
         // The reason is durable: `orch tasks` shows it after a restart.
         for n in cancelled {
             self.inner.save(n);
+            lock(&self.inner.state).saving.remove(&n);
         }
         if changed {
             self.inner.changed.notify_waiters();
@@ -999,6 +1011,7 @@ fn finish_locked(
     e.row.duration_ms =
         Some(now.saturating_sub(e.row.started_at_ms.unwrap_or(e.row.created_at_ms)));
     st.active = st.active.saturating_sub(1);
+    st.saving.insert(id);
     st.finished.push_back(id);
     while st.finished.len() > limits.finished_capacity {
         if let Some(old) = st.finished.pop_front() {
@@ -1019,6 +1032,7 @@ impl<W> Inner<W> {
         };
         if done {
             self.save(id);
+            lock(&self.state).saving.remove(&id);
             self.changed.notify_waiters();
         }
     }
