@@ -1073,6 +1073,52 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
     /// Starts a shared host through the same path as a dedicated worker (guard, its own
     /// password, the redactor, `ORCH_SOCKET`, no autoupdate) and registers it. Hosts left
     /// in the registry by a manager that is gone are stopped first.
+    /// An `opencode serve` on loopback for `shown` (a worker, or the shared host), with a
+    /// password of its own (other local users cannot call its API; the shared redactor
+    /// removes it from output, replies and logs): the process, a client that
+    /// authenticates, and the password for the registry.
+    async fn start_opencode(
+        &self,
+        shown: &str,
+        config_content: String,
+        delegate: bool,
+        span: tracing::Span,
+    ) -> Result<(Arc<dyn Process>, OpenCodeClient, Secret), WorkerError> {
+        let cfg = &self.inner.config;
+        let login = Credentials::generate().map_err(|source| WorkerError::Spawn {
+            worker: shown.to_owned(),
+            program: None,
+            source,
+        })?;
+        let redact = self.inner.knowledge.redactor().clone();
+        redact.add_basic_auth(&login.username, login.password.expose());
+        let spec = SpawnSpec {
+            worker: shown.to_owned(),
+            program: cfg.opencode_bin.clone(),
+            args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
+                .map(str::to_owned)
+                .to_vec(),
+            dir: cfg.paths.project_dir.clone(),
+            env: self.process_env(config_content, delegate, &login),
+            ready_timeout: cfg.ready_timeout,
+            die_with_parent: !cfg.keep_workers,
+            redact,
+            guard: cfg.guard_bin.clone(),
+        };
+        let process = self.inner.spawner.spawn(spec).instrument(span).await?;
+        let password = login.password.clone();
+        match OpenCodeClient::new(process.url(), Duration::from_secs(10)) {
+            Ok(c) => Ok((process, c.with_credentials(Some(login)), password)),
+            Err(source) => {
+                process.stop(cfg.stop_grace).await;
+                Err(WorkerError::OpenCode {
+                    worker: shown.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+
     async fn spawn_host(&self, worker: &str, config: HostConfig) -> Result<Host, WorkerError> {
         let me = std::process::id();
         for stale in self
@@ -1088,44 +1134,10 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         }
         let cfg = &self.inner.config;
         let shown = format!("{worker} (shared host)");
-        let login = Credentials::generate().map_err(|source| WorkerError::Spawn {
-            worker: shown.clone(),
-            program: None,
-            source,
-        })?;
-        let redact = self.inner.knowledge.redactor().clone();
-        redact.add_basic_auth(&login.username, login.password.expose());
-        let spec = SpawnSpec {
-            worker: shown.clone(),
-            program: cfg.opencode_bin.clone(),
-            args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
-                .map(str::to_owned)
-                .to_vec(),
-            dir: cfg.paths.project_dir.clone(),
-            env: self.process_env(config.content.clone(), false, &login),
-            ready_timeout: cfg.ready_timeout,
-            die_with_parent: !cfg.keep_workers,
-            redact,
-            guard: cfg.guard_bin.clone(),
-        };
         let span = tracing::info_span!("spawn", worker = %shown);
-        let process = self
-            .inner
-            .spawner
-            .spawn(spec)
-            .instrument(span.clone())
+        let (process, client, password) = self
+            .start_opencode(&shown, config.content.clone(), false, span.clone())
             .await?;
-        let password = login.password.clone();
-        let client = match OpenCodeClient::new(process.url(), Duration::from_secs(10)) {
-            Ok(c) => c.with_credentials(Some(login)),
-            Err(source) => {
-                process.stop(cfg.stop_grace).await;
-                return Err(WorkerError::OpenCode {
-                    worker: shown,
-                    source,
-                });
-            }
-        };
         let now = self.inner.clock.now_ms();
         if let (Some(pid), Some(pgid)) = (process.pid(), process.pgid()) {
             let entry = Entry {
@@ -1186,51 +1198,19 @@ impl<S: Spawner, C: Clock> Manager<S, C> {
         policy: Policy,
     ) -> Result<Running, WorkerError> {
         let cfg = &self.inner.config;
-        // Every worker gets its own password: other local users cannot call its API.
-        let login = Credentials::generate().map_err(|source| WorkerError::Spawn {
-            worker: profile.id.clone(),
-            program: None,
-            source,
-        })?;
-        // Shown nowhere: the shared redactor removes it from output, replies and logs.
-        let redact = self.inner.knowledge.redactor().clone();
-        redact.add_basic_auth(&login.username, login.password.expose());
-        let spec = SpawnSpec {
-            worker: profile.id.clone(),
-            program: cfg.opencode_bin.clone(),
-            args: ["serve", "--hostname", "127.0.0.1", "--port", "0"]
-                .map(str::to_owned)
-                .to_vec(),
-            dir: cfg.paths.project_dir.clone(),
-            env: self.process_env(
-                self.config_content(profile, &default.resolved_model),
-                profile.delegate,
-                &login,
-            ),
-            ready_timeout: cfg.ready_timeout,
-            die_with_parent: !cfg.keep_workers,
-            redact,
-            guard: cfg.guard_bin.clone(),
-        };
         let span =
             tracing::info_span!("spawn", worker = %profile.id, model = %default.resolved_model);
-        let process = self
-            .inner
-            .spawner
-            .spawn(spec)
-            .instrument(span.clone())
+        let (process, client, password) = self
+            .start_opencode(
+                &profile.id,
+                self.config_content(profile, &default.resolved_model),
+                profile.delegate,
+                span.clone(),
+            )
             .await?;
         let fail = |source| WorkerError::OpenCode {
             worker: profile.id.clone(),
             source,
-        };
-        let password = login.password.clone();
-        let client = match OpenCodeClient::new(process.url(), Duration::from_secs(10)) {
-            Ok(c) => c.with_credentials(Some(login)),
-            Err(e) => {
-                process.stop(cfg.stop_grace).await;
-                return Err(fail(e));
-            }
         };
         let session = match client
             .create_session(&format!("Worker: {}", profile.name))
