@@ -790,18 +790,7 @@ impl<W: WorkerService> Tasks<W> {
             .map(|e| e.row.clone())
             .collect();
         Ok(crate::usage::totals(
-            rows.iter().filter_map(|r| {
-                Some(crate::usage::Entry {
-                    worker: r.worker.as_deref().unwrap_or("-"),
-                    model: r
-                        .answered_by
-                        .as_deref()
-                        .or(r.resolved_model.as_deref())
-                        .unwrap_or("-"),
-                    at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
-                    usage: r.usage.as_ref()?,
-                })
-            }),
+            rows.iter().filter_map(memory_entry),
             by,
             None,
         ))
