@@ -8,35 +8,34 @@ use std::time::Duration;
 
 use orch::clock::FakeClock;
 use orch::knowledge::{Knowledge, KnowledgeSource};
-use orch::paths::{Environment, Paths};
 use orch::profiles::load_orchestrator;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_opencode::Recorded;
 use orch::testutil::fake_spawner::FakeSpawner;
-use orch::testutil::{capture_home, fixture, run_task, task, task_error, write_orchestrator_json};
+use orch::testutil::managed::FakeProject;
+use orch::testutil::{fixture, run_task, task, task_error, write_orchestrator_json};
 use orch::wire::FailureClass;
 use orch::workers::failure::RetryRule;
 use orch::workers::{Manager, ManagerConfig, RunRequest, WorkerService};
 use serde_json::Value;
 
+/// The shared test project ([`FakeProject`]) and this file's clock.
 struct Setup {
-    _dir: tempfile::TempDir,
-    paths: Paths,
-    env: Environment,
-    spawner: FakeSpawner,
+    project: FakeProject,
     clock: FakeClock,
 }
 
+impl std::ops::Deref for Setup {
+    type Target = FakeProject;
+    fn deref(&self) -> &FakeProject {
+        &self.project
+    }
+}
+
 impl Setup {
-    #[expect(clippy::expect_used, reason = "test helper")]
     fn new() -> Self {
-        let dir = tempfile::tempdir().expect("a temp dir is created");
-        let (paths, env) = capture_home(dir.path());
         Self {
-            _dir: dir,
-            paths,
-            env,
-            spawner: FakeSpawner::new(),
+            project: FakeProject::new(),
             clock: FakeClock::at(1_800_000_000_000),
         }
     }

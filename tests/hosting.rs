@@ -8,43 +8,31 @@ use std::time::Duration;
 
 use orch::clock::FakeClock;
 use orch::knowledge::{Knowledge, KnowledgeSource};
-use orch::paths::{Environment, Paths};
 use orch::profiles::BackendKind;
 use orch::testutil::fake_opencode::Recorded;
 use orch::testutil::fake_spawner::FakeSpawner;
+use orch::testutil::managed::FakeProject;
 use orch::testutil::{
-    FAKE_SECRETS, Poll, capture_home, kill_during, run_task, task, wait_until,
-    write_orchestrator_json,
+    FAKE_SECRETS, Poll, kill_during, run_task, task, wait_until, write_orchestrator_json,
 };
 use orch::workers::spawn::SpawnSpec;
 use orch::workers::{CancellationToken, Manager, ManagerConfig, WorkerService, WorkerStatus};
 
 const SIX: [&str; 6] = ["architect", "coder", "docs", "explorer", "memory", "vision"];
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    paths: Paths,
-    env: Environment,
-    spawner: FakeSpawner,
+/// The shared test project ([`FakeProject`]), with what only this file needs.
+struct Setup(FakeProject);
+
+impl std::ops::Deref for Setup {
+    type Target = FakeProject;
+    fn deref(&self) -> &FakeProject {
+        &self.0
+    }
 }
 
 impl Setup {
-    #[expect(clippy::expect_used, reason = "test helper")]
     fn new() -> Self {
-        let dir = tempfile::tempdir().expect("a temp dir is created");
-        let (paths, env) = capture_home(dir.path());
-        Self {
-            _dir: dir,
-            paths,
-            env,
-            spawner: FakeSpawner::new(),
-        }
-    }
-
-    fn config(&self) -> ManagerConfig {
-        let mut c = ManagerConfig::from_env(self.paths.clone(), self.env.clone());
-        c.stop_grace = Duration::from_millis(500);
-        c
+        Self(FakeProject::new())
     }
 
     /// A manager whose knowledge is read once.

@@ -6,33 +6,28 @@ use std::time::Duration;
 
 use orch::clock::FakeClock;
 use orch::knowledge::{Knowledge, KnowledgeSource};
-use orch::paths::{Environment, Paths};
 use orch::profiles::load_orchestrator;
 use orch::sources::local::LocalSource;
 use orch::testutil::fake_spawner::FakeSpawner;
+use orch::testutil::managed::FakeProject;
 use orch::testutil::{capture_home, fixture, run_task, task};
 use orch::workers::failure::RetryRule;
 use orch::workers::{Manager, ManagerConfig, RunRequest};
 use serde_json::Value;
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    paths: Paths,
-    env: Environment,
-    spawner: FakeSpawner,
+/// The shared test project ([`FakeProject`]), with what only this file needs.
+struct Setup(FakeProject);
+
+impl std::ops::Deref for Setup {
+    type Target = FakeProject;
+    fn deref(&self) -> &FakeProject {
+        &self.0
+    }
 }
 
 impl Setup {
-    #[expect(clippy::expect_used, reason = "test helper")]
     fn new() -> Self {
-        let dir = tempfile::tempdir().expect("a temp dir is created");
-        let (paths, env) = capture_home(dir.path());
-        Self {
-            _dir: dir,
-            paths,
-            env,
-            spawner: FakeSpawner::new(),
-        }
+        Self(FakeProject::new())
     }
 
     #[expect(clippy::expect_used, reason = "test helper")]

@@ -6,55 +6,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orch::clock::FakeClock;
-use orch::knowledge::{Knowledge, KnowledgeSource};
+use orch::knowledge::KnowledgeSource;
 use orch::paths::{Environment, Paths};
-use orch::profiles::load_orchestrator;
 use orch::resolve::Policy;
-use orch::sources::local::LocalSource;
 use orch::testutil::fake_opencode::FakeOpenCode;
 use orch::testutil::fake_spawner::FakeSpawner;
+use orch::testutil::managed::FakeProject;
 use orch::testutil::{
-    Poll, assert_no_secret, capture_home, kill_during, run_task, set_model, task, task_error,
-    wait_until, write_orchestrator_json,
+    Poll, assert_no_secret, kill_during, run_task, set_model, task, task_error, wait_until,
+    write_orchestrator_json,
 };
 use orch::workers::{
     CancellationToken, Manager, ManagerConfig, RunRequest, SetModelRequest, WorkerService,
     WorkerStatus,
 };
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    paths: Paths,
-    env: Environment,
-    spawner: FakeSpawner,
+/// The shared test project ([`FakeProject`]), with what only this file needs.
+struct Setup(FakeProject);
+
+impl std::ops::Deref for Setup {
+    type Target = FakeProject;
+    fn deref(&self) -> &FakeProject {
+        &self.0
+    }
 }
 
 impl Setup {
-    #[expect(clippy::expect_used, reason = "test helper")]
     fn new() -> Self {
-        let dir = tempfile::tempdir().expect("a temp dir is created");
-        let (paths, env) = capture_home(dir.path());
-        Self {
-            _dir: dir,
-            paths,
-            env,
-            spawner: FakeSpawner::new(),
-        }
-    }
-
-    #[expect(clippy::expect_used, reason = "test helper")]
-    fn knowledge(&self) -> Knowledge {
-        let set = LocalSource::new(self.paths.clone(), self.env.clone())
-            .load_now()
-            .expect("the source loads");
-        let profiles = load_orchestrator(&self.paths, &self.env).expect("the orchestrator loads");
-        Knowledge::new(set, profiles)
-    }
-
-    fn config(&self) -> ManagerConfig {
-        let mut c = ManagerConfig::from_env(self.paths.clone(), self.env.clone());
-        c.stop_grace = Duration::from_millis(500);
-        c
+        Self(FakeProject::new())
     }
 
     /// A set-up and a manager over it.

@@ -9,6 +9,7 @@ pub mod fake_spawner;
 pub mod fake_workers;
 pub mod hosting;
 pub mod http;
+pub mod managed;
 pub mod other_uid;
 pub mod poll;
 pub mod real;
