@@ -6,7 +6,7 @@
 //!   `usage.idx` current: the index and the lines appended after it are read, not the
 //!   records.
 //! - `totals_100k_cold_no_index`: a store just opened without a usage index (the first
-//!   sum after an upgrade, or after a compaction replaced the records file): every record
+//!   sum after an upgrade; a compaction rewrites the index in the same save): every record
 //!   is read and parsed, and the index is rebuilt.
 //! - `totals_100k_warm_ledger`: `totals_100k_warm` plus a usage ledger standing for a
 //!   million tasks compacted away before (a year of day lines and 2,000 task lines).
