@@ -7,16 +7,13 @@
 use std::time::Duration;
 
 use orch::clock::FakeClock;
-use orch::knowledge::{Knowledge, KnowledgeSource};
-use orch::profiles::load_orchestrator;
-use orch::sources::local::LocalSource;
+use orch::knowledge::KnowledgeSource;
 use orch::testutil::fake_opencode::Recorded;
 use orch::testutil::fake_spawner::FakeSpawner;
 use orch::testutil::managed::FakeProject;
 use orch::testutil::{fixture, run_task, task, task_error, write_orchestrator_json};
 use orch::wire::FailureClass;
-use orch::workers::failure::RetryRule;
-use orch::workers::{Manager, ManagerConfig, RunRequest, WorkerService};
+use orch::workers::{Manager, RunRequest, WorkerService};
 use serde_json::Value;
 
 /// The shared test project ([`FakeProject`]) and this file's clock.
@@ -44,26 +41,13 @@ impl Setup {
         self.manager_redacting(orch::redact::Redactor::new())
     }
 
-    #[expect(clippy::expect_used, reason = "test helper")]
     fn manager_redacting(
         &self,
         redactor: orch::redact::Redactor,
     ) -> Manager<FakeSpawner, FakeClock> {
-        let set = LocalSource::new(self.paths.clone(), self.env.clone())
-            .load_now()
-            .expect("the source loads");
-        let profiles = load_orchestrator(&self.paths, &self.env).expect("the orchestrator loads");
-        let mut config = ManagerConfig::from_env(self.paths.clone(), self.env.clone());
-        config.stop_grace = Duration::from_millis(500);
-        config.retry = RetryRule {
-            max_retries: 0,
-            max_wait: Duration::from_secs(10),
-            answer_start: Duration::from_millis(300),
-            poll: Duration::from_millis(20),
-        };
         Manager::new(
-            config,
-            KnowledgeSource::fixed(Knowledge::new(set, profiles)).with_redactor(redactor),
+            self.fallback_config(),
+            KnowledgeSource::fixed(self.knowledge()).with_redactor(redactor),
             self.spawner.clone(),
             self.clock.clone(),
         )

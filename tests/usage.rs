@@ -2,17 +2,12 @@
 //! from OpenCode's assistant message, its cost when it reports one, an estimate from the
 //! catalog prices when it reports 0, and `null` (never 0) for a model without prices.
 
-use std::time::Duration;
-
 use orch::clock::FakeClock;
-use orch::knowledge::{Knowledge, KnowledgeSource};
-use orch::profiles::load_orchestrator;
-use orch::sources::local::LocalSource;
+use orch::knowledge::KnowledgeSource;
 use orch::testutil::fake_spawner::FakeSpawner;
 use orch::testutil::managed::FakeProject;
 use orch::testutil::{capture_home, fixture, run_task, task};
-use orch::workers::failure::RetryRule;
-use orch::workers::{Manager, ManagerConfig, RunRequest};
+use orch::workers::{Manager, RunRequest};
 use serde_json::Value;
 
 /// The shared test project ([`FakeProject`]), with what only this file needs.
@@ -30,23 +25,10 @@ impl Setup {
         Self(FakeProject::new())
     }
 
-    #[expect(clippy::expect_used, reason = "test helper")]
     fn manager(&self) -> Manager<FakeSpawner, FakeClock> {
-        let set = LocalSource::new(self.paths.clone(), self.env.clone())
-            .load_now()
-            .expect("the source loads");
-        let profiles = load_orchestrator(&self.paths, &self.env).expect("the orchestrator loads");
-        let mut config = ManagerConfig::from_env(self.paths.clone(), self.env.clone());
-        config.stop_grace = Duration::from_millis(500);
-        config.retry = RetryRule {
-            max_retries: 0,
-            max_wait: Duration::from_secs(10),
-            answer_start: Duration::from_millis(300),
-            poll: Duration::from_millis(20),
-        };
         Manager::new(
-            config,
-            KnowledgeSource::fixed(Knowledge::new(set, profiles)),
+            self.fallback_config(),
+            KnowledgeSource::fixed(self.knowledge()),
             self.spawner.clone(),
             FakeClock::at(1_800_000_000_000),
         )

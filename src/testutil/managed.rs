@@ -9,6 +9,7 @@ use crate::paths::{Environment, Paths};
 use crate::profiles::load_orchestrator;
 use crate::sources::local::LocalSource;
 use crate::workers::ManagerConfig;
+use crate::workers::failure::RetryRule;
 
 use super::capture_home;
 use super::fake_spawner::FakeSpawner;
@@ -52,6 +53,20 @@ impl FakeProject {
     pub fn config(&self) -> ManagerConfig {
         let mut c = ManagerConfig::from_env(self.paths.clone(), self.env.clone());
         c.stop_grace = Duration::from_millis(500);
+        c
+    }
+
+    /// [`Self::config`] with the retry rule of the fallback and usage tests: OpenCode's own
+    /// retries are not waited for, and an answer not started after 300 ms is a failure
+    /// (polled every 20 ms), so a failing model moves on at once.
+    pub fn fallback_config(&self) -> ManagerConfig {
+        let mut c = self.config();
+        c.retry = RetryRule {
+            max_retries: 0,
+            max_wait: Duration::from_secs(10),
+            answer_start: Duration::from_millis(300),
+            poll: Duration::from_millis(20),
+        };
         c
     }
 }
