@@ -73,6 +73,12 @@ pub struct CacheTokens {
     pub write: u64,
 }
 
+/// The model a task's usage counts under: the one that answered, else the one resolved,
+/// else `-`.
+pub fn counted_model<'a>(answered_by: Option<&'a str>, resolved: Option<&'a str>) -> &'a str {
+    answered_by.or(resolved).unwrap_or("-")
+}
+
 /// Whether a model is known to cost nothing: OpenCode Zen's `…-free` models and
 /// OpenRouter's `…:free` ones. A 0 price in the catalog alone does not say so (it also
 /// means "unknown").

@@ -123,11 +123,7 @@ impl<W> std::fmt::Debug for Tasks<W> {
 fn memory_entry(r: &TaskRow) -> Option<crate::usage::Entry<'_>> {
     Some(crate::usage::Entry {
         worker: r.worker.as_deref().unwrap_or("-"),
-        model: r
-            .answered_by
-            .as_deref()
-            .or(r.resolved_model.as_deref())
-            .unwrap_or("-"),
+        model: crate::usage::counted_model(r.answered_by.as_deref(), r.resolved_model.as_deref()),
         at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
         usage: r.usage.as_ref()?,
     })

@@ -1104,11 +1104,7 @@ fn ledger_line(r: &TaskRecord) -> Option<TaskLine> {
     Some(TaskLine {
         id: r.id,
         worker: r.worker.clone().unwrap_or_else(|| "-".to_owned()),
-        model: r
-            .answered_by
-            .as_deref()
-            .or(r.resolved_model.as_deref())
-            .unwrap_or("-")
+        model: crate::usage::counted_model(r.answered_by.as_deref(), r.resolved_model.as_deref())
             .to_owned(),
         finished_at_ms: r.finished_at_ms.unwrap_or(r.created_at_ms),
         usage: r.usage()?,

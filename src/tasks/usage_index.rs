@@ -74,12 +74,10 @@ impl Sums {
     /// Takes in a record (replacing an earlier line of its id).
     pub fn put(&mut self, r: &TaskRecord) {
         let worker = self.intern(r.worker.as_deref().unwrap_or("-"));
-        let model = self.intern(
-            r.answered_by
-                .as_deref()
-                .or(r.resolved_model.as_deref())
-                .unwrap_or("-"),
-        );
+        let model = self.intern(crate::usage::counted_model(
+            r.answered_by.as_deref(),
+            r.resolved_model.as_deref(),
+        ));
         let slot = Slot {
             finished: r.status.is_finished(),
             owner: r.owner,
